@@ -1,0 +1,804 @@
+/**
+ * `DataCache` is the `st.cache_data` of Effect: it memoizes functions that
+ * return Effects, and hands every caller its own copy of the value.
+ *
+ * **Contract**
+ *
+ * - Key = function identity + argument hash. The identity is the name, a
+ *   hash of the function's source text, the `version` option and the
+ *   fingerprint of the `value` schema: editing the body or the schema starts a
+ *   new cache, and old entries are never returned.
+ * - Arguments are hashed by value ({@link Hasher}). Top-level fields whose
+ *   names start with `_` in plain-object arguments are not part of the key,
+ *   at run time and in the types. Trailing `undefined` arguments are dropped:
+ *   `f(1)` and `f(1, undefined)` are one key.
+ * - Copy isolation: every call, the first included, returns a value that
+ *   shares no mutable state with the cache or with other callers (unless
+ *   `copy: "readonly"`).
+ * - `ttl`: an entry is a miss at exactly `storedAt + ttl`, on Effect's
+ *   `Clock` (so `TestClock` drives it); reads do not extend it. Expired
+ *   entries are removed on the next access to their function and by a sweep
+ *   of the layer, not just hidden.
+ * - `maxEntries`: least-recently-used eviction; reads and writes count as
+ *   use, `has` does not. `maxBytes` per function and on the layer.
+ * - Single flight: concurrent calls with one key run the body once. If the
+ *   runner fails or is interrupted, one waiter takes over; interrupting a
+ *   waiter never interrupts the shared computation.
+ * - Failures are not cached; `cacheIf` skips storing unwanted values.
+ * - A clear or invalidate during a computation wins: its late result is not
+ *   stored (callers already waiting for it still get it).
+ *
+ * Hits stay synchronous: the key is hashed, the entry read and the copy made
+ * without suspending the fiber. Only misses enter the slow path.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Hasher from "./Hasher.ts"
+import * as Key from "./internal/key.ts"
+import * as Table from "./internal/table.ts"
+import * as ValueCodec from "./ValueCodec.ts"
+
+const TypeId = "~@recall/core/DataCache" as const
+
+// ---------------------------------------------------------------------------
+// Types
+// ---------------------------------------------------------------------------
+
+/**
+ * Field names that are left out of the cache key.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ExcludedKey = `_${string}`
+
+/**
+ * One argument as the key sees it: an object type without its `_` fields.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type KeyOf<T> = T extends object
+  ? [Extract<keyof T, ExcludedKey>] extends [never]
+    ? T
+    : { readonly [K in keyof T as K extends ExcludedKey ? never : K]: T[K] }
+  : T
+
+/**
+ * The arguments as the key sees them, e.g. the type of a `key` schema.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type KeyArgs<Args extends ReadonlyArray<unknown>> = { readonly [I in keyof Args]: KeyOf<Args[I]> }
+
+/**
+ * The arguments `invalidate` takes: the call's arguments, where `_` fields may
+ * be left out.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type InvalidateArgs<Args extends ReadonlyArray<unknown>> = {
+  readonly [I in keyof Args]: Args[I] extends object
+    ? [Extract<keyof Args[I], ExcludedKey>] extends [never]
+      ? Args[I]
+      : KeyOf<Args[I]> & { readonly [K in keyof Args[I] as K extends ExcludedKey ? K : never]?: Args[I][K] }
+    : Args[I]
+}
+
+/**
+ * A deeply readonly view of `A`, the type `copy: "readonly"` values have.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type DeepReadonly<A> = A extends (...args: ReadonlyArray<any>) => unknown
+  ? A
+  : A extends ReadonlyMap<infer K, infer V>
+    ? ReadonlyMap<DeepReadonly<K>, DeepReadonly<V>>
+    : A extends ReadonlySet<infer V>
+      ? ReadonlySet<DeepReadonly<V>>
+      : A extends ArrayBufferView | ArrayBuffer | Date
+        ? A
+        : A extends object
+          ? { readonly [K in keyof A]: DeepReadonly<A[K]> }
+          : A
+
+/**
+ * Options of a cached function. Every option is optional except a name for
+ * anonymous functions.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options<Args extends ReadonlyArray<unknown>, A> {
+  /**
+   * Names the function in keys, stats, metrics, spans and errors.
+   *
+   * Default: the function's own `name`. An anonymous function without a
+   * `name` option is rejected. Two functions with the same name and the same
+   * source text share one cache: give one a `version` to separate them.
+   */
+  readonly name?: string | undefined
+  /**
+   * Joins the function identity. Bump it to drop every entry of the function
+   * when something outside its source changed (a data file, a dependency).
+   *
+   * Default: none.
+   */
+  readonly version?: string | number | undefined
+  /**
+   * A Schema for the arguments, used to hash them: a `Schema.Tuple` for
+   * positional arguments, or a `Schema.Struct` (any non-tuple schema) for a
+   * single object argument. Fields the schema does not declare never reach the
+   * key. Its type is the arguments without their `_` fields.
+   *
+   * Default: the structural hasher ({@link Hasher.structural}), which handles
+   * primitives, arrays, plain objects, Date, Map, Set, typed arrays and Data /
+   * Schema.Class instances. Cost: one schema encode per call, hit or miss.
+   */
+  readonly key?: Schema.Codec<KeyArgs<NoInfer<Args>>, any> | Schema.Codec<KeyOf<NoInfer<Args>[0]>, any> | undefined
+  /**
+   * A Schema for the value. Values are kept in its JSON encoding and decoded
+   * on every hit, so class instances, Dates and branded types come back as
+   * themselves, validated. Its fingerprint joins the function identity:
+   * changing the schema starts a new cache.
+   *
+   * Default: a structured copy (deep copies in and out, no class instances).
+   * Cost: one encode per miss and one decode per hit, usually slower than the
+   * structured copy for plain data. Ignored with `copy: "readonly"`.
+   */
+  readonly value?: Schema.Codec<NoInfer<A>, any> | undefined
+  /**
+   * Time to live of each entry, from the moment it is stored. An entry is a
+   * miss at exactly `storedAt + ttl`; reads do not extend it.
+   *
+   * Default: no expiry. Must be positive. Time comes from Effect's `Clock`.
+   */
+  readonly ttl?: Duration.Input | undefined
+  /**
+   * Most entries kept for this function; the least recently used is evicted
+   * first. Reads and writes count as use.
+   *
+   * Default: unbounded. Must be a positive integer.
+   */
+  readonly maxEntries?: number | undefined
+  /**
+   * Byte budget for this function's stored values (an estimate of their
+   * in-memory size). Least recently used entries are evicted to stay under
+   * it; a single value larger than the budget is returned but not stored.
+   *
+   * Default: unbounded (the layer's budget still applies).
+   */
+  readonly maxBytes?: number | undefined
+  /**
+   * Called with each computed value; `false` skips storing it (empty results,
+   * partial data). The caller still gets the value.
+   *
+   * Default: store every value.
+   */
+  readonly cacheIf?: ((value: NoInfer<A>) => boolean) | undefined
+  /**
+   * Per-type hashers for arguments the structural hasher cannot see into:
+   * `[Class, (instance) => hashable value]`, best built with {@link Hasher.by}.
+   * The typed form of Streamlit's `hash_funcs`. Ignored when `key` is given.
+   */
+  readonly hashers?: ReadonlyArray<Hasher.TypeHasher> | undefined
+  /**
+   * `"clone"` (default): every caller gets its own deep copy. `"readonly"`:
+   * every caller gets the same deep-frozen instance, typed deeply readonly;
+   * no copy on hit, for large data where copying costs too much.
+   */
+  readonly copy?: "clone" | "readonly" | undefined
+  /**
+   * Show a spinner while the function computes: `true` (text
+   * "Running name(...)"), `false`, or the text to show. Accepted now; the
+   * terminal spinner comes with `@recall/node`.
+   */
+  readonly spinner?: boolean | string | undefined
+  /** Show the computation's duration next to the spinner. Accepted now, wired later. */
+  readonly showTime?: boolean | undefined
+  /** Replay Console output and logs of a miss on every hit. Accepted now, wired later. */
+  readonly replay?: boolean | undefined
+}
+
+/**
+ * Counters of one cached function.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface FunctionStats {
+  readonly name: string
+  /** The function identity: name and a hash of its source, version and value schema. */
+  readonly id: string
+  /** Calls served without running the body: from the cache, or by sharing a computation in flight. */
+  readonly hits: number
+  /** Calls that ran the body. */
+  readonly misses: number
+  /** Entries removed for `maxEntries` or a byte budget. */
+  readonly evictions: number
+  /** Entries removed because their `ttl` passed. */
+  readonly expirations: number
+  /** Entries removed by `invalidate` or `clear`. */
+  readonly invalidations: number
+  readonly entries: number
+  readonly bytes: number
+}
+
+/**
+ * Counters of every cached function, and their totals.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Stats {
+  readonly functions: ReadonlyArray<FunctionStats>
+  readonly hits: number
+  readonly misses: number
+  readonly evictions: number
+  readonly expirations: number
+  readonly invalidations: number
+  readonly entries: number
+  readonly bytes: number
+}
+
+/**
+ * A cached function: call it like the original; it needs a {@link DataCache}.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CachedFunction<Args extends ReadonlyArray<unknown>, A, E, R> {
+  (...args: Args): Effect.Effect<A, E | Hasher.UnhashableParamError | ValueCodec.UnserializableValueError, R | DataCache>
+  /** The function identity (name and a hash of source, version and value schema). */
+  readonly id: string
+  readonly name: string
+  /** Removes the entry of these arguments (`_` fields may be left out). */
+  readonly invalidate: (...args: InvalidateArgs<Args>) => Effect.Effect<void, Hasher.UnhashableParamError, DataCache>
+  /** Whether a live entry exists for these arguments; does not count as use. */
+  readonly has: (...args: InvalidateArgs<Args>) => Effect.Effect<boolean, Hasher.UnhashableParamError, DataCache>
+  /** Removes every entry of this function. */
+  readonly clear: Effect.Effect<void, never, DataCache>
+  readonly stats: Effect.Effect<FunctionStats, never, DataCache>
+}
+
+/**
+ * Raised when a cached function is defined with invalid options. Thrown by
+ * {@link fn} at definition time, before any body can run.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidOptionsError extends Schema.TaggedError<InvalidOptionsError>()("InvalidOptionsError", {
+  functionName: Schema.String,
+  option: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Invalid option \`${this.option}\` for cached function ${this.functionName}: ${this.reason}`
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Service
+// ---------------------------------------------------------------------------
+
+/**
+ * The state a `DataCache` layer holds; reach it through the module functions.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Service {
+  readonly [TypeId]: typeof TypeId
+  /** @internal */
+  readonly registry: Table.Registry
+  /** @internal Called once per function table, when its function is first called. */
+  readonly onTable: (table: Table.Table) => void
+}
+
+/**
+ * The service holding every cached function's entries, global to the
+ * program like Streamlit's cache.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class DataCache extends Context.Service<DataCache, Service>()("@recall/core/DataCache") {}
+
+/**
+ * Options of {@link layerMemory}.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface LayerOptions {
+  /**
+   * Byte budget for all stored values together (an estimate of their
+   * in-memory size). The least recently used entry of any function is
+   * evicted first. Default: unbounded.
+   */
+  readonly maxBytes?: number | undefined
+  /**
+   * How often a background fiber removes expired entries of functions that
+   * are not being called (called functions purge on every access). Default:
+   * 1 minute.
+   */
+  readonly sweepInterval?: Duration.Input | undefined
+}
+
+/**
+ * The in-memory `DataCache`: the embedded default.
+ *
+ * **Details**
+ *
+ * Each build of the layer is a fresh, empty cache, so tests that provide it
+ * per test are isolated. Its scope closes the expiry sweep.
+ *
+ * @example
+ * ```ts
+ * import { DataCache } from "@recall/core"
+ * import { Effect } from "effect"
+ *
+ * const double = DataCache.fn("double", (n: number) => Effect.succeed(n * 2))
+ *
+ * Effect.runPromise(double(21).pipe(Effect.provide(DataCache.layerMemory({ maxBytes: 512 * 1024 * 1024 }))))
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerMemory = (options?: LayerOptions): Layer.Layer<DataCache> =>
+  Layer.effect(
+    DataCache,
+    Effect.gen(function* () {
+      const maxBytes = options?.maxBytes ?? Infinity
+      if (!(maxBytes > 0)) {
+        return yield* Effect.die(
+          new InvalidOptionsError({
+            functionName: "DataCache.layerMemory",
+            option: "maxBytes",
+            reason: `must be a positive number of bytes, got ${maxBytes}`
+          })
+        )
+      }
+      const registry = new Table.Registry(maxBytes)
+      const sweep = Effect.clockWith((clock) => Effect.sync(() => registry.purgeExpired(clock.currentTimeMillisUnsafe())))
+      yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(options?.sweepInterval ?? "1 minute")))
+      const context = yield* Effect.context<never>()
+      const registrations: Array<Metric.Registration> = []
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          for (const registration of registrations) registration.remove()
+        })
+      )
+      return DataCache.of({
+        [TypeId]: TypeId,
+        registry,
+        onTable: (table) => registrations.push(...registerMetrics(table, context))
+      })
+    })
+  )
+
+// ---------------------------------------------------------------------------
+// Definitions
+// ---------------------------------------------------------------------------
+
+interface Definition<A> {
+  readonly id: string
+  readonly name: string
+  readonly limits: Table.Limits
+  readonly codec: ValueCodec.ValueCodec<A>
+  readonly cacheIf: ((value: A) => boolean) | undefined
+  readonly hashKey: (args: ReadonlyArray<unknown>) => string
+}
+
+const reject = (functionName: string, option: string, reason: string): never => {
+  throw new InvalidOptionsError({ functionName, option, reason })
+}
+
+const positive = (name: string, option: string, value: number | undefined): number => {
+  if (value === undefined) return Infinity
+  if (typeof value !== "number" || Number.isNaN(value) || value <= 0) {
+    return reject(name, option, `must be a positive number, got ${String(value)}. Leave it out for no limit.`)
+  }
+  return value
+}
+
+const ttlMillis = (name: string, ttl: Duration.Input | undefined): number => {
+  if (ttl === undefined) return Infinity
+  const duration = typeof ttl === "number" && Number.isNaN(ttl) ? Option.none() : Duration.fromInput(ttl)
+  if (Option.isNone(duration)) {
+    return reject(
+      name,
+      "ttl",
+      `cannot read ${JSON.stringify(ttl)} as a duration. Use a number of milliseconds or a string such as "10 minutes".`
+    )
+  }
+  const millis = Duration.toMillis(duration.value)
+  if (!(millis > 0)) return reject(name, "ttl", `must be positive, got ${millis} ms. Leave it out to keep entries until evicted.`)
+  return millis
+}
+
+const define = <A>(options: Options<ReadonlyArray<unknown>, A>, f: Function): Definition<A> => {
+  const name = options.name ?? f.name
+  if (typeof name !== "string" || name === "") {
+    return reject(
+      "(anonymous)",
+      "name",
+      `an anonymous function needs a name: DataCache.fn("loadTrips", ...) or DataCache.fn({ name: "loadTrips" }, ...).`
+    )
+  }
+  const maxEntries = positive(name, "maxEntries", options.maxEntries)
+  if (maxEntries !== Infinity && !Number.isInteger(maxEntries)) reject(name, "maxEntries", `must be a whole number, got ${maxEntries}.`)
+  const maxBytes = positive(name, "maxBytes", options.maxBytes)
+  const limits = { ttlMillis: ttlMillis(name, options.ttl), maxEntries, maxBytes }
+  if (options.copy !== undefined && options.copy !== "clone" && options.copy !== "readonly") {
+    reject(name, "copy", `must be "clone" or "readonly", got ${JSON.stringify(options.copy)}.`)
+  }
+  for (const [option, schema] of [
+    ["key", options.key],
+    ["value", options.value]
+  ] as const) {
+    if (schema !== undefined && !Schema.isSchema(schema)) reject(name, option, "must be a Schema.")
+  }
+  if (options.cacheIf !== undefined && typeof options.cacheIf !== "function") reject(name, "cacheIf", "must be a function.")
+  for (const pair of options.hashers ?? []) {
+    if (!Array.isArray(pair) || typeof pair[0] !== "function" || typeof pair[1] !== "function") {
+      reject(name, "hashers", "each entry must be [Class, (instance) => value]; build one with Hasher.by(Class, f).")
+    }
+  }
+  const codec: ValueCodec.ValueCodec<A> =
+    options.copy === "readonly"
+      ? ValueCodec.readonly()
+      : options.value !== undefined
+        ? ValueCodec.fromSchema(options.value as Schema.Codec<A, unknown>)
+        : ValueCodec.structuredCopy()
+  const identity = Hasher.structural().hashUnsafe([
+    f.toString(),
+    options.version ?? null,
+    options.value === undefined ? null : Hasher.fingerprint(options.value),
+    codec.kind
+  ])
+  const keyHasher = Key.makeKeyHasher(options.key, options.hashers ?? [])
+  return {
+    id: `${name}:${identity}`,
+    name,
+    limits,
+    codec,
+    cacheIf: options.cacheIf,
+    hashKey: (args) => keyHasher.hash(Key.keyArgs(args))
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Calls
+// ---------------------------------------------------------------------------
+
+// Metrics read the table's counters when exported, so hits pay nothing for them.
+const counterMetrics = {
+  hits: Metric.counter("recall_data_cache_hits", { description: "Calls served without running the body" }),
+  misses: Metric.counter("recall_data_cache_misses", { description: "Calls that ran the body" }),
+  evictions: Metric.counter("recall_data_cache_evictions", { description: "Entries evicted for maxEntries or a byte budget" }),
+  expirations: Metric.counter("recall_data_cache_expirations", { description: "Entries removed because their ttl passed" }),
+  invalidations: Metric.counter("recall_data_cache_invalidations", { description: "Entries removed by invalidate or clear" })
+} as const
+const gaugeMetrics = {
+  entries: Metric.gauge("recall_data_cache_entries", { description: "Entries held" }),
+  bytes: Metric.gauge("recall_data_cache_bytes", { description: "Estimated bytes of the values held" })
+} as const
+
+const registerMetrics = (table: Table.Table, context: Context.Context<never>): Array<Metric.Registration> => {
+  const attributes = { function: table.name }
+  const ignore = () => {}
+  return [
+    ...Object.entries(counterMetrics).map(([field, metric]) =>
+      Metric.registerUnsafe(Metric.withAttributes(metric, attributes), context, {
+        get: () => ({ count: table.counters[field as keyof Table.Counters], incremental: false }),
+        update: ignore,
+        modify: ignore
+      })
+    ),
+    Metric.registerUnsafe(Metric.withAttributes(gaugeMetrics.entries, attributes), context, {
+      get: () => ({ value: table.entries.size }),
+      update: ignore,
+      modify: ignore
+    }),
+    Metric.registerUnsafe(Metric.withAttributes(gaugeMetrics.bytes, attributes), context, {
+      get: () => ({ value: table.bytes }),
+      update: ignore,
+      modify: ignore
+    })
+  ]
+}
+
+const tableOf = (service: Service, definition: Definition<any>): Table.Table => {
+  const existing = service.registry.tables.get(definition.id)
+  if (existing !== undefined) {
+    existing.limits = definition.limits
+    return existing
+  }
+  const table = new Table.Table(service.registry, definition.id, definition.name, definition.limits)
+  service.registry.tables.set(definition.id, table)
+  service.onTable(table)
+  return table
+}
+
+const hashArgs = (definition: Definition<any>, args: ReadonlyArray<unknown>): string | Hasher.UnhashableParamError => {
+  try {
+    return definition.hashKey(args)
+  } catch (e) {
+    if (e instanceof Hasher.Unhashable) return Hasher.toParamError(e, definition.name, [])
+    throw e
+  }
+}
+
+const unserializable = (definition: Definition<any>, e: unknown): ValueCodec.UnserializableValueError => {
+  if (!(e instanceof ValueCodec.Unstorable)) throw e
+  return new ValueCodec.UnserializableValueError({
+    functionName: definition.name,
+    typeName: Hasher.describeType(e.value),
+    ...(e.issue === undefined ? {} : { issue: e.issue })
+  })
+}
+
+/** A value for one caller; a stored value that no longer loads is dropped and recomputed. */
+const load = <A>(definition: Definition<A>, table: Table.Table, key: string, stored: unknown): Option.Option<A> => {
+  try {
+    return Option.some(definition.codec.loadUnsafe(stored))
+  } catch {
+    table.invalidate(key)
+    return Option.none()
+  }
+}
+
+/** The hit path: a fresh value for the caller, or `undefined` on a miss. Synchronous. */
+const hit = <A>(
+  definition: Definition<A>,
+  table: Table.Table,
+  key: string,
+  fiber: Fiber.Fiber<unknown, unknown>
+): Effect.Effect<A> | undefined => {
+  // Like Effect's Cache: the clock is read only when entries can expire.
+  const entry = table.use(key, table.limits.ttlMillis === Infinity ? 0 : nowOf(fiber))
+  if (entry === undefined) return undefined
+  const value = load(definition, table, key, entry.stored)
+  if (Option.isNone(value)) return undefined
+  table.record("hit")
+  return Effect.succeed(value.value)
+}
+
+const nowOf = (fiber: Fiber.Fiber<unknown, unknown>): number => fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+
+/** The miss path: share a computation in flight, or start one. */
+const resolve = <A, E, R>(
+  definition: Definition<A>,
+  table: Table.Table,
+  key: string,
+  compute: () => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | ValueCodec.UnserializableValueError, R> => {
+  const flight = table.flights.get(key)
+  if (flight === undefined) return run(definition, table, key, compute)
+  return Effect.flatMap(Deferred.await(flight.done), (result) => {
+    switch (result._tag) {
+      case "Value": {
+        table.record("hit")
+        return Effect.succeed(definition.codec.loadUnsafe(result.stored))
+      }
+      case "Fail":
+        return Effect.fail(result.error as ValueCodec.UnserializableValueError)
+      case "Retry":
+        // The runner failed or was interrupted: check again, and take over if nobody else has.
+        return Effect.withFiber((fiber) => hit(definition, table, key, fiber) ?? resolve(definition, table, key, compute))
+    }
+  })
+}
+
+const run = <A, E, R>(
+  definition: Definition<A>,
+  table: Table.Table,
+  key: string,
+  compute: () => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | ValueCodec.UnserializableValueError, R> => {
+  const flight: Table.Flight = { done: Deferred.makeUnsafe(), stale: false }
+  table.flights.set(key, flight)
+  table.record("miss")
+  const settle = (result: Table.FlightResult) => {
+    if (table.flights.get(key) === flight) table.flights.delete(key)
+    Deferred.doneUnsafe(flight.done, Exit.succeed(result))
+  }
+  const body = Effect.suspend(compute).pipe(
+    Effect.withSpan("recall.DataCache.compute", { attributes: { "recall.function": definition.name } })
+  )
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Effect.exit(restore(body)), (exit) =>
+      Effect.clockWith((clock): Effect.Effect<A, E | ValueCodec.UnserializableValueError> => {
+        if (Exit.isFailure(exit)) {
+          settle({ _tag: "Retry" })
+          return exit
+        }
+        const value = exit.value
+        let stored: { readonly stored: unknown; readonly bytes: number }
+        try {
+          stored = definition.codec.storeUnsafe(value)
+        } catch (e) {
+          const error = unserializable(definition, e)
+          settle({ _tag: "Fail", error })
+          return Effect.fail(error)
+        }
+        if (!flight.stale && (definition.cacheIf === undefined || definition.cacheIf(value))) {
+          table.store(key, stored.stored, stored.bytes, clock.currentTimeMillisUnsafe())
+        }
+        settle({ _tag: "Value", stored: stored.stored })
+        return Effect.succeed(value)
+      })
+    )
+  )
+}
+
+/**
+ * Turns a function that returns an Effect into a cached one.
+ *
+ * **Details**
+ *
+ * The result takes the same arguments and returns an Effect that needs a
+ * {@link DataCache}. A hit returns a fresh copy of the stored value at once; a
+ * miss runs the body in the caller's fiber (with the caller's services) and
+ * stores a copy of its value. Concurrent calls with one key run the body
+ * once. Errors are never cached.
+ *
+ * Invalid options throw {@link InvalidOptionsError} here, when the function
+ * is defined, rather than when it is first called.
+ *
+ * @example
+ * ```ts
+ * import { DataCache } from "@recall/core"
+ * import { Effect } from "effect"
+ *
+ * const expensive = DataCache.fn("expensive", (a: number, b: number) =>
+ *   Effect.sleep("2 seconds").pipe(Effect.as(a * b)))
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* expensive(2, 21) // miss: runs for 2 s
+ *   yield* expensive(2, 21) // hit: a fresh copy at once
+ *   yield* expensive.invalidate(2, 21)
+ *   yield* DataCache.clear
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(DataCache.layerMemory())))
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { DataCache } from "@recall/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const Trip = Schema.Struct({ id: Schema.Number, start: Schema.Date })
+ *
+ * const loadTrips = DataCache.fn(
+ *   { name: "loadTrips", ttl: "1 hour", maxEntries: 1000, value: Schema.Array(Trip) },
+ *   ({ city }: { city: string; _log: (line: string) => void }) =>
+ *     Effect.succeed([{ id: 1, start: new Date(0) }])
+ * )
+ *
+ * // `_log` is not part of the key; invalidate without it:
+ * const refresh = loadTrips.invalidate({ city: "Oslo" })
+ * ```
+ *
+ * @throws InvalidOptionsError
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fn: {
+  <const Args extends ReadonlyArray<any>, A, E, R>(
+    name: string,
+    f: (...args: Args) => Effect.Effect<A, E, R>
+  ): CachedFunction<Args, A, E, R>
+  <const Args extends ReadonlyArray<any>, A, E, R, const O extends Options<NoInfer<Args>, NoInfer<A>> = {}>(
+    options: O & Options<NoInfer<Args>, NoInfer<A>>,
+    f: (...args: Args) => Effect.Effect<A, E, R>
+  ): CachedFunction<Args, O["copy"] extends "readonly" ? DeepReadonly<A> : A, E, R>
+} = (
+  nameOrOptions: string | Options<ReadonlyArray<unknown>, unknown>,
+  f: (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown>
+): CachedFunction<ReadonlyArray<unknown>, unknown, unknown, unknown> => {
+  if (typeof f !== "function") {
+    throw new InvalidOptionsError({
+      functionName: String(nameOrOptions),
+      option: "f",
+      reason: "the second argument must be a function returning an Effect."
+    })
+  }
+  const definition = define(typeof nameOrOptions === "string" ? { name: nameOrOptions } : (nameOrOptions ?? {}), f)
+  const withTable = <X, EX>(body: (table: Table.Table, fiber: Fiber.Fiber<unknown, unknown>) => Effect.Effect<X, EX, unknown>) =>
+    Effect.withFiber((fiber) => {
+      const service = Context.getUnsafe(fiber.context, DataCache)
+      return body(tableOf(service, definition), fiber)
+    })
+  const cached = (...args: ReadonlyArray<unknown>) =>
+    withTable((table, fiber) => {
+      const key = hashArgs(definition, args)
+      if (typeof key !== "string") return Effect.fail(key)
+      return hit(definition, table, key, fiber) ?? resolve(definition, table, key, () => f(...args))
+    })
+  const byKey = <X>(args: ReadonlyArray<unknown>, body: (table: Table.Table, key: string, now: number) => X) =>
+    withTable((table, fiber) => {
+      const key = hashArgs(definition, args)
+      return typeof key === "string" ? Effect.sync(() => body(table, key, nowOf(fiber))) : Effect.fail(key)
+    })
+  // A function's own `name` is read-only to assignment, not to definition.
+  Object.defineProperty(cached, "name", { value: definition.name })
+  return Object.assign(cached, {
+    id: definition.id,
+    invalidate: (...args: ReadonlyArray<unknown>) => byKey(args, (table, key) => table.invalidate(key)),
+    has: (...args: ReadonlyArray<unknown>) => byKey(args, (table, key, now) => table.has(key, now)),
+    clear: withTable((table) => Effect.sync(() => table.clear())),
+    stats: withTable((table, fiber) =>
+      Effect.sync(() => {
+        table.purgeExpired(nowOf(fiber))
+        return functionStats(table)
+      })
+    )
+  }) as unknown as CachedFunction<ReadonlyArray<unknown>, unknown, unknown, unknown>
+}
+
+const functionStats = (table: Table.Table): FunctionStats => ({
+  name: table.name,
+  id: table.id,
+  ...table.counters,
+  entries: table.entries.size,
+  bytes: table.bytes
+})
+
+/**
+ * Removes every entry of every cached function. Computations in flight finish
+ * for their callers but are not stored.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const clear: Effect.Effect<void, never, DataCache> = Effect.map(DataCache, (service) => {
+  for (const table of service.registry.tables.values()) table.clear()
+})
+
+/**
+ * Counters of every cached function that has been called, and their totals.
+ * Expired entries are purged first, so `entries` and `bytes` are exact.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const stats: Effect.Effect<Stats, never, DataCache> = Effect.flatMap(DataCache, (service) =>
+  Effect.clockWith((clock) =>
+    Effect.sync(() => {
+      service.registry.purgeExpired(clock.currentTimeMillisUnsafe())
+      const functions = Array.from(service.registry.tables.values(), functionStats)
+      const total = (field: "hits" | "misses" | "evictions" | "expirations" | "invalidations" | "entries" | "bytes") =>
+        functions.reduce((sum, s) => sum + s[field], 0)
+      return {
+        functions,
+        hits: total("hits"),
+        misses: total("misses"),
+        evictions: total("evictions"),
+        expirations: total("expirations"),
+        invalidations: total("invalidations"),
+        entries: total("entries"),
+        bytes: total("bytes")
+      }
+    })
+  )
+)

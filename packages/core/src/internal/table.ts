@@ -1,0 +1,230 @@
+/**
+ * The entries of one cached function, and the registry of all of them.
+ *
+ * Settled values live in `entries` (a Map whose insertion order is the LRU
+ * order: a use moves the key to the end). Work in flight lives apart, in
+ * `flights`, so a computation never looks like a value. Every change to an
+ * entry goes through `record`, which keeps the counters that feed stats and
+ * Metrics, so the two can never disagree.
+ *
+ * TTL is the same for every entry of a function, so entries expire in the
+ * order they were stored: a queue in store order is purged from its front on
+ * every access, which frees expired entries in amortised O(1) without a
+ * timer per entry.
+ */
+import type * as Deferred from "effect/Deferred"
+
+/** @internal */
+export interface Entry {
+  readonly stored: unknown
+  readonly bytes: number
+  readonly storedAt: number
+  readonly expiresAt: number
+  /** Registry-wide use counter, for the global byte budget's LRU choice. */
+  lastUsed: number
+}
+
+/**
+ * How a computation in flight ended, as seen by the callers waiting on it.
+ *
+ * @internal
+ */
+export type FlightResult =
+  | { readonly _tag: "Value"; readonly stored: unknown }
+  | { readonly _tag: "Retry" }
+  | { readonly _tag: "Fail"; readonly error: unknown }
+
+/** @internal */
+export interface Flight {
+  readonly done: Deferred.Deferred<FlightResult>
+  /** Set by a clear or invalidate during the computation: its result is not stored. */
+  stale: boolean
+}
+
+/**
+ * The events that change a table; stats and Metrics count exactly these.
+ *
+ * @internal
+ */
+export type Event = "hit" | "miss" | "eviction" | "expiration" | "invalidation"
+
+/** @internal */
+export interface Limits {
+  readonly ttlMillis: number
+  readonly maxEntries: number
+  readonly maxBytes: number
+}
+
+/** @internal */
+export interface Counters {
+  hits: number
+  misses: number
+  evictions: number
+  expirations: number
+  invalidations: number
+}
+
+/** @internal */
+export class Table {
+  readonly id: string
+  readonly name: string
+  readonly registry: Registry
+  limits: Limits
+  readonly entries = new Map<string, Entry>()
+  readonly flights = new Map<string, Flight>()
+  readonly counters: Counters = { hits: 0, misses: 0, evictions: 0, expirations: 0, invalidations: 0 }
+  bytes = 0
+  private expiry: Array<readonly [string, Entry]> = []
+  private expiryHead = 0
+
+  constructor(registry: Registry, id: string, name: string, limits: Limits) {
+    this.registry = registry
+    this.id = id
+    this.name = name
+    this.limits = limits
+  }
+
+  record(event: Event, count = 1): void {
+    switch (event) {
+      case "hit":
+        this.counters.hits += count
+        break
+      case "miss":
+        this.counters.misses += count
+        break
+      case "eviction":
+        this.counters.evictions += count
+        break
+      case "expiration":
+        this.counters.expirations += count
+        break
+      case "invalidation":
+        this.counters.invalidations += count
+        break
+    }
+  }
+
+  /** The live entry for `key`, bumped to most recently used; expired ones are removed. */
+  use(key: string, now: number): Entry | undefined {
+    this.purgeExpired(now)
+    const entry = this.entries.get(key)
+    if (entry === undefined) return undefined
+    if (now >= entry.expiresAt) {
+      this.remove(key, entry, "expiration")
+      return undefined
+    }
+    if (this.entries.size > 1) {
+      this.entries.delete(key)
+      this.entries.set(key, entry)
+    }
+    entry.lastUsed = this.registry.tick++
+    return entry
+  }
+
+  /** Whether a live entry exists, without counting as a use. */
+  has(key: string, now: number): boolean {
+    const entry = this.entries.get(key)
+    return entry !== undefined && now < entry.expiresAt
+  }
+
+  store(key: string, stored: unknown, bytes: number, now: number): void {
+    this.purgeExpired(now)
+    if (bytes > this.limits.maxBytes || bytes > this.registry.maxBytes) return
+    const previous = this.entries.get(key)
+    if (previous !== undefined) this.remove(key, previous, undefined)
+    const entry: Entry = { stored, bytes, storedAt: now, expiresAt: now + this.limits.ttlMillis, lastUsed: this.registry.tick++ }
+    this.entries.set(key, entry)
+    this.bytes += bytes
+    this.registry.bytes += bytes
+    if (entry.expiresAt !== Infinity) this.expiry.push([key, entry])
+    while (this.entries.size > this.limits.maxEntries || this.bytes > this.limits.maxBytes) this.evictOldest()
+    this.registry.enforceBudget()
+  }
+
+  evictOldest(): void {
+    const first = this.entries.entries().next()
+    if (first.done === true) return
+    this.remove(first.value[0], first.value[1], "eviction")
+  }
+
+  /** Removes one key and makes any computation in flight for it stale. */
+  invalidate(key: string): void {
+    const entry = this.entries.get(key)
+    if (entry !== undefined) this.remove(key, entry, "invalidation")
+    const flight = this.flights.get(key)
+    if (flight !== undefined) {
+      flight.stale = true
+      this.flights.delete(key)
+    }
+  }
+
+  clear(): void {
+    if (this.entries.size > 0) this.record("invalidation", this.entries.size)
+    this.registry.bytes -= this.bytes
+    this.bytes = 0
+    this.entries.clear()
+    this.expiry = []
+    this.expiryHead = 0
+    for (const flight of this.flights.values()) flight.stale = true
+    this.flights.clear()
+  }
+
+  purgeExpired(now: number): void {
+    const queue = this.expiry
+    let head = this.expiryHead
+    while (head < queue.length && queue[head]![1].expiresAt <= now) {
+      const [key, entry] = queue[head++]!
+      // The queue may hold entries already replaced or removed: skip those.
+      if (this.entries.get(key) === entry) this.remove(key, entry, "expiration")
+    }
+    if (head > 1024 && head * 2 > queue.length) {
+      this.expiry = queue.slice(head)
+      head = 0
+    }
+    this.expiryHead = head
+  }
+
+  private remove(key: string, entry: Entry, event: Event | undefined): void {
+    this.entries.delete(key)
+    this.bytes -= entry.bytes
+    this.registry.bytes -= entry.bytes
+    if (event !== undefined) this.record(event)
+  }
+}
+
+/**
+ * Every function's table, and the byte budget they share.
+ *
+ * @internal
+ */
+export class Registry {
+  readonly tables = new Map<string, Table>()
+  readonly maxBytes: number
+  bytes = 0
+  tick = 0
+
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes
+  }
+
+  /** Evicts the least recently used entry of any function until under budget. */
+  enforceBudget(): void {
+    while (this.bytes > this.maxBytes) {
+      let oldest: Table | undefined
+      let oldestUse = Infinity
+      for (const table of this.tables.values()) {
+        const first = table.entries.values().next()
+        if (first.done !== true && first.value.lastUsed < oldestUse) {
+          oldest = table
+          oldestUse = first.value.lastUsed
+        }
+      }
+      if (oldest === undefined) return
+      oldest.evictOldest()
+    }
+  }
+
+  purgeExpired(now: number): void {
+    for (const table of this.tables.values()) table.purgeExpired(now)
+  }
+}
