@@ -124,7 +124,7 @@ export type DeepReadonly<A> = A extends (...args: ReadonlyArray<any>) => unknown
  * @category models
  * @since 0.1.0
  */
-export interface Options<Args extends ReadonlyArray<unknown>, A> {
+export interface Options<A> {
   /**
    * Names the function in keys, stats, metrics, spans and errors.
    *
@@ -143,14 +143,16 @@ export interface Options<Args extends ReadonlyArray<unknown>, A> {
   /**
    * A Schema for the arguments, used to hash them: a `Schema.Tuple` for
    * positional arguments, or a `Schema.Struct` (any non-tuple schema) for a
-   * single object argument. Fields the schema does not declare never reach the
-   * key. Its type is the arguments without their `_` fields.
+   * single object argument. It describes the arguments without their `_`
+   * fields ({@link KeyArgs}), and may describe less: fields it does not
+   * declare never reach the key. Arguments that do not match it fail the call
+   * with `UnhashableParamError`, carrying the schema's issue.
    *
    * Default: the structural hasher ({@link Hasher.structural}), which handles
    * primitives, arrays, plain objects, Date, Map, Set, typed arrays and Data /
    * Schema.Class instances. Cost: one schema encode per call, hit or miss.
    */
-  readonly key?: Schema.Codec<KeyArgs<NoInfer<Args>>, any> | Schema.Codec<KeyOf<NoInfer<Args>[0]>, any> | undefined
+  readonly key?: (Schema.Top & { readonly EncodingServices: never }) | undefined
   /**
    * A Schema for the value. Values are kept in its JSON encoding and decoded
    * on every hit, so class instances, Dates and branded types come back as
@@ -434,7 +436,7 @@ const ttlMillis = (name: string, ttl: Duration.Input | undefined): number => {
   return millis
 }
 
-const define = <A>(options: Options<ReadonlyArray<unknown>, A>, f: Function): Definition<A> => {
+const define = <A>(options: Options<A>, f: Function): Definition<A> => {
   const name = options.name ?? f.name
   if (typeof name !== "string" || name === "") {
     return reject(
@@ -708,12 +710,12 @@ export const fn: {
     name: string,
     f: (...args: Args) => Effect.Effect<A, E, R>
   ): CachedFunction<Args, A, E, R>
-  <const Args extends ReadonlyArray<any>, A, E, R, const O extends Options<NoInfer<Args>, NoInfer<A>> = {}>(
-    options: O & Options<NoInfer<Args>, NoInfer<A>>,
+  <const Args extends ReadonlyArray<any>, A, E, R, const O extends Options<NoInfer<A>> = {}>(
+    options: O & Options<NoInfer<A>>,
     f: (...args: Args) => Effect.Effect<A, E, R>
   ): CachedFunction<Args, O["copy"] extends "readonly" ? DeepReadonly<A> : A, E, R>
 } = (
-  nameOrOptions: string | Options<ReadonlyArray<unknown>, unknown>,
+  nameOrOptions: string | Options<unknown>,
   f: (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown>
 ): CachedFunction<ReadonlyArray<unknown>, unknown, unknown, unknown> => {
   if (typeof f !== "function") {
