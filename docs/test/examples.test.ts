@@ -1,0 +1,88 @@
+/**
+ * Every example under docs/examples runs here (and is type-checked by
+ * `npm run check`), on TestClock so its sleeps take no wall time.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Console, Effect, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import * as arguments_ from "../examples/arguments.ts"
+import * as concurrency from "../examples/concurrency.ts"
+import * as expensive from "../examples/expensive.ts"
+import * as limits from "../examples/limits.ts"
+import * as mutation from "../examples/mutation.ts"
+import * as readonlyFrame from "../examples/readonly-frame.ts"
+import * as schemas from "../examples/schemas.ts"
+
+/** Runs an example, moving virtual time on until it finishes; keeps what it printed. */
+const runExample = <A, E>(program: Effect.Effect<A, E>) =>
+  Effect.gen(function* () {
+    const lines: Array<string> = []
+    const console = { ...globalThis.console, log: (...args: ReadonlyArray<unknown>) => lines.push(args.join(" ")) }
+    const fiber = yield* Effect.forkChild(program.pipe(Effect.provideService(Console.Console, console as Console.Console)))
+    while (fiber.pollUnsafe() === undefined) {
+      yield* TestClock.adjust("100 millis")
+      yield* Effect.yieldNow
+    }
+    return { result: yield* Fiber.join(fiber), lines }
+  })
+
+describe("docs/examples", () => {
+  it.effect("expensive: a 2 s miss, an instant hit, a miss for other arguments", () =>
+    Effect.gen(function* () {
+      const { result, lines } = yield* runExample(expensive.program)
+      assert.isAtLeast(result.first, 2000)
+      assert.strictEqual(result.second, 0)
+      assert.isAtLeast(result.other, 2000)
+      assert.strictEqual(result.value, 42)
+      assert.strictEqual(lines.length, 3)
+    })
+  )
+
+  it.effect("mutation: the next caller's value is untouched", () =>
+    Effect.gen(function* () {
+      const { result } = yield* runExample(mutation.program)
+      assert.deepStrictEqual(result.next.columns, ["fare", "distance"])
+      assert.strictEqual(result.next.filters.city, "Oslo")
+      assert.strictEqual(result.next.prices[0], 9.5)
+    })
+  )
+
+  it.effect("arguments: `_` fields are not in the key; an edited body is a new cache", () =>
+    Effect.gen(function* () {
+      const { result } = yield* runExample(arguments_.program)
+      assert.strictEqual(result.downloads, 2)
+      assert.deepStrictEqual(result.greetings, ["Hello, Ada", "Hi, Ada!"])
+    })
+  )
+
+  it.effect("limits: ttl expires, LRU evicts the least recently used", () =>
+    Effect.gen(function* () {
+      const { result } = yield* runExample(limits.program)
+      assert.deepStrictEqual([result.quotes.misses, result.quotes.hits, result.quotes.expirations], [2, 1, 1])
+      assert.deepStrictEqual(result.kept, [1, 3])
+      assert.strictEqual(result.thumbs.evictions, 1)
+    })
+  )
+
+  it.effect("concurrency: one run for ten callers; failures are retried, not cached", () =>
+    Effect.gen(function* () {
+      const { result } = yield* runExample(concurrency.program)
+      assert.strictEqual(result.runs, 1)
+      assert.strictEqual(result.attempts, 2)
+    })
+  )
+
+  it.effect("schemas: a Trip comes back as a Trip; the key schema ignores requestId", () =>
+    Effect.gen(function* () {
+      const { result } = yield* runExample(schemas.program)
+      assert.deepStrictEqual(result, { queries: 1, isTrip: true, hour: 8 })
+    })
+  )
+
+  it.effect("readonly frame: copies are fresh, readonly is shared and frozen", () =>
+    Effect.gen(function* () {
+      const { result } = yield* runExample(readonlyFrame.program)
+      assert.deepStrictEqual(result, { copyIsFresh: true, sharedIsSame: true, frozen: true })
+    })
+  )
+})

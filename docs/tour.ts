@@ -1,0 +1,36 @@
+/**
+ * `npm start`: a tour of recall, running the examples under docs/examples
+ * with real time, so the timings are what you would see in your program.
+ */
+import { Console, Effect } from "effect"
+import * as arguments_ from "./examples/arguments.ts"
+import * as concurrency from "./examples/concurrency.ts"
+import * as expensive from "./examples/expensive.ts"
+import * as limits from "./examples/limits.ts"
+import * as mutation from "./examples/mutation.ts"
+import * as readonlyFrame from "./examples/readonly-frame.ts"
+import * as schemas from "./examples/schemas.ts"
+
+const stops: ReadonlyArray<readonly [string, string, Effect.Effect<unknown, unknown>]> = [
+  ["A slow function, cached", "docs/data-cache.md", expensive.program],
+  ["Every caller gets its own copy", "docs/mutation-and-concurrency.md", mutation.program],
+  ["What makes a key", "docs/hashing.md", arguments_.program],
+  ["TTL, LRU and budgets", "docs/ttl-and-limits.md", limits.program],
+  ["Concurrent callers, one computation", "docs/mutation-and-concurrency.md", concurrency.program],
+  ["Schemas for values and keys", "docs/hashing.md", schemas.program],
+  ["Large frames: copy or share", "docs/mutation-and-concurrency.md", readonlyFrame.program]
+]
+
+const tour = Effect.gen(function* () {
+  yield* Console.log("recall: a tour\n")
+  for (const [title, doc, program] of stops) {
+    yield* Console.log(`${title} (${doc})`)
+    yield* program
+    yield* Console.log("")
+  }
+})
+
+Effect.runPromise(tour).catch((error) => {
+  console.error(error)
+  process.exitCode = 1
+})
