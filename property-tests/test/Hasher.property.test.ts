@@ -73,7 +73,7 @@ describe("Hasher properties", () => {
   it("values that differ in one JSON leaf hash differently", () => {
     fc.assert(
       fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.string(), (record, key) => {
-        const changed = { ...record, [key]: { changed: record[key] ?? null } }
+        const changed = { ...record, [key]: { changed: Object.hasOwn(record, key) ? record[key] : null } }
         assert.notStrictEqual(hasher.hashUnsafe(changed), hasher.hashUnsafe(record))
       }),
       { numRuns: 300 }

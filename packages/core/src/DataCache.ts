@@ -118,6 +118,19 @@ export type DeepReadonly<A> = A extends (...args: ReadonlyArray<any>) => unknown
           : A
 
 /**
+ * The value type of a cached function: the `value` schema's type when given,
+ * deeply readonly with `copy: "readonly"`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ValueOf<O, A> = O extends { readonly copy: "readonly" }
+  ? DeepReadonly<A>
+  : O extends { readonly value: Schema.Top }
+    ? O["value"]["Type"]
+    : A
+
+/**
  * Options of a cached function. Every option is optional except a name for
  * anonymous functions.
  *
@@ -159,11 +172,14 @@ export interface Options<A> {
    * themselves, validated. Its fingerprint joins the function identity:
    * changing the schema starts a new cache.
    *
+   * The cached function returns the schema's type. A value the body returns
+   * that does not match fails the call with `UnserializableValueError`.
+   *
    * Default: a structured copy (deep copies in and out, no class instances).
    * Cost: one encode per miss and one decode per hit, usually slower than the
    * structured copy for plain data. Ignored with `copy: "readonly"`.
    */
-  readonly value?: Schema.Codec<NoInfer<A>, any> | undefined
+  readonly value?: (Schema.Top & { readonly DecodingServices: never; readonly EncodingServices: never }) | undefined
   /**
    * Time to live of each entry, from the moment it is stored. An entry is a
    * miss at exactly `storedAt + ttl`; reads do not extend it.
@@ -713,7 +729,7 @@ export const fn: {
   <const Args extends ReadonlyArray<any>, A, E, R, const O extends Options<NoInfer<A>> = {}>(
     options: O & Options<NoInfer<A>>,
     f: (...args: Args) => Effect.Effect<A, E, R>
-  ): CachedFunction<Args, O["copy"] extends "readonly" ? DeepReadonly<A> : A, E, R>
+  ): CachedFunction<Args, ValueOf<O, A>, E, R>
 } = (
   nameOrOptions: string | Options<unknown>,
   f: (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown>
