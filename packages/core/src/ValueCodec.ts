@@ -87,15 +87,30 @@ export const structuredCopy = <A>(): ValueCodec<A> =>
     "structuredCopy",
     (value) => {
       try {
-        const { bytes, value: stored } = Copy.copy(value)
-        return { stored, bytes }
+        const { bytes, tree, value: copied } = Copy.copy(value)
+        return { stored: tree ? new Tree(copied) : new Graph(copied), bytes }
       } catch (e) {
         if (e instanceof Copy.Uncopyable) throw new Unstorable(e.value)
         throw e
       }
     },
-    (stored) => Copy.copy(stored as A).value
+    // A tree (no shared references, no cycles: most data) is copied without a memo.
+    (stored) => (stored instanceof Tree ? Copy.copyTree(stored.value) : Copy.copy((stored as Graph<A>).value).value)
   )
+
+class Tree<A> {
+  readonly value: A
+  constructor(value: A) {
+    this.value = value
+  }
+}
+
+class Graph<A> {
+  readonly value: A
+  constructor(value: A) {
+    this.value = value
+  }
+}
 
 /**
  * Keeps the schema's JSON encoding and decodes it on every load. Decoding

@@ -36,6 +36,8 @@ export interface Sized<A> {
 class Copier {
   readonly memo = new Map<object, unknown>()
   bytes = 0
+  /** Whether some object was reached twice (a shared reference or a cycle). */
+  shared = false
 
   copy(value: unknown): unknown {
     switch (typeof value) {
@@ -55,10 +57,15 @@ class Copier {
           this.bytes += SLOT_BYTES
           return value
         }
-        return this.memo.get(value) ?? this.object(value)
+        return this.memo.has(value) ? this.again(value) : this.object(value)
       default:
         throw new Uncopyable(value)
     }
+  }
+
+  again(value: object): unknown {
+    this.shared = true
+    return this.memo.get(value)
   }
 
   object(value: object): unknown {
@@ -116,6 +123,7 @@ class Copier {
   view(value: ArrayBufferView): unknown {
     this.bytes += OBJECT_BYTES + value.byteLength
     const buffer = this.memo.get(value.buffer) as ArrayBuffer | undefined
+    if (buffer !== undefined) this.shared = true
     const Constructor = value.constructor as new (buffer: ArrayBufferLike, offset: number, length: number) => ArrayBufferView
     const length = value instanceof DataView ? value.byteLength : (value as Uint8Array).length
     if (buffer !== undefined) return new Constructor(buffer, value.byteOffset, length)
@@ -130,21 +138,51 @@ class Copier {
   }
 }
 
+/** @internal */
+export interface Copied<A> extends Sized<A> {
+  /** No object is reached twice: later copies may skip the memo ({@link copyTree}). */
+  readonly tree: boolean
+}
+
 /**
  * A deep copy of `value` and its estimated size.
  *
  * @throws Uncopyable for values with no data form.
  * @internal
  */
-export const copy = <A>(value: A): Sized<A> => {
+export const copy = <A>(value: A): Copied<A> => {
   // Primitives: no copier, no allocation (the common hit path).
   if (typeof value !== "object" || value === null) {
     if (typeof value === "function" || typeof value === "symbol") throw new Uncopyable(value)
-    return { value, bytes: typeof value === "string" ? OBJECT_BYTES + 2 * value.length : SLOT_BYTES }
+    return { value, bytes: typeof value === "string" ? OBJECT_BYTES + 2 * value.length : SLOT_BYTES, tree: true }
   }
   const copier = new Copier()
   const out = copier.copy(value) as A
-  return { value: out, bytes: copier.bytes }
+  return { value: out, bytes: copier.bytes, tree: !copier.shared }
+}
+
+/**
+ * A deep copy of a value already known to be a tree of copyable values (a
+ * value {@link copy} made and reported `tree: true`): no memo, no size, no
+ * checks. This is the copy a hit pays for, so it does as little as it can.
+ *
+ * @internal
+ */
+export const copyTree = <A>(value: A): A => {
+  if (typeof value !== "object" || value === null) return value
+  if (Array.isArray(value)) {
+    const out = new Array(value.length)
+    for (let i = 0; i < value.length; i++) out[i] = copyTree(value[i])
+    return out as A
+  }
+  const proto = Object.getPrototypeOf(value)
+  if (proto === Object.prototype) {
+    const out: Record<string, unknown> = {}
+    for (const key in value) out[key] = copyTree((value as Record<string, unknown>)[key])
+    return out as A
+  }
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return typedArraySlice.call(value) as A
+  return new Copier().copy(value) as A
 }
 
 /**

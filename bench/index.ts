@@ -1,0 +1,216 @@
+/**
+ * `npm run bench`: recall against its baselines, in one process. See README.md.
+ */
+import { DataCache, Hasher } from "@recall/core"
+import { Cache, Effect } from "effect"
+import { LRUCache } from "lru-cache"
+
+const json = process.argv.includes("--json")
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {})
+
+interface Figure {
+  readonly name: string
+  readonly value: number
+  readonly unit: string
+  readonly baseline?: string | undefined
+}
+const figures: Array<Figure> = []
+const report = (figure: Figure) => {
+  figures.push(figure)
+  if (json) console.log(JSON.stringify(figure))
+}
+
+/** Median over rounds of `run(ops)` in ns per op. */
+const nsPerOp = (ops: number, rounds: number, run: (ops: number) => void): number => {
+  run(Math.min(ops, 20_000))
+  const samples: Array<number> = []
+  for (let r = 0; r < rounds; r++) {
+    const start = process.hrtime.bigint()
+    run(ops)
+    samples.push(Number(process.hrtime.bigint() - start) / ops)
+  }
+  samples.sort((a, b) => a - b)
+  return samples[Math.floor(samples.length / 2)]!
+}
+
+const millis = (rounds: number, run: () => void): number => nsPerOp(1, rounds, run) / 1e6
+
+/**
+ * Medians in ms of two runs measured in alternating rounds, so heap growth and
+ * machine noise fall on both alike.
+ */
+const interleaved = (rounds: number, a: () => void, b: () => void): readonly [number, number] => {
+  const time = (run: () => void) => {
+    const start = process.hrtime.bigint()
+    run()
+    return Number(process.hrtime.bigint() - start) / 1e6
+  }
+  a()
+  b()
+  const as: Array<number> = []
+  const bs: Array<number> = []
+  for (let r = 0; r < rounds; r++) {
+    as.push(time(a))
+    gc()
+    bs.push(time(b))
+    gc()
+  }
+  const median = (xs: Array<number>) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
+  return [median(as), median(bs)]
+}
+
+let sink = 0
+
+// ---------------------------------------------------------------------------
+// Hit cost
+// ---------------------------------------------------------------------------
+
+const K = 1000
+const pairs = Array.from({ length: K }, (_, i) => [i % 97, Math.floor(i / 97)] as const)
+const small = (a: number, b: number) => ({ id: a * 1000 + b, name: `row ${a}-${b}`, score: a / (b + 1), active: a % 2 === 0 })
+
+const hitCosts = Effect.gen(function* () {
+  const multiply = DataCache.fn("multiply", (a: number, b: number) => Effect.succeed(a * b))
+  const row = DataCache.fn("row", (a: number, b: number) => Effect.succeed(small(a, b)))
+  const numberCache = yield* Cache.make({ capacity: 10_000, lookup: (key: string) => Effect.succeed(key.length) })
+  const rowCache = yield* Cache.make({ capacity: 10_000, lookup: (key: string) => Effect.succeed(small(key.length, 1)) })
+  const map = new Map<string, number>()
+  const lru = new LRUCache<string, number>({ max: 10_000 })
+  for (const [a, b] of pairs) {
+    yield* multiply(a, b)
+    yield* row(a, b)
+    yield* Cache.get(numberCache, `${a}:${b}`)
+    yield* Cache.get(rowCache, `${a}:${b}`)
+    map.set(`${a}:${b}`, a * b)
+    lru.set(`${a}:${b}`, a * b)
+  }
+  const inLoop = (body: (a: number, b: number) => Effect.Effect<unknown, unknown, DataCache.DataCache>) => (ops: number) =>
+    Effect.runSync(
+      Effect.gen(function* () {
+        for (let i = 0; i < ops; i++) {
+          const [a, b] = pairs[i % K]!
+          yield* body(a, b)
+        }
+      }).pipe(Effect.provide(context))
+    )
+  const context = yield* Effect.context<DataCache.DataCache>()
+  const ops = 300_000
+  const rounds = 7
+  const recallNumber = nsPerOp(ops, rounds, inLoop(multiply))
+  const cacheNumber = nsPerOp(
+    ops,
+    rounds,
+    inLoop((a, b) => Cache.get(numberCache, `${a}:${b}`))
+  )
+  const recallRow = nsPerOp(ops, rounds, inLoop(row))
+  const cacheRow = nsPerOp(
+    ops,
+    rounds,
+    inLoop((a, b) => Cache.get(rowCache, `${a}:${b}`))
+  )
+  const mapGet = nsPerOp(ops * 10, rounds, (n) => {
+    for (let i = 0; i < n; i++) {
+      const [a, b] = pairs[i % K]!
+      sink += map.get(`${a}:${b}`)!
+    }
+  })
+  const lruGet = nsPerOp(ops * 10, rounds, (n) => {
+    for (let i = 0; i < n; i++) {
+      const [a, b] = pairs[i % K]!
+      sink += lru.get(`${a}:${b}`)!
+    }
+  })
+  report({ name: "hit, 2 number args: Map.get (template key)", value: mapGet, unit: "ns/op" })
+  report({ name: "hit, 2 number args: lru-cache get (template key)", value: lruGet, unit: "ns/op" })
+  report({ name: "hit, 2 number args: Effect Cache.get in Effect.gen", value: cacheNumber, unit: "ns/op" })
+  report({ name: "hit, 2 number args: recall in Effect.gen", value: recallNumber, unit: "ns/op" })
+  report({ name: "hit, number value: recall / Cache.get", value: recallNumber / cacheNumber, unit: "x", baseline: "Cache.get" })
+  report({ name: "hit, small object: Effect Cache.get (shared, no copy)", value: cacheRow, unit: "ns/op" })
+  report({ name: "hit, small object: recall (a fresh copy)", value: recallRow, unit: "ns/op" })
+  report({ name: "hit, small object: recall / Cache.get", value: recallRow / cacheRow, unit: "x", baseline: "Cache.get" })
+})
+
+// ---------------------------------------------------------------------------
+// Large frames
+// ---------------------------------------------------------------------------
+
+const ROWS = 10_000_000
+const makeFrame = () => ({
+  fare: new Float64Array(ROWS).fill(12.5),
+  distance: new Float64Array(ROWS).fill(3.2),
+  tip: new Float64Array(ROWS).fill(1),
+  duration: new Float64Array(ROWS).fill(900)
+})
+
+const frames = Effect.gen(function* () {
+  const frame = DataCache.fn("frame", (_rows: number) => Effect.sync(makeFrame))
+  const shared = DataCache.fn({ name: "frameReadonly", copy: "readonly" }, (_rows: number) => Effect.sync(makeFrame))
+  const source = yield* frame(ROWS)
+  const context = yield* Effect.context<DataCache.DataCache>()
+  const [sliceMs, recallMs] = interleaved(
+    7,
+    () => {
+      const copy = {
+        fare: source.fare.slice(),
+        distance: source.distance.slice(),
+        tip: source.tip.slice(),
+        duration: source.duration.slice()
+      }
+      sink += copy.fare.length
+    },
+    () => {
+      sink += Effect.runSync(frame(ROWS).pipe(Effect.provide(context))).fare.length
+    }
+  )
+  const rounds = 5
+  yield* shared(ROWS)
+  const readonlyMs = millis(rounds, () => {
+    sink += Effect.runSync(shared(ROWS).pipe(Effect.provide(context))).fare.length
+  })
+  report({ name: "frame 4 x 10M Float64: slice() per column", value: sliceMs, unit: "ms" })
+  report({ name: "frame 4 x 10M Float64: recall hit (a fresh copy)", value: recallMs, unit: "ms" })
+  report({ name: "frame copy: recall / slice()", value: recallMs / sliceMs, unit: "x", baseline: "slice() per column" })
+  report({ name: "frame copy: recall / Streamlit's published 200 ms", value: recallMs / 200, unit: "x", baseline: "Streamlit 0.2 s" })
+  report({ name: 'frame 4 x 10M Float64: recall hit, copy: "readonly"', value: readonlyMs, unit: "ms" })
+})
+
+// ---------------------------------------------------------------------------
+// Hashing
+// ---------------------------------------------------------------------------
+
+const hashing = Effect.sync(() => {
+  const floats = new Float64Array(40_000_000)
+  for (let i = 0; i < floats.length; i++) floats[i] = i * 0.5
+  const bytes = Buffer.from(floats.buffer)
+  const target = Buffer.allocUnsafe(bytes.length)
+  target.fill(0)
+  const hasher = Hasher.structural()
+  const rounds = 5
+  const copyMs = millis(rounds, () => {
+    bytes.copy(target)
+  })
+  const hashMs = millis(rounds, () => {
+    sink += hasher.hashUnsafe(floats).length
+  })
+  const gbPerSecond = bytes.length / (hashMs / 1000) / 1e9
+  report({ name: "320 MB Float64Array: Buffer.copy", value: copyMs, unit: "ms" })
+  report({ name: "320 MB Float64Array: recall hash", value: hashMs, unit: "ms" })
+  report({ name: "hash throughput", value: gbPerSecond, unit: "GB/s" })
+  report({ name: "hash / Buffer.copy", value: hashMs / copyMs, unit: "x", baseline: "Buffer.copy" })
+})
+
+const main = Effect.gen(function* () {
+  if (!json) console.log(`recall benchmarks: node ${process.version}, medians of rounds in one process\n`)
+  yield* hitCosts
+  yield* frames
+  yield* hashing
+  if (!json) {
+    for (const f of figures) {
+      const value = f.unit === "x" ? f.value.toFixed(2) : f.value.toFixed(f.value < 10 ? 2 : 1)
+      console.log(`${f.name.padEnd(58)} ${value.padStart(9)} ${f.unit}`)
+    }
+  }
+  if (sink === -1) console.log(sink)
+}).pipe(Effect.provide(DataCache.layerMemory()))
+
+Effect.runPromise(main)
