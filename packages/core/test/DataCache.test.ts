@@ -113,6 +113,14 @@ describe("DataCache", () => {
       )
     )
 
+    it("a named function may leave the name option out", () => {
+      const cached = DataCache.fn({ maxEntries: 10 }, function loadTrips(n: number) {
+        return Effect.succeed(n)
+      })
+      assert.strictEqual(cached.name, "loadTrips")
+      assert.match(cached.id, /^loadTrips:[0-9a-f]{32}$/)
+    })
+
     it.effect("a function needs the DataCache service and uses the caller's services", () =>
       withCache(
         Effect.gen(function* () {
