@@ -131,6 +131,26 @@ export type ValueOf<O, A> = O extends { readonly copy: "readonly" }
     : A
 
 /**
+ * Type checks of the `key` and `value` schemas against the function: the key
+ * schema must accept the arguments without their `_` fields, and the value
+ * schema must accept what the function returns. A mismatch turns the option's
+ * expected type into a message saying so.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type SchemaChecks<O, Args extends ReadonlyArray<unknown>, A> = (O extends { readonly key: infer S extends Schema.Top }
+  ? [S["Type"] extends ReadonlyArray<unknown> ? KeyArgs<Args> : KeyOf<Args[0]>] extends [S["Type"]]
+    ? unknown
+    : { readonly key: "the key schema must accept the arguments without their `_` fields (DataCache.KeyArgs)" }
+  : unknown) &
+  (O extends { readonly value: infer S extends Schema.Top }
+    ? [A] extends [S["Type"]]
+      ? unknown
+      : { readonly value: "the value schema must accept what the function returns" }
+    : unknown)
+
+/**
  * Options of a cached function. Every option is optional except a name for
  * anonymous functions.
  *
@@ -635,38 +655,50 @@ const run = <A, E, R>(
   const flight: Table.Flight = { done: Deferred.makeUnsafe(), stale: false }
   table.flights.set(key, flight)
   table.record("miss")
+  // Idempotent, and also run by `ensuring`: whatever happens (a defect in
+  // `cacheIf`, an interrupt), the waiters are released and the flight removed.
   const settle = (result: Table.FlightResult) => {
     if (table.flights.get(key) === flight) table.flights.delete(key)
     Deferred.doneUnsafe(flight.done, Exit.succeed(result))
   }
-  const body = Effect.suspend(compute).pipe(
-    Effect.withSpan("recall.DataCache.compute", { attributes: { "recall.function": definition.name } })
-  )
+  const body = Effect.suspend(() => {
+    const effect = compute()
+    return Effect.isEffect(effect) ? effect : Effect.die(notAnEffect(definition.name, effect))
+  }).pipe(Effect.withSpan("recall.DataCache.compute", { attributes: { "recall.function": definition.name } }))
+  const keep = (value: A, now: number): Effect.Effect<A, ValueCodec.UnserializableValueError> => {
+    let stored: { readonly stored: unknown; readonly bytes: number }
+    try {
+      stored = definition.codec.storeUnsafe(value)
+    } catch (e) {
+      const error = unserializable(definition, e)
+      settle({ _tag: "Fail", error })
+      return Effect.fail(error)
+    }
+    if (!flight.stale && (definition.cacheIf === undefined || definition.cacheIf(value))) {
+      table.store(key, stored.stored, stored.bytes, now)
+    }
+    settle({ _tag: "Value", stored: stored.stored })
+    return Effect.succeed(value)
+  }
   return Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Effect.exit(restore(body)), (exit) =>
-      Effect.clockWith((clock): Effect.Effect<A, E | ValueCodec.UnserializableValueError> => {
-        if (Exit.isFailure(exit)) {
-          settle({ _tag: "Retry" })
-          return exit
-        }
-        const value = exit.value
-        let stored: { readonly stored: unknown; readonly bytes: number }
-        try {
-          stored = definition.codec.storeUnsafe(value)
-        } catch (e) {
-          const error = unserializable(definition, e)
-          settle({ _tag: "Fail", error })
-          return Effect.fail(error)
-        }
-        if (!flight.stale && (definition.cacheIf === undefined || definition.cacheIf(value))) {
-          table.store(key, stored.stored, stored.bytes, clock.currentTimeMillisUnsafe())
-        }
-        settle({ _tag: "Value", stored: stored.stored })
-        return Effect.succeed(value)
-      })
+    Effect.exit(restore(body)).pipe(
+      Effect.flatMap(
+        (exit): Effect.Effect<A, E | ValueCodec.UnserializableValueError> =>
+          Exit.isFailure(exit) ? exit : Effect.clockWith((clock) => keep(exit.value, clock.currentTimeMillisUnsafe()))
+      ),
+      Effect.ensuring(Effect.sync(() => settle({ _tag: "Retry" })))
     )
   )
 }
+
+const notAnEffect = (name: string, value: unknown): InvalidOptionsError =>
+  new InvalidOptionsError({
+    functionName: name,
+    option: "f",
+    reason:
+      `the function returned ${Hasher.describeType(value)}, not an Effect. ` +
+      "Return an Effect: wrap a generator in Effect.gen, a promise in Effect.promise or Effect.tryPromise."
+  })
 
 /**
  * Turns a function that returns an Effect into a cached one.
@@ -727,7 +759,7 @@ export const fn: {
     f: (...args: Args) => Effect.Effect<A, E, R>
   ): CachedFunction<Args, A, E, R>
   <const Args extends ReadonlyArray<any>, A, E, R, const O extends Options<NoInfer<A>> = {}>(
-    options: O & Options<NoInfer<A>>,
+    options: O & Options<NoInfer<A>> & SchemaChecks<O, NoInfer<Args>, NoInfer<A>>,
     f: (...args: Args) => Effect.Effect<A, E, R>
   ): CachedFunction<Args, ValueOf<O, A>, E, R>
 } = (

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache, Hasher, ValueCodec } from "@recall/core"
-import { Deferred, Effect, Fiber, Latch, Metric, Ref, Schema } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Latch, Metric, Ref, Schema } from "effect"
 import { TestClock } from "effect/testing"
 
 const withCache = <A, E>(effect: Effect.Effect<A, E, DataCache.DataCache>, options?: DataCache.LayerOptions) =>
@@ -163,6 +163,20 @@ describe("DataCache", () => {
         })
       )
     )
+
+    it("key and value schemas are checked against the function's types", () => {
+      const body = ({ url }: { url: string; _http: number }) => Effect.succeed(url.length)
+      const ok = DataCache.fn({ name: "ok", key: Schema.Struct({ url: Schema.String }), value: Schema.Number }, body)
+      const positional = DataCache.fn({ name: "pos", key: Schema.Tuple([Schema.Number, Schema.String]) }, (n: number, s: string) =>
+        Effect.succeed(s.repeat(n))
+      )
+      // @ts-expect-error: the key schema asks for `_http`, which is never part of the key
+      DataCache.fn({ name: "bad", key: Schema.Struct({ url: Schema.String, _http: Schema.Number }) }, body)
+      // @ts-expect-error: the value schema does not accept a number
+      DataCache.fn({ name: "bad2", value: Schema.String }, body)
+      assert.isFunction(ok)
+      assert.isFunction(positional)
+    })
 
     it("the types omit `_` fields from invalidate's parameter and the key schema", () => {
       const f = DataCache.fn("typed", ({ url }: { url: string; _http: number }) => Effect.succeed(url))
@@ -551,6 +565,51 @@ describe("DataCache", () => {
           yield* search("x")
           yield* search("x")
           assert.strictEqual(body.runs(), 3)
+        })
+      )
+    )
+  })
+
+  describe("defects", () => {
+    it.effect("a throwing cacheIf is a defect for the runner and releases the waiters", () =>
+      withCache(
+        Effect.gen(function* () {
+          const latch = yield* Latch.make()
+          let attempt = 0
+          const f = DataCache.fn(
+            {
+              name: "badCacheIf",
+              cacheIf: () => {
+                if (attempt === 1) throw new Error("cacheIf broke")
+                return true
+              }
+            },
+            (_: number) =>
+              Effect.suspend(() => {
+                attempt++
+                return attempt === 1 ? latch.await.pipe(Effect.as(attempt)) : Effect.succeed(attempt)
+              })
+          )
+          const runner = yield* Effect.forkChild(f(1))
+          yield* Effect.yieldNow
+          const waiter = yield* Effect.forkChild(f(1))
+          yield* Effect.yieldNow
+          yield* latch.open
+          const exit = yield* Fiber.await(runner)
+          assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
+          assert.strictEqual(yield* Fiber.join(waiter), 2, "the waiter took over")
+        })
+      )
+    )
+
+    it.effect("a function that does not return an Effect dies with a message saying so", () =>
+      withCache(
+        Effect.gen(function* () {
+          const f = DataCache.fn("promised", (n: number) => Promise.resolve(n) as unknown as Effect.Effect<number>)
+          const exit = yield* Effect.exit(f(1))
+          assert.isTrue(Exit.isFailure(exit))
+          assert.include(String(Cause.squash((exit as Exit.Failure<number, never>).cause)), "not an Effect")
+          assert.isFalse(yield* f.has(1))
         })
       )
     )

@@ -123,6 +123,11 @@ describe("Hasher", () => {
       assert.notStrictEqual(byId.hashUnsafe([new Model("a")]), byId.hashUnsafe([new Model("b")]))
     })
 
+    it("per-type hashers can override a built-in rule", () => {
+      const byLength = Hasher.structural({ hashers: [Hasher.by(Float64Array, (a) => a.length)] })
+      assert.strictEqual(byLength.hashUnsafe(new Float64Array([1, 2])), byLength.hashUnsafe(new Float64Array([3, 4])))
+    })
+
     it.effect("Hasher.hash fails with UnhashableParamError instead of throwing", () =>
       Effect.gen(function* () {
         const error = yield* Effect.flip(Hasher.hash(hasher, { f: () => 1 }))

@@ -255,6 +255,8 @@ class Walk {
       w.tag(Tag.backReference)
       return w.u32(seen)
     }
+    // Per-type hashers come first, so they can override a built-in rule too.
+    if (this.hashers.length > 0 && this.custom(value)) return
     if (Array.isArray(value)) {
       w.tag(Tag.array)
       w.u32(value.length)
@@ -281,7 +283,6 @@ class Walk {
       w.tag(Tag.object)
       return this.fields(value)
     }
-    if (this.custom(value)) return
     if (value instanceof Date) {
       w.tag(Tag.date)
       return w.f64(value.getTime())
