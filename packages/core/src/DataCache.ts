@@ -254,15 +254,12 @@ export interface Options<A> {
 }
 
 /**
- * Counters of one cached function.
+ * The counters recall keeps, per function and in total.
  *
  * @category models
  * @since 0.1.0
  */
-export interface FunctionStats {
-  readonly name: string
-  /** The function identity: name and a hash of its source, version and value schema. */
-  readonly id: string
+export interface Counters {
   /** Calls served without running the body: from the cache, or by sharing a computation in flight. */
   readonly hits: number
   /** Calls that ran the body. */
@@ -273,8 +270,22 @@ export interface FunctionStats {
   readonly expirations: number
   /** Entries removed by `invalidate` or `clear`. */
   readonly invalidations: number
+  /** Live entries. */
   readonly entries: number
+  /** Estimated bytes of the live entries' values. */
   readonly bytes: number
+}
+
+/**
+ * Counters of one cached function.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface FunctionStats extends Counters {
+  readonly name: string
+  /** The function identity: name and a hash of its source, version and value schema. */
+  readonly id: string
 }
 
 /**
@@ -283,15 +294,8 @@ export interface FunctionStats {
  * @category models
  * @since 0.1.0
  */
-export interface Stats {
+export interface Stats extends Counters {
   readonly functions: ReadonlyArray<FunctionStats>
-  readonly hits: number
-  readonly misses: number
-  readonly evictions: number
-  readonly expirations: number
-  readonly invalidations: number
-  readonly entries: number
-  readonly bytes: number
 }
 
 /**
@@ -837,18 +841,11 @@ export const stats: Effect.Effect<Stats, never, DataCache> = Effect.flatMap(Data
     Effect.sync(() => {
       service.registry.purgeExpired(clock.currentTimeMillisUnsafe())
       const functions = Array.from(service.registry.tables.values(), functionStats)
-      const total = (field: "hits" | "misses" | "evictions" | "expirations" | "invalidations" | "entries" | "bytes") =>
-        functions.reduce((sum, s) => sum + s[field], 0)
-      return {
-        functions,
-        hits: total("hits"),
-        misses: total("misses"),
-        evictions: total("evictions"),
-        expirations: total("expirations"),
-        invalidations: total("invalidations"),
-        entries: total("entries"),
-        bytes: total("bytes")
+      const totals = { hits: 0, misses: 0, evictions: 0, expirations: 0, invalidations: 0, entries: 0, bytes: 0 }
+      for (const stats of functions) {
+        for (const field of Object.keys(totals) as Array<keyof Counters>) totals[field] += stats[field]
       }
+      return { functions, ...totals }
     })
   )
 )

@@ -88,7 +88,14 @@ export type TypeHasher = Canonical.TypeHasher
  * import { DataCache, Hasher } from "@recall/core"
  * import { Effect } from "effect"
  *
- * class Model { constructor(readonly id: string, readonly weights: Float64Array) {} }
+ * class Model {
+ *   readonly id: string
+ *   readonly weights: Float64Array
+ *   constructor(id: string, weights: Float64Array) {
+ *     this.id = id
+ *     this.weights = weights
+ *   }
+ * }
  *
  * const score = DataCache.fn(
  *   { name: "score", hashers: [Hasher.by(Model, (m) => m.id)] },

@@ -64,6 +64,14 @@ export interface Counters {
   invalidations: number
 }
 
+const counterOf: Record<Event, keyof Counters> = {
+  hit: "hits",
+  miss: "misses",
+  eviction: "evictions",
+  expiration: "expirations",
+  invalidation: "invalidations"
+}
+
 /** @internal */
 export class Table {
   readonly id: string
@@ -85,23 +93,7 @@ export class Table {
   }
 
   record(event: Event, count = 1): void {
-    switch (event) {
-      case "hit":
-        this.counters.hits += count
-        break
-      case "miss":
-        this.counters.misses += count
-        break
-      case "eviction":
-        this.counters.evictions += count
-        break
-      case "expiration":
-        this.counters.expirations += count
-        break
-      case "invalidation":
-        this.counters.invalidations += count
-        break
-    }
+    this.counters[counterOf[event]] += count
   }
 
   /** The live entry for `key`, bumped to most recently used; expired ones are removed. */
