@@ -571,7 +571,8 @@ const registerMetrics = (table: Table.Table, context: Context.Context<never>): A
 const tableOf = (service: Service, definition: Definition<any>): Table.Table => {
   const existing = service.registry.tables.get(definition.id)
   if (existing !== undefined) {
-    existing.limits = definition.limits
+    // A redefinition (same identity, new limits) takes over the table.
+    if (existing.limits !== definition.limits) existing.limits = definition.limits
     return existing
   }
   const table = new Table.Table(service.registry, definition.id, definition.name, definition.limits)

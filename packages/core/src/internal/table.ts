@@ -77,7 +77,9 @@ export class Table {
   readonly id: string
   readonly name: string
   readonly registry: Registry
-  limits: Limits
+  private _limits!: Limits
+  /** Whether any limit can evict an entry of this table, so recency must be kept. */
+  bounded = true
   readonly entries = new Map<string, Entry>()
   readonly flights = new Map<string, Flight>()
   readonly counters: Counters = { hits: 0, misses: 0, evictions: 0, expirations: 0, invalidations: 0 }
@@ -90,6 +92,15 @@ export class Table {
     this.id = id
     this.name = name
     this.limits = limits
+  }
+
+  get limits(): Limits {
+    return this._limits
+  }
+
+  set limits(limits: Limits) {
+    this._limits = limits
+    this.bounded = limits.maxEntries !== Infinity || limits.maxBytes !== Infinity || this.registry.maxBytes !== Infinity
   }
 
   record(event: Event, count = 1): void {
@@ -105,11 +116,15 @@ export class Table {
       this.remove(key, entry, "expiration")
       return undefined
     }
-    if (this.entries.size > 1) {
-      this.entries.delete(key)
-      this.entries.set(key, entry)
+    // Recency only matters when something can evict: then move the key to the
+    // end of the Map (its LRU order). Unbounded caches skip the ~50 ns bump.
+    if (this.bounded) {
+      if (this.entries.size > 1) {
+        this.entries.delete(key)
+        this.entries.set(key, entry)
+      }
+      entry.lastUsed = this.registry.tick++
     }
-    entry.lastUsed = this.registry.tick++
     return entry
   }
 
