@@ -99,6 +99,18 @@ describe("DataCache", () => {
       )
     )
 
+    it.effect("long strings, bigints and objects are keyed by value", () =>
+      withCache(
+        Effect.gen(function* () {
+          const body = counting()
+          const f = DataCache.fn("byValue", (_x: unknown) => body.run(1))
+          const long = "x".repeat(100)
+          for (const x of [long, "x".repeat(100), `${long}y`, { a: [1, 2] }, { a: [1, 2] }, 10n ** 30n, 10n ** 30n]) yield* f(x)
+          assert.strictEqual(body.runs(), 4)
+        })
+      )
+    )
+
     it.effect("f(1) and f(1, undefined) are one key", () =>
       withCache(
         Effect.gen(function* () {
