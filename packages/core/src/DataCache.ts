@@ -516,14 +516,14 @@ const define = <A>(options: Options<A>, f: Function): Definition<A> => {
     options.value === undefined ? null : Hasher.fingerprint(options.value),
     codec.kind
   ])
-  const keyHasher = Key.makeKeyHasher(options.key, options.hashers ?? [])
+  const argumentsKey = Key.makeKeyHasher(options.key, options.hashers ?? [])
   return {
     id: `${name}:${identity}`,
     name,
     limits,
     codec,
     cacheIf: options.cacheIf,
-    hashKey: (args) => keyHasher.hash(Key.keyArgs(args))
+    hashKey: (args) => argumentsKey(Key.keyArgs(args))
   }
 }
 

@@ -15,8 +15,8 @@
  * names cache entries, it does not authenticate them.
  *
  * Words are read through a `Uint32Array` view, i.e. in the platform's byte
- * order. Every runtime recall targets is little-endian; `isLittleEndian` lets
- * callers refuse to share hashes with a big-endian host.
+ * order. Every runtime recall targets (x86-64, ARM64, WebAssembly hosts) is
+ * little-endian; a big-endian host would compute other hashes.
  */
 
 const P1 = 0x9e3779b1 | 0
@@ -26,9 +26,6 @@ const P4 = 0x27d4eb2f | 0
 
 /** @internal */
 export const BLOCK_BYTES = 32
-
-/** @internal */
-export const isLittleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
 
 /**
  * Running state: four lanes and the number of bytes consumed.

@@ -96,13 +96,13 @@ const digestKey = (digest: readonly [number, number, number, number]): string =>
 export const makeKeyHasher = (
   key: Schema.Top | undefined,
   hashers: ReadonlyArray<Hasher.TypeHasher>
-): { readonly hash: (args: ReadonlyArray<unknown>) => string; readonly positional: boolean } => {
-  // `hash` returns an in-memory Map key, not the hex hash that names entries in stores.
+): ((args: ReadonlyArray<unknown>) => string) => {
+  // The result is an in-memory Map key, not the hex hash that names entries in stores.
   if (key === undefined) {
     const hasher = Hasher.structural({ hashers })
-    return { hash: (args) => primitiveKey(args) ?? digestKey(hasher.digestUnsafe(args)), positional: true }
+    return (args) => primitiveKey(args) ?? digestKey(hasher.digestUnsafe(args))
   }
   const hasher = Hasher.fromSchema(key as Schema.Top & { readonly EncodingServices: never })
-  if (key.ast._tag === "Arrays") return { hash: (args) => digestKey(hasher.digestUnsafe(args)), positional: true }
-  return { hash: (args) => digestKey(hasher.digestUnsafe(args[0])), positional: false }
+  if (key.ast._tag === "Arrays") return (args) => digestKey(hasher.digestUnsafe(args))
+  return (args) => digestKey(hasher.digestUnsafe(args[0]))
 }
