@@ -164,6 +164,11 @@ const isPlainObject = (value: object): boolean => {
 const KEY = 1
 const LEAVE = 2
 const HOLE = 3
+
+// A spare walk keeps its writer's buffer; one grown past this by a huge key is
+// dropped instead of being held for the life of the process.
+const MAX_SPARE_BYTES = 1 << 20
+
 class Walk {
   readonly writer = new Writer()
   hashers: ReadonlyArray<TypeHasher> = []
@@ -376,7 +381,7 @@ export const digest = (
     }
     return walk.run(value)
   } finally {
-    spare = walk.reset([])
+    spare = walk.writer.bytes.length <= MAX_SPARE_BYTES ? walk.reset([]) : undefined
   }
 }
 
