@@ -152,7 +152,13 @@ class Writer {
 
 const isValueObject = (value: object): boolean => Equal.isEqual(value) || value instanceof Data.Class || Schema.isSchema(value.constructor)
 
-const isPlainObject = (value: object): boolean => {
+/**
+ * An object literal or `Object.create(null)`: the objects whose own fields
+ * are all there is to them.
+ *
+ * @internal
+ */
+export const isPlainObject = (value: object): boolean => {
   const proto = Object.getPrototypeOf(value)
   return proto === Object.prototype || proto === null
 }

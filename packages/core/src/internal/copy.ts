@@ -12,6 +12,7 @@
  *
  * Alongside the copy it estimates the bytes the value holds, for byte budgets.
  */
+import { isPlainObject } from "./canonical.ts"
 
 /** @internal */
 export class Uncopyable {
@@ -76,9 +77,8 @@ class Copier {
       for (let i = 0; i < value.length; i++) out[i] = this.copy(value[i])
       return out
     }
-    const proto = Object.getPrototypeOf(value)
-    if (proto === Object.prototype || proto === null) {
-      const out: Record<string, unknown> = proto === null ? Object.create(null) : {}
+    if (isPlainObject(value)) {
+      const out: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {}
       this.memo.set(value, out)
       const record = value as Record<string, unknown>
       this.bytes += OBJECT_BYTES
@@ -210,8 +210,7 @@ export const freeze = <A>(value: A): Sized<A> => {
       bytes += item.byteLength
       continue
     }
-    const proto = Object.getPrototypeOf(item)
-    if (Array.isArray(item) || proto === Object.prototype || proto === null) {
+    if (Array.isArray(item) || isPlainObject(item)) {
       Object.freeze(item)
       for (const key in item) stack.push((item as Record<string, unknown>)[key])
     } else if (item instanceof Map) {

@@ -9,14 +9,10 @@
  */
 import type * as Schema from "effect/Schema"
 import * as Hasher from "../Hasher.ts"
+import { isPlainObject } from "./canonical.ts"
 import { toKey } from "./hash128.ts"
 
 const isExcluded = (key: string): boolean => key.charCodeAt(0) === 95 /* _ */
-
-const isPlainObject = (value: object): boolean => {
-  const proto = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null
-}
 
 const stripExcluded = (arg: unknown): unknown => {
   if (typeof arg !== "object" || arg === null || Array.isArray(arg) || !isPlainObject(arg)) return arg
