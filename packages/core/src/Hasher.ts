@@ -234,14 +234,6 @@ export const fromSchema = <S extends Schema.Top & { readonly EncodingServices: n
 export const fingerprint = (schema: Schema.Top): string => Canonical.hash(Schema.toJsonSchemaDocument(schema), [])
 
 /**
- * Hashes a byte range (at several GB/s) to 32 hex digits.
- *
- * @category utils
- * @since 0.1.0
- */
-export const hashBytes = (bytes: Uint8Array): string => Canonical.hash(bytes, [])
-
-/**
  * Raised when an argument of a cached function cannot be hashed into the
  * cache key. It names the function, the argument (position, then field path)
  * and the value's type, and lists the three ways out.

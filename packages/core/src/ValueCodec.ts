@@ -88,27 +88,26 @@ export const structuredCopy = <A>(): ValueCodec<A> =>
     (value) => {
       try {
         const { bytes, tree, value: copied } = Copy.copy(value)
-        return { stored: tree ? new Tree(copied) : new Graph(copied), bytes }
+        return { stored: new Kept(copied, tree), bytes }
       } catch (e) {
         if (e instanceof Copy.Uncopyable) throw new Unstorable(e.value)
         throw e
       }
     },
     // A tree (no shared references, no cycles: most data) is copied without a memo.
-    (stored) => (stored instanceof Tree ? Copy.copyTree(stored.value) : Copy.copy((stored as Graph<A>).value).value)
+    (stored) => {
+      const kept = stored as Kept<A>
+      return kept.tree ? Copy.copyTree(kept.value) : Copy.copy(kept.value).value
+    }
   )
 
-class Tree<A> {
+/** What the structured copy keeps: the copy, and whether it is a tree. */
+class Kept<A> {
   readonly value: A
-  constructor(value: A) {
+  readonly tree: boolean
+  constructor(value: A, tree: boolean) {
     this.value = value
-  }
-}
-
-class Graph<A> {
-  readonly value: A
-  constructor(value: A) {
-    this.value = value
+    this.tree = tree
   }
 }
 

@@ -14,8 +14,8 @@ import { toKey } from "./hash128.ts"
 
 const isExcluded = (key: string): boolean => key.charCodeAt(0) === 95 /* _ */
 
-const stripExcluded = (arg: unknown): unknown => {
-  if (typeof arg !== "object" || arg === null || Array.isArray(arg) || !isPlainObject(arg)) return arg
+const stripExcluded = (arg: object): object => {
+  if (!isPlainObject(arg)) return arg
   let out: Record<string, unknown> | undefined
   for (const key in arg) {
     if (isExcluded(key)) {
@@ -37,7 +37,7 @@ export const keyArgs = (args: ReadonlyArray<unknown>): ReadonlyArray<unknown> =>
   let out: Array<unknown> | undefined = length === args.length ? undefined : []
   for (let i = 0; i < length; i++) {
     const arg = args[i]
-    const stripped = typeof arg === "object" ? stripExcluded(arg) : arg
+    const stripped = typeof arg === "object" && arg !== null ? stripExcluded(arg) : arg
     if (out === undefined && stripped !== arg) out = args.slice(0, i)
     out?.push(stripped)
   }
