@@ -48,6 +48,7 @@ import * as Schema from "effect/Schema"
 import * as Hasher from "./Hasher.ts"
 import * as Key from "./internal/key.ts"
 import * as Table from "./internal/table.ts"
+import * as Xxh3 from "./internal/xxh3.ts"
 import * as ValueCodec from "./ValueCodec.ts"
 
 const TypeId = "~@recall/core/DataCache" as const
@@ -306,7 +307,11 @@ export interface Stats extends Counters {
  */
 export interface CachedFunction<Args extends ReadonlyArray<unknown>, A, E, R> {
   (...args: Args): Effect.Effect<A, E | Hasher.UnhashableParamError | ValueCodec.UnserializableValueError, R | DataCache>
-  /** The function identity (name and a hash of source, version and value schema). */
+  /**
+   * The function identity: the name and the XXH3-128 hash of the source,
+   * `version` and value schema. Read it once a DataCache layer is built (or
+   * after `Hasher.load`): the hash needs the WebAssembly hasher.
+   */
   readonly id: string
   readonly name: string
   /** Removes the entry of these arguments (`_` fields may be left out). */
@@ -408,6 +413,8 @@ export const layerMemory = (options?: LayerOptions): Layer.Layer<DataCache> =>
   Layer.effect(
     DataCache,
     Effect.gen(function* () {
+      // Hashing is synchronous on the hit path: the WebAssembly hasher loads here, once.
+      yield* Xxh3.load
       const maxBytes = options?.maxBytes ?? Infinity
       if (!(maxBytes > 0)) {
         return yield* Effect.die(
@@ -441,7 +448,8 @@ export const layerMemory = (options?: LayerOptions): Layer.Layer<DataCache> =>
 // ---------------------------------------------------------------------------
 
 interface Definition<A> {
-  readonly id: string
+  /** The function identity; hashed on first use, when a layer has loaded the hasher. */
+  readonly id: () => string
   readonly name: string
   readonly limits: Table.Limits
   readonly codec: ValueCodec.ValueCodec<A>
@@ -510,15 +518,17 @@ const define = <A>(options: Options<A>, f: Function): Definition<A> => {
       : options.value !== undefined
         ? ValueCodec.fromSchema(options.value as Schema.Codec<A, unknown>)
         : ValueCodec.structuredCopy()
-  const identity = Hasher.structural().hashUnsafe([
-    f.toString(),
-    options.version ?? null,
-    options.value === undefined ? null : Hasher.fingerprint(options.value),
-    codec.kind
-  ])
+  let id: string | undefined
+  const identity = () =>
+    (id ??= `${name}:${Hasher.structural().hashUnsafe([
+      f.toString(),
+      options.version ?? null,
+      options.value === undefined ? null : Hasher.fingerprint(options.value),
+      codec.kind
+    ])}`)
   const argumentsKey = Key.makeKeyHasher(options.key, options.hashers ?? [])
   return {
-    id: `${name}:${identity}`,
+    id: identity,
     name,
     limits,
     codec,
@@ -569,14 +579,15 @@ const registerMetrics = (table: Table.Table, context: Context.Context<never>): A
 }
 
 const tableOf = (service: Service, definition: Definition<any>): Table.Table => {
-  const existing = service.registry.tables.get(definition.id)
+  const id = definition.id()
+  const existing = service.registry.tables.get(id)
   if (existing !== undefined) {
     // A redefinition (same identity, new limits) takes over the table.
     if (existing.limits !== definition.limits) existing.limits = definition.limits
     return existing
   }
-  const table = new Table.Table(service.registry, definition.id, definition.name, definition.limits)
-  service.registry.tables.set(definition.id, table)
+  const table = new Table.Table(service.registry, id, definition.name, definition.limits)
+  service.registry.tables.set(id, table)
   service.onTable(table)
   return table
 }
@@ -797,8 +808,8 @@ export const fn: {
     })
   // A function's own `name` is read-only to assignment, not to definition.
   Object.defineProperty(cached, "name", { value: definition.name })
+  Object.defineProperty(cached, "id", { get: definition.id, enumerable: true })
   return Object.assign(cached, {
-    id: definition.id,
     invalidate: (...args: ReadonlyArray<unknown>) => byKey(args, (table, key) => table.invalidate(key)),
     has: (...args: ReadonlyArray<unknown>) => byKey(args, (table, key, now) => table.has(key, now)),
     clear: withTable((table) => Effect.sync(() => table.clear())),
