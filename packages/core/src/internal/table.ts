@@ -8,20 +8,26 @@
  * Metrics, so the two can never disagree.
  *
  * TTL is the same for every entry of a function, so entries expire in the
- * order they were stored: a queue in store order is purged from its front on
- * every access, which frees expired entries in amortised O(1) without a
- * timer per entry.
+ * order they were stored: a list of the live entries in store order is
+ * purged from its oldest end on every access, which frees expired entries in
+ * amortised O(1) without a timer per entry. The list is intrusive (each entry
+ * links its neighbours), so an entry that leaves for any reason is unlinked at
+ * once: nothing the table dropped stays reachable from it.
  */
 import type * as Deferred from "effect/Deferred"
 
 /** @internal */
 export interface Entry {
+  readonly key: string
   readonly stored: unknown
   readonly bytes: number
   readonly storedAt: number
   readonly expiresAt: number
   /** Registry-wide use counter, for the global byte budget's LRU choice. */
   lastUsed: number
+  /** Neighbours in store (and so expiry) order; only entries that expire are linked. */
+  older: Entry | undefined
+  newer: Entry | undefined
 }
 
 /**
@@ -84,8 +90,9 @@ export class Table {
   readonly flights = new Map<string, Flight>()
   readonly counters: Counters = { hits: 0, misses: 0, evictions: 0, expirations: 0, invalidations: 0 }
   bytes = 0
-  private expiry: Array<readonly [string, Entry]> = []
-  private expiryHead = 0
+  /** Ends of the expiry list: the entry stored first, and the one stored last. */
+  private oldest: Entry | undefined
+  private newest: Entry | undefined
 
   constructor(registry: Registry, id: string, name: string, limits: Limits) {
     this.registry = registry
@@ -99,7 +106,11 @@ export class Table {
   }
 
   set limits(limits: Limits) {
+    const ttlChanged = this._limits !== undefined && this._limits.ttlMillis !== limits.ttlMillis
     this._limits = limits
+    // Entries keep the expiry they were stored with; a new ttl applies to new
+    // entries, so the list is no longer in expiry order until resorted.
+    if (ttlChanged) this.resortExpiry()
     this.bounded = limits.maxEntries !== Infinity || limits.maxBytes !== Infinity || this.registry.maxBytes !== Infinity
   }
 
@@ -139,11 +150,20 @@ export class Table {
     if (bytes > this.limits.maxBytes || bytes > this.registry.maxBytes) return
     const previous = this.entries.get(key)
     if (previous !== undefined) this.remove(key, previous, undefined)
-    const entry: Entry = { stored, bytes, storedAt: now, expiresAt: now + this.limits.ttlMillis, lastUsed: this.registry.tick++ }
+    const entry: Entry = {
+      key,
+      stored,
+      bytes,
+      storedAt: now,
+      expiresAt: now + this.limits.ttlMillis,
+      lastUsed: this.registry.tick++,
+      older: undefined,
+      newer: undefined
+    }
     this.entries.set(key, entry)
     this.bytes += bytes
     this.registry.bytes += bytes
-    if (entry.expiresAt !== Infinity) this.expiry.push([key, entry])
+    if (entry.expiresAt !== Infinity) this.link(entry)
     while (this.entries.size > this.limits.maxEntries || this.bytes > this.limits.maxBytes) this.evictOldest()
     this.registry.enforceBudget()
   }
@@ -170,29 +190,54 @@ export class Table {
     this.registry.bytes -= this.bytes
     this.bytes = 0
     this.entries.clear()
-    this.expiry = []
-    this.expiryHead = 0
+    this.oldest = undefined
+    this.newest = undefined
     for (const flight of this.flights.values()) flight.stale = true
     this.flights.clear()
   }
 
   purgeExpired(now: number): void {
-    const queue = this.expiry
-    let head = this.expiryHead
-    while (head < queue.length && queue[head]![1].expiresAt <= now) {
-      const [key, entry] = queue[head++]!
-      // The queue may hold entries already replaced or removed: skip those.
-      if (this.entries.get(key) === entry) this.remove(key, entry, "expiration")
+    while (this.oldest !== undefined && this.oldest.expiresAt <= now) this.remove(this.oldest.key, this.oldest, "expiration")
+  }
+
+  private link(entry: Entry): void {
+    entry.older = this.newest
+    if (this.newest === undefined) this.oldest = entry
+    else this.newest.newer = entry
+    this.newest = entry
+  }
+
+  private unlink(entry: Entry): void {
+    if (entry.older === undefined) {
+      if (this.oldest === entry) this.oldest = entry.newer
+    } else {
+      entry.older.newer = entry.newer
     }
-    if (head > 1024 && head * 2 > queue.length) {
-      this.expiry = queue.slice(head)
-      head = 0
+    if (entry.newer === undefined) {
+      if (this.newest === entry) this.newest = entry.older
+    } else {
+      entry.newer.older = entry.older
     }
-    this.expiryHead = head
+    entry.older = undefined
+    entry.newer = undefined
+  }
+
+  private resortExpiry(): void {
+    const expiring = Array.from(this.entries.values())
+      .filter((entry) => entry.expiresAt !== Infinity)
+      .sort((a, b) => a.expiresAt - b.expiresAt)
+    this.oldest = undefined
+    this.newest = undefined
+    for (const entry of expiring) {
+      entry.older = undefined
+      entry.newer = undefined
+      this.link(entry)
+    }
   }
 
   private remove(key: string, entry: Entry, event: Event | undefined): void {
     this.entries.delete(key)
+    if (entry.expiresAt !== Infinity) this.unlink(entry)
     this.bytes -= entry.bytes
     this.registry.bytes -= entry.bytes
     if (event !== undefined) this.record(event)
