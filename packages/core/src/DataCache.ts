@@ -610,12 +610,11 @@ const unserializable = (definition: Definition<any>, e: unknown): ValueCodec.Uns
   })
 }
 
-/** A value for one caller; a stored value that no longer loads is dropped and recomputed. */
-const load = <A>(definition: Definition<A>, table: Table.Table, key: string, stored: unknown): Option.Option<A> => {
+/** A value for one caller from what the cache keeps; `None` when it no longer loads. */
+const loadOption = <A>(definition: Definition<A>, stored: unknown): Option.Option<A> => {
   try {
     return Option.some(definition.codec.loadUnsafe(stored))
   } catch {
-    table.invalidate(key)
     return Option.none()
   }
 }
@@ -630,43 +629,75 @@ const hit = <A>(
   // Like Effect's Cache: the clock is read only when entries can expire.
   const entry = table.use(key, table.limits.ttlMillis === Infinity ? 0 : nowOf(fiber))
   if (entry === undefined) return undefined
-  const value = load(definition, table, key, entry.stored)
-  if (Option.isNone(value)) return undefined
+  const value = loadOption(definition, entry.stored)
+  if (Option.isNone(value)) {
+    // A stored value that no longer loads is dropped and recomputed.
+    table.invalidate(key)
+    return undefined
+  }
   table.record("hit")
   return Effect.succeed(value.value)
 }
 
 const nowOf = (fiber: Fiber.Fiber<unknown, unknown>): number => fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
 
-/** The miss path: share a computation in flight, or start one. */
+/**
+ * The miss path: share a computation in flight, or start one.
+ *
+ * Checking for a value, choosing between joining and starting a flight,
+ * registering a new flight and settling it form one uninterruptible region;
+ * only the body and the wait for someone else's flight are interruptible. So
+ * no interrupt, wherever it lands, can leave a flight that never settles and
+ * a key whose callers wait forever.
+ */
 const resolve = <A, E, R>(
   definition: Definition<A>,
   table: Table.Table,
   key: string,
   compute: () => Effect.Effect<A, E, R>
-): Effect.Effect<A, E | ValueCodec.UnserializableValueError, R> => {
-  const flight = table.flights.get(key)
-  if (flight === undefined) return run(definition, table, key, compute)
-  return Effect.flatMap(Deferred.await(flight.done), (result) => {
+): Effect.Effect<A, E | ValueCodec.UnserializableValueError, R> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.withFiber((fiber) => {
+      // Another fiber may have stored the value since this caller's hit check.
+      const stored = hit(definition, table, key, fiber)
+      if (stored !== undefined) return stored
+      const flight = table.flights.get(key)
+      return flight === undefined ? run(definition, table, key, compute, restore) : join(definition, table, key, flight, compute, restore)
+    })
+  )
+
+/** Waits for another caller's computation; takes over when it ends without a value. */
+const join = <A, E, R>(
+  definition: Definition<A>,
+  table: Table.Table,
+  key: string,
+  flight: Table.Flight,
+  compute: () => Effect.Effect<A, E, R>,
+  restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
+): Effect.Effect<A, E | ValueCodec.UnserializableValueError, R> =>
+  Effect.flatMap(restore(Deferred.await(flight.done)), (result) => {
     switch (result._tag) {
       case "Value": {
+        const value = loadOption(definition, result.stored)
+        if (Option.isNone(value)) return resolve(definition, table, key, compute)
         table.record("hit")
-        return Effect.succeed(definition.codec.loadUnsafe(result.stored))
+        return Effect.succeed(value.value)
       }
       case "Fail":
         return Effect.fail(result.error as ValueCodec.UnserializableValueError)
       case "Retry":
         // The runner failed or was interrupted: check again, and take over if nobody else has.
-        return Effect.withFiber((fiber) => hit(definition, table, key, fiber) ?? resolve(definition, table, key, compute))
+        return resolve(definition, table, key, compute)
     }
   })
-}
 
+/** Runs the body as the key's only flight. Called inside `resolve`'s uninterruptible region. */
 const run = <A, E, R>(
   definition: Definition<A>,
   table: Table.Table,
   key: string,
-  compute: () => Effect.Effect<A, E, R>
+  compute: () => Effect.Effect<A, E, R>,
+  restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
 ): Effect.Effect<A, E | ValueCodec.UnserializableValueError, R> => {
   const flight: Table.Flight = { done: Deferred.makeUnsafe(), stale: false }
   table.flights.set(key, flight)
@@ -681,29 +712,33 @@ const run = <A, E, R>(
     const effect = compute()
     return Effect.isEffect(effect) ? effect : Effect.die(notAnEffect(definition.name, effect))
   }).pipe(Effect.withSpan("recall.DataCache.compute", { attributes: { "recall.function": definition.name } }))
+  const fail = (e: unknown) => {
+    const error = unserializable(definition, e)
+    settle({ _tag: "Fail", error })
+    return Effect.fail(error)
+  }
   const keep = (value: A, now: number): Effect.Effect<A, ValueCodec.UnserializableValueError> => {
     let stored: { readonly stored: unknown; readonly bytes: number }
+    let own = value
     try {
       stored = definition.codec.storeUnsafe(value)
+      // A schema codec's callers get the decoded value; so does the caller that computed it.
+      if (definition.codec.kind === "schema") own = definition.codec.loadUnsafe(stored.stored)
     } catch (e) {
-      const error = unserializable(definition, e)
-      settle({ _tag: "Fail", error })
-      return Effect.fail(error)
+      return fail(e)
     }
     if (!flight.stale && (definition.cacheIf === undefined || definition.cacheIf(value))) {
       table.store(key, stored.stored, stored.bytes, now)
     }
     settle({ _tag: "Value", stored: stored.stored })
-    return Effect.succeed(value)
+    return Effect.succeed(own)
   }
-  return Effect.uninterruptibleMask((restore) =>
-    Effect.exit(restore(body)).pipe(
-      Effect.flatMap(
-        (exit): Effect.Effect<A, E | ValueCodec.UnserializableValueError> =>
-          Exit.isFailure(exit) ? exit : Effect.clockWith((clock) => keep(exit.value, clock.currentTimeMillisUnsafe()))
-      ),
-      Effect.ensuring(Effect.sync(() => settle({ _tag: "Retry" })))
-    )
+  return Effect.exit(restore(body)).pipe(
+    Effect.flatMap(
+      (exit): Effect.Effect<A, E | ValueCodec.UnserializableValueError> =>
+        Exit.isFailure(exit) ? exit : Effect.clockWith((clock) => keep(exit.value, clock.currentTimeMillisUnsafe()))
+    ),
+    Effect.ensuring(Effect.sync(() => settle({ _tag: "Retry" })))
   )
 }
 

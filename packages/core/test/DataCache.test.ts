@@ -269,7 +269,7 @@ describe("DataCache", () => {
       )
     )
 
-    it.effect("class instances need a value schema; with one they round-trip as themselves", () =>
+    it.effect("plain class instances need a value schema; with one they round-trip as themselves", () =>
       withCache(
         Effect.gen(function* () {
           class Trip extends Schema.Class<Trip>("Trip")({ id: Schema.Number, start: Schema.Date }) {
@@ -277,7 +277,10 @@ describe("DataCache", () => {
               return this.start.getUTCFullYear()
             }
           }
-          const withoutSchema = DataCache.fn("tripNoSchema", () => Effect.succeed(new Trip({ id: 1, start: new Date(0) })))
+          class Ride {
+            readonly id = 1
+          }
+          const withoutSchema = DataCache.fn("rideNoSchema", () => Effect.succeed(new Ride()))
           const error = yield* Effect.flip(withoutSchema())
           assert.strictEqual(error._tag, "UnserializableValueError")
           assert.include(error.message, "`value` schema")
@@ -288,6 +291,22 @@ describe("DataCache", () => {
           assert.instanceOf(hit, Trip)
           assert.strictEqual(hit.year, 1970)
           assert.notStrictEqual(hit, yield* withSchema())
+        })
+      )
+    )
+
+    it.effect("with a value schema, the computing caller gets the decoded value too", () =>
+      withCache(
+        Effect.gen(function* () {
+          const Row = Schema.Struct({ id: Schema.Number, at: Schema.Date })
+          const row = DataCache.fn({ name: "row", value: Row }, (id: number) =>
+            Effect.succeed({ id, at: new Date(0), internal: "not in the schema" })
+          )
+          const miss = yield* row(1)
+          const hit = yield* row(1)
+          assert.deepStrictEqual(miss, hit)
+          assert.isFalse("internal" in miss, "the miss returns what the schema decodes, as hits do")
+          assert.instanceOf(miss.at, Date)
         })
       )
     )
