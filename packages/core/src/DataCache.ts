@@ -141,15 +141,42 @@ export type ValueOf<O, A> = O extends { readonly copy: "readonly" }
  * @since 0.1.0
  */
 export type SchemaChecks<O, Args extends ReadonlyArray<unknown>, A> = (O extends { readonly key: infer S extends Schema.Top }
-  ? [S["Type"] extends ReadonlyArray<unknown> ? KeyArgs<Args> : KeyOf<Args[0]>] extends [S["Type"]]
-    ? unknown
-    : { readonly key: "the key schema must accept the arguments without their `_` fields (DataCache.KeyArgs)" }
+  ? S["Type"] extends ReadonlyArray<unknown>
+    ? [KeyArgs<Args>] extends [S["Type"]]
+      ? unknown
+      : { readonly key: "the key schema must accept the arguments without their `_` fields (DataCache.KeyArgs)" }
+    : Args["length"] extends 0 | 1
+      ? [KeyOf<Args[0]>] extends [S["Type"]]
+        ? unknown
+        : { readonly key: "the key schema must accept the argument without its `_` fields (DataCache.KeyOf)" }
+      : { readonly key: "a non-tuple key schema describes one argument; this function takes more: use Schema.Tuple([...]) for all of them" }
   : unknown) &
   (O extends { readonly value: infer S extends Schema.Top }
     ? [A] extends [S["Type"]]
       ? unknown
       : { readonly value: "the value schema must accept what the function returns" }
     : unknown)
+
+/**
+ * Rejects option names that {@link Options} does not have (a typo such as
+ * `maxEntry`): each unknown name's expected type becomes a message saying so.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type UnknownOptions<O> = {
+  readonly [K in Exclude<keyof O, keyof Options<unknown>>]: `unknown option: ${K & string} is not a DataCache.fn option`
+}
+
+/**
+ * The body of a generator-style cached function, as `Effect.fn` takes it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type GeneratorBody<Args extends ReadonlyArray<any>, Eff extends Effect.Effect<any, any, any>, A> = (
+  ...args: Args
+) => Generator<Eff, A, never>
 
 /**
  * Options of a cached function. Every option is optional except a name for
@@ -177,7 +204,9 @@ export interface Options<A> {
   /**
    * A Schema for the arguments, used to hash them: a `Schema.Tuple` for
    * positional arguments, or a `Schema.Struct` (any non-tuple schema) for a
-   * single object argument. It describes the arguments without their `_`
+   * function of one argument only: on a function of several arguments it is
+   * a type error, and a call with more than one argument fails with
+   * `UnhashableParamError`, never a key that leaves an argument out. It describes the arguments without their `_`
    * fields ({@link KeyArgs}), and may describe less: fields it does not
    * declare never reach the key. Arguments that do not match it fail the call
    * with `UnhashableParamError`, carrying the schema's issue.
@@ -409,25 +438,16 @@ export interface LayerOptions {
  * @category layers
  * @since 0.1.0
  */
-export const layerMemory = (options?: LayerOptions): Layer.Layer<DataCache> =>
-  Layer.effect(
+export const layerMemory = (options?: LayerOptions): Layer.Layer<DataCache> => {
+  const { maxBytes, sweepMillis } = layerLimits(options)
+  return Layer.effect(
     DataCache,
     Effect.gen(function* () {
       // Hashing is synchronous on the hit path: the WebAssembly hasher loads here, once.
       yield* Xxh3.load
-      const maxBytes = options?.maxBytes ?? Infinity
-      if (!(maxBytes > 0)) {
-        return yield* Effect.die(
-          new InvalidOptionsError({
-            functionName: "DataCache.layerMemory",
-            option: "maxBytes",
-            reason: `must be a positive number of bytes, got ${maxBytes}`
-          })
-        )
-      }
       const registry = new Table.Registry(maxBytes)
       const sweep = Effect.clockWith((clock) => Effect.sync(() => registry.purgeExpired(clock.currentTimeMillisUnsafe())))
-      yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(options?.sweepInterval ?? "1 minute")))
+      yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(sweepMillis)))
       const context = yield* Effect.context<never>()
       const registrations: Array<Metric.Registration> = []
       yield* Effect.addFinalizer(() =>
@@ -442,6 +462,40 @@ export const layerMemory = (options?: LayerOptions): Layer.Layer<DataCache> =>
       })
     })
   )
+}
+
+const layerOptionNames: ReadonlySet<string> = new Set<keyof LayerOptions>(["maxBytes", "sweepInterval"])
+
+/** Checks the layer's options when the layer is made, as {@link fn} checks a function's. */
+const layerLimits = (options: LayerOptions | undefined): { readonly maxBytes: number; readonly sweepMillis: number } => {
+  const where = "DataCache.layerMemory"
+  if (options === undefined) return { maxBytes: Infinity, sweepMillis: 60_000 }
+  if (typeof options !== "object" || options === null) {
+    return reject(where, "options", `must be an options object, got ${Hasher.describeType(options)}.`)
+  }
+  for (const option of Object.keys(options)) {
+    if (!layerOptionNames.has(option)) {
+      const closest = closestName(option, layerOptionNames)
+      reject(
+        where,
+        option,
+        `no such option${closest === undefined ? "" : `; did you mean \`${closest}\``}? The options are: maxBytes, sweepInterval.`
+      )
+    }
+  }
+  const maxBytes = positive(where, "maxBytes", options.maxBytes)
+  if (options.sweepInterval === undefined) return { maxBytes, sweepMillis: 60_000 }
+  const sweepMillis = durationMillis(options.sweepInterval)
+  if (sweepMillis === undefined || !(sweepMillis > 0) || sweepMillis === Infinity) {
+    return reject(
+      where,
+      "sweepInterval",
+      `must be a positive, finite duration such as "1 minute", got ${describeInput(options.sweepInterval)}. ` +
+        "Leave it out for the default of 1 minute."
+    )
+  }
+  return { maxBytes, sweepMillis }
+}
 
 // ---------------------------------------------------------------------------
 // Definitions
@@ -471,26 +525,152 @@ const positive = (name: string, option: string, value: number | undefined): numb
 
 const ttlMillis = (name: string, ttl: Duration.Input | undefined): number => {
   if (ttl === undefined) return Infinity
-  const duration = typeof ttl === "number" && Number.isNaN(ttl) ? Option.none() : Duration.fromInput(ttl)
-  if (Option.isNone(duration)) {
+  const millis = durationMillis(ttl)
+  if (millis === undefined) {
     return reject(
       name,
       "ttl",
-      `cannot read ${JSON.stringify(ttl)} as a duration. Use a number of milliseconds or a string such as "10 minutes".`
+      `cannot read ${describeInput(ttl)} as a duration. Use a number of milliseconds or a string such as "10 minutes".`
     )
   }
-  const millis = Duration.toMillis(duration.value)
   if (!(millis > 0)) return reject(name, "ttl", `must be positive, got ${millis} ms. Leave it out to keep entries until evicted.`)
   return millis
 }
 
+/** Milliseconds of a duration input, or `undefined` when it is not one (NaN included). */
+const durationMillis = (input: unknown): number | undefined => {
+  if (typeof input === "number" && Number.isNaN(input)) return undefined
+  let duration: Option.Option<Duration.Duration>
+  try {
+    duration = Duration.fromInput(input as Duration.Input)
+  } catch {
+    return undefined
+  }
+  return Option.isSome(duration) ? Duration.toMillis(duration.value) : undefined
+}
+
+/** A bad option value as the message shows it: strings quoted, other values by type or text. */
+const describeInput = (input: unknown): string =>
+  typeof input === "string"
+    ? JSON.stringify(input)
+    : typeof input === "number" || typeof input === "bigint" || typeof input === "boolean"
+      ? String(input)
+      : Hasher.describeType(input)
+
+const optionNames: ReadonlySet<string> = new Set<keyof Options<unknown>>([
+  "name",
+  "version",
+  "key",
+  "value",
+  "ttl",
+  "maxEntries",
+  "maxBytes",
+  "cacheIf",
+  "hashers",
+  "copy",
+  "spinner",
+  "showTime",
+  "replay"
+])
+
+const unknownOptionReason = (option: string): string => {
+  const closest = closestName(option, optionNames)
+  return `no such option${closest === undefined ? "" : `; did you mean \`${closest}\``}? The options are: ${Array.from(optionNames).join(", ")}.`
+}
+
+/** The closest known name to `name`, if a typo could explain it (edits within a third of its length, at least 2). */
+const closestName = (name: string, names: Iterable<string>): string | undefined => {
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const candidate of names) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase())
+    if (distance <= Math.max(2, Math.floor(candidate.length / 3)) && distance < bestDistance) {
+      best = candidate
+      bestDistance = distance
+    }
+  }
+  return best
+}
+
+const editDistance = (a: string, b: string): number => {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length]!
+}
+
+/** The function's name: the `name` option, else the function's own name; never empty. */
+const nameOf = (options: Options<unknown>, f: Function): string => {
+  if (options.name !== undefined) {
+    if (typeof options.name !== "string" || options.name.trim() === "") {
+      return reject(String(f.name || "(anonymous)"), "name", `must be a non-empty string, got ${describeInput(options.name)}.`)
+    }
+    return options.name
+  }
+  if (f.name !== "") return f.name
+  return reject(
+    "(anonymous)",
+    "name",
+    isEffectFnWrapper(f)
+      ? `Effect.fn hides its name from recall; name the cached function: DataCache.fn("loadTrips", function* (...) { ... }).`
+      : `an anonymous function needs a name: DataCache.fn("loadTrips", ...) or DataCache.fn({ name: "loadTrips" }, ...).`
+  )
+}
+
+const GeneratorFunction = Object.getPrototypeOf(function* () {}) as object
+
+const isGeneratorFunction = (f: Function): boolean => Object.getPrototypeOf(f) === GeneratorFunction
+
+// Every function Effect.fn, fnUntraced and fnUntracedEager return has the same
+// source text, whatever its body: read those texts once, to recognise them.
+let effectFnWrapperSources: ReadonlySet<string> | undefined
+
+const isEffectFnWrapper = (f: Function): boolean => {
+  effectFnWrapperSources ??= new Set(
+    [
+      Effect.fn(function* () {}),
+      Effect.fn(
+        function* () {},
+        (effect) => effect
+      ),
+      Effect.fnUntraced(function* () {}),
+      Effect.fnUntraced(
+        function* () {},
+        (effect) => effect
+      ),
+      Effect.fnUntracedEager(function* () {}),
+      Effect.fnUntracedEager(
+        function* () {},
+        (effect) => effect
+      )
+    ].map(String)
+  )
+  return effectFnWrapperSources.has(String(f))
+}
+
 const define = <A>(options: Options<A>, f: Function): Definition<A> => {
-  const name = options.name ?? f.name
-  if (typeof name !== "string" || name === "") {
-    return reject(
-      "(anonymous)",
-      "name",
-      `an anonymous function needs a name: DataCache.fn("loadTrips", ...) or DataCache.fn({ name: "loadTrips" }, ...).`
+  if (typeof options !== "object" || options === null) {
+    return reject("(anonymous)", "options", `must be a name or an options object, got ${Hasher.describeType(options)}.`)
+  }
+  const name = nameOf(options as Options<unknown>, f)
+  for (const option of Object.keys(options)) {
+    if (!optionNames.has(option)) reject(name, option, unknownOptionReason(option))
+  }
+  if (options.version !== undefined && typeof options.version !== "string" && !Number.isFinite(options.version)) {
+    reject(name, "version", `must be a string or a finite number, got ${Hasher.describeType(options.version)}.`)
+  }
+  if (isEffectFnWrapper(f) && options.version === undefined) {
+    reject(
+      name,
+      "f",
+      "Effect.fn keeps its generator in a closure, so recall cannot read its source and could not tell when you edit it. " +
+        `Pass the generator itself: DataCache.fn("${name}", function* (...) { ... }) runs it as Effect.fn("${name}") would. ` +
+        "Or keep Effect.fn and give a `version` that you change with every edit."
     )
   }
   const maxEntries = positive(name, "maxEntries", options.maxEntries)
@@ -507,6 +687,9 @@ const define = <A>(options: Options<A>, f: Function): Definition<A> => {
     if (schema !== undefined && !Schema.isSchema(schema)) reject(name, option, "must be a Schema.")
   }
   if (options.cacheIf !== undefined && typeof options.cacheIf !== "function") reject(name, "cacheIf", "must be a function.")
+  if (options.hashers !== undefined && !Array.isArray(options.hashers)) {
+    reject(name, "hashers", "must be an array of [Class, (instance) => value] pairs; build each with Hasher.by(Class, f).")
+  }
   for (const pair of options.hashers ?? []) {
     if (!Array.isArray(pair) || typeof pair[0] !== "function" || typeof pair[1] !== "function") {
       reject(name, "hashers", "each entry must be [Class, (instance) => value]; build one with Hasher.by(Class, f).")
@@ -810,21 +993,34 @@ export const fn: {
     f: (...args: Args) => Effect.Effect<A, E, R>
   ): CachedFunction<Args, A, E, R>
   <const Args extends ReadonlyArray<any>, A, E, R, const O extends Options<NoInfer<A>> = {}>(
-    options: O & Options<NoInfer<A>> & SchemaChecks<O, NoInfer<Args>, NoInfer<A>>,
+    options: O & Options<NoInfer<A>> & SchemaChecks<O, NoInfer<Args>, NoInfer<A>> & UnknownOptions<O>,
     f: (...args: Args) => Effect.Effect<A, E, R>
   ): CachedFunction<Args, ValueOf<O, A>, E, R>
+  <const Args extends ReadonlyArray<any>, Eff extends Effect.Effect<any, any, any>, A>(
+    name: string,
+    body: GeneratorBody<Args, Eff, A>
+  ): CachedFunction<Args, A, Effect.Error<Eff>, Effect.Services<Eff>>
+  <const Args extends ReadonlyArray<any>, Eff extends Effect.Effect<any, any, any>, A, const O extends Options<NoInfer<A>> = {}>(
+    options: O & Options<NoInfer<A>> & SchemaChecks<O, NoInfer<Args>, NoInfer<A>> & UnknownOptions<O>,
+    body: GeneratorBody<Args, Eff, A>
+  ): CachedFunction<Args, ValueOf<O, A>, Effect.Error<Eff>, Effect.Services<Eff>>
 } = (
   nameOrOptions: string | Options<unknown>,
-  f: (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown>
+  f: (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown> | Generator<unknown, unknown, never>
 ): CachedFunction<ReadonlyArray<unknown>, unknown, unknown, unknown> => {
   if (typeof f !== "function") {
     throw new InvalidOptionsError({
-      functionName: String(nameOrOptions),
+      functionName: typeof nameOrOptions === "string" ? nameOrOptions : String(nameOrOptions?.name ?? "(anonymous)"),
       option: "f",
-      reason: "the second argument must be a function returning an Effect."
+      reason: "the second argument must be a function returning an Effect, or a generator function as Effect.fn takes."
     })
   }
-  const definition = define(typeof nameOrOptions === "string" ? { name: nameOrOptions } : (nameOrOptions ?? {}), f)
+  const options = typeof nameOrOptions === "string" ? { name: nameOrOptions } : nameOrOptions
+  const definition = define(options, f)
+  // A generator body runs as Effect.fn(name) would run it; its own source is the identity.
+  const compute = (isGeneratorFunction(f) ? Effect.fn(definition.name)(f as GeneratorBody<Array<unknown>, any, unknown>) : f) as (
+    ...args: ReadonlyArray<unknown>
+  ) => Effect.Effect<unknown, unknown, unknown>
   const withTable = <X, EX>(body: (table: Table.Table, fiber: Fiber.Fiber<unknown, unknown>) => Effect.Effect<X, EX, unknown>) =>
     Effect.withFiber((fiber) => {
       const service = Context.getUnsafe(fiber.context, DataCache)
@@ -834,7 +1030,7 @@ export const fn: {
     withTable((table, fiber) => {
       const key = hashArgs(definition, args)
       if (typeof key !== "string") return Effect.fail(key)
-      return hit(definition, table, key, fiber) ?? resolve(definition, table, key, () => f(...args))
+      return hit(definition, table, key, fiber) ?? resolve(definition, table, key, () => compute(...args))
     })
   const byKey = <X>(args: ReadonlyArray<unknown>, body: (table: Table.Table, key: string, now: number) => X) =>
     withTable((table, fiber) => {

@@ -1,0 +1,135 @@
+/**
+ * Options are checked when a cached function (or the layer) is defined: bad
+ * names and values are type errors where the types can tell, and always a
+ * typed `InvalidOptionsError` that names the option and says how to fix it,
+ * before any body can run.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { DataCache } from "@recall/core"
+import { Effect, Fiber, Schema } from "effect"
+
+/** The InvalidOptionsError `define` throws. */
+const rejection = (define: () => unknown): DataCache.InvalidOptionsError => {
+  try {
+    define()
+  } catch (e) {
+    assert.instanceOf(e, DataCache.InvalidOptionsError)
+    return e
+  }
+  return assert.fail("expected an InvalidOptionsError")
+}
+
+const body = (n: number) => Effect.succeed(n)
+
+describe("DataCache options", () => {
+  it("an unknown option name is a type error and an InvalidOptionsError that suggests the right one", () => {
+    // @ts-expect-error maxEntry is not an option
+    const error = rejection(() => DataCache.fn({ name: "typo", maxEntry: 10 }, body))
+    assert.strictEqual(error.option, "maxEntry")
+    assert.include(error.message, "did you mean `maxEntries`")
+  })
+
+  it("malformed hashers, version, ttl and name say what was wrong", () => {
+    const cases: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
+      ["hashers", () => DataCache.fn({ name: "h", hashers: {} as never }, body), /must be an array/],
+      ["version", () => DataCache.fn({ name: "v", version: (() => 1) as never }, body), /string or a finite number, got function/],
+      ["version", () => DataCache.fn({ name: "v", version: Number.NaN }, body), /finite number/],
+      ["ttl", () => DataCache.fn({ name: "t", ttl: Number.NaN }, body), /cannot read NaN as a duration/],
+      ["ttl", () => DataCache.fn({ name: "t", ttl: "soon" as never }, body), /cannot read "soon" as a duration/],
+      ["name", () => DataCache.fn({ name: "" }, body), /non-empty string, got ""/],
+      ["name", () => DataCache.fn({ name: 7 as never }, body), /non-empty string, got 7/],
+      ["name", () => DataCache.fn("  ", body), /non-empty string/]
+    ]
+    for (const [option, define, message] of cases) {
+      const error = rejection(define)
+      assert.strictEqual(error.option, option)
+      assert.match(error.message, message)
+      assert.notInclude(error.message, "null")
+    }
+  })
+
+  it("the layer's sweepInterval and maxBytes are checked when the layer is made", () => {
+    for (const sweepInterval of [0, -1, Number.NaN, "abc", Number.POSITIVE_INFINITY] as const) {
+      const error = rejection(() => DataCache.layerMemory({ sweepInterval: sweepInterval as never }))
+      assert.strictEqual(error.option, "sweepInterval")
+      assert.include(error.message, "positive, finite duration")
+    }
+    assert.strictEqual(rejection(() => DataCache.layerMemory({ maxBytes: 0 })).option, "maxBytes")
+    assert.include(rejection(() => DataCache.layerMemory({ sweepIntreval: "1 minute" } as never)).message, "did you mean `sweepInterval`")
+  })
+
+  it("a non-tuple key schema on a function of several arguments is a type error", () => {
+    const City = Schema.Struct({ city: Schema.String })
+    // @ts-expect-error a Struct key describes one argument; page takes two
+    DataCache.fn({ name: "page", key: City }, (query: { city: string }, page: number) => Effect.succeed(`${query.city}:${page}`))
+    // @ts-expect-error an optional second argument would leave the key too
+    DataCache.fn({ name: "page2", key: City }, (query: { city: string }, page?: number) => Effect.succeed(`${query.city}:${page}`))
+    DataCache.fn({ name: "page3", key: Schema.Tuple([City, Schema.Number]) }, (query: { city: string }, page: number) =>
+      Effect.succeed(`${query.city}:${page}`)
+    )
+    DataCache.fn({ name: "one", key: City }, (query: { city: string }) => Effect.succeed(query.city))
+  })
+})
+
+describe("DataCache generator bodies and Effect.fn", () => {
+  it.effect("a generator body runs as Effect.fn would, named by the cached function", () =>
+    Effect.gen(function* () {
+      let runs = 0
+      const price = DataCache.fn("price", function* (n: number) {
+        runs++
+        yield* Effect.yieldNow
+        return n * 2
+      })
+      assert.strictEqual(price.name, "price")
+      assert.strictEqual(yield* price(21), 42)
+      assert.strictEqual(yield* price(21), 42)
+      assert.strictEqual(runs, 1)
+      const failing = DataCache.fn({ name: "failing" }, function* (n: number) {
+        return yield* Effect.fail(`no ${n}`)
+      })
+      const error = yield* Effect.flip(failing(1))
+      assert.strictEqual(error, "no 1")
+    }).pipe(Effect.provide(DataCache.layerMemory()))
+  )
+
+  it.effect("editing a generator body starts a new cache", () =>
+    Effect.gen(function* () {
+      const before = DataCache.fn("edited", function* (n: number) {
+        return n + 1
+      })
+      const after = DataCache.fn("edited", function* (n: number) {
+        return n + 2
+      })
+      assert.strictEqual(yield* before(1), 2)
+      assert.strictEqual(yield* after(1), 3, "the edited body's own source is its identity")
+      assert.notStrictEqual(before.id, after.id)
+    }).pipe(Effect.provide(DataCache.layerMemory()))
+  )
+
+  it("an Effect.fn body is refused without a version: its generator's source cannot be read", () => {
+    const traced = Effect.fn("loadB")(function* (n: number) {
+      return n
+    })
+    const error = rejection(() => DataCache.fn("loadB", traced))
+    assert.strictEqual(error.option, "f")
+    assert.include(error.message, "Pass the generator itself")
+    const untraced = Effect.fnUntraced(function* (n: number) {
+      return n
+    })
+    assert.strictEqual(rejection(() => DataCache.fn("loadC", untraced)).option, "f")
+    assert.include(rejection(() => DataCache.fn({}, traced)).message, "Effect.fn hides its name")
+  })
+
+  it.effect("with a version, an Effect.fn body is accepted and that version is its identity", () =>
+    Effect.gen(function* () {
+      const load = Effect.fn("load")(function* (n: number) {
+        return n * 3
+      })
+      const cached = DataCache.fn({ name: "load", version: 1 }, load)
+      const fiber = yield* Effect.forkChild(cached(2))
+      assert.strictEqual(yield* Fiber.join(fiber), 6)
+      assert.strictEqual(yield* cached(2), 6)
+      assert.strictEqual((yield* cached.stats).misses, 1)
+    }).pipe(Effect.provide(DataCache.layerMemory()))
+  )
+})
