@@ -36,7 +36,7 @@
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
@@ -45,9 +45,11 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as Hasher from "./Hasher.ts"
 import * as Key from "./internal/key.ts"
 import * as Table from "./internal/table.ts"
+import * as Validate from "./internal/validate.ts"
 import * as Xxh3 from "./internal/xxh3.ts"
 import * as ValueCodec from "./ValueCodec.ts"
 
@@ -169,6 +171,31 @@ export type UnknownOptions<O> = {
 }
 
 /**
+ * `ttl` accepts any string so that shared option objects (whose strings
+ * widen to `string`) type-check; a string literal that is not a duration is
+ * still a type error here, and any bad string an `InvalidOptionsError` when
+ * the function is defined.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type TtlCheck<O> = O extends { readonly ttl: infer T }
+  ? string extends T
+    ? unknown
+    : [T] extends [Duration.Input | undefined]
+      ? unknown
+      : { readonly ttl: 'not a duration: use a number of milliseconds or a string such as "10 minutes"' }
+  : unknown
+
+/**
+ * Every compile-time check of {@link fn}'s options.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type OptionChecks<O, Args extends ReadonlyArray<unknown>, A> = SchemaChecks<O, Args, A> & UnknownOptions<O> & TtlCheck<O>
+
+/**
  * The body of a generator-style cached function, as `Effect.fn` takes it.
  *
  * @category models
@@ -236,7 +263,7 @@ export interface Options<A> {
    *
    * Default: no expiry. Must be positive. Time comes from Effect's `Clock`.
    */
-  readonly ttl?: Duration.Input | undefined
+  readonly ttl?: Duration.Input | string | undefined
   /**
    * Most entries kept for this function; the least recently used is evicted
    * first. Reads and writes count as use.
@@ -329,13 +356,92 @@ export interface Stats extends Counters {
 }
 
 /**
- * A cached function: call it like the original; it needs a {@link DataCache}.
+ * Argument types the structural hasher always handles, so a call with only
+ * these can never fail with `UnhashableParamError`.
  *
  * @category models
  * @since 0.1.0
  */
-export interface CachedFunction<Args extends ReadonlyArray<unknown>, A, E, R> {
-  (...args: Args): Effect.Effect<A, E | Hasher.UnhashableParamError | ValueCodec.UnserializableValueError, R | DataCache>
+export type Hashable = string | number | boolean | bigint | null | undefined
+
+/**
+ * The key error a call can raise: none when every key argument is
+ * {@link Hashable} and no `key` schema could reject it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type KeyErrorOf<O, Args extends ReadonlyArray<unknown>> = O extends { readonly key: Schema.Top }
+  ? Hasher.UnhashableParamError
+  : [KeyArgs<Args>[number]] extends [Hashable]
+    ? never
+    : Hasher.UnhashableParamError
+
+/**
+ * The value error a call can raise: none with `copy: "readonly"` (nothing is
+ * copied) or for primitive values without a `value` schema.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ValueErrorOf<O, A> = O extends { readonly copy: "readonly" }
+  ? never
+  : O extends { readonly value: Schema.Top }
+    ? ValueCodec.UnserializableValueError
+    : [A] extends [Hashable]
+      ? never
+      : // Effect<void>: a body that returns nothing has nothing to copy.
+        [A] extends [void]
+        ? never
+        : ValueCodec.UnserializableValueError
+
+/**
+ * The arguments `invalidate` and `has` take. Without a `key` schema: the
+ * call's arguments, where `_` fields may be left out. With one: what the key
+ * schema takes, plus, optionally, the argument's other fields (so a call's own
+ * arguments work too).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type LookupArgs<O, Args extends ReadonlyArray<unknown>> = O extends { readonly key: infer S extends Schema.Top }
+  ? S["Type"] extends ReadonlyArray<unknown>
+    ? { readonly [I in keyof S["Type"]]: LookupArg<S["Type"][I], I extends keyof Args ? Args[I] : never> }
+    : readonly [LookupArg<S["Type"], Args[0]>]
+  : InvalidateArgs<Args>
+
+/**
+ * One lookup argument: the key schema's type, plus the call argument's other
+ * fields as optional.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type LookupArg<K, Arg> = K extends object
+  ? Arg extends object
+    ? K & { readonly [F in Exclude<keyof Arg, keyof K>]?: Arg[F] }
+    : K
+  : K
+
+/**
+ * A cached function: call it like the original; it needs a {@link DataCache}.
+ *
+ * `E` holds the body's errors and the library errors a call can really
+ * raise ({@link KeyErrorOf}, {@link ValueErrorOf}); `Lookup` is what
+ * `invalidate` and `has` take ({@link LookupArgs}).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CachedFunction<
+  Args extends ReadonlyArray<unknown>,
+  A,
+  E,
+  R,
+  Lookup extends ReadonlyArray<unknown> = InvalidateArgs<Args>,
+  LookupError = Hasher.UnhashableParamError
+> {
+  (...args: Args): Effect.Effect<A, E, R | DataCache>
   /**
    * The function identity: the name and the XXH3-128 hash of the source,
    * `version` and value schema. Read it once a DataCache layer is built (or
@@ -344,12 +450,29 @@ export interface CachedFunction<Args extends ReadonlyArray<unknown>, A, E, R> {
   readonly id: string
   readonly name: string
   /** Removes the entry of these arguments (`_` fields may be left out). */
-  readonly invalidate: (...args: InvalidateArgs<Args>) => Effect.Effect<void, Hasher.UnhashableParamError, DataCache>
+  readonly invalidate: (...args: Lookup) => Effect.Effect<void, LookupError, DataCache>
   /** Whether a live entry exists for these arguments; does not count as use. */
-  readonly has: (...args: InvalidateArgs<Args>) => Effect.Effect<boolean, Hasher.UnhashableParamError, DataCache>
+  readonly has: (...args: Lookup) => Effect.Effect<boolean, LookupError, DataCache>
   /** Removes every entry of this function. */
   readonly clear: Effect.Effect<void, never, DataCache>
   readonly stats: Effect.Effect<FunctionStats, never, DataCache>
+}
+
+/**
+ * A cached function bound to one {@link DataCache} by {@link bind}: the same
+ * calls, needing no `DataCache` from the caller.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface BoundFunction<Args extends ReadonlyArray<unknown>, A, E, R, Lookup extends ReadonlyArray<unknown>, LookupError> {
+  (...args: Args): Effect.Effect<A, E, R>
+  readonly id: string
+  readonly name: string
+  readonly invalidate: (...args: Lookup) => Effect.Effect<void, LookupError>
+  readonly has: (...args: Lookup) => Effect.Effect<boolean, LookupError>
+  readonly clear: Effect.Effect<void>
+  readonly stats: Effect.Effect<FunctionStats>
 }
 
 /**
@@ -385,6 +508,8 @@ export interface Service {
   readonly registry: Table.Registry
   /** @internal Called once per function table, when its function is first called. */
   readonly onTable: (table: Table.Table) => void
+  /** @internal Every call runs its body and nothing is stored ({@link layerPassthrough}). */
+  readonly passthrough: boolean
 }
 
 /**
@@ -439,67 +564,94 @@ export interface LayerOptions {
  * @since 0.1.0
  */
 export const layerMemory = (options?: LayerOptions): Layer.Layer<DataCache> => {
-  const { maxBytes, sweepMillis } = layerLimits(options)
-  return Layer.effect(
-    DataCache,
-    Effect.gen(function* () {
-      // Hashing is synchronous on the hit path: the WebAssembly hasher loads here, once.
-      yield* Xxh3.load
-      const registry = new Table.Registry(maxBytes)
-      const sweep = Effect.clockWith((clock) => Effect.sync(() => registry.purgeExpired(clock.currentTimeMillisUnsafe())))
-      yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(sweepMillis)))
-      const context = yield* Effect.context<never>()
-      const registrations: Array<Metric.Registration> = []
-      yield* Effect.addFinalizer(() =>
-        Effect.sync(() => {
-          for (const registration of registrations) registration.remove()
-        })
-      )
-      return DataCache.of({
-        [TypeId]: TypeId,
-        registry,
-        onTable: (table) => registrations.push(...registerMetrics(table, context))
-      })
-    })
-  )
+  const { maxBytes, sweepMillis } = invalidOptions(() => Validate.layerOptions(options))
+  return Layer.effect(DataCache, make(maxBytes, sweepMillis, false))
 }
 
-const layerOptionNames: ReadonlySet<string> = new Set<keyof LayerOptions>(["maxBytes", "sweepInterval"])
+/**
+ * The in-memory `DataCache` with the default options (no global byte budget,
+ * a sweep every minute), as one value.
+ *
+ * **Details**
+ *
+ * Layers are memoized by reference: providing `DataCache.layer` in two places
+ * of one program builds one cache. Call {@link layerMemory} for a cache of
+ * your own, or per test.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<DataCache> = layerMemory()
 
-/** Checks the layer's options when the layer is made, as {@link fn} checks a function's. */
-const layerLimits = (options: LayerOptions | undefined): { readonly maxBytes: number; readonly sweepMillis: number } => {
-  const where = "DataCache.layerMemory"
-  if (options === undefined) return { maxBytes: Infinity, sweepMillis: 60_000 }
-  if (typeof options !== "object" || options === null) {
-    return reject(where, "options", `must be an options object, got ${Hasher.describeType(options)}.`)
-  }
-  for (const option of Object.keys(options)) {
-    if (!layerOptionNames.has(option)) {
-      const closest = closestName(option, layerOptionNames)
-      reject(
-        where,
-        option,
-        `no such option${closest === undefined ? "" : `; did you mean \`${closest}\``}? The options are: maxBytes, sweepInterval.`
-      )
-    }
-  }
-  const maxBytes = positive(where, "maxBytes", options.maxBytes)
-  if (options.sweepInterval === undefined) return { maxBytes, sweepMillis: 60_000 }
-  const sweepMillis = durationMillis(options.sweepInterval)
-  if (sweepMillis === undefined || !(sweepMillis > 0) || sweepMillis === Infinity) {
-    return reject(
-      where,
-      "sweepInterval",
-      `must be a positive, finite duration such as "1 minute", got ${describeInput(options.sweepInterval)}. ` +
-        "Leave it out for the default of 1 minute."
+/**
+ * A `DataCache` that never stores anything: every call runs its body, with
+ * no sharing between concurrent calls, and `has` is always false.
+ *
+ * **When to use**
+ *
+ * In tests of code that uses cached functions, where the test is about that
+ * code, not about caching: each call does its work, as it would without
+ * recall. Arguments are still hashed and values still go through the codec,
+ * so an argument that cannot be hashed or a value that cannot be copied fails
+ * exactly as it would with a real cache. Each caller gets what the body
+ * returned (with a `value` schema, the decoded value), as the caller that
+ * computes does with a real cache. Stats count every call as a miss. Use {@link layerMemory} (a fresh
+ * one per test) when the test is about what is cached.
+ *
+ * @example
+ * ```ts
+ * import { DataCache } from "@recall/core"
+ * import { Effect } from "effect"
+ *
+ * let runs = 0
+ * const load = DataCache.fn("load", (id: number) => Effect.sync(() => ++runs + id))
+ *
+ * const program = Effect.all([load(1), load(1)]) // the body runs twice
+ * Effect.runPromise(program.pipe(Effect.provide(DataCache.layerPassthrough)))
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerPassthrough: Layer.Layer<DataCache> = Layer.effect(DataCache, make(Infinity, 60_000, true))
+
+function make(maxBytes: number, sweepMillis: number, passthrough: boolean): Effect.Effect<Service, never, Scope.Scope> {
+  return Effect.gen(function* () {
+    // Hashing is synchronous on the hit path: the WebAssembly hasher loads here, once.
+    yield* Xxh3.load
+    const registry = new Table.Registry(maxBytes)
+    const sweep = Effect.clockWith((clock) => Effect.sync(() => registry.purgeExpired(clock.currentTimeMillisUnsafe())))
+    yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(sweepMillis)))
+    const context = yield* Effect.context<never>()
+    const registrations: Array<Metric.Registration> = []
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        for (const registration of registrations) registration.remove()
+      })
     )
-  }
-  return { maxBytes, sweepMillis }
+    return DataCache.of({
+      [TypeId]: TypeId,
+      registry,
+      onTable: (table) => registrations.push(...registerMetrics(table, context)),
+      passthrough
+    })
+  })
 }
 
 // ---------------------------------------------------------------------------
 // Definitions
 // ---------------------------------------------------------------------------
+
+/** Runs option checks, turning a problem they find into the public {@link InvalidOptionsError}. */
+// A declaration, so that `layer` can use it while the module loads.
+function invalidOptions<X>(check: () => X): X {
+  try {
+    return check()
+  } catch (e) {
+    if (e instanceof Validate.OptionProblem) throw new InvalidOptionsError(e)
+    throw e
+  }
+}
 
 interface Definition<A> {
   /** The function identity; hashed on first use, when a layer has loaded the hasher. */
@@ -511,190 +663,8 @@ interface Definition<A> {
   readonly hashKey: (args: ReadonlyArray<unknown>) => string
 }
 
-const reject = (functionName: string, option: string, reason: string): never => {
-  throw new InvalidOptionsError({ functionName, option, reason })
-}
-
-const positive = (name: string, option: string, value: number | undefined): number => {
-  if (value === undefined) return Infinity
-  if (typeof value !== "number" || Number.isNaN(value) || value <= 0) {
-    return reject(name, option, `must be a positive number, got ${String(value)}. Leave it out for no limit.`)
-  }
-  return value
-}
-
-const ttlMillis = (name: string, ttl: Duration.Input | undefined): number => {
-  if (ttl === undefined) return Infinity
-  const millis = durationMillis(ttl)
-  if (millis === undefined) {
-    return reject(
-      name,
-      "ttl",
-      `cannot read ${describeInput(ttl)} as a duration. Use a number of milliseconds or a string such as "10 minutes".`
-    )
-  }
-  if (!(millis > 0)) return reject(name, "ttl", `must be positive, got ${millis} ms. Leave it out to keep entries until evicted.`)
-  return millis
-}
-
-/** Milliseconds of a duration input, or `undefined` when it is not one (NaN included). */
-const durationMillis = (input: unknown): number | undefined => {
-  if (typeof input === "number" && Number.isNaN(input)) return undefined
-  let duration: Option.Option<Duration.Duration>
-  try {
-    duration = Duration.fromInput(input as Duration.Input)
-  } catch {
-    return undefined
-  }
-  return Option.isSome(duration) ? Duration.toMillis(duration.value) : undefined
-}
-
-/** A bad option value as the message shows it: strings quoted, other values by type or text. */
-const describeInput = (input: unknown): string =>
-  typeof input === "string"
-    ? JSON.stringify(input)
-    : typeof input === "number" || typeof input === "bigint" || typeof input === "boolean"
-      ? String(input)
-      : Hasher.describeType(input)
-
-const optionNames: ReadonlySet<string> = new Set<keyof Options<unknown>>([
-  "name",
-  "version",
-  "key",
-  "value",
-  "ttl",
-  "maxEntries",
-  "maxBytes",
-  "cacheIf",
-  "hashers",
-  "copy",
-  "spinner",
-  "showTime",
-  "replay"
-])
-
-const unknownOptionReason = (option: string): string => {
-  const closest = closestName(option, optionNames)
-  return `no such option${closest === undefined ? "" : `; did you mean \`${closest}\``}? The options are: ${Array.from(optionNames).join(", ")}.`
-}
-
-/** The closest known name to `name`, if a typo could explain it (edits within a third of its length, at least 2). */
-const closestName = (name: string, names: Iterable<string>): string | undefined => {
-  let best: string | undefined
-  let bestDistance = Infinity
-  for (const candidate of names) {
-    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase())
-    if (distance <= Math.max(2, Math.floor(candidate.length / 3)) && distance < bestDistance) {
-      best = candidate
-      bestDistance = distance
-    }
-  }
-  return best
-}
-
-const editDistance = (a: string, b: string): number => {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
-    }
-    previous = current
-  }
-  return previous[b.length]!
-}
-
-/** The function's name: the `name` option, else the function's own name; never empty. */
-const nameOf = (options: Options<unknown>, f: Function): string => {
-  if (options.name !== undefined) {
-    if (typeof options.name !== "string" || options.name.trim() === "") {
-      return reject(String(f.name || "(anonymous)"), "name", `must be a non-empty string, got ${describeInput(options.name)}.`)
-    }
-    return options.name
-  }
-  if (f.name !== "") return f.name
-  return reject(
-    "(anonymous)",
-    "name",
-    isEffectFnWrapper(f)
-      ? `Effect.fn hides its name from recall; name the cached function: DataCache.fn("loadTrips", function* (...) { ... }).`
-      : `an anonymous function needs a name: DataCache.fn("loadTrips", ...) or DataCache.fn({ name: "loadTrips" }, ...).`
-  )
-}
-
-const GeneratorFunction = Object.getPrototypeOf(function* () {}) as object
-
-const isGeneratorFunction = (f: Function): boolean => Object.getPrototypeOf(f) === GeneratorFunction
-
-// Every function Effect.fn, fnUntraced and fnUntracedEager return has the same
-// source text, whatever its body: read those texts once, to recognise them.
-let effectFnWrapperSources: ReadonlySet<string> | undefined
-
-const isEffectFnWrapper = (f: Function): boolean => {
-  effectFnWrapperSources ??= new Set(
-    [
-      Effect.fn(function* () {}),
-      Effect.fn(
-        function* () {},
-        (effect) => effect
-      ),
-      Effect.fnUntraced(function* () {}),
-      Effect.fnUntraced(
-        function* () {},
-        (effect) => effect
-      ),
-      Effect.fnUntracedEager(function* () {}),
-      Effect.fnUntracedEager(
-        function* () {},
-        (effect) => effect
-      )
-    ].map(String)
-  )
-  return effectFnWrapperSources.has(String(f))
-}
-
 const define = <A>(options: Options<A>, f: Function): Definition<A> => {
-  if (typeof options !== "object" || options === null) {
-    return reject("(anonymous)", "options", `must be a name or an options object, got ${Hasher.describeType(options)}.`)
-  }
-  const name = nameOf(options as Options<unknown>, f)
-  for (const option of Object.keys(options)) {
-    if (!optionNames.has(option)) reject(name, option, unknownOptionReason(option))
-  }
-  if (options.version !== undefined && typeof options.version !== "string" && !Number.isFinite(options.version)) {
-    reject(name, "version", `must be a string or a finite number, got ${Hasher.describeType(options.version)}.`)
-  }
-  if (isEffectFnWrapper(f) && options.version === undefined) {
-    reject(
-      name,
-      "f",
-      "Effect.fn keeps its generator in a closure, so recall cannot read its source and could not tell when you edit it. " +
-        `Pass the generator itself: DataCache.fn("${name}", function* (...) { ... }) runs it as Effect.fn("${name}") would. ` +
-        "Or keep Effect.fn and give a `version` that you change with every edit."
-    )
-  }
-  const maxEntries = positive(name, "maxEntries", options.maxEntries)
-  if (maxEntries !== Infinity && !Number.isInteger(maxEntries)) reject(name, "maxEntries", `must be a whole number, got ${maxEntries}.`)
-  const maxBytes = positive(name, "maxBytes", options.maxBytes)
-  const limits = { ttlMillis: ttlMillis(name, options.ttl), maxEntries, maxBytes }
-  if (options.copy !== undefined && options.copy !== "clone" && options.copy !== "readonly") {
-    reject(name, "copy", `must be "clone" or "readonly", got ${JSON.stringify(options.copy)}.`)
-  }
-  for (const [option, schema] of [
-    ["key", options.key],
-    ["value", options.value]
-  ] as const) {
-    if (schema !== undefined && !Schema.isSchema(schema)) reject(name, option, "must be a Schema.")
-  }
-  if (options.cacheIf !== undefined && typeof options.cacheIf !== "function") reject(name, "cacheIf", "must be a function.")
-  if (options.hashers !== undefined && !Array.isArray(options.hashers)) {
-    reject(name, "hashers", "must be an array of [Class, (instance) => value] pairs; build each with Hasher.by(Class, f).")
-  }
-  for (const pair of options.hashers ?? []) {
-    if (!Array.isArray(pair) || typeof pair[0] !== "function" || typeof pair[1] !== "function") {
-      reject(name, "hashers", "each entry must be [Class, (instance) => value]; build one with Hasher.by(Class, f).")
-    }
-  }
+  const { name, limits } = invalidOptions(() => Validate.functionOptions(options as Options<unknown>, f))
   const codec: ValueCodec.ValueCodec<A> =
     options.copy === "readonly"
       ? ValueCodec.readonly()
@@ -874,6 +844,23 @@ const join = <A, E, R>(
     }
   })
 
+/** The body's Effect for one call, traced; a non-Effect return is a defect that says so. */
+const bodyOf = <A, E, R>(definition: Definition<A>, compute: () => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.suspend(() => {
+    const effect = compute()
+    return Effect.isEffect(effect) ? effect : Effect.die(notAnEffect(definition.name, effect))
+  }).pipe(Effect.withSpan("recall.DataCache.compute", { attributes: { "recall.function": definition.name } }))
+
+/**
+ * What the cache keeps of a computed value, and what the caller that
+ * computed it gets: its own value, or, with a schema codec, the decoded one
+ * (as every hit gets). Throws what the codec throws.
+ */
+const encode = <A>(definition: Definition<A>, value: A): { readonly stored: unknown; readonly bytes: number; readonly own: A } => {
+  const { stored, bytes } = definition.codec.storeUnsafe(value)
+  return { stored, bytes, own: definition.codec.kind === "schema" ? definition.codec.loadUnsafe(stored) : value }
+}
+
 /** Runs the body as the key's only flight. Called inside `resolve`'s uninterruptible region. */
 const run = <A, E, R>(
   definition: Definition<A>,
@@ -891,38 +878,44 @@ const run = <A, E, R>(
     if (table.flights.get(key) === flight) table.flights.delete(key)
     Deferred.doneUnsafe(flight.done, Exit.succeed(result))
   }
-  const body = Effect.suspend(() => {
-    const effect = compute()
-    return Effect.isEffect(effect) ? effect : Effect.die(notAnEffect(definition.name, effect))
-  }).pipe(Effect.withSpan("recall.DataCache.compute", { attributes: { "recall.function": definition.name } }))
-  const fail = (e: unknown) => {
-    const error = unserializable(definition, e)
-    settle({ _tag: "Fail", error })
-    return Effect.fail(error)
-  }
   const keep = (value: A, now: number): Effect.Effect<A, ValueCodec.UnserializableValueError> => {
-    let stored: { readonly stored: unknown; readonly bytes: number }
-    let own = value
+    let encoded: ReturnType<typeof encode<A>>
     try {
-      stored = definition.codec.storeUnsafe(value)
-      // A schema codec's callers get the decoded value; so does the caller that computed it.
-      if (definition.codec.kind === "schema") own = definition.codec.loadUnsafe(stored.stored)
+      encoded = encode(definition, value)
     } catch (e) {
-      return fail(e)
+      const error = unserializable(definition, e)
+      settle({ _tag: "Fail", error })
+      return Effect.fail(error)
     }
     if (!flight.stale && (definition.cacheIf === undefined || definition.cacheIf(value))) {
-      table.store(key, stored.stored, stored.bytes, now)
+      table.store(key, encoded.stored, encoded.bytes, now)
     }
-    settle({ _tag: "Value", stored: stored.stored })
-    return Effect.succeed(own)
+    settle({ _tag: "Value", stored: encoded.stored })
+    return Effect.succeed(encoded.own)
   }
-  return Effect.exit(restore(body)).pipe(
+  return Effect.exit(restore(bodyOf(definition, compute))).pipe(
     Effect.flatMap(
       (exit): Effect.Effect<A, E | ValueCodec.UnserializableValueError> =>
         Exit.isFailure(exit) ? exit : Effect.clockWith((clock) => keep(exit.value, clock.currentTimeMillisUnsafe()))
     ),
     Effect.ensuring(Effect.sync(() => settle({ _tag: "Retry" })))
   )
+}
+
+/** A call under {@link layerPassthrough}: the body runs, its value goes through the codec, nothing is kept. */
+const passThrough = <A, E, R>(
+  definition: Definition<A>,
+  table: Table.Table,
+  compute: () => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | ValueCodec.UnserializableValueError, R> => {
+  table.record("miss")
+  return Effect.flatMap(bodyOf(definition, compute), (value) => {
+    try {
+      return Effect.succeed(encode(definition, value).own)
+    } catch (e) {
+      return Effect.fail(unserializable(definition, e))
+    }
+  })
 }
 
 const notAnEffect = (name: string, value: unknown): InvalidOptionsError =>
@@ -991,23 +984,37 @@ export const fn: {
   <const Args extends ReadonlyArray<any>, A, E, R>(
     name: string,
     f: (...args: Args) => Effect.Effect<A, E, R>
-  ): CachedFunction<Args, A, E, R>
+  ): CachedFunction<Args, A, E | KeyErrorOf<{}, Args> | ValueErrorOf<{}, A>, R, InvalidateArgs<Args>, KeyErrorOf<{}, Args>>
   <const Args extends ReadonlyArray<any>, A, E, R, const O extends Options<NoInfer<A>> = {}>(
-    options: O & Options<NoInfer<A>> & SchemaChecks<O, NoInfer<Args>, NoInfer<A>> & UnknownOptions<O>,
+    options: O & Options<NoInfer<A>> & OptionChecks<O, NoInfer<Args>, NoInfer<A>>,
     f: (...args: Args) => Effect.Effect<A, E, R>
-  ): CachedFunction<Args, ValueOf<O, A>, E, R>
+  ): CachedFunction<Args, ValueOf<O, A>, E | KeyErrorOf<O, Args> | ValueErrorOf<O, A>, R, LookupArgs<O, Args>, KeyErrorOf<O, Args>>
   <const Args extends ReadonlyArray<any>, Eff extends Effect.Effect<any, any, any>, A>(
     name: string,
     body: GeneratorBody<Args, Eff, A>
-  ): CachedFunction<Args, A, Effect.Error<Eff>, Effect.Services<Eff>>
+  ): CachedFunction<
+    Args,
+    A,
+    Effect.Error<Eff> | KeyErrorOf<{}, Args> | ValueErrorOf<{}, A>,
+    Effect.Services<Eff>,
+    InvalidateArgs<Args>,
+    KeyErrorOf<{}, Args>
+  >
   <const Args extends ReadonlyArray<any>, Eff extends Effect.Effect<any, any, any>, A, const O extends Options<NoInfer<A>> = {}>(
-    options: O & Options<NoInfer<A>> & SchemaChecks<O, NoInfer<Args>, NoInfer<A>> & UnknownOptions<O>,
+    options: O & Options<NoInfer<A>> & OptionChecks<O, NoInfer<Args>, NoInfer<A>>,
     body: GeneratorBody<Args, Eff, A>
-  ): CachedFunction<Args, ValueOf<O, A>, Effect.Error<Eff>, Effect.Services<Eff>>
+  ): CachedFunction<
+    Args,
+    ValueOf<O, A>,
+    Effect.Error<Eff> | KeyErrorOf<O, Args> | ValueErrorOf<O, A>,
+    Effect.Services<Eff>,
+    LookupArgs<O, Args>,
+    KeyErrorOf<O, Args>
+  >
 } = (
   nameOrOptions: string | Options<unknown>,
   f: (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown> | Generator<unknown, unknown, never>
-): CachedFunction<ReadonlyArray<unknown>, unknown, unknown, unknown> => {
+): CachedFunction<ReadonlyArray<unknown>, unknown, unknown, unknown, ReadonlyArray<unknown>, never> => {
   if (typeof f !== "function") {
     throw new InvalidOptionsError({
       functionName: typeof nameOrOptions === "string" ? nameOrOptions : String(nameOrOptions?.name ?? "(anonymous)"),
@@ -1018,18 +1025,21 @@ export const fn: {
   const options = typeof nameOrOptions === "string" ? { name: nameOrOptions } : nameOrOptions
   const definition = define(options, f)
   // A generator body runs as Effect.fn(name) would run it; its own source is the identity.
-  const compute = (isGeneratorFunction(f) ? Effect.fn(definition.name)(f as GeneratorBody<Array<unknown>, any, unknown>) : f) as (
+  const compute = (Validate.isGeneratorFunction(f) ? Effect.fn(definition.name)(f as GeneratorBody<Array<unknown>, any, unknown>) : f) as (
     ...args: ReadonlyArray<unknown>
   ) => Effect.Effect<unknown, unknown, unknown>
-  const withTable = <X, EX>(body: (table: Table.Table, fiber: Fiber.Fiber<unknown, unknown>) => Effect.Effect<X, EX, unknown>) =>
+  const withTable = <X, EX>(
+    body: (table: Table.Table, fiber: Fiber.Fiber<unknown, unknown>, service: Service) => Effect.Effect<X, EX, unknown>
+  ) =>
     Effect.withFiber((fiber) => {
       const service = Context.getUnsafe(fiber.context, DataCache)
-      return body(tableOf(service, definition), fiber)
+      return body(tableOf(service, definition), fiber, service)
     })
   const cached = (...args: ReadonlyArray<unknown>) =>
-    withTable((table, fiber) => {
+    withTable((table, fiber, service) => {
       const key = hashArgs(definition, args)
       if (typeof key !== "string") return Effect.fail(key)
+      if (service.passthrough) return passThrough(definition, table, () => compute(...args))
       return hit(definition, table, key, fiber) ?? resolve(definition, table, key, () => compute(...args))
     })
   const byKey = <X>(args: ReadonlyArray<unknown>, body: (table: Table.Table, key: string, now: number) => X) =>
@@ -1050,8 +1060,56 @@ export const fn: {
         return functionStats(table)
       })
     )
-  }) as unknown as CachedFunction<ReadonlyArray<unknown>, unknown, unknown, unknown>
+  }) as unknown as CachedFunction<ReadonlyArray<unknown>, unknown, unknown, unknown, ReadonlyArray<unknown>, never>
 }
+
+/**
+ * Binds a cached function to the {@link DataCache} in context, so that its
+ * calls (and `invalidate`, `has`, `clear`, `stats`) no longer require one.
+ *
+ * **When to use**
+ *
+ * In a service built with `Layer.effect`, whose methods should have
+ * `R = never`: bind the cached functions while the layer is built, and the
+ * methods use the layer's cache.
+ *
+ * @example
+ * ```ts
+ * import { DataCache } from "@recall/core"
+ * import { Context, Effect, Layer } from "effect"
+ *
+ * // `copy: "readonly"` and a number argument: no library error can happen.
+ * const fetchUser = DataCache.fn({ name: "fetchUser", ttl: "5 minutes", copy: "readonly" }, (id: number) =>
+ *   Effect.succeed({ id, name: `user ${id}` }))
+ *
+ * class Users extends Context.Service<Users, {
+ *   readonly get: (id: number) => Effect.Effect<{ readonly id: number; readonly name: string }>
+ * }>()("app/Users") {
+ *   static readonly layer = Layer.effect(Users, Effect.gen(function*() {
+ *     const get = yield* DataCache.bind(fetchUser)
+ *     return Users.of({ get })
+ *   })).pipe(Layer.provide(DataCache.layer))
+ * }
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const bind = <Args extends ReadonlyArray<unknown>, A, E, R, Lookup extends ReadonlyArray<unknown>, LookupError>(
+  f: CachedFunction<Args, A, E, R, Lookup, LookupError>
+): Effect.Effect<BoundFunction<Args, A, E, R, Lookup, LookupError>, never, DataCache> =>
+  Effect.map(DataCache, (service: Service) => {
+    const provide = <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.provideService(effect, DataCache, service)
+    const bound = (...args: Args) => provide(f(...args))
+    Object.defineProperty(bound, "name", { value: f.name })
+    Object.defineProperty(bound, "id", { get: () => f.id, enumerable: true })
+    return Object.assign(bound, {
+      invalidate: (...args: Lookup) => provide(f.invalidate(...args)),
+      has: (...args: Lookup) => provide(f.has(...args)),
+      clear: provide(f.clear),
+      stats: provide(f.stats)
+    }) as unknown as BoundFunction<Args, A, E, R, Lookup, LookupError>
+  })
 
 const functionStats = (table: Table.Table): FunctionStats => ({
   name: table.name,

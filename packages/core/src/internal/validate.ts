@@ -1,0 +1,261 @@
+/**
+ * Checks of a cached function's options and of a DataCache layer's, made when
+ * they are defined, before any body can run. A problem throws
+ * {@link OptionProblem}, which DataCache turns into its public
+ * `InvalidOptionsError`; each message names the option, shows the bad value
+ * and says how to fix it.
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type { LayerOptions, Options } from "../DataCache.ts"
+import { describeType } from "../Hasher.ts"
+import type { Limits } from "./table.ts"
+
+/**
+ * What is wrong with one option.
+ *
+ * @internal
+ */
+export class OptionProblem {
+  readonly functionName: string
+  readonly option: string
+  readonly reason: string
+  constructor(functionName: string, option: string, reason: string) {
+    this.functionName = functionName
+    this.option = option
+    this.reason = reason
+  }
+}
+
+/**
+ * Checks a cached function's options and returns its name and limits.
+ *
+ * @throws OptionProblem
+ * @internal
+ */
+export const functionOptions = (options: Options<unknown>, f: Function): { readonly name: string; readonly limits: Limits } => {
+  if (typeof options !== "object" || options === null) {
+    return reject("(anonymous)", "options", `must be a name or an options object, got ${describeType(options)}.`)
+  }
+  const name = nameOf(options as Options<unknown>, f)
+  for (const option of Object.keys(options)) {
+    if (!optionNames.has(option)) reject(name, option, unknownOptionReason(option))
+  }
+  if (options.version !== undefined && typeof options.version !== "string" && !Number.isFinite(options.version)) {
+    reject(name, "version", `must be a string or a finite number, got ${describeType(options.version)}.`)
+  }
+  if (isEffectFnWrapper(f) && options.version === undefined) {
+    reject(
+      name,
+      "f",
+      "Effect.fn keeps its generator in a closure, so recall cannot read its source and could not tell when you edit it. " +
+        `Pass the generator itself: DataCache.fn("${name}", function* (...) { ... }) runs it as Effect.fn("${name}") would. ` +
+        "Or keep Effect.fn and give a `version` that you change with every edit."
+    )
+  }
+  const maxEntries = positive(name, "maxEntries", options.maxEntries)
+  if (maxEntries !== Infinity && !Number.isInteger(maxEntries)) reject(name, "maxEntries", `must be a whole number, got ${maxEntries}.`)
+  const maxBytes = positive(name, "maxBytes", options.maxBytes)
+  const limits = { ttlMillis: ttlMillis(name, options.ttl), maxEntries, maxBytes }
+  if (options.copy !== undefined && options.copy !== "clone" && options.copy !== "readonly") {
+    reject(name, "copy", `must be "clone" or "readonly", got ${JSON.stringify(options.copy)}.`)
+  }
+  for (const [option, schema] of [
+    ["key", options.key],
+    ["value", options.value]
+  ] as const) {
+    if (schema !== undefined && !Schema.isSchema(schema)) reject(name, option, "must be a Schema.")
+  }
+  if (options.cacheIf !== undefined && typeof options.cacheIf !== "function") reject(name, "cacheIf", "must be a function.")
+  if (options.hashers !== undefined && !Array.isArray(options.hashers)) {
+    reject(name, "hashers", "must be an array of [Class, (instance) => value] pairs; build each with Hasher.by(Class, f).")
+  }
+  for (const pair of options.hashers ?? []) {
+    if (!Array.isArray(pair) || typeof pair[0] !== "function" || typeof pair[1] !== "function") {
+      reject(name, "hashers", "each entry must be [Class, (instance) => value]; build one with Hasher.by(Class, f).")
+    }
+  }
+  return { name, limits }
+}
+
+const layerOptionNames: ReadonlySet<string> = new Set<keyof LayerOptions>(["maxBytes", "sweepInterval"])
+
+/**
+ * Checks a DataCache layer's options when the layer is made.
+ *
+ * @throws OptionProblem
+ * @internal
+ */
+export const layerOptions = (options: LayerOptions | undefined): { readonly maxBytes: number; readonly sweepMillis: number } => {
+  const where = "DataCache.layerMemory"
+  if (options === undefined) return { maxBytes: Infinity, sweepMillis: 60_000 }
+  if (typeof options !== "object" || options === null) {
+    return reject(where, "options", `must be an options object, got ${describeType(options)}.`)
+  }
+  for (const option of Object.keys(options)) {
+    if (!layerOptionNames.has(option)) {
+      const closest = closestName(option, layerOptionNames)
+      reject(
+        where,
+        option,
+        `no such option${closest === undefined ? "" : `; did you mean \`${closest}\``}? The options are: maxBytes, sweepInterval.`
+      )
+    }
+  }
+  const maxBytes = positive(where, "maxBytes", options.maxBytes)
+  if (options.sweepInterval === undefined) return { maxBytes, sweepMillis: 60_000 }
+  const sweepMillis = durationMillis(options.sweepInterval)
+  if (sweepMillis === undefined || !(sweepMillis > 0) || sweepMillis === Infinity) {
+    return reject(
+      where,
+      "sweepInterval",
+      `must be a positive, finite duration such as "1 minute", got ${describeInput(options.sweepInterval)}. ` +
+        "Leave it out for the default of 1 minute."
+    )
+  }
+  return { maxBytes, sweepMillis }
+}
+
+const reject = (functionName: string, option: string, reason: string): never => {
+  throw new OptionProblem(functionName, option, reason)
+}
+
+const positive = (name: string, option: string, value: number | undefined): number => {
+  if (value === undefined) return Infinity
+  if (typeof value !== "number" || Number.isNaN(value) || value <= 0) {
+    return reject(name, option, `must be a positive number, got ${String(value)}. Leave it out for no limit.`)
+  }
+  return value
+}
+
+const ttlMillis = (name: string, ttl: Duration.Input | string | undefined): number => {
+  if (ttl === undefined) return Infinity
+  const millis = durationMillis(ttl)
+  if (millis === undefined) {
+    return reject(
+      name,
+      "ttl",
+      `cannot read ${describeInput(ttl)} as a duration. Use a number of milliseconds or a string such as "10 minutes".`
+    )
+  }
+  if (!(millis > 0)) return reject(name, "ttl", `must be positive, got ${millis} ms. Leave it out to keep entries until evicted.`)
+  return millis
+}
+
+/** Milliseconds of a duration input, or `undefined` when it is not one (NaN included). */
+const durationMillis = (input: unknown): number | undefined => {
+  if (typeof input === "number" && Number.isNaN(input)) return undefined
+  let duration: Option.Option<Duration.Duration>
+  try {
+    duration = Duration.fromInput(input as Duration.Input)
+  } catch {
+    return undefined
+  }
+  return Option.isSome(duration) ? Duration.toMillis(duration.value) : undefined
+}
+
+/** A bad option value as the message shows it: strings quoted, other values by type or text. */
+const describeInput = (input: unknown): string =>
+  typeof input === "string"
+    ? JSON.stringify(input)
+    : typeof input === "number" || typeof input === "bigint" || typeof input === "boolean"
+      ? String(input)
+      : describeType(input)
+
+const optionNames: ReadonlySet<string> = new Set<keyof Options<unknown>>([
+  "name",
+  "version",
+  "key",
+  "value",
+  "ttl",
+  "maxEntries",
+  "maxBytes",
+  "cacheIf",
+  "hashers",
+  "copy",
+  "spinner",
+  "showTime",
+  "replay"
+])
+
+const unknownOptionReason = (option: string): string => {
+  const closest = closestName(option, optionNames)
+  return `no such option${closest === undefined ? "" : `; did you mean \`${closest}\``}? The options are: ${Array.from(optionNames).join(", ")}.`
+}
+
+/** The closest known name to `name`, if a typo could explain it (edits within a third of its length, at least 2). */
+const closestName = (name: string, names: Iterable<string>): string | undefined => {
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const candidate of names) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase())
+    if (distance <= Math.max(2, Math.floor(candidate.length / 3)) && distance < bestDistance) {
+      best = candidate
+      bestDistance = distance
+    }
+  }
+  return best
+}
+
+const editDistance = (a: string, b: string): number => {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length]!
+}
+
+/** The function's name: the `name` option, else the function's own name; never empty. */
+const nameOf = (options: Options<unknown>, f: Function): string => {
+  if (options.name !== undefined) {
+    if (typeof options.name !== "string" || options.name.trim() === "") {
+      return reject(String(f.name || "(anonymous)"), "name", `must be a non-empty string, got ${describeInput(options.name)}.`)
+    }
+    return options.name
+  }
+  if (f.name !== "") return f.name
+  return reject(
+    "(anonymous)",
+    "name",
+    isEffectFnWrapper(f)
+      ? `Effect.fn hides its name from recall; name the cached function: DataCache.fn("loadTrips", function* (...) { ... }).`
+      : `an anonymous function needs a name: DataCache.fn("loadTrips", ...) or DataCache.fn({ name: "loadTrips" }, ...).`
+  )
+}
+
+const GeneratorFunction = Object.getPrototypeOf(function* () {}) as object
+
+export const isGeneratorFunction = (f: Function): boolean => Object.getPrototypeOf(f) === GeneratorFunction
+
+// Every function Effect.fn, fnUntraced and fnUntracedEager return has the same
+// source text, whatever its body: read those texts once, to recognise them.
+let effectFnWrapperSources: ReadonlySet<string> | undefined
+
+const isEffectFnWrapper = (f: Function): boolean => {
+  effectFnWrapperSources ??= new Set(
+    [
+      Effect.fn(function* () {}),
+      Effect.fn(
+        function* () {},
+        (effect) => effect
+      ),
+      Effect.fnUntraced(function* () {}),
+      Effect.fnUntraced(
+        function* () {},
+        (effect) => effect
+      ),
+      Effect.fnUntracedEager(function* () {}),
+      Effect.fnUntracedEager(
+        function* () {},
+        (effect) => effect
+      )
+    ].map(String)
+  )
+  return effectFnWrapperSources.has(String(f))
+}
