@@ -390,7 +390,7 @@ export type ValueErrorOf<O, A> = O extends { readonly copy: "readonly" }
     ? ValueCodec.UnserializableValueError
     : [A] extends [Hashable]
       ? never
-      : // Effect<void>: a body that returns nothing has nothing to copy.
+      : // biome-ignore lint/suspicious/noConfusingVoidType: an Effect<void> body returns nothing to copy
         [A] extends [void]
         ? never
         : ValueCodec.UnserializableValueError
