@@ -10,6 +10,7 @@ import * as limits from "./examples/limits.ts"
 import * as mutation from "./examples/mutation.ts"
 import * as readonlyFrame from "./examples/readonly-frame.ts"
 import * as schemas from "./examples/schemas.ts"
+import * as services from "./examples/services.ts"
 
 const stops: ReadonlyArray<readonly [string, string, Effect.Effect<unknown, unknown>]> = [
   ["A slow function, cached", "docs/data-cache.md", expensive.program],
@@ -18,7 +19,8 @@ const stops: ReadonlyArray<readonly [string, string, Effect.Effect<unknown, unkn
   ["TTL, LRU and budgets", "docs/ttl-and-limits.md", limits.program],
   ["Concurrent callers, one computation", "docs/mutation-and-concurrency.md", concurrency.program],
   ["Schemas for values and keys", "docs/hashing.md", schemas.program],
-  ["Large frames: copy or share", "docs/mutation-and-concurrency.md", readonlyFrame.program]
+  ["Large frames: copy or share", "docs/mutation-and-concurrency.md", readonlyFrame.program],
+  ["Cached functions inside a service", "docs/data-cache.md", services.program]
 ]
 
 const tour = Effect.gen(function* () {

@@ -12,6 +12,7 @@ import * as limits from "../examples/limits.ts"
 import * as mutation from "../examples/mutation.ts"
 import * as readonlyFrame from "../examples/readonly-frame.ts"
 import * as schemas from "../examples/schemas.ts"
+import * as services from "../examples/services.ts"
 
 /** Runs an example, moving virtual time on until it finishes; keeps what it printed. */
 const runExample = <A, E>(program: Effect.Effect<A, E>) =>
@@ -83,6 +84,13 @@ describe("docs/examples", () => {
     Effect.gen(function* () {
       const { result } = yield* runExample(readonlyFrame.program)
       assert.deepStrictEqual(result, { copyIsFresh: true, sharedIsSame: true, frozen: true })
+    })
+  )
+
+  it.effect("services: methods with R = never share the layer's cache", () =>
+    Effect.gen(function* () {
+      const { result } = yield* runExample(services.program)
+      assert.deepStrictEqual(result, { fetches: 2 })
     })
   )
 })

@@ -1,0 +1,70 @@
+/**
+ * The test file docs/testing.md walks through: ways to test code that uses
+ * cached functions, each one a test that runs in `npm test`.
+ */
+import { assert, describe, it, layer } from "@effect/vitest"
+import { DataCache } from "@recall/core"
+import { Effect, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+
+// The code under test: a report that loads its rows through a cached function.
+let loads = 0
+const loadRows = DataCache.fn({ name: "loadRows", ttl: "1 hour" }, (city: string) =>
+  Effect.sleep("2 seconds").pipe(Effect.as([`${city}-${++loads}`]))
+)
+const report = (city: string) => Effect.map(loadRows(city), (rows) => `${city}: ${rows.length} rows`)
+
+describe("testing code that uses cached functions", () => {
+  // 1. A fresh cache per test: each test starts empty, whatever ran before.
+  it.effect("a fresh layerMemory() per test", () =>
+    Effect.gen(function* () {
+      const fiber = yield* Effect.forkChild(report("Oslo"))
+      yield* TestClock.adjust("2 seconds") // the body sleeps on the TestClock: no wall time passes
+      assert.strictEqual(yield* Fiber.join(fiber), "Oslo: 1 rows")
+      assert.strictEqual((yield* loadRows.stats).misses, 1)
+    }).pipe(Effect.provide(DataCache.layerMemory()))
+  )
+
+  // 2. TTL on virtual time: expiry reads Effect's Clock.
+  it.effect("ttl runs on the TestClock", () =>
+    Effect.gen(function* () {
+      const first = yield* Effect.forkChild(loadRows("Bergen"))
+      yield* TestClock.adjust("2 seconds")
+      const rows = yield* Fiber.join(first)
+      assert.isTrue(yield* loadRows.has("Bergen"))
+      yield* TestClock.adjust("1 hour")
+      assert.isFalse(yield* loadRows.has("Bergen"), "expired at exactly storedAt + ttl")
+      assert.lengthOf(rows, 1)
+    }).pipe(Effect.provide(DataCache.layerMemory()))
+  )
+
+  // 3. No caching at all: the code under test behaves as without recall.
+  it.effect("layerPassthrough runs every call", () =>
+    Effect.gen(function* () {
+      const before = loads
+      const both = yield* Effect.forkChild(Effect.all([report("Oslo"), report("Oslo")], { concurrency: 2 }))
+      yield* TestClock.adjust("2 seconds")
+      yield* Fiber.join(both)
+      assert.strictEqual(loads - before, 2)
+    }).pipe(Effect.provide(DataCache.layerPassthrough))
+  )
+})
+
+// 4. One cache shared by every test of a block: @effect/vitest's `layer`.
+layer(DataCache.layerMemory())("one cache for a block", (it) => {
+  it.effect("the first test fills it", () =>
+    Effect.gen(function* () {
+      const fiber = yield* Effect.forkChild(report("Tromsø"))
+      yield* TestClock.adjust("2 seconds")
+      yield* Fiber.join(fiber)
+      assert.isTrue(yield* loadRows.has("Tromsø"))
+    })
+  )
+
+  it.effect("the next test finds the entry", () =>
+    Effect.gen(function* () {
+      assert.isTrue(yield* loadRows.has("Tromsø"))
+      assert.strictEqual(yield* report("Tromsø"), "Tromsø: 1 rows")
+    })
+  )
+})
