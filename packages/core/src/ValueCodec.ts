@@ -6,18 +6,25 @@
  * - {@link structuredCopy} (the default): the cache keeps a deep copy and every
  *   hit returns a fresh deep copy, so a caller's mutations never reach the
  *   cache or other callers. Primitives are returned as they are. Typed arrays
- *   and ArrayBuffers are copied as whole buffers.
+ *   and ArrayBuffers are copied a buffer at a time; views that share a buffer
+ *   share one copied buffer. Effect's immutable data types (Option, Result,
+ *   Chunk, HashMap, HashSet, DateTime, Duration, Data and Schema classes)
+ *   come back as themselves, `Equal.equals` to the original.
  * - {@link fromSchema}: the cache keeps the schema's JSON encoding (a string)
- *   and every hit decodes it, so class instances, Dates and branded values
- *   come back as their real types, validated.
+ *   and every load decodes it, so class instances, Dates and branded values
+ *   come back as their real types, validated. The caller that computed the
+ *   value gets the decoded value too, so a miss and a hit return the same.
  * - {@link readonly}: no copies at all. The value is deep-frozen where JS
- *   allows and the same instance is shared by every caller.
+ *   allows and the same instance is shared by every caller; its type is
+ *   {@link DeepReadonly}, which also covers what JS cannot freeze.
  *
- * A value a codec cannot keep fails with {@link UnserializableValueError}; the
- * cache is left as it was.
+ * A value a codec cannot keep fails with {@link Unstorable}, naming the part
+ * and where it sits; the cache is left as it was. No value, however deep,
+ * makes a codec overflow the stack.
  *
  * @since 0.1.0
  */
+import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { describeType } from "./Hasher.ts"
 import * as Copy from "./internal/copy.ts"
@@ -34,10 +41,13 @@ export interface ValueCodec<A> {
   readonly [TypeId]: typeof TypeId
   readonly kind: "structuredCopy" | "schema" | "readonly"
   /**
-   * What the cache keeps for `value`, and an estimate of its size in bytes.
+   * What the cache keeps for `value` (`stored`), an estimate of its size in
+   * bytes, and the value the caller that computed it gets (`value`): the
+   * value itself for a structured copy (the cache keeps its own copy) and for
+   * readonly (now frozen), the decoded value for a schema.
    * Throws {@link Unstorable} when the value cannot be kept.
    */
-  readonly storeUnsafe: (value: A) => { readonly stored: unknown; readonly bytes: number }
+  readonly storeUnsafe: (value: A) => { readonly stored: unknown; readonly bytes: number; readonly value: A }
   /** A value for one caller, made from what the cache keeps. */
   readonly loadUnsafe: (stored: unknown) => A
 }
@@ -50,12 +60,27 @@ export interface ValueCodec<A> {
  * @since 0.1.0
  */
 export class Unstorable extends Error {
+  /** The part that cannot be kept (the whole value when `path` is empty). */
   readonly value: unknown
+  /** Where `value` sits, as steps from the root: `['field "handlers"', "[2]"]`. */
+  readonly path: ReadonlyArray<string>
+  /** For a value that does not match its `value` schema: the schema's issue. */
   readonly issue: string | undefined
-  constructor(value: unknown, issue?: string) {
-    super(issue ?? `a ${describeType(value)} cannot be copied`)
+  /** Why the part cannot be copied, when its type alone does not say (a cycle through a Chunk). */
+  readonly reason: string | undefined
+  constructor(
+    value: unknown,
+    options?: { readonly path?: ReadonlyArray<string>; readonly issue?: string | undefined; readonly reason?: string | undefined }
+  ) {
+    const path = options?.path ?? []
+    super(
+      options?.issue ??
+        `${phrase(typeNameOf(value))} at ${renderPath(path)} cannot be copied${options?.reason ? `: ${options.reason}` : ""}`
+    )
     this.value = value
-    this.issue = issue
+    this.path = path
+    this.issue = options?.issue
+    this.reason = options?.reason
   }
 }
 
@@ -70,14 +95,28 @@ const make = <A>(
 /**
  * Deep copies in, deep copies out, with the reach of `structuredClone`:
  * primitives, arrays, plain objects, Date, Map, Set, RegExp, typed arrays,
- * ArrayBuffer and DataView, with shared references and cycles preserved.
+ * ArrayBuffer and DataView, with shared references and cycles preserved; and
+ * Effect's immutable data types: Option, Result, Chunk, HashMap, HashSet,
+ * DateTime (with its zone), Duration, and `Data.Class`, `Data.TaggedClass`,
+ * `Schema.Class` instances, each rebuilt as its own type around deep copies
+ * of its contents.
+ *
+ * **Details**
+ *
+ * Own keys stay own keys (`"__proto__"` from `JSON.parse` included). A view
+ * whose buffer nothing else reaches is sliced (a small view of a huge buffer
+ * costs its own bytes); a buffer reached by several views, or by itself and
+ * a view, is copied once, from the first byte a view reaches to the last, and
+ * the views are rebuilt over that copy. Nesting depth is unbounded.
  *
  * **Gotchas**
  *
- * Class instances (including `Option`), functions, symbols and promises are
- * rejected rather than copied without their prototype: give the cached
- * function a `value` schema, or use `copy: "readonly"`, or a ResourceCache for
- * objects that must be shared.
+ * Other class instances, Effect's error classes, functions, symbols and
+ * promises are rejected rather than copied without their prototype: give the
+ * cached function a `value` schema, or use `copy: "readonly"`, or a
+ * ResourceCache for objects that must be shared. A Data or Schema class
+ * instance is rebuilt from its own fields without calling its constructor:
+ * state kept in `#private` fields or set up by a constructor is not copied.
  *
  * @category constructors
  * @since 0.1.0
@@ -88,10 +127,11 @@ export const structuredCopy = <A>(): ValueCodec<A> =>
     (value) => {
       try {
         const { bytes, tree, value: copied } = Copy.copy(value)
-        return { stored: new Kept(copied, tree), bytes }
+        return { stored: new Kept(copied, tree), bytes, value }
       } catch (e) {
-        if (e instanceof Copy.Uncopyable) throw new Unstorable(e.value)
-        throw e
+        if (!(e instanceof Copy.Uncopyable)) throw e
+        // Paths are found only now, by walking the value again: the success path keeps none.
+        throw new Unstorable(e.value, { path: Copy.locate(value, e.value) ?? [], reason: e.reason })
       }
     },
     // A tree (no shared references, no cycles: most data) is copied without a memo.
@@ -115,6 +155,13 @@ class Kept<A> {
  * Keeps the schema's JSON encoding and decodes it on every load. Decoding
  * builds new objects, so callers never share state.
  *
+ * **Details**
+ *
+ * Storing decodes the encoding once, for the caller that computed the value:
+ * it gets what a hit would get (fields the schema does not know are
+ * dropped, classes are rebuilt), and an encoding that does not decode fails
+ * then, as {@link Unstorable}, rather than on every later hit.
+ *
  * @category constructors
  * @since 0.1.0
  */
@@ -123,16 +170,26 @@ export const fromSchema = <S extends Schema.Top & { readonly DecodingServices: n
 ): ValueCodec<S["Type"]> => {
   const codec = Schema.toCodecJson(schema) as Schema.Codec<unknown, unknown>
   const encode = Schema.encodeUnknownResult(codec)
-  const decode = Schema.decodeUnknownSync(codec)
+  const decode = Schema.decodeUnknownResult(codec)
+  const load = (stored: unknown): S["Type"] => {
+    const decoded = decode(JSON.parse(stored as string))
+    if (decoded._tag === "Failure") throw new Error(decoded.failure.message)
+    return decoded.success
+  }
   return make(
     "schema",
     (value) => {
       const encoded = encode(value)
-      if (encoded._tag === "Failure") throw new Unstorable(value, encoded.failure.message)
-      const stored = JSON.stringify(encoded.success)
-      return { stored, bytes: 16 + 2 * stored.length }
+      if (encoded._tag === "Failure") throw new Unstorable(value, { issue: encoded.failure.message })
+      // toCodecJson encodes to JSON values; `undefined` (a bare Schema.Undefined) is kept as null.
+      const stored = JSON.stringify(encoded.success) ?? "null"
+      const decoded = decode(JSON.parse(stored))
+      if (decoded._tag === "Failure") {
+        throw new Unstorable(value, { issue: `its encoding does not decode back: ${decoded.failure.message}` })
+      }
+      return { stored, bytes: 16 + 2 * stored.length, value: decoded.success }
     },
-    (stored) => decode(JSON.parse(stored as string))
+    load
   )
 }
 
@@ -142,9 +199,13 @@ export const fromSchema = <S extends Schema.Top & { readonly DecodingServices: n
  *
  * **Gotchas**
  *
- * JS cannot freeze the elements of a typed array, nor the contents of a Map or
- * Set: those are readonly in the types only. Freezing happens in place, so the
- * value the computation returned is frozen too.
+ * `Object.freeze` reaches plain objects and arrays (also inside Maps, Sets
+ * and Effect's data types): writing to them throws in strict mode. JS cannot
+ * freeze the elements of a typed array, the bytes of an ArrayBuffer, the
+ * contents of a Map or Set, or a Date: for those, {@link DeepReadonly} makes
+ * every write a type error, and nothing stops a write at run time (after a
+ * cast, or from plain JS). Freezing happens in place, so the value the
+ * computation returned is frozen too.
  *
  * @category constructors
  * @since 0.1.0
@@ -154,7 +215,7 @@ export const readonly = <A>(): ValueCodec<A> =>
     "readonly",
     (value) => {
       const { bytes } = Copy.freeze(value)
-      return { stored: value, bytes }
+      return { stored: value, bytes, value }
     },
     (stored) => stored as A
   )
@@ -169,15 +230,25 @@ export const readonly = <A>(): ValueCodec<A> =>
  */
 export class UnserializableValueError extends Schema.TaggedError<UnserializableValueError>()("UnserializableValueError", {
   functionName: Schema.String,
+  /** The type of the part that cannot be kept (`"function send"`, `"Socket"`). */
   typeName: Schema.String,
-  issue: Schema.optional(Schema.String)
+  /** Where that part sits in the value: `value → field "handlers" → [2]`. */
+  path: Schema.optional(Schema.String),
+  /** The `value` schema's issue, for a value that does not match it. */
+  issue: Schema.optional(Schema.String),
+  /** Why the part cannot be copied, when its type alone does not say. */
+  reason: Schema.optional(Schema.String)
 }) {
   override get message(): string {
     if (this.issue !== undefined) {
       return `${this.functionName} returned a value that does not match its \`value\` schema: ${this.issue}`
     }
+    const what = phrase(this.typeName)
+    const why = this.reason === undefined ? "" : ` (${this.reason})`
     return [
-      `${this.functionName} returned a ${this.typeName}, which DataCache cannot copy.`,
+      this.path === undefined || this.path === ROOT
+        ? `${this.functionName} returned ${what}, which DataCache cannot copy${why}.`
+        : `${this.functionName} returned a value that DataCache cannot copy: ${what} at ${this.path}${why}.`,
       `DataCache hands every caller its own copy of the value. Ways out:`,
       `  - for a shared object (a connection, a client, a model), use ResourceCache, which returns one instance to every caller;`,
       `  - for class instances, give the function a \`value\` schema (e.g. value: Schema.Option(Schema.Number));`,
@@ -185,3 +256,162 @@ export class UnserializableValueError extends Schema.TaggedError<UnserializableV
     ].join("\n")
   }
 }
+
+/**
+ * The typed error for a value a codec refused: `e` from
+ * {@link ValueCodec.storeUnsafe} of the function named `functionName`.
+ * Rethrows anything that is not an {@link Unstorable} (a bug, not a value).
+ *
+ * @internal
+ */
+export const toValueError = (e: unknown, functionName: string): UnserializableValueError => {
+  if (!(e instanceof Unstorable)) throw e
+  return new UnserializableValueError({
+    functionName,
+    typeName: typeNameOf(e.value),
+    path: renderPath(e.path),
+    ...(e.issue === undefined ? {} : { issue: e.issue }),
+    ...(e.reason === undefined ? {} : { reason: e.reason })
+  })
+}
+
+const ROOT = "value"
+
+// A path 100,000 steps deep must not make a 1 MB message.
+const MAX_STEPS = 12
+const MAX_STEP_LENGTH = 60
+
+/** `value → field "handlers" → [2]`, with the middle of a long path elided. */
+const renderPath = (steps: ReadonlyArray<string>): string => {
+  const short = (step: string) => (step.length > MAX_STEP_LENGTH ? `${step.slice(0, MAX_STEP_LENGTH - 1)}…` : step)
+  const shown =
+    steps.length <= MAX_STEPS
+      ? steps
+      : [...steps.slice(0, MAX_STEPS / 2 - 2), `… ${steps.length - MAX_STEPS + 2} more steps …`, ...steps.slice(-MAX_STEPS / 2)]
+  return [ROOT, ...shown.map(short)].join(" → ")
+}
+
+const typeNameOf = (value: unknown): string => (Effect.isEffect(value) ? "Effect" : describeType(value))
+
+/** A type name as it reads in a sentence: "a function (send)", "an instance of Socket". */
+const phrase = (typeName: string): string => {
+  if (typeName.startsWith("function ")) return `a function (${typeName.slice("function ".length)})`
+  switch (typeName) {
+    case "function":
+      return "a function"
+    case "symbol":
+      return "a symbol"
+    case "Effect":
+      return "an Effect (yield* it in the body and return its result instead)"
+    case "Object":
+    case "object":
+      return "an object with a custom prototype"
+    default:
+      return `an instance of ${typeName}`
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Readonly types
+// ---------------------------------------------------------------------------
+
+/**
+ * An ArrayBuffer that can be measured and copied but not resized, transferred
+ * or wrapped in a writable view. `slice` returns a new, writable copy.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ReadonlyArrayBuffer {
+  readonly byteLength: number
+  slice(begin?: number, end?: number): ArrayBuffer
+}
+
+type TypedArray =
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array
+
+/** Typed array types by their `Symbol.toStringTag` (so a Node Buffer maps to Uint8Array). */
+interface TypedArrays {
+  readonly Int8Array: Int8Array
+  readonly Uint8Array: Uint8Array
+  readonly Uint8ClampedArray: Uint8ClampedArray
+  readonly Int16Array: Int16Array
+  readonly Uint16Array: Uint16Array
+  readonly Int32Array: Int32Array
+  readonly Uint32Array: Uint32Array
+  readonly Float32Array: Float32Array
+  readonly Float64Array: Float64Array
+  readonly BigInt64Array: BigInt64Array
+  readonly BigUint64Array: BigUint64Array
+}
+
+/** Members that write the elements, or hand out a writable view of them. */
+type TypedArrayWrites = "set" | "fill" | "copyWithin" | "reverse" | "sort" | "subarray" | "buffer"
+
+/**
+ * A typed array that can be read but not written: no index assignment, no
+ * `set`, `fill`, `copyWithin`, `reverse` or `sort`, and `subarray` and
+ * `buffer` are readonly too. Methods that return a new array (`slice`, `map`,
+ * `filter`, `toSorted`, `with`) return an ordinary, writable copy.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ReadonlyTypedArray<T extends TypedArray> = Omit<T, TypedArrayWrites | number> & {
+  readonly [index: number]: T[number]
+  readonly buffer: ReadonlyArrayBuffer
+  subarray(begin?: number, end?: number): ReadonlyTypedArray<T>
+}
+
+/**
+ * A DataView with its getters and without its setters.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ReadonlyDataView = Omit<DataView, `set${string}` | "buffer"> & { readonly buffer: ReadonlyArrayBuffer }
+
+/**
+ * A Date with its getters and without its setters.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ReadonlyDate = Omit<Date, `set${string}`>
+
+/**
+ * A deeply readonly view of `A`, the type `copy: "readonly"` values have:
+ * readonly fields and arrays all the way down, `ReadonlyMap` and
+ * `ReadonlySet`, and readonly typed arrays, buffers, DataViews and Dates
+ * (which JS cannot freeze, so the types are what protects them).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type DeepReadonly<A> = A extends (...args: ReadonlyArray<any>) => unknown
+  ? A
+  : A extends TypedArray
+    ? ReadonlyTypedArray<TypedArrays[A[typeof Symbol.toStringTag]]>
+    : A extends DataView
+      ? ReadonlyDataView
+      : A extends ArrayBuffer | SharedArrayBuffer
+        ? ReadonlyArrayBuffer
+        : A extends Date
+          ? ReadonlyDate
+          : A extends ReadonlyMap<infer K, infer V>
+            ? ReadonlyMap<DeepReadonly<K>, DeepReadonly<V>>
+            : A extends ReadonlySet<infer V>
+              ? ReadonlySet<DeepReadonly<V>>
+              : A extends object
+                ? { readonly [K in keyof A]: DeepReadonly<A[K]> }
+                : A

@@ -1,8 +1,36 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ValueCodec } from "@recall/core"
-import { Schema } from "effect"
+import { Chunk, Data, DateTime, Duration, Equal, HashMap, HashSet, Option, Result, Schema, SchemaGetter } from "effect"
 
-const roundTrip = <A>(codec: ValueCodec.ValueCodec<A>, value: A): A => codec.loadUnsafe(codec.storeUnsafe(value).stored)
+const roundTrip = <A>(codec: ValueCodec.ValueCodec<NoInfer<A>>, value: A): A => codec.loadUnsafe(codec.storeUnsafe(value).stored)
+
+/** The Unstorable that storing `value` throws. */
+const unstorable = (codec: ValueCodec.ValueCodec<any>, value: unknown): ValueCodec.Unstorable => {
+  try {
+    codec.storeUnsafe(value)
+  } catch (e) {
+    if (e instanceof ValueCodec.Unstorable) return e
+    throw e
+  }
+  throw new Error("expected Unstorable")
+}
+
+/** `{ next: { next: ... { leaf } } }`, `depth` levels, built without recursion. */
+const nested = (depth: number, leaf: unknown): { next?: unknown; leaf?: unknown } => {
+  let value: { next?: unknown; leaf?: unknown } = { leaf }
+  for (let i = 0; i < depth; i++) value = { next: value }
+  return value
+}
+
+const depthOf = (value: { next?: unknown }): number => {
+  let depth = 0
+  let at: { next?: unknown } | undefined = value
+  while (at?.next !== undefined) {
+    at = at.next as { next?: unknown }
+    depth++
+  }
+  return depth
+}
 
 describe("ValueCodec", () => {
   describe("structuredCopy", () => {
@@ -28,16 +56,24 @@ describe("ValueCodec", () => {
       assert.strictEqual(copy.self, copy)
     })
 
-    it("copies typed arrays as whole buffers, and views of one buffer stay views of one copy", () => {
-      const buffer = new ArrayBuffer(16)
-      const whole = new Uint8Array(buffer)
-      const floats = new Float64Array(buffer, 8, 1)
-      const copy = roundTrip(codec, { whole, floats })
-      assert.notStrictEqual(copy.whole.buffer, buffer)
-      assert.strictEqual(copy.floats.buffer, copy.whole.buffer)
-      copy.floats[0] = 1
-      assert.strictEqual(floats[0], 0)
-      assert.notStrictEqual(copy.whole[15], 0)
+    it("keeps key order, Map and Set order, and null-prototype objects", () => {
+      const bare = Object.assign(Object.create(null), { z: 1, a: { b: 2 } })
+      const value = {
+        z: { n: 1 },
+        a: 1,
+        m: new Map<unknown, unknown>([
+          ["y", { n: 2 }],
+          [{ k: 1 }, 3]
+        ]),
+        s: new Set([{ n: 4 }, 5]),
+        bare
+      }
+      const copy = roundTrip(codec, value)
+      assert.deepStrictEqual(Object.keys(copy), ["z", "a", "m", "s", "bare"])
+      assert.deepStrictEqual([...copy.m.values()], [{ n: 2 }, 3])
+      assert.deepStrictEqual([...copy.s], [{ n: 4 }, 5])
+      assert.strictEqual(Object.getPrototypeOf(copy.bare), null)
+      assert.deepStrictEqual(Object.keys(copy.bare), ["z", "a"])
     })
 
     it("copies a Node Buffer into a Buffer that does not alias it", () => {
@@ -50,7 +86,7 @@ describe("ValueCodec", () => {
 
     it("refuses functions, symbols and class instances", () => {
       class Conn {}
-      for (const value of [() => 1, Symbol("s"), new Conn(), { nested: [new Conn()] }, Promise.resolve(1)]) {
+      for (const value of [() => 1, Symbol("s"), new Conn(), { nested: [new Conn()] }, Promise.resolve(1), new Error("e")]) {
         assert.throws(() => codec.storeUnsafe(value), ValueCodec.Unstorable)
       }
     })
@@ -61,11 +97,361 @@ describe("ValueCodec", () => {
       assert.isAbove(large, 8000)
       assert.isBelow(small, 100)
     })
+
+    it("gives the computing caller the value it returned", () => {
+      const value = { list: [1] }
+      assert.strictEqual(codec.storeUnsafe(value).value, value)
+    })
+
+    describe("own keys", () => {
+      const parsed = () => JSON.parse('{"__proto__": {"x": 1}, "a": 1}')
+
+      const assertOwnProto = (copy: Record<string, unknown>) => {
+        assert.strictEqual(Object.getPrototypeOf(copy), Object.prototype)
+        assert.isTrue(Object.hasOwn(copy, "__proto__"))
+        assert.deepStrictEqual(Object.getOwnPropertyDescriptor(copy, "__proto__")?.value, { x: 1 })
+        assert.deepStrictEqual(Object.keys(copy), ["__proto__", "a"])
+        assert.isUndefined((copy as { x?: unknown }).x)
+      }
+
+      it("an own __proto__ key stays an own data property, on store and on every load", () => {
+        const value = parsed()
+        const { stored } = codec.storeUnsafe(value)
+        assertOwnProto(codec.loadUnsafe(stored))
+        assertOwnProto(codec.loadUnsafe(stored))
+      })
+
+      it("an own __proto__ key survives the copy of a value with shared references", () => {
+        const inner = parsed()
+        const copy = roundTrip(codec, { a: inner, b: inner, list: [parsed()] })
+        assert.strictEqual(copy.a, copy.b)
+        assertOwnProto(copy.a)
+        assertOwnProto(copy.list[0])
+      })
+
+      it("an own __proto__ key inside a Data class keeps the class's prototype", () => {
+        class Box extends Data.Class<{ readonly inner: unknown }> {}
+        const copy = roundTrip(codec, new Box({ inner: parsed() }))
+        assert.instanceOf(copy, Box)
+        assertOwnProto(copy.inner as Record<string, unknown>)
+      })
+    })
+
+    describe("typed arrays sharing a buffer", () => {
+      it("a partial view before the whole-buffer view: two views over one new buffer", () => {
+        const buffer = new ArrayBuffer(16)
+        const value = { part: new Uint8Array(buffer, 4, 4), all: new Uint8Array(buffer) }
+        const copy = roundTrip(codec, value)
+        assert.strictEqual(copy.part.buffer, copy.all.buffer)
+        assert.notStrictEqual(copy.all.buffer, buffer)
+        assert.strictEqual(copy.part.byteOffset, 4)
+        copy.part[0] = 7
+        assert.strictEqual(copy.all[4], 7)
+        assert.strictEqual(value.all[4], 0)
+      })
+
+      it("two partial views without a whole-buffer view share one new buffer", () => {
+        const buffer = new ArrayBuffer(64)
+        const value = { a: new Uint8Array(buffer, 8, 8), b: new Uint8Array(buffer, 12, 8) }
+        const copy = roundTrip(codec, value)
+        assert.strictEqual(copy.a.buffer, copy.b.buffer)
+        assert.notStrictEqual(copy.a.buffer, buffer)
+        copy.a[4] = 9
+        assert.strictEqual(copy.b[0], 9)
+        assert.strictEqual(value.b[0], 0)
+      })
+
+      it("views of different types over one buffer share, aligned as before", () => {
+        const buffer = new ArrayBuffer(32)
+        const bytes = new Uint8Array(buffer, 3, 5)
+        const floats = new Float64Array(buffer, 8, 2)
+        for (const value of [
+          { bytes, floats },
+          { floats, bytes }
+        ]) {
+          const copy = roundTrip(codec, value)
+          assert.strictEqual(copy.bytes.buffer, copy.floats.buffer)
+          copy.floats[0] = 1.5
+          const view = new Float64Array(copy.floats.buffer, copy.floats.byteOffset, 1)
+          assert.strictEqual(view[0], 1.5)
+          assert.strictEqual(floats[0], 0)
+        }
+      })
+
+      it("an ArrayBuffer and a view of it stay a view of the copied ArrayBuffer, in either order", () => {
+        const buffer = new ArrayBuffer(8)
+        const view = new Uint16Array(buffer, 2, 2)
+        for (const value of [
+          { buffer, view },
+          { view, buffer }
+        ]) {
+          const copy = roundTrip(codec, value)
+          assert.strictEqual(copy.view.buffer, copy.buffer)
+          assert.notStrictEqual(copy.buffer, buffer)
+          assert.strictEqual(copy.buffer.byteLength, 8)
+        }
+      })
+
+      it("a small view of a large buffer is copied alone", () => {
+        const view = new Uint8Array(new ArrayBuffer(1 << 20), 1000, 4)
+        const copy = roundTrip(codec, { view })
+        assert.strictEqual(copy.view.byteLength, 4)
+        assert.strictEqual(copy.view.buffer.byteLength, 4)
+        assert.isBelow(codec.storeUnsafe({ view }).bytes, 1000)
+      })
+
+      it("two small views of a large buffer copy only the span between them", () => {
+        const buffer = new ArrayBuffer(1 << 20)
+        const [a, b] = roundTrip(codec, [new Uint8Array(buffer, 1000, 4), new Uint8Array(buffer, 1100, 4)] as const)
+        assert.strictEqual(a.buffer, b.buffer)
+        assert.isBelow(a.buffer.byteLength, 200)
+        assert.strictEqual(b.byteOffset - a.byteOffset, 100)
+      })
+
+      it("Node Buffers from one pool stay Buffers", () => {
+        const a = Buffer.from("alpha")
+        const b = Buffer.from("beta")
+        const copy = roundTrip(codec, { a, b, again: a })
+        assert.isTrue(Buffer.isBuffer(copy.a) && Buffer.isBuffer(copy.b))
+        assert.strictEqual(copy.again, copy.a)
+        assert.strictEqual(copy.a.toString() + copy.b.toString(), "alphabeta")
+        copy.a[0] = 0
+        assert.strictEqual(a.toString(), "alpha")
+      })
+
+      it("a DataView over a shared buffer shares it too", () => {
+        const buffer = new ArrayBuffer(16)
+        const copy = roundTrip(codec, { data: new DataView(buffer, 4, 4), bytes: new Uint8Array(buffer, 0, 8) })
+        assert.strictEqual(copy.data.buffer, copy.bytes.buffer)
+        copy.data.setUint8(0, 5)
+        assert.strictEqual(copy.bytes[4], 5)
+      })
+    })
+
+    describe("deep values", () => {
+      it("a value nested 100,000 deep is stored and loaded without overflowing the stack", () => {
+        const value = nested(100_000, [1, 2])
+        const { stored, bytes } = codec.storeUnsafe(value)
+        assert.isAbove(bytes, 100_000 * 16)
+        const copy = codec.loadUnsafe(stored)
+        assert.strictEqual(depthOf(copy), 100_000)
+      })
+
+      it("deep arrays, Maps and values with shared references too", () => {
+        let list: Array<unknown> = [1]
+        let map = new Map<string, unknown>()
+        for (let i = 0; i < 100_000; i++) {
+          list = [list]
+          map = new Map([["m", map]])
+        }
+        const shared = { n: 1 }
+        const value = { list, map, deep: nested(100_000, shared), shared }
+        const copy = roundTrip(codec, value)
+        let at: { next?: unknown; leaf?: unknown } = copy.deep
+        while (at.next !== undefined) at = at.next as typeof at
+        assert.strictEqual(at.leaf, copy.shared)
+        assert.notStrictEqual(copy.shared, shared)
+      })
+
+      it("an uncopyable part deep inside fails with Unstorable, not a RangeError", () => {
+        const error = unstorable(
+          codec,
+          nested(100_000, () => 1)
+        )
+        assert.strictEqual(error.path.length, 100_001)
+      })
+    })
+
+    describe("Effect data types", () => {
+      class Person extends Data.Class<{ readonly name: string; readonly tags: Array<string> }> {
+        get upper() {
+          return this.name.toUpperCase()
+        }
+      }
+      class Tagged extends Data.TaggedClass("Tagged")<{ readonly list: Array<number> }> {}
+      class Trip extends Schema.Class<Trip>("Trip")({ id: Schema.Number, stops: Schema.Array(Schema.String) }) {}
+
+      /** Round-trips `value` and checks the copy is equal, fresh, and of the same type. */
+      const check = <A extends object>(value: A, guard: (u: unknown) => boolean): A => {
+        const copy = roundTrip(codec, value)
+        assert.isTrue(guard(copy), "same type")
+        assert.isTrue(Equal.equals(copy, value), "Equal.equals to the original")
+        assert.isTrue(Equal.equals(roundTrip(codec, value), copy), "Equal.equals between loads")
+        assert.strictEqual(Object.getPrototypeOf(copy), Object.getPrototypeOf(value))
+        return copy
+      }
+
+      it("Option and Result, with their contents deep-copied", () => {
+        const inner = { list: [1] }
+        const some = check(Option.some(inner), Option.isOption) as Option.Some<typeof inner>
+        some.value.list.push(2)
+        assert.deepStrictEqual(inner.list, [1])
+        assert.strictEqual(roundTrip(codec, Option.none()), Option.none())
+        const success = check(Result.succeed([new Float64Array(2)]), Result.isResult) as Result.Success<Array<Float64Array>, never>
+        success.success[0]![0] = 1
+        check(Result.fail({ code: 1 }), Result.isResult)
+      })
+
+      it("Chunk, HashSet and HashMap, with plain-object keys still found by value", () => {
+        const chunk = check(Chunk.make({ n: 1 }, { n: 2 }), Chunk.isChunk)
+        assert.deepStrictEqual(Chunk.toReadonlyArray(chunk), [{ n: 1 }, { n: 2 }])
+        check(Chunk.empty(), Chunk.isChunk)
+        const set = check(HashSet.make({ id: 1 }, { id: 2 }), HashSet.isHashSet)
+        assert.isTrue(HashSet.has(set, { id: 2 }))
+        const map = check(HashMap.make([{ id: 1 }, { rows: [1, 2] }], ["k", { rows: [3] }]), HashMap.isHashMap)
+        assert.deepStrictEqual(HashMap.get(map, { id: 1 }), Option.some({ rows: [1, 2] }))
+        const original = HashMap.make(["k", { rows: [3] }])
+        const copy = roundTrip(codec, original)
+        Option.getOrThrow(HashMap.get(copy, "k")).rows.push(4)
+        assert.deepStrictEqual(Option.getOrThrow(HashMap.get(original, "k")).rows, [3])
+      })
+
+      it("DateTime keeps its zone, Duration its length", () => {
+        const zoned = check(DateTime.makeZonedUnsafe(Date.UTC(2024, 0, 1), { timeZone: "Europe/Paris" }), DateTime.isDateTime)
+        assert.isTrue(DateTime.isZoned(zoned))
+        assert.strictEqual(DateTime.formatIsoZoned(zoned as DateTime.Zoned), "2024-01-01T01:00:00.000+01:00[Europe/Paris]")
+        const offset = check(DateTime.makeZonedUnsafe(0, { timeZone: 3 * 60 * 60 * 1000 }), DateTime.isDateTime)
+        assert.strictEqual(DateTime.formatIsoZoned(offset as DateTime.Zoned), "1970-01-01T03:00:00.000+03:00")
+        check(DateTime.makeUnsafe(5), (u) => DateTime.isDateTime(u) && DateTime.isUtc(u))
+        for (const duration of [Duration.seconds(2), Duration.nanos(5n), Duration.infinity, Duration.zero]) {
+          const copy = check(duration, Duration.isDuration)
+          assert.strictEqual(Duration.toMillis(copy), Duration.toMillis(duration))
+        }
+      })
+
+      it("Data classes, tagged classes and Schema classes keep their class and copy their fields", () => {
+        const person = new Person({ name: "ada", tags: ["x"] })
+        const copy = check(person, (u) => u instanceof Person)
+        assert.strictEqual(copy.upper, "ADA")
+        copy.tags.push("y")
+        assert.deepStrictEqual(person.tags, ["x"])
+        assert.strictEqual(check(new Tagged({ list: [1] }), (u) => u instanceof Tagged)._tag, "Tagged")
+        const trip = check(new Trip({ id: 1, stops: ["a"] }), (u) => u instanceof Trip)
+        assert.deepStrictEqual(Schema.decodeUnknownSync(Trip)(trip), trip)
+      })
+
+      it("Effect types nest in plain data and in each other, with shared references kept", () => {
+        const shared = [1]
+        const value = { a: Option.some(Chunk.make(shared, HashMap.make(["k", Option.some(shared)]))), shared }
+        const copy = roundTrip(codec, value)
+        assert.isTrue(Equal.equals(copy, value))
+        const [first] = Chunk.toReadonlyArray(Option.getOrThrow(copy.a)) as [Array<number>]
+        assert.strictEqual(first, copy.shared)
+        assert.notStrictEqual(copy.shared, shared)
+      })
+
+      it("a cycle back into a Chunk being built fails with a reason instead of looping", () => {
+        const holder: { chunk?: unknown } = {}
+        const chunk = Chunk.make(holder)
+        holder.chunk = chunk
+        const error = unstorable(codec, chunk)
+        assert.include(error.reason ?? "", "cycle")
+        // Entered from the object instead, the cycle closes on the object's copy, which exists already.
+        const copy = roundTrip(codec, holder)
+        assert.strictEqual(Chunk.toReadonlyArray(copy.chunk as Chunk.Chunk<unknown>)[0], copy)
+      })
+
+      it("a HashMap key that refers back to a value containing the map fails with a reason", () => {
+        const root: { map?: unknown } = {}
+        root.map = HashMap.make([{ root }, 1])
+        assert.include(unstorable(codec, root).reason ?? "", "refers back")
+      })
+
+      it("a cycle through a Data class is kept", () => {
+        class Node extends Data.Class<{ readonly links: Array<unknown> }> {}
+        const node = new Node({ links: [] })
+        node.links.push(node)
+        const copy = roundTrip(codec, node)
+        assert.strictEqual(copy.links[0], copy)
+      })
+
+      it("other classes, Effect errors and Effects are still refused", () => {
+        class Failure extends Data.TaggedError("Failure")<{}> {}
+        for (const value of [new Failure(), new (class Foo {})()]) assert.throws(() => codec.storeUnsafe(value), ValueCodec.Unstorable)
+      })
+    })
+
+    describe("where an uncopyable part is", () => {
+      it("Unstorable names the path of the offending part", () => {
+        const send = () => 1
+        const error = unstorable(codec, { handlers: [1, 2, send] })
+        assert.strictEqual(error.value, send)
+        assert.deepStrictEqual(error.path, ['field "handlers"', "[2]"])
+      })
+
+      it("paths go through Maps, Sets and Effect types", () => {
+        const f = () => 1
+        assert.deepStrictEqual(unstorable(codec, new Map([["k", { f }]])).path, ['value at key "k"', 'field "f"'])
+        assert.deepStrictEqual(unstorable(codec, new Set([1, f])).path, ["element 1"])
+        assert.deepStrictEqual(unstorable(codec, Option.some([f])).path, ['field "value"', "[0]"])
+        assert.deepStrictEqual(unstorable(codec, HashMap.make(["k", f])).path, ['value at key "k"'])
+      })
+
+      it("the root itself has an empty path", () => {
+        assert.deepStrictEqual(unstorable(codec, Symbol("s")).path, [])
+      })
+    })
+  })
+
+  describe("toValueError", () => {
+    const codec = ValueCodec.structuredCopy<any>()
+    const errorFor = (value: unknown) => ValueCodec.toValueError(unstorable(codec, value), "load")
+
+    it("names the function, the kind of value in plain English, and its path", () => {
+      const error = errorFor({ handlers: [1, 2, function send() {}] })
+      assert.strictEqual(error._tag, "UnserializableValueError")
+      assert.strictEqual(error.functionName, "load")
+      assert.strictEqual(error.path, 'value → field "handlers" → [2]')
+      assert.include(error.message, "a function (send)")
+      assert.include(error.message, 'value → field "handlers" → [2]')
+      assert.include(error.message, "ResourceCache")
+    })
+
+    it("uses a correct article for every kind of value", () => {
+      class Conn {}
+      const cases: Array<readonly [unknown, string]> = [
+        [new Conn(), "an instance of Conn"],
+        [new Error("e"), "an instance of Error"],
+        [() => 1, "a function"],
+        [Symbol("s"), "a symbol"],
+        [Object.create({}), "an object with a custom prototype"]
+      ]
+      for (const [value, phrase] of cases) {
+        const message = errorFor(value).message
+        assert.include(message, `load returned ${phrase}`)
+        assert.notMatch(message, /\ba [AEIOU]/)
+      }
+    })
+
+    it("keeps the message short for a part nested 100,000 deep", () => {
+      const error = errorFor(nested(100_000, () => 1))
+      assert.isBelow(error.message.length, 1500)
+      assert.include(error.path ?? "", "more")
+    })
+
+    it("says why when the type alone does not", () => {
+      const holder: { chunk?: unknown } = {}
+      const chunk = Chunk.make(holder)
+      holder.chunk = chunk
+      assert.include(errorFor(chunk).message, "cycle")
+    })
+
+    it("reports a value that does not match its schema with the schema's issue", () => {
+      const schemaCodec = ValueCodec.fromSchema(Schema.Number)
+      const error = ValueCodec.toValueError(unstorable(schemaCodec, "nope"), "count")
+      assert.include(error.message, "does not match its `value` schema")
+    })
+
+    it("rethrows anything that is not an Unstorable", () => {
+      const bug = new TypeError("bug")
+      assert.throws(() => ValueCodec.toValueError(bug, "load"), TypeError)
+    })
   })
 
   describe("fromSchema", () => {
+    class Trip extends Schema.Class<Trip>("Trip")({ id: Schema.Number, at: Schema.Date }) {}
+
     it("keeps the JSON encoding and decodes a fresh value each time", () => {
-      class Trip extends Schema.Class<Trip>("Trip")({ id: Schema.Number, at: Schema.Date }) {}
       const codec = ValueCodec.fromSchema(Schema.Array(Trip))
       const { stored } = codec.storeUnsafe([new Trip({ id: 1, at: new Date(0) })])
       assert.strictEqual(typeof stored, "string")
@@ -74,6 +460,33 @@ describe("ValueCodec", () => {
       assert.instanceOf(a[0], Trip)
       assert.notStrictEqual(a[0], b[0])
       assert.strictEqual(a[0]!.at.getTime(), 0)
+    })
+
+    it("gives the computing caller the decoded value, as a hit would", () => {
+      const codec = ValueCodec.fromSchema(Schema.Struct({ trip: Trip, extra: Schema.optional(Schema.Number) }))
+      const returned = { trip: new Trip({ id: 1, at: new Date(0) }), notInSchema: true } as any
+      const { stored, value } = codec.storeUnsafe(returned)
+      assert.notStrictEqual(value, returned)
+      assert.deepStrictEqual(value, codec.loadUnsafe(stored))
+      assert.instanceOf(value.trip, Trip)
+      assert.isFalse("notInSchema" in value)
+    })
+
+    it("a value whose encoding does not decode back is Unstorable when stored, not on every hit", () => {
+      // A transformation whose encode is not the inverse of its decode.
+      const Flipped = Schema.String.pipe(
+        Schema.decodeTo(Schema.Number.check(Schema.isGreaterThan(0)), {
+          decode: SchemaGetter.transform((s: string) => Number(s)),
+          encode: SchemaGetter.transform((n: number) => String(-n))
+        })
+      )
+      const error = unstorable(ValueCodec.fromSchema(Flipped), 1)
+      assert.include(error.issue ?? "", "does not decode back")
+    })
+
+    it("undefined and void values are kept", () => {
+      assert.isUndefined(roundTrip(ValueCodec.fromSchema(Schema.Undefined), undefined))
+      assert.isUndefined(roundTrip<void>(ValueCodec.fromSchema(Schema.Void), undefined))
     })
   })
 
@@ -85,6 +498,122 @@ describe("ValueCodec", () => {
       assert.strictEqual(loaded, value)
       assert.isTrue(Object.isFrozen(value.list))
       assert.isTrue(Object.isFrozen(value.inner))
+    })
+
+    it("freezes plain data inside Effect types and under an own __proto__ key", () => {
+      const codec = ValueCodec.readonly<any>()
+      const inner = { list: [1] }
+      const parsed = JSON.parse('{"__proto__": {"x": 1}}')
+      roundTrip(codec, { option: Option.some(inner), chunk: Chunk.make({ n: 1 }), parsed })
+      assert.isTrue(Object.isFrozen(inner.list))
+      assert.isTrue(Object.isFrozen(Object.getOwnPropertyDescriptor(parsed, "__proto__")!.value))
+    })
+
+    it("freezes a value nested 100,000 deep", () => {
+      const codec = ValueCodec.readonly<any>()
+      const value = nested(100_000, { last: [1] })
+      codec.storeUnsafe(value)
+      let at: any = value
+      while (at.next !== undefined) at = at.next
+      assert.isTrue(Object.isFrozen(at.leaf.last))
+    })
+  })
+
+  describe("DeepReadonly", () => {
+    it("typed arrays, buffers, views, Dates, Maps and Sets lose their writes in the types", () => {
+      type Frame = {
+        readonly floats: Float64Array
+        readonly big: BigInt64Array
+        readonly bytes: Buffer
+        readonly raw: ArrayBuffer
+        readonly view: DataView
+        readonly when: Date
+        readonly byName: Map<string, Array<number>>
+        readonly names: Set<string>
+        readonly rows: Array<{ readonly x: Array<number> }>
+      }
+      const frame = (): ValueCodec.DeepReadonly<Frame> => ({
+        floats: new Float64Array(2),
+        big: new BigInt64Array(1),
+        bytes: Buffer.from("x"),
+        raw: new ArrayBuffer(8),
+        view: new DataView(new ArrayBuffer(8)),
+        when: new Date(0),
+        byName: new Map([["a", [1]]]),
+        names: new Set(["a"]),
+        rows: [{ x: [1] }]
+      })
+      const f = frame()
+      // Reads compile and work.
+      const sum: number = f.floats[0]! + f.floats.reduce((a, b) => a + b, 0) + f.bytes[0]! + f.view.getUint8(0) + f.when.getTime()
+      const big: bigint = f.big[0]!
+      const copied: Float64Array = f.floats.slice()
+      assert.strictEqual(sum + Number(big) + copied.length, 120 + 2)
+      assert.strictEqual(f.floats.subarray(1)[0], 0)
+      // Writes do not compile (the runtime cannot stop these: typed arrays and Dates cannot be frozen).
+      const writes = [
+        () => {
+          // @ts-expect-error index assignment
+          f.floats[0] = -1
+        },
+        () => {
+          // @ts-expect-error fill
+          f.floats.fill(0)
+        },
+        () => {
+          // @ts-expect-error set
+          f.floats.set([1])
+        },
+        () => {
+          // @ts-expect-error a subarray is readonly too
+          f.floats.subarray(0)[0] = 1
+        },
+        () => {
+          // @ts-expect-error sort
+          f.floats.sort()
+        },
+        () => {
+          // @ts-expect-error bigint arrays too
+          f.big[0] = 1n
+        },
+        () => {
+          // @ts-expect-error Buffer writes
+          f.bytes.write("y")
+        },
+        () => {
+          // @ts-expect-error the underlying buffer cannot be wrapped in a writable view
+          new Uint8Array(f.floats.buffer)[0] = 1
+        },
+        () => {
+          // @ts-expect-error ArrayBuffer resize
+          f.raw.resize(4)
+        },
+        () => {
+          // @ts-expect-error DataView setters
+          f.view.setUint8(0, 1)
+        },
+        () => {
+          // @ts-expect-error Date setters
+          f.when.setTime(0)
+        },
+        () => {
+          // @ts-expect-error Map writes
+          f.byName.set("b", [2])
+        },
+        () => {
+          // @ts-expect-error Map values are deeply readonly
+          f.byName.get("a")!.push(2)
+        },
+        () => {
+          // @ts-expect-error Set writes
+          f.names.add("b")
+        },
+        () => {
+          // @ts-expect-error nested arrays
+          f.rows[0]!.x.push(1)
+        }
+      ]
+      assert.strictEqual(writes.length, 15)
     })
   })
 })

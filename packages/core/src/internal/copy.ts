@@ -1,32 +1,62 @@
 /**
- * Deep copy with the reach of `structuredClone`, built for speed on the shapes
- * data code returns: plain objects and arrays of primitives and typed arrays.
+ * Deep copy with the reach of `structuredClone`, plus Effect's immutable data
+ * types, built for speed on the shapes data code returns: plain objects and
+ * arrays of primitives and typed arrays.
  *
- * - Typed arrays and ArrayBuffers are copied as whole buffers with one
- *   allocation each (`%TypedArray%.prototype.slice`), never element by element.
- *   Views that share one buffer stay sharing one copied buffer.
+ * - Own keys are copied as own data properties, `"__proto__"` included (an
+ *   assignment would set the copy's prototype instead).
  * - Shared references and cycles are preserved (a memo of copied objects).
- * - Class instances, functions, symbols, promises and other values without a
- *   data form throw {@link Uncopyable}: copying them would silently drop their
- *   prototype or their identity.
+ * - {@link copy} walks with an explicit stack, so 100,000-deep nesting cannot
+ *   overflow the call stack. {@link copyTree}, the copy a hit pays for,
+ *   recurses for speed and hands anything deeper than {@link MAX_RECURSION}
+ *   levels to the same iterative walk.
+ * - Typed arrays and ArrayBuffers are copied a buffer at a time (one
+ *   allocation each), never element by element. A view whose buffer nothing
+ *   else in the value reaches is sliced: a 4-byte view of a 1 GB buffer costs
+ *   4 bytes. When several views (or the ArrayBuffer itself) reach one buffer,
+ *   that buffer is copied once, from the first byte any view reaches to the
+ *   last (the whole buffer when the ArrayBuffer itself is reached), and every
+ *   view is rebuilt over that one copy, so writes through one view show
+ *   through the others as before. Which case applies is only known once the
+ *   whole value is walked: a view sliced before a second view of its buffer
+ *   turns up makes the walk start again with that knowledge, at most once.
+ * - Effect's immutable data types come back as values of their own type,
+ *   `Equal.equals` to the original, their contents deep-copied: see
+ *   {@link effectTypes}, the table that says how each is rebuilt.
+ * - Class instances outside that table, functions, symbols, promises and
+ *   other values without a data form throw {@link Uncopyable}: copying them
+ *   would silently drop their prototype or their identity. So does an error
+ *   thrown while reading the value (a getter, a revoked proxy).
  *
  * Alongside the copy it estimates the bytes the value holds, for byte budgets.
  */
+import * as Chunk from "effect/Chunk"
+import * as Data from "effect/Data"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as HashMap from "effect/HashMap"
+import * as HashSet from "effect/HashSet"
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import { isPlainObject } from "./canonical.ts"
 
 /** @internal */
 export class Uncopyable {
   readonly value: unknown
-  constructor(value: unknown) {
+  /** Why `value` cannot be copied, when its type alone does not say. */
+  readonly reason: string | undefined
+  constructor(value: unknown, reason?: string) {
     this.value = value
+    this.reason = reason
   }
 }
-
-const typedArraySlice = Object.getPrototypeOf(Uint8Array.prototype).slice as (this: ArrayBufferView) => ArrayBufferView
 
 // Rough per-value overheads in V8, used only for byte budgets.
 const OBJECT_BYTES = 16
 const SLOT_BYTES = 8
+
+/** Nesting depth past which {@link copyTree} stops recursing and walks with a stack. */
+const MAX_RECURSION = 1000
 
 /** @internal */
 export interface Sized<A> {
@@ -34,109 +64,496 @@ export interface Sized<A> {
   readonly bytes: number
 }
 
+/** Writes `value` as an own data property of `out`, even for the key `"__proto__"`. */
+const setOwn = (out: Record<string, unknown>, key: string, value: unknown): void => {
+  if (key === "__proto__") Object.defineProperty(out, key, { value, writable: true, enumerable: true, configurable: true })
+  else out[key] = value
+}
+
+// ---------------------------------------------------------------------------
+// Effect's data types
+// ---------------------------------------------------------------------------
+
+/**
+ * One of Effect's immutable data types, and how a copy of it is made:
+ *
+ * - `fields`: a new object with the same prototype and deep copies of the
+ *   original's own enumerable fields, exactly what the type's constructor
+ *   would have built (Option's `Some`, Result, Data and Schema classes).
+ * - `rebuild`: made anew through the type's public constructors from
+ *   contents that are immutable (DateTime keeps its `TimeZone`, which Effect
+ *   itself shares between values).
+ * - `list`, `set`, `map`: rebuilt through the type's constructor from deep
+ *   copies of its items, elements or entries, once those copies are
+ *   complete: HashSet and HashMap hash them on the way in, and a hash taken
+ *   of a half-built copy would be cached wrong forever.
+ *
+ * @internal
+ */
+export type EffectType =
+  | { readonly name: string; readonly is: (value: object) => boolean; readonly copy: "fields" }
+  | { readonly name: string; readonly is: (value: object) => boolean; readonly copy: "rebuild"; readonly rebuild: (value: any) => object }
+  | {
+      readonly name: string
+      readonly is: (value: object) => boolean
+      readonly copy: "list" | "set" | "map"
+      /** The items, or for `map` the entries flattened as `[key, value, key, value, ...]`. */
+      readonly items: (value: any) => Array<unknown>
+      readonly build: (items: Array<unknown>) => object
+    }
+
+const entriesOf = (map: Iterable<readonly [unknown, unknown]>): Array<unknown> => {
+  const flat: Array<unknown> = []
+  for (const [key, value] of map) flat.push(key, value)
+  return flat
+}
+
+const pairsOf = (flat: Array<unknown>): Array<[unknown, unknown]> => {
+  const pairs: Array<[unknown, unknown]> = []
+  for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i], flat[i + 1]])
+  return pairs
+}
+
+const rebuildDuration = (duration: Duration.Duration): Duration.Duration => {
+  const value = duration.value
+  switch (value._tag) {
+    case "Millis":
+      return Duration.millis(value.millis)
+    case "Nanos":
+      return Duration.nanos(value.nanos)
+    case "Infinity":
+      return Duration.infinity
+    case "NegativeInfinity":
+      return Duration.negativeInfinity
+  }
+}
+
+const rebuildDateTime = (dateTime: DateTime.DateTime): DateTime.DateTime => {
+  const utc = DateTime.makeUnsafe(dateTime.epochMilliseconds)
+  return DateTime.isZoned(dateTime) ? DateTime.setZone(utc, dateTime.zone) : utc
+}
+
+/**
+ * Effect's immutable data types that copies support, tried in order. Data
+ * classes cover `Data.Class`, `Data.TaggedClass`, `Schema.Class` and
+ * `Schema.TaggedClass` (all extend `Data.Class`), not Effect's error classes.
+ * Effect 4 has no `Data.struct`: its structural equality covers plain objects,
+ * which are copied as such.
+ *
+ * @internal
+ */
+export const effectTypes: ReadonlyArray<EffectType> = [
+  // `Option.none()` is a singleton with nothing inside: keep it one.
+  { name: "Option", is: (u) => Option.isOption(u) && Option.isNone(u), copy: "rebuild", rebuild: () => Option.none() },
+  { name: "Option", is: Option.isOption, copy: "fields" },
+  { name: "Result", is: Result.isResult, copy: "fields" },
+  { name: "Chunk", is: Chunk.isChunk, copy: "list", items: (chunk) => Array.from(chunk), build: (items) => Chunk.fromIterable(items) },
+  { name: "HashSet", is: HashSet.isHashSet, copy: "set", items: (set) => Array.from(set), build: (items) => HashSet.fromIterable(items) },
+  { name: "HashMap", is: HashMap.isHashMap, copy: "map", items: entriesOf, build: (flat) => HashMap.fromIterable(pairsOf(flat)) },
+  { name: "DateTime", is: DateTime.isDateTime, copy: "rebuild", rebuild: rebuildDateTime },
+  { name: "Duration", is: Duration.isDuration, copy: "rebuild", rebuild: rebuildDuration },
+  { name: "Data class", is: (u) => u instanceof Data.Class, copy: "fields" }
+]
+
+/** @internal */
+export const effectTypeOf = (value: object): EffectType | undefined => {
+  for (const type of effectTypes) if (type.is(value)) return type
+  return undefined
+}
+
+// ---------------------------------------------------------------------------
+// Typed arrays and buffers
+// ---------------------------------------------------------------------------
+
+type ViewConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ArrayBufferView
+
+const typedArraySlice = Object.getPrototypeOf(Uint8Array.prototype).slice as (this: ArrayBufferView) => ArrayBufferView
+
+/** The built-in view constructors by prototype, to rebuild subclasses (Node's Buffer) without calling them. */
+const intrinsicViews = new Map<object, ViewConstructor>(
+  [
+    Int8Array,
+    Uint8Array,
+    Uint8ClampedArray,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+    Float32Array,
+    Float64Array,
+    BigInt64Array,
+    BigUint64Array,
+    DataView,
+    (globalThis as { Float16Array?: ViewConstructor }).Float16Array
+  ]
+    .filter((C) => C !== undefined)
+    .map((C) => [C.prototype, C as ViewConstructor])
+)
+
+const isBuffer = (value: object): value is ArrayBufferLike =>
+  value instanceof ArrayBuffer || (typeof SharedArrayBuffer === "function" && value instanceof SharedArrayBuffer)
+
+/** A view like `view` (same class, same length) over `buffer` at `byteOffset`. */
+const viewOver = (view: ArrayBufferView, buffer: ArrayBufferLike, byteOffset: number): ArrayBufferView => {
+  const proto = Object.getPrototypeOf(view)
+  let Constructor: ViewConstructor | undefined
+  for (let p = proto; p !== null && Constructor === undefined; p = Object.getPrototypeOf(p)) Constructor = intrinsicViews.get(p)
+  if (Constructor === undefined) throw new Uncopyable(view)
+  const length = view instanceof DataView ? view.byteLength : (view as Uint8Array).length
+  const out = new Constructor(buffer, byteOffset, length)
+  if (Object.getPrototypeOf(out) !== proto) Object.setPrototypeOf(out, proto)
+  return out
+}
+
+/** A copy of `view` over a new buffer of its own bytes only. */
+const sliceView = (view: ArrayBufferView): ArrayBufferView =>
+  view instanceof DataView
+    ? new DataView(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength))
+    : typedArraySlice.call(view)
+
+/** The part of a source buffer that a copy must hold: `[start, end)`. */
+interface Span {
+  start: number
+  end: number
+}
+
+/**
+ * How one source buffer is copied in this walk: either one copy (of the whole
+ * buffer, or of a span starting at `base`) that views are rebuilt over, or,
+ * so far, one view sliced on its own (`copy` undefined, `span` its bytes).
+ */
+interface BufferCopy {
+  readonly copy: ArrayBufferLike | undefined
+  readonly base: number
+  readonly span: Span
+}
+
+// The largest element is 8 bytes: a span copy that starts at a multiple of 8
+// keeps every view's offset aligned.
+const alignDown = (offset: number): number => offset - (offset % 8)
+
+// ---------------------------------------------------------------------------
+// The iterative copier
+// ---------------------------------------------------------------------------
+
+// Tasks on the stack, each pushed as its operands then its operation (popped first):
+const COPY = 0 // value, target, key: copy `value` into `target[key]`
+const LEAVE = 1 // a container's children are done
+const LEAVE_MAP = 2 // map, entries: ... and the copied entries can be inserted, in order
+const LEAVE_SET = 3 // set, elements: ... and the copied elements can be added, in order
+const LEAVE_BUILD = 4 // building, target, key: ... and the Effect collection can be built
+const LEAVE_HASHED = 5 // the hashed part of an Effect collection (keys, elements) is done
+
+/** Marks, in the memo, an Effect collection whose copy is not built yet. */
+const BUILDING = Symbol("building")
+
+type CollectionType = Extract<EffectType, { readonly copy: "list" | "set" | "map" }>
+
+interface Building {
+  readonly type: CollectionType
+  readonly original: object
+  readonly items: Array<unknown>
+}
+
 class Copier {
   readonly memo = new Map<object, unknown>()
+  readonly stack: Array<any> = []
+  /** The containers being copied, outermost first: an object is "open" while it is here. */
+  readonly open: Array<object> = []
+  /** Where, in `open`, each hashed part being copied starts, innermost last. */
+  readonly hashed: Array<number> = []
+  /** Buffers reached so far, and how they were copied. */
+  buffers: Map<ArrayBufferLike, BufferCopy> | undefined = undefined
+  /** Buffers reached again after one of their views was sliced: this walk's copy is wrong and must be redone. */
+  conflicts: Map<ArrayBufferLike, Span> | undefined = undefined
+  /** Buffers known, from an earlier walk, to be reached more than once, and the span to copy of each. */
+  readonly plan: ReadonlyMap<ArrayBufferLike, Span> | undefined
   bytes = 0
   /** Whether some object was reached twice (a shared reference or a cycle). */
   shared = false
+  /** The object being read, to blame when reading it throws. */
+  current: unknown = undefined
 
-  copy(value: unknown): unknown {
+  constructor(plan: ReadonlyMap<ArrayBufferLike, Span> | undefined) {
+    this.plan = plan
+  }
+
+  run(root: unknown): unknown {
+    const box: Array<unknown> = [undefined]
+    try {
+      this.put(root, box, 0)
+      this.drain()
+    } catch (e) {
+      if (e instanceof Uncopyable) throw e
+      throw new Uncopyable(this.current, `reading it threw ${String(e)}`)
+    }
+    return box[0]
+  }
+
+  /** Copies a primitive into `target[key]` at once; schedules an object. */
+  put(value: unknown, target: any, key: string | number): void {
+    if (typeof value === "object" && value !== null) this.stack.push(value, target, key, COPY)
+    else target[key] = this.primitive(value)
+  }
+
+  primitive(value: unknown): unknown {
     switch (typeof value) {
-      case "number":
-      case "boolean":
-      case "undefined":
-        this.bytes += SLOT_BYTES
-        return value
       case "string":
         this.bytes += OBJECT_BYTES + 2 * value.length
         return value
       case "bigint":
         this.bytes += OBJECT_BYTES + 8
         return value
-      case "object":
-        if (value === null) {
-          this.bytes += SLOT_BYTES
-          return value
-        }
-        return this.memo.has(value) ? this.again(value) : this.object(value)
-      default:
+      case "function":
+      case "symbol":
         throw new Uncopyable(value)
+      default:
+        this.bytes += SLOT_BYTES
+        return value
     }
   }
 
-  again(value: object): unknown {
-    this.shared = true
-    return this.memo.get(value)
+  drain(): void {
+    const stack = this.stack
+    while (stack.length > 0) {
+      switch (stack.pop() as number) {
+        case COPY: {
+          const key = stack.pop()
+          const target = stack.pop()
+          this.copy(stack.pop(), target, key)
+          break
+        }
+        case LEAVE:
+          this.open.pop()
+          break
+        case LEAVE_MAP: {
+          const entries = stack.pop() as Array<unknown>
+          const map = stack.pop() as Map<unknown, unknown>
+          for (let i = 0; i < entries.length; i += 2) map.set(entries[i], entries[i + 1])
+          this.open.pop()
+          break
+        }
+        case LEAVE_SET: {
+          const elements = stack.pop() as Array<unknown>
+          const set = stack.pop() as Set<unknown>
+          for (const element of elements) set.add(element)
+          this.open.pop()
+          break
+        }
+        case LEAVE_BUILD: {
+          const key = stack.pop()
+          const target = stack.pop()
+          this.build(stack.pop(), target, key)
+          break
+        }
+        case LEAVE_HASHED:
+          this.hashed.pop()
+          break
+      }
+    }
   }
 
-  object(value: object): unknown {
+  copy(value: object, target: any, key: string | number): void {
+    const known = this.memo.get(value)
+    if (known !== undefined) {
+      target[key] = this.again(value, known)
+      return
+    }
+    this.current = value
     if (Array.isArray(value)) {
       const out = new Array(value.length)
-      this.memo.set(value, out)
+      this.enter(value, out, target, key)
+      this.stack.push(LEAVE)
       this.bytes += OBJECT_BYTES + SLOT_BYTES * value.length
-      for (let i = 0; i < value.length; i++) out[i] = this.copy(value[i])
-      return out
+      for (let i = 0; i < value.length; i++) this.put(value[i], out, i)
+      return
     }
-    if (isPlainObject(value)) {
-      const out: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {}
-      this.memo.set(value, out)
-      const record = value as Record<string, unknown>
+    const proto = Object.getPrototypeOf(value)
+    if (proto === Object.prototype || proto === null) {
+      const out: Record<string, unknown> = proto === null ? Object.create(null) : {}
+      this.enter(value, out, target, key)
+      this.stack.push(LEAVE)
       this.bytes += OBJECT_BYTES
-      for (const key in record) {
-        this.bytes += SLOT_BYTES
-        out[key] = this.copy(record[key])
-      }
-      return out
+      for (const field in value) this.field(value, field, out)
+      return
     }
-    if (ArrayBuffer.isView(value)) return this.view(value)
-    if (value instanceof ArrayBuffer) {
-      const out = value.slice(0)
-      this.memo.set(value, out)
-      this.bytes += OBJECT_BYTES + value.byteLength
-      return out
-    }
-    if (value instanceof Date) {
-      this.bytes += OBJECT_BYTES + SLOT_BYTES
-      return new Date(value.getTime())
-    }
+    if (ArrayBuffer.isView(value)) return this.leaf(value, this.view(value), target, key)
+    if (isBuffer(value)) return this.leaf(value, this.buffer(value), target, key)
+    if (value instanceof Date) return this.leaf(value, new Date(value.getTime()), target, key, SLOT_BYTES)
+    if (value instanceof RegExp) return this.leaf(value, new RegExp(value.source, value.flags), target, key, 2 * value.source.length)
     if (value instanceof Map) {
       const out = new Map()
-      this.memo.set(value, out)
-      this.bytes += OBJECT_BYTES
-      for (const [k, v] of value) out.set(this.copy(k), this.copy(v))
-      return out
+      const entries = entriesOf(value)
+      this.enter(value, out, target, key)
+      this.stack.push(out, entries, LEAVE_MAP)
+      this.children(entries)
+      return
     }
     if (value instanceof Set) {
       const out = new Set()
-      this.memo.set(value, out)
-      this.bytes += OBJECT_BYTES
-      for (const v of value) out.add(this.copy(v))
-      return out
+      const elements = Array.from(value)
+      this.enter(value, out, target, key)
+      this.stack.push(out, elements, LEAVE_SET)
+      this.children(elements)
+      return
     }
-    if (value instanceof RegExp) {
-      this.bytes += OBJECT_BYTES + 2 * value.source.length
-      return new RegExp(value.source, value.flags)
+    const type = effectTypeOf(value)
+    if (type === undefined) throw new Uncopyable(value)
+    switch (type.copy) {
+      case "fields": {
+        const out: Record<string, unknown> = Object.create(proto)
+        this.enter(value, out, target, key)
+        this.stack.push(LEAVE)
+        this.bytes += OBJECT_BYTES
+        for (const field of Object.keys(value)) this.field(value, field, out)
+        return
+      }
+      case "rebuild":
+        return this.leaf(value, type.rebuild(value), target, key)
+      default:
+        return this.collection(value, type, target, key)
     }
-    throw new Uncopyable(value)
   }
 
-  view(value: ArrayBufferView): unknown {
-    this.bytes += OBJECT_BYTES + value.byteLength
-    const buffer = this.memo.get(value.buffer) as ArrayBuffer | undefined
-    if (buffer !== undefined) this.shared = true
-    const Constructor = value.constructor as new (buffer: ArrayBufferLike, offset: number, length: number) => ArrayBufferView
-    const length = value instanceof DataView ? value.byteLength : (value as Uint8Array).length
-    if (buffer !== undefined) return new Constructor(buffer, value.byteOffset, length)
-    if (value instanceof DataView) {
-      const out = value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength)
-      return new DataView(out)
+  /** A second reach of an object already (being) copied. */
+  again(value: object, known: unknown): unknown {
+    if (known === BUILDING) {
+      throw new Uncopyable(
+        value,
+        `a cycle passes through this ${effectTypeOf(value)?.name}, which can only be built once its contents are copied`
+      )
     }
-    const out = typedArraySlice.call(value)
-    // Only a view of its whole buffer can stand in for that buffer.
-    if (value.byteOffset === 0 && value.byteLength === value.buffer.byteLength) this.memo.set(value.buffer, out.buffer)
-    return out
+    // A hashed part (a HashMap key) must be complete when it is hashed, so it cannot reach back into a value still being copied.
+    if (this.hashed.length > 0) {
+      const at = this.open.lastIndexOf(value)
+      if (at !== -1 && at < this.hashed[this.hashed.length - 1]!) {
+        throw new Uncopyable(value, "a HashMap key or HashSet element refers back to a value that contains it, so it cannot be hashed")
+      }
+    }
+    this.shared = true
+    return known
+  }
+
+  /** Registers the copy of a container, open until the caller's LEAVE task runs after its children. */
+  enter(value: object, out: unknown, target: any, key: string | number): void {
+    this.memo.set(value, out)
+    target[key] = out
+    this.open.push(value)
+  }
+
+  /** Copies `source[field]` as an own field, keeping its place in key order while an object is copied into it. */
+  field(source: object, field: string, out: Record<string, unknown>): void {
+    const value = (source as Record<string, unknown>)[field]
+    this.bytes += SLOT_BYTES
+    if (typeof value === "object" && value !== null) {
+      setOwn(out, field, undefined)
+      this.stack.push(value, out, field, COPY)
+    } else {
+      setOwn(out, field, this.primitive(value))
+    }
+  }
+
+  /** Schedules copies of `items` into their own places. */
+  children(items: Array<unknown>): void {
+    this.bytes += OBJECT_BYTES + SLOT_BYTES * items.length
+    for (let i = 0; i < items.length; i++) this.put(items[i], items, i)
+  }
+
+  leaf(value: object, out: object, target: any, key: string | number, bytes = 0): void {
+    this.memo.set(value, out)
+    this.bytes += OBJECT_BYTES + bytes
+    target[key] = out
+  }
+
+  /** Chunk, HashSet, HashMap: copy the items, then build once they are complete (LEAVE_BUILD). */
+  collection(value: object, type: CollectionType, target: any, key: string | number): void {
+    const items = type.items(value)
+    this.memo.set(value, BUILDING)
+    this.open.push(value)
+    this.stack.push({ type, original: value, items } satisfies Building, target, key, LEAVE_BUILD)
+    if (type.copy === "list") return this.children(items)
+    this.bytes += OBJECT_BYTES + SLOT_BYTES * items.length
+    // Hashed parts (keys, elements) are scheduled last, so they are copied first, inside a marked region.
+    const step = type.copy === "map" ? 2 : 1
+    if (step === 2) for (let i = 1; i < items.length; i += 2) this.put(items[i], items, i)
+    this.stack.push(LEAVE_HASHED)
+    this.hashed.push(this.open.length)
+    for (let i = 0; i < items.length; i += step) this.put(items[i], items, i)
+  }
+
+  build(building: Building, target: any, key: string | number): void {
+    const out = building.type.build(building.items)
+    this.memo.set(building.original, out)
+    this.open.pop()
+    target[key] = out
+  }
+
+  view(value: ArrayBufferView): ArrayBufferView {
+    const buffer = value.buffer
+    const start = value.byteOffset
+    const end = start + value.byteLength
+    this.buffers ??= new Map()
+    const seen = this.buffers.get(buffer)
+    if (seen === undefined) {
+      const planned = this.plan?.get(buffer)
+      if (planned !== undefined) {
+        const copied = this.copyOnce(buffer, planned.start, planned.end)
+        return viewOver(value, copied.copy!, start - copied.base)
+      }
+      const out = sliceView(value)
+      this.bytes += value.byteLength
+      // A view of its whole buffer can stand in for that buffer; a partial view cannot.
+      const whole = start === 0 && end === buffer.byteLength
+      this.buffers.set(buffer, { copy: whole ? out.buffer : undefined, base: 0, span: { start, end } })
+      return out
+    }
+    this.shared = true
+    if (seen.copy !== undefined) return viewOver(value, seen.copy, start - seen.base)
+    this.conflict(buffer, seen.span, start, end)
+    return sliceView(value)
+  }
+
+  buffer(value: ArrayBufferLike): ArrayBufferLike {
+    this.buffers ??= new Map()
+    const seen = this.buffers.get(value)
+    if (seen === undefined) return this.copyOnce(value, 0, value.byteLength).copy!
+    this.shared = true
+    if (seen.copy !== undefined && seen.base === 0 && seen.copy.byteLength === value.byteLength) return seen.copy
+    this.conflict(value, seen.span, 0, value.byteLength)
+    return value.slice(0)
+  }
+
+  copyOnce(buffer: ArrayBufferLike, start: number, end: number): BufferCopy {
+    const base = alignDown(start)
+    const copied: BufferCopy = { copy: buffer.slice(base, end), base, span: { start, end } }
+    this.bytes += end - base
+    this.buffers!.set(buffer, copied)
+    return copied
+  }
+
+  /** Records that `buffer` must be copied once, spanning every view, in the next walk. */
+  conflict(buffer: ArrayBufferLike, first: Span, start: number, end: number): void {
+    this.conflicts ??= new Map()
+    const span = this.conflicts.get(buffer) ?? { start: first.start, end: first.end }
+    span.start = Math.min(span.start, start)
+    span.end = Math.max(span.end, end)
+    this.conflicts.set(buffer, span)
   }
 }
+
+/** A copy of `value` made with an explicit stack, and the copier that made it (sizes, sharing). */
+const walk = (value: unknown): { readonly copier: Copier; readonly out: unknown } => {
+  const copier = new Copier(undefined)
+  const out = copier.run(value)
+  if (copier.conflicts === undefined) return { copier, out }
+  // Some buffer turned out to be shared after one of its views was sliced: copy again, knowing.
+  const again = new Copier(copier.conflicts)
+  return { copier: again, out: again.run(value) }
+}
+
+// ---------------------------------------------------------------------------
+// Entry points
+// ---------------------------------------------------------------------------
 
 /** @internal */
 export interface Copied<A> extends Sized<A> {
@@ -156,39 +573,63 @@ export const copy = <A>(value: A): Copied<A> => {
     if (typeof value === "function" || typeof value === "symbol") throw new Uncopyable(value)
     return { value, bytes: typeof value === "string" ? OBJECT_BYTES + 2 * value.length : SLOT_BYTES, tree: true }
   }
-  const copier = new Copier()
-  const out = copier.copy(value) as A
-  return { value: out, bytes: copier.bytes, tree: !copier.shared }
+  const { copier, out } = walk(value)
+  return { value: out as A, bytes: copier.bytes, tree: !copier.shared }
 }
 
 /**
  * A deep copy of a value already known to be a tree of copyable values (a
  * value {@link copy} made and reported `tree: true`): no memo, no size, no
- * checks. This is the copy a hit pays for, so it does as little as it can.
+ * checks for plain objects, arrays, typed arrays and Dates. This is the copy a
+ * hit pays for, so it does as little as it can; anything else, and anything
+ * nested deeper than {@link MAX_RECURSION}, goes to the iterative walk.
  *
  * @internal
  */
-export const copyTree = <A>(value: A): A => {
-  if (typeof value !== "object" || value === null) return value
+export const copyTree = <A>(value: A): A => (typeof value === "object" && value !== null ? (tree(value, 0) as A) : value)
+
+const tree = (value: object, depth: number): unknown => {
+  if (depth === MAX_RECURSION) return walk(value).out
   if (Array.isArray(value)) {
     const out = new Array(value.length)
-    for (let i = 0; i < value.length; i++) out[i] = copyTree(value[i])
-    return out as A
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i]
+      out[i] = typeof item === "object" && item !== null ? tree(item, depth + 1) : item
+    }
+    return out
   }
   const proto = Object.getPrototypeOf(value)
   if (proto === Object.prototype) {
     const out: Record<string, unknown> = {}
-    for (const key in value) out[key] = copyTree((value as Record<string, unknown>)[key])
-    return out as A
+    for (const key in value) {
+      const item = (value as Record<string, unknown>)[key]
+      setOwn(out, key, typeof item === "object" && item !== null ? tree(item, depth + 1) : item)
+    }
+    return out
   }
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return typedArraySlice.call(value) as A
-  return new Copier().copy(value) as A
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return typedArraySlice.call(value)
+  if (value instanceof Date) return new Date(value.getTime())
+  const type = effectTypeOf(value)
+  // Option, Result and Data classes are common in rows: copy them here rather than start a walk for each.
+  if (type?.copy === "fields") return fieldsTree(value, Object.create(proto), depth)
+  if (type?.copy === "rebuild") return type.rebuild(value)
+  return walk(value).out
+}
+
+const fieldsTree = (value: object, out: Record<string, unknown>, depth: number): unknown => {
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key]
+    setOwn(out, key, typeof item === "object" && item !== null ? tree(item, depth + 1) : item)
+  }
+  return out
 }
 
 /**
- * Deep-freezes plain objects and arrays in place and estimates the size.
- * Typed arrays cannot be frozen by JS, and Map, Set and class instances stay
- * as they are: their readonly-ness is in the types only.
+ * Deep-freezes plain objects and arrays in place and estimates the size,
+ * walking into Maps, Sets and Effect's data types to freeze the plain data
+ * they hold. Typed arrays cannot be frozen by JS; Map, Set, class instances
+ * and Effect's own types (which keep internal caches) stay as they are: their
+ * readonly-ness is in the types only.
  *
  * @internal
  */
@@ -204,20 +645,108 @@ export const freeze = <A>(value: A): Sized<A> => {
     seen.add(item)
     if (ArrayBuffer.isView(item)) {
       bytes += item.byteLength
-      continue
-    }
-    if (item instanceof ArrayBuffer) {
+    } else if (isBuffer(item)) {
       bytes += item.byteLength
-      continue
-    }
-    if (Array.isArray(item) || isPlainObject(item)) {
+    } else if (Array.isArray(item) || isPlainObject(item)) {
       Object.freeze(item)
       for (const key in item) stack.push((item as Record<string, unknown>)[key])
     } else if (item instanceof Map) {
       for (const [k, v] of item) stack.push(k, v)
     } else if (item instanceof Set) {
       for (const v of item) stack.push(v)
+    } else {
+      const type = effectTypeOf(item)
+      if (type?.copy === "fields") for (const key of Object.keys(item)) stack.push((item as Record<string, unknown>)[key])
+      else if (type !== undefined && type.copy !== "rebuild") for (const child of type.items(item)) stack.push(child)
     }
   }
   return { value, bytes }
+}
+
+// ---------------------------------------------------------------------------
+// Paths, after a failure
+// ---------------------------------------------------------------------------
+
+type Child = readonly [value: unknown, step: string]
+
+const indexed = (items: ArrayLike<unknown>, step: (i: number) => string): Array<Child> =>
+  Array.from(items, (item, i): Child => [item, step(i)])
+
+const fieldsOf = (value: object): Array<Child> =>
+  Object.keys(value).map((key): Child => [(value as Record<string, unknown>)[key], `field ${JSON.stringify(key)}`])
+
+const entriesAsChildren = (flat: Array<unknown>): Array<Child> => {
+  const out: Array<Child> = []
+  for (let i = 0; i < flat.length; i += 2) {
+    const key = flat[i]
+    const named =
+      typeof key === "string" ? JSON.stringify(key) : typeof key === "number" || typeof key === "boolean" ? String(key) : undefined
+    out.push([key, `key of entry ${i / 2}`], [flat[i + 1], named === undefined ? `value of entry ${i / 2}` : `value at key ${named}`])
+  }
+  return out
+}
+
+/** The children of `value` as the copier sees them, each with the step that reaches it. */
+const childrenOf = (value: object): Array<Child> => {
+  if (Array.isArray(value)) return indexed(value, (i) => `[${i}]`)
+  if (isPlainObject(value)) return fieldsOf(value)
+  if (value instanceof Map) return entriesAsChildren(entriesOf(value))
+  if (value instanceof Set) return indexed(Array.from(value), (i) => `element ${i}`)
+  if (ArrayBuffer.isView(value)) return []
+  const type = effectTypeOf(value)
+  switch (type?.copy) {
+    case "fields":
+      return fieldsOf(value)
+    case "list":
+      return indexed(type.items(value), (i) => `[${i}]`)
+    case "set":
+      return indexed(type.items(value), (i) => `element ${i}`)
+    case "map":
+      return entriesAsChildren(type.items(value))
+    default:
+      return []
+  }
+}
+
+/**
+ * Where `target` sits in `root`, as steps from the root (`field "a"`, `[2]`),
+ * or `undefined` if it is not there. Runs only after a copy failed, so the
+ * success path keeps no paths; each object is visited once and keeps one
+ * link to its parent, so the search is linear in the size of the value.
+ *
+ * @internal
+ */
+export const locate = (root: unknown, target: unknown): Array<string> | undefined => {
+  if (root === target) return []
+  if (typeof root !== "object" || root === null) return undefined
+  const parents = new Map<unknown, readonly [parent: unknown, step: string]>()
+  const stack: Array<object> = [root]
+  const seen = new Set<object>([root])
+  while (stack.length > 0) {
+    const value = stack.pop()!
+    let children: Array<Child>
+    try {
+      children = childrenOf(value)
+    } catch {
+      continue
+    }
+    for (const [child, step] of children) {
+      if (child === target) return pathFrom(parents, value, step)
+    }
+    for (let i = children.length - 1; i >= 0; i--) {
+      const [child, step] = children[i]!
+      if (typeof child === "object" && child !== null && !seen.has(child)) {
+        seen.add(child)
+        parents.set(child, [value, step])
+        stack.push(child)
+      }
+    }
+  }
+  return undefined
+}
+
+const pathFrom = (parents: Map<unknown, readonly [unknown, string]>, parent: unknown, last: string): Array<string> => {
+  const steps = [last]
+  for (let link = parents.get(parent); link !== undefined; link = parents.get(link[0])) steps.push(link[1])
+  return steps.reverse()
 }

@@ -1,0 +1,163 @@
+/**
+ * Values through DataCache.fn end to end: what a cached function may return
+ * without a `value` schema, and what every caller gets back.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { DataCache, ValueCodec } from "@recall/core"
+import { Chunk, Data, DateTime, Duration, Effect, Equal, HashMap, HashSet, Option, Result, Schema } from "effect"
+
+const withCache = <A, E>(effect: Effect.Effect<A, E, DataCache.DataCache>) => Effect.provide(effect, DataCache.layerMemory())
+
+/** A body that counts its runs. */
+const counting = <A>(make: () => A) => {
+  let runs = 0
+  return {
+    runs: () => runs,
+    run: () =>
+      Effect.sync(() => {
+        runs++
+        return make()
+      })
+  }
+}
+
+/** Five concurrent calls, then one more. */
+const callers = <A, E, R>(call: Effect.Effect<A, E, R>) =>
+  Effect.gen(function* () {
+    const first = yield* Effect.all(
+      Array.from({ length: 5 }, () => call),
+      { concurrency: "unbounded" }
+    )
+    return [...first, yield* call]
+  })
+
+/** `{ next: { next: ... { leaf } } }`, `depth` levels, built without recursion. */
+const nested = (depth: number, leaf: unknown): { next?: unknown; leaf?: unknown } => {
+  let value: { next?: unknown; leaf?: unknown } = { leaf }
+  for (let i = 0; i < depth; i++) value = { next: value }
+  return value
+}
+
+describe("DataCache values", () => {
+  describe("own keys", () => {
+    it.effect("a value with an own __proto__ key is stored once and every caller gets the key as an own property", () =>
+      withCache(
+        Effect.gen(function* () {
+          const body = counting(() => JSON.parse('{"__proto__": {"x": 1}, "a": 1}'))
+          const f = DataCache.fn("parsed", body.run)
+          for (const value of yield* callers(f())) {
+            assert.strictEqual(Object.getPrototypeOf(value), Object.prototype)
+            assert.isTrue(Object.hasOwn(value, "__proto__"))
+            assert.deepStrictEqual(Object.getOwnPropertyDescriptor(value, "__proto__")?.value, { x: 1 })
+            assert.strictEqual(value.a, 1)
+          }
+          assert.strictEqual(body.runs(), 1)
+        })
+      )
+    )
+  })
+
+  describe("typed arrays", () => {
+    it.effect("views that share a buffer share one copied buffer on every call", () =>
+      withCache(
+        Effect.gen(function* () {
+          const f = DataCache.fn("views", () =>
+            Effect.sync(() => {
+              const buffer = new ArrayBuffer(16)
+              return { part: new Uint8Array(buffer, 4, 4), floats: new Float64Array(buffer, 8, 1), all: new Uint8Array(buffer) }
+            })
+          )
+          yield* f()
+          const a = yield* f()
+          const b = yield* f()
+          assert.strictEqual(a.part.buffer, a.all.buffer)
+          assert.strictEqual(a.floats.buffer, a.all.buffer)
+          assert.notStrictEqual(a.all.buffer, b.all.buffer)
+          a.part[0] = 1
+          assert.strictEqual(a.all[4], 1)
+          assert.strictEqual(b.all[4], 0)
+        })
+      )
+    )
+  })
+
+  describe("deep values", () => {
+    it.effect("a value nested 100,000 deep is computed once for five concurrent callers and returned to each", () =>
+      withCache(
+        Effect.gen(function* () {
+          const body = counting(() => nested(100_000, "bottom"))
+          const f = DataCache.fn("deep", body.run)
+          const values = yield* callers(f())
+          assert.strictEqual(body.runs(), 1)
+          for (const value of values) {
+            let at: any = value
+            while (at.next !== undefined) at = at.next
+            assert.strictEqual(at.leaf, "bottom")
+          }
+        })
+      )
+    )
+
+    it.effect("an uncopyable part 100,000 deep fails every caller with UnserializableValueError", () =>
+      withCache(
+        Effect.gen(function* () {
+          const f = DataCache.fn("deepFunction", () => Effect.succeed(nested(100_000, () => 1)))
+          const errors = yield* Effect.all(
+            Array.from({ length: 5 }, () => Effect.flip(f())),
+            { concurrency: "unbounded" }
+          )
+          for (const error of errors) assert.instanceOf(error, ValueCodec.UnserializableValueError)
+        })
+      )
+    )
+  })
+
+  describe("Effect data types without a schema", () => {
+    class Person extends Data.Class<{ readonly name: string; readonly tags: Array<string> }> {}
+    class Trip extends Schema.Class<Trip>("Trip")({ id: Schema.Number }) {}
+
+    it.effect("come back as themselves, equal to what the body returned, and private to each caller", () =>
+      withCache(
+        Effect.gen(function* () {
+          const make = () => ({
+            option: Option.some({ list: [1] }),
+            result: Result.succeed(1),
+            chunk: Chunk.make([1], [2]),
+            map: HashMap.make(["a", [1]]),
+            set: HashSet.make("x"),
+            utc: DateTime.makeUnsafe(0),
+            zoned: DateTime.makeZonedUnsafe(0, { timeZone: "Asia/Tokyo" }),
+            duration: Duration.minutes(5),
+            person: new Person({ name: "ada", tags: [] }),
+            trip: new Trip({ id: 1 })
+          })
+          const body = counting(make)
+          const f = DataCache.fn("effectTypes", body.run)
+          const [miss, hit, again] = [yield* f(), yield* f(), yield* f()]
+          assert.strictEqual(body.runs(), 1)
+          assert.isTrue(Equal.equals(hit, make()))
+          assert.isTrue(Equal.equals(miss, hit))
+          assert.instanceOf(hit.person, Person)
+          assert.instanceOf(hit.trip, Trip)
+          assert.strictEqual(DateTime.zoneToString((hit.zoned as DateTime.Zoned).zone), "Asia/Tokyo")
+          Option.getOrThrow(hit.option).list.push(2)
+          hit.person.tags.push("mutated")
+          assert.deepStrictEqual(Option.getOrThrow(again.option).list, [1])
+          assert.deepStrictEqual(again.person.tags, [])
+        })
+      )
+    )
+
+    it.effect("an Effect error class is still refused, with a clear message", () =>
+      withCache(
+        Effect.gen(function* () {
+          class Boom extends Data.TaggedError("Boom")<{}> {}
+          const f = DataCache.fn("boom", () => Effect.succeed({ error: new Boom() }))
+          const error = yield* Effect.flip(f())
+          assert.instanceOf(error, ValueCodec.UnserializableValueError)
+          assert.include(error.message, "Boom")
+        })
+      )
+    )
+  })
+})
