@@ -59,8 +59,10 @@ const fail = (message: string): never => {
   throw new Error(`consumer test: ${message}`)
 }
 
-// Children see neither the workspace's npm settings nor its source condition.
-const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("npm_") && name !== "NODE_OPTIONS"))
+// Children keep npm's configuration (cache, registry) but not the workspace's
+// package, workspace selection or source condition.
+const workspaceOnly = /^(NODE_OPTIONS|npm_(package_.*|lifecycle_.*|command|config_(local_prefix|call|workspaces?|include_workspace_root)))$/
+const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !workspaceOnly.test(name)))
 
 const run = (file: string, args: ReadonlyArray<string>, options: ExecFileSyncOptions & { readonly cwd: string }): string => {
   try {
@@ -147,7 +149,8 @@ const devDependencies: Record<string, string> = {
 }
 const aliases: Record<string, string> = { "effect-copy": "effect" }
 
-const registry = (process.env.npm_config_registry ?? "https://registry.npmjs.org/").replace(/\/?$/, "/")
+// The registry the workspace's packages came from: the npm cache knows their tarballs by these addresses.
+const registry = npm(["config", "get", "registry"], root).trim().replace(/\/?$/, "/")
 const tarballUrl = (name: string, version: string) => `${registry}${name}/-/${name.replace(/^@[^/]+\//, "")}-${version}.tgz`
 
 /**
