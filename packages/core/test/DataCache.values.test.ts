@@ -112,6 +112,51 @@ describe("DataCache values", () => {
     )
   })
 
+  describe("value schema", () => {
+    class Trip extends Schema.Class<Trip>("Trip")({ id: Schema.Number, at: Schema.Date }) {}
+
+    it.effect("the caller that ran the body gets the decoded value, as a hit does", () =>
+      withCache(
+        Effect.gen(function* () {
+          const Value = Schema.Struct({ trip: Trip })
+          const f = DataCache.fn({ name: "decoded", value: Value }, () =>
+            Effect.succeed({ trip: new Trip({ id: 1, at: new Date(0) }), extra: "not in the schema" })
+          )
+          const miss = yield* f()
+          const hit = yield* f()
+          assert.deepStrictEqual(miss, hit)
+          assert.instanceOf(miss.trip, Trip)
+          assert.isFalse("extra" in miss)
+        })
+      )
+    )
+  })
+
+  describe("errors", () => {
+    it.effect("name the uncopyable part in plain English", () =>
+      withCache(
+        Effect.gen(function* () {
+          class Socket {
+            readonly fd = 3
+          }
+          const cases: Array<readonly [string, unknown, string]> = [
+            ["socket", new Socket(), "returned an instance of Socket"],
+            ["error", new Error("e"), "returned an instance of Error"],
+            ["proto", Object.create({ x: 1 }), "returned an object with a custom prototype"],
+            ["send", () => 1, "returned a function"]
+          ]
+          for (const [name, value, phrase] of cases) {
+            const f = DataCache.fn(name, () => Effect.succeed(value))
+            const error = yield* Effect.flip(f())
+            assert.instanceOf(error, ValueCodec.UnserializableValueError)
+            assert.include(error.message, `${name} ${phrase}`)
+            assert.notMatch(error.message, /\ba (Object|Error|Socket)\b/)
+          }
+        })
+      )
+    )
+  })
+
   describe("Effect data types without a schema", () => {
     class Person extends Data.Class<{ readonly name: string; readonly tags: Array<string> }> {}
     class Trip extends Schema.Class<Trip>("Trip")({ id: Schema.Number }) {}

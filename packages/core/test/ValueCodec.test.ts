@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ValueCodec } from "@recall/core"
-import { Chunk, Data, DateTime, Duration, Equal, HashMap, HashSet, Option, Result, Schema, SchemaGetter } from "effect"
+import { Chunk, Data, DateTime, Duration, Effect, Equal, HashMap, HashSet, Option, Result, Schema, SchemaGetter } from "effect"
 
 const roundTrip = <A>(codec: ValueCodec.ValueCodec<NoInfer<A>>, value: A): A => codec.loadUnsafe(codec.storeUnsafe(value).stored)
 
@@ -414,7 +414,8 @@ describe("ValueCodec", () => {
         [new Error("e"), "an instance of Error"],
         [() => 1, "a function"],
         [Symbol("s"), "a symbol"],
-        [Object.create({}), "an object with a custom prototype"]
+        [Object.create({}), "an object with a custom prototype"],
+        [Effect.succeed(1), "an Effect"]
       ]
       for (const [value, phrase] of cases) {
         const message = errorFor(value).message

@@ -667,40 +667,63 @@ export const freeze = <A>(value: A): Sized<A> => {
 // Paths, after a failure
 // ---------------------------------------------------------------------------
 
-type Child = readonly [value: unknown, step: string]
+/**
+ * One step from a container to a child, formatted only if it ends up in a
+ * path: `[2]`, `field "a"`, `element 0`, `key of entry 0`, `value at key "k"`.
+ */
+type Step =
+  | readonly ["index" | "element" | "entry key", number]
+  | readonly ["field", string]
+  | readonly ["entry value", number, key: unknown]
 
-const indexed = (items: ArrayLike<unknown>, step: (i: number) => string): Array<Child> =>
-  Array.from(items, (item, i): Child => [item, step(i)])
+type Child = readonly [value: unknown, step: Step]
+
+const formatStep = (step: Step): string => {
+  switch (step[0]) {
+    case "index":
+      return `[${step[1]}]`
+    case "field":
+      return `field ${JSON.stringify(step[1])}`
+    case "element":
+      return `element ${step[1]}`
+    case "entry key":
+      return `key of entry ${step[1]}`
+    case "entry value": {
+      const key = step[2]
+      if (typeof key === "string") return `value at key ${JSON.stringify(key)}`
+      if (typeof key === "number" || typeof key === "boolean") return `value at key ${key}`
+      return `value of entry ${step[1]}`
+    }
+  }
+}
+
+const indexed = (items: ArrayLike<unknown>, kind: "index" | "element"): Array<Child> =>
+  Array.from(items, (item, i): Child => [item, [kind, i]])
 
 const fieldsOf = (value: object): Array<Child> =>
-  Object.keys(value).map((key): Child => [(value as Record<string, unknown>)[key], `field ${JSON.stringify(key)}`])
+  Object.keys(value).map((key): Child => [(value as Record<string, unknown>)[key], ["field", key]])
 
 const entriesAsChildren = (flat: Array<unknown>): Array<Child> => {
   const out: Array<Child> = []
-  for (let i = 0; i < flat.length; i += 2) {
-    const key = flat[i]
-    const named =
-      typeof key === "string" ? JSON.stringify(key) : typeof key === "number" || typeof key === "boolean" ? String(key) : undefined
-    out.push([key, `key of entry ${i / 2}`], [flat[i + 1], named === undefined ? `value of entry ${i / 2}` : `value at key ${named}`])
-  }
+  for (let i = 0; i < flat.length; i += 2) out.push([flat[i], ["entry key", i / 2]], [flat[i + 1], ["entry value", i / 2, flat[i]]])
   return out
 }
 
 /** The children of `value` as the copier sees them, each with the step that reaches it. */
 const childrenOf = (value: object): Array<Child> => {
-  if (Array.isArray(value)) return indexed(value, (i) => `[${i}]`)
+  if (Array.isArray(value)) return indexed(value, "index")
   if (isPlainObject(value)) return fieldsOf(value)
   if (value instanceof Map) return entriesAsChildren(entriesOf(value))
-  if (value instanceof Set) return indexed(Array.from(value), (i) => `element ${i}`)
+  if (value instanceof Set) return indexed(Array.from(value), "element")
   if (ArrayBuffer.isView(value)) return []
   const type = effectTypeOf(value)
   switch (type?.copy) {
     case "fields":
       return fieldsOf(value)
     case "list":
-      return indexed(type.items(value), (i) => `[${i}]`)
+      return indexed(type.items(value), "index")
     case "set":
-      return indexed(type.items(value), (i) => `element ${i}`)
+      return indexed(type.items(value), "element")
     case "map":
       return entriesAsChildren(type.items(value))
     default:
@@ -719,9 +742,8 @@ const childrenOf = (value: object): Array<Child> => {
 export const locate = (root: unknown, target: unknown): Array<string> | undefined => {
   if (root === target) return []
   if (typeof root !== "object" || root === null) return undefined
-  const parents = new Map<unknown, readonly [parent: unknown, step: string]>()
+  const parents = new Map<unknown, readonly [parent: unknown, step: Step]>()
   const stack: Array<object> = [root]
-  const seen = new Set<object>([root])
   while (stack.length > 0) {
     const value = stack.pop()!
     let children: Array<Child>
@@ -735,8 +757,7 @@ export const locate = (root: unknown, target: unknown): Array<string> | undefine
     }
     for (let i = children.length - 1; i >= 0; i--) {
       const [child, step] = children[i]!
-      if (typeof child === "object" && child !== null && !seen.has(child)) {
-        seen.add(child)
+      if (typeof child === "object" && child !== null && child !== root && !parents.has(child)) {
         parents.set(child, [value, step])
         stack.push(child)
       }
@@ -745,8 +766,8 @@ export const locate = (root: unknown, target: unknown): Array<string> | undefine
   return undefined
 }
 
-const pathFrom = (parents: Map<unknown, readonly [unknown, string]>, parent: unknown, last: string): Array<string> => {
-  const steps = [last]
-  for (let link = parents.get(parent); link !== undefined; link = parents.get(link[0])) steps.push(link[1])
+const pathFrom = (parents: Map<unknown, readonly [unknown, Step]>, parent: unknown, last: Step): Array<string> => {
+  const steps = [formatStep(last)]
+  for (let link = parents.get(parent); link !== undefined; link = parents.get(link[0])) steps.push(formatStep(link[1]))
   return steps.reverse()
 }
