@@ -291,7 +291,16 @@ const renderPath = (steps: ReadonlyArray<string>): string => {
   return [ROOT, ...shown.map(short)].join(" → ")
 }
 
-const typeNameOf = (value: unknown): string => (Effect.isEffect(value) ? "Effect" : describeType(value))
+const UNREADABLE = "unreadable object"
+
+const typeNameOf = (value: unknown): string => {
+  try {
+    return Effect.isEffect(value) ? "Effect" : describeType(value)
+  } catch {
+    // A revoked proxy throws on any look at it.
+    return UNREADABLE
+  }
+}
 
 /** A type name as it reads in a sentence: "a function (send)", "an instance of Socket". */
 const phrase = (typeName: string): string => {
@@ -306,6 +315,8 @@ const phrase = (typeName: string): string => {
     case "Object":
     case "object":
       return "an object with a custom prototype"
+    case UNREADABLE:
+      return "an object that cannot be read (a revoked proxy)"
     default:
       return `an instance of ${typeName}`
   }

@@ -32,6 +32,12 @@ const depthOf = (value: { next?: unknown }): number => {
   return depth
 }
 
+const revokedProxy = (): object => {
+  const { proxy, revoke } = Proxy.revocable({}, {})
+  revoke()
+  return proxy
+}
+
 describe("ValueCodec", () => {
   describe("structuredCopy", () => {
     const codec = ValueCodec.structuredCopy<any>()
@@ -281,6 +287,16 @@ describe("ValueCodec", () => {
         return copy
       }
 
+      it("immutable values used in many places keep a value a tree (hits copy without a memo)", () => {
+        const at = DateTime.makeUnsafe(0)
+        const rows = Array.from({ length: 3 }, (_, id) => ({ id, note: Option.none(), at }))
+        const { stored } = codec.storeUnsafe(rows)
+        assert.isTrue((stored as { readonly tree: boolean }).tree)
+        const copy = codec.loadUnsafe(stored)
+        assert.isTrue(Equal.equals(copy, rows))
+        assert.strictEqual(copy[0].note, Option.none())
+      })
+
       it("Option and Result, with their contents deep-copied", () => {
         const inner = { list: [1] }
         const some = check(Option.some(inner), Option.isOption) as Option.Some<typeof inner>
@@ -387,6 +403,21 @@ describe("ValueCodec", () => {
         assert.deepStrictEqual(unstorable(codec, HashMap.make(["k", f])).path, ['value at key "k"'])
       })
 
+      it("a getter that throws and a revoked proxy fail with Unstorable and the reason, not a defect", () => {
+        const throwing = unstorable(codec, {
+          inner: {
+            get bad(): number {
+              throw new Error("boom")
+            }
+          }
+        })
+        assert.deepStrictEqual(throwing.path, ['field "inner"'])
+        assert.include(throwing.reason ?? "", "boom")
+        const revoked = unstorable(codec, { list: [revokedProxy()] })
+        assert.deepStrictEqual(revoked.path, ['field "list"', "[0]"])
+        assert.include(revoked.reason ?? "", "TypeError")
+      })
+
       it("the root itself has an empty path", () => {
         assert.deepStrictEqual(unstorable(codec, Symbol("s")).path, [])
       })
@@ -415,7 +446,8 @@ describe("ValueCodec", () => {
         [() => 1, "a function"],
         [Symbol("s"), "a symbol"],
         [Object.create({}), "an object with a custom prototype"],
-        [Effect.succeed(1), "an Effect"]
+        [Effect.succeed(1), "an Effect"],
+        [revokedProxy(), "an object that cannot be read"]
       ]
       for (const [value, phrase] of cases) {
         const message = errorFor(value).message

@@ -82,7 +82,9 @@ const setOwn = (out: Record<string, unknown>, key: string, value: unknown): void
  *   would have built (Option's `Some`, Result, Data and Schema classes).
  * - `rebuild`: made anew through the type's public constructors from
  *   contents that are immutable (DateTime keeps its `TimeZone`, which Effect
- *   itself shares between values).
+ *   itself shares between values), at every reference: two references to one
+ *   immutable value need not stay one object, and skipping the memo keeps
+ *   rows that share an `Option.none()` or a DateTime a tree for {@link copyTree}.
  * - `list`, `set`, `map`: rebuilt through the type's constructor from deep
  *   copies of its items, elements or entries, once those copies are
  *   complete: HashSet and HashMap hash them on the way in, and a hash taken
@@ -255,6 +257,23 @@ interface Building {
   readonly items: Array<unknown>
 }
 
+const describeThrown = (e: unknown): string => {
+  try {
+    return e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+  } catch {
+    return "a value that cannot be printed"
+  }
+}
+
+/**
+ * One depth-first walk. A container's copy is created and memoized when it is
+ * first reached, before its children, so a cycle closes on it; children are
+ * tasks on the stack, and a LEAVE task under them runs once they are all
+ * done: Maps and Sets are filled then (in their original order), Effect
+ * collections built then. `open` is the path of containers whose LEAVE has
+ * not run, which is what tells a back-reference (a cycle) from a reference to
+ * a finished copy.
+ */
 class Copier {
   readonly memo = new Map<object, unknown>()
   readonly stack: Array<any> = []
@@ -285,7 +304,8 @@ class Copier {
       this.drain()
     } catch (e) {
       if (e instanceof Uncopyable) throw e
-      throw new Uncopyable(this.current, `reading it threw ${String(e)}`)
+      // A getter that throws, a revoked proxy, a buffer too large to allocate: a typed failure, not a defect.
+      throw new Uncopyable(this.current, `copying it threw ${describeThrown(e)}`)
     }
     return box[0]
   }
@@ -409,7 +429,10 @@ class Copier {
         return
       }
       case "rebuild":
-        return this.leaf(value, type.rebuild(value), target, key)
+        // Immutable: rebuilt at each reference, so one `Option.none()` or DateTime used in many rows keeps a value a tree.
+        this.bytes += OBJECT_BYTES
+        target[key] = type.rebuild(value)
+        return
       default:
         return this.collection(value, type, target, key)
     }
