@@ -24,7 +24,14 @@
  *
  * @since 0.1.0
  */
+import type * as Chunk from "effect/Chunk"
+import type * as DateTime from "effect/DateTime"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as HashMap from "effect/HashMap"
+import type * as HashSet from "effect/HashSet"
+import type * as Option from "effect/Option"
+import type * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { describeType } from "./Hasher.ts"
 import * as Copy from "./internal/copy.ts"
@@ -404,25 +411,57 @@ export type ReadonlyDate = Omit<Date, `set${string}`>
  * A deeply readonly view of `A`, the type `copy: "readonly"` values have:
  * readonly fields and arrays all the way down, `ReadonlyMap` and
  * `ReadonlySet`, and readonly typed arrays, buffers, DataViews and Dates
- * (which JS cannot freeze, so the types are what protects them).
+ * (which JS cannot freeze, so the types are what protects them). Effect's
+ * immutable types keep their own type, with readonly contents.
  *
  * @category models
  * @since 0.1.0
  */
 export type DeepReadonly<A> = A extends (...args: ReadonlyArray<any>) => unknown
   ? A
-  : A extends TypedArray
-    ? ReadonlyTypedArray<TypedArrays[A[typeof Symbol.toStringTag]]>
-    : A extends DataView
-      ? ReadonlyDataView
-      : A extends ArrayBuffer | SharedArrayBuffer
-        ? ReadonlyArrayBuffer
-        : A extends Date
-          ? ReadonlyDate
-          : A extends ReadonlyMap<infer K, infer V>
-            ? ReadonlyMap<DeepReadonly<K>, DeepReadonly<V>>
-            : A extends ReadonlySet<infer V>
-              ? ReadonlySet<DeepReadonly<V>>
-              : A extends object
-                ? { readonly [K in keyof A]: DeepReadonly<A[K]> }
+  : A extends DateTime.DateTime | Duration.Duration
+    ? A
+    : A extends EffectContainer
+      ? DeepReadonlyEffect<A>
+      : DeepReadonlyData<A>
+
+/** Effect's immutable containers, whose contents may be mutable data. */
+type EffectContainer =
+  | Option.Option<unknown>
+  | Result.Result<unknown, unknown>
+  | Chunk.Chunk<unknown>
+  | HashMap.HashMap<unknown, unknown>
+  | HashSet.HashSet<unknown>
+
+type DeepReadonlyEffect<A> =
+  A extends Option.Some<infer V>
+    ? Option.Some<DeepReadonly<V>>
+    : A extends Option.None<infer V>
+      ? Option.None<DeepReadonly<V>>
+      : A extends Result.Success<infer S, infer F>
+        ? Result.Success<DeepReadonly<S>, DeepReadonly<F>>
+        : A extends Result.Failure<infer S, infer F>
+          ? Result.Failure<DeepReadonly<S>, DeepReadonly<F>>
+          : A extends Chunk.Chunk<infer V>
+            ? Chunk.Chunk<DeepReadonly<V>>
+            : A extends HashMap.HashMap<infer K, infer V>
+              ? HashMap.HashMap<DeepReadonly<K>, DeepReadonly<V>>
+              : A extends HashSet.HashSet<infer V>
+                ? HashSet.HashSet<DeepReadonly<V>>
                 : A
+
+type DeepReadonlyData<A> = A extends TypedArray
+  ? ReadonlyTypedArray<TypedArrays[A[typeof Symbol.toStringTag]]>
+  : A extends DataView
+    ? ReadonlyDataView
+    : A extends ArrayBuffer | SharedArrayBuffer
+      ? ReadonlyArrayBuffer
+      : A extends Date
+        ? ReadonlyDate
+        : A extends ReadonlyMap<infer K, infer V>
+          ? ReadonlyMap<DeepReadonly<K>, DeepReadonly<V>>
+          : A extends ReadonlySet<infer V>
+            ? ReadonlySet<DeepReadonly<V>>
+            : A extends object
+              ? { readonly [K in keyof A]: DeepReadonly<A[K]> }
+              : A

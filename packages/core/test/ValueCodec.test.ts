@@ -648,5 +648,43 @@ describe("ValueCodec", () => {
       ]
       assert.strictEqual(writes.length, 15)
     })
+
+    it("Effect's types keep their type, with readonly contents", () => {
+      class Person extends Data.Class<{ readonly tags: Array<string> }> {}
+      type Value = {
+        readonly option: Option.Option<{ list: Array<number> }>
+        readonly chunk: Chunk.Chunk<Array<number>>
+        readonly map: HashMap.HashMap<string, Array<number>>
+        readonly person: Person
+        readonly at: DateTime.Utc
+      }
+      const value: ValueCodec.DeepReadonly<Value> = {
+        option: Option.some({ list: [1] }),
+        chunk: Chunk.make([1]),
+        map: HashMap.make(["a", [1]]),
+        person: new Person({ tags: [] }),
+        at: DateTime.makeUnsafe(0)
+      }
+      // Effect's functions take them as they are.
+      const list = Option.getOrThrow(value.option).list
+      const first = Chunk.headUnsafe(value.chunk)
+      const ms: number = DateTime.toEpochMillis(value.at)
+      assert.deepStrictEqual([list[0], first[0], ms, HashMap.size(value.map)], [1, 1, 0, 1])
+      const writes = [
+        () => {
+          // @ts-expect-error contents of an Option
+          list.push(2)
+        },
+        () => {
+          // @ts-expect-error elements of a Chunk
+          first.push(2)
+        },
+        () => {
+          // @ts-expect-error fields of a Data class
+          value.person.tags.push("x")
+        }
+      ]
+      assert.strictEqual(writes.length, 3)
+    })
   })
 })
