@@ -47,6 +47,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Hasher from "./Hasher.ts"
+import * as EffectCopies from "./internal/effectCopies.ts"
 import * as Key from "./internal/key.ts"
 import * as Table from "./internal/table.ts"
 import * as Validate from "./internal/validate.ts"
@@ -617,6 +618,7 @@ export const layerPassthrough: Layer.Layer<DataCache> = Layer.effect(DataCache, 
 
 function make(maxBytes: number, sweepMillis: number, passthrough: boolean): Effect.Effect<Service, never, Scope.Scope> {
   return Effect.gen(function* () {
+    yield* EffectCopies.checkRuntime
     // Hashing is synchronous on the hit path: the WebAssembly hasher loads here, once.
     yield* Xxh3.load
     const registry = new Table.Registry(maxBytes)

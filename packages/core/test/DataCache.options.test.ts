@@ -95,10 +95,10 @@ describe("DataCache generator bodies and Effect.fn", () => {
   it.effect("editing a generator body starts a new cache", () =>
     Effect.gen(function* () {
       const before = DataCache.fn("edited", function* (n: number) {
-        return n + 1
+        return (yield* Effect.succeed(n)) + 1
       })
       const after = DataCache.fn("edited", function* (n: number) {
-        return n + 2
+        return (yield* Effect.succeed(n)) + 2
       })
       assert.strictEqual(yield* before(1), 2)
       assert.strictEqual(yield* after(1), 3, "the edited body's own source is its identity")
@@ -108,13 +108,13 @@ describe("DataCache generator bodies and Effect.fn", () => {
 
   it("an Effect.fn body is refused without a version: its generator's source cannot be read", () => {
     const traced = Effect.fn("loadB")(function* (n: number) {
-      return n
+      return yield* Effect.succeed(n)
     })
     const error = rejection(() => DataCache.fn("loadB", traced))
     assert.strictEqual(error.option, "f")
     assert.include(error.message, "Pass the generator itself")
     const untraced = Effect.fnUntraced(function* (n: number) {
-      return n
+      return yield* Effect.succeed(n)
     })
     assert.strictEqual(rejection(() => DataCache.fn("loadC", untraced)).option, "f")
     assert.include(rejection(() => DataCache.fn({}, traced)).message, "Effect.fn hides its name")
@@ -123,7 +123,7 @@ describe("DataCache generator bodies and Effect.fn", () => {
   it.effect("with a version, an Effect.fn body is accepted and that version is its identity", () =>
     Effect.gen(function* () {
       const load = Effect.fn("load")(function* (n: number) {
-        return n * 3
+        return (yield* Effect.succeed(n)) * 3
       })
       const cached = DataCache.fn({ name: "load", version: 1 }, load)
       const fiber = yield* Effect.forkChild(cached(2))

@@ -11,6 +11,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { LayerOptions, Options } from "../DataCache.ts"
 import { describeType } from "../Hasher.ts"
+import { advice, isForeignSchema } from "./effectCopies.ts"
 import type { Limits } from "./table.ts"
 
 /**
@@ -67,6 +68,7 @@ export const functionOptions = (options: Options<unknown>, f: Function): { reado
     ["value", options.value]
   ] as const) {
     if (schema !== undefined && !Schema.isSchema(schema)) reject(name, option, "must be a Schema.")
+    if (schema !== undefined && isForeignSchema(schema)) reject(name, option, `is a Schema from a second copy of effect. ${advice}`)
   }
   if (options.cacheIf !== undefined && typeof options.cacheIf !== "function") reject(name, "cacheIf", "must be a function.")
   if (options.hashers !== undefined && !Array.isArray(options.hashers)) {
