@@ -188,8 +188,7 @@ export const fromSchema = <S extends Schema.Top & { readonly DecodingServices: n
     (value) => {
       const encoded = encode(value)
       if (encoded._tag === "Failure") throw new Unstorable(value, { issue: encoded.failure.message })
-      // toCodecJson encodes to JSON values; `undefined` (a bare Schema.Undefined) is kept as null.
-      const stored = JSON.stringify(encoded.success) ?? "null"
+      const stored = toJson(value, encoded.success)
       const decoded = decode(JSON.parse(stored))
       if (decoded._tag === "Failure") {
         throw new Unstorable(value, { issue: `its encoding does not decode back: ${decoded.failure.message}` })
@@ -198,6 +197,15 @@ export const fromSchema = <S extends Schema.Top & { readonly DecodingServices: n
     },
     load
   )
+}
+
+/** The JSON text of an encoded value; `Schema.Any` lets a cycle or a bigint through, which JSON cannot hold. */
+const toJson = (value: unknown, encoded: unknown): string => {
+  try {
+    return JSON.stringify(encoded) ?? "null"
+  } catch (e) {
+    throw new Unstorable(value, { issue: `its encoding is not JSON: ${e instanceof Error ? e.message : String(e)}` })
+  }
 }
 
 /**

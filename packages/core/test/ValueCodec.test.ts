@@ -517,6 +517,12 @@ describe("ValueCodec", () => {
       assert.include(error.issue ?? "", "does not decode back")
     })
 
+    it("an encoding that JSON cannot hold (a cycle through Schema.Any) is Unstorable", () => {
+      const cyclic: Record<string, unknown> = {}
+      cyclic.self = cyclic
+      assert.include(unstorable(ValueCodec.fromSchema(Schema.Any), cyclic).issue ?? "", "not JSON")
+    })
+
     it("undefined and void values are kept", () => {
       assert.isUndefined(roundTrip(ValueCodec.fromSchema(Schema.Undefined), undefined))
       assert.isUndefined(roundTrip<void>(ValueCodec.fromSchema(Schema.Void), undefined))
