@@ -280,7 +280,7 @@ class Copier {
   /** The containers being copied, outermost first: an object is "open" while it is here. */
   readonly open: Array<object> = []
   /** Where, in `open`, each hashed part being copied starts, innermost last. */
-  readonly hashed: Array<number> = []
+  hashed: Array<number> | undefined = undefined
   /** Buffers reached so far, and how they were copied. */
   buffers: Map<ArrayBufferLike, BufferCopy> | undefined = undefined
   /** Buffers reached again after one of their views was sliced: this walk's copy is wrong and must be redone. */
@@ -297,17 +297,19 @@ class Copier {
     this.plan = plan
   }
 
+  /** The copy of the value, once {@link run} is done. */
+  out: unknown = undefined
+
   run(root: unknown): unknown {
-    const box: Array<unknown> = [undefined]
     try {
-      this.put(root, box, 0)
+      this.put(root, this, "out")
       this.drain()
     } catch (e) {
       if (e instanceof Uncopyable) throw e
       // A getter that throws, a revoked proxy, a buffer too large to allocate: a typed failure, not a defect.
       throw new Uncopyable(this.current, `copying it threw ${describeThrown(e)}`)
     }
-    return box[0]
+    return this.out
   }
 
   /** Copies a primitive into `target[key]` at once; schedules an object. */
@@ -367,7 +369,7 @@ class Copier {
           break
         }
         case LEAVE_HASHED:
-          this.hashed.pop()
+          this.hashed!.pop()
           break
       }
     }
@@ -447,7 +449,7 @@ class Copier {
       )
     }
     // A hashed part (a HashMap key) must be complete when it is hashed, so it cannot reach back into a value still being copied.
-    if (this.hashed.length > 0) {
+    if (this.hashed !== undefined && this.hashed.length > 0) {
       const at = this.open.lastIndexOf(value)
       if (at !== -1 && at < this.hashed[this.hashed.length - 1]!) {
         throw new Uncopyable(value, "a HashMap key or HashSet element refers back to a value that contains it, so it cannot be hashed")
@@ -500,7 +502,7 @@ class Copier {
     const step = type.copy === "map" ? 2 : 1
     if (step === 2) for (let i = 1; i < items.length; i += 2) this.put(items[i], items, i)
     this.stack.push(LEAVE_HASHED)
-    this.hashed.push(this.open.length)
+    ;(this.hashed ??= []).push(this.open.length)
     for (let i = 0; i < items.length; i += step) this.put(items[i], items, i)
   }
 
