@@ -502,7 +502,8 @@ class Copier {
     const step = type.copy === "map" ? 2 : 1
     if (step === 2) for (let i = 1; i < items.length; i += 2) this.put(items[i], items, i)
     this.stack.push(LEAVE_HASHED)
-    ;(this.hashed ??= []).push(this.open.length)
+    this.hashed ??= []
+    this.hashed.push(this.open.length)
     for (let i = 0; i < items.length; i += step) this.put(items[i], items, i)
   }
 
