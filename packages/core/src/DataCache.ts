@@ -104,22 +104,13 @@ export type InvalidateArgs<Args extends ReadonlyArray<unknown>> = {
 }
 
 /**
- * A deeply readonly view of `A`, the type `copy: "readonly"` values have.
+ * A deeply readonly view of `A`, the type `copy: "readonly"` values have:
+ * see {@link ValueCodec.DeepReadonly}.
  *
  * @category models
  * @since 0.1.0
  */
-export type DeepReadonly<A> = A extends (...args: ReadonlyArray<any>) => unknown
-  ? A
-  : A extends ReadonlyMap<infer K, infer V>
-    ? ReadonlyMap<DeepReadonly<K>, DeepReadonly<V>>
-    : A extends ReadonlySet<infer V>
-      ? ReadonlySet<DeepReadonly<V>>
-      : A extends ArrayBufferView | ArrayBuffer | Date
-        ? A
-        : A extends object
-          ? { readonly [K in keyof A]: DeepReadonly<A[K]> }
-          : A
+export type DeepReadonly<A> = ValueCodec.DeepReadonly<A>
 
 /**
  * The value type of a cached function: the `value` schema's type when given,
@@ -782,12 +773,13 @@ const hit = <A>(
   fiber: Fiber.Fiber<unknown, unknown>
 ): Effect.Effect<A> | undefined => {
   // Like Effect's Cache: the clock is read only when entries can expire.
-  const entry = table.use(key, table.limits.ttlMillis === Infinity ? 0 : nowOf(fiber))
+  const now = table.limits.ttlMillis === Infinity ? 0 : nowOf(fiber)
+  const entry = table.use(key, now)
   if (entry === undefined) return undefined
   const value = loadOption(definition, entry.stored)
   if (Option.isNone(value)) {
     // A stored value that no longer loads is dropped and recomputed.
-    table.invalidate(key)
+    table.invalidate(key, now)
     return undefined
   }
   table.record("hit")
@@ -1053,9 +1045,9 @@ export const fn: {
   Object.defineProperty(cached, "name", { value: definition.name })
   Object.defineProperty(cached, "id", { get: definition.id, enumerable: true })
   return Object.assign(cached, {
-    invalidate: (...args: ReadonlyArray<unknown>) => byKey(args, (table, key) => table.invalidate(key)),
+    invalidate: (...args: ReadonlyArray<unknown>) => byKey(args, (table, key, now) => table.invalidate(key, now)),
     has: (...args: ReadonlyArray<unknown>) => byKey(args, (table, key, now) => table.has(key, now)),
-    clear: withTable((table) => Effect.sync(() => table.clear())),
+    clear: withTable((table, fiber) => Effect.sync(() => table.clear(nowOf(fiber)))),
     stats: withTable((table, fiber) =>
       Effect.sync(() => {
         table.purgeExpired(nowOf(fiber))
@@ -1128,9 +1120,14 @@ const functionStats = (table: Table.Table): FunctionStats => ({
  * @category operations
  * @since 0.1.0
  */
-export const clear: Effect.Effect<void, never, DataCache> = Effect.map(DataCache, (service) => {
-  for (const table of service.registry.tables.values()) table.clear()
-})
+export const clear: Effect.Effect<void, never, DataCache> = Effect.flatMap(DataCache, (service) =>
+  Effect.clockWith((clock) =>
+    Effect.sync(() => {
+      const now = clock.currentTimeMillisUnsafe()
+      for (const table of service.registry.tables.values()) table.clear(now)
+    })
+  )
+)
 
 /**
  * Counters of every cached function that has been called, and their totals.

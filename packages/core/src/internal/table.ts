@@ -174,8 +174,12 @@ export class Table {
     this.remove(first.value[0], first.value[1], "eviction")
   }
 
-  /** Removes one key and makes any computation in flight for it stale. */
-  invalidate(key: string): void {
+  /**
+   * Removes one key and makes any computation in flight for it stale. Entries
+   * already expired at `now` leave first, counted as expirations.
+   */
+  invalidate(key: string, now: number): void {
+    this.purgeExpired(now)
     const entry = this.entries.get(key)
     if (entry !== undefined) this.remove(key, entry, "invalidation")
     const flight = this.flights.get(key)
@@ -185,7 +189,9 @@ export class Table {
     }
   }
 
-  clear(): void {
+  /** Removes every entry; those already expired at `now` count as expirations. */
+  clear(now: number): void {
+    this.purgeExpired(now)
     if (this.entries.size > 0) this.record("invalidation", this.entries.size)
     this.registry.bytes -= this.bytes
     this.bytes = 0
