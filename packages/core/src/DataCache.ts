@@ -747,15 +747,6 @@ const hashArgs = (definition: Definition<any>, args: ReadonlyArray<unknown>): st
   }
 }
 
-const unserializable = (definition: Definition<any>, e: unknown): ValueCodec.UnserializableValueError => {
-  if (!(e instanceof ValueCodec.Unstorable)) throw e
-  return new ValueCodec.UnserializableValueError({
-    functionName: definition.name,
-    typeName: Hasher.describeType(e.value),
-    ...(e.issue === undefined ? {} : { issue: e.issue })
-  })
-}
-
 /** A value for one caller from what the cache keeps; `None` when it no longer loads. */
 const loadOption = <A>(definition: Definition<A>, stored: unknown): Option.Option<A> => {
   try {
@@ -845,16 +836,6 @@ const bodyOf = <A, E, R>(definition: Definition<A>, compute: () => Effect.Effect
     return Effect.isEffect(effect) ? effect : Effect.die(notAnEffect(definition.name, effect))
   }).pipe(Effect.withSpan("recall.DataCache.compute", { attributes: { "recall.function": definition.name } }))
 
-/**
- * What the cache keeps of a computed value, and what the caller that
- * computed it gets: its own value, or, with a schema codec, the decoded one
- * (as every hit gets). Throws what the codec throws.
- */
-const encode = <A>(definition: Definition<A>, value: A): { readonly stored: unknown; readonly bytes: number; readonly own: A } => {
-  const { stored, bytes } = definition.codec.storeUnsafe(value)
-  return { stored, bytes, own: definition.codec.kind === "schema" ? definition.codec.loadUnsafe(stored) : value }
-}
-
 /** Runs the body as the key's only flight. Called inside `resolve`'s uninterruptible region. */
 const run = <A, E, R>(
   definition: Definition<A>,
@@ -873,19 +854,20 @@ const run = <A, E, R>(
     Deferred.doneUnsafe(flight.done, Exit.succeed(result))
   }
   const keep = (value: A, now: number): Effect.Effect<A, ValueCodec.UnserializableValueError> => {
-    let encoded: ReturnType<typeof encode<A>>
+    // With a schema codec, `kept.value` is the decoded value, as every hit gets.
+    let kept: ReturnType<ValueCodec.ValueCodec<A>["storeUnsafe"]>
     try {
-      encoded = encode(definition, value)
+      kept = definition.codec.storeUnsafe(value)
     } catch (e) {
-      const error = unserializable(definition, e)
+      const error = ValueCodec.toValueError(e, definition.name)
       settle({ _tag: "Fail", error })
       return Effect.fail(error)
     }
     if (!flight.stale && (definition.cacheIf === undefined || definition.cacheIf(value))) {
-      table.store(key, encoded.stored, encoded.bytes, now)
+      table.store(key, kept.stored, kept.bytes, now)
     }
-    settle({ _tag: "Value", stored: encoded.stored })
-    return Effect.succeed(encoded.own)
+    settle({ _tag: "Value", stored: kept.stored })
+    return Effect.succeed(kept.value)
   }
   return Effect.exit(restore(bodyOf(definition, compute))).pipe(
     Effect.flatMap(
@@ -905,9 +887,9 @@ const passThrough = <A, E, R>(
   table.record("miss")
   return Effect.flatMap(bodyOf(definition, compute), (value) => {
     try {
-      return Effect.succeed(encode(definition, value).own)
+      return Effect.succeed(definition.codec.storeUnsafe(value).value)
     } catch (e) {
-      return Effect.fail(unserializable(definition, e))
+      return Effect.fail(ValueCodec.toValueError(e, definition.name))
     }
   })
 }

@@ -310,7 +310,8 @@ const UNREADABLE = "unreadable object"
 
 const typeNameOf = (value: unknown): string => {
   try {
-    return Effect.isEffect(value) ? "Effect" : describeType(value)
+    // Effect's error classes are yieldable Effects too; their class names them better.
+    return Effect.isEffect(value) && !(value instanceof Error) ? "Effect" : describeType(value)
   } catch {
     // A revoked proxy throws on any look at it.
     return UNREADABLE

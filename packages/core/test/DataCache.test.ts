@@ -263,6 +263,7 @@ describe("DataCache", () => {
           assert.instanceOf(error, ValueCodec.UnserializableValueError)
           assert.strictEqual(error.functionName, "connect")
           assert.strictEqual(error.typeName, "function send")
+          assert.strictEqual(error.path, 'value → field "send"', "the message says where in the value")
           assert.include(error.message, "ResourceCache")
           assert.strictEqual((yield* connect.stats).entries, 0)
         })
