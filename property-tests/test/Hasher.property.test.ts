@@ -1,5 +1,6 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Hasher } from "@recall/core"
+import { assert, beforeAll, describe, it } from "@effect/vitest"
+import { DataCache, Hasher } from "@recall/core"
+import { Effect } from "effect"
 import fc from "fast-check"
 
 /**
@@ -58,8 +59,113 @@ const permutations = fc.integer().map((seed) => {
   }
 })
 
+/**
+ * A reference spelling of a value, written independently of recall: two
+ * values are equal (as recall's keys mean it) exactly when their spellings
+ * are. Object keys and Map and Set members sorted, every NaN one value, 0 and
+ * -0 one value, typed arrays by type and bytes. With `strip`, the value is a
+ * list of arguments and the `_` fields of its plain objects are left out.
+ */
+const spell = (value: unknown, depth = 0, strip = false): string => {
+  switch (typeof value) {
+    case "number":
+      return Number.isNaN(value) ? "n:NaN" : `n:${value === 0 ? 0 : value}`
+    case "string":
+      return `s:${JSON.stringify(value)}`
+    case "bigint":
+      return `i:${value}`
+    case "boolean":
+    case "undefined":
+      return String(value)
+    case "object": {
+      if (value === null) return "null"
+      if (Array.isArray(value)) {
+        return `[${Array.from({ length: value.length }, (_, i) => (i in value ? spell(value[i], depth + 1, strip) : "hole")).join(",")}]`
+      }
+      if (value instanceof Date) return `date:${Number.isNaN(value.getTime()) ? "NaN" : value.getTime()}`
+      if (value instanceof Map) {
+        const entries = Array.from(value, ([k, v]) => `${spell(k, depth + 1, strip)}=>${spell(v, depth + 1, strip)}`)
+        return `map{${entries.sort().join(",")}}`
+      }
+      if (value instanceof Set)
+        return `set{${Array.from(value, (v) => spell(v, depth + 1, strip))
+          .sort()
+          .join(",")}}`
+      if (ArrayBuffer.isView(value)) {
+        return `${value.constructor.name}:${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex")}`
+      }
+      const keys = Object.keys(value)
+        .filter((key) => !(strip && depth === 1 && key.startsWith("_")))
+        .sort()
+      return `{${keys.map((key) => `${JSON.stringify(key)}:${spell((value as Record<string, unknown>)[key], depth + 1, strip)}`).join(",")}}`
+    }
+    default:
+      throw new Error(`no spelling for ${typeof value}`)
+  }
+}
+
+/** A NaN whose payload bits differ from `Number.NaN`'s. */
+const otherNaN = (() => {
+  const view = new DataView(new ArrayBuffer(8))
+  view.setFloat64(0, Number.NaN)
+  view.setUint32(4, view.getUint32(4) | 1)
+  return view.getFloat64(0)
+})()
+
+/**
+ * A deep copy of `value` whose `k`-th primitive leaf (in walk order, counted
+ * modulo the number of leaves) is nudged: a number by one, its sign, or
+ * another NaN; a string by one character; a boolean flipped.
+ */
+const nudged = (value: unknown, k: number): unknown => {
+  let leaves = 0
+  const count = (v: unknown): void => {
+    if (typeof v === "number" || typeof v === "string" || typeof v === "boolean") leaves++
+    else if (Array.isArray(v)) v.forEach(count)
+    else if (v instanceof Map) {
+      for (const [key, x] of v) {
+        count(key)
+        count(x)
+      }
+    } else if (v instanceof Set) v.forEach(count)
+    else if (typeof v === "object" && v !== null && !ArrayBuffer.isView(v) && !(v instanceof Date)) Object.values(v).forEach(count)
+  }
+  count(value)
+  let target = leaves === 0 ? -1 : k % leaves
+  const nudge = (v: unknown): unknown => {
+    if (typeof v === "number" || typeof v === "string" || typeof v === "boolean") {
+      if (target-- !== 0) return v
+      if (typeof v === "boolean") return !v
+      if (typeof v === "string") return k % 2 === 0 ? `${v}a` : v.slice(1)
+      if (Number.isNaN(v)) return otherNaN
+      return v === 0 ? -v : k % 2 === 0 ? -v : v + 1
+    }
+    if (Array.isArray(v)) {
+      const out = new Array(v.length)
+      for (let i = 0; i < v.length; i++) if (i in v) out[i] = nudge(v[i])
+      return out
+    }
+    if (v instanceof Map) return new Map(Array.from(v, ([key, x]) => [nudge(key), nudge(x)]))
+    if (v instanceof Set) return new Set(Array.from(v, nudge))
+    if (typeof v !== "object" || v === null || ArrayBuffer.isView(v) || v instanceof Date) return v
+    const out = Object.create(Object.getPrototypeOf(v))
+    for (const key of Object.keys(v)) {
+      Object.defineProperty(out, key, {
+        value: nudge((v as Record<string, unknown>)[key]),
+        enumerable: true,
+        writable: true,
+        configurable: true
+      })
+    }
+    return out
+  }
+  return nudge(value)
+}
+
 describe("Hasher properties", () => {
   const hasher = Hasher.structural()
+
+  beforeAll(() => Effect.runPromise(Hasher.load))
 
   it("equal values hash equal, records, Maps and Sets in any order included", () => {
     fc.assert(
@@ -79,4 +185,38 @@ describe("Hasher properties", () => {
       { numRuns: 300 }
     )
   })
+
+  it.effect("keys and hashes tell values apart exactly as a reference spelling does", () =>
+    Effect.gen(function* () {
+      // Through the public API: a cached function returns the spelling of its
+      // argument, so a shared key shows as another value's spelling.
+      let runs = 0
+      const spelled = DataCache.fn("spelled", (x: unknown, _y?: unknown) =>
+        Effect.sync(() => {
+          runs++
+          return spell([x, _y], 0, true)
+        })
+      )
+      const context = yield* Effect.context<DataCache.DataCache>()
+      const call = (x: unknown, y?: unknown) => Effect.runSync(spelled(x, y).pipe(Effect.provide(context)))
+      const pairs = fc.oneof(
+        fc.tuple(anything, permutations).map(([a, order]) => [a, reordered(a, order)] as const),
+        fc.tuple(anything, fc.nat()).map(([a, k]) => [a, nudged(a, k)] as const),
+        fc.tuple(anything, anything)
+      )
+      fc.assert(
+        fc.property(pairs, fc.boolean(), ([a, b], second) => {
+          const [x, y] = second ? [1, a] : [a, undefined]
+          const [v, w] = second ? [1, b] : [b, undefined]
+          const equal = spell([x, y], 0, true) === spell([v, w], 0, true)
+          assert.strictEqual(call(x, y), spell([x, y], 0, true))
+          const before = runs
+          assert.strictEqual(call(v, w), spell([v, w], 0, true), "no other value's entry")
+          if (equal) assert.strictEqual(runs, before, "equal arguments share the entry")
+          assert.strictEqual(hasher.hashUnsafe(a) === hasher.hashUnsafe(b), spell(a) === spell(b))
+        }),
+        { numRuns: 1000 }
+      )
+    }).pipe(Effect.provide(DataCache.layerMemory()))
+  )
 })

@@ -7,14 +7,27 @@
  *   in every process and on every run (the same hash names an entry on disk
  *   and in Redis).
  * - Distinct types never collide on purpose: `1`, `"1"`, `1n`, `true` and `[1]`
- *   have different canonical bytes. Plain-object keys are sorted, Map and Set
- *   contents are order-independent.
- * - The hash is 128 bits (32 hex digits) from a fast non-cryptographic
- *   function written in plain JavaScript, so it runs on every JS runtime. It
- *   names cache entries; it does not authenticate them.
+ *   have different canonical forms. Plain-object keys are sorted, Map and Set
+ *   contents are order-independent, every NaN is one value and `0` and `-0`
+ *   are one value.
+ * - The hash is XXH3-128 (32 hex digits) of the canonical form, from
+ *   hash-wasm's WebAssembly build, checked in the tests against the native
+ *   implementation: a published hash with reference vectors and a clean
+ *   SMHasher record. It names cache entries; it does not authenticate them.
+ * - In memory, a cached function's key is the canonical form itself when it is
+ *   small (at most 512 UTF-16 code units), so small arguments can never share
+ *   a key by accident; only larger ones are reduced to their hash.
  * - Large binary data (typed arrays, ArrayBuffer) is hashed in place, as whole
- *   buffers, at several GB/s; never through a JSON string.
- * - Cycles are handled, and 100,000-deep nesting does not overflow the stack.
+ *   buffers, at several GB/s; never element by element, never through JSON.
+ * - Cycles are handled; deep nesting (Maps and Sets included) does not
+ *   overflow the stack, and locating an unhashable value stays linear.
+ *
+ * **Gotchas**
+ *
+ * Hashing is synchronous, but the WebAssembly hasher loads asynchronously,
+ * once per process: every DataCache layer loads it while it is built. To call
+ * {@link Hasher.hashUnsafe} outside one, run {@link load} first ({@link hash}
+ * does that itself).
  *
  * Two kinds of hasher:
  *
@@ -32,7 +45,7 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Canonical from "./internal/canonical.ts"
-import * as Hash128 from "./internal/hash128.ts"
+import * as Xxh3 from "./internal/xxh3.ts"
 
 const TypeId = "~@recall/core/Hasher" as const
 
@@ -45,16 +58,28 @@ const TypeId = "~@recall/core/Hasher" as const
 export interface Hasher<in A> {
   readonly [TypeId]: typeof TypeId
   /**
-   * Hashes a value to 32 hex digits; throws {@link Unhashable} when part of
-   * it has no canonical form. Use {@link hash} for the typed Effect version.
+   * Hashes a value to 32 hex digits (XXH3-128 of its canonical form); throws
+   * {@link Unhashable} when part of it has no canonical form. Needs the
+   * hasher loaded ({@link load}); use {@link hash} for the typed Effect
+   * version, which loads it.
    */
   readonly hashUnsafe: (value: A) => string
   /** The same hash as four 32-bit lanes, before any formatting. */
   readonly digestUnsafe: (value: A) => Digest
+  /**
+   * An in-memory key for the value: its canonical form itself when small,
+   * else its hash. Equal values give equal keys within one version of recall.
+   * With `strip` (structural hashers only), the value is a list of arguments
+   * and the `_` fields of its plain-object elements are left out.
+   *
+   * @internal
+   */
+  readonly keyUnsafe: (value: A, strip?: boolean) => string
 }
 
 /**
- * A 128-bit hash as four signed 32-bit lanes. {@link toHex} formats it.
+ * A 128-bit hash as four signed 32-bit lanes, most significant first (the
+ * canonical big-endian order of XXH3-128). {@link toHex} formats it.
  *
  * @category models
  * @since 0.1.0
@@ -67,7 +92,41 @@ export type Digest = readonly [number, number, number, number]
  * @category utils
  * @since 0.1.0
  */
-export const toHex: (digest: Digest) => string = Hash128.toHex
+export const toHex = (digest: Digest): string => hex8(digest[0]) + hex8(digest[1]) + hex8(digest[2]) + hex8(digest[3])
+
+const hex8 = (n: number): string => (n >>> 0).toString(16).padStart(8, "0")
+
+const toDigest = (bytes: Uint8Array): Digest => {
+  const lane = (i: number) => (bytes[i]! << 24) | (bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!
+  return [lane(0), lane(4), lane(8), lane(12)]
+}
+
+/**
+ * Loads the hasher (XXH3-128, WebAssembly) once per process; later runs
+ * return at once.
+ *
+ * **When to use**
+ *
+ * Before calling {@link Hasher.hashUnsafe}, {@link Hasher.digestUnsafe} or
+ * {@link fingerprint} outside a DataCache layer: every DataCache layer runs it
+ * while it is built, and {@link hash} runs it itself. Hashing before the load
+ * throws a defect that says so. In tests: `beforeAll(() => Effect.runPromise(Hasher.load))`.
+ *
+ * @example
+ * ```ts
+ * import { Hasher } from "@recall/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function* () {
+ *   yield* Hasher.load
+ *   return Hasher.structural().hashUnsafe({ a: 1 })
+ * })
+ * ```
+ *
+ * @category hashing
+ * @since 0.1.0
+ */
+export const load: Effect.Effect<void> = Xxh3.load
 
 /**
  * A per-type hasher: `[Class, (instance) => hashable value]`. Instances of the
@@ -80,8 +139,19 @@ export const toHex: (digest: Digest) => string = Hash128.toHex
  */
 export type TypeHasher = Canonical.TypeHasher
 
+const isClass = (value: unknown): value is abstract new (...args: ReadonlyArray<any>) => unknown =>
+  typeof value === "function" && typeof value.prototype === "object" && value.prototype !== null
+
 /**
  * Builds a {@link TypeHasher} with the instance type inferred from the class.
+ *
+ * **Details**
+ *
+ * The function's result is itself hashed structurally, so it may return any
+ * hashable value (a string id, a tuple of fields, a typed array). If it
+ * throws, the call fails with {@link UnhashableParamError} naming the
+ * argument. A first argument that is not a class (an arrow function, a
+ * value), or a second that is not a function, throws a `TypeError` here.
  *
  * @example
  * ```ts
@@ -103,10 +173,46 @@ export type TypeHasher = Canonical.TypeHasher
  * )
  * ```
  *
+ * @throws TypeError
  * @category constructors
  * @since 0.1.0
  */
-export const by = <T>(Class: abstract new (...args: ReadonlyArray<any>) => T, hash: (instance: T) => unknown): TypeHasher => [Class, hash]
+export const by = <T>(Class: abstract new (...args: ReadonlyArray<any>) => T, hash: (instance: T) => unknown): TypeHasher => {
+  if (!isClass(Class)) {
+    throw new TypeError(
+      `Hasher.by: the first argument must be a class (a constructor whose instances are hashed), got ${describeType(Class)}.`
+    )
+  }
+  if (typeof hash !== "function") {
+    throw new TypeError(
+      `Hasher.by(${Class.name}, ...): the second argument must be a function from an instance to a hashable value, got ${describeType(hash)}.`
+    )
+  }
+  return [Class, hash]
+}
+
+const checkHashers = (hashers: ReadonlyArray<TypeHasher>): ReadonlyArray<TypeHasher> => {
+  hashers.forEach((pair: unknown, i) => {
+    if (!Array.isArray(pair) || pair.length !== 2 || !isClass(pair[0]) || typeof pair[1] !== "function") {
+      throw new TypeError(
+        `Hasher.structural: hashers[${i}] must be [Class, (instance) => value], got ${describeType(pair)}; build it with Hasher.by(Class, f).`
+      )
+    }
+  })
+  return hashers
+}
+
+/**
+ * Why a value could not be hashed: `"instance"`, an instance of a class
+ * without a per-type hasher; `"value"`, a value with no value form (a
+ * function, a symbol that is not registered); `"threw"`, a getter, a Proxy or
+ * a per-type hasher threw while it was read; `"schema"`, the value does not
+ * match the schema it is hashed with.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type UnhashableReason = "instance" | "value" | "threw" | "schema"
 
 /**
  * Thrown by {@link Hasher.hashUnsafe} when part of a value has no canonical
@@ -119,37 +225,55 @@ export class Unhashable extends Error {
   readonly value: unknown
   readonly path: ReadonlyArray<PropertyKey>
   readonly issue: string | undefined
-  constructor(value: unknown, path: ReadonlyArray<PropertyKey>, issue?: string) {
+  readonly reason: UnhashableReason
+  constructor(value: unknown, path: ReadonlyArray<PropertyKey>, issue?: string, reason?: UnhashableReason) {
     super(issue ?? `a ${describeType(value)} has no canonical form`)
     this.value = value
     this.path = path
     this.issue = issue
+    this.reason = reason ?? (issue === undefined ? "instance" : "schema")
   }
 }
 
 /**
  * The type of a value as a person would name it: the class name for objects,
- * `typeof` for the rest.
+ * `typeof` for the rest. Never throws (a revoked Proxy is an "object").
  *
  * @category utils
  * @since 0.1.0
  */
 export const describeType = (value: unknown): string => {
   if (value === null) return "null"
-  if (typeof value === "function") return value.name ? `function ${value.name}` : "function"
-  if (typeof value !== "object") return typeof value
-  const name = value.constructor?.name
-  return typeof name === "string" && name !== "" ? name : "object"
+  try {
+    if (typeof value === "function") return value.name ? `function ${value.name}` : "function"
+    if (typeof value !== "object") return typeof value
+    const name = value.constructor?.name
+    return typeof name === "string" && name !== "" ? name : "object"
+  } catch {
+    return typeof value
+  }
 }
 
 const Proto = {
   [TypeId]: TypeId
 }
 
-const make = <A>(digestUnsafe: (value: A) => Digest): Hasher<A> => {
+const make = <A>(form: (value: A) => unknown, hashers: ReadonlyArray<TypeHasher>): Hasher<A> => {
+  const run =
+    <B>(f: (value: unknown, hashers: ReadonlyArray<TypeHasher>, strip?: boolean) => B) =>
+    (value: A, strip?: boolean): B => {
+      const input = form(value)
+      try {
+        return f(input, hashers, strip)
+      } catch (e) {
+        if (e instanceof Canonical.UnhashableValue) throw new Unhashable(e.value, e.path ?? [], e.issue, e.reason)
+        throw e
+      }
+    }
   const self = Object.create(Proto)
-  self.digestUnsafe = digestUnsafe
-  self.hashUnsafe = (value: A) => Hash128.toHex(digestUnsafe(value))
+  self.hashUnsafe = run(Canonical.hex)
+  self.digestUnsafe = run((value, hashers) => toDigest(Canonical.digest(value, hashers)))
+  self.keyUnsafe = run(Canonical.key)
   return self
 }
 
@@ -164,28 +288,36 @@ const make = <A>(digestUnsafe: (value: A) => Digest): Hasher<A> => {
  * rules, so they can also override how a built-in type is hashed. A hasher's
  * result is itself hashed structurally, so it may return any hashable value.
  *
+ * Objects count by their own enumerable fields, as for `Object.keys`, spread,
+ * JSON and structuredClone: non-enumerable fields are not data and are left
+ * out. Fields keyed by registered symbols (`Symbol.for("tenant")`) count, by
+ * their registry key and apart from string keys; a field keyed by any other
+ * symbol (a local `Symbol("tenant")`, or a well-known one such as
+ * `Symbol.iterator`) cannot be named the same way in another process, so it
+ * fails instead of being left out.
+ *
+ * Typed arrays are keyed by their bytes (and their type): two Float64Arrays
+ * that differ only in a NaN's payload bits or in the sign of a zero are two
+ * keys. Everywhere else every NaN is one value, and `0` and `-0` are one.
+ *
  * @example
  * ```ts
  * import { Hasher } from "@recall/core"
+ * import { Effect } from "effect"
  *
  * const hasher = Hasher.structural()
- * hasher.hashUnsafe({ a: 1, b: 2 }) === hasher.hashUnsafe({ b: 2, a: 1 }) // true
+ * const same = Effect.gen(function* () {
+ *   yield* Hasher.load
+ *   return hasher.hashUnsafe({ a: 1, b: 2 }) === hasher.hashUnsafe({ b: 2, a: 1 }) // true
+ * })
  * ```
  *
+ * @throws TypeError when an entry of `hashers` is not `[Class, function]`.
  * @category constructors
  * @since 0.1.0
  */
-export const structural = (options?: { readonly hashers?: ReadonlyArray<TypeHasher> | undefined }): Hasher<unknown> => {
-  const hashers = options?.hashers ?? []
-  return make((value) => {
-    try {
-      return Canonical.digest(value, hashers)
-    } catch (e) {
-      if (e instanceof Canonical.UnhashableValue) throw new Unhashable(e.value, Canonical.locate(value, e.value))
-      throw e
-    }
-  })
-}
+export const structural = (options?: { readonly hashers?: ReadonlyArray<TypeHasher> | undefined }): Hasher<unknown> =>
+  make((value) => value, checkHashers(options?.hashers ?? []))
 
 /**
  * A hasher derived from a Schema: the value is encoded with the schema's JSON
@@ -201,15 +333,15 @@ export const structural = (options?: { readonly hashers?: ReadonlyArray<TypeHash
  * **Gotchas**
  *
  * A value that does not match the schema throws {@link Unhashable} with the
- * schema's issue. Encoding must not need services.
+ * schema's issue (reason `"schema"`). Encoding must not need services.
  *
  * @example
  * ```ts
  * import { Hasher } from "@recall/core"
- * import { Schema } from "effect"
+ * import { Effect, Schema } from "effect"
  *
  * const hasher = Hasher.fromSchema(Schema.Struct({ id: Schema.Number, at: Schema.Date }))
- * hasher.hashUnsafe({ id: 1, at: new Date(0) }).length // 32
+ * const hash = Hasher.hash(hasher, { id: 1, at: new Date(0) }) // Effect<string, UnhashableParamError>
  * ```
  *
  * @category constructors
@@ -218,25 +350,36 @@ export const structural = (options?: { readonly hashers?: ReadonlyArray<TypeHash
 export const fromSchema = <S extends Schema.Top & { readonly EncodingServices: never }>(schema: S): Hasher<S["Type"]> => {
   const encode = Schema.encodeUnknownResult(Schema.toCodecJson(schema) as unknown as Schema.Codec<unknown, unknown>)
   return make((value) => {
-    const encoded = encode(value)
-    if (encoded._tag === "Failure") throw new Unhashable(value, [], encoded.failure.message)
-    return Canonical.digest(encoded.success, [])
-  })
+    let encoded: ReturnType<typeof encode>
+    try {
+      encoded = encode(value)
+    } catch (e) {
+      throw new Unhashable(
+        value,
+        [],
+        `encoding it with the schema threw ${e instanceof Error ? `${e.name}: ${e.message}` : "an error"}`,
+        "threw"
+      )
+    }
+    if (encoded._tag === "Failure") throw new Unhashable(value, [], encoded.failure.message, "schema")
+    return encoded.success
+  }, [])
 }
 
 /**
  * A stable fingerprint of a schema's shape (the hash of its JSON Schema).
  * Changing a field, its type or a class identifier changes the fingerprint.
+ * Needs the hasher loaded ({@link load}).
  *
  * @category utils
  * @since 0.1.0
  */
-export const fingerprint = (schema: Schema.Top): string => Canonical.hash(Schema.toJsonSchemaDocument(schema), [])
+export const fingerprint = (schema: Schema.Top): string => Canonical.hex(Schema.toJsonSchemaDocument(schema), [])
 
 /**
  * Raised when an argument of a cached function cannot be hashed into the
  * cache key. It names the function, the argument (position, then field path)
- * and the value's type, and lists the three ways out.
+ * and the value's type, and says the ways out that fit the case.
  *
  * @category errors
  * @since 0.1.0
@@ -245,52 +388,96 @@ export class UnhashableParamError extends Schema.TaggedError<UnhashableParamErro
   functionName: Schema.String,
   argument: Schema.String,
   typeName: Schema.String,
-  issue: Schema.optional(Schema.String)
+  issue: Schema.optional(Schema.String),
+  reason: Schema.optional(Schema.Literals(["instance", "value", "threw", "schema"]))
 }) {
   override get message(): string {
-    const problem =
-      this.issue === undefined ? `a ${this.typeName} has no value form to hash` : `it does not match the \`key\` schema: ${this.issue}`
-    return [
-      `Cannot hash ${this.argument} of ${this.functionName}: ${problem}.`,
+    const subject = `Cannot hash ${this.argument} of ${this.functionName}`
+    const keySchema = `describe the arguments with a \`key\` schema: DataCache.fn({ name: "${this.functionName}", key: Schema.Tuple([...]) }, ...)`
+    const underscore = `leave it out of the key: pass it in an object field whose name starts with "_" (e.g. { _conn })`
+    const ways = (...lines: ReadonlyArray<string>) => [
       `recall hashes arguments by value to build the cache key. Ways out:`,
-      `  1. describe the arguments with a \`key\` schema: DataCache.fn({ name: "${this.functionName}", key: Schema.Tuple([...]) }, ...);`,
-      `  2. give that type a hasher: hashers: [Hasher.by(${this.typeName}, (value) => value.id)];`,
-      `  3. leave it out of the key: pass it in an object field whose name starts with "_" (e.g. { _conn }).`
+      ...lines.map((line, i) => `  ${i + 1}. ${line}${i === lines.length - 1 ? "." : ";"}`)
+    ]
+    const reason = this.reason ?? (this.issue === undefined ? "instance" : "schema")
+    if (reason === "schema") {
+      return [
+        `${subject}: it does not match the \`key\` schema: ${this.issue ?? "(no issue given)"}.`,
+        `The key schema decides what the cache key holds, so every call must match it: pass arguments it accepts, or change it ` +
+          `(a Schema.Tuple([...]) describes all the arguments; any other schema describes a function of one argument).`
+      ].join("\n")
+    }
+    if (reason === "threw") return [`${subject}: ${this.issue ?? "reading it threw"}.`, ...ways(keySchema, underscore)].join("\n")
+    if (reason === "value") {
+      return [`${subject}: ${this.issue ?? `a ${this.typeName} has no value form to hash`}.`, ...ways(underscore, keySchema)].join("\n")
+    }
+    return [
+      `${subject}: ${this.issue ?? `a ${this.typeName} is a class instance the structural hasher cannot see into`}.`,
+      ...ways(`give ${this.typeName} a hasher: hashers: [Hasher.by(${this.typeName}, (value) => value.id)]`, keySchema, underscore)
     ].join("\n")
   }
 }
 
 /**
  * Hashes a value, failing with {@link UnhashableParamError} (function name
- * `"Hasher.hash"`) instead of throwing.
+ * `"Hasher.hash"`) instead of throwing. Loads the hasher first.
  *
  * @category hashing
  * @since 0.1.0
  */
 export const hash = <A>(self: Hasher<A>, value: A): Effect.Effect<string, UnhashableParamError> =>
-  Effect.suspend(() => {
-    try {
-      return Effect.succeed(self.hashUnsafe(value))
-    } catch (e) {
-      if (e instanceof Unhashable) return Effect.fail(toParamError(e, "Hasher.hash", []))
-      return Effect.die(e)
-    }
-  })
+  Effect.andThen(
+    load,
+    Effect.suspend(() => {
+      try {
+        return Effect.succeed(self.hashUnsafe(value))
+      } catch (e) {
+        if (e instanceof Unhashable) return Effect.fail(toParamError(e, "Hasher.hash", []))
+        return Effect.die(e)
+      }
+    })
+  )
+
+// Paths longer than this are shown with their middle left out.
+const MAX_PATH_STEPS = 10
+
+const formatStep = (key: PropertyKey): string => {
+  if (typeof key === "number") return `[${key}]`
+  if (typeof key === "symbol") return `field [${String(key)}]`
+  if (key === "(map key)" || key === "(set member)" || key === "(hasher result)" || key.startsWith("(map value")) return key
+  return `field ${JSON.stringify(key)}`
+}
 
 /**
- * Describes where an unhashable value sits: `argument 0`, `argument 1 → field "conn"`.
+ * Describes where an unhashable value sits: `argument 0`, `argument 1 → field
+ * "conn"`. A long path keeps its first and last steps.
  *
  * @internal
  */
-export const toParamError = (unhashable: Unhashable, functionName: string, prefix: ReadonlyArray<PropertyKey>): UnhashableParamError => {
-  const path = [...prefix, ...unhashable.path]
+export const formatPath = (path: ReadonlyArray<PropertyKey>): string => {
+  if (path.length === 0) return "the arguments"
   const [head, ...rest] = path
-  const argument = typeof head === "number" ? `argument ${head}` : head === undefined ? "the arguments" : `field ${String(head)}`
-  const fields = rest.map((key) => (typeof key === "number" ? `[${key}]` : `field "${String(key)}"`))
-  return new UnhashableParamError({
+  const steps = [typeof head === "number" ? `argument ${head}` : formatStep(head!)]
+  if (rest.length <= MAX_PATH_STEPS) {
+    steps.push(...rest.map(formatStep))
+  } else {
+    const keep = MAX_PATH_STEPS / 2
+    steps.push(...rest.slice(0, keep).map(formatStep), `… ${rest.length - 2 * keep} more …`, ...rest.slice(-keep).map(formatStep))
+  }
+  return steps.join(" → ")
+}
+
+/**
+ * Turns an {@link Unhashable} into the typed error of a call:
+ * `argument 0`, `argument 1 → field "conn"`.
+ *
+ * @internal
+ */
+export const toParamError = (unhashable: Unhashable, functionName: string, prefix: ReadonlyArray<PropertyKey>): UnhashableParamError =>
+  new UnhashableParamError({
     functionName,
-    argument: [argument, ...fields].join(" → "),
+    argument: formatPath([...prefix, ...unhashable.path]),
     typeName: describeType(unhashable.value),
+    reason: unhashable.reason,
     ...(unhashable.issue === undefined ? {} : { issue: unhashable.issue })
   })
-}

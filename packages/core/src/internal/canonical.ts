@@ -1,21 +1,48 @@
 /**
- * The canonical byte form of a value, and its 128-bit hash.
+ * The canonical form of a value, its XXH3-128 hash, and the in-memory key
+ * built from it.
  *
- * Every value is written as a type tag followed by its content, with lengths
- * before variable-sized parts, so `1`, `"1"`, `1n`, `true` and `[1]` can never
- * produce the same bytes. Plain-object keys are sorted; Map and Set entries are
- * hashed one by one and their digests sorted, so insertion order never changes
- * a hash. Typed arrays and ArrayBuffers are hashed in place as whole buffers
- * (never element by element) and only their digest joins the stream.
+ * **The canonical form** is a sequence of UTF-16 code units. Every value is a
+ * type tag followed by its content, with counts before variable-sized parts,
+ * so the form of a value is prefix-free and `1`, `"1"`, `1n`, `true` and `[1]`
+ * can never share it:
  *
- * The walk is iterative (an explicit stack), so 100,000-deep nesting does not
- * overflow the call stack, and a reference back to an object still being
- * walked is written as a back-reference to its depth, so cycles terminate.
+ * - strings: their code units as they are (no encoding step, so lone
+ *   surrogates stay distinct); numbers: the four code units of their float64
+ *   bits, with one pattern for `0` and `-0` and one for every NaN;
+ * - plain-object keys sorted (registered-symbol keys apart, after them); Map
+ *   entries and Set members sorted by their own canonical forms, so insertion
+ *   order never counts;
+ * - typed arrays and ArrayBuffers up to {@link INLINE_BINARY_BYTES} written
+ *   as their bytes; larger ones hashed in place (XXH3-128, never element by
+ *   element) and only their 16-byte digest joins the form. Likewise a Map or
+ *   Set member whose form is longer than {@link MEMBER_LIMIT} is replaced by
+ *   its digest, which keeps sorting members linear in the size of the value.
+ *
+ * A count below 0xFFFF is one code unit; a larger one is 0xFFFF followed by
+ * its float64 bits.
+ *
+ * **Hashes** (`hex`, `digest`) are XXH3-128 of the form's bytes (each code
+ * unit little-endian): the same on every run and in every process of a
+ * little-endian host (x86-64, ARM64, every WebAssembly host), so they can name
+ * entries on disk and in Redis. Big-endian hosts would compute other names.
+ *
+ * **In-memory keys** (`key`): a form of at most {@link EXACT_KEY_LIMIT} code
+ * units is the key itself (prefixed `=`), so two small values share a key only
+ * when their forms are equal: no collision is possible. A longer form is
+ * reduced to `#` and its hash (as 8 code units).
+ *
+ * The walk is iterative (an explicit stack, Map and Set members included), so
+ * deep nesting never overflows the call stack; it keeps the path from the root
+ * to the value at hand, so an unhashable value is located without a second
+ * search. A reference back to an object still being walked is written as a
+ * back-reference to its depth, so cycles terminate. Getters, Proxy traps and
+ * per-type hashers that throw become an {@link UnhashableValue} with the path.
  */
 import * as Data from "effect/Data"
 import * as Equal from "effect/Equal"
 import * as Schema from "effect/Schema"
-import * as Hash128 from "./hash128.ts"
+import * as Xxh3 from "./xxh3.ts"
 
 /**
  * A per-type hasher: instances of the class are hashed through the function's
@@ -26,17 +53,59 @@ import * as Hash128 from "./hash128.ts"
 export type TypeHasher = readonly [abstract new (...args: ReadonlyArray<any>) => unknown, (instance: any) => unknown]
 
 /**
- * Thrown inside the walk when a value has no canonical form; callers turn it
- * into a typed error with the path of the offending value.
+ * Why a value has no canonical form: an instance of a class the hasher does
+ * not know, a value that has no value form at all (a function, a local
+ * symbol), or user code (a getter, a Proxy trap, a per-type hasher) that threw.
+ *
+ * @internal
+ */
+export type Reason = "instance" | "value" | "threw"
+
+/**
+ * Thrown by the walk when a value has no canonical form. `path` leads from the
+ * hashed value's root to it.
  *
  * @internal
  */
 export class UnhashableValue {
   readonly value: unknown
-  constructor(value: unknown) {
+  readonly issue: string | undefined
+  readonly reason: Reason
+  path: ReadonlyArray<PropertyKey> | undefined
+  constructor(value: unknown, reason: Reason, issue?: string, path?: ReadonlyArray<PropertyKey>) {
     this.value = value
+    this.reason = reason
+    this.issue = issue
+    this.path = path
   }
 }
+
+/**
+ * The longest form used exactly as an in-memory key, in code units. Beyond
+ * it, Map keys would cost more to hash and compare than XXH3 does, and keys
+ * would grow with the arguments. Only in-memory keys depend on it; it must not
+ * exceed {@link MEMBER_LIMIT}, so an exact key holds no member digest.
+ *
+ * @internal
+ */
+export const EXACT_KEY_LIMIT = 512
+
+/**
+ * Map and Set members whose form is longer than this (code units) are
+ * replaced by their digest. Part of the canonical form: changing it changes
+ * persisted names.
+ *
+ * @internal
+ */
+export const MEMBER_LIMIT = 512
+
+/**
+ * Typed arrays and ArrayBuffers up to this many bytes are written into the
+ * form as they are; larger ones as their digest. Part of the canonical form.
+ *
+ * @internal
+ */
+export const INLINE_BINARY_BYTES = 1024
 
 const Tag = {
   undefined: 1,
@@ -57,7 +126,10 @@ const Tag = {
   valueObject: 16,
   custom: 17,
   backReference: 18,
-  hole: 19
+  hole: 19,
+  binaryDigest: 20,
+  objectWithSymbols: 21,
+  memberDigest: 22
 } as const
 
 // One tag per binary kind, so a Float64Array and the Uint8Array of the same
@@ -84,70 +156,240 @@ const binaryKind = (value: ArrayBufferView): number => {
   return 13 // Float16Array and views added after this list
 }
 
-/** A growable little-endian byte buffer. */
+/**
+ * Node's Buffer (also in Bun and Deno) writes a string's UTF-16 code units at
+ * memory speed, lone surrogates included (checked here); elsewhere strings
+ * are copied code unit by code unit.
+ */
+interface Utf16Writer {
+  readonly write: (string: string, offset: number, length: number, encoding: "utf16le") => number
+  readonly toString: (encoding: "utf16le", start: number, end: number) => string
+}
+const utf16Writer: ((buffer: ArrayBufferLike) => Utf16Writer) | undefined = (() => {
+  const NodeBuffer = (globalThis as { readonly Buffer?: { readonly from: (buffer: ArrayBufferLike) => Utf16Writer } }).Buffer
+  if (typeof NodeBuffer?.from !== "function") return undefined
+  try {
+    const probe = "a\ud800\udfff\udc00\u00ff"
+    const units = new Uint16Array(probe.length)
+    const buffer = NodeBuffer.from(units.buffer)
+    buffer.write(probe, 0, 2 * probe.length, "utf16le")
+    for (let i = 0; i < probe.length; i++) if (units[i] !== probe.charCodeAt(i)) return undefined
+    if (buffer.toString("utf16le", 0, 2 * probe.length) !== probe) return undefined
+    return (buffer) => NodeBuffer.from(buffer)
+  } catch {
+    return undefined
+  }
+})()
+
+// Strings shorter than this are copied code unit by code unit, which beats
+// the call into Buffer.
+const BULK_STRING = 64
+
+const scratch = new Float64Array(1)
+const scratchUnits = new Uint16Array(scratch.buffer)
+const COUNT_ESCAPE = 0xffff
+
+/** The four code units of a number's canonical float64 bits, in `scratchUnits`. */
+const bitsOf = (n: number): void => {
+  if (Number.isNaN(n)) {
+    // One pattern for every NaN: its payload bits are not part of its value
+    // (and a Float64Array store may or may not keep them).
+    scratchUnits[0] = 0
+    scratchUnits[1] = 0
+    scratchUnits[2] = 0
+    scratchUnits[3] = 0x7ff8
+  } else {
+    // One pattern for 0 and -0 (they are ===).
+    scratch[0] = n === 0 ? 0 : n
+  }
+}
+
+/**
+ * A growable buffer of code units. The form starts at unit 1: unit 0 is kept
+ * for the prefix of an exact in-memory key, so the key is read out of the
+ * buffer in one piece (a concatenation would be a rope, which a Map lookup
+ * flattens again). Positions (`length`, member marks) count from unit 0.
+ */
 class Writer {
-  bytes = new Uint8Array(256)
-  view = new DataView(this.bytes.buffer)
-  words = new Uint32Array(this.bytes.buffer)
-  readonly state = Hash128.initial()
-  length = 0
+  units = new Uint16Array(256)
+  bytes = new Uint8Array(this.units.buffer)
+  bulk: Utf16Writer | undefined = utf16Writer?.(this.units.buffer)
+  length = 1
 
   reserve(n: number): void {
-    const needed = this.length + n + Hash128.BLOCK_BYTES
-    if (needed <= this.bytes.length) return
-    let size = this.bytes.length * 2
+    const needed = this.length + n
+    if (needed <= this.units.length) return
+    let size = this.units.length * 2
     while (size < needed) size *= 2
-    const next = new Uint8Array(size)
-    next.set(this.bytes.subarray(0, this.length))
-    this.bytes = next
-    this.view = new DataView(next.buffer)
-    this.words = new Uint32Array(next.buffer)
+    const next = new Uint16Array(size)
+    next.set(this.units.subarray(0, this.length))
+    this.units = next
+    this.bytes = new Uint8Array(next.buffer)
+    this.bulk = utf16Writer?.(next.buffer)
   }
 
-  tag(tag: number): void {
+  unit(u: number): void {
     this.reserve(1)
-    this.bytes[this.length++] = tag
+    this.units[this.length++] = u
   }
 
-  u32(n: number): void {
-    this.reserve(4)
-    this.view.setUint32(this.length, n, true)
-    this.length += 4
+  /** Two code units: a tag and a small count, the most common pair. */
+  tagCount(tag: number, n: number): void {
+    if (n >= COUNT_ESCAPE) {
+      this.unit(tag)
+      return this.count(n)
+    }
+    this.reserve(2)
+    this.units[this.length] = tag
+    this.units[this.length + 1] = n
+    this.length += 2
   }
 
-  f64(n: number): void {
+  count(n: number): void {
+    if (n < COUNT_ESCAPE) return this.unit(n)
+    this.number(COUNT_ESCAPE, n)
+  }
+
+  /** `tag`, then the four code units of a number's canonical float64 bits. */
+  number(tag: number, n: number): void {
+    bitsOf(n)
+    this.reserve(5)
+    const units = this.units
+    const at = this.length
+    units[at] = tag
+    units[at + 1] = scratchUnits[0]!
+    units[at + 2] = scratchUnits[1]!
+    units[at + 3] = scratchUnits[2]!
+    units[at + 4] = scratchUnits[3]!
+    this.length = at + 5
+  }
+
+  /** A count, then the string's code units. */
+  string(s: string): void {
+    const n = s.length
+    this.count(n)
+    this.reserve(n)
+    const at = this.length
+    if (n >= BULK_STRING && this.bulk !== undefined) {
+      this.bulk.write(s, 2 * at, 2 * n, "utf16le")
+    } else {
+      const units = this.units
+      for (let i = 0; i < n; i++) units[at + i] = s.charCodeAt(i)
+    }
+    this.length = at + n
+  }
+
+  tagString(tag: number, s: string): void {
+    this.unit(tag)
+    this.string(s)
+  }
+
+  /** 16 digest bytes as 8 code units, each little-endian. */
+  digestUnits(digest: Uint8Array): void {
     this.reserve(8)
-    // One bit pattern for 0 and -0 (they are ===), and one for every NaN.
-    this.view.setFloat64(this.length, n === 0 ? 0 : n, true)
+    const units = this.units
+    for (let i = 0; i < 8; i++) units[this.length + i] = digest[2 * i]! | (digest[2 * i + 1]! << 8)
     this.length += 8
   }
 
-  string(s: string): void {
-    const n = s.length
-    this.reserve(4 + 2 * n)
-    this.view.setUint32(this.length, n, true)
-    let at = this.length + 4
-    // UTF-16 code units as they are: no encoding step, and lone surrogates
-    // (which UTF-8 would replace) stay distinct.
-    for (let i = 0; i < n; i++, at += 2) this.view.setUint16(at, s.charCodeAt(i), true)
-    this.length = at
+  binary(kind: number, buffer: ArrayBufferLike, offset: number, byteLength: number): void {
+    if (byteLength <= INLINE_BINARY_BYTES) {
+      this.tagCount(Tag.binary, kind)
+      this.count(byteLength)
+      const n = (byteLength + 1) >>> 1
+      this.reserve(n)
+      const at = 2 * this.length
+      this.bytes.set(new Uint8Array(buffer, offset, byteLength), at)
+      if (byteLength % 2 === 1) this.bytes[at + byteLength] = 0
+      this.length += n
+      return
+    }
+    // Hashed where it sits; hash-wasm streams it through its own memory.
+    const digest = Xxh3.digest(new Uint8Array(buffer, offset, byteLength))
+    this.tagCount(Tag.binaryDigest, kind)
+    this.count(byteLength)
+    this.digestUnits(digest)
   }
 
-  lanes(lanes: readonly [number, number, number, number]): void {
-    this.reserve(16)
-    for (const lane of lanes) {
-      this.view.setInt32(this.length, lane, true)
-      this.length += 4
+  /** Replaces the form written since `start` (a Map or Set member) by its digest. */
+  memberDigest(start: number): void {
+    const digest = Xxh3.digest(this.bytes.subarray(2 * start, 2 * this.length))
+    this.length = start
+    this.unit(Tag.memberDigest)
+    this.digestUnits(digest)
+  }
+
+  /**
+   * Sorts the members written since `marks[base]` (member `i` spans
+   * `marks[base + i]` to `marks[base + i + 1]`) by their code units.
+   */
+  sortMembers(marks: ReadonlyArray<number>, base: number): void {
+    const k = marks.length - base - 1
+    if (k < 2) return
+    const units = this.units
+    const compare = (a: number, b: number) =>
+      compareUnits(units, marks[base + a]!, marks[base + a + 1]!, marks[base + b]!, marks[base + b + 1]!)
+    let sorted = true
+    for (let i = 1; i < k && sorted; i++) sorted = compare(i - 1, i) <= 0
+    if (sorted) return
+    const order = Array.from({ length: k }, (_, i) => i).sort(compare)
+    const start = marks[base]!
+    const copy = units.slice(start, this.length)
+    let at = start
+    for (const i of order) {
+      const from = marks[base + i]! - start
+      const to = marks[base + i + 1]! - start
+      units.set(copy.subarray(from, to), at)
+      at += to - from
     }
   }
 
-  digest(): readonly [number, number, number, number] {
-    const padded = Math.ceil(this.length / Hash128.BLOCK_BYTES) * Hash128.BLOCK_BYTES
-    this.bytes.fill(0, this.length, padded)
-    const state = Hash128.reset(this.state)
-    Hash128.blocks(state, this.words, 0, padded / 4)
-    return Hash128.finishLanes(state, this.length)
+  /** The form's size in code units. */
+  size(): number {
+    return this.length - 1
   }
+
+  /** The form's bytes; a view that the next write may overwrite. */
+  view(): Uint8Array {
+    return this.bytes.subarray(2, 2 * this.length)
+  }
+
+  /** `prefix` and the form's code units, as one flat string. */
+  text(prefix: number): string {
+    this.units[0] = prefix
+    if (this.bulk !== undefined) return this.bulk.toString("utf16le", 0, 2 * this.length)
+    return String.fromCharCode.apply(null, this.units.subarray(0, this.length) as unknown as Array<number>)
+  }
+}
+
+const compareUnits = (units: Uint16Array, a: number, aEnd: number, b: number, bEnd: number): number => {
+  const n = Math.min(aEnd - a, bEnd - b)
+  for (let i = 0; i < n; i++) {
+    const d = units[a + i]! - units[b + i]!
+    if (d !== 0) return d
+  }
+  return aEnd - a - (bEnd - b)
+}
+
+/**
+ * Sorts strings by code units, in place; insertion sort for the few keys most
+ * objects have.
+ *
+ * @internal
+ */
+export const sortKeys = <K extends string>(keys: Array<K>): Array<K> => {
+  const n = keys.length
+  if (n > 16) return keys.sort()
+  for (let i = 1; i < n; i++) {
+    const key = keys[i]!
+    let j = i - 1
+    while (j >= 0 && keys[j]! > key) {
+      keys[j + 1] = keys[j]!
+      j--
+    }
+    keys[j + 1] = key
+  }
+  return keys
 }
 
 const isValueObject = (value: object): boolean => Equal.isEqual(value) || value instanceof Data.Class || Schema.isSchema(value.constructor)
@@ -163,151 +405,271 @@ export const isPlainObject = (value: object): boolean => {
   return proto === Object.prototype || proto === null
 }
 
-/**
- * What the walk does with one object: the stack holds values, keys to write
- * before a value, and markers that leave an object when its children are done.
- */
-const KEY = 1
-const LEAVE = 2
-const HOLE = 3
+const describeError = (e: unknown): string => {
+  try {
+    if (e instanceof Error) return `${e.name}: ${e.message}`
+    return String(e)
+  } catch {
+    return "(an error that cannot be printed)"
+  }
+}
 
-// A spare walk keeps its writer's buffer; one grown past this by a huge key is
+// What an item on the walk's stack is. Values are read from their container
+// when their turn comes, so the path to a value that fails (or whose getter
+// throws) is always at hand.
+const VALUE = 0 // the item is the value (the root, a hasher's result)
+const FIELDS = 1 // the item is the index of the next string key of the innermost open object
+const SYMBOL_FIELD = 2 // the item is a registered-symbol key of it
+const ELEMENTS = 3 // the item is the index of the next element of the innermost open array
+const MAP_KEY = 4 // the item is a Map entry; its key
+const MAP_VALUE = 5 // the item is a Map entry; its value
+const SET_MEMBER = 6 // the item is a Set member
+const END_MEMBER = 7 // a Map entry or Set member is complete
+const LEAVE = 8 // the innermost open container is complete
+const LEAVE_UNORDERED = 9 // the innermost open Map or Set is complete; the item is its first mark
+
+// Containers open at depths below this are found by scanning `open`; deeper
+// ones through a Map, so cycles cost nothing on shallow values and stay
+// linear on deep ones.
+const SCAN_DEPTH = 32
+
+// Marks the read of a field or element, so a throwing getter is told apart.
+const READING = Symbol("reading")
+
+// A spare walk keeps its buffer; one grown past this by a huge value is
 // dropped instead of being held for the life of the process.
 const MAX_SPARE_BYTES = 1 << 20
 
 class Walk {
   readonly writer = new Writer()
   hashers: ReadonlyArray<TypeHasher> = []
-  readonly values: Array<unknown> = []
+  readonly items: Array<unknown> = []
   readonly kinds: Array<number> = []
-  readonly ancestors = new Map<object, number>()
+  /** The containers on the path to the value at hand, by depth. */
+  readonly open: Array<object | undefined> = []
+  /** `path[d]` leads from `open[d]` to the next step. */
+  readonly path: Array<PropertyKey> = []
+  /** The sorted string keys of `open[d]`, when it is an object. */
+  readonly keys: Array<ReadonlyArray<string> | undefined> = []
+  readonly deep = new Map<object, number>()
+  /** Where each member of the open Maps and Sets starts and ends. */
+  readonly marks: Array<number> = []
   depth = 0
+  /** The root is a list of arguments: leave out the `_` fields of its plain objects. */
+  strip = false
 
-  reset(hashers: ReadonlyArray<TypeHasher>): this {
+  run(root: unknown, hashers: ReadonlyArray<TypeHasher>, strip: boolean): Writer {
     this.hashers = hashers
-    this.writer.length = 0
-    this.depth = 0
-    // A finished walk leaves these empty; only an aborted one needs the
-    // (costly: Map.clear reallocates) cleanup.
-    if (this.values.length > 0) {
-      this.values.length = 0
-      this.kinds.length = 0
-    }
-    if (this.ancestors.size > 0) this.ancestors.clear()
-    return this
-  }
-
-  run(root: unknown): readonly [number, number, number, number] {
-    const { values, kinds, writer } = this
-    values.push(root)
-    kinds.push(0)
-    while (values.length > 0) {
-      const value = values.pop()
-      const kind = kinds.pop()
-      if (kind === KEY) {
-        writer.string(value as string)
-      } else if (kind === HOLE) {
-        writer.tag(Tag.hole)
-      } else if (kind === LEAVE) {
-        this.ancestors.delete(value as object)
-        this.depth--
-      } else {
-        this.value(value)
+    this.strip = strip
+    this.writer.length = 1
+    const { items, kinds, open, path, writer } = this
+    let current: unknown = root
+    try {
+      this.value(root)
+      while (items.length > 0) {
+        const item = items.pop()
+        const kind = kinds.pop()
+        const d = this.depth - 1
+        switch (kind) {
+          case FIELDS: {
+            // Fields whose values are primitives are written here, in one go;
+            // at a container, the rest wait on the stack behind its content.
+            const keys = this.keys[d]!
+            const object = open[d] as Record<string, unknown>
+            for (let i = item as number; i < keys.length; i++) {
+              const key = keys[i]!
+              writer.string(key)
+              path[d] = key
+              current = READING
+              current = object[key]
+              if ((typeof current === "object" && current !== null) || typeof current === "function") {
+                if (i + 1 < keys.length) this.push(i + 1, FIELDS)
+                this.value(current)
+                break
+              }
+              this.value(current)
+            }
+            break
+          }
+          case ELEMENTS: {
+            const array = open[d] as Array<unknown>
+            const n = array.length
+            for (let i = item as number; i < n; i++) {
+              path[d] = i
+              current = READING
+              if (!(i in array)) {
+                writer.unit(Tag.hole)
+                continue
+              }
+              current = array[i]
+              if ((typeof current === "object" && current !== null) || typeof current === "function") {
+                if (i + 1 < n) this.push(i + 1, ELEMENTS)
+                this.value(current)
+                break
+              }
+              this.value(current)
+            }
+            break
+          }
+          case LEAVE: {
+            this.leave()
+            break
+          }
+          case SYMBOL_FIELD: {
+            writer.string(Symbol.keyFor(item as symbol)!)
+            path[d] = item as symbol
+            current = READING
+            current = (open[d] as Record<symbol, unknown>)[item as symbol]
+            this.value(current)
+            break
+          }
+          case MAP_KEY: {
+            path[d] = "(map key)"
+            current = (item as readonly [unknown, unknown])[0]
+            this.value(current)
+            break
+          }
+          case MAP_VALUE: {
+            const [key, value] = item as readonly [unknown, unknown]
+            path[d] = typeof key === "string" || typeof key === "number" ? `(map value ${JSON.stringify(key)})` : "(map value)"
+            current = value
+            this.value(current)
+            break
+          }
+          case SET_MEMBER: {
+            path[d] = "(set member)"
+            current = item
+            this.value(current)
+            break
+          }
+          case END_MEMBER: {
+            const marks = this.marks
+            if (writer.length - marks[marks.length - 1]! > MEMBER_LIMIT) writer.memberDigest(marks[marks.length - 1]!)
+            marks.push(writer.length)
+            break
+          }
+          case LEAVE_UNORDERED: {
+            writer.sortMembers(this.marks, item as number)
+            this.marks.length = item as number
+            this.leave()
+            break
+          }
+          default: {
+            path[d] = "(hasher result)"
+            current = item
+            this.value(current)
+          }
+        }
       }
+      return writer
+    } catch (e) {
+      throw this.failure(e, current)
     }
-    return writer.digest()
   }
 
-  push(value: unknown, kind = 0): void {
-    this.values.push(value)
+  failure(e: unknown, current: unknown): unknown {
+    if (e instanceof Xxh3.NotLoaded) return e
+    const path = this.path.slice(0, this.depth)
+    if (e instanceof UnhashableValue) {
+      e.path ??= path
+      return e
+    }
+    // A getter, a Proxy trap or a hasher's user code threw.
+    return current === READING
+      ? new UnhashableValue(this.open[this.depth - 1], "threw", `reading it threw ${describeError(e)}`, path)
+      : new UnhashableValue(current, "threw", `inspecting it threw ${describeError(e)}`, path)
+  }
+
+  push(item: unknown, kind: number): void {
+    this.items.push(item)
     this.kinds.push(kind)
+  }
+
+  enter(container: object, leave: number, item?: unknown): void {
+    const depth = this.depth
+    this.open[depth] = container
+    if (depth >= SCAN_DEPTH) this.deep.set(container, depth)
+    this.depth = depth + 1
+    this.push(item, leave)
+  }
+
+  leave(): void {
+    const depth = --this.depth
+    if (depth >= SCAN_DEPTH) this.deep.delete(this.open[depth]!)
+    this.open[depth] = undefined
+    this.keys[depth] = undefined
+  }
+
+  /** The depth of `value` if it is a container being walked, else -1. */
+  ancestor(value: object): number {
+    const open = this.open
+    const scan = this.depth < SCAN_DEPTH ? this.depth : SCAN_DEPTH
+    for (let i = 0; i < scan; i++) {
+      if (open[i] === value) return i
+    }
+    return this.depth > SCAN_DEPTH ? (this.deep.get(value) ?? -1) : -1
   }
 
   value(value: unknown): void {
     const w = this.writer
     switch (typeof value) {
       case "number":
-        w.tag(Tag.number)
-        return w.f64(value)
+        return w.number(Tag.number, value)
       case "string":
-        w.tag(Tag.string)
-        return w.string(value)
+        return w.tagString(Tag.string, value)
       case "boolean":
-        return w.tag(value ? Tag.true : Tag.false)
+        return w.unit(value ? Tag.true : Tag.false)
       case "undefined":
-        return w.tag(Tag.undefined)
+        return w.unit(Tag.undefined)
       case "bigint":
-        w.tag(Tag.bigint)
-        return w.string(value.toString(16))
+        return w.tagString(Tag.bigint, value.toString(16))
       case "symbol": {
         // Only registered symbols are the same in every process.
         const key = Symbol.keyFor(value)
-        if (key === undefined) throw new UnhashableValue(value)
-        w.tag(Tag.symbol)
-        return w.string(key)
+        if (key === undefined) {
+          throw new UnhashableValue(
+            value,
+            "value",
+            `${String(value)} is not registered (Symbol.for), so it is not the same in another process`
+          )
+        }
+        return w.tagString(Tag.symbol, key)
       }
       case "function":
-        if (!this.custom(value)) this.fail(value)
-        return
+        if (this.hashers.length > 0 && this.custom(value)) return
+        throw new UnhashableValue(value, "value")
       case "object":
-        if (value === null) return w.tag(Tag.null)
+        if (value === null) return w.unit(Tag.null)
         return this.object(value)
     }
   }
 
-  fail(value: unknown): never {
-    throw new UnhashableValue(value)
-  }
-
   object(value: object): void {
     const w = this.writer
-    const seen = this.ancestors.get(value)
-    if (seen !== undefined) {
-      w.tag(Tag.backReference)
-      return w.u32(seen)
+    const seen = this.ancestor(value)
+    if (seen >= 0) {
+      w.unit(Tag.backReference)
+      return w.count(seen)
     }
     // Per-type hashers come first, so they can override a built-in rule too.
     if (this.hashers.length > 0 && this.custom(value)) return
     if (Array.isArray(value)) {
-      w.tag(Tag.array)
-      w.u32(value.length)
-      this.enter(value)
-      for (let i = value.length - 1; i >= 0; i--) {
-        if (i in value) this.push(value[i])
-        else this.push(undefined, HOLE)
-      }
+      const n = value.length
+      w.tagCount(Tag.array, n)
+      this.enter(value, LEAVE)
+      if (n > 0) this.push(0, ELEMENTS)
       return
     }
-    if (ArrayBuffer.isView(value)) {
-      w.tag(Tag.binary)
-      w.tag(binaryKind(value))
-      w.f64(value.byteLength)
-      return w.lanes(Hash128.hashBytes(new Uint8Array(value.buffer, value.byteOffset, value.byteLength)))
-    }
+    if (isPlainObject(value)) return this.fields(value, Tag.object)
+    if (ArrayBuffer.isView(value)) return w.binary(binaryKind(value), value.buffer, value.byteOffset, value.byteLength)
     if (value instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && value instanceof SharedArrayBuffer)) {
-      w.tag(Tag.binary)
-      w.tag(0)
-      w.f64(value.byteLength)
-      return w.lanes(Hash128.hashBytes(new Uint8Array(value)))
+      return w.binary(0, value, 0, value.byteLength)
     }
-    if (isPlainObject(value)) {
-      w.tag(Tag.object)
-      return this.fields(value)
-    }
-    if (value instanceof Date) {
-      w.tag(Tag.date)
-      return w.f64(value.getTime())
-    }
-    if (value instanceof Map) {
-      w.tag(Tag.map)
-      return this.unordered(value, Array.from(value))
-    }
-    if (value instanceof Set) {
-      w.tag(Tag.set)
-      return this.unordered(value, Array.from(value))
-    }
+    if (value instanceof Date) return w.number(Tag.date, value.getTime())
+    if (value instanceof Map) return this.unordered(value, Tag.map, Array.from(value), MAP_KEY)
+    if (value instanceof Set) return this.unordered(value, Tag.set, Array.from(value), SET_MEMBER)
     if (value instanceof RegExp) {
-      w.tag(Tag.regexp)
+      w.unit(Tag.regexp)
       w.string(value.source)
       return w.string(value.flags)
     }
@@ -316,116 +678,184 @@ class Walk {
       // contract. The class name and `_tag` (often on the prototype) join the
       // key, so two classes with the same fields differ.
       const tag = (value as { readonly _tag?: unknown })._tag
-      w.tag(Tag.valueObject)
+      w.unit(Tag.valueObject)
       w.string(value.constructor?.name ?? "")
       w.string(typeof tag === "string" ? tag : "")
-      return this.fields(value)
+      return this.fields(value, Tag.valueObject)
     }
-    this.fail(value)
+    throw new UnhashableValue(value, "instance")
   }
 
   /** Applies the first matching per-type hasher; false when none matches. */
   custom(value: unknown): boolean {
     for (const [Class, hash] of this.hashers) {
       if (value instanceof Class) {
-        this.writer.tag(Tag.custom)
+        let result: unknown
+        try {
+          result = hash(value)
+        } catch (e) {
+          throw new UnhashableValue(value, "threw", `its hasher (Hasher.by(${Class.name}, ...)) threw ${describeError(e)}`)
+        }
+        this.writer.unit(Tag.custom)
         this.writer.string(Class.name)
-        this.push(hash(value))
+        // Open, so a hasher that returns the instance itself ends as a back-reference.
+        this.enter(value as object, LEAVE)
+        this.push(result, VALUE)
         return true
       }
     }
     return false
   }
 
-  fields(value: object): void {
-    const keys = Object.keys(value).sort()
-    this.writer.u32(keys.length)
-    this.enter(value)
-    const record = value as Record<string, unknown>
-    for (let i = keys.length - 1; i >= 0; i--) {
-      const key = keys[i]!
-      this.push(record[key])
-      this.push(key, KEY)
+  /**
+   * Own enumerable fields, keys sorted: string keys, then registered-symbol
+   * keys (by their registry key). Non-enumerable fields are not data (as for
+   * `Object.keys`, spread, JSON and structuredClone); an enumerable field keyed
+   * by an unregistered symbol cannot be named across processes and fails.
+   */
+  fields(value: object, tag: number): void {
+    const w = this.writer
+    let keys = Object.keys(value)
+    if (this.strip && this.depth === 1 && tag === Tag.object) keys = keys.filter((key) => key.charCodeAt(0) !== 95 /* _ */)
+    sortKeys(keys)
+    const symbols = Object.getOwnPropertySymbols(value)
+    const named = symbols.length === 0 ? symbols : this.symbolKeys(value, symbols)
+    if (tag === Tag.object && named.length === 0) {
+      w.tagCount(Tag.object, keys.length)
+    } else {
+      if (tag === Tag.object) w.unit(Tag.objectWithSymbols)
+      w.count(keys.length)
+      w.count(named.length)
+    }
+    this.keys[this.depth] = keys
+    this.enter(value, LEAVE)
+    for (let i = named.length - 1; i >= 0; i--) this.push(named[i], SYMBOL_FIELD)
+    if (keys.length > 0) this.push(0, FIELDS)
+  }
+
+  symbolKeys(value: object, symbols: ReadonlyArray<symbol>): Array<symbol> {
+    const named: Array<symbol> = []
+    for (const symbol of symbols) {
+      if (!Object.prototype.propertyIsEnumerable.call(value, symbol)) continue
+      if (Symbol.keyFor(symbol) === undefined) {
+        throw new UnhashableValue(
+          symbol,
+          "value",
+          `a field is keyed by ${String(symbol)}, which is not registered (Symbol.for), so it cannot be named the same way in another process`,
+          [...this.path.slice(0, this.depth), symbol]
+        )
+      }
+      named.push(symbol)
+    }
+    return named.sort((a, b) => {
+      const x = Symbol.keyFor(a)!
+      const y = Symbol.keyFor(b)!
+      return x < y ? -1 : x > y ? 1 : 0
+    })
+  }
+
+  /** Map entries and Set members, each written whole, then sorted by their forms. */
+  unordered(container: object, tag: number, members: ReadonlyArray<unknown>, kind: number): void {
+    this.writer.tagCount(tag, members.length)
+    const base = this.marks.length
+    this.marks.push(this.writer.length)
+    this.enter(container, LEAVE_UNORDERED, base)
+    for (let i = members.length - 1; i >= 0; i--) {
+      this.push(undefined, END_MEMBER)
+      if (kind === MAP_KEY) this.push(members[i], MAP_VALUE)
+      this.push(members[i], kind)
     }
   }
 
-  enter(value: object): void {
-    this.ancestors.set(value, this.depth++)
-    this.push(value, LEAVE)
-  }
-
-  /** Map entries and Set members: each hashed alone, digests sorted. */
-  unordered(container: object, members: Array<unknown>): void {
-    this.ancestors.set(container, this.depth)
-    const hexes = members.map((member) => Hash128.toHex(digest(member, this.hashers, this.ancestors))).sort()
-    this.ancestors.delete(container)
-    this.writer.u32(hexes.length)
-    for (const hex of hexes) this.writer.string(hex)
-  }
-}
-
-/**
- * The 128-bit digest of a value's canonical form.
- *
- * @throws UnhashableValue when some part of the value has no canonical form.
- * @internal
- */
-export const digest = (
-  value: unknown,
-  hashers: ReadonlyArray<TypeHasher>,
-  ancestors?: ReadonlyMap<object, number>
-): readonly [number, number, number, number] => {
-  // One spare walk is reused, so hashing small keys allocates nothing. A
-  // nested digest (Map and Set members, a per-type hasher that hashes) finds
-  // the spare taken and makes its own.
-  const walk = (spare ?? new Walk()).reset(hashers)
-  spare = undefined
-  try {
-    if (ancestors !== undefined) {
-      for (const [object, depth] of ancestors) walk.ancestors.set(object, depth)
-      walk.depth = ancestors.size
+  /** Drops what an aborted walk left, and references to the values walked. */
+  reset(): void {
+    this.hashers = []
+    if (this.items.length > 0) {
+      this.items.length = 0
+      this.kinds.length = 0
     }
-    return walk.run(value)
-  } finally {
-    spare = walk.writer.bytes.length <= MAX_SPARE_BYTES ? walk.reset([]) : undefined
+    if (this.depth > 0) {
+      this.open.length = 0
+      this.keys.length = 0
+      this.depth = 0
+    }
+    this.marks.length = 0
+    if (this.deep.size > 0) this.deep.clear()
+    if (this.path.length > 64) this.path.length = 0
   }
 }
 
 let spare: Walk | undefined = new Walk()
 
 /**
- * The 32-hex-digit hash of a value's canonical form.
+ * Walks `value` and hands the written form to `finish`. One spare walk is
+ * reused, so small keys allocate little; a walk started while it is in use (a
+ * per-type hasher that hashes) makes its own.
+ */
+const withForm = <A>(value: unknown, hashers: ReadonlyArray<TypeHasher>, strip: boolean, finish: (writer: Writer) => A): A => {
+  const walk = spare ?? new Walk()
+  spare = undefined
+  try {
+    return finish(walk.run(value, hashers, strip))
+  } finally {
+    walk.reset()
+    spare = walk.writer.units.byteLength <= MAX_SPARE_BYTES ? walk : undefined
+  }
+}
+
+/**
+ * The XXH3-128 hash of a value's canonical form as 32 hex digits (canonical,
+ * big-endian order, as `xxhsum -H2` prints it).
  *
  * @throws UnhashableValue when some part of the value has no canonical form.
  * @internal
  */
-export const hash = (value: unknown, hashers: ReadonlyArray<TypeHasher>): string => Hash128.toHex(digest(value, hashers))
+export const hex = (value: unknown, hashers: ReadonlyArray<TypeHasher>): string =>
+  withForm(value, hashers, false, (writer) => Xxh3.hex(writer.view()))
 
 /**
- * Finds where in `root` the first value without a canonical form sits, as a
- * path of keys. Only runs after a hash failed, so the hot path keeps no paths.
+ * The XXH3-128 hash of a value's canonical form as 16 bytes (canonical order).
  *
+ * @throws UnhashableValue when some part of the value has no canonical form.
  * @internal
  */
-export const locate = (root: unknown, target: unknown): ReadonlyArray<PropertyKey> => {
-  const stack: Array<readonly [unknown, ReadonlyArray<PropertyKey>]> = [[root, []]]
-  const seen = new Set<unknown>()
-  while (stack.length > 0) {
-    const [value, path] = stack.pop()!
-    if (value === target) return path
-    if (typeof value !== "object" || value === null || seen.has(value)) continue
-    seen.add(value)
-    if (value instanceof Map) {
-      for (const [k, v] of value) stack.push([v, [...path, k as PropertyKey]], [k, [...path, "(map key)"]])
-    } else if (value instanceof Set) {
-      for (const v of value) stack.push([v, [...path, "(set member)"]])
-    } else if (Array.isArray(value)) {
-      value.forEach((v, i) => {
-        stack.push([v, [...path, i]])
-      })
-    } else {
-      for (const key of Object.keys(value)) stack.push([(value as Record<string, unknown>)[key], [...path, key]])
-    }
-  }
-  return []
-}
+export const digest = (value: unknown, hashers: ReadonlyArray<TypeHasher>): Uint8Array =>
+  withForm(value, hashers, false, (writer) => Xxh3.digest(writer.view()))
+
+/**
+ * A copy of the canonical form's bytes (for tests and tools).
+ *
+ * @throws UnhashableValue when some part of the value has no canonical form.
+ * @internal
+ */
+export const bytes = (value: unknown, hashers: ReadonlyArray<TypeHasher>): Uint8Array =>
+  withForm(value, hashers, false, (writer) => writer.view().slice())
+
+/**
+ * An in-memory key: `=` and the canonical form itself when it has at most
+ * {@link EXACT_KEY_LIMIT} code units, else `#` and its hash (as 8 code
+ * units). Two keys are
+ * equal exactly when the forms are (up to XXH3-128 for long forms). With
+ * `strip`, `value` is a list of arguments, and the `_` fields of its
+ * plain-object elements are left out (never read).
+ *
+ * @throws UnhashableValue when some part of the value has no canonical form.
+ * @internal
+ */
+export const key = (value: unknown, hashers: ReadonlyArray<TypeHasher>, strip = false): string =>
+  withForm(value, hashers, strip, (writer) => {
+    if (writer.size() <= EXACT_KEY_LIMIT) return writer.text(0x3d /* = */)
+    // The digest as 8 code units: shorter than hex, and cheaper to build.
+    const d = Xxh3.digest(writer.view())
+    return String.fromCharCode(
+      0x23 /* # */,
+      d[0]! | (d[1]! << 8),
+      d[2]! | (d[3]! << 8),
+      d[4]! | (d[5]! << 8),
+      d[6]! | (d[7]! << 8),
+      d[8]! | (d[9]! << 8),
+      d[10]! | (d[11]! << 8),
+      d[12]! | (d[13]! << 8),
+      d[14]! | (d[15]! << 8)
+    )
+  })

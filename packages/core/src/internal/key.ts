@@ -1,59 +1,90 @@
 /**
- * From a call's arguments to the key of its entry.
+ * From a call's arguments to the in-memory key of its entry.
  *
  * - Trailing `undefined` arguments are dropped, so `f(1)` and `f(1, undefined)`
  *   are one key: an omitted optional parameter and an explicit `undefined` mean
  *   the same call.
  * - Top-level fields whose names start with `_` are dropped from every
  *   plain-object argument, so `f({ url, _http })` and `f({ url })` are one key.
+ *
+ * Keys come from one of three spellings, chosen by the arguments' values
+ * alone (so equal arguments always take the same one), each starting with its
+ * own character so they never meet:
+ *
+ * - `p`: short primitives, spelled out (the cheapest);
+ * - `[`: small JSON values (plain objects, arrays, strings, finite numbers,
+ *   booleans, null): their `JSON.stringify` with object keys sorted;
+ * - `=` or `#`: anything else, through the canonical form
+ *   (`Hasher.keyUnsafe`): the form itself when small, its XXH3-128 when large.
+ *
+ * The first two are exact: two calls share a key only when their arguments
+ * are equal. The third is exact up to its size limit.
  */
 import type * as Schema from "effect/Schema"
 import * as Hasher from "../Hasher.ts"
-import { isPlainObject } from "./canonical.ts"
-import { toKey } from "./hash128.ts"
+import { isPlainObject, sortKeys } from "./canonical.ts"
 
 const isExcluded = (key: string): boolean => key.charCodeAt(0) === 95 /* _ */
 
-const stripExcluded = (arg: object): object => {
-  if (!isPlainObject(arg)) return arg
-  let out: Record<string, unknown> | undefined
-  for (const key in arg) {
-    if (isExcluded(key)) {
-      out ??= { ...arg }
-      delete out[key]
+/**
+ * An argument without its `_` fields, for a `key` schema to encode: a copy of
+ * its other own enumerable fields, so the `_` ones are never read.
+ */
+const stripExcluded = (arg: unknown, at: number): unknown => {
+  if (typeof arg !== "object" || arg === null || !isPlainObject(arg)) return arg
+  const keys = Object.keys(arg)
+  if (!keys.some(isExcluded)) return arg
+  const out: Record<string, unknown> = Object.create(Object.getPrototypeOf(arg))
+  for (const key of keys) {
+    if (isExcluded(key)) continue
+    try {
+      out[key] = (arg as Record<string, unknown>)[key]
+    } catch (e) {
+      throw new Hasher.Unhashable(
+        arg,
+        [at, key],
+        `reading it threw ${e instanceof Error ? `${e.name}: ${e.message}` : "an error"}`,
+        "threw"
+      )
     }
   }
-  return out ?? arg
+  return out
 }
 
-/**
- * The arguments that form the key.
- *
- * @internal
- */
-export const keyArgs = (args: ReadonlyArray<unknown>): ReadonlyArray<unknown> => {
-  let length = args.length
-  while (length > 0 && args[length - 1] === undefined) length--
-  let out: Array<unknown> | undefined = length === args.length ? undefined : []
-  for (let i = 0; i < length; i++) {
+/** The arguments without the `_` fields of their plain objects. */
+const stripArgs = (args: ReadonlyArray<unknown>): ReadonlyArray<unknown> => {
+  let out: Array<unknown> | undefined
+  for (let i = 0; i < args.length; i++) {
     const arg = args[i]
-    const stripped = typeof arg === "object" && arg !== null ? stripExcluded(arg) : arg
+    const stripped = stripExcluded(arg, i)
     if (out === undefined && stripped !== arg) out = args.slice(0, i)
     out?.push(stripped)
   }
   return out ?? args
 }
 
-// Strings longer than this go through the digest, so no Map key grows with
-// the arguments.
+/**
+ * The arguments without trailing `undefined`s. The `_` fields are dropped by
+ * the key hasher ({@link makeKeyHasher}), which finds them while it reads the
+ * arguments anyway.
+ *
+ * @internal
+ */
+export const keyArgs = (args: ReadonlyArray<unknown>): ReadonlyArray<unknown> => {
+  let length = args.length
+  while (length > 0 && args[length - 1] === undefined) length--
+  return length === args.length ? args : args.slice(0, length)
+}
+
+// Longer strings take another path, where they are keyed exactly up to its
+// limit and by hash beyond it.
 const MAX_INLINE_STRING = 64
 
 /**
- * An in-memory key spelled out from primitive arguments, without hashing:
- * numbers as `String(n)` (one spelling per value, -0 and 0 alike) ended by
- * `;`, strings length-prefixed. Keys start with "p"; digest keys start with
- * "h", so the two kinds never meet. `undefined` when an argument is not a
- * short primitive.
+ * An in-memory key spelled out from primitive arguments: numbers as
+ * `String(n)` (one spelling per value: -0 and 0 alike, every NaN alike) ended
+ * by `;`, strings length-prefixed. Keys start with "p". `undefined` when an
+ * argument is not a short primitive.
  */
 const primitiveKey = (args: ReadonlyArray<unknown>): string | undefined => {
   let key = "p"
@@ -80,12 +111,127 @@ const primitiveKey = (args: ReadonlyArray<unknown>): string | undefined => {
   return key
 }
 
-const digestKey = (digest: readonly [number, number, number, number]): string => "h" + toKey(digest)
+// Values whose JSON would be longer than about this many characters, or
+// nested deeper, take the general path, which keys them exactly up to its own
+// limit and by hash beyond it.
+const MAX_JSON_LENGTH = 256
+const MAX_JSON_DEPTH = 8
+
+let budget = 0
+// Whether some object's keys are out of order, or an argument has `_` fields:
+// then the JSON is printed from a sorted, stripped copy.
+let copy = false
 
 /**
- * The key hasher of a cached function: a `key` schema when given (a tuple
- * schema describes all the arguments, any other schema the first one), else
- * the structural hasher with the function's per-type hashers.
+ * Whether `value` is made of finite numbers, strings, booleans, null, arrays
+ * without holes and plain objects without symbol keys: the values whose
+ * `JSON.stringify` is exact (one spelling per value, nothing dropped). At
+ * depth 1 (the arguments), `_` fields are skipped.
+ */
+const isJsonSafe = (value: unknown, depth: number): boolean => {
+  switch (typeof value) {
+    case "string":
+      budget -= value.length + 2
+      return budget >= 0
+    case "number":
+      // NaN and the infinities would print as null.
+      return Number.isFinite(value)
+    case "boolean":
+      return true
+    case "object": {
+      if (value === null) return true
+      if (depth >= MAX_JSON_DEPTH) return false
+      if (Array.isArray(value)) {
+        const n = value.length
+        budget -= 8 * n
+        if (budget < 0) return false
+        for (let i = 0; i < n; i++) {
+          // A hole or undefined would print as null.
+          if (!isJsonSafe(value[i], depth + 1)) return false
+        }
+        return true
+      }
+      if (!isPlainObject(value)) return false
+      const keys = Object.keys(value)
+      // Symbol-keyed fields count, and JSON would leave them out.
+      if (Object.getOwnPropertySymbols(value).length > 0) return false
+      const n = keys.length
+      budget -= 8 * n
+      if (budget < 0) return false
+      for (let i = 0; i < n; i++) {
+        const key = keys[i]!
+        if (i > 0 && keys[i - 1]! > key) copy = true
+        if (depth === 1 && isExcluded(key)) {
+          copy = true
+          continue
+        }
+        budget -= key.length
+        if (budget < 0 || !isJsonSafe((value as Record<string, unknown>)[key], depth + 1)) return false
+      }
+      return true
+    }
+    default:
+      return false
+  }
+}
+
+/** A copy whose objects have their keys inserted in sorted order, `_` fields left out at depth 1. */
+const sortedCopy = (value: unknown, depth: number): unknown => {
+  if (typeof value !== "object" || value === null) return value
+  if (Array.isArray(value)) return value.map((item) => sortedCopy(item, depth + 1))
+  const out: Record<string, unknown> = {}
+  for (const key of sortKeys(Object.keys(value))) {
+    if (depth === 1 && isExcluded(key)) continue
+    const field = sortedCopy((value as Record<string, unknown>)[key], depth + 1)
+    // A "__proto__" key stays a key.
+    if (key === "__proto__") Object.defineProperty(out, key, { value: field, enumerable: true, writable: true, configurable: true })
+    else out[key] = field
+  }
+  return out
+}
+
+/**
+ * An in-memory key from `JSON.stringify`, which builds a flat string in one
+ * native pass (a key built by concatenation is a rope, which the Map lookup
+ * flattens first, at a cost close to the whole JSON): the fast path for small objects and arrays of JSON values.
+ * Objects print with their keys in sorted order (JSON prints integer-like
+ * keys first, then the rest in insertion order), so equal values print
+ * alike. Keys start with "[". `undefined` for anything else (NaN, undefined,
+ * Dates, Maps, class instances, symbol keys, large values), and when reading
+ * the value throws: the general path handles those, and reports errors with
+ * their path.
+ */
+const jsonKey = (args: ReadonlyArray<unknown>): string | undefined => {
+  budget = MAX_JSON_LENGTH
+  copy = false
+  try {
+    if (!isJsonSafe(args, 0)) return undefined
+    // No prefix: the JSON of the arguments array starts with "[" already, and a
+    // concatenation would be a rope that the Map lookup flattens again.
+    return JSON.stringify(copy ? sortedCopy(args, 0) : args)
+  } catch {
+    return undefined
+  }
+}
+
+const arity = (args: ReadonlyArray<unknown>, described: number): Hasher.Unhashable =>
+  new Hasher.Unhashable(
+    args,
+    [],
+    `the \`key\` schema describes ${described} argument${described === 1 ? "" : "s"}, but the call has ${args.length} ` +
+      `(trailing undefined arguments left out). Describe every argument: a Schema.Tuple([...]) with one schema per argument`,
+    "schema"
+  )
+
+/**
+ * The key hasher of a cached function: a `key` schema when given, else the
+ * structural hasher with the function's per-type hashers. The result is an
+ * in-memory Map key, not the hex hash that names entries in stores.
+ *
+ * A tuple schema (`Schema.Tuple`, `Schema.Array`) describes all the
+ * arguments; any other schema describes a function of one argument. A call
+ * with more arguments than the schema describes fails with `Unhashable`
+ * rather than being keyed by the arguments the schema covers.
  *
  * @internal
  */
@@ -93,12 +239,31 @@ export const makeKeyHasher = (
   key: Schema.Top | undefined,
   hashers: ReadonlyArray<Hasher.TypeHasher>
 ): ((args: ReadonlyArray<unknown>) => string) => {
-  // The result is an in-memory Map key, not the hex hash that names entries in stores.
   if (key === undefined) {
     const hasher = Hasher.structural({ hashers })
-    return (args) => primitiveKey(args) ?? digestKey(hasher.digestUnsafe(args))
+    // A per-type hasher for Object or Array overrides how plain objects or
+    // arrays are hashed, which the JSON path knows nothing of.
+    const json = !hashers.some(([Class]) => Class === Object || Class === Array)
+    return (args) => primitiveKey(args) ?? (json ? jsonKey(args) : undefined) ?? hasher.keyUnsafe(args, true)
   }
   const hasher = Hasher.fromSchema(key as Schema.Top & { readonly EncodingServices: never })
-  if (key.ast._tag === "Arrays") return (args) => digestKey(hasher.digestUnsafe(args))
-  return (args) => digestKey(hasher.digestUnsafe(args[0]))
+  const ast = key.ast
+  if (ast._tag === "Arrays") {
+    const described = ast.rest.length > 0 ? Infinity : ast.elements.length
+    return (args) => {
+      if (args.length > described) throw arity(args, described)
+      return hasher.keyUnsafe(stripArgs(args))
+    }
+  }
+  return (args) => {
+    if (args.length > 1) throw arity(args, 1)
+    const arg = stripExcluded(args[0], 0)
+    try {
+      return hasher.keyUnsafe(arg)
+    } catch (e) {
+      // The schema describes argument 0; its issue says where inside it.
+      if (e instanceof Hasher.Unhashable) throw new Hasher.Unhashable(e.value, [0, ...e.path], e.issue, e.reason)
+      throw e
+    }
+  }
 }

@@ -1,0 +1,389 @@
+/**
+ * End-to-end tests of cache keys through `DataCache.fn`: every call whose
+ * arguments differ gets its own entry (a shared key would return another
+ * call's value), equal arguments share one, and arguments that cannot be
+ * keyed fail with `UnhashableParamError` instead of leaving the key.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { DataCache, Hasher } from "@recall/core"
+import { Effect, Schema } from "effect"
+import { bitFlips, identify, knownCollisions, nearValues } from "./fixtures/nearValues.ts"
+
+const withCache = <A, E>(effect: Effect.Effect<A, E, DataCache.DataCache>) => Effect.provide(effect, DataCache.layerMemory())
+
+/** A body that counts its runs. */
+const counting = () => {
+  let runs = 0
+  return {
+    runs: () => runs,
+    run: <A>(value: A) =>
+      Effect.sync(() => {
+        runs++
+        return value
+      })
+  }
+}
+
+/** A NaN whose payload bits differ from `Number.NaN`'s. */
+const otherNaN = (() => {
+  const view = new DataView(new ArrayBuffer(8))
+  view.setFloat64(0, Number.NaN)
+  view.setUint32(4, view.getUint32(4) | 0xbeef)
+  return view.getFloat64(0)
+})()
+
+describe("DataCache keys", () => {
+  describe("every different argument gets its own entry", () => {
+    it.effect("the values the old hash put on one key", () =>
+      withCache(
+        Effect.gen(function* () {
+          const first = DataCache.fn("first", (xs: Float64Array) => Effect.succeed(xs[0]))
+          assert.strictEqual(yield* first(new Float64Array([1, 2, 3, 4])), 1)
+          assert.strictEqual(yield* first(new Float64Array([-(1 + 2 ** -21), 2, 3, 4])), -(1 + 2 ** -21))
+          const id = DataCache.fn("id", (x: unknown) => Effect.succeed(identify(x)))
+          for (const pair of knownCollisions) {
+            for (const value of pair) assert.strictEqual(yield* id(value), identify(value))
+          }
+        })
+      )
+    )
+
+    // it.live: this takes more than a second, which TestClock warns about.
+    it.live("a corpus of near values: bit flips, sign flips, zero buffers of every length, strings one character apart", () =>
+      withCache(
+        Effect.gen(function* () {
+          const body = counting()
+          const values = nearValues()
+          // Each value alone, in an array, in an object and next to another
+          // argument: the key takes a different path for each shape.
+          const shapes = [
+            DataCache.fn("alone", (x: unknown) => body.run(identify(x))),
+            DataCache.fn("inArray", (xs: ReadonlyArray<unknown>) => body.run(identify(xs[0]))),
+            DataCache.fn("inObject", (o: { readonly x: unknown }) => body.run(identify(o.x))),
+            DataCache.fn("withNumber", (x: unknown, _n: number) => body.run(identify(x)))
+          ] as const
+          const calls = [
+            (x: unknown) => shapes[0](x),
+            (x: unknown) => shapes[1]([x]),
+            (x: unknown) => shapes[2]({ x }),
+            (x: unknown) => shapes[3](x, 1)
+          ]
+          for (const call of calls) {
+            for (const value of values) assert.strictEqual(yield* call(value), identify(value))
+          }
+          assert.strictEqual(body.runs(), values.length * calls.length)
+          for (const call of calls) {
+            for (const value of values) assert.strictEqual(yield* call(value), identify(value))
+          }
+          assert.strictEqual(body.runs(), values.length * calls.length, "the second round hits")
+        })
+      )
+    )
+
+    // it.live: this takes more than a second, which TestClock warns about.
+    it.live("large buffers one or two bits apart", () =>
+      withCache(
+        Effect.gen(function* () {
+          const id = DataCache.fn("id", (x: Uint8Array) => Effect.succeed(identify(x)))
+          for (const value of bitFlips(4096, 61)) assert.strictEqual(yield* id(value), identify(value))
+          // 16 MiB and an odd tail, with flips at the ends and at block and
+          // stripe boundaries. The label is not part of the key (a `_` field):
+          // a key shared with another flip would return that flip's label.
+          const size = (16 << 20) + 3
+          const data = new Uint8Array(size)
+          const label = DataCache.fn("label", ({ _label }: { data: Uint8Array; _label: string }) => Effect.succeed(_label))
+          const positions = [0, 1, 7, 8, 31, 32, 63, 64, 511, 512, 1023, 1024, 8191, 8192, 4 * size, 8 * size - 33, 8 * size - 1]
+          const flips = [[], ...positions.map((bit) => [bit]), ...positions.slice(0, -2).map((bit) => [bit, bit + 32])]
+          for (const bits of flips) {
+            for (const bit of bits) data[bit >>> 3]! ^= 1 << (bit & 7)
+            assert.strictEqual(yield* label({ data, _label: bits.join(",") }), bits.join(","))
+            for (const bit of bits) data[bit >>> 3]! ^= 1 << (bit & 7)
+          }
+        })
+      )
+    )
+
+    it.effect("distinct types, whichever path their key takes", () =>
+      withCache(
+        Effect.gen(function* () {
+          const body = counting()
+          const f = DataCache.fn("f", (x: unknown) => body.run(x))
+          const values = [
+            1,
+            "1",
+            1n,
+            true,
+            null,
+            [1],
+            ["1"],
+            { 0: 1 },
+            [null],
+            [undefined],
+            [[]],
+            [{}],
+            {},
+            [],
+            { a: undefined },
+            { a: null },
+            new Set([1]),
+            new Map([[0, 1]]),
+            new Date(1),
+            [new Date(1)],
+            "[1]",
+            "p",
+            "=",
+            "#",
+            Number.NaN,
+            [Number.NaN],
+            Number.POSITIVE_INFINITY,
+            [Number.POSITIVE_INFINITY]
+          ]
+          for (const value of values) yield* f(value)
+          assert.strictEqual(body.runs(), values.length)
+          for (const value of values) yield* f(value)
+          assert.strictEqual(body.runs(), values.length, "each value hits its own entry")
+        })
+      )
+    )
+  })
+
+  describe("equal arguments share one entry", () => {
+    it.effect("object keys in any order, `_` fields left out; invalidate finds the entry", () =>
+      withCache(
+        Effect.gen(function* () {
+          const body = counting()
+          const f = DataCache.fn("f", (q: object) => body.run(JSON.stringify(q)))
+          yield* f({ city: "Oslo", year: 2024 })
+          yield* f({ year: 2024, city: "Oslo" })
+          yield* f({ year: 2024, city: "Oslo", _trace: "a" })
+          yield* f({ 10: "a", 9: "b", z: [{ y: 1, x: 2 }] })
+          yield* f({ z: [{ x: 2, y: 1 }], 9: "b", 10: "a" })
+          yield* f({ at: new Date(0), b: 1, a: 2 })
+          yield* f({ a: 2, b: 1, at: new Date(0), _http: { get: () => 1 } })
+          assert.strictEqual(body.runs(), 3)
+          yield* f.invalidate({ year: 2024, city: "Oslo" })
+          yield* f({ city: "Oslo", year: 2024 })
+          assert.strictEqual(body.runs(), 4)
+        })
+      )
+    )
+
+    it.effect("every NaN is one key, at the top level and inside arrays, objects and Maps", () =>
+      withCache(
+        Effect.gen(function* () {
+          const body = counting()
+          const f = DataCache.fn("f", (x: unknown) => body.run(String(x)))
+          for (const wrap of [(x: number) => x, (x: number) => [x], (x: number) => ({ x }), (x: number) => new Map([[1, x]])]) {
+            yield* f(wrap(Number.NaN))
+            yield* f(wrap(otherNaN))
+          }
+          assert.strictEqual(body.runs(), 4)
+          yield* f(-0)
+          yield* f(0)
+          yield* f([-0, { x: -0 }])
+          yield* f([0, { x: 0 }])
+          assert.strictEqual(body.runs(), 6, "0 and -0 are one key too")
+        })
+      )
+    )
+
+    it.effect("a `_` field is never read", () =>
+      withCache(
+        Effect.gen(function* () {
+          const body = counting()
+          const f = DataCache.fn("f", ({ url }: { url: string; _conn?: unknown; at?: Date }) => body.run(url))
+          const sealed = (extra: object) =>
+            Object.defineProperty({ url: "u", ...extra }, "_conn", {
+              get: () => {
+                throw new Error("not for the key")
+              },
+              enumerable: true
+            })
+          yield* f(sealed({}))
+          yield* f(sealed({ at: new Date(0) }))
+          yield* f({ url: "u" })
+          yield* f({ url: "u", at: new Date(0) })
+          assert.strictEqual(body.runs(), 2)
+        })
+      )
+    )
+  })
+
+  describe("no argument leaves the key silently", () => {
+    it.effect("fields keyed by registered symbols count; other symbol keys fail, naming the field", () =>
+      withCache(
+        Effect.gen(function* () {
+          const tenant = Symbol.for("recall.test.tenant")
+          const report = DataCache.fn("report", (q: { readonly [tenant]: string; readonly id: number }) =>
+            Effect.succeed(`${q[tenant]}:${q.id}`)
+          )
+          assert.strictEqual(yield* report({ [tenant]: "acme", id: 1 }), "acme:1")
+          assert.strictEqual(yield* report({ [tenant]: "globex", id: 1 }), "globex:1")
+          const local = Symbol("tenant")
+          const g = DataCache.fn("g", (_q: object) => Effect.succeed(1))
+          const error = yield* Effect.flip(g({ [local]: "acme", id: 1 }))
+          assert.instanceOf(error, Hasher.UnhashableParamError)
+          assert.strictEqual(error.argument, "argument 0 → field [Symbol(tenant)]")
+          assert.include(error.message, "Symbol.for")
+        })
+      )
+    )
+
+    it.effect("a Struct key on a function of two arguments fails instead of dropping the second", () =>
+      withCache(
+        Effect.gen(function* () {
+          // The types reject this definition; at run time it must fail too.
+          const page = DataCache.fn({ name: "page", key: Schema.Struct({ city: Schema.String }) }, (q: { city: string }) =>
+            Effect.succeed(`${q.city} page 1`)
+          )
+          const untyped = page as unknown as (...args: ReadonlyArray<unknown>) => ReturnType<typeof page>
+          assert.strictEqual(yield* untyped({ city: "Oslo" }, undefined), "Oslo page 1", "trailing undefined is dropped")
+          const error = yield* Effect.flip(untyped({ city: "Oslo" }, 2))
+          assert.instanceOf(error, Hasher.UnhashableParamError)
+          assert.strictEqual(error.reason, "schema")
+          assert.include(error.message, "describes 1 argument, but the call has 2")
+          assert.include(error.message, "Schema.Tuple([...])")
+          assert.notInclude(error.message, "Hasher.by")
+        })
+      )
+    )
+
+    it.effect("a Tuple key whose length does not match the arguments fails", () =>
+      withCache(
+        Effect.gen(function* () {
+          const sum = DataCache.fn({ name: "sum", key: Schema.Tuple([Schema.Number]) }, (a: number) => Effect.succeed(a))
+          const untyped = sum as unknown as (...args: ReadonlyArray<unknown>) => ReturnType<typeof sum>
+          assert.strictEqual(yield* untyped(1), 1)
+          const long = yield* Effect.flip(untyped(1, 2))
+          assert.instanceOf(long, Hasher.UnhashableParamError)
+          assert.include(long.message, "describes 1 argument, but the call has 2")
+          const pair = DataCache.fn({ name: "pair", key: Schema.Tuple([Schema.Number, Schema.Number]) }, (a: number, b: number) =>
+            Effect.succeed(a + b)
+          )
+          const short = yield* Effect.flip((pair as unknown as typeof untyped)(1))
+          assert.instanceOf(short, Hasher.UnhashableParamError)
+          assert.strictEqual(short.reason, "schema")
+        })
+      )
+    )
+  })
+
+  describe("bad input fails with UnhashableParamError", () => {
+    it.effect("a throwing getter, a Proxy whose trap throws, a revoked Proxy, a throwing Hasher.by; the next call is right", () =>
+      withCache(
+        Effect.gen(function* () {
+          class Model {
+            readonly id = "m"
+          }
+          const body = counting()
+          const f = DataCache.fn(
+            {
+              name: "f",
+              hashers: [
+                Hasher.by(Model, () => {
+                  throw new Error("no id")
+                })
+              ]
+            },
+            (_x: unknown, _y?: unknown) => body.run(1)
+          )
+          const { proxy: revoked, revoke } = Proxy.revocable({}, {})
+          revoke()
+          const trap = new Proxy(
+            {},
+            {
+              getPrototypeOf() {
+                throw new Error("trap")
+              }
+            }
+          )
+          const getter = {
+            get secret(): number {
+              throw new Error("sealed")
+            }
+          }
+          const cases = [
+            [[{ a: getter }], 'argument 0 → field "a" → field "secret"', "sealed"],
+            [[1, [getter]], 'argument 1 → [0] → field "secret"', "sealed"],
+            [[{ p: trap }], 'argument 0 → field "p"', "trap"],
+            [[new Date(0), { p: revoked }], 'argument 1 → field "p"', "revoked"],
+            [[{ m: new Model() }], 'argument 0 → field "m"', "no id"]
+          ] as const
+          for (const [args, argument, message] of cases) {
+            const error = yield* Effect.flip(f(...(args as unknown as [unknown])))
+            assert.instanceOf(error, Hasher.UnhashableParamError)
+            assert.strictEqual(error.functionName, "f")
+            assert.strictEqual(error.argument, argument)
+            assert.strictEqual(error.reason, "threw")
+            assert.include(error.message, message)
+            yield* f({ a: [1, new Set([2])] }, new Date(3))
+            yield* f({ a: [1, new Set([2])] }, new Date(3))
+          }
+          assert.strictEqual(body.runs(), 1, "the key is right after every throw")
+        })
+      )
+    )
+
+    it.effect("Map and Set arguments nested 2,000 deep", () =>
+      withCache(
+        Effect.gen(function* () {
+          const body = counting()
+          const f = DataCache.fn("f", (_x: unknown) => body.run(1))
+          const nest = (leaf: number) => {
+            let value: unknown = leaf
+            for (let i = 0; i < 2000; i++) value = i % 2 === 0 ? new Map([["k", value]]) : new Set([value])
+            return value
+          }
+          yield* f(nest(1))
+          yield* f(nest(1))
+          yield* f(nest(2))
+          assert.strictEqual(body.runs(), 2)
+        })
+      )
+    )
+
+    it.effect(
+      "an unhashable value 100,000 levels down fails at once, with a short message",
+      () =>
+        withCache(
+          Effect.gen(function* () {
+            const f = DataCache.fn("deep", (_x: unknown) => Effect.succeed(1))
+            let value: unknown = () => 1
+            for (let i = 0; i < 100_000; i++) value = { next: value }
+            const error = yield* Effect.flip(f(value))
+            assert.instanceOf(error, Hasher.UnhashableParamError)
+            assert.isBelow(error.message.length, 1000)
+            assert.match(error.argument, /^argument 0 → field "next" → .* → … 99990 more … → .*field "next"$/)
+          })
+        ),
+      10_000
+    )
+
+    it.effect("the ways out fit the case: a per-type hasher only for class instances", () =>
+      withCache(
+        Effect.gen(function* () {
+          class Socket {
+            readonly fd = 3
+          }
+          const f = DataCache.fn("send", (_options: object) => Effect.succeed(1))
+          const instance = yield* Effect.flip(f({ socket: new Socket() }))
+          assert.include(instance.message, "Hasher.by(Socket")
+          for (const value of [{ onDone: () => 1 }, { id: Symbol("local") }]) {
+            const error = yield* Effect.flip(f(value))
+            assert.instanceOf(error, Hasher.UnhashableParamError)
+            assert.notInclude(error.message, "Hasher.by")
+            assert.include(error.message, '"_"')
+            assert.include(error.message, "`key` schema")
+          }
+          const keyed = DataCache.fn({ name: "keyed", key: Schema.Struct({ id: Schema.Number }) }, (_q: { id: number }) =>
+            Effect.succeed(1)
+          )
+          const mismatch = yield* Effect.flip(keyed({ id: "x" } as never))
+          assert.include(mismatch.message, "does not match the `key` schema")
+          assert.notInclude(mismatch.message, 'DataCache.fn({ name: "keyed", key:')
+          assert.strictEqual(mismatch.argument, "argument 0")
+        })
+      )
+    )
+  })
+})
