@@ -14,9 +14,10 @@
  *   hash-wasm's WebAssembly build, checked in the tests against the native
  *   implementation: a published hash with reference vectors and a clean
  *   SMHasher record. It names cache entries; it does not authenticate them.
- * - In memory, a cached function's key is the canonical form itself when it is
- *   small (at most 512 UTF-16 code units), so small arguments can never share
- *   a key by accident; only larger ones are reduced to their hash.
+ * - In memory, a cached function's key is exact when the arguments are small
+ *   (their JSON, or their canonical form up to 256 UTF-16 code units), so
+ *   small arguments can never share a key by accident; only larger ones are
+ *   reduced to their hash.
  * - Large binary data (typed arrays, ArrayBuffer) is hashed in place, as whole
  *   buffers, at several GB/s; never element by element, never through JSON.
  * - Cycles are handled; deep nesting (Maps and Sets included) does not
