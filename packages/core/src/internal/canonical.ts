@@ -451,8 +451,12 @@ class Walk {
   readonly open: Array<object | undefined> = []
   /** `path[d]` leads from `open[d]` to the next step. */
   readonly path: Array<PropertyKey> = []
-  /** The sorted string keys of `open[d]`, when it is an object. */
-  readonly keys: Array<ReadonlyArray<string> | undefined> = []
+  /**
+   * What `open[d]` has to walk, fixed when it was entered (a getter that
+   * changes it meanwhile cannot make the form disagree with its counts): its
+   * sorted string keys, or its length.
+   */
+  readonly keys: Array<ReadonlyArray<string> | number | undefined> = []
   readonly deep = new Map<object, number>()
   /** Where each member of the open Maps and Sets starts and ends. */
   readonly marks: Array<number> = []
@@ -476,7 +480,7 @@ class Walk {
           case FIELDS: {
             // Fields whose values are primitives are written here, in one go;
             // at a container, the rest wait on the stack behind its content.
-            const keys = this.keys[d]!
+            const keys = this.keys[d] as ReadonlyArray<string>
             const object = open[d] as Record<string, unknown>
             for (let i = item as number; i < keys.length; i++) {
               const key = keys[i]!
@@ -495,7 +499,7 @@ class Walk {
           }
           case ELEMENTS: {
             const array = open[d] as Array<unknown>
-            const n = array.length
+            const n = this.keys[d] as number
             for (let i = item as number; i < n; i++) {
               path[d] = i
               current = READING
@@ -658,6 +662,7 @@ class Walk {
     if (Array.isArray(value)) {
       const n = value.length
       w.tagCount(Tag.array, n)
+      this.keys[this.depth] = n
       this.enter(value, LEAVE)
       if (n > 0) this.push(0, ELEMENTS)
       return
