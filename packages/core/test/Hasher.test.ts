@@ -222,6 +222,18 @@ describe("Hasher", () => {
       assert.isAtMost(hasher.keyUnsafe(set).length, 513, "each level holds the digest of a long member below it")
     })
 
+    it("walks an array to the length it had when the walk reached it, whatever a getter does", () => {
+      const array: Array<unknown> = [0, 2]
+      Object.defineProperty(array, 0, {
+        get: () => {
+          array.push(3)
+          return {}
+        },
+        enumerable: true
+      })
+      assert.strictEqual(hash(array), hash([{}, 2]))
+    })
+
     it("hashes Data, Schema.Class and Option values by their fields and class", () => {
       class Point extends Schema.Class<Point>("Point")({ x: Schema.Number }) {}
       class Other extends Schema.Class<Other>("Other")({ x: Schema.Number }) {}
