@@ -32,6 +32,8 @@ describe("DataCache options", () => {
   it("malformed hashers, version, ttl and name say what was wrong", () => {
     const cases: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
       ["hashers", () => DataCache.fn({ name: "h", hashers: {} as never }, body), /must be an array/],
+      ["hashers", () => DataCache.fn({ name: "h", hashers: [[() => 1, String]] as never }, body), /\[Class, \(instance\) => value\]/],
+      ["hashers", () => DataCache.fn({ name: "h", hashers: [[Date]] as never }, body), /\[Class, \(instance\) => value\]/],
       ["version", () => DataCache.fn({ name: "v", version: (() => 1) as never }, body), /string or a finite number, got function/],
       ["version", () => DataCache.fn({ name: "v", version: Number.NaN }, body), /finite number/],
       ["ttl", () => DataCache.fn({ name: "t", ttl: Number.NaN }, body), /cannot read NaN as a duration/],

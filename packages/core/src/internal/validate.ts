@@ -75,14 +75,27 @@ export const functionOptions = (options: Options<unknown>, f: Function): { reado
     reject(name, "hashers", "must be an array of [Class, (instance) => value] pairs; build each with Hasher.by(Class, f).")
   }
   for (const pair of options.hashers ?? []) {
-    if (!Array.isArray(pair) || typeof pair[0] !== "function" || typeof pair[1] !== "function") {
-      reject(name, "hashers", "each entry must be [Class, (instance) => value]; build one with Hasher.by(Class, f).")
+    if (!isTypeHasher(pair)) {
+      reject(
+        name,
+        "hashers",
+        `each entry must be [Class, (instance) => value], got ${describeType(pair)}; build one with Hasher.by(Class, f).`
+      )
     }
   }
   return { name, limits }
 }
 
 const layerOptionNames: ReadonlySet<string> = new Set<keyof LayerOptions>(["maxBytes", "sweepInterval"])
+
+/** `[Class, f]`: a class (a function with a prototype object, so `instanceof` works) and a function. */
+const isTypeHasher = (pair: unknown): boolean =>
+  Array.isArray(pair) &&
+  pair.length === 2 &&
+  typeof pair[0] === "function" &&
+  typeof pair[0].prototype === "object" &&
+  pair[0].prototype !== null &&
+  typeof pair[1] === "function"
 
 /**
  * Checks a DataCache layer's options when the layer is made.
