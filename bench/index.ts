@@ -242,11 +242,36 @@ const hashing = Effect.gen(function* () {
   })
 })
 
+// ---------------------------------------------------------------------------
+// Memory held after churn
+// ---------------------------------------------------------------------------
+
+const churn = Effect.gen(function* () {
+  // 1M distinct keys through a function bounded to 1,000 entries with a long
+  // ttl: what the heap keeps afterwards is what the cache holds. Before the
+  // expiry list became intrusive, evicted values stayed queued until their ttl
+  // passed (+426 MB for this run while stats reported 216 KB).
+  const KEYS = 1_000_000
+  const record = DataCache.fn({ name: "churn", maxEntries: 1000, ttl: "1 hour" }, (i: number) =>
+    Effect.succeed({ id: i, label: `row ${i}`, values: [i, i + 1, i + 2] })
+  )
+  gc()
+  const before = process.memoryUsage().heapUsed
+  for (let i = 0; i < KEYS; i++) yield* record(i)
+  gc()
+  const after = process.memoryUsage().heapUsed
+  const stats = yield* record.stats
+  report({ name: "churn 1M keys, maxEntries 1000, ttl 1 h: heap kept", value: (after - before) / 1e6, unit: "MB" })
+  report({ name: "churn 1M keys, maxEntries 1000, ttl 1 h: stats bytes", value: stats.bytes / 1e6, unit: "MB" })
+  yield* record.clear
+})
+
 const main = Effect.gen(function* () {
   if (!json) console.log(`recall benchmarks: node ${process.version}, medians of rounds in one process\n`)
   yield* hitCosts
   yield* frames
   yield* hashing
+  yield* churn
   if (!json) {
     for (const f of figures) {
       const value = f.unit === "x" ? f.value.toFixed(2) : f.value.toFixed(f.value < 10 ? 2 : 1)
