@@ -21,9 +21,9 @@ import * as Equal from "effect/Equal"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import * as SchemaTransformation from "effect/SchemaTransformation"
 import fc from "fast-check"
 import { annotation, fromSchema } from "./arbitrary.ts"
+import { Float64, Int32 } from "./typedArrays.ts"
 import { difference, kind, type Mutation, mutate, mutations, snapshot } from "./values.ts"
 
 const seed = Number(process.env.FC_SEED ?? 42)
@@ -31,28 +31,6 @@ const seed = Number(process.env.FC_SEED ?? 42)
 // ---------------------------------------------------------------------------
 // Schemas
 // ---------------------------------------------------------------------------
-
-/** A Float64Array kept as a JSON array of numbers (NaN, -0 and the infinities included). */
-const Float64 = Schema.Array(Schema.Number).pipe(
-  Schema.decodeTo(
-    Schema.instanceOf(Float64Array),
-    SchemaTransformation.transform<Float64Array<ArrayBuffer>, ReadonlyArray<number>>({
-      decode: (numbers) => Float64Array.from(numbers),
-      encode: (array) => Array.from(array)
-    })
-  )
-)
-
-/** An Int32Array kept as a JSON array of integers. */
-const Int32 = Schema.Array(Schema.Int.check(Schema.isBetween({ minimum: -(2 ** 31), maximum: 2 ** 31 - 1 }))).pipe(
-  Schema.decodeTo(
-    Schema.instanceOf(Int32Array),
-    SchemaTransformation.transform<Int32Array<ArrayBuffer>, ReadonlyArray<number>>({
-      decode: (numbers) => Int32Array.from(numbers),
-      encode: (array) => Array.from(array)
-    })
-  )
-)
 
 const Point = Schema.Struct({ x: Schema.Number, y: Schema.Number })
 const Shape = Schema.Union([

@@ -5,21 +5,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Schema from "effect/Schema"
-import * as SchemaTransformation from "effect/SchemaTransformation"
 import fc from "fast-check"
 import { annotation, fromSchema } from "./arbitrary.ts"
+import { Float64 } from "./typedArrays.ts"
 
 const seed = 42
-
-const Float64 = Schema.Array(Schema.Number).pipe(
-  Schema.decodeTo(
-    Schema.instanceOf(Float64Array),
-    SchemaTransformation.transform<Float64Array<ArrayBuffer>, ReadonlyArray<number>>({
-      decode: (numbers) => Float64Array.from(numbers),
-      encode: (array) => Array.from(array)
-    })
-  )
-)
 
 class Item extends Schema.Class<Item>("Item")({ label: Schema.String, at: Schema.Date, weights: Float64 }) {}
 
