@@ -4,10 +4,12 @@
  *
  * **Contract**
  *
- * - Key = function identity + argument hash. The identity is the name, a
- *   hash of the function's source text, the `version` option and the
- *   fingerprint of the `value` schema: editing the body or the schema starts a
- *   new cache, and old entries are never returned.
+ * - Key = function identity + arguments. The identity is the name, the
+ *   XXH3-128 hash of the function's source text (a generator body's own
+ *   source), the `version` option and the fingerprint of the `value` schema:
+ *   editing the body or the schema starts a new cache, and old entries are
+ *   never returned. `Effect.fn` wrappers hide their body and are refused
+ *   without a `version`.
  * - Arguments are hashed by value ({@link Hasher}). Top-level fields whose
  *   names start with `_` in plain-object arguments are not part of the key,
  *   at run time and in the types. Trailing `undefined` arguments are dropped:
@@ -27,9 +29,19 @@
  * - Failures are not cached; `cacheIf` skips storing unwanted values.
  * - A clear or invalidate during a computation wins: its late result is not
  *   stored (callers already waiting for it still get it).
+ * - No interrupt, wherever it lands, leaves a key whose callers wait forever:
+ *   a computation in flight is registered and settled in one uninterruptible
+ *   region.
+ * - An entry that leaves the cache (evicted, expired, invalidated, cleared)
+ *   is unreachable from it at once.
+ * - Options are checked when a function or layer is defined: mistakes are
+ *   type errors where the types can tell, and always an
+ *   {@link InvalidOptionsError}. A call's error type holds only the library
+ *   errors it can raise.
  *
- * Hits stay synchronous: the key is hashed, the entry read and the copy made
- * without suspending the fiber. Only misses enter the slow path.
+ * Hits stay synchronous: the key is built, the entry read and the copy made
+ * without suspending the fiber. Only misses enter the slow path. The hasher
+ * (WebAssembly) loads while a layer is built, so a call never waits for it.
  *
  * @since 0.1.0
  */
@@ -587,8 +599,9 @@ export const layer: Layer.Layer<DataCache> = layerMemory()
  * so an argument that cannot be hashed or a value that cannot be copied fails
  * exactly as it would with a real cache. Each caller gets what the body
  * returned (with a `value` schema, the decoded value), as the caller that
- * computes does with a real cache. Stats count every call as a miss. Use {@link layerMemory} (a fresh
- * one per test) when the test is about what is cached.
+ * computes does with a real cache. Stats count every call as a miss. Use
+ * {@link layerMemory} (a fresh one per test) when the test is about what is
+ * cached.
  *
  * @example
  * ```ts
@@ -607,6 +620,7 @@ export const layer: Layer.Layer<DataCache> = layerMemory()
  */
 export const layerPassthrough: Layer.Layer<DataCache> = Layer.effect(DataCache, make(Infinity, 60_000, true))
 
+/** Builds a DataCache: checks for a second copy of Effect, loads the hasher, starts the sweep. */
 function make(maxBytes: number, sweepMillis: number, passthrough: boolean): Effect.Effect<Service, never, Scope.Scope> {
   return Effect.gen(function* () {
     yield* EffectCopies.checkRuntime
@@ -635,8 +649,11 @@ function make(maxBytes: number, sweepMillis: number, passthrough: boolean): Effe
 // Definitions
 // ---------------------------------------------------------------------------
 
-/** Runs option checks, turning a problem they find into the public {@link InvalidOptionsError}. */
-// A declaration, so that `layer` can use it while the module loads.
+/**
+ * Runs option checks, turning a problem they find into the public
+ * {@link InvalidOptionsError}. A function declaration, so that `layer` can use
+ * it while the module loads.
+ */
 function invalidOptions<X>(check: () => X): X {
   try {
     return check()
