@@ -630,16 +630,17 @@ function make(maxBytes: number, sweepMillis: number, passthrough: boolean): Effe
     const sweep = Effect.clockWith((clock) => Effect.sync(() => registry.purgeExpired(clock.currentTimeMillisUnsafe())))
     yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(sweepMillis)))
     const context = yield* Effect.context<never>()
-    const registrations: Array<Metric.Registration> = []
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        for (const registration of registrations) registration.remove()
-      })
-    )
+    const registrations = new Map<Table.Table, ReadonlyArray<Metric.Registration>>()
+    const unregister = (table: Table.Table) => {
+      for (const registration of registrations.get(table) ?? []) registration.remove()
+      registrations.delete(table)
+    }
+    registry.onDrop = unregister
+    yield* Effect.addFinalizer(() => Effect.sync(() => registrations.forEach((_, table) => unregister(table))))
     return DataCache.of({
       [TypeId]: TypeId,
       registry,
-      onTable: (table) => registrations.push(...registerMetrics(table, context)),
+      onTable: (table) => registrations.set(table, registerMetrics(table, context)),
       passthrough
     })
   })
@@ -741,18 +742,44 @@ const registerMetrics = (table: Table.Table, context: Context.Context<never>): A
   ]
 }
 
+/** The table of a function identity in one cache, made on first use. */
 const tableOf = (service: Service, definition: Definition<any>): Table.Table => {
   const id = definition.id()
   const existing = service.registry.tables.get(id)
-  if (existing !== undefined) {
-    // A redefinition (same identity, new limits) takes over the table.
-    if (existing.limits !== definition.limits) existing.limits = definition.limits
-    return existing
-  }
+  if (existing !== undefined) return existing
   const table = new Table.Table(service.registry, id, definition.name, definition.limits)
   service.registry.tables.set(id, table)
   service.onTable(table)
   return table
+}
+
+/**
+ * Releases a cached function's claim on its tables once the function object
+ * is garbage collected, so that the tables of functions nobody can call any
+ * more leave their caches when they are empty. Weak references: a function
+ * that outlives a cache (a module-level function, a layer per test) does not
+ * keep that cache's tables alive.
+ */
+const functionFinalizers = new FinalizationRegistry<WeakRef<Table.Table>>((table) => table.deref()?.release())
+
+/**
+ * A cached function's table in each cache it is called with: looked up once
+ * per cache (then a WeakMap read), counted in the table's `users`.
+ */
+const tablesOfFunction = (definition: Definition<any>, owner: object) => {
+  const tables = new WeakMap<Service, Table.Table>()
+  return (service: Service): Table.Table => {
+    let table = tables.get(service)
+    if (table === undefined || table.dropped) {
+      table = tableOf(service, definition)
+      table.users++
+      tables.set(service, table)
+      functionFinalizers.register(owner, new WeakRef(table))
+    }
+    // A redefinition (same identity, new limits) takes over the table.
+    if (table.limits !== definition.limits) table.limits = definition.limits
+    return table
+  }
 }
 
 const hashArgs = (definition: Definition<any>, args: ReadonlyArray<unknown>): string | Hasher.UnhashableParamError => {
@@ -867,7 +894,10 @@ const run = <A, E, R>(
   // Idempotent, and also run by `ensuring`: whatever happens (a defect in
   // `cacheIf`, an interrupt), the waiters are released and the flight removed.
   const settle = (result: Table.FlightResult) => {
-    if (table.flights.get(key) === flight) table.flights.delete(key)
+    if (table.flights.get(key) === flight) {
+      table.flights.delete(key)
+      table.dropIfUnused()
+    }
     Deferred.doneUnsafe(flight.done, Exit.succeed(result))
   }
   const keep = (value: A, now: number): Effect.Effect<A, ValueCodec.UnserializableValueError> => {
@@ -1026,7 +1056,7 @@ export const fn: {
   ) =>
     Effect.withFiber((fiber) => {
       const service = Context.getUnsafe(fiber.context, DataCache)
-      return body(tableOf(service, definition), fiber, service)
+      return body(tableIn(service), fiber, service)
     })
   const cached = (...args: ReadonlyArray<unknown>) =>
     withTable((table, fiber, service) => {
@@ -1040,6 +1070,7 @@ export const fn: {
       const key = hashArgs(definition, args)
       return typeof key === "string" ? Effect.sync(() => body(table, key, nowOf(fiber))) : Effect.fail(key)
     })
+  const tableIn = tablesOfFunction(definition, cached)
   // A function's own `name` is read-only to assignment, not to definition.
   Object.defineProperty(cached, "name", { value: definition.name })
   Object.defineProperty(cached, "id", { get: definition.id, enumerable: true })
@@ -1131,6 +1162,10 @@ export const clear: Effect.Effect<void, never, DataCache> = Effect.flatMap(DataC
 /**
  * Counters of every cached function that has been called, and their totals.
  * Expired entries are purged first, so `entries` and `bytes` are exact.
+ *
+ * A function whose object was garbage collected and whose entries are all
+ * gone leaves the list, with its counters: functions made per tenant or per
+ * request do not accumulate.
  *
  * @category operations
  * @since 0.1.0

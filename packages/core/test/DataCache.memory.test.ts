@@ -54,4 +54,31 @@ describe("DataCache memory", () => {
       }).pipe(Effect.provide(DataCache.layerMemory()))
     )
   }
+
+  it.effect("the tables of functions nobody can call any more leave the cache once empty", () =>
+    Effect.gen(function* () {
+      const tenantReport = (tenant: number) => DataCache.fn({ name: "report", version: tenant }, (x: number) => Effect.succeed(x))
+      const kept = tenantReport(-1)
+      yield* kept(1)
+      const tables = () => Effect.map(DataCache.stats, (stats) => stats.functions.length)
+      // In a generator of its own, so that no frame of the test keeps the last function.
+      yield* Effect.gen(function* () {
+        for (let tenant = 0; tenant < 200; tenant++) {
+          const report = tenantReport(tenant)
+          yield* report(1)
+          if (tenant % 2 === 0) yield* report.clear
+        }
+      })
+      assert.strictEqual(yield* tables(), 201)
+      // Finalizers run some time after a collection: give them a bounded number of turns.
+      for (let turn = 0; turn < 50 && (yield* tables()) > 101; turn++) yield* collected(new WeakRef({}))
+      assert.strictEqual(yield* tables(), 101, "the 100 cleared tables left; those with entries and the live function's stay")
+      yield* DataCache.clear
+      for (let turn = 0; turn < 50 && (yield* tables()) > 1; turn++) yield* collected(new WeakRef({}))
+      assert.strictEqual(yield* tables(), 1, "once emptied, only the table of the function still in use is kept")
+      assert.strictEqual(yield* kept(1), 1)
+      const again = tenantReport(7)
+      assert.strictEqual(yield* again(2), 2, "a function defined again gets a new table")
+    }).pipe(Effect.provide(DataCache.layerMemory()))
+  )
 })

@@ -13,6 +13,12 @@
  * amortised O(1) without a timer per entry. The list is intrusive (each entry
  * links its neighbours), so an entry that leaves for any reason is unlinked at
  * once: nothing the table dropped stays reachable from it.
+ *
+ * A table itself lives while it holds entries or computations, or while a
+ * cached function that can still be called uses it (`users`, released when
+ * the function object is garbage collected): an empty table nobody can reach
+ * is dropped from the registry, with its counters, so functions made per
+ * tenant or per request do not accumulate.
  */
 import type * as Deferred from "effect/Deferred"
 
@@ -90,6 +96,10 @@ export class Table {
   readonly flights = new Map<string, Flight>()
   readonly counters: Counters = { hits: 0, misses: 0, evictions: 0, expirations: 0, invalidations: 0 }
   bytes = 0
+  /** Live cached-function objects that use this table. */
+  users = 0
+  /** Set once the registry dropped this table; a function that held it asks for a new one. */
+  dropped = false
   /** Ends of the expiry list: the entry stored first, and the one stored last. */
   private oldest: Entry | undefined
   private newest: Entry | undefined
@@ -186,6 +196,7 @@ export class Table {
     if (flight !== undefined) {
       flight.stale = true
       this.flights.delete(key)
+      this.dropIfUnused()
     }
   }
 
@@ -200,6 +211,7 @@ export class Table {
     this.newest = undefined
     for (const flight of this.flights.values()) flight.stale = true
     this.flights.clear()
+    this.dropIfUnused()
   }
 
   purgeExpired(now: number): void {
@@ -247,6 +259,18 @@ export class Table {
     this.bytes -= entry.bytes
     this.registry.bytes -= entry.bytes
     if (event !== undefined) this.record(event)
+    this.dropIfUnused()
+  }
+
+  /** A function that used this table was garbage collected. */
+  release(): void {
+    this.users--
+    this.dropIfUnused()
+  }
+
+  /** Leaves the registry once nothing is stored, nothing computes and no function can call it. */
+  dropIfUnused(): void {
+    if (this.users === 0 && this.entries.size === 0 && this.flights.size === 0 && !this.dropped) this.registry.drop(this)
   }
 }
 
@@ -260,9 +284,17 @@ export class Registry {
   readonly maxBytes: number
   bytes = 0
   tick = 0
+  /** Told when a table leaves, to remove what was registered for it (Metrics). */
+  onDrop: (table: Table) => void = () => {}
 
   constructor(maxBytes: number) {
     this.maxBytes = maxBytes
+  }
+
+  drop(table: Table): void {
+    table.dropped = true
+    if (this.tables.get(table.id) === table) this.tables.delete(table.id)
+    this.onDrop(table)
   }
 
   /** Evicts the least recently used entry of any function until under budget. */
