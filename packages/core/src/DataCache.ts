@@ -377,9 +377,21 @@ export type Hashable = string | number | boolean | bigint | null | undefined
  */
 export type KeyErrorOf<O, Args extends ReadonlyArray<unknown>> = O extends { readonly key: Schema.Top }
   ? Hasher.UnhashableParamError
-  : [KeyArgs<Args>[number]] extends [Hashable]
-    ? never
-    : Hasher.UnhashableParamError
+  : IsAny<KeyArgs<Args>[number]> extends true
+    ? Hasher.UnhashableParamError
+    : [KeyArgs<Args>[number]] extends [Hashable]
+      ? never
+      : Hasher.UnhashableParamError
+
+/**
+ * Whether `X` is `any`, which would pass every `extends` test: an `any`
+ * argument or value (from `JSON.parse`, `res.json()`) can be anything, so
+ * its errors stay in the type.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type IsAny<X> = 0 extends 1 & X ? true : false
 
 /**
  * The value error a call can raise: none with `copy: "readonly"` (nothing is
@@ -392,12 +404,14 @@ export type ValueErrorOf<O, A> = O extends { readonly copy: "readonly" }
   ? never
   : O extends { readonly value: Schema.Top }
     ? ValueCodec.UnserializableValueError
-    : [A] extends [Hashable]
-      ? never
-      : // biome-ignore lint/suspicious/noConfusingVoidType: an Effect<void> body returns nothing to copy
-        [A] extends [void]
+    : IsAny<A> extends true
+      ? ValueCodec.UnserializableValueError
+      : [A] extends [Hashable]
         ? never
-        : ValueCodec.UnserializableValueError
+        : // biome-ignore lint/suspicious/noConfusingVoidType: an Effect<void> body returns nothing to copy
+          [A] extends [void]
+          ? never
+          : ValueCodec.UnserializableValueError
 
 /**
  * The arguments `invalidate` and `has` take. Without a `key` schema: the
@@ -674,8 +688,11 @@ interface Definition<A> {
   readonly hashKey: (args: ReadonlyArray<unknown>) => string
 }
 
-const define = <A>(options: Options<A>, f: Function): Definition<A> => {
-  const { name, limits } = invalidOptions(() => Validate.functionOptions(options as Options<unknown>, f))
+const define = <A>(given: Options<A>, f: Function): Definition<A> => {
+  // Each option is read once, by the checks: what was checked is what is used.
+  const checked = invalidOptions(() => Validate.functionOptions(given as Options<unknown>, f))
+  const { name, limits } = checked
+  const options = checked.options as Options<A>
   const codec: ValueCodec.ValueCodec<A> =
     options.copy === "readonly"
       ? ValueCodec.readonly()
@@ -685,7 +702,8 @@ const define = <A>(options: Options<A>, f: Function): Definition<A> => {
   let id: string | undefined
   const identity = () =>
     (id ??= `${name}:${Hasher.structural().hashUnsafe([
-      f.toString(),
+      // Function.prototype's own toString: an own `toString` cannot stand in for the source.
+      Function.prototype.toString.call(f),
       options.version ?? null,
       options.value === undefined ? null : Hasher.fingerprint(options.value),
       codec.kind

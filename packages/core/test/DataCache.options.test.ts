@@ -50,6 +50,96 @@ describe("DataCache options", () => {
     }
   })
 
+  it("an options object that throws when read, has symbol keys or is an array is an InvalidOptionsError", () => {
+    const throwing = {
+      name: "g",
+      get ttl(): number {
+        throw new Error("getter")
+      }
+    }
+    const revoked = Proxy.revocable({ name: "r" }, {})
+    revoked.revoke()
+    const ownKeysThrows = new Proxy(
+      { name: "o" },
+      {
+        ownKeys: () => {
+          throw new Error("ownKeys")
+        }
+      }
+    )
+    const cases: ReadonlyArray<readonly [unknown, string, RegExp]> = [
+      [throwing, "options", /reading them threw Error: getter/],
+      [revoked.proxy, "options", /reading them threw TypeError/],
+      [ownKeysThrows, "options", /reading them threw Error: ownKeys/],
+      [{ name: "s", [Symbol("ttl")]: 1 }, "Symbol(ttl)", /symbol keys are not options/],
+      [[{ name: "a" }], "options", /got Array/]
+    ]
+    for (const [options, option, message] of cases) {
+      const error = rejection(() => DataCache.fn(options as never, body))
+      assert.strictEqual(error.option, option)
+      assert.match(error.message, message)
+    }
+  })
+
+  it("each option is read once: what is checked is what is used", () => {
+    let reads = 0
+    const options = {
+      name: "once",
+      get maxEntries() {
+        reads++
+        return reads === 1 ? 10 : 0
+      }
+    }
+    DataCache.fn(options, body)
+    assert.strictEqual(reads, 1)
+  })
+
+  it("spinner, showTime and replay take their own types; ttl is at least 1 ms", () => {
+    const cases: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
+      ["spinner", () => DataCache.fn({ name: "sp", spinner: 1 as never }, body), /true, false or a text, got 1/],
+      ["showTime", () => DataCache.fn({ name: "st", showTime: "yes" as never }, body), /true or false/],
+      ["replay", () => DataCache.fn({ name: "re", replay: 0 as never }, body), /true or false/],
+      ["ttl", () => DataCache.fn({ name: "ns", ttl: 5n }, body), /at least 1 millisecond/],
+      ["ttl", () => DataCache.fn({ name: "tiny", ttl: 1e-9 }, body), /at least 1 millisecond/]
+    ]
+    for (const [option, define, message] of cases) {
+      const error = rejection(define)
+      assert.strictEqual(error.option, option)
+      assert.match(error.message, message)
+    }
+    DataCache.fn({ name: "spinning", spinner: "Loading trips", showTime: true, replay: false, ttl: 1 }, body)
+  })
+
+  it("a non-tuple key schema on a function that declares two parameters is refused when defined, from JavaScript too", () => {
+    const key = Schema.Struct({ city: Schema.String })
+    const f = (query: { city: string }, page: number) => Effect.succeed(`${query.city}:${page}`)
+    const error = rejection(() => DataCache.fn({ name: "page", key } as never, f))
+    assert.strictEqual(error.option, "key")
+    assert.include(error.message, "Schema.Tuple([...])")
+  })
+
+  it("a bound function (source `[native code]`) is refused without a version: its source cannot tell it apart", () => {
+    const load = (env: string, id: number) => Effect.succeed(`${env}:${id}`)
+    const prod = load.bind(null, "prod")
+    const error = rejection(() => DataCache.fn("load", prod))
+    assert.strictEqual(error.option, "f")
+    assert.include(error.message, "[native code]")
+    DataCache.fn({ name: "load", version: "prod" }, prod)
+  })
+
+  it("an own toString cannot stand in for the source", () =>
+    Effect.runPromise(
+      Effect.gen(function* () {
+        const a = (n: number) => Effect.succeed(n + 1)
+        const b = (n: number) => Effect.succeed(n + 2)
+        b.toString = () => a.toString()
+        const fa = DataCache.fn("same", a)
+        const fb = DataCache.fn("same", b)
+        assert.strictEqual(yield* fa(1), 2)
+        assert.strictEqual(yield* fb(1), 3)
+      }).pipe(Effect.provide(DataCache.layerMemory()))
+    ))
+
   it("the layer's sweepInterval and maxBytes are checked when the layer is made", () => {
     for (const sweepInterval of [0, -1, Number.NaN, "abc", Number.POSITIVE_INFINITY] as const) {
       const error = rejection(() => DataCache.layerMemory({ sweepInterval: sweepInterval as never }))
@@ -62,10 +152,12 @@ describe("DataCache options", () => {
 
   it("a non-tuple key schema on a function of several arguments is a type error", () => {
     const City = Schema.Struct({ city: Schema.String })
+    const page = (query: { city: string }, page: number) => Effect.succeed(`${query.city}:${page}`)
+    const optionalPage = (query: { city: string }, page?: number) => Effect.succeed(`${query.city}:${page}`)
     // @ts-expect-error a Struct key describes one argument; page takes two
-    DataCache.fn({ name: "page", key: City }, (query: { city: string }, page: number) => Effect.succeed(`${query.city}:${page}`))
+    assert.throws(() => DataCache.fn({ name: "page", key: City }, page), /Schema.Tuple/)
     // @ts-expect-error an optional second argument would leave the key too
-    DataCache.fn({ name: "page2", key: City }, (query: { city: string }, page?: number) => Effect.succeed(`${query.city}:${page}`))
+    assert.throws(() => DataCache.fn({ name: "page2", key: City }, optionalPage), /Schema.Tuple/)
     DataCache.fn({ name: "page3", key: Schema.Tuple([City, Schema.Number]) }, (query: { city: string }, page: number) =>
       Effect.succeed(`${query.city}:${page}`)
     )

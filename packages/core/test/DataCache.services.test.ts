@@ -107,7 +107,12 @@ describe("DataCache types", () => {
     const n3: Equals<Effect.Error<ReturnType<typeof readonlyValue>>, never> = true
     const n4: Equals<Effect.Error<ReturnType<typeof keyed>>, Hasher.UnhashableParamError> = true
     const n5: Equals<Effect.Error<ReturnType<typeof generator>>, "no"> = true
-    assert.isTrue(n1 && n2 && n3 && n4 && n5)
+    // `any` could be anything: its errors stay (JSON.parse, res.json(), untyped libraries).
+    const anyArg = DataCache.fn("anyArg", (x: any) => Effect.succeed(String(x)))
+    const anyValue = DataCache.fn("anyValue", (n: number) => Effect.succeed(JSON.parse(`${n}`)))
+    const n6: Equals<Effect.Error<ReturnType<typeof anyArg>>, Hasher.UnhashableParamError> = true
+    const n7: Equals<Effect.Error<ReturnType<typeof anyValue>>, ValueCodec.UnserializableValueError> = true
+    assert.isTrue(n1 && n2 && n3 && n4 && n5 && n6 && n7)
   })
 
   it("option objects shared between functions type-check; a bad ttl literal does not", () => {

@@ -36,25 +36,44 @@ export class OptionProblem {
  * @throws OptionProblem
  * @internal
  */
-export const functionOptions = (options: Options<unknown>, f: Function): { readonly name: string; readonly limits: Limits } => {
-  if (typeof options !== "object" || options === null) {
-    return reject("(anonymous)", "options", `must be a name or an options object, got ${describeType(options)}.`)
-  }
-  const name = nameOf(options as Options<unknown>, f)
+export const functionOptions = (
+  given: Options<unknown>,
+  f: Function
+): { readonly name: string; readonly limits: Limits; readonly options: Options<unknown> } => {
+  const options = snapshot("(anonymous)", given, "a name or an options object") as Options<unknown>
+  const name = nameOf(options, f)
   for (const option of Object.keys(options)) {
     if (!optionNames.has(option)) reject(name, option, unknownOptionReason(option))
   }
   if (options.version !== undefined && typeof options.version !== "string" && !Number.isFinite(options.version)) {
     reject(name, "version", `must be a string or a finite number, got ${describeType(options.version)}.`)
   }
-  if (isEffectFnWrapper(f) && options.version === undefined) {
-    reject(
-      name,
-      "f",
-      "Effect.fn keeps its generator in a closure, so recall cannot read its source and could not tell when you edit it. " +
-        `Pass the generator itself: DataCache.fn("${name}", function* (...) { ... }) runs it as Effect.fn("${name}") would. ` +
-        "Or keep Effect.fn and give a `version` that you change with every edit."
-    )
+  for (const option of ["spinner", "showTime", "replay"] as const) {
+    const value = options[option]
+    if (value !== undefined && typeof value !== "boolean" && (option !== "spinner" || typeof value !== "string")) {
+      reject(name, option, `must be ${option === "spinner" ? "true, false or a text" : "true or false"}, got ${describeInput(value)}.`)
+    }
+  }
+  if (options.version === undefined) {
+    if (isEffectFnWrapper(f)) {
+      reject(
+        name,
+        "f",
+        "Effect.fn keeps its generator in a closure, so recall cannot read its source and could not tell when you edit it. " +
+          `Pass the generator itself: DataCache.fn("${name}", function* (...) { ... }) runs it as Effect.fn("${name}") would. ` +
+          "Or keep Effect.fn and give a `version` that you change with every edit."
+      )
+    }
+    if (hasNativeSource(f)) {
+      reject(
+        name,
+        "f",
+        "its source reads `[native code]` (a bound function, or a built-in), so recall cannot tell it apart from other such " +
+          "functions of the same name, nor see an edit. Pass a function written in JavaScript, e.g. " +
+          `DataCache.fn("${name}", (...args) => load("prod", ...args)) instead of load.bind(null, "prod"), or give a \`version\` ` +
+          "that names what it does."
+      )
+    }
   }
   const maxEntries = positive(name, "maxEntries", options.maxEntries)
   if (maxEntries !== Infinity && !Number.isInteger(maxEntries)) reject(name, "maxEntries", `must be a whole number, got ${maxEntries}.`)
@@ -70,6 +89,16 @@ export const functionOptions = (options: Options<unknown>, f: Function): { reado
     if (schema !== undefined && !Schema.isSchema(schema)) reject(name, option, "must be a Schema.")
     if (schema !== undefined && isForeignSchema(schema)) reject(name, option, `is a Schema from a second copy of effect. ${advice}`)
   }
+  // A non-tuple key schema describes one argument: on a function that declares
+  // more, the others would leave the key.
+  if (options.key !== undefined && options.key.ast._tag !== "Arrays" && f.length > 1) {
+    reject(
+      name,
+      "key",
+      `a non-tuple key schema describes one argument, but the function declares ${f.length}. ` +
+        "Describe every argument: Schema.Tuple([...]) with one schema per argument."
+    )
+  }
   if (options.cacheIf !== undefined && typeof options.cacheIf !== "function") reject(name, "cacheIf", "must be a function.")
   if (options.hashers !== undefined && !Array.isArray(options.hashers)) {
     reject(name, "hashers", "must be an array of [Class, (instance) => value] pairs; build each with Hasher.by(Class, f).")
@@ -83,8 +112,30 @@ export const functionOptions = (options: Options<unknown>, f: Function): { reado
       )
     }
   }
-  return { name, limits }
+  return { name, limits, options }
 }
+
+/**
+ * The own fields of an options object, each read once: what is checked is what
+ * is used. A getter or Proxy that throws, symbol keys and arrays are rejected.
+ */
+const snapshot = (where: string, given: unknown, expected: string): Record<string, unknown> => {
+  if (typeof given !== "object" || given === null) return reject(where, "options", `must be ${expected}, got ${describeType(given)}.`)
+  try {
+    if (Array.isArray(given)) return reject(where, "options", `must be ${expected}, got Array.`)
+    const symbols = Object.getOwnPropertySymbols(given)
+    if (symbols.length > 0) return reject(where, String(symbols[0]), "option names are strings; symbol keys are not options.")
+    const out: Record<string, unknown> = {}
+    for (const key of Object.keys(given)) out[key] = (given as Record<string, unknown>)[key]
+    return out
+  } catch (e) {
+    if (e instanceof OptionProblem) throw e
+    return reject(where, "options", `reading them threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}.`)
+  }
+}
+
+/** A function whose source text is `[native code]`: bound functions and built-ins. */
+const hasNativeSource = (f: Function): boolean => /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(f))
 
 const layerOptionNames: ReadonlySet<string> = new Set<keyof LayerOptions>(["maxBytes", "sweepInterval"])
 
@@ -106,9 +157,7 @@ const isTypeHasher = (pair: unknown): boolean =>
 export const layerOptions = (options: LayerOptions | undefined): { readonly maxBytes: number; readonly sweepMillis: number } => {
   const where = "DataCache.layerMemory"
   if (options === undefined) return { maxBytes: Infinity, sweepMillis: 60_000 }
-  if (typeof options !== "object" || options === null) {
-    return reject(where, "options", `must be an options object, got ${describeType(options)}.`)
-  }
+  options = snapshot(where, options, "an options object") as LayerOptions
   for (const option of Object.keys(options)) {
     if (!layerOptionNames.has(option)) {
       const closest = closestName(option, layerOptionNames)
@@ -155,7 +204,13 @@ const ttlMillis = (name: string, ttl: Duration.Input | string | undefined): numb
       `cannot read ${describeInput(ttl)} as a duration. Use a number of milliseconds or a string such as "10 minutes".`
     )
   }
-  if (!(millis > 0)) return reject(name, "ttl", `must be positive, got ${millis} ms. Leave it out to keep entries until evicted.`)
+  if (!(millis >= 1)) {
+    return reject(
+      name,
+      "ttl",
+      `must be at least 1 millisecond (the clock's resolution), got ${millis} ms. Leave it out to keep entries until evicted.`
+    )
+  }
   return millis
 }
 
@@ -270,7 +325,7 @@ const isEffectFnWrapper = (f: Function): boolean => {
         function* () {},
         (effect) => effect
       )
-    ].map(String)
+    ].map((wrapper) => Function.prototype.toString.call(wrapper))
   )
-  return effectFnWrapperSources.has(String(f))
+  return effectFnWrapperSources.has(Function.prototype.toString.call(f))
 }
