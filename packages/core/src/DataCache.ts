@@ -6,7 +6,8 @@
  *
  * - Key = function identity + arguments. The identity is the name, the
  *   XXH3-128 hash of the function's source text (a generator body's own
- *   source), the `version` option and the fingerprint of the `value` schema:
+ *   source), the `version` option, the `hashers` and the fingerprints of the
+ *   `key` and `value` schemas:
  *   editing the body or the schema starts a new cache, and old entries are
  *   never returned. `Effect.fn` wrappers hide their body and are refused
  *   without a `version`.
@@ -706,7 +707,10 @@ const define = <A>(given: Options<A>, f: Function): Definition<A> => {
       Function.prototype.toString.call(f),
       options.version ?? null,
       options.value === undefined ? null : Hasher.fingerprint(options.value),
-      codec.kind
+      codec.kind,
+      // Per-type hashers decide what a key is: other hashers, other entries.
+      (options.hashers ?? []).map(([Class, hash]) => [Class.name, Function.prototype.toString.call(hash)]),
+      options.key === undefined ? null : Hasher.fingerprint(options.key)
     ])}`)
   const argumentsKey = Key.makeKeyHasher(options.key, options.hashers ?? [])
   return {

@@ -88,6 +88,30 @@ describe("DataCache", () => {
       )
     )
 
+    it.effect("hashers and the key schema join the function identity", () =>
+      withCache(
+        Effect.gen(function* () {
+          class Item {
+            readonly id: number
+            readonly version: number
+            constructor(id: number, version: number) {
+              this.id = id
+              this.version = version
+            }
+          }
+          const body = (item: Item) => Effect.succeed(`${item.id}@${item.version}`)
+          const byId = DataCache.fn({ name: "item", hashers: [Hasher.by(Item, (item) => item.id)] }, body)
+          const byVersion = DataCache.fn({ name: "item", hashers: [Hasher.by(Item, (item) => [item.id, item.version])] }, body)
+          assert.notStrictEqual(byId.id, byVersion.id)
+          assert.strictEqual(yield* byId(new Item(1, 1)), "1@1")
+          assert.strictEqual(yield* byVersion(new Item(1, 2)), "1@2", "another hasher is another cache")
+          const keyA = DataCache.fn({ name: "keyed", key: Schema.Tuple([Schema.Number]) }, (n: number) => Effect.succeed(n))
+          const keyB = DataCache.fn({ name: "keyed", key: Schema.Tuple([Schema.NumberFromString]) }, (n: number) => Effect.succeed(n))
+          assert.notStrictEqual(keyA.id, keyB.id)
+        })
+      )
+    )
+
     it.effect("1, '1', 1n, true and [1] are five keys", () =>
       withCache(
         Effect.gen(function* () {
