@@ -74,12 +74,33 @@ const TypeId = "~@recall/core/DataCache" as const
 // ---------------------------------------------------------------------------
 
 /**
- * Field names that are left out of the cache key.
+ * Field names that are left out of the cache key: a single leading
+ * underscore, as in Streamlit's `_param`. `_tag` is data (Effect's
+ * discriminator: `Data.taggedEnum` values are plain objects) and names with a
+ * double underscore (`__typename`) are conventions of data formats: both stay
+ * in the key.
  *
  * @category models
  * @since 0.1.0
  */
 export type ExcludedKey = `_${string}`
+
+/**
+ * Whether the field name `K` is left out of the key ({@link ExcludedKey},
+ * less `_tag` and `__` names).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type IsExcluded<K> = K extends "_tag" | `__${string}` ? false : K extends ExcludedKey ? true : false
+
+/**
+ * The field names of `T` left out of the key.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ExcludedOf<T> = { [K in keyof T]-?: IsExcluded<K> extends true ? K : never }[keyof T]
 
 /**
  * One argument as the key sees it: an object type without its `_` fields.
@@ -88,9 +109,9 @@ export type ExcludedKey = `_${string}`
  * @since 0.1.0
  */
 export type KeyOf<T> = T extends object
-  ? [Extract<keyof T, ExcludedKey>] extends [never]
+  ? [ExcludedOf<T>] extends [never]
     ? T
-    : { readonly [K in keyof T as K extends ExcludedKey ? never : K]: T[K] }
+    : { readonly [K in keyof T as IsExcluded<K> extends true ? never : K]: T[K] }
   : T
 
 /**
@@ -110,9 +131,9 @@ export type KeyArgs<Args extends ReadonlyArray<unknown>> = { readonly [I in keyo
  */
 export type InvalidateArgs<Args extends ReadonlyArray<unknown>> = {
   readonly [I in keyof Args]: Args[I] extends object
-    ? [Extract<keyof Args[I], ExcludedKey>] extends [never]
+    ? [ExcludedOf<Args[I]>] extends [never]
       ? Args[I]
-      : KeyOf<Args[I]> & { readonly [K in keyof Args[I] as K extends ExcludedKey ? K : never]?: Args[I][K] }
+      : KeyOf<Args[I]> & { readonly [K in keyof Args[I] as IsExcluded<K> extends true ? K : never]?: Args[I][K] }
     : Args[I]
 }
 
@@ -148,14 +169,14 @@ export type ValueOf<O, A> = O extends { readonly copy: "readonly" }
  * @since 0.1.0
  */
 export type SchemaChecks<O, Args extends ReadonlyArray<unknown>, A> = (O extends { readonly key: infer S extends Schema.Top }
-  ? S["Type"] extends ReadonlyArray<unknown>
-    ? [KeyArgs<Args>] extends [S["Type"]]
+  ? IsPositional<S["Type"]> extends true
+    ? [Args] extends [S["Type"]]
       ? unknown
-      : { readonly key: "the key schema must accept the arguments without their `_` fields (DataCache.KeyArgs)" }
+      : { readonly key: "the key schema must accept the arguments" }
     : Args["length"] extends 0 | 1
-      ? [KeyOf<Args[0]>] extends [S["Type"]]
+      ? [Args[0]] extends [S["Type"]]
         ? unknown
-        : { readonly key: "the key schema must accept the argument without its `_` fields (DataCache.KeyOf)" }
+        : { readonly key: "the key schema must accept the argument" }
       : { readonly key: "a non-tuple key schema describes one argument; this function takes more: use Schema.Tuple([...]) for all of them" }
   : unknown) &
   (O extends { readonly value: infer S extends Schema.Top }
@@ -424,10 +445,20 @@ export type ValueErrorOf<O, A> = O extends { readonly copy: "readonly" }
  * @since 0.1.0
  */
 export type LookupArgs<O, Args extends ReadonlyArray<unknown>> = O extends { readonly key: infer S extends Schema.Top }
-  ? S["Type"] extends ReadonlyArray<unknown>
+  ? IsPositional<S["Type"]> extends true
     ? { readonly [I in keyof S["Type"]]: LookupArg<S["Type"][I], I extends keyof Args ? Args[I] : never> }
     : readonly [LookupArg<S["Type"], Args[0]>]
   : InvalidateArgs<Args>
+
+/**
+ * Whether a key schema's type describes the arguments one by one: a tuple
+ * (`Schema.Tuple`). `Schema.Array` and every other schema describe one
+ * argument.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type IsPositional<T> = T extends readonly [] | readonly [unknown, ...Array<unknown>] ? true : false
 
 /**
  * One lookup argument: the key schema's type, plus the call argument's other
@@ -436,11 +467,14 @@ export type LookupArgs<O, Args extends ReadonlyArray<unknown>> = O extends { rea
  * @category models
  * @since 0.1.0
  */
-export type LookupArg<K, Arg> = K extends object
-  ? Arg extends object
-    ? K & { readonly [F in Exclude<keyof Arg, keyof K>]?: Arg[F] }
-    : K
-  : K
+export type LookupArg<K, Arg> =
+  K extends ReadonlyArray<unknown>
+    ? K
+    : K extends object
+      ? Arg extends object
+        ? K & { readonly [F in Exclude<keyof Arg, keyof K>]?: Arg[F] }
+        : K
+      : K
 
 /**
  * A cached function: call it like the original; it needs a {@link DataCache}.

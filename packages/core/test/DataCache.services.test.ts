@@ -115,6 +115,27 @@ describe("DataCache types", () => {
     assert.isTrue(n1 && n2 && n3 && n4 && n5 && n6 && n7)
   })
 
+  it("`_tag` and `__` names stay in the key types; `_` names leave them", () => {
+    type Shape = { readonly _tag: "Circle"; readonly r: number; readonly __typename: "Shape"; readonly _log: boolean }
+    const k1: Equals<DataCache.KeyOf<Shape>, { readonly _tag: "Circle"; readonly r: number; readonly __typename: "Shape" }> = true
+    const k2: Equals<DataCache.ExcludedOf<Shape>, "_log"> = true
+    assert.isTrue(k1 && k2)
+  })
+
+  it("a Schema.Array key describes one array argument; a Schema.Tuple describes the arguments", () => {
+    const total = DataCache.fn({ name: "total", key: Schema.Array(Schema.Number) }, (ids: ReadonlyArray<number>) =>
+      Effect.succeed(ids.length)
+    )
+    const pair = DataCache.fn({ name: "pair", key: Schema.Tuple([Schema.Number, Schema.Number]) }, (a: number, b: number) =>
+      Effect.succeed(a + b)
+    )
+    const p1: Equals<DataCache.IsPositional<ReadonlyArray<number>>, false> = true
+    const p2: Equals<DataCache.IsPositional<readonly [number, number]>, true> = true
+    const p3: Equals<Parameters<typeof total.invalidate>, [ReadonlyArray<number>]> = true
+    assert.isTrue(p1 && p2 && p3)
+    assert.isFunction(pair)
+  })
+
   it("option objects shared between functions type-check; a bad ttl literal does not", () => {
     const hourly = { ttl: "1 hour", maxEntries: 100 }
     DataCache.fn({ ...hourly, name: "a" }, (n: number) => Effect.succeed(n))

@@ -206,8 +206,10 @@ describe("DataCache", () => {
       const positional = DataCache.fn({ name: "pos", key: Schema.Tuple([Schema.Number, Schema.String]) }, (n: number, s: string) =>
         Effect.succeed(s.repeat(n))
       )
-      // @ts-expect-error: the key schema asks for `_http`, which is never part of the key
-      DataCache.fn({ name: "bad", key: Schema.Struct({ url: Schema.String, _http: Schema.Number }) }, body)
+      // With a key schema, the schema decides what the key holds, `_` fields included.
+      DataCache.fn({ name: "declared", key: Schema.Struct({ url: Schema.String, _http: Schema.Number }) }, body)
+      // @ts-expect-error: the key schema asks for a field the argument does not have
+      DataCache.fn({ name: "bad", key: Schema.Struct({ url: Schema.String, page: Schema.Number }) }, body)
       // @ts-expect-error: the value schema does not accept a number
       DataCache.fn({ name: "bad2", value: Schema.String }, body)
       assert.isFunction(ok)
