@@ -9,7 +9,9 @@
  *   and ArrayBuffers are copied a buffer at a time; views that share a buffer
  *   share one copied buffer. Effect's immutable data types (Option, Result,
  *   Chunk, HashMap, HashSet, DateTime, Duration, Data and Schema classes)
- *   come back as themselves, `Equal.equals` to the original.
+ *   come back as themselves, `Equal.equals` to the original. What it cannot
+ *   copy faithfully (a class instance, a subclass of Map or Array) it
+ *   refuses rather than copy without its class.
  * - {@link fromSchema}: the cache keeps the schema's JSON encoding (a string)
  *   and every load decodes it, so class instances, Dates and branded values
  *   come back as their real types, validated. The caller that computed the
@@ -110,7 +112,12 @@ const make = <A>(
  *
  * **Details**
  *
- * Own keys stay own keys (`"__proto__"` from `JSON.parse` included). A view
+ * Own keys stay own keys (`"__proto__"` from `JSON.parse` included), and so
+ * does what `structuredClone` drops or a plain copy misses: symbol-keyed
+ * fields, an array's fields besides its indices (a RegExp match's `index`,
+ * `input`, `groups`), holes in a sparse array, own fields of a Map, Set,
+ * Date or RegExp, and a RegExp's `lastIndex`. A value with any of these is
+ * copied on hits by the full copier; plain data takes a faster path. A view
  * whose buffer nothing else reaches is sliced (a small view of a huge buffer
  * costs its own bytes); a buffer reached by several views, or by itself and
  * a view, is copied once, from the first byte a view reaches to the last, and
@@ -121,9 +128,17 @@ const make = <A>(
  * Other class instances, Effect's error classes, functions, symbols and
  * promises are rejected rather than copied without their prototype: give the
  * cached function a `value` schema, or use `copy: "readonly"`, or a
- * ResourceCache for objects that must be shared. A Data or Schema class
- * instance is rebuilt from its own fields without calling its constructor:
- * state kept in `#private` fields or set up by a constructor is not copied.
+ * ResourceCache for objects that must be shared. So are instances of
+ * subclasses of Array, Map, Set, Date, RegExp, typed arrays, ArrayBuffer and
+ * DataView (`class Weights extends Map`): a copy would be the plain built-in,
+ * without the subclass's methods or fields. Node's `Buffer` is the exception,
+ * copied as a Buffer. A Data or Schema class instance is rebuilt from its own
+ * fields without calling its constructor: state kept in `#private` fields or
+ * set up by a constructor is not copied. Own fields added to a typed array
+ * are not copied (finding them would mean listing every element).
+ *
+ * Looking for fields beyond the elements costs a miss (storing) a string per
+ * array element; a hit on plain data pays nothing for it.
  *
  * @category constructors
  * @since 0.1.0
@@ -133,28 +148,31 @@ export const structuredCopy = <A>(): ValueCodec<A> =>
     "structuredCopy",
     (value) => {
       try {
-        const { bytes, tree, value: copied } = Copy.copy(value)
-        return { stored: new Kept(copied, tree), bytes, value }
+        const { bytes, extras, tree, value: copied } = Copy.copy(value)
+        return { stored: new Kept(copied, tree, extras), bytes, value }
       } catch (e) {
         if (!(e instanceof Copy.Uncopyable)) throw e
         // Paths are found only now, by walking the value again: the success path keeps none.
         throw new Unstorable(e.value, { path: Copy.locate(value, e.value) ?? [], reason: e.reason })
       }
     },
-    // A tree (no shared references, no cycles: most data) is copied without a memo.
+    // A tree (no shared references, no cycles, no holes or extra fields: most data) is copied without a memo or a look
+    // for fields; other values are copied as the store copied them, looking for fields only if it found some.
     (stored) => {
       const kept = stored as Kept<A>
-      return kept.tree ? Copy.copyTree(kept.value) : Copy.copy(kept.value).value
+      return kept.tree ? Copy.copyTree(kept.value) : Copy.copy(kept.value, kept.extras).value
     }
   )
 
-/** What the structured copy keeps: the copy, and whether it is a tree. */
+/** What the structured copy keeps: the copy, whether it is a tree, and whether it has fields only a full copy sees. */
 class Kept<A> {
   readonly value: A
   readonly tree: boolean
-  constructor(value: A, tree: boolean) {
+  readonly extras: boolean
+  constructor(value: A, tree: boolean, extras: boolean) {
     this.value = value
     this.tree = tree
+    this.extras = extras
   }
 }
 

@@ -2,6 +2,8 @@
  * Values through DataCache.fn end to end: what a cached function may return
  * without a `value` schema, and what every caller gets back.
  */
+
+import { inspect, isDeepStrictEqual } from "node:util"
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache, ValueCodec } from "@recall/core"
 import { Chunk, Data, DateTime, Duration, Effect, Equal, HashMap, HashSet, Option, Result, Schema } from "effect"
@@ -54,6 +56,72 @@ describe("DataCache values", () => {
           assert.strictEqual(body.runs(), 1)
         })
       )
+    )
+  })
+
+  describe("what plain data holds besides its elements and fields", () => {
+    it.effect("array fields, holes and symbol-keyed fields reach the miss and every hit alike", () =>
+      withCache(
+        Effect.gen(function* () {
+          const tenant = Symbol.for("tenant")
+          const make = () => ({
+            // biome-ignore lint/suspicious/noSparseArray: the hole is the point
+            sparse: [1, , 3],
+            page: Object.assign([{ id: 1 }], { total: 10, next: { offset: 1 } }),
+            match: /(?<n>\d+)/.exec("page 42")!,
+            [tenant]: { name: "acme" }
+          })
+          const body = counting(make)
+          const f = DataCache.fn("extras", body.run)
+          const values = yield* callers(f())
+          assert.strictEqual(body.runs(), 1)
+          for (const value of values) {
+            assert.isTrue(isDeepStrictEqual(value, make()), inspect(value))
+            assert.isFalse(1 in value.sparse)
+            assert.strictEqual(value.page.total, 10)
+            assert.strictEqual(value.match.index, 5)
+            assert.strictEqual(value.match.groups?.n, "42")
+            assert.strictEqual(value[tenant].name, "acme")
+          }
+          values[0]!.page.next.offset = 99
+          values[0]![tenant].name = "mutated"
+          const again = yield* f()
+          assert.strictEqual(again.page.next.offset, 1)
+          assert.strictEqual(again[tenant].name, "acme")
+        })
+      )
+    )
+
+    it.effect(
+      "an instance of a subclass of Map or Array fails every caller with UnserializableValueError, never comes back as a plain one",
+      () =>
+        withCache(
+          Effect.gen(function* () {
+            class Weights extends Map<string, number> {
+              readonly unit = "kg"
+            }
+            class Rows extends Array<number> {}
+            const cases: Array<readonly [string, () => unknown, string]> = [
+              ["weights", () => new Weights([["a", 1]]), "returned an instance of Weights, which DataCache cannot copy (it extends Map"],
+              ["rows", () => ({ rows: Rows.from([1]) }), 'an instance of Rows at value → field "rows" (it extends Array']
+            ]
+            for (const [name, make, phrase] of cases) {
+              const body = counting(make)
+              const f = DataCache.fn(name, body.run)
+              const errors = yield* Effect.all(
+                Array.from({ length: 3 }, () => Effect.flip(f())),
+                { concurrency: "unbounded" }
+              )
+              // Nothing was stored: a later call runs the body again, and fails the same way.
+              const runs = body.runs()
+              for (const error of [...errors, yield* Effect.flip(f())]) {
+                assert.instanceOf(error, ValueCodec.UnserializableValueError)
+                assert.include(error.message, phrase)
+              }
+              assert.strictEqual(body.runs(), runs + 1)
+            }
+          })
+        )
     )
   })
 

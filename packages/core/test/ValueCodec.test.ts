@@ -387,6 +387,158 @@ describe("ValueCodec", () => {
       })
     })
 
+    describe("what plain data holds besides its elements and fields", () => {
+      /** Stores `value` and loads it twice: the value itself, then copies of what the cache keeps. */
+      const storedAndLoaded = <A>(value: A): { readonly tree: boolean; readonly loads: ReadonlyArray<A> } => {
+        const { stored } = codec.storeUnsafe(value)
+        return { tree: (stored as { readonly tree: boolean }).tree, loads: [codec.loadUnsafe(stored), codec.loadUnsafe(stored)] }
+      }
+
+      it("an array's own fields besides its indices are copied, deeply, on every load", () => {
+        const meta = { pages: [1] }
+        const value = Object.assign([1, { n: 2 }], { total: 2, meta })
+        const { tree, loads } = storedAndLoaded(value)
+        assert.isFalse(tree)
+        for (const copy of loads) {
+          assert.deepStrictEqual(Object.keys(copy), ["0", "1", "total", "meta"])
+          assert.strictEqual(copy.total, 2)
+          assert.deepStrictEqual(copy.meta, meta)
+          assert.notStrictEqual(copy.meta, meta)
+        }
+        loads[0]!.meta.pages.push(2)
+        assert.deepStrictEqual(loads[1]!.meta.pages, [1])
+        assert.deepStrictEqual(meta.pages, [1])
+      })
+
+      it("a RegExp match keeps its index, input and groups", () => {
+        const match = /(?<digit>\d)/.exec("ab1")!
+        for (const copy of storedAndLoaded({ match }).loads) {
+          assert.strictEqual(copy.match.index, 2)
+          assert.strictEqual(copy.match.input, "ab1")
+          assert.strictEqual(copy.match.groups?.digit, "1")
+          assert.deepStrictEqual([...copy.match], ["1", "1"])
+        }
+      })
+
+      it("holes in a sparse array stay holes", () => {
+        // biome-ignore lint/suspicious/noSparseArray: the hole is the point
+        const { tree, loads } = storedAndLoaded({ list: [1, , 3] })
+        assert.isFalse(tree)
+        for (const copy of loads) {
+          assert.strictEqual(copy.list.length, 3)
+          assert.isFalse(1 in copy.list)
+          assert.deepStrictEqual(Object.keys(copy.list), ["0", "2"])
+        }
+        const long = new Array(5)
+        long[3] = "x"
+        for (const copy of storedAndLoaded(long).loads) assert.deepStrictEqual(Object.keys(copy), ["3"])
+      })
+
+      it("symbol-keyed fields of objects and arrays are copied, deeply; non-enumerable ones are not", () => {
+        const tenant = Symbol.for("tenant")
+        const local = Symbol("local")
+        const hidden = Symbol("hidden")
+        const value = { a: 1, [tenant]: { name: ["acme"] }, list: Object.assign([1], { [local]: 2 }) }
+        Object.defineProperty(value, hidden, { value: 3, enumerable: false })
+        const { tree, loads } = storedAndLoaded(value)
+        assert.isFalse(tree)
+        for (const copy of loads) {
+          assert.deepStrictEqual(copy[tenant], { name: ["acme"] })
+          assert.notStrictEqual(copy[tenant], value[tenant])
+          assert.strictEqual((copy.list as unknown as Record<symbol, unknown>)[local], 2)
+          assert.isFalse(hidden in copy)
+        }
+        loads[0]![tenant].name.push("x")
+        assert.deepStrictEqual(loads[1]![tenant].name, ["acme"])
+        assert.deepStrictEqual(value[tenant].name, ["acme"])
+      })
+
+      it("own fields of a Map, Set, Date and RegExp are copied, and a RegExp keeps its lastIndex", () => {
+        const regex = /a/g
+        regex.exec("aa")
+        const value = {
+          map: Object.assign(new Map([["k", 1]]), { unit: "kg" }),
+          set: Object.assign(new Set([1]), { label: ["x"] }),
+          when: Object.assign(new Date(0), { zone: "UTC" }),
+          regex
+        }
+        for (const copy of storedAndLoaded(value).loads) {
+          assert.strictEqual(copy.map.unit, "kg")
+          assert.strictEqual(copy.map.get("k"), 1)
+          assert.deepStrictEqual(copy.set.label, ["x"])
+          assert.notStrictEqual(copy.set.label, value.set.label)
+          assert.strictEqual(copy.when.zone, "UTC")
+          assert.strictEqual(copy.regex.lastIndex, 1)
+        }
+      })
+
+      it("plain data without any of these stays a tree, copied on hits without a memo", () => {
+        const tenant = Symbol.for("tenant")
+        assert.isTrue(storedAndLoaded({ a: 1, b: "x", c: [1, 2, 3], when: new Date(0), m: new Map([[1, [2]]]) }).tree)
+        // A non-enumerable symbol is not copied, so it does not make the value a full copy either.
+        const value = {}
+        Object.defineProperty(value, tenant, { value: 1, enumerable: false })
+        assert.isTrue(storedAndLoaded(value).tree)
+      })
+
+      it("an uncopyable part under a symbol key or an array field is found, with its path", () => {
+        const send = () => 1
+        assert.deepStrictEqual(unstorable(codec, { inner: { [Symbol("s")]: send } }).path, ['field "inner"', "field [Symbol(s)]"])
+        assert.deepStrictEqual(unstorable(codec, Object.assign([1], { handler: send })).path, ['field "handler"'])
+        assert.deepStrictEqual(unstorable(codec, Object.assign(new Map(), { handler: send })).path, ['field "handler"'])
+      })
+    })
+
+    describe("subclasses of built-in classes", () => {
+      class Weights extends Map<string, number> {
+        readonly unit = "kg"
+      }
+      class Rows extends Array<number> {}
+      class Tags extends Set<string> {}
+      class When extends Date {}
+      class Pattern extends RegExp {}
+      class Bytes extends Uint8Array {
+        readonly encoding = "utf8"
+      }
+      class Floats extends Float64Array {}
+      class Raw extends ArrayBuffer {}
+      class View extends DataView<ArrayBuffer> {}
+
+      it("are refused, naming the class and the built-in it extends, rather than copied as the built-in", () => {
+        const cases: Array<readonly [unknown, string]> = [
+          [new Weights([["a", 1]]), "Map"],
+          [Rows.from([1]), "Array"],
+          [new Tags(["a"]), "Set"],
+          [new When(0), "Date"],
+          [new Pattern("a"), "RegExp"],
+          [new Bytes(2), "Uint8Array"],
+          [new Floats(2), "Float64Array"],
+          [new Raw(8), "ArrayBuffer"],
+          [new View(new ArrayBuffer(8)), "DataView"]
+        ]
+        for (const [value, base] of cases) {
+          const error = unstorable(codec, { rows: [value] })
+          assert.strictEqual(error.value, value)
+          assert.deepStrictEqual(error.path, ['field "rows"', "[0]"])
+          assert.include(error.reason ?? "", `it extends ${base}, and a copy would be a plain ${base}`)
+          const message = ValueCodec.toValueError(error, "load").message
+          assert.include(message, `an instance of ${(value as object).constructor.name} at value → field "rows" → [0]`)
+          assert.include(message, "value` schema")
+        }
+      })
+
+      it("a subclass of a subclass names the built-in", () => {
+        class Heavier extends Weights {}
+        assert.include(unstorable(codec, new Heavier()).reason ?? "", "it extends Map")
+      })
+
+      it("Node's Buffer is the exception: copied as a Buffer", () => {
+        const copy = roundTrip(codec, { bytes: Buffer.from("hi") })
+        assert.isTrue(Buffer.isBuffer(copy.bytes))
+        assert.strictEqual(copy.bytes.toString(), "hi")
+      })
+    })
+
     describe("where an uncopyable part is", () => {
       it("Unstorable names the path of the offending part", () => {
         const send = () => 1

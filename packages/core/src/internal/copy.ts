@@ -4,7 +4,18 @@
  * arrays of primitives and typed arrays.
  *
  * - Own keys are copied as own data properties, `"__proto__"` included (an
- *   assignment would set the copy's prototype instead).
+ *   assignment would set the copy's prototype instead). Symbol keys, an
+ *   array's fields besides its indices (a RegExp match's `index`), and own
+ *   fields of a Map, Set, Date, RegExp, ArrayBuffer or DataView are copied
+ *   too, and holes in a sparse array stay holes. {@link copy} looks for these
+ *   (which costs a string per array element); a value that has none is a
+ *   plain tree that {@link copyTree} copies without looking. Own fields of a
+ *   typed array are not looked for (listing its keys lists every element).
+ * - Built-in containers are copied only as themselves: an instance of a
+ *   subclass of Array, Map, Set, Date, RegExp, a typed array, ArrayBuffer or
+ *   DataView throws {@link Uncopyable}, since its copy would lose its class
+ *   and whatever state the class adds. Node's Buffer, a Uint8Array subclass
+ *   with no state of its own, is the one exception: it is copied as a Buffer.
  * - Shared references and cycles are preserved (a memo of copied objects).
  * - {@link copy} walks with an explicit stack, so 100,000-deep nesting cannot
  *   overflow the call stack. {@link copyTree}, the copy a hit pays for,
@@ -65,9 +76,89 @@ export interface Sized<A> {
 }
 
 /** Writes `value` as an own data property of `out`, even for the key `"__proto__"`. */
-const setOwn = (out: Record<string, unknown>, key: string, value: unknown): void => {
+const setOwn = (out: Record<PropertyKey, unknown>, key: PropertyKey, value: unknown): void => {
   if (key === "__proto__") Object.defineProperty(out, key, { value, writable: true, enumerable: true, configurable: true })
   else out[key] = value
+}
+
+const isEnumerable = Object.prototype.propertyIsEnumerable
+
+/** Own enumerable symbol keys of `value`, the ones spread and `Object.assign` copy. */
+const symbolKeys = (value: object): Array<symbol> => {
+  const symbols = Object.getOwnPropertySymbols(value)
+  return symbols.length === 0 ? symbols : symbols.filter((symbol) => isEnumerable.call(value, symbol))
+}
+
+/** Whether `key` is an array index: a canonical integer string below 2 ** 32 - 1. */
+const isIndex = (key: string): boolean => {
+  const n = Number(key)
+  return n >>> 0 === n && n !== 4294967295 && String(n) === key
+}
+
+/**
+ * Own enumerable string keys of an array other than its indices. `Object.keys`
+ * lists the indices first, so the fields are the keys after the last index.
+ * This costs a string per element, which is why only {@link copy} looks.
+ */
+const arrayFields = (array: ReadonlyArray<unknown>): Array<string> => {
+  const keys = Object.keys(array)
+  let first = keys.length
+  while (first > 0 && !isIndex(keys[first - 1]!)) first--
+  return first === keys.length ? [] : keys.slice(first)
+}
+
+// ---------------------------------------------------------------------------
+// Built-in classes
+// ---------------------------------------------------------------------------
+
+/** Node's Buffer, when there is one: a Uint8Array subclass with no state of its own, so it is copied as what it is. */
+const bufferPrototype: object | undefined = (globalThis as { Buffer?: { prototype?: object } }).Buffer?.prototype
+
+/**
+ * The built-in class a subclass instance extends (`"Map"` for a
+ * `class Weights extends Map`), to refuse it: a copy would be an instance of
+ * the built-in, without the subclass's methods or its own state.
+ */
+const builtinName = (value: object): string => {
+  for (let p = Object.getPrototypeOf(Object.getPrototypeOf(value)); p !== null; p = Object.getPrototypeOf(p)) {
+    const name = builtins.get(p)
+    if (name !== undefined) return name
+  }
+  return "a built-in class"
+}
+
+const builtins = new Map<object, string>(
+  [
+    Array,
+    Map,
+    Set,
+    Date,
+    RegExp,
+    ArrayBuffer,
+    (globalThis as { SharedArrayBuffer?: Function }).SharedArrayBuffer,
+    DataView,
+    Object.getPrototypeOf(Uint8Array) as Function,
+    Int8Array,
+    Uint8Array,
+    Uint8ClampedArray,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+    Float32Array,
+    Float64Array,
+    BigInt64Array,
+    BigUint64Array,
+    (globalThis as { Float16Array?: Function }).Float16Array
+  ]
+    .filter((C) => C !== undefined)
+    .map((C) => [C.prototype, C === Object.getPrototypeOf(Uint8Array) ? "TypedArray" : C.name])
+)
+
+/** Why a subclass of a built-in is refused. */
+const subclassReason = (value: object): string => {
+  const base = builtinName(value)
+  return `it extends ${base}, and a copy would be a plain ${base}: its class, its methods and any state the class adds would be lost`
 }
 
 // ---------------------------------------------------------------------------
@@ -290,11 +381,21 @@ class Copier {
   bytes = 0
   /** Whether some object was reached twice (a shared reference or a cycle). */
   shared = false
+  /**
+   * Whether to look for own fields that {@link copyTree} does not copy: an
+   * array's fields besides its indices, symbol keys, fields on a Map, Set,
+   * Date, RegExp, ArrayBuffer or DataView. Looking costs a string per array
+   * element, so a store looks and a load looks only if the store found some.
+   */
+  readonly look: boolean
+  /** Whether the value has parts {@link copyTree} does not copy: the fields above, or holes in an array. */
+  extras = false
   /** The object being read, to blame when reading it throws. */
   current: unknown = undefined
 
-  constructor(plan: ReadonlyMap<ArrayBufferLike, Span> | undefined) {
+  constructor(plan: ReadonlyMap<ArrayBufferLike, Span> | undefined, look: boolean) {
     this.plan = plan
+    this.look = look
   }
 
   /** The copy of the value, once {@link run} is done. */
@@ -382,41 +483,73 @@ class Copier {
       return
     }
     this.current = value
+    const proto = Object.getPrototypeOf(value)
     if (Array.isArray(value)) {
+      if (proto !== Array.prototype) throw new Uncopyable(value, subclassReason(value))
       const out = new Array(value.length)
       this.enter(value, out, target, key)
       this.stack.push(LEAVE)
       this.bytes += OBJECT_BYTES + SLOT_BYTES * value.length
-      for (let i = 0; i < value.length; i++) this.put(value[i], out, i)
+      for (let i = 0; i < value.length; i++) {
+        const item = value[i]
+        // A hole stays a hole, as in structuredClone (`out` starts with holes only).
+        if (item === undefined && !(i in value)) this.extras = true
+        else this.put(item, out, i)
+      }
+      if (this.look) {
+        for (const field of arrayFields(value)) this.extra(value, field, out)
+        for (const symbol of symbolKeys(value)) this.extra(value, symbol, out)
+      }
       return
     }
-    const proto = Object.getPrototypeOf(value)
     if (proto === Object.prototype || proto === null) {
       const out: Record<string, unknown> = proto === null ? Object.create(null) : {}
       this.enter(value, out, target, key)
       this.stack.push(LEAVE)
       this.bytes += OBJECT_BYTES
       for (const field in value) this.field(value, field, out)
+      if (this.look) for (const symbol of symbolKeys(value)) this.extra(value, symbol, out)
       return
     }
-    if (ArrayBuffer.isView(value)) return this.leaf(value, this.view(value), target, key)
-    if (isBuffer(value)) return this.leaf(value, this.buffer(value), target, key)
-    if (value instanceof Date) return this.leaf(value, new Date(value.getTime()), target, key, SLOT_BYTES)
-    if (value instanceof RegExp) return this.leaf(value, new RegExp(value.source, value.flags), target, key, 2 * value.source.length)
+    if (ArrayBuffer.isView(value)) {
+      if (!intrinsicViews.has(proto) && proto !== bufferPrototype) throw new Uncopyable(value, subclassReason(value))
+      // Own fields on a typed array are not looked for: `Object.keys` would list every element.
+      return this.leaf(value, this.view(value), target, key, 0, value instanceof DataView)
+    }
+    if (isBuffer(value)) {
+      if (proto !== ArrayBuffer.prototype && proto !== (globalThis as { SharedArrayBuffer?: Function }).SharedArrayBuffer?.prototype) {
+        throw new Uncopyable(value, subclassReason(value))
+      }
+      return this.leaf(value, this.buffer(value), target, key, 0, true)
+    }
+    if (value instanceof Date) {
+      if (proto !== Date.prototype) throw new Uncopyable(value, subclassReason(value))
+      return this.leaf(value, new Date(value.getTime()), target, key, SLOT_BYTES, true)
+    }
+    if (value instanceof RegExp) {
+      if (proto !== RegExp.prototype) throw new Uncopyable(value, subclassReason(value))
+      const out = new RegExp(value.source, value.flags)
+      out.lastIndex = value.lastIndex
+      return this.leaf(value, out, target, key, 2 * value.source.length, true)
+    }
     if (value instanceof Map) {
+      if (proto !== Map.prototype) throw new Uncopyable(value, subclassReason(value))
       const out = new Map()
       const entries = entriesOf(value)
       this.enter(value, out, target, key)
       this.stack.push(out, entries, LEAVE_MAP)
       this.children(entries)
+      this.fields(value, out)
       return
     }
     if (value instanceof Set) {
+      if (proto !== Set.prototype) throw new Uncopyable(value, subclassReason(value))
       const out = new Set()
       const elements = Array.from(value)
       this.enter(value, out, target, key)
       this.stack.push(out, elements, LEAVE_SET)
       this.children(elements)
+      this.fields(value, out)
       return
     }
     const type = effectTypeOf(value)
@@ -467,8 +600,8 @@ class Copier {
   }
 
   /** Copies `source[field]` as an own field, keeping its place in key order while an object is copied into it. */
-  field(source: object, field: string, out: Record<string, unknown>): void {
-    const value = (source as Record<string, unknown>)[field]
+  field(source: object, field: PropertyKey, out: Record<PropertyKey, unknown>): void {
+    const value = (source as Record<PropertyKey, unknown>)[field]
     this.bytes += SLOT_BYTES
     if (typeof value === "object" && value !== null) {
       setOwn(out, field, undefined)
@@ -478,16 +611,30 @@ class Copier {
     }
   }
 
+  /** A field {@link copyTree} does not copy: the value is no longer a tree. */
+  extra(source: object, field: PropertyKey, out: object): void {
+    this.extras = true
+    this.field(source, field, out as Record<PropertyKey, unknown>)
+  }
+
+  /** Own enumerable fields (string and symbol keys) of a Map, Set, Date, RegExp, ArrayBuffer or DataView, when looking. */
+  fields(value: object, out: object): void {
+    if (!this.look) return
+    for (const field of Object.keys(value)) this.extra(value, field, out)
+    for (const symbol of symbolKeys(value)) this.extra(value, symbol, out)
+  }
+
   /** Schedules copies of `items` into their own places. */
   children(items: Array<unknown>): void {
     this.bytes += OBJECT_BYTES + SLOT_BYTES * items.length
     for (let i = 0; i < items.length; i++) this.put(items[i], items, i)
   }
 
-  leaf(value: object, out: object, target: any, key: string | number, bytes = 0): void {
+  leaf(value: object, out: object, target: any, key: string | number, bytes = 0, fields = false): void {
     this.memo.set(value, out)
     this.bytes += OBJECT_BYTES + bytes
     target[key] = out
+    if (fields) this.fields(value, out)
   }
 
   /** Chunk, HashSet, HashMap: copy the items, then build once they are complete (LEAVE_BUILD). */
@@ -568,12 +715,12 @@ class Copier {
 }
 
 /** A copy of `value` made with an explicit stack, and the copier that made it (sizes, sharing). */
-const walk = (value: unknown): { readonly copier: Copier; readonly out: unknown } => {
-  const copier = new Copier(undefined)
+const walk = (value: unknown, look: boolean): { readonly copier: Copier; readonly out: unknown } => {
+  const copier = new Copier(undefined, look)
   const out = copier.run(value)
   if (copier.conflicts === undefined) return { copier, out }
   // Some buffer turned out to be shared after one of its views was sliced: copy again, knowing.
-  const again = new Copier(copier.conflicts)
+  const again = new Copier(copier.conflicts, look)
   return { copier: again, out: again.run(value) }
 }
 
@@ -583,24 +730,39 @@ const walk = (value: unknown): { readonly copier: Copier; readonly out: unknown 
 
 /** @internal */
 export interface Copied<A> extends Sized<A> {
-  /** No object is reached twice: later copies may skip the memo ({@link copyTree}). */
+  /**
+   * No object is reached twice and nothing is there that {@link copyTree}
+   * skips (see `extras`): later copies may use {@link copyTree}.
+   */
   readonly tree: boolean
+  /**
+   * Some array has holes or fields besides its indices, some object has
+   * symbol keys, or some Map, Set, Date, RegExp, ArrayBuffer or DataView has
+   * own fields: later copies must be made by {@link copy}, looking for them.
+   */
+  readonly extras: boolean
 }
 
 /**
  * A deep copy of `value` and its estimated size.
  *
- * @throws Uncopyable for values with no data form.
+ * `look` (the default) looks for own fields beyond those of plain data (see
+ * {@link Copied.extras}); copies of a value already known to have none may
+ * skip looking, which costs a string per array element.
+ *
+ * @throws Uncopyable for values with no data form, and for instances of
+ * subclasses of built-in classes (other than Node's Buffer): a copy would drop
+ * their class.
  * @internal
  */
-export const copy = <A>(value: A): Copied<A> => {
+export const copy = <A>(value: A, look = true): Copied<A> => {
   // Primitives: no copier, no allocation (the common hit path).
   if (typeof value !== "object" || value === null) {
     if (typeof value === "function" || typeof value === "symbol") throw new Uncopyable(value)
-    return { value, bytes: typeof value === "string" ? OBJECT_BYTES + 2 * value.length : SLOT_BYTES, tree: true }
+    return { value, bytes: typeof value === "string" ? OBJECT_BYTES + 2 * value.length : SLOT_BYTES, tree: true, extras: false }
   }
-  const { copier, out } = walk(value)
-  return { value: out as A, bytes: copier.bytes, tree: !copier.shared }
+  const { copier, out } = walk(value, look)
+  return { value: out as A, bytes: copier.bytes, tree: !copier.shared && !copier.extras, extras: copier.extras }
 }
 
 /**
@@ -615,7 +777,7 @@ export const copy = <A>(value: A): Copied<A> => {
 export const copyTree = <A>(value: A): A => (typeof value === "object" && value !== null ? (tree(value, 0) as A) : value)
 
 const tree = (value: object, depth: number): unknown => {
-  if (depth === MAX_RECURSION) return walk(value).out
+  if (depth === MAX_RECURSION) return walk(value, false).out
   if (Array.isArray(value)) {
     const out = new Array(value.length)
     for (let i = 0; i < value.length; i++) {
@@ -639,7 +801,7 @@ const tree = (value: object, depth: number): unknown => {
   // Option, Result and Data classes are common in rows: copy them here rather than start a walk for each.
   if (type?.copy === "fields") return fieldsTree(value, Object.create(proto), depth)
   if (type?.copy === "rebuild") return type.rebuild(value)
-  return walk(value).out
+  return walk(value, false).out
 }
 
 const fieldsTree = (value: object, out: Record<string, unknown>, depth: number): unknown => {
@@ -676,6 +838,7 @@ export const freeze = <A>(value: A): Sized<A> => {
     } else if (Array.isArray(item) || isPlainObject(item)) {
       Object.freeze(item)
       for (const key in item) stack.push((item as Record<string, unknown>)[key])
+      for (const symbol of symbolKeys(item)) stack.push((item as Record<symbol, unknown>)[symbol])
     } else if (item instanceof Map) {
       for (const [k, v] of item) stack.push(k, v)
     } else if (item instanceof Set) {
@@ -699,7 +862,7 @@ export const freeze = <A>(value: A): Sized<A> => {
  */
 type Step =
   | readonly ["index" | "element" | "entry key", number]
-  | readonly ["field", string]
+  | readonly ["field", string | symbol]
   | readonly ["entry value", number, key: unknown]
 
 type Child = readonly [value: unknown, step: Step]
@@ -709,7 +872,7 @@ const formatStep = (step: Step): string => {
     case "index":
       return `[${step[1]}]`
     case "field":
-      return `field ${JSON.stringify(step[1])}`
+      return typeof step[1] === "symbol" ? `field [${String(step[1])}]` : `field ${JSON.stringify(step[1])}`
     case "element":
       return `element ${step[1]}`
     case "entry key":
@@ -726,8 +889,8 @@ const formatStep = (step: Step): string => {
 const indexed = (items: ArrayLike<unknown>, kind: "index" | "element"): Array<Child> =>
   Array.from(items, (item, i): Child => [item, [kind, i]])
 
-const fieldsOf = (value: object): Array<Child> =>
-  Object.keys(value).map((key): Child => [(value as Record<string, unknown>)[key], ["field", key]])
+const fieldsOf = (value: object, keys: ReadonlyArray<string | symbol> = Object.keys(value)): Array<Child> =>
+  keys.map((key): Child => [(value as Record<PropertyKey, unknown>)[key], ["field", key]])
 
 const entriesAsChildren = (flat: Array<unknown>): Array<Child> => {
   const out: Array<Child> = []
@@ -737,11 +900,13 @@ const entriesAsChildren = (flat: Array<unknown>): Array<Child> => {
 
 /** The children of `value` as the copier sees them, each with the step that reaches it. */
 const childrenOf = (value: object): Array<Child> => {
-  if (Array.isArray(value)) return indexed(value, "index")
-  if (isPlainObject(value)) return fieldsOf(value)
-  if (value instanceof Map) return entriesAsChildren(entriesOf(value))
-  if (value instanceof Set) return indexed(Array.from(value), "element")
-  if (ArrayBuffer.isView(value)) return []
+  if (Array.isArray(value)) return [...indexed(value, "index"), ...fieldsOf(value, [...arrayFields(value), ...symbolKeys(value)])]
+  if (isPlainObject(value)) return fieldsOf(value, [...Object.keys(value), ...symbolKeys(value)])
+  const own = () => fieldsOf(value, [...Object.keys(value), ...symbolKeys(value)])
+  if (value instanceof Map) return [...entriesAsChildren(entriesOf(value)), ...own()]
+  if (value instanceof Set) return [...indexed(Array.from(value), "element"), ...own()]
+  if (ArrayBuffer.isView(value)) return value instanceof DataView ? own() : []
+  if (value instanceof Date || value instanceof RegExp || isBuffer(value)) return own()
   const type = effectTypeOf(value)
   switch (type?.copy) {
     case "fields":
