@@ -176,6 +176,24 @@ describe("Hasher properties", () => {
     )
   })
 
+  it("values with shared parts hash and key as their copies in which nothing is shared", () => {
+    // `reordered` copies every path apart. The padding makes each part long
+    // enough to be reduced to its digest, which the walk remembers.
+    fc.assert(
+      fc.property(anything, anything, permutations, (a, b, order) => {
+        const part = { a, pad: "x".repeat(600) }
+        const other = { b, part }
+        const value = [part, { m: part, o: other }, new Map([[1, other]]), [other, part]]
+        const copy = reordered(value, order)
+        assert.strictEqual(hasher.hashUnsafe(copy), hasher.hashUnsafe(value))
+        assert.strictEqual(hasher.keyUnsafe([copy, 1], true), hasher.keyUnsafe([value, 1], true))
+        const changed = reordered([part, { m: nudged(part, 0), o: other }, new Map([[1, other]]), [other, part]], order)
+        assert.notStrictEqual(hasher.hashUnsafe(changed), hasher.hashUnsafe(value))
+      }),
+      { numRuns: 300 }
+    )
+  })
+
   it("values that differ in one JSON leaf hash differently", () => {
     fc.assert(
       fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.string(), (record, key) => {

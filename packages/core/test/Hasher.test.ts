@@ -77,6 +77,20 @@ describe("Hasher", () => {
       const digest = Buffer.from(native(new Uint8Array(large.buffer)), "hex")
       assert.deepStrictEqual(Array.from(form.subarray(form.length - 16)), Array.from(digest))
     })
+
+    it("a part longer than 512 code units joins its parent's form as the XXH3-128 of its own form", () => {
+      // Fields and no part of its own: its form at the root is written out.
+      const part = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`field ${i}`, i]))
+      const own = Canonical.bytes(part, [])
+      assert.isAbove(own.length, 2 * 512)
+      for (const parent of [{ p: part }, [part], new Map([[1, part]])]) {
+        const form = Canonical.bytes(parent, [])
+        assert.isBelow(form.length, 40, "the parent's form holds the digest, not the part")
+        assert.deepStrictEqual(Array.from(form.subarray(form.length - 16)), Array.from(Buffer.from(native(own), "hex")))
+      }
+      const small = { rows: [1, 2] }
+      assert.isAbove(Canonical.bytes([small], []).length, Canonical.bytes(small, []).length, "a small part is written out")
+    })
   })
 
   describe("structural", () => {
@@ -220,6 +234,174 @@ describe("Hasher", () => {
       assert.match(hash(map), /^[0-9a-f]{32}$/)
       assert.match(hash(set), /^[0-9a-f]{32}$/)
       assert.isAtMost(hasher.keyUnsafe(set).length, 513, "each level holds the digest of a long member below it")
+    })
+
+    describe("shared parts", () => {
+      /** A leaf whose field counts its reads and throws past `limit`: a walk that goes exponential fails fast instead of hanging. */
+      const countedLeaf = (limit: number) => {
+        const counter = { reads: 0 }
+        const leaf = {
+          get v(): number {
+            if (++counter.reads > limit) throw new Error(`read more than ${limit} times`)
+            return 1
+          }
+        }
+        return [leaf, counter] as const
+      }
+      /** `levels` levels of `{ l: a, r: a }`: 2^levels paths, levels + 1 distinct objects. */
+      const dag = (leaf: unknown, levels = 40) => {
+        let a = leaf
+        for (let i = 0; i < levels; i++) a = { l: a, r: a }
+        return a
+      }
+      /** A deep copy in which nothing is shared (cycles not allowed). */
+      const unshared = (value: unknown): unknown => {
+        if (typeof value !== "object" || value === null) return value
+        if (Array.isArray(value)) return value.map(unshared)
+        if (value instanceof Map) return new Map(Array.from(value, ([k, v]) => [unshared(k), unshared(v)]))
+        if (value instanceof Set) return new Set(Array.from(value, unshared))
+        if (ArrayBuffer.isView(value)) return value
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unshared(v)]))
+      }
+      // Large enough that its form is reduced to its digest.
+      const big = () => ({ rows: Array.from({ length: 60 }, (_, i) => ({ i, name: `row ${i}` })) })
+      // Fields enough that an object holding them is reduced to its digest,
+      // though none of them is.
+      const fields = () => Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`field ${i}`, `value ${i}`]))
+
+      it("walks a value whose parts are shared along 2^40 paths in time linear in its distinct objects", () => {
+        const [leaf, counter] = countedLeaf(10_000)
+        const value = dag(leaf)
+        assert.match(hash(value), /^[0-9a-f]{32}$/)
+        assert.isAtMost(counter.reads, 10_000)
+        counter.reads = 0
+        assert.strictEqual(hasher.keyUnsafe([value], true)[0], "=")
+        assert.isAtMost(counter.reads, 10_000)
+        // Each level differs from the one below, so the levels cannot be told apart by accident.
+        let other: unknown = { v: 2 }
+        for (let i = 0; i < 40; i++) other = { l: other, r: other }
+        assert.notStrictEqual(hash(other), hash(value))
+      })
+
+      it("gives equal values one hash and one key whatever they share", () => {
+        const o = big()
+        const pairs: ReadonlyArray<readonly [unknown, unknown]> = [
+          [
+            { l: o, r: o },
+            { l: o, r: big() }
+          ],
+          [
+            [o, { m: o }],
+            [o, { m: big() }]
+          ],
+          [
+            [o, { m: [o] }],
+            [big(), { m: [big()] }]
+          ],
+          [
+            new Map([
+              ["a", o],
+              ["b", o]
+            ]),
+            new Map([
+              ["a", big()],
+              ["b", big()]
+            ])
+          ],
+          [new Set([{ o }, [o]]), new Set([{ o: big() }, [big()]])],
+          [dag({ v: 1 }, 12), unshared(dag({ v: 1 }, 12))]
+        ]
+        for (const [shared, alone] of pairs) {
+          assert.strictEqual(hash(shared), hash(alone))
+          assert.strictEqual(hasher.keyUnsafe(shared), hasher.keyUnsafe(alone))
+          assert.strictEqual(hasher.keyUnsafe([shared, 1], true), hasher.keyUnsafe([alone, 1], true))
+        }
+        const changed = big()
+        changed.rows[59]!.i = -1
+        assert.notStrictEqual(hash([o, { m: o }]), hash([o, { m: changed }]))
+      })
+
+      it("drops the `_` fields of a top-level argument only there, when it is also met below", () => {
+        const withUnderscore = (x: number) => ({ ...fields(), _x: x })
+        const o = withUnderscore(1)
+        const key = (args: ReadonlyArray<unknown>) => hasher.keyUnsafe(args, true)
+        assert.strictEqual(key([o, [o]]), key([o, [withUnderscore(1)]]))
+        assert.notStrictEqual(key([o, [o]]), key([o, [withUnderscore(2)]]))
+        assert.strictEqual(key([[o], o]), key([[withUnderscore(1)], withUnderscore(2)]))
+        assert.notStrictEqual(key([[o], o]), key([[withUnderscore(2)], o]))
+      })
+
+      it("hashes a large typed array once per walk, however often it is met", () => {
+        const floats = new Float64Array(4096).map((_, i) => i)
+        assert.strictEqual(hash([floats, { f: floats }]), hash([floats, { f: floats.slice() }]))
+      })
+
+      it("keeps a part's form the same wherever it is met when it holds a cycle of its own", () => {
+        // A back-reference counts levels up, so a part remembered at depth 1
+        // has the form it would have at depth 2.
+        const part = () => {
+          const cycle: Record<string, unknown> = { name: "c" }
+          cycle.self = cycle
+          return { cycle, ...fields() }
+        }
+        const p = part()
+        assert.strictEqual(hash([p, { m: p }]), hash([p, { m: part() }]))
+        assert.strictEqual(hash([p, { m: p }]), hash([part(), { m: part() }]))
+      })
+
+      it("walks a part that lies on a cycle again where it is met, so what it shares does not change its form", () => {
+        // x and y point to each other; met from y, x leads back to y. Had the
+        // digest of x been remembered where it was first met (from the root),
+        // it would stand for "x, then y, then back to x" below y too.
+        const cycle = () => {
+          const x: Record<string, unknown> = { name: "x", ...fields() }
+          const y: Record<string, unknown> = { name: "y", ...fields(), x }
+          x.y = y
+          return [x, y] as const
+        }
+        const [x, y] = cycle()
+        const [, y2] = cycle()
+        assert.strictEqual(hash({ a: x, b: y }), hash({ a: x, b: y2 }))
+        assert.strictEqual(hasher.keyUnsafe({ a: x, b: y }), hasher.keyUnsafe({ a: x, b: y2 }))
+      })
+
+      it("falls back to numbering objects on a cyclic graph with exponentially many paths: linear, equal for an equal graph", () => {
+        // n nodes, each pointing to all the others: (n - 1)! paths from each.
+        const complete = (n: number, first = 0) => {
+          let reads = 0
+          const nodes: Array<Record<string, unknown>> = Array.from({ length: n }, (_, i) => ({
+            get id(): number {
+              if (++reads > 100_000) throw new Error("read more than 100,000 times")
+              return i === 0 ? first : i
+            }
+          }))
+          for (const node of nodes) node.next = nodes.filter((other) => other !== node)
+          return nodes
+        }
+        const graph = hash(complete(12))
+        assert.strictEqual(hash(complete(12)), graph)
+        assert.notStrictEqual(hash(complete(12, -1)), graph)
+        assert.notStrictEqual(hash(complete(11)), graph)
+        assert.strictEqual(hasher.keyUnsafe([complete(12)], true), hasher.keyUnsafe([complete(12)], true))
+        assert.notStrictEqual(hasher.keyUnsafe([complete(12)], true), hasher.keyUnsafe([complete(12, -1)], true))
+      })
+    })
+
+    it("keys an array by its elements: its toJSON and other non-index fields are not part of it, and never called", () => {
+      let calls = 0
+      const withToJSON = Object.assign([1, 2], {
+        toJSON: () => {
+          calls++
+          return "x"
+        },
+        label: "a"
+      })
+      assert.strictEqual(hash(withToJSON), hash([1, 2]))
+      assert.strictEqual(hasher.keyUnsafe([withToJSON], true), hasher.keyUnsafe([[1, 2]], true))
+      assert.notStrictEqual(hash(withToJSON), hash("x"))
+      const hidden = Object.defineProperty({ id: 1 }, "toJSON", { value: () => "x", enumerable: false })
+      assert.strictEqual(hash(hidden), hash({ id: 1 }))
+      assert.strictEqual(calls, 0)
     })
 
     it("walks an array to the length it had when the walk reached it, whatever a getter does", () => {
@@ -449,8 +631,10 @@ describe("Hasher", () => {
   })
 
   it("keeps its published values: a change here orphans every persisted entry", () => {
-    // Changed once, on 2026-11-22, from recall's own 128-bit hash to XXH3-128
-    // (issue 5: the old hash had structured collisions). See docs/hashing.md.
+    // Changed once, for the release of 2026-11-22: from recall's own 128-bit
+    // hash to XXH3-128 (issue 5: the old hash had structured collisions), and
+    // to a form in which large parts are their digests and back-references
+    // count levels up (shared parts and cycles). See docs/hashing.md.
     assert.strictEqual(hash([1, "a", { b: [true, null] }]), "65085e6a515abe8d98419d389918d4ce")
     assert.strictEqual(hash(new Float64Array([1, 2, 3])), "773b573ee44e697c4285fcb40879a646")
     assert.strictEqual(hash(new Float64Array(4096).fill(0.5)), "06b31d7783cd9cbe4a90a19d8da1b798")
@@ -463,6 +647,9 @@ describe("Hasher", () => {
       ),
       "e6a4afc8eb82cea806be937d1d2bfc1a"
     )
+    const { sharedParts, cycles } = cases()
+    assert.strictEqual(hash(sharedParts), "273fe33fc6d6b258a434107714b33433")
+    assert.strictEqual(hash(cycles), "b08659494c500e00382aaf02d9360d65")
   })
 
   it("gives the same hashes in other processes and on other runs", () => {

@@ -15,9 +15,13 @@
  *   order never counts;
  * - typed arrays and ArrayBuffers up to {@link INLINE_BINARY_BYTES} written
  *   as their bytes; larger ones hashed in place (XXH3-128, never element by
- *   element) and only their 16-byte digest joins the form. Likewise a Map or
- *   Set member whose form is longer than {@link MEMBER_LIMIT} is replaced by
- *   its digest, which keeps sorting members linear in the size of the value.
+ *   element) and only their 16-byte digest joins the form;
+ * - **content addressing**: an array, object, Map, Set or hashed instance
+ *   (anything but the root) whose form is longer than {@link DIGEST_LIMIT} is
+ *   replaced by the digest of that form, and so is a Map or Set member, which
+ *   keeps sorting members linear in the size of the value. The form of a value
+ *   is therefore computed bottom-up from its parts alone, whatever is shared:
+ *   `{ l: o, r: o }` and `{ l: o, r: clone(o) }` have one form.
  *
  * A count below 0xFFFF is one code unit; a larger one is 0xFFFF followed by
  * its float64 bits.
@@ -35,9 +39,26 @@
  * The walk is iterative (an explicit stack, Map and Set members included), so
  * deep nesting never overflows the call stack; it keeps the path from the root
  * to the value at hand, so an unhashable value is located without a second
- * search. A reference back to an object still being walked is written as a
- * back-reference to its depth, so cycles terminate. Getters, Proxy traps and
- * per-type hashers that throw become an {@link UnhashableValue} with the path.
+ * search. Getters, Proxy traps and per-type hashers that throw become an
+ * {@link UnhashableValue} with the path.
+ *
+ * **Sharing and cycles.** A reference back to an object still being walked (an
+ * ancestor) is written as a back-reference: how many levels up it is, so
+ * cycles terminate and a part's form does not depend on how deep it sits.
+ * Within one walk, each object whose form was replaced by its digest is
+ * remembered (by identity), so meeting it again costs one Map lookup: the walk
+ * of a value with shared parts (a DAG, a persistent structure, an AST with
+ * shared subtrees) is linear in its distinct objects times
+ * {@link DIGEST_LIMIT}, not in its paths. Only parts that cannot reach
+ * themselves are remembered: the form of a part on a cycle depends on which of
+ * its objects are ancestors where it is met, so it is walked again each time.
+ * Should that write more than {@link REWALK_BUDGET} code units again (a cyclic
+ * graph with exponentially many paths, such as a complete graph), the walk starts over in
+ * *graph mode*: every object is numbered at its first meeting and referred to
+ * by its number afterwards, which is linear. A graph-mode form starts with its
+ * own tag, so it never equals a form of the other kind; it depends on what is
+ * shared (two equal graphs with different sharing are two keys: a miss, never
+ * another call's value).
  */
 import * as Data from "effect/Data"
 import * as Equal from "effect/Equal"
@@ -85,21 +106,34 @@ export class UnhashableValue {
  * about this size an exact key costs no more than hashing (measured: a
  * 250-unit key about the same, a 500-unit one 1.2-1.4x, a 1,000-unit one
  * 2x, as the Map hashes and compares the whole key); beyond it keys would
- * also grow with the arguments. Only in-memory keys depend on it; it must
- * not exceed {@link MEMBER_LIMIT}, so an exact key holds no member digest.
+ * also grow with the arguments. Only in-memory keys depend on it. It is below
+ * {@link DIGEST_LIMIT}, so a part of an exact key is written out unless it is
+ * over {@link DIGEST_LIMIT} units (or a typed array over
+ * {@link INLINE_BINARY_BYTES}) by itself; such a part is its digest there as in
+ * every other form of the value.
  *
  * @internal
  */
 export const EXACT_KEY_LIMIT = 256
 
 /**
- * Map and Set members whose form is longer than this (code units) are
- * replaced by their digest. Part of the canonical form: changing it changes
- * persisted names.
+ * Parts of a value (arrays, objects, Maps, Sets and hashed instances below the
+ * root; Map and Set members) whose form is longer than this, in code units,
+ * are replaced by their digest. Part of the canonical form: changing it
+ * changes persisted names.
  *
  * @internal
  */
-export const MEMBER_LIMIT = 512
+export const DIGEST_LIMIT = 512
+
+/**
+ * How many code units one walk may write again for large parts that lie on
+ * cycles (met a second time by another path), before it starts over in graph
+ * mode.
+ *
+ * @internal
+ */
+export const REWALK_BUDGET = 1 << 20
 
 /**
  * Typed arrays and ArrayBuffers up to this many bytes are written into the
@@ -131,7 +165,14 @@ const Tag = {
   hole: 19,
   binaryDigest: 20,
   objectWithSymbols: 21,
-  memberDigest: 22
+  /** A part (or a Map or Set member) replaced by the XXH3-128 of its form. */
+  digest: 22,
+  /** Starts a graph-mode form. */
+  graph: 23,
+  /** Graph mode: an object met for the first time, and its number. */
+  node: 24,
+  /** Graph mode: an object met before, by its number. */
+  reference: 25
 } as const
 
 // One tag per binary kind, so a Float64Array and the Uint8Array of the same
@@ -313,12 +354,19 @@ class Writer {
     this.digestUnits(digest)
   }
 
-  /** Replaces the form written since `start` (a Map or Set member) by its digest. */
-  memberDigest(start: number): void {
+  /** Replaces the form written since `start` (a part, or a Map or Set member) by its digest. */
+  reduce(start: number): void {
     const digest = Xxh3.digest(this.bytes.subarray(2 * start, 2 * this.length))
     this.length = start
-    this.unit(Tag.memberDigest)
+    this.unit(Tag.digest)
     this.digestUnits(digest)
+  }
+
+  /** Code units copied from an earlier part of the form. */
+  copy(units: Uint16Array): void {
+    this.reserve(units.length)
+    this.units.set(units, this.length)
+    this.length += units.length
   }
 
   /**
@@ -438,6 +486,12 @@ const SCAN_DEPTH = 32
 // Marks the read of a field or element, so a throwing getter is told apart.
 const READING = Symbol("reading")
 
+// Thrown inside a walk to start it over in graph mode.
+const RESTART = Symbol("restart")
+
+// No back-reference below this depth (yet): `low` of a part without any.
+const NO_BACK_REFERENCE = 0x3fffffff // a small integer (31 bits), so `low` stays an array of them
+
 // A spare walk keeps its buffer; one grown past this by a huge value is
 // dropped instead of being held for the life of the process.
 const MAX_SPARE_BYTES = 1 << 20
@@ -457,18 +511,40 @@ class Walk {
    * sorted string keys, or its length.
    */
   readonly keys: Array<ReadonlyArray<string> | number | undefined> = []
+  /** Where the form of `open[d]` starts in the writer. */
+  readonly starts: Array<number> = []
+  /**
+   * The smallest depth a back-reference written inside `open[d]` points to,
+   * {@link NO_BACK_REFERENCE} when none: `open[d]` lies on a cycle exactly
+   * when this is at most `d`.
+   */
+  readonly low: Array<number> = []
   readonly deep = new Map<object, number>()
   /** Where each member of the open Maps and Sets starts and ends. */
   readonly marks: Array<number> = []
+  /**
+   * This walk's parts already reduced to their digest, by identity: the units
+   * that stand for them (a digest, or a large binary's form). `null` marks a
+   * large container on a cycle: it is walked again each time it is met.
+   */
+  readonly memo = new Map<object, Uint16Array | null>()
+  /** Code units written by walks again of large containers marked `null`. */
+  rewritten = 0
+  /** Graph mode: every object met so far, and its number. */
+  readonly numbers = new Map<object, number>()
+  graph = false
   depth = 0
+  /** Where the form of the object at hand starts: set by `object`, read by `enter`. */
+  start = 0
   /** The root is a list of arguments: leave out the `_` fields of its plain objects. */
   strip = false
 
   run(root: unknown, hashers: ReadonlyArray<TypeHasher>, strip: boolean): Writer {
     this.hashers = hashers
     this.strip = strip
-    this.writer.length = 1
     const { items, kinds, open, path, writer } = this
+    writer.length = 1
+    if (this.graph) writer.unit(Tag.graph)
     let current: unknown = root
     try {
       this.value(root)
@@ -550,7 +626,7 @@ class Walk {
           }
           case END_MEMBER: {
             const marks = this.marks
-            if (writer.length - marks[marks.length - 1]! > MEMBER_LIMIT) writer.memberDigest(marks[marks.length - 1]!)
+            if (writer.length - marks[marks.length - 1]! > DIGEST_LIMIT) writer.reduce(marks[marks.length - 1]!)
             marks.push(writer.length)
             break
           }
@@ -569,8 +645,12 @@ class Walk {
       }
       return writer
     } catch (e) {
-      throw this.failure(e, current)
+      if (e !== RESTART) throw this.failure(e, current)
     }
+    // Walking parts on cycles again went over budget: start over in graph mode.
+    this.clear()
+    this.graph = true
+    return this.run(root, hashers, strip)
   }
 
   failure(e: unknown, current: unknown): unknown {
@@ -591,19 +671,54 @@ class Walk {
     this.kinds.push(kind)
   }
 
+  /** Opens `container`, whose form started at `this.start`. */
   enter(container: object, leave: number, item?: unknown): void {
     const depth = this.depth
     this.open[depth] = container
+    this.starts[depth] = this.start
+    this.low[depth] = NO_BACK_REFERENCE
     if (depth >= SCAN_DEPTH) this.deep.set(container, depth)
     this.depth = depth + 1
     this.push(item, leave)
   }
 
+  /**
+   * Closes the innermost container. Below the root, a form over
+   * {@link DIGEST_LIMIT} is replaced by its digest, which is remembered for
+   * the rest of the walk unless the container lies on a cycle.
+   */
   leave(): void {
     const depth = --this.depth
-    if (depth >= SCAN_DEPTH) this.deep.delete(this.open[depth]!)
+    const container = this.open[depth]!
+    if (depth >= SCAN_DEPTH) this.deep.delete(container)
     this.open[depth] = undefined
     this.keys[depth] = undefined
+    if (depth === 0) return
+    const low = this.low[depth]!
+    if (low < this.low[depth - 1]!) this.low[depth - 1] = low
+    const start = this.starts[depth]!
+    if (this.writer.length - start > DIGEST_LIMIT) this.close(container, depth, low, start)
+  }
+
+  /** The rest of `leave` for a large container: its digest replaces its form. */
+  close(container: object, depth: number, low: number, start: number): void {
+    const w = this.writer
+    // Walking a large container on a cycle again (it was marked when it was
+    // left before) is what can grow without bound: it is counted. A small
+    // one costs at most the limit, within its parent's walk.
+    if (this.memo.size > 0 && this.memo.get(container) === null) {
+      this.rewritten += w.length - start
+      if (this.rewritten > REWALK_BUDGET) throw RESTART
+    }
+    w.reduce(start)
+    // The top-level plain objects of a list of arguments lose their `_`
+    // fields, so their digest is not the one they have elsewhere.
+    if (this.graph || (this.strip && depth === 1)) return
+    // A container that reaches itself (a back-reference inside it points to
+    // it or above) has a form that depends on where it is met: it is marked,
+    // to be walked again. Any other has one form wherever it is met (its
+    // back-references all point inside it, and count levels up).
+    this.memo.set(container, low <= depth ? null : w.units.slice(start, w.length))
   }
 
   /** The depth of `value` if it is a container being walked, else -1. */
@@ -642,7 +757,11 @@ class Walk {
         return w.tagString(Tag.symbol, key)
       }
       case "function":
-        if (this.hashers.length > 0 && this.custom(value)) return
+        if (this.hashers.length > 0) {
+          this.start = w.length
+          if (this.seen(value)) return
+          if (this.custom(value)) return
+        }
         throw new UnhashableValue(value, "value")
       case "object":
         if (value === null) return w.unit(Tag.null)
@@ -650,13 +769,48 @@ class Walk {
     }
   }
 
+  /**
+   * Writes what stands for an object met before, and says whether it did: a
+   * back-reference to an ancestor, a remembered digest, or in graph mode its
+   * number (an object met for the first time gets its number here).
+   */
+  seen(value: object): boolean {
+    const w = this.writer
+    if (this.graph) {
+      const n = this.numbers.get(value)
+      if (n !== undefined) {
+        w.unit(Tag.reference)
+        w.count(n)
+        return true
+      }
+      this.numbers.set(value, this.numbers.size)
+      w.unit(Tag.node)
+      w.count(this.numbers.size - 1)
+      return false
+    }
+    const depth = this.depth
+    const at = this.ancestor(value)
+    if (at >= 0) {
+      // Levels up, so the form of a part does not depend on its depth.
+      w.unit(Tag.backReference)
+      w.count(depth - at)
+      if (at < this.low[depth - 1]!) this.low[depth - 1] = at
+      return true
+    }
+    if (this.memo.size > 0 && !(this.strip && depth === 1)) {
+      const known = this.memo.get(value)
+      if (known) {
+        w.copy(known)
+        return true
+      }
+    }
+    return false
+  }
+
   object(value: object): void {
     const w = this.writer
-    const seen = this.ancestor(value)
-    if (seen >= 0) {
-      w.unit(Tag.backReference)
-      return w.count(seen)
-    }
+    this.start = w.length
+    if (this.seen(value)) return
     // Per-type hashers come first, so they can override a built-in rule too.
     if (this.hashers.length > 0 && this.custom(value)) return
     if (Array.isArray(value)) {
@@ -668,9 +822,9 @@ class Walk {
       return
     }
     if (isPlainObject(value)) return this.fields(value, Tag.object)
-    if (ArrayBuffer.isView(value)) return w.binary(binaryKind(value), value.buffer, value.byteOffset, value.byteLength)
+    if (ArrayBuffer.isView(value)) return this.binary(value, binaryKind(value), value.buffer, value.byteOffset, value.byteLength)
     if (value instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && value instanceof SharedArrayBuffer)) {
-      return w.binary(0, value, 0, value.byteLength)
+      return this.binary(value, 0, value, 0, value.byteLength)
     }
     if (value instanceof Date) return w.number(Tag.date, value.getTime())
     if (value instanceof Map) return this.unordered(value, Tag.map, Array.from(value), MAP_KEY)
@@ -691,6 +845,17 @@ class Walk {
       return this.fields(value, Tag.valueObject)
     }
     throw new UnhashableValue(value, "instance")
+  }
+
+  /** A typed array or buffer; a large one is hashed once per walk, however often it is met. */
+  binary(value: object, kind: number, buffer: ArrayBufferLike, offset: number, byteLength: number): void {
+    const w = this.writer
+    if (byteLength <= INLINE_BINARY_BYTES || this.graph) return w.binary(kind, buffer, offset, byteLength)
+    const known = this.memo.get(value)
+    if (known) return w.copy(known)
+    const start = w.length
+    w.binary(kind, buffer, offset, byteLength)
+    this.memo.set(value, w.units.slice(start, w.length))
   }
 
   /** Applies the first matching per-type hasher; false when none matches. */
@@ -774,9 +939,8 @@ class Walk {
     }
   }
 
-  /** Drops what an aborted walk left, and references to the values walked. */
-  reset(): void {
-    this.hashers = []
+  /** Drops what a walk left: its stack, and references to the values walked. */
+  clear(): void {
     if (this.items.length > 0) {
       this.items.length = 0
       this.kinds.length = 0
@@ -788,6 +952,15 @@ class Walk {
     }
     this.marks.length = 0
     if (this.deep.size > 0) this.deep.clear()
+    if (this.memo.size > 0) this.memo.clear()
+    if (this.numbers.size > 0) this.numbers.clear()
+    this.rewritten = 0
+  }
+
+  reset(): void {
+    this.clear()
+    this.hashers = []
+    this.graph = false
     if (this.path.length > 64) this.path.length = 0
   }
 }
