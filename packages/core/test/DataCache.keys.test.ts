@@ -147,6 +147,165 @@ describe("DataCache keys", () => {
     )
   })
 
+  describe("no argument takes another value's key through toJSON or a second read", () => {
+    /** A cached function that returns the `_label` it was called with: a key shared with another call shows as that call's label. */
+    const labelled = () => {
+      const body = counting()
+      const f = DataCache.fn("labelled", ({ _label }: { readonly _label: string }) => body.run(_label))
+      return { f, runs: body.runs }
+    }
+
+    it.effect("an array or object whose toJSON returns something else is keyed by its own elements and fields", () =>
+      withCache(
+        Effect.gen(function* () {
+          const { f, runs } = labelled()
+          let calls = 0
+          const toJSON = () => {
+            calls++
+            return "x"
+          }
+          class Tagged extends Array<number> {
+            toJSON() {
+              return toJSON()
+            }
+          }
+          const array = Object.assign([1, 2], { toJSON })
+          const tagged = Tagged.from([3, 4])
+          const hidden = Object.defineProperty({ id: 1 }, "toJSON", { value: toJSON, enumerable: false })
+          assert.strictEqual(yield* f({ v: "x", _label: "the string" } as never), "the string")
+          assert.strictEqual(yield* f({ v: ["x"], _label: "an array of the string" } as never), "an array of the string")
+          for (const [value, label] of [
+            [array, "array with toJSON"],
+            [tagged, "Array subclass with toJSON"],
+            [hidden, "object with a hidden toJSON"]
+          ] as const) {
+            assert.strictEqual(yield* f({ v: value, _label: label } as never), label)
+            assert.strictEqual(yield* f({ v: [value], _label: `[${label}]` } as never), `[${label}]`)
+          }
+          assert.strictEqual(calls, 0, "toJSON is never called")
+          const before = runs()
+          // Non-index fields of an array are not part of it, nor non-enumerable fields of an object.
+          assert.strictEqual(yield* f({ v: [1, 2], _label: "plain" } as never), "array with toJSON")
+          assert.strictEqual(yield* f({ v: [3, 4], _label: "plain" } as never), "Array subclass with toJSON")
+          assert.strictEqual(yield* f({ v: { id: 1 }, _label: "plain" } as never), "object with a hidden toJSON")
+          assert.strictEqual(runs(), before)
+        })
+      )
+    )
+
+    it.effect("a toJSON on Object.prototype or Array.prototype does not make arguments share a key", () =>
+      withCache(
+        Effect.gen(function* () {
+          const { f } = labelled()
+          for (const prototype of [Object.prototype, Array.prototype] as ReadonlyArray<{ toJSON?: unknown }>) {
+            prototype.toJSON = () => "polluted"
+            try {
+              const label = prototype === Object.prototype ? "Object" : "Array"
+              assert.strictEqual(yield* f({ id: label, list: [1], _label: `${label} 1` } as never), `${label} 1`)
+              assert.strictEqual(yield* f({ id: label, list: [2], _label: `${label} 2` } as never), `${label} 2`)
+              assert.strictEqual(yield* f({ id: label, list: [1], _label: "again" } as never), `${label} 1`)
+            } finally {
+              delete prototype.toJSON
+            }
+          }
+        })
+      )
+    )
+
+    it.effect("each field is read once: a getter or Proxy that answers differently the next time cannot share another value's key", () =>
+      withCache(
+        Effect.gen(function* () {
+          const { f } = labelled()
+          assert.strictEqual(yield* f({ x: null, _label: "null" } as never), "null")
+          assert.strictEqual(yield* f({ _label: "empty" } as never), "empty")
+          assert.strictEqual(yield* f({ v: [null], _label: "[null]" } as never), "[null]")
+          /** `first` on the first read, then `next`. */
+          const onceThen = (first: number, next: unknown) => {
+            let reads = 0
+            return () => (reads++ === 0 ? first : next)
+          }
+          const nanLater = onceThen(1, Number.NaN)
+          const undefinedLater = onceThen(2, undefined)
+          const getter = {
+            get x() {
+              return nanLater()
+            },
+            _label: "getter"
+          }
+          const proxy = new Proxy(
+            { x: 1, _label: "proxy" },
+            { get: (target, key) => (key === "x" ? undefinedLater() : target[key as "x"]) }
+          )
+          const element = Object.defineProperty([0], 0, { get: onceThen(3, Number.NaN), enumerable: true })
+          assert.strictEqual(yield* f(getter as never), "getter")
+          assert.strictEqual(yield* f(proxy as never), "proxy")
+          assert.strictEqual(yield* f({ v: element, _label: "element getter" } as never), "element getter")
+          assert.strictEqual(yield* f({ x: 1, _label: "x: 1" } as never), "getter", "the getter's key holds what was read: 1")
+          assert.strictEqual(yield* f({ x: 2, _label: "x: 2" } as never), "proxy", "the Proxy's key holds what was read: 2")
+          assert.strictEqual(yield* f({ v: [3], _label: "[3]" } as never), "element getter")
+        })
+      )
+    )
+
+    it.effect("a key reads each field once, at the top level and below", () =>
+      withCache(
+        Effect.gen(function* () {
+          let reads = 0
+          const counted = () => ({
+            get x() {
+              reads++
+              return 1
+            }
+          })
+          const f = DataCache.fn("f", (_a: unknown, _b?: unknown) => Effect.succeed(1))
+          for (const args of [[counted()], [{ inner: counted() }], [[counted()]], [1, { a: [counted()] }]]) {
+            reads = 0
+            yield* f(...(args as [unknown]))
+            assert.strictEqual(reads, 1, JSON.stringify(args))
+          }
+          const hasher = Hasher.structural()
+          for (const value of [counted(), { at: new Date(0), inner: counted() }, new Map([[1, counted()]])]) {
+            reads = 0
+            hasher.hashUnsafe(value)
+            assert.strictEqual(reads, 1)
+          }
+        })
+      )
+    )
+  })
+
+  describe("arguments with shared parts", () => {
+    it.effect("are keyed in time linear in their distinct objects, and equal whatever they share", () =>
+      withCache(
+        Effect.gen(function* () {
+          const body = counting()
+          const f = DataCache.fn("f", (_x: unknown) => body.run(1))
+          let reads = 0
+          const leaf = {
+            get v() {
+              if (++reads > 10_000) throw new Error("read more than 10,000 times")
+              return 1
+            }
+          }
+          let dag: unknown = leaf
+          for (let i = 0; i < 40; i++) dag = { l: dag, r: dag }
+          yield* f(dag)
+          yield* f(dag)
+          assert.strictEqual(body.runs(), 1)
+          const part = () => ({ rows: Array.from({ length: 60 }, (_, i) => ({ i, name: `row ${i}` })), at: new Date(0) })
+          const shared = part()
+          yield* f({ a: shared, b: [shared] })
+          yield* f({ a: part(), b: [part()] })
+          assert.strictEqual(body.runs(), 2, "one entry for equal values, shared or not")
+          const other = part()
+          other.rows[0]!.i = -1
+          yield* f({ a: shared, b: [other] })
+          assert.strictEqual(body.runs(), 3)
+        })
+      )
+    )
+  })
+
   describe("equal arguments share one entry", () => {
     it.effect("object keys in any order, `_` fields left out; invalidate finds the entry", () =>
       withCache(

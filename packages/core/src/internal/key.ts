@@ -13,12 +13,19 @@
  *
  * - `p`: short primitives, spelled out (the cheapest);
  * - `[`: small JSON values (plain objects, arrays, strings, finite numbers,
- *   booleans, null): their `JSON.stringify` with object keys sorted;
+ *   booleans, null): the `JSON.stringify` of a copy of them, with object keys
+ *   sorted;
  * - `=` or `#`: anything else, through the canonical form
  *   (`Hasher.keyUnsafe`): the form itself when small, its XXH3-128 when large.
  *
  * The first two are exact: two calls share a key only when their arguments
  * are equal. The third is exact up to its size limit.
+ *
+ * Each spelling reads each field of the arguments once, and builds the key
+ * from what it read: a getter or a Proxy that answers differently on each read
+ * cannot make the key describe a value that was not checked. (An argument the
+ * JSON spelling turns down is read again by the canonical walk, whose key is
+ * built from its own reads alone.)
  */
 import type * as Schema from "effect/Schema"
 import * as Hasher from "../Hasher.ts"
@@ -117,98 +124,145 @@ const primitiveKey = (args: ReadonlyArray<unknown>): string | undefined => {
 const MAX_JSON_LENGTH = 256
 const MAX_JSON_DEPTH = 8
 
+// What `jsonCopy` returns for a value JSON would not print exactly.
+const NOT_JSON: unique symbol = Symbol("not JSON")
+
+const objectPrototype = Object.prototype as { readonly toJSON?: unknown }
+const arrayPrototype = Array.prototype as { readonly toJSON?: unknown }
+
 let budget = 0
-// Whether some object's keys are out of order, or an argument has `_` fields:
-// then the JSON is printed from a sorted, stripped copy.
-let copy = false
+// Whether some object's keys are out of order: then the copy is printed from
+// a sorted copy of it.
+let unsorted = false
+
+/** Sets `key` of a fresh object; a "__proto__" key stays a key. */
+const put = (out: Record<string, unknown>, key: string, value: unknown): void => {
+  if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true })
+  else out[key] = value
+}
 
 /**
- * Whether `value` is made of finite numbers, strings, booleans, null, arrays
- * without holes and plain objects without symbol keys: the values whose
- * `JSON.stringify` is exact (one spelling per value, nothing dropped). At
- * depth 1 (the arguments), `_` fields are skipped.
+ * A copy of `value` for `JSON.stringify` to print, made of fresh arrays and
+ * plain objects (own data fields only), or {@link NOT_JSON}: `value` must be
+ * made of finite numbers, strings, booleans, null, arrays without holes and
+ * plain objects without symbol keys, the values whose JSON is exact (one
+ * spelling per value, nothing dropped). Each field and element is read once,
+ * and the copy holds what was read and checked: a getter or a Proxy trap
+ * runs once, and the `toJSON` of the value and of its parts is never called
+ * (their own non-index fields, non-enumerable fields included, are not copied,
+ * as the canonical form leaves them out too). At depth 1 (the arguments), `_`
+ * fields are left out, never read.
  */
-const isJsonSafe = (value: unknown, depth: number): boolean => {
+const jsonCopy = (value: unknown, depth: number): unknown => {
   switch (typeof value) {
     case "string":
       budget -= value.length + 2
-      return budget >= 0
+      return budget >= 0 ? value : NOT_JSON
     case "number":
       // NaN and the infinities would print as null.
-      return Number.isFinite(value)
+      return Number.isFinite(value) ? value : NOT_JSON
     case "boolean":
-      return true
+      return value
     case "object": {
-      if (value === null) return true
-      if (depth >= MAX_JSON_DEPTH) return false
+      if (value === null) return value
+      if (depth >= MAX_JSON_DEPTH) return NOT_JSON
       if (Array.isArray(value)) {
         const n = value.length
         budget -= 8 * n
-        if (budget < 0) return false
+        if (budget < 0) return NOT_JSON
+        const out = new Array<unknown>(n)
         for (let i = 0; i < n; i++) {
-          // A hole or undefined would print as null.
-          if (!isJsonSafe(value[i], depth + 1)) return false
+          // A hole reads as undefined, which would print as null.
+          const item = jsonCopy(value[i], depth + 1)
+          if (item === NOT_JSON) return NOT_JSON
+          out[i] = item
         }
-        return true
+        return out
       }
-      if (!isPlainObject(value)) return false
-      const keys = Object.keys(value)
+      if (!isPlainObject(value)) return NOT_JSON
+      let copy: Record<string, unknown>
+      if (depth === 1) {
+        const own = Object.keys(value)
+        let excluded = false
+        for (let i = 0; i < own.length; i++) if (isExcluded(own[i]!)) excluded = true
+        if (excluded) {
+          // Read the other fields one by one, so the `_` ones are never read.
+          if (Object.getOwnPropertySymbols(value).length > 0) return NOT_JSON
+          copy = {}
+          for (const key of sortKeys(own)) {
+            if (!isExcluded(key)) put(copy, key, (value as Record<string, unknown>)[key])
+          }
+        } else {
+          copy = { ...value }
+        }
+      } else {
+        copy = { ...value }
+      }
+      const keys = Object.keys(copy)
       // Symbol-keyed fields count, and JSON would leave them out.
-      if (Object.getOwnPropertySymbols(value).length > 0) return false
+      if (Object.getOwnPropertySymbols(copy).length > 0) return NOT_JSON
       const n = keys.length
       budget -= 8 * n
-      if (budget < 0) return false
+      if (budget < 0) return NOT_JSON
       for (let i = 0; i < n; i++) {
         const key = keys[i]!
-        if (i > 0 && keys[i - 1]! > key) copy = true
-        if (depth === 1 && isExcluded(key)) {
-          copy = true
-          continue
-        }
+        if (i > 0 && keys[i - 1]! > key) unsorted = true
         budget -= key.length
-        if (budget < 0 || !isJsonSafe((value as Record<string, unknown>)[key], depth + 1)) return false
+        if (budget < 0) return NOT_JSON
+        const field = copy[key]
+        if (typeof field === "object" && field !== null) {
+          const inner = jsonCopy(field, depth + 1)
+          if (inner === NOT_JSON) return NOT_JSON
+          copy[key] = inner
+        } else if (jsonCopy(field, depth + 1) === NOT_JSON) {
+          return NOT_JSON
+        }
       }
-      return true
+      return copy
     }
     default:
-      return false
+      return NOT_JSON
   }
 }
 
-/** A copy whose objects have their keys inserted in sorted order, `_` fields left out at depth 1. */
-const sortedCopy = (value: unknown, depth: number): unknown => {
+/** A copy of a `jsonCopy` whose objects have their keys inserted in sorted order. */
+const sortedCopy = (value: unknown): unknown => {
   if (typeof value !== "object" || value === null) return value
-  if (Array.isArray(value)) return value.map((item) => sortedCopy(item, depth + 1))
-  const out: Record<string, unknown> = {}
-  for (const key of sortKeys(Object.keys(value))) {
-    if (depth === 1 && isExcluded(key)) continue
-    const field = sortedCopy((value as Record<string, unknown>)[key], depth + 1)
-    // A "__proto__" key stays a key.
-    if (key === "__proto__") Object.defineProperty(out, key, { value: field, enumerable: true, writable: true, configurable: true })
-    else out[key] = field
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length)
+    for (let i = 0; i < value.length; i++) out[i] = sortedCopy(value[i])
+    return out
   }
+  const out: Record<string, unknown> = {}
+  for (const key of sortKeys(Object.keys(value))) put(out, key, sortedCopy((value as Record<string, unknown>)[key]))
   return out
 }
 
 /**
  * An in-memory key from `JSON.stringify`, which builds a flat string in one
  * native pass (a key built by concatenation is a rope, which the Map lookup
- * flattens first, at a cost close to the whole JSON): the fast path for small objects and arrays of JSON values.
- * Objects print with their keys in sorted order (JSON prints integer-like
- * keys first, then the rest in insertion order), so equal values print
- * alike. Keys start with "[". `undefined` for anything else (NaN, undefined,
- * Dates, Maps, class instances, symbol keys, large values), and when reading
- * the value throws: the general path handles those, and reports errors with
- * their path.
+ * flattens first, at a cost close to the whole JSON): the fast path for small
+ * objects and arrays of JSON values. What is printed is a copy the check
+ * made ({@link jsonCopy}), never the arguments themselves, so each field is
+ * read once and no `toJSON` of theirs runs; the copy's objects print with
+ * their keys in sorted order (JSON prints integer-like keys first, then the
+ * rest in insertion order), so equal values print alike. Keys start with "[".
+ * `undefined` for anything else (NaN, undefined, Dates, Maps, class
+ * instances, symbol keys, large values), when reading the value throws, and
+ * while `Object.prototype` or `Array.prototype` has a `toJSON` (which
+ * `JSON.stringify` would call on the copy too): the general path handles
+ * those, and reports errors with their path.
  */
 const jsonKey = (args: ReadonlyArray<unknown>): string | undefined => {
+  if (objectPrototype.toJSON !== undefined || arrayPrototype.toJSON !== undefined) return undefined
   budget = MAX_JSON_LENGTH
-  copy = false
+  unsorted = false
   try {
-    if (!isJsonSafe(args, 0)) return undefined
+    const copy = jsonCopy(args, 0)
+    if (copy === NOT_JSON) return undefined
     // No prefix: the JSON of the arguments array starts with "[" already, and a
     // concatenation would be a rope that the Map lookup flattens again.
-    return JSON.stringify(copy ? sortedCopy(args, 0) : args)
+    return JSON.stringify(unsorted ? sortedCopy(copy) : copy)
   } catch {
     return undefined
   }
