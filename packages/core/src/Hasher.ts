@@ -20,8 +20,18 @@
  *   reduced to their hash.
  * - Large binary data (typed arrays, ArrayBuffer) is hashed in place, as whole
  *   buffers, at several GB/s; never element by element, never through JSON.
+ * - Equal values hash equal whatever they share (`{ l: o, r: o }` and
+ *   `{ l: o, r: structuredClone(o) }`), and hashing is linear in a value's
+ *   distinct objects, not in its paths: a part over 512 code units is replaced
+ *   by its digest, and remembered within one hash.
  * - Cycles are handled; deep nesting (Maps and Sets included) does not
- *   overflow the stack, and locating an unhashable value stays linear.
+ *   overflow the stack, and locating an unhashable value stays linear. A cyclic
+ *   graph with exponentially many paths is hashed by numbering its objects,
+ *   which is linear; its hash then depends on what it shares.
+ * - Arrays count by their elements (other own fields, `toJSON` included, are
+ *   left out; `toJSON` is never called), objects by their own enumerable
+ *   fields. Each field is read once where its object appears, and the hash
+ *   holds what was read.
  *
  * **Gotchas**
  *
