@@ -354,10 +354,16 @@ class Writer {
     this.digestUnits(digest)
   }
 
-  /** Replaces the form written since `start` (a part, or a Map or Set member) by its digest. */
-  reduce(start: number): void {
+  /** Replaces the form written since `start` (a part, or a Map or Set member) by its digest, and returns it. */
+  reduce(start: number): Uint8Array {
     const digest = Xxh3.digest(this.bytes.subarray(2 * start, 2 * this.length))
     this.length = start
+    this.digestOf(digest)
+    return digest
+  }
+
+  /** What stands for a part whose form has this digest. */
+  digestOf(digest: Uint8Array): void {
     this.unit(Tag.digest)
     this.digestUnits(digest)
   }
@@ -523,11 +529,12 @@ class Walk {
   /** Where each member of the open Maps and Sets starts and ends. */
   readonly marks: Array<number> = []
   /**
-   * This walk's parts already reduced to their digest, by identity: the units
-   * that stand for them (a digest, or a large binary's form). `null` marks a
-   * large container on a cycle: it is walked again each time it is met.
+   * This walk's parts already reduced to their digest, by identity: the
+   * digest of a container's form, or the code units of a large binary's form.
+   * `null` marks a large container on a cycle: it is walked again each time
+   * it is met.
    */
-  readonly memo = new Map<object, Uint16Array | null>()
+  readonly memo = new Map<object, Uint8Array | Uint16Array | null>()
   /** Code units written by walks again of large containers marked `null`. */
   rewritten = 0
   /** Graph mode: every object met so far, and its number. */
@@ -710,7 +717,7 @@ class Walk {
       this.rewritten += w.length - start
       if (this.rewritten > REWALK_BUDGET) throw RESTART
     }
-    w.reduce(start)
+    const digest = w.reduce(start)
     // The top-level plain objects of a list of arguments lose their `_`
     // fields, so their digest is not the one they have elsewhere.
     if (this.graph || (this.strip && depth === 1)) return
@@ -718,7 +725,7 @@ class Walk {
     // it or above) has a form that depends on where it is met: it is marked,
     // to be walked again. Any other has one form wherever it is met (its
     // back-references all point inside it, and count levels up).
-    this.memo.set(container, low <= depth ? null : w.units.slice(start, w.length))
+    this.memo.set(container, low <= depth ? null : digest)
   }
 
   /** The depth of `value` if it is a container being walked, else -1. */
@@ -800,7 +807,8 @@ class Walk {
     if (this.memo.size > 0 && !(this.strip && depth === 1)) {
       const known = this.memo.get(value)
       if (known) {
-        w.copy(known)
+        if (known instanceof Uint8Array) w.digestOf(known)
+        else w.copy(known)
         return true
       }
     }
@@ -852,7 +860,7 @@ class Walk {
     const w = this.writer
     if (byteLength <= INLINE_BINARY_BYTES || this.graph) return w.binary(kind, buffer, offset, byteLength)
     const known = this.memo.get(value)
-    if (known) return w.copy(known)
+    if (known instanceof Uint16Array) return w.copy(known)
     const start = w.length
     w.binary(kind, buffer, offset, byteLength)
     this.memo.set(value, w.units.slice(start, w.length))
