@@ -183,6 +183,7 @@ const jsonCopy = (value: unknown, depth: number): unknown => {
       let copy: Record<string, unknown>
       if (depth === 1) {
         const own = Object.keys(value)
+        if (8 * own.length > budget) return NOT_JSON
         let excluded = false
         for (let i = 0; i < own.length; i++) if (isExcluded(own[i]!)) excluded = true
         if (excluded) {
