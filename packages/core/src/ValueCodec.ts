@@ -15,7 +15,9 @@
  * - {@link fromSchema}: the cache keeps the schema's JSON encoding (a string)
  *   and every load decodes it, so class instances, Dates and branded values
  *   come back as their real types, validated. The caller that computed the
- *   value gets the decoded value too, so a miss and a hit return the same.
+ *   value gets the decoded value too, so a miss and a hit return the same,
+ *   and a value the schema would give back as something else (a union whose
+ *   members' encodings overlap) is refused when it is stored.
  * - {@link readonly}: no copies at all. The value is deep-frozen where JS
  *   allows and the same instance is shared by every caller; its type is
  *   {@link DeepReadonly}, which also covers what JS cannot freeze.
@@ -30,11 +32,14 @@ import type * as Chunk from "effect/Chunk"
 import type * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Equal from "effect/Equal"
 import type * as HashMap from "effect/HashMap"
 import type * as HashSet from "effect/HashSet"
 import type * as Option from "effect/Option"
 import type * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as SchemaAST from "effect/SchemaAST"
+import * as SchemaParser from "effect/SchemaParser"
 import { describeType } from "./Hasher.ts"
 import * as Copy from "./internal/copy.ts"
 
@@ -73,7 +78,10 @@ export class Unstorable extends Error {
   readonly value: unknown
   /** Where `value` sits, as steps from the root: `['field "handlers"', "[2]"]`. */
   readonly path: ReadonlyArray<string>
-  /** For a value that does not match its `value` schema: the schema's issue. */
+  /**
+   * For a value its `value` schema cannot keep: the schema's issue, or why the
+   * value would not come back from its encoding as it was.
+   */
   readonly issue: string | undefined
   /** Why the part cannot be copied, when its type alone does not say (a cycle through a Chunk). */
   readonly reason: string | undefined
@@ -187,6 +195,26 @@ class Kept<A> {
  * dropped, classes are rebuilt), and an encoding that does not decode fails
  * then, as {@link Unstorable}, rather than on every later hit.
  *
+ * The decoded value is then compared with the value, as far as the schema
+ * describes it (what `Schema.toEquivalence` compares: declared fields,
+ * elements, record and map entries, the contents of Options and classes),
+ * and a difference fails as {@link Unstorable} with where it is and both
+ * sides, rather than hand every caller a value of another type. Fields the
+ * schema does not declare do not count.
+ *
+ * **Gotchas**
+ *
+ * A union whose members' JSON encodings overlap cannot keep every value of
+ * its type: `Schema.Union([Schema.BigInt, Schema.String])` encodes `1n` and
+ * `"1"` alike, and so do `Date` and an ISO string, or `NaN` and `"NaN"`.
+ * Such values are refused; a discriminated union (a literal `_tag` in each
+ * member) keeps them all. Under `Schema.Any`, a part JSON cannot hold (a
+ * Date, a field set to `undefined`) is refused the same way. A value that
+ * fits several members is kept as the first one: `{ a, b }` under
+ * `Union([Struct({ a }), Struct({ a, b })])` comes back as `{ a }` (put the
+ * wider member first). The comparison costs about as much as a tenth to a
+ * fifth of the store (encode, JSON, decode), on a miss only.
+ *
  * @category constructors
  * @since 0.1.0
  */
@@ -196,6 +224,7 @@ export const fromSchema = <S extends Schema.Top & { readonly DecodingServices: n
   const codec = Schema.toCodecJson(schema) as Schema.Codec<unknown, unknown>
   const encode = Schema.encodeUnknownResult(codec)
   const decode = Schema.decodeUnknownResult(codec)
+  const roundTrip = new RoundTrip(schema.ast)
   const load = (stored: unknown): S["Type"] => {
     const decoded = decode(JSON.parse(stored as string))
     if (decoded._tag === "Failure") throw new Error(decoded.failure.message)
@@ -211,18 +240,405 @@ export const fromSchema = <S extends Schema.Top & { readonly DecodingServices: n
       if (decoded._tag === "Failure") {
         throw new Unstorable(value, { issue: `its encoding does not decode back: ${decoded.failure.message}` })
       }
+      const difference = roundTrip.check(value, decoded.success, (e) => {
+        // A value JSON could hold but nested too deeply to compare (some 3,000 levels under `Schema.Any`).
+        if (!(e instanceof RangeError)) throw e
+        throw new Unstorable(value, { issue: `it cannot be checked to come back from its encoding as it was: ${describeError(e)}` })
+      })
+      if (difference !== undefined) throw new Unstorable(difference.returned, { path: difference.path, issue: explain(difference) })
       return { stored, bytes: 16 + 2 * stored.length, value: decoded.success }
     },
     load
   )
 }
 
+// ---------------------------------------------------------------------------
+// Round trips: does a value come back from its encoding as it was?
+// ---------------------------------------------------------------------------
+
+/** Where a value and the decoding of its encoding part ways. */
+interface Difference {
+  readonly path: ReadonlyArray<string>
+  /** The part of the value the body returned. */
+  readonly returned: unknown
+  /** What decoding made of it. */
+  readonly decoded: unknown
+  /** Whether a union decoded the part with another member than the one the part belongs to. */
+  readonly union: boolean
+}
+
+type Same = (returned: unknown, decoded: unknown) => boolean
+
+/**
+ * Compares a value with the decoding of its encoding, as far as the schema
+ * describes it, and says where they differ: what `Schema.toEquivalence`
+ * compares (declared fields only, so fields a struct drops do not count;
+ * a union compares with the first member both sides belong to; a class,
+ * `Option`, `ReadonlyMap` or `DateTime` with its own equivalence), except
+ * that what Effect compares with `Equal.equals` (primitives, Dates, typed
+ * arrays, `Schema.Any`) is compared here without hashing: `Equal.equals`
+ * caches the hash of every object it meets, which would tie the body's own
+ * (mutable) value to its state now, and it finds `Float64Array [NaN]`
+ * different from itself.
+ */
+class RoundTrip {
+  private readonly root: Same
+  /** Steps from the root to the parts being compared. */
+  private readonly path: Array<string> = []
+  private difference: Difference | undefined = undefined
+
+  constructor(ast: SchemaAST.AST) {
+    this.root = this.compile(ast)
+  }
+
+  /** Where `decoded` differs from `returned`, or `undefined` when it is the same; `onError` for a comparison that throws. */
+  check(returned: unknown, decoded: unknown, onError: (e: unknown) => never): Difference | undefined {
+    this.path.length = 0
+    this.difference = undefined
+    let same: boolean
+    try {
+      same = this.root(returned, decoded)
+    } catch (e) {
+      return onError(e)
+    }
+    return same ? undefined : (this.difference ?? { path: [], returned, decoded, union: false })
+  }
+
+  /** Records the first (deepest) difference; always `false`. */
+  private differ(returned: unknown, decoded: unknown, union = false): false {
+    this.difference ??= { path: [...this.path], returned, decoded, union }
+    return false
+  }
+
+  /** Compares `returned[key]` with `decoded[key]` one step down. */
+  private at(step: string, same: Same, returned: unknown, decoded: unknown): boolean {
+    this.path.push(step)
+    const result = same(returned, decoded)
+    this.path.pop()
+    return result
+  }
+
+  private compile(ast: SchemaAST.AST): Same {
+    const annotation = SchemaAST.resolve(ast)?.toEquivalence as ((parameters: ReadonlyArray<Same>) => Same) | undefined
+    if (annotation !== undefined) {
+      // A class compares its fields with the equivalence of its struct, which is compiled here like any other.
+      const same = annotation(SchemaAST.isDeclaration(ast) ? ast.typeParameters.map((p) => this.lazy(p)) : [])
+      return (returned, decoded) => {
+        if (same(returned, decoded)) {
+          // Differences found while pairing the elements of a set are not differences of the whole.
+          this.difference = undefined
+          return true
+        }
+        return this.differ(returned, decoded)
+      }
+    }
+    switch (ast._tag) {
+      case "Declaration":
+        return this.declaration(ast)
+      case "Arrays":
+        return this.arrays(ast)
+      case "Objects":
+        return this.objects(ast)
+      case "Union":
+        return this.union(ast)
+      case "Suspend":
+        return this.lazy(ast.thunk)
+      default:
+        return (returned, decoded) => this.same(returned, decoded)
+    }
+  }
+
+  /** Compiled on first use: a recursive schema is compiled one level at a time. */
+  private lazy(ast: SchemaAST.AST | (() => SchemaAST.AST)): Same {
+    let same: Same | undefined
+    return (returned, decoded) => {
+      same ??= this.compile(typeof ast === "function" ? ast() : ast)
+      return same(returned, decoded)
+    }
+  }
+
+  private declaration(ast: SchemaAST.Declaration): Same {
+    const representation = (ast.annotations as { readonly representation?: { readonly id?: unknown } } | undefined)?.representation?.id
+    const [first, second] = ast.typeParameters.map((p) => this.lazy(p))
+    switch (representation) {
+      case "effect/schema/Option":
+        return (returned: any, decoded: any) =>
+          returned?._tag !== decoded?._tag
+            ? this.differ(returned, decoded)
+            : returned._tag === "None" || this.at('field "value"', first!, returned.value, decoded.value)
+      case "effect/schema/Result":
+        return (returned: any, decoded: any) =>
+          returned?._tag !== decoded?._tag
+            ? this.differ(returned, decoded)
+            : returned._tag === "Success"
+              ? this.at('field "success"', first!, returned.success, decoded.success)
+              : this.at('field "failure"', second!, returned.failure, decoded.failure)
+      // Kept as a list of entries (elements), so the decoded map (set) has the original's order.
+      case "effect/schema/ReadonlyMap":
+        return (returned: any, decoded: any) => this.inOrder(returned, decoded, first!, second!)
+      case "effect/schema/ReadonlySet":
+        return (returned: any, decoded: any) => this.inOrder(returned, decoded, first!, undefined)
+      default:
+        return (returned, decoded) => this.same(returned, decoded)
+    }
+  }
+
+  /** A Map's entries (`value` given) or a Set's elements, compared in order. */
+  private inOrder(returned: unknown, decoded: unknown, key: Same, value: Same | undefined): boolean {
+    const isCollection = (u: unknown): u is Map<unknown, unknown> | Set<unknown> => u instanceof Map || u instanceof Set
+    if (!isCollection(returned) || !isCollection(decoded) || returned.size !== decoded.size) return this.differ(returned, decoded)
+    const theirs = [...decoded.entries()]
+    let i = 0
+    for (const [k, v] of returned.entries()) {
+      const [dk, dv] = theirs[i]!
+      if (!this.at(`key of entry ${i}`, key, k, dk)) return false
+      if (value !== undefined && !this.at(`value of entry ${i}`, value, v, dv)) return false
+      i++
+    }
+    return true
+  }
+
+  private arrays(ast: SchemaAST.Arrays): Same {
+    const elements = ast.elements.map((e) => this.compile(e))
+    const [head, ...tail] = ast.rest.map((r) => this.compile(r))
+    return (returned, decoded) => {
+      if (!Array.isArray(returned) || !Array.isArray(decoded) || returned.length !== decoded.length) {
+        return this.differ(returned, decoded)
+      }
+      const length = returned.length
+      for (let i = 0; i < length; i++) {
+        const same =
+          i < elements.length
+            ? elements[i]
+            : head === undefined
+              ? undefined
+              : i < length - tail.length
+                ? head
+                : tail[i - (length - tail.length)]
+        if (same !== undefined && !this.at(`[${i}]`, same, returned[i], decoded[i])) return false
+      }
+      return true
+    }
+  }
+
+  private objects(ast: SchemaAST.Objects): Same {
+    // `Schema.Struct({})` lets every field through: all of them must come back.
+    if (ast.propertySignatures.length === 0 && ast.indexSignatures.length === 0) {
+      return (returned, decoded) => this.same(returned, decoded)
+    }
+    const fields = ast.propertySignatures.map((ps) => ({
+      name: ps.name,
+      step: stepOf(ps.name),
+      same: this.compile(ps.type),
+      optional: SchemaAST.isOptional(ps.type)
+    }))
+    const declared = new Set<PropertyKey>(fields.map((field) => field.name))
+    const indexes = ast.indexSignatures.map((is) => ({ accepts: keyGuard(is.parameter), same: this.compile(is.type) }))
+    return (returned: any, decoded: any) => {
+      if (typeof returned !== "object" || returned === null || typeof decoded !== "object" || decoded === null) {
+        return this.differ(returned, decoded)
+      }
+      for (const field of fields) {
+        const inReturned = Object.hasOwn(returned, field.name)
+        const inDecoded = Object.hasOwn(decoded, field.name)
+        if (field.optional && inReturned !== inDecoded) {
+          return this.at(field.step, this.sameAt, inReturned ? returned[field.name] : ABSENT, inDecoded ? decoded[field.name] : ABSENT)
+        }
+        if (inReturned && inDecoded && !this.at(field.step, field.same, returned[field.name], decoded[field.name])) return false
+      }
+      if (indexes.length === 0) return true
+      // Keys a record produced; a key it renamed on the way has nothing to be compared with.
+      for (const key of ownKeys(decoded)) {
+        if (declared.has(key) || !Object.hasOwn(returned, key)) continue
+        const index = indexes.find((i) => i.accepts(key))
+        if (index !== undefined && !this.at(stepOf(key), index.same, returned[key], decoded[key])) return false
+      }
+      return true
+    }
+  }
+
+  private union(ast: SchemaAST.Union): Same {
+    const members = ast.types.map((member) => ({ is: guard(member), same: this.compile(member) }))
+    return (returned, decoded) => {
+      for (const member of members) {
+        if (member.is(returned) && member.is(decoded)) return member.same(returned, decoded)
+      }
+      return this.differ(returned, decoded, true)
+    }
+  }
+
+  /** Structural equality without hashing: NaN is NaN, Dates by time, typed arrays by element, objects by own fields. */
+  private same(returned: unknown, decoded: unknown): boolean {
+    if (sameValue(returned, decoded)) return true
+    if (typeof returned !== "object" || typeof decoded !== "object" || returned === null || decoded === null) {
+      return this.differ(returned, decoded)
+    }
+    if (Object.getPrototypeOf(returned) !== Object.getPrototypeOf(decoded)) return this.differ(returned, decoded)
+    if (Equal.isEqual(returned)) return Equal.equals(returned, decoded) || this.differ(returned, decoded)
+    if (returned instanceof Date) return sameValue(returned.getTime(), (decoded as Date).getTime()) || this.differ(returned, decoded)
+    if (returned instanceof RegExp) return String(returned) === String(decoded) || this.differ(returned, decoded)
+    if (typeof URL === "function" && returned instanceof URL)
+      return returned.href === (decoded as URL).href || this.differ(returned, decoded)
+    if (ArrayBuffer.isView(returned) || returned instanceof ArrayBuffer) {
+      return sameElements(returned, decoded as typeof returned) || this.differ(returned, decoded)
+    }
+    if (returned instanceof Map || returned instanceof Set) {
+      return this.inOrder(returned, decoded, this.sameAt, returned instanceof Map ? this.sameAt : undefined)
+    }
+    if (Array.isArray(returned)) {
+      const list = decoded as Array<unknown>
+      if (returned.length !== list.length) return this.differ(returned, decoded)
+      for (let i = 0; i < returned.length; i++) {
+        if (!this.at(`[${i}]`, this.sameAt, elementAt(returned, i), elementAt(list, i))) return false
+      }
+      return true
+    }
+    const mine = ownKeys(returned)
+    const theirs = ownKeys(decoded)
+    const other = decoded as Record<PropertyKey, unknown>
+    for (const key of mine) {
+      const value = (returned as Record<PropertyKey, unknown>)[key]
+      if (!this.at(stepOf(key), this.sameAt, value, Object.hasOwn(other, key) ? other[key] : ABSENT)) return false
+    }
+    if (theirs.length !== mine.length) {
+      for (const key of theirs) if (!Object.hasOwn(returned, key)) return this.at(stepOf(key), this.sameAt, ABSENT, other[key])
+    }
+    return true
+  }
+
+  /** {@link same}, bound once. */
+  private readonly sameAt: Same = (returned, decoded) => this.same(returned, decoded)
+}
+
+/** Stands for a field or an element that is not there. */
+const ABSENT = Symbol("absent")
+
+const elementAt = (list: ReadonlyArray<unknown>, i: number): unknown => {
+  const item = list[i]
+  return item === undefined && !(i in list) ? ABSENT : item
+}
+
+/** Own enumerable keys, strings then symbols: what spread copies. */
+const ownKeys = (value: object): Array<PropertyKey> => {
+  const symbols = Object.getOwnPropertySymbols(value)
+  const keys: Array<PropertyKey> = Object.keys(value)
+  for (const symbol of symbols) if (Object.prototype.propertyIsEnumerable.call(value, symbol)) keys.push(symbol)
+  return keys
+}
+
+/** `===`, except that NaN is NaN (a NaN kept as JSON comes back as NaN, which is what the body returned). */
+const sameValue = (a: unknown, b: unknown): boolean =>
+  a === b || (typeof a === "number" && typeof b === "number" && Number.isNaN(a) && Number.isNaN(b))
+
+/** Typed arrays element by element (NaN equal to NaN), DataViews and ArrayBuffers byte by byte. */
+const sameElements = (returned: ArrayBufferView | ArrayBuffer, decoded: ArrayBufferView | ArrayBuffer): boolean => {
+  const bytes = (view: ArrayBufferView | ArrayBuffer): ArrayLike<unknown> =>
+    view instanceof ArrayBuffer
+      ? new Uint8Array(view)
+      : view instanceof DataView
+        ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
+        : (view as unknown as ArrayLike<unknown>)
+  const a = bytes(returned)
+  const b = bytes(decoded)
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (!sameValue(a[i], b[i])) return false
+  return true
+}
+
+/** A union member's type guard; a plain primitive or a literal without checks is told by a look, not by the parser. */
+const guard = (ast: SchemaAST.AST): ((u: unknown) => boolean) => {
+  if (ast.checks === undefined) {
+    switch (ast._tag) {
+      case "Literal":
+        return (u) => u === ast.literal
+      case "String":
+      case "Number":
+      case "Boolean":
+      case "BigInt":
+      case "Symbol": {
+        const type = ast._tag.toLowerCase()
+        return (u) => typeof u === type
+      }
+      case "Null":
+        return (u) => u === null
+      case "Undefined":
+        return (u) => u === undefined
+    }
+  }
+  return SchemaParser.is(Schema.make(ast))
+}
+
+const stepOf = (key: PropertyKey): string => (typeof key === "symbol" ? `field [${String(key)}]` : `field ${JSON.stringify(String(key))}`)
+
+/** Whether a record's key parameter (String, Number, Symbol, a template literal, or a union of them) takes `key`. */
+const keyGuard = (parameter: SchemaAST.AST): ((key: PropertyKey) => boolean) => {
+  switch (parameter._tag) {
+    case "String":
+      return (key) => typeof key === "string"
+    case "Symbol":
+      return (key) => typeof key === "symbol"
+    case "Number":
+      return (key) => typeof key === "string" && key.trim() !== "" && !Number.isNaN(Number(key))
+    case "Union": {
+      const members = parameter.types.map(keyGuard)
+      return (key) => members.some((accepts) => accepts(key))
+    }
+    default: {
+      const is = SchemaParser.is(Schema.make(parameter))
+      return (key) => is(key)
+    }
+  }
+}
+
+/** The issue for a value that does not come back from its encoding as it was. */
+const explain = (difference: Difference): string => {
+  const where = difference.path.length === 0 ? "" : ` at ${renderPath(difference.path)}`
+  const what = `it does not come back from its encoding as it was${where}: the body returned ${describeValue(
+    difference.returned
+  )}, and decoding its encoding gives ${describeValue(difference.decoded)}`
+  return difference.union
+    ? `${what}. The union's members have overlapping JSON encodings, so decoding cannot tell which member the value ` +
+        "belongs to (reordering the members only moves the problem to the other member): make the union discriminated " +
+        "(a literal `_tag` field in each member, as `Schema.TaggedStruct` has), or keep only members whose encodings differ"
+    : `${what}. Every caller would get the decoded value instead: give that part a schema that encodes it ` +
+        "(`Schema.Date` for a Date; `Schema.Any` and `Schema.Unknown` keep only what JSON holds)"
+}
+
+/** A value as it reads in a sentence: `a string ("1")`, `a bigint (1n)`, `a Date (1970-01-01T00:00:00.000Z)`. */
+const describeValue = (value: unknown): string => {
+  if (value === ABSENT) return "nothing (no field or element there)"
+  const short = (text: string) => (text.length > 40 ? `${text.slice(0, 39)}…` : text)
+  switch (typeof value) {
+    case "string":
+      return `a string (${short(JSON.stringify(value))})`
+    case "number":
+      return `a number (${value})`
+    case "bigint":
+      return `a bigint (${value}n)`
+    case "boolean":
+      return `a boolean (${value})`
+    case "undefined":
+      return "undefined"
+    case "symbol":
+      return "a symbol"
+    case "function":
+      return "a function"
+  }
+  if (value === null) return "null"
+  if (value instanceof Date) return `a Date (${Number.isNaN(value.getTime()) ? "Invalid Date" : value.toISOString()})`
+  if (Array.isArray(value)) return `an array of ${value.length}`
+  const name = typeNameOf(value)
+  return name === "Object" ? "an object" : phrase(name)
+}
+
+const describeError = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
 /** The JSON text of an encoded value; `Schema.Any` lets a cycle or a bigint through, which JSON cannot hold. */
 const toJson = (value: unknown, encoded: unknown): string => {
   try {
     return JSON.stringify(encoded) ?? "null"
   } catch (e) {
-    throw new Unstorable(value, { issue: `its encoding is not JSON: ${e instanceof Error ? e.message : String(e)}` })
+    throw new Unstorable(value, { issue: `its encoding is not JSON: ${describeError(e)}` })
   }
 }
 
@@ -255,8 +671,10 @@ export const readonly = <A>(): ValueCodec<A> =>
 
 /**
  * Raised when a cached function returns a value its codec cannot keep: a
- * function, a socket, a class instance without a `value` schema, or a value
- * that does not match the `value` schema.
+ * function, a socket, a class instance or an instance of a subclass of Map
+ * or Array without a `value` schema, a value that does not match the `value`
+ * schema, or one that would not come back from the schema's encoding as it
+ * was (a union whose members' encodings overlap).
  *
  * @category errors
  * @since 0.1.0
@@ -267,7 +685,7 @@ export class UnserializableValueError extends Schema.TaggedError<UnserializableV
   typeName: Schema.String,
   /** Where that part sits in the value: `value → field "handlers" → [2]`. */
   path: Schema.optional(Schema.String),
-  /** The `value` schema's issue, for a value that does not match it. */
+  /** The `value` schema's issue, for a value that does not match it or would not come back from its encoding as it was. */
   issue: Schema.optional(Schema.String),
   /** Why the part cannot be copied, when its type alone does not say. */
   reason: Schema.optional(Schema.String)

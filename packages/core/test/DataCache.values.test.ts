@@ -198,6 +198,52 @@ describe("DataCache values", () => {
         })
       )
     )
+
+    it.effect("a union whose members' encodings overlap fails every caller rather than return a value of another type", () =>
+      withCache(
+        Effect.gen(function* () {
+          const cases = [
+            ["bigintOrString", Schema.Union([Schema.BigInt, Schema.String]), "1", 'returned a string ("1")'],
+            ["dateOrString", Schema.Union([Schema.Date, Schema.String]), "1970-01-01T00:00:00.000Z", "gives a Date"],
+            ["numberOrString", Schema.Union([Schema.Number, Schema.String]), "NaN", "gives a number (NaN)"]
+          ] as const
+          for (const [name, schema, value, phrase] of cases) {
+            const body = counting(() => value)
+            const f = DataCache.fn({ name, value: schema as Schema.Codec<unknown, unknown> }, body.run)
+            const errors = yield* Effect.all(
+              Array.from({ length: 3 }, () => Effect.flip(f())),
+              { concurrency: "unbounded" }
+            )
+            const runs = body.runs()
+            for (const error of [...errors, yield* Effect.flip(f())]) {
+              assert.instanceOf(error, ValueCodec.UnserializableValueError)
+              assert.include(error.message, `${name} returned a value that does not match its \`value\` schema`)
+              assert.include(error.message, phrase)
+            }
+            // Nothing was stored.
+            assert.strictEqual(body.runs(), runs + 1)
+          }
+        })
+      )
+    )
+
+    it.effect("values a union gives back as they were: the miss, the waiters and the hits all get the body's value", () =>
+      withCache(
+        Effect.gen(function* () {
+          const Code = Schema.Union([Schema.BigInt, Schema.String])
+          const Shape = Schema.Union([
+            Schema.TaggedStruct("Id", { value: Schema.BigInt }),
+            Schema.TaggedStruct("Label", { value: Schema.String })
+          ])
+          const Value = Schema.Struct({ codes: Schema.Array(Code), shape: Shape, at: Schema.Union([Schema.Date, Schema.Number]) })
+          const make = () => ({ codes: [1n, "x"], shape: { _tag: "Label" as const, value: "1" }, at: new Date(0) })
+          const body = counting(make)
+          const f = DataCache.fn({ name: "roundTrips", value: Value }, body.run)
+          for (const value of yield* callers(f())) assert.deepStrictEqual(value, make())
+          assert.strictEqual(body.runs(), 1)
+        })
+      )
+    )
   })
 
   describe("errors", () => {

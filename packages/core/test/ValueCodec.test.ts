@@ -1,6 +1,20 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ValueCodec } from "@recall/core"
-import { Chunk, Data, DateTime, Duration, Effect, Equal, HashMap, HashSet, Option, Result, Schema, SchemaGetter } from "effect"
+import {
+  Chunk,
+  Data,
+  DateTime,
+  Duration,
+  Effect,
+  Equal,
+  HashMap,
+  HashSet,
+  Option,
+  Result,
+  Schema,
+  SchemaGetter,
+  SchemaTransformation
+} from "effect"
 
 const roundTrip = <A>(codec: ValueCodec.ValueCodec<NoInfer<A>>, value: A): A => codec.loadUnsafe(codec.storeUnsafe(value).stored)
 
@@ -678,6 +692,157 @@ describe("ValueCodec", () => {
     it("undefined and void values are kept", () => {
       assert.isUndefined(roundTrip(ValueCodec.fromSchema(Schema.Undefined), undefined))
       assert.isUndefined(roundTrip<void>(ValueCodec.fromSchema(Schema.Void), undefined))
+    })
+
+    describe("a value must come back from its encoding as it was", () => {
+      /** A Float64Array kept as a JSON array of numbers (NaN included). */
+      const Float64 = Schema.Array(Schema.Number).pipe(
+        Schema.decodeTo(
+          Schema.instanceOf(Float64Array),
+          SchemaTransformation.transform<Float64Array<ArrayBuffer>, ReadonlyArray<number>>({
+            decode: (numbers) => Float64Array.from(numbers),
+            encode: (array) => Array.from(array)
+          })
+        )
+      )
+
+      it("a union whose members' encodings overlap: a value another member would decode is Unstorable, not another type", () => {
+        const cases: Array<readonly [Schema.Codec<any, any>, unknown, string, string]> = [
+          [Schema.Union([Schema.BigInt, Schema.String]), "1", 'a string ("1")', "a bigint (1n)"],
+          [Schema.Union([Schema.String, Schema.BigInt]), "1", 'a string ("1")', "a bigint (1n)"],
+          [Schema.Union([Schema.Date, Schema.String]), "1970-01-01T00:00:00.000Z", "a string", "a Date (1970-01-01T00:00:00.000Z)"],
+          [
+            Schema.Union([Schema.String, Schema.Date]),
+            new Date(0),
+            "a Date (1970-01-01T00:00:00.000Z)",
+            'a string ("1970-01-01T00:00:00.000Z")'
+          ],
+          [Schema.Union([Schema.Number, Schema.String]), "NaN", 'a string ("NaN")', "a number (NaN)"]
+        ]
+        for (const [schema, value, returned, decoded] of cases) {
+          const error = unstorable(ValueCodec.fromSchema(schema), value)
+          assert.include(error.issue ?? "", `the body returned ${returned}`)
+          assert.include(error.issue ?? "", `decoding its encoding gives ${decoded}`)
+          assert.include(error.issue ?? "", "make the union discriminated")
+          assert.include(ValueCodec.toValueError(error, "load").message, "load returned a value that does not match its `value` schema")
+        }
+      })
+
+      it("names where the part sits: a class field, an array element, an Option, a record, a map, a recursive schema", () => {
+        const Loose = Schema.Union([Schema.BigInt, Schema.String])
+        class Row extends Schema.Class<Row>("Row")({ id: Schema.Number, code: Loose }) {}
+        interface Tree {
+          readonly code: string | bigint
+          readonly kids: ReadonlyArray<Tree>
+        }
+        const Tree: Schema.Codec<Tree, unknown> = Schema.Struct({
+          code: Loose,
+          kids: Schema.Array(Schema.suspend((): Schema.Codec<Tree, unknown> => Tree))
+        })
+        const cases: Array<readonly [Schema.Codec<any, any>, unknown, ReadonlyArray<string>]> = [
+          [Row, new Row({ id: 1, code: "7" }), ['field "code"']],
+          [Schema.Array(Row), [new Row({ id: 1, code: 1n }), new Row({ id: 2, code: "2" })], ["[1]", 'field "code"']],
+          [Schema.Option(Loose), Option.some("1"), ['field "value"']],
+          [Schema.Record(Schema.String, Loose), { a: 1n, b: "2" }, ['field "b"']],
+          [Schema.ReadonlyMap(Schema.String, Loose), new Map([["k", "3"]]), ["value of entry 0"]],
+          [
+            Tree,
+            {
+              code: 1n,
+              kids: [
+                { code: "x", kids: [] },
+                { code: "4", kids: [] }
+              ]
+            },
+            ['field "kids"', "[1]", 'field "code"']
+          ]
+        ]
+        for (const [schema, value, path] of cases) {
+          const error = unstorable(ValueCodec.fromSchema(schema), value)
+          assert.deepStrictEqual(error.path, path)
+          assert.include(error.issue ?? "", `at value → ${path.join(" → ")}`)
+        }
+      })
+
+      it("values that do come back are kept: whatever their union member, NaN in a typed array, undeclared fields dropped", () => {
+        const Loose = Schema.Union([Schema.BigInt, Schema.String])
+        class Reading extends Schema.Class<Reading>("Reading")({
+          at: Schema.Date,
+          values: Float64,
+          note: Schema.optional(Schema.String)
+        }) {}
+        const Value = Schema.Struct({
+          codes: Schema.Array(Loose),
+          reading: Reading,
+          latest: Schema.Option(Reading),
+          bytes: Schema.Uint8Array,
+          byName: Schema.ReadonlyMap(Schema.String, Schema.Date),
+          tags: Schema.ReadonlySet(Schema.String),
+          scores: Schema.Record(Schema.String, Schema.Number),
+          pair: Schema.Tuple([Schema.String, Schema.BigInt]),
+          maybe: Schema.optional(Schema.Number),
+          shape: Schema.Union([
+            Schema.TaggedStruct("Circle", { radius: Schema.Number }),
+            Schema.TaggedStruct("Square", { side: Schema.String })
+          ])
+        })
+        const reading = new Reading({ at: new Date(0), values: new Float64Array([NaN, -1, Infinity]) })
+        const value = {
+          codes: [1n, "x", "1x"],
+          reading,
+          latest: Option.some(reading),
+          bytes: new Uint8Array([1, 2]),
+          byName: new Map([["a", new Date(5)]]),
+          tags: new Set(["t"]),
+          scores: { a: NaN, b: -0 },
+          pair: ["p", 2n] as const,
+          maybe: undefined,
+          shape: { _tag: "Square" as const, side: "1" },
+          notInSchema: new Date(0)
+        }
+        const { value: decoded } = ValueCodec.fromSchema(Value).storeUnsafe(value)
+        assert.deepStrictEqual(decoded.codes, [1n, "x", "1x"])
+        assert.isTrue(Number.isNaN(decoded.reading.values[0]))
+        assert.deepStrictEqual(decoded.shape, { _tag: "Square", side: "1" })
+        assert.isFalse("notInSchema" in decoded)
+        // `Schema.Struct({})` and `Schema.Any` let every field through, and every field must come back.
+        assert.deepStrictEqual(roundTrip<object>(ValueCodec.fromSchema(Schema.Struct({})), { a: [1, { b: "c" }] }), { a: [1, { b: "c" }] })
+        assert.deepStrictEqual(roundTrip(ValueCodec.fromSchema(Schema.Any), { a: [1, null, "x"] }), { a: [1, null, "x"] })
+      })
+
+      it("a part JSON changes under Schema.Any is Unstorable, pointing to a schema that keeps it", () => {
+        const error = unstorable(ValueCodec.fromSchema(Schema.Any), { rows: [{ at: new Date(0) }] })
+        assert.deepStrictEqual(error.path, ['field "rows"', "[0]", 'field "at"'])
+        assert.include(error.issue ?? "", 'returned a Date (1970-01-01T00:00:00.000Z), and decoding its encoding gives a string ("1970')
+        assert.include(error.issue ?? "", "Schema.Date")
+        const dropped = unstorable(ValueCodec.fromSchema(Schema.Any), { list: [1], gone: undefined })
+        assert.deepStrictEqual(dropped.path, ['field "gone"'])
+        assert.include(dropped.issue ?? "", "the body returned undefined, and decoding its encoding gives nothing")
+      })
+
+      it("a value nested too deeply to compare is Unstorable, not a RangeError", () => {
+        // Where the stack runs out depends on the stack: JSON may hold a depth that comparing cannot.
+        const codec = ValueCodec.fromSchema(Schema.Any)
+        for (const depth of [1000, 2000, 3000, 5000, 10_000]) {
+          try {
+            codec.storeUnsafe(nested(depth, 1))
+          } catch (e) {
+            assert.instanceOf(e, ValueCodec.Unstorable)
+          }
+        }
+      })
+
+      it("the comparison leaves the body's value as it was: no hash of it is cached", () => {
+        // `Equal.equals` caches the hash of every object it meets; a later mutation would make that hash stale.
+        const bytes = new Uint8Array([1, 2])
+        const row = { list: [1] }
+        ValueCodec.fromSchema(Schema.Uint8Array).storeUnsafe(bytes)
+        ValueCodec.fromSchema(Schema.Unknown).storeUnsafe(row)
+        bytes[0] = 9
+        row.list.push(2)
+        assert.isTrue(Equal.equals(bytes, new Uint8Array([9, 2])))
+        assert.isTrue(Equal.equals(row, { list: [1, 2] }))
+      })
     })
   })
 
