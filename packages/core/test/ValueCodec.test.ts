@@ -1,3 +1,4 @@
+import { runInNewContext } from "node:vm"
 import { assert, describe, it } from "@effect/vitest"
 import { ValueCodec } from "@recall/core"
 import {
@@ -546,6 +547,13 @@ describe("ValueCodec", () => {
         assert.include(unstorable(codec, new Heavier()).reason ?? "", "it extends Map")
       })
 
+      it("an array or a typed array from another realm is refused too, saying so", () => {
+        for (const source of ["[1, 2]", "new Float64Array(2)"]) {
+          const error = unstorable(codec, { list: runInNewContext(source) })
+          assert.include(error.reason ?? "", "another realm")
+        }
+      })
+
       it("Node's Buffer is the exception: copied as a Buffer", () => {
         const copy = roundTrip(codec, { bytes: Buffer.from("hi") })
         assert.isTrue(Buffer.isBuffer(copy.bytes))
@@ -863,6 +871,14 @@ describe("ValueCodec", () => {
       roundTrip(codec, { option: Option.some(inner), chunk: Chunk.make({ n: 1 }), parsed })
       assert.isTrue(Object.isFrozen(inner.list))
       assert.isTrue(Object.isFrozen(Object.getOwnPropertyDescriptor(parsed, "__proto__")!.value))
+    })
+
+    it("freezes plain data under symbol keys", () => {
+      const codec = ValueCodec.readonly<any>()
+      const inner = { list: [1] }
+      roundTrip(codec, { [Symbol.for("tenant")]: inner })
+      assert.isTrue(Object.isFrozen(inner))
+      assert.isTrue(Object.isFrozen(inner.list))
     })
 
     it("freezes a value nested 100,000 deep", () => {

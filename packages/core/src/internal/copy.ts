@@ -119,12 +119,12 @@ const bufferPrototype: object | undefined = (globalThis as { Buffer?: { prototyp
  * `class Weights extends Map`), to refuse it: a copy would be an instance of
  * the built-in, without the subclass's methods or its own state.
  */
-const builtinName = (value: object): string => {
+const builtinName = (value: object): string | undefined => {
   for (let p = Object.getPrototypeOf(Object.getPrototypeOf(value)); p !== null; p = Object.getPrototypeOf(p)) {
     const name = builtins.get(p)
     if (name !== undefined) return name
   }
-  return "a built-in class"
+  return undefined
 }
 
 const builtins = new Map<object, string>(
@@ -155,10 +155,14 @@ const builtins = new Map<object, string>(
     .map((C) => [C.prototype, C === Object.getPrototypeOf(Uint8Array) ? "TypedArray" : C.name])
 )
 
-/** Why a subclass of a built-in is refused. */
+/** Why a subclass of a built-in (or a built-in with another prototype: from another realm, or re-prototyped) is refused. */
 const subclassReason = (value: object): string => {
   const base = builtinName(value)
-  return `it extends ${base}, and a copy would be a plain ${base}: its class, its methods and any state the class adds would be lost`
+  if (base !== undefined) {
+    return `it extends ${base}, and a copy would be a plain ${base}: its class, its methods and any state the class adds would be lost`
+  }
+  const tag = Object.prototype.toString.call(value).slice(8, -1)
+  return `its prototype is not this realm's ${tag}.prototype: it was made in another realm, such as a vm context, or given another prototype, and a copy would be a plain ${tag} of this realm`
 }
 
 // ---------------------------------------------------------------------------
