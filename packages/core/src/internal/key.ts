@@ -181,6 +181,8 @@ const jsonCopy = (value: unknown, depth: number): unknown => {
       }
       if (!isPlainObject(value)) return NOT_JSON
       let copy: Record<string, unknown>
+      // Where symbol-keyed fields would be: the copy, when it is a spread.
+      let symbols: object
       if (depth === 1) {
         const own = Object.keys(value)
         if (8 * own.length > budget) return NOT_JSON
@@ -188,20 +190,20 @@ const jsonCopy = (value: unknown, depth: number): unknown => {
         for (let i = 0; i < own.length; i++) if (isExcluded(own[i]!)) excluded = true
         if (excluded) {
           // Read the other fields one by one, so the `_` ones are never read.
-          if (Object.getOwnPropertySymbols(value).length > 0) return NOT_JSON
           copy = {}
           for (const key of sortKeys(own)) {
             if (!isExcluded(key)) put(copy, key, (value as Record<string, unknown>)[key])
           }
+          symbols = value
         } else {
           copy = { ...value }
+          symbols = copy
         }
       } else {
         copy = { ...value }
+        symbols = copy
       }
       const keys = Object.keys(copy)
-      // Symbol-keyed fields count, and JSON would leave them out.
-      if (Object.getOwnPropertySymbols(copy).length > 0) return NOT_JSON
       const n = keys.length
       budget -= 8 * n
       if (budget < 0) return NOT_JSON
@@ -219,6 +221,9 @@ const jsonCopy = (value: unknown, depth: number): unknown => {
           return NOT_JSON
         }
       }
+      // Symbol-keyed fields count, and JSON would leave them out. (Checked
+      // last: a field JSON cannot print turns the value down sooner.)
+      if (Object.getOwnPropertySymbols(symbols).length > 0) return NOT_JSON
       return copy
     }
     default:
