@@ -74,7 +74,9 @@ class Station extends Schema.Class<Station>("Station")({
   shape: Shape,
   readings: Schema.Array(Reading),
   latest: Schema.Option(Reading),
-  meta: Schema.Record(Schema.String, Schema.Union([Schema.String, Schema.Number, Schema.Null])),
+  // Finite numbers: NaN and the infinities encode as the strings "NaN", "Infinity", which this
+  // union decodes as strings, so the value schema (rightly) refuses them (see ValueCodec.fromSchema).
+  meta: Schema.Record(Schema.String, Schema.Union([Schema.String, Schema.Finite, Schema.Null])),
   bytes: Schema.Uint8Array
 }) {}
 
