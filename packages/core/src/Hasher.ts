@@ -53,6 +53,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Canonical from "./internal/canonical.ts"
@@ -359,23 +360,27 @@ export const structural = (options?: { readonly hashers?: ReadonlyArray<TypeHash
  * @since 0.1.0
  */
 export const fromSchema = <S extends Schema.Top & { readonly EncodingServices: never }>(schema: S): Hasher<S["Type"]> => {
-  const encode = Schema.encodeUnknownResult(Schema.toCodecJson(schema) as unknown as Schema.Codec<unknown, unknown>)
+  // The schema's own encoding, not its JSON codec: JSON spells 1n and "1", a
+  // Date and its ISO string, NaN and "NaN" alike, and the key must not.
+  const encode = Schema.encodeUnknownExit(schema as unknown as Schema.Codec<unknown, unknown>)
   return make((value) => {
     let encoded: ReturnType<typeof encode>
     try {
       encoded = encode(value)
     } catch (e) {
-      throw new Unhashable(
-        value,
-        [],
-        `encoding it with the schema threw ${e instanceof Error ? `${e.name}: ${e.message}` : "an error"}`,
-        "threw"
-      )
+      throw threw(value, e)
     }
-    if (encoded._tag === "Failure") throw new Unhashable(value, [], encoded.failure.message, "schema")
-    return encoded.success
+    if (encoded._tag === "Success") return encoded.value
+    const issue = Cause.findErrorOption(encoded.cause)
+    if (issue._tag === "Some") throw new Unhashable(value, [], (issue.value as { readonly message: string }).message, "schema")
+    // A getter or a Proxy that threw while the schema read the value: name what it threw.
+    const defect = Cause.findDefect(encoded.cause)
+    throw threw(value, defect._tag === "Success" ? defect.success : Cause.squash(encoded.cause))
   }, [])
 }
+
+const threw = (value: unknown, e: unknown): Unhashable =>
+  new Unhashable(value, [], `reading it threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`, "threw")
 
 /**
  * A stable fingerprint of a schema's shape (the hash of its JSON Schema).

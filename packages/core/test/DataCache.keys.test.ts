@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache, Hasher } from "@recall/core"
-import { Effect, Schema } from "effect"
+import { Data, Effect, Schema } from "effect"
 import { bitFlips, identify, knownCollisions, nearValues } from "./fixtures/nearValues.ts"
 
 const withCache = <A, E>(effect: Effect.Effect<A, E, DataCache.DataCache>) => Effect.provide(effect, DataCache.layerMemory())
@@ -541,6 +541,96 @@ describe("DataCache keys", () => {
           assert.include(mismatch.message, "does not match the `key` schema")
           assert.notInclude(mismatch.message, 'DataCache.fn({ name: "keyed", key:')
           assert.strictEqual(mismatch.argument, "argument 0")
+        })
+      )
+    )
+  })
+
+  describe("the `_` rule and key schemas", () => {
+    type Shape = Data.TaggedEnum<{ Circle: { readonly r: number }; Square: { readonly r: number } }>
+    const Shape = Data.taggedEnum<Shape>()
+
+    it.effect("`_tag` and `__` names are part of the key; single-underscore names are not", () =>
+      withCache(
+        Effect.gen(function* () {
+          const area = DataCache.fn("area", (shape: Shape) => Effect.succeed(shape._tag === "Circle" ? 3.14 * shape.r ** 2 : shape.r ** 2))
+          assert.strictEqual(yield* area(Shape.Circle({ r: 1 })), 3.14)
+          assert.strictEqual(yield* area(Shape.Square({ r: 1 })), 1, "a Square is not the Circle's entry")
+          const typed = DataCache.fn("typed", (node: { __typename: string; id: number; _trace: string }) => Effect.succeed(node.__typename))
+          assert.strictEqual(yield* typed({ __typename: "User", id: 1, _trace: "a" }), "User")
+          assert.strictEqual(yield* typed({ __typename: "Team", id: 1, _trace: "b" }), "Team")
+          assert.strictEqual(yield* typed({ __typename: "Team", id: 1, _trace: "c" }), "Team")
+          assert.strictEqual((yield* typed.stats).misses, 2, "`_trace` is left out")
+        })
+      )
+    )
+
+    it.effect("with a key schema, the schema decides: a declared `_id` counts", () =>
+      withCache(
+        Effect.gen(function* () {
+          const byId = DataCache.fn({ name: "byId", key: Schema.Struct({ _id: Schema.String }) }, (doc: { _id: string }) =>
+            Effect.succeed(doc._id)
+          )
+          assert.strictEqual(yield* byId({ _id: "a" }), "a")
+          assert.strictEqual(yield* byId({ _id: "b" }), "b")
+        })
+      )
+    )
+
+    it.effect("a Schema.Array key describes one array argument", () =>
+      withCache(
+        Effect.gen(function* () {
+          const total = DataCache.fn({ name: "total", key: Schema.Array(Schema.Number) }, (ids: ReadonlyArray<number>) =>
+            Effect.succeed(ids.reduce((a, b) => a + b, 0))
+          )
+          assert.strictEqual(yield* total([1, 2]), 3)
+          assert.strictEqual(yield* total([1, 3]), 4)
+        })
+      )
+    )
+
+    it.effect("a key schema keeps the types its JSON encoding would merge: 1n and '1', a Date and its ISO string, NaN and 'NaN'", () =>
+      withCache(
+        Effect.gen(function* () {
+          const show = (x: unknown) => (x instanceof Date ? "date" : typeof x)
+          const cases = [
+            [Schema.Union([Schema.BigInt, Schema.String]), 1n, "1"],
+            [Schema.Union([Schema.Date, Schema.String]), new Date(0), new Date(0).toISOString()],
+            [Schema.Union([Schema.Number, Schema.String]), Number.NaN, "NaN"],
+            [Schema.Union([Schema.Number, Schema.String]), Number.POSITIVE_INFINITY, "Infinity"]
+          ] as const
+          for (const [i, [key, a, b]] of cases.entries()) {
+            const f = DataCache.fn({ name: `union${i}`, key } as never, (x: unknown) => Effect.succeed(show(x))) as unknown as (
+              x: unknown
+            ) => Effect.Effect<string, unknown, DataCache.DataCache>
+            assert.strictEqual(yield* f(a), show(a))
+            assert.strictEqual(yield* f(b), show(b), `case ${i}: the second argument gets its own entry`)
+          }
+        })
+      )
+    )
+
+    it.effect("under a key schema, a revoked proxy or a throwing getter is an UnhashableParamError naming what it threw", () =>
+      withCache(
+        Effect.gen(function* () {
+          const f = DataCache.fn({ name: "fk", key: Schema.Struct({ id: Schema.Number }) }, (q: { id: number }) => Effect.succeed(q.id))
+          const revoked = Proxy.revocable({ id: 1 }, {})
+          revoked.revoke()
+          const throwing = {
+            get id(): number {
+              throw new Error("no id today")
+            }
+          }
+          for (const [arg, message] of [
+            [revoked.proxy, /revoked/],
+            [throwing, /no id today/]
+          ] as const) {
+            const error = yield* Effect.flip(f(arg))
+            assert.instanceOf(error, Hasher.UnhashableParamError)
+            assert.match(error.message, message)
+            const lookup = yield* Effect.flip(f.has(arg))
+            assert.instanceOf(lookup, Hasher.UnhashableParamError)
+          }
         })
       )
     )

@@ -31,44 +31,15 @@ import type * as Schema from "effect/Schema"
 import * as Hasher from "../Hasher.ts"
 import { isPlainObject, sortKeys } from "./canonical.ts"
 
-const isExcluded = (key: string): boolean => key.charCodeAt(0) === 95 /* _ */
-
 /**
- * An argument without its `_` fields, for a `key` schema to encode: a copy of
- * its other own enumerable fields, so the `_` ones are never read.
+ * Whether a top-level field of an argument is left out of the key: a single
+ * leading underscore, as Streamlit's `_param`. `_tag` is data (Effect's
+ * discriminator, on plain objects too: `Data.taggedEnum`) and a double
+ * underscore (`__typename`) is a data format's convention: both stay.
+ *
+ * @internal
  */
-const stripExcluded = (arg: unknown, at: number): unknown => {
-  if (typeof arg !== "object" || arg === null || !isPlainObject(arg)) return arg
-  const keys = Object.keys(arg)
-  if (!keys.some(isExcluded)) return arg
-  const out: Record<string, unknown> = Object.create(Object.getPrototypeOf(arg))
-  for (const key of keys) {
-    if (isExcluded(key)) continue
-    try {
-      out[key] = (arg as Record<string, unknown>)[key]
-    } catch (e) {
-      throw new Hasher.Unhashable(
-        arg,
-        [at, key],
-        `reading it threw ${e instanceof Error ? `${e.name}: ${e.message}` : "an error"}`,
-        "threw"
-      )
-    }
-  }
-  return out
-}
-
-/** The arguments without the `_` fields of their plain objects. */
-const stripArgs = (args: ReadonlyArray<unknown>): ReadonlyArray<unknown> => {
-  let out: Array<unknown> | undefined
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]
-    const stripped = stripExcluded(arg, i)
-    if (out === undefined && stripped !== arg) out = args.slice(0, i)
-    out?.push(stripped)
-  }
-  return out ?? args
-}
+export const isExcluded = (key: string): boolean => key.charCodeAt(0) === 95 /* _ */ && key.charCodeAt(1) !== 95 && key !== "_tag"
 
 /**
  * The arguments without trailing `undefined`s. The `_` fields are dropped by
@@ -288,8 +259,8 @@ const arity = (args: ReadonlyArray<unknown>, described: number): Hasher.Unhashab
  * structural hasher with the function's per-type hashers. The result is an
  * in-memory Map key, not the hex hash that names entries in stores.
  *
- * A tuple schema (`Schema.Tuple`, `Schema.Array`) describes all the
- * arguments; any other schema describes a function of one argument. A call
+ * A tuple schema (`Schema.Tuple`) describes all the arguments; any other
+ * schema (`Schema.Array` included) describes a function of one argument. A call
  * with more arguments than the schema describes fails with `Unhashable`
  * rather than being keyed by the arguments the schema covers.
  *
@@ -306,20 +277,22 @@ export const makeKeyHasher = (
     const json = !hashers.some(([Class]) => Class === Object || Class === Array)
     return (args) => primitiveKey(args) ?? (json ? jsonKey(args) : undefined) ?? hasher.keyUnsafe(args, true)
   }
+  // With a key schema nothing is stripped: the schema declares what counts.
   const hasher = Hasher.fromSchema(key as Schema.Top & { readonly EncodingServices: never })
   const ast = key.ast
-  if (ast._tag === "Arrays") {
+  // Only a tuple describes the arguments one by one; Schema.Array, like every
+  // other schema, describes argument 0.
+  if (ast._tag === "Arrays" && (ast.elements.length > 0 || ast.rest.length === 0)) {
     const described = ast.rest.length > 0 ? Infinity : ast.elements.length
     return (args) => {
       if (args.length > described) throw arity(args, described)
-      return hasher.keyUnsafe(stripArgs(args))
+      return hasher.keyUnsafe(args)
     }
   }
   return (args) => {
     if (args.length > 1) throw arity(args, 1)
-    const arg = stripExcluded(args[0], 0)
     try {
-      return hasher.keyUnsafe(arg)
+      return hasher.keyUnsafe(args[0])
     } catch (e) {
       // The schema describes argument 0; its issue says where inside it.
       if (e instanceof Hasher.Unhashable) throw new Hasher.Unhashable(e.value, [0, ...e.path], e.issue, e.reason)
