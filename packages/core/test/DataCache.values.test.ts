@@ -125,6 +125,28 @@ describe("DataCache values", () => {
     )
   })
 
+  describe("sparse arrays", () => {
+    it.effect("cost their elements, not their length: one element at index 2 ** 32 - 2, on a miss and on hits", () =>
+      withCache(
+        Effect.gen(function* () {
+          const f = DataCache.fn("sparse", () =>
+            Effect.sync(() => {
+              const a: Array<number> = []
+              a[2 ** 32 - 2] = 7
+              return a
+            })
+          )
+          for (const call of ["miss", "hit", "hit"]) {
+            const value = yield* f()
+            assert.strictEqual(value.length, 2 ** 32 - 1, call)
+            assert.strictEqual(value[2 ** 32 - 2], 7, call)
+            assert.isFalse(0 in value, `${call}: holes stay holes`)
+          }
+        })
+      )
+    )
+  })
+
   describe("typed arrays", () => {
     it.effect("views that share a buffer share one copied buffer on every call", () =>
       withCache(

@@ -95,6 +95,26 @@ const isIndex = (key: string): boolean => {
   return n >>> 0 === n && n !== 4294967295 && String(n) === key
 }
 
+// Arrays longer than this are probed for holes before they are walked.
+const SPARSE_PROBE_LENGTH = 4096
+const SPARSE_PROBES = 8
+
+/**
+ * Whether a long array is probably sparse: one of a few random positions is a
+ * hole. Then it is walked by its keys (linear in its elements) rather than by
+ * its length. The guess only decides the speed, never the copy (both walks
+ * copy the same), and random positions cannot be aimed at by a crafted value.
+ */
+const looksSparse = (array: ReadonlyArray<unknown>): boolean => {
+  const n = array.length
+  if (n <= SPARSE_PROBE_LENGTH) return false
+  if (!(n - 1 in array)) return true
+  for (let probe = 0; probe < SPARSE_PROBES; probe++) {
+    if (!(Math.floor(Math.random() * n) in array)) return true
+  }
+  return false
+}
+
 /**
  * Own enumerable string keys of an array other than its indices. `Object.keys`
  * lists the indices first, so the fields are the keys after the last index.
@@ -493,12 +513,24 @@ class Copier {
       const out = new Array(value.length)
       this.enter(value, out, target, key)
       this.stack.push(LEAVE)
-      this.bytes += OBJECT_BYTES + SLOT_BYTES * value.length
-      for (let i = 0; i < value.length; i++) {
-        const item = value[i]
-        // A hole stays a hole, as in structuredClone (`out` starts with holes only).
-        if (item === undefined && !(i in value)) this.extras = true
-        else this.put(item, out, i)
+      if (looksSparse(value)) {
+        // `a[2 ** 32 - 2] = 1` has one element: walk what is there, not the length.
+        this.extras = true
+        let count = 0
+        for (const index of Object.keys(value)) {
+          if (!isIndex(index)) break // indices come first, in order
+          this.put(value[index as unknown as number], out, Number(index))
+          count++
+        }
+        this.bytes += OBJECT_BYTES + SLOT_BYTES * count
+      } else {
+        this.bytes += OBJECT_BYTES + SLOT_BYTES * value.length
+        for (let i = 0; i < value.length; i++) {
+          const item = value[i]
+          // A hole stays a hole, as in structuredClone (`out` starts with holes only).
+          if (item === undefined && !(i in value)) this.extras = true
+          else this.put(item, out, i)
+        }
       }
       if (this.look) {
         for (const field of arrayFields(value)) this.extra(value, field, out)
