@@ -13,6 +13,17 @@
  * - plain-object keys sorted (registered-symbol keys apart, after them); Map
  *   entries and Set members sorted by their own canonical forms, so insertion
  *   order never counts;
+ * - built-in containers (arrays, Date, Map, Set, RegExp, typed arrays,
+ *   ArrayBuffer) by their built-in rule only when their prototype is exactly
+ *   the built-in's (Node's Buffer has a binary kind of its own); an instance
+ *   of any other subclass has no form (it needs a per-type hasher). Their own
+ *   enumerable fields besides their content (a match array's `index`, a
+ *   Map's `unit`) follow the content, keys sorted, behind a tag of their own;
+ * - arrays with holes are walked by their indices (linear in their elements,
+ *   not in their length); a run of holes is one count;
+ * - effect's HashMap and HashSet as unordered entries and members, with tags
+ *   of their own; value objects (Data, Schema.Class, Equal) by class name and
+ *   fields, and in in-memory keys also by a number per class;
  * - typed arrays and ArrayBuffers up to {@link INLINE_BINARY_BYTES} written
  *   as their bytes; larger ones hashed in place (XXH3-128, never element by
  *   element) and only their 16-byte digest joins the form;
@@ -62,6 +73,8 @@
  */
 import * as Data from "effect/Data"
 import * as Equal from "effect/Equal"
+import * as HashMap from "effect/HashMap"
+import * as HashSet from "effect/HashSet"
 import * as Schema from "effect/Schema"
 import * as Xxh3 from "./xxh3.ts"
 
@@ -172,31 +185,74 @@ const Tag = {
   /** Graph mode: an object met for the first time, and its number. */
   node: 24,
   /** Graph mode: an object met before, by its number. */
-  reference: 25
+  reference: 25,
+  /** An effect/HashMap: its entries, sorted by their forms. */
+  hashMap: 26,
+  /** An effect/HashSet: its members, sorted by their forms. */
+  hashSet: 27,
+  /**
+   * Starts a built-in container (array, Date, Map, Set, RegExp) that has own
+   * enumerable fields besides its content: its form follows, then a count of
+   * string keys, a count of symbol keys, and the fields, keys sorted.
+   */
+  withFields: 28,
+  /** A run of two or more holes in an array, and its length. */
+  holes: 29
 } as const
 
 // One tag per binary kind, so a Float64Array and the Uint8Array of the same
-// bytes are different keys.
-const binaryKinds: ReadonlyArray<readonly [Function, number]> = [
-  [Uint8Array, 1],
-  [Int8Array, 2],
-  [Uint8ClampedArray, 3],
-  [Int16Array, 4],
-  [Uint16Array, 5],
-  [Int32Array, 6],
-  [Uint32Array, 7],
-  [Float32Array, 8],
-  [Float64Array, 9],
-  [BigInt64Array, 10],
-  [BigUint64Array, 11],
-  [DataView, 12]
-]
+// bytes are different keys. Found by the exact prototype: an instance of a
+// subclass (whose own fields and methods may count) is not one of them.
+const binaryKinds = new Map<object, number>([
+  [Uint8Array.prototype, 1],
+  [Int8Array.prototype, 2],
+  [Uint8ClampedArray.prototype, 3],
+  [Int16Array.prototype, 4],
+  [Uint16Array.prototype, 5],
+  [Int32Array.prototype, 6],
+  [Uint32Array.prototype, 7],
+  [Float32Array.prototype, 8],
+  [Float64Array.prototype, 9],
+  [BigInt64Array.prototype, 10],
+  [BigUint64Array.prototype, 11],
+  [DataView.prototype, 12]
+])
+{
+  const Float16 = (globalThis as { readonly Float16Array?: { readonly prototype: object } }).Float16Array
+  if (Float16 !== undefined) binaryKinds.set(Float16.prototype, 13)
+  // Node's Buffer (also in Bun and Deno) is a Uint8Array subclass that
+  // prints and compares otherwise: a kind of its own.
+  const NodeBuffer = (globalThis as { readonly Buffer?: { readonly prototype?: unknown } }).Buffer
+  const prototype = NodeBuffer?.prototype
+  if (typeof prototype === "object" && prototype !== null && prototype !== Uint8Array.prototype) binaryKinds.set(prototype, 14)
+}
 
-const binaryKind = (value: ArrayBufferView): number => {
-  for (const [Class, kind] of binaryKinds) {
-    if (value instanceof Class) return kind
+const sharedArrayBufferPrototype: object | undefined = typeof SharedArrayBuffer === "undefined" ? undefined : SharedArrayBuffer.prototype
+
+/**
+ * A number for each class of value object (Data, Schema.Class, Equal),
+ * by identity: part of in-memory keys only, so two classes with the same
+ * name and fields are two keys in memory. Persistent hashes can only use the
+ * class name, which is the same in every process.
+ */
+const classIds = new WeakMap<Function, number>()
+let nextClassId = 1
+const classId = (Class: unknown): number => {
+  if (typeof Class !== "function") return 0
+  let id = classIds.get(Class)
+  if (id === undefined) {
+    id = nextClassId++
+    classIds.set(Class, id)
   }
-  return 13 // Float16Array and views added after this list
+  return id
+}
+
+/** Whether `key` is an index of an array of length `n`. */
+const isIndex = (key: string, n: number): boolean => {
+  const c = key.charCodeAt(0)
+  if (c < 48 || c > 57) return false
+  const i = Number(key)
+  return i < n && String(i) === key
 }
 
 /**
@@ -483,6 +539,23 @@ const SET_MEMBER = 6 // the item is a Set member
 const END_MEMBER = 7 // a Map entry or Set member is complete
 const LEAVE = 8 // the innermost open container is complete
 const LEAVE_UNORDERED = 9 // the innermost open Map or Set is complete; the item is its first mark
+const SPARSE = 10 // the item is the position, among its elements, of the next element of the innermost open array with holes
+const EXTRA_FIELDS = 11 // the item is the {@link Extra} fields of the innermost open built-in container, due now
+const SORT_MEMBERS = 12 // the members of the innermost open Map or Set are complete; the item is its first mark
+
+/** Own enumerable fields of a built-in container besides its content. */
+interface Extra {
+  /** String keys, sorted. */
+  readonly keys: Array<string>
+  /** Registered-symbol keys, sorted by their registry key. */
+  readonly named: ReadonlyArray<symbol>
+}
+
+/** What an array with holes has to walk: its indices that hold an element, in order, and its length. */
+interface Sparse {
+  readonly indices: ReadonlyArray<number>
+  readonly length: number
+}
 
 // Containers open at depths below this are found by scanning `open`; deeper
 // ones through a Map, so cycles cost nothing on shallow values and stay
@@ -516,7 +589,7 @@ class Walk {
    * changes it meanwhile cannot make the form disagree with its counts): its
    * sorted string keys, or its length.
    */
-  readonly keys: Array<ReadonlyArray<string> | number | undefined> = []
+  readonly keys: Array<ReadonlyArray<string> | number | Sparse | undefined> = []
   /** Where the form of `open[d]` starts in the writer. */
   readonly starts: Array<number> = []
   /**
@@ -545,10 +618,13 @@ class Walk {
   start = 0
   /** The root is a list of arguments: leave out the `_` fields of its plain objects. */
   strip = false
+  /** An in-memory key: value objects' classes count by identity too. */
+  memory = false
 
-  run(root: unknown, hashers: ReadonlyArray<TypeHasher>, strip: boolean): Writer {
+  run(root: unknown, hashers: ReadonlyArray<TypeHasher>, strip: boolean, memory: boolean): Writer {
     this.hashers = hashers
     this.strip = strip
+    this.memory = memory
     const { items, kinds, open, path, writer } = this
     writer.length = 1
     if (this.graph) writer.unit(Tag.graph)
@@ -583,13 +659,10 @@ class Walk {
           case ELEMENTS: {
             const array = open[d] as Array<unknown>
             const n = this.keys[d] as number
+            // Every index holds an element (holes take SPARSE).
             for (let i = item as number; i < n; i++) {
               path[d] = i
               current = READING
-              if (!(i in array)) {
-                writer.unit(Tag.hole)
-                continue
-              }
               current = array[i]
               if ((typeof current === "object" && current !== null) || typeof current === "function") {
                 if (i + 1 < n) this.push(i + 1, ELEMENTS)
@@ -598,6 +671,49 @@ class Walk {
               }
               this.value(current)
             }
+            break
+          }
+          case SPARSE: {
+            // The elements by their indices, so the walk is linear in the
+            // elements, not in the length; a run of holes is one count.
+            const array = open[d] as Array<unknown>
+            const { indices, length } = this.keys[d] as Sparse
+            const m = indices.length
+            let before = item === 0 ? -1 : indices[(item as number) - 1]!
+            for (let i = item as number; i <= m; i++) {
+              const at = i < m ? indices[i]! : length
+              const gap = at - before - 1
+              if (gap === 1) writer.unit(Tag.hole)
+              else if (gap > 1) {
+                writer.unit(Tag.holes)
+                writer.count(gap)
+              }
+              if (i === m) break
+              before = at
+              path[d] = at
+              current = READING
+              current = array[at]
+              if ((typeof current === "object" && current !== null) || typeof current === "function") {
+                this.push(i + 1, SPARSE)
+                this.value(current)
+                break
+              }
+              this.value(current)
+            }
+            break
+          }
+          case EXTRA_FIELDS: {
+            const { keys, named } = item as Extra
+            writer.count(keys.length)
+            writer.count(named.length)
+            this.keys[d] = keys
+            for (let i = named.length - 1; i >= 0; i--) this.push(named[i], SYMBOL_FIELD)
+            if (keys.length > 0) this.push(0, FIELDS)
+            break
+          }
+          case SORT_MEMBERS: {
+            writer.sortMembers(this.marks, item as number)
+            this.marks.length = item as number
             break
           }
           case LEAVE: {
@@ -657,7 +773,7 @@ class Walk {
     // Walking parts on cycles again went over budget: start over in graph mode.
     this.clear()
     this.graph = true
-    return this.run(root, hashers, strip)
+    return this.run(root, hashers, strip, memory)
   }
 
   failure(e: unknown, current: unknown): unknown {
@@ -821,38 +937,112 @@ class Walk {
     if (this.seen(value)) return
     // Per-type hashers come first, so they can override a built-in rule too.
     if (this.hashers.length > 0 && this.custom(value)) return
+    // Built-in containers by their built-in rule only when the prototype is
+    // exactly the built-in's: a subclass may add fields and behaviour (and
+    // prints, compares or computes otherwise), so it needs a hasher of its own.
+    const proto: unknown = Object.getPrototypeOf(value)
     if (Array.isArray(value)) {
-      const n = value.length
-      w.tagCount(Tag.array, n)
-      this.keys[this.depth] = n
+      if (proto !== Array.prototype) throw new UnhashableValue(value, "instance")
+      return this.array(value)
+    }
+    if (proto === Object.prototype || proto === null) return this.fields(value, Tag.object)
+    if (ArrayBuffer.isView(value)) {
+      const kind = binaryKinds.get(proto as object)
+      if (kind === undefined) throw new UnhashableValue(value, "instance")
+      return this.binary(value, kind, value.buffer, value.byteOffset, value.byteLength)
+    }
+    if (proto === ArrayBuffer.prototype || (proto === sharedArrayBufferPrototype && proto !== undefined)) {
+      return this.binary(value, 0, value as ArrayBufferLike, 0, (value as ArrayBufferLike).byteLength)
+    }
+    if (proto === Date.prototype) {
+      const time = (value as Date).getTime()
+      const extra = this.extra(value)
+      if (extra === undefined) return w.number(Tag.date, time)
+      w.unit(Tag.withFields)
+      w.number(Tag.date, time)
       this.enter(value, LEAVE)
-      if (n > 0) this.push(0, ELEMENTS)
-      return
+      return this.push(extra, EXTRA_FIELDS)
     }
-    if (isPlainObject(value)) return this.fields(value, Tag.object)
-    if (ArrayBuffer.isView(value)) return this.binary(value, binaryKind(value), value.buffer, value.byteOffset, value.byteLength)
-    if (value instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && value instanceof SharedArrayBuffer)) {
-      return this.binary(value, 0, value, 0, value.byteLength)
-    }
-    if (value instanceof Date) return w.number(Tag.date, value.getTime())
-    if (value instanceof Map) return this.unordered(value, Tag.map, Array.from(value), MAP_KEY)
-    if (value instanceof Set) return this.unordered(value, Tag.set, Array.from(value), SET_MEMBER)
-    if (value instanceof RegExp) {
+    if (proto === Map.prototype)
+      return this.unordered(value, Tag.map, Array.from(value as Map<unknown, unknown>), MAP_KEY, this.extra(value))
+    if (proto === Set.prototype) return this.unordered(value, Tag.set, Array.from(value as Set<unknown>), SET_MEMBER, this.extra(value))
+    if (proto === RegExp.prototype) {
+      const { flags, source } = value as RegExp
+      const extra = this.extra(value)
+      if (extra !== undefined) w.unit(Tag.withFields)
       w.unit(Tag.regexp)
-      w.string(value.source)
-      return w.string(value.flags)
+      w.string(source)
+      w.string(flags)
+      if (extra === undefined) return
+      this.enter(value, LEAVE)
+      return this.push(extra, EXTRA_FIELDS)
     }
+    // Effect's persistent collections, by their content (their fields are
+    // the trie that holds it, which depends on insertion history).
+    if (HashMap.isHashMap(value)) return this.unordered(value, Tag.hashMap, Array.from(value), MAP_KEY)
+    if (HashSet.isHashSet(value)) return this.unordered(value, Tag.hashSet, Array.from(value), SET_MEMBER)
     if (isValueObject(value)) {
       // Data, Schema.Class and Equal instances (Option, ...): values by
       // contract. The class name and `_tag` (often on the prototype) join the
-      // key, so two classes with the same fields differ.
+      // key, so two classes with the same fields differ. In memory, the class
+      // itself counts too (two classes may share a name).
       const tag = (value as { readonly _tag?: unknown })._tag
       w.unit(Tag.valueObject)
+      if (this.memory) w.count(classId(value.constructor))
       w.string(value.constructor?.name ?? "")
       w.string(typeof tag === "string" ? tag : "")
       return this.fields(value, Tag.valueObject)
     }
     throw new UnhashableValue(value, "instance")
+  }
+
+  /**
+   * An array: its length, its elements (by their indices when it has holes,
+   * so the walk is linear in its elements, not in its length), then its own
+   * enumerable fields that are not indices, if any.
+   */
+  array(value: Array<unknown>): void {
+    const w = this.writer
+    const n = value.length
+    // The indices come first, in order, then the other keys.
+    const own = Object.keys(value)
+    let elements = n
+    let sparse: Sparse | undefined
+    if (own.length < n || (n > 0 && own[n - 1] !== String(n - 1))) {
+      // Holes: the indices that hold an element.
+      const indices: Array<number> = []
+      for (const key of own) if (isIndex(key, n)) indices.push(Number(key))
+      for (let i = 1; i < indices.length; i++) {
+        if (indices[i - 1]! >= indices[i]!) {
+          indices.sort((a, b) => a - b) // a Proxy's keys, in its own order
+          break
+        }
+      }
+      elements = indices.length
+      sparse = { indices, length: n }
+    }
+    // Without holes the first `n` keys are the indices.
+    const others = own.length === elements ? [] : sparse === undefined ? own.slice(n) : own.filter((key) => !isIndex(key, n))
+    const extra = this.extra(value, others)
+    if (extra !== undefined) w.unit(Tag.withFields)
+    w.tagCount(Tag.array, n)
+    this.keys[this.depth] = sparse ?? n
+    this.enter(value, LEAVE)
+    if (extra !== undefined) this.push(extra, EXTRA_FIELDS)
+    if (sparse !== undefined) this.push(0, SPARSE)
+    else if (n > 0) this.push(0, ELEMENTS)
+  }
+
+  /**
+   * The own enumerable fields of a built-in container besides its content
+   * (string `keys` when given, else all of them), or `undefined` when it has
+   * none.
+   */
+  extra(value: object, keys: Array<string> = Object.keys(value)): Extra | undefined {
+    const symbols = Object.getOwnPropertySymbols(value)
+    const named = symbols.length === 0 ? symbols : this.symbolKeys(value, symbols)
+    if (keys.length === 0 && named.length === 0) return undefined
+    return { keys: sortKeys(keys), named }
   }
 
   /** A typed array or buffer; a large one is hashed once per walk, however often it is met. */
@@ -877,6 +1067,7 @@ class Walk {
           throw new UnhashableValue(value, "threw", `its hasher (Hasher.by(${Class.name}, ...)) threw ${describeError(e)}`)
         }
         this.writer.unit(Tag.custom)
+        if (this.memory) this.writer.count(classId(Class))
         this.writer.string(Class.name)
         // Open, so a hasher that returns the instance itself ends as a back-reference.
         this.enter(value as object, LEAVE)
@@ -935,11 +1126,19 @@ class Walk {
   }
 
   /** Map entries and Set members, each written whole, then sorted by their forms. */
-  unordered(container: object, tag: number, members: ReadonlyArray<unknown>, kind: number): void {
+  unordered(container: object, tag: number, members: ReadonlyArray<unknown>, kind: number, extra?: Extra): void {
+    if (extra !== undefined) this.writer.unit(Tag.withFields)
     this.writer.tagCount(tag, members.length)
     const base = this.marks.length
     this.marks.push(this.writer.length)
-    this.enter(container, LEAVE_UNORDERED, base)
+    if (extra === undefined) {
+      this.enter(container, LEAVE_UNORDERED, base)
+    } else {
+      // Members, sorted; then the fields, in order.
+      this.enter(container, LEAVE)
+      this.push(extra, EXTRA_FIELDS)
+      this.push(base, SORT_MEMBERS)
+    }
     for (let i = members.length - 1; i >= 0; i--) {
       this.push(undefined, END_MEMBER)
       if (kind === MAP_KEY) this.push(members[i], MAP_VALUE)
@@ -980,11 +1179,17 @@ let spare: Walk | undefined = new Walk()
  * reused, so small keys allocate little; a walk started while it is in use (a
  * per-type hasher that hashes) makes its own.
  */
-const withForm = <A>(value: unknown, hashers: ReadonlyArray<TypeHasher>, strip: boolean, finish: (writer: Writer) => A): A => {
+const withForm = <A>(
+  value: unknown,
+  hashers: ReadonlyArray<TypeHasher>,
+  strip: boolean,
+  finish: (writer: Writer) => A,
+  memory = false
+): A => {
   const walk = spare ?? new Walk()
   spare = undefined
   try {
-    return finish(walk.run(value, hashers, strip))
+    return finish(walk.run(value, hashers, strip, memory))
   } finally {
     walk.reset()
     spare = walk.writer.units.byteLength <= MAX_SPARE_BYTES ? walk : undefined
@@ -1031,19 +1236,25 @@ export const bytes = (value: unknown, hashers: ReadonlyArray<TypeHasher>): Uint8
  * @internal
  */
 export const key = (value: unknown, hashers: ReadonlyArray<TypeHasher>, strip = false): string =>
-  withForm(value, hashers, strip, (writer) => {
-    if (writer.size() <= EXACT_KEY_LIMIT) return writer.text(0x3d /* = */)
-    // The digest as 8 code units: shorter than hex, and cheaper to build.
-    const d = Xxh3.digest(writer.view())
-    return String.fromCharCode(
-      0x23 /* # */,
-      d[0]! | (d[1]! << 8),
-      d[2]! | (d[3]! << 8),
-      d[4]! | (d[5]! << 8),
-      d[6]! | (d[7]! << 8),
-      d[8]! | (d[9]! << 8),
-      d[10]! | (d[11]! << 8),
-      d[12]! | (d[13]! << 8),
-      d[14]! | (d[15]! << 8)
-    )
-  })
+  withForm(
+    value,
+    hashers,
+    strip,
+    (writer) => {
+      if (writer.size() <= EXACT_KEY_LIMIT) return writer.text(0x3d /* = */)
+      // The digest as 8 code units: shorter than hex, and cheaper to build.
+      const d = Xxh3.digest(writer.view())
+      return String.fromCharCode(
+        0x23 /* # */,
+        d[0]! | (d[1]! << 8),
+        d[2]! | (d[3]! << 8),
+        d[4]! | (d[5]! << 8),
+        d[6]! | (d[7]! << 8),
+        d[8]! | (d[9]! << 8),
+        d[10]! | (d[11]! << 8),
+        d[12]! | (d[13]! << 8),
+        d[14]! | (d[15]! << 8)
+      )
+    },
+    true
+  )
