@@ -507,6 +507,16 @@ export const sortKeys = <K extends string>(keys: Array<K>): Array<K> => {
 const isValueObject = (value: object): boolean => Equal.isEqual(value) || value instanceof Data.Class || Schema.isSchema(value.constructor)
 
 /**
+ * Whether a top-level field of an argument is left out of the key: a single
+ * leading underscore, as Streamlit's `_param`. `_tag` is data (Effect's
+ * discriminator, on plain objects too: `Data.taggedEnum`) and a double
+ * underscore (`__typename`) is a data format's convention: both stay.
+ *
+ * @internal
+ */
+export const isExcludedField = (key: string): boolean => key.charCodeAt(0) === 95 /* _ */ && key.charCodeAt(1) !== 95 && key !== "_tag"
+
+/**
  * An object literal or `Object.create(null)`: the objects whose own fields
  * are all there is to them.
  *
@@ -1087,7 +1097,7 @@ class Walk {
   fields(value: object, tag: number): void {
     const w = this.writer
     let keys = Object.keys(value)
-    if (this.strip && this.depth === 1 && tag === Tag.object) keys = keys.filter((key) => key.charCodeAt(0) !== 95 /* _ */)
+    if (this.strip && this.depth === 1 && tag === Tag.object) keys = keys.filter((key) => !isExcludedField(key))
     sortKeys(keys)
     const symbols = Object.getOwnPropertySymbols(value)
     const named = symbols.length === 0 ? symbols : this.symbolKeys(value, symbols)

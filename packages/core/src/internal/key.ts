@@ -29,17 +29,10 @@
  */
 import type * as Schema from "effect/Schema"
 import * as Hasher from "../Hasher.ts"
-import { isPlainObject, sortKeys } from "./canonical.ts"
+import { isExcludedField, isPlainObject, sortKeys } from "./canonical.ts"
 
-/**
- * Whether a top-level field of an argument is left out of the key: a single
- * leading underscore, as Streamlit's `_param`. `_tag` is data (Effect's
- * discriminator, on plain objects too: `Data.taggedEnum`) and a double
- * underscore (`__typename`) is a data format's convention: both stay.
- *
- * @internal
- */
-export const isExcluded = (key: string): boolean => key.charCodeAt(0) === 95 /* _ */ && key.charCodeAt(1) !== 95 && key !== "_tag"
+/** Whether a top-level field of an argument is left out of the key (see canonical.ts). */
+const isExcluded = isExcludedField
 
 /**
  * The arguments without trailing `undefined`s. The `_` fields are dropped by
@@ -141,6 +134,10 @@ const jsonCopy = (value: unknown, depth: number): unknown => {
         const n = value.length
         budget -= 8 * n
         if (budget < 0) return NOT_JSON
+        // A subclass, or fields besides the indices (a RegExp match's `index`,
+        // `input`): JSON would print the elements alone. The canonical form keys them.
+        if (Object.getPrototypeOf(value) !== Array.prototype) return NOT_JSON
+        if (Object.keys(value).length !== n || Object.getOwnPropertySymbols(value).length > 0) return NOT_JSON
         const out = new Array<unknown>(n)
         for (let i = 0; i < n; i++) {
           // A hole reads as undefined, which would print as null.
