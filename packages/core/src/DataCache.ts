@@ -685,7 +685,11 @@ function make(maxBytes: number, sweepMillis: number, passthrough: boolean): Effe
       registrations.delete(table)
     }
     registry.onDrop = unregister
-    yield* Effect.addFinalizer(() => Effect.sync(() => registrations.forEach((_, table) => unregister(table))))
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        for (const table of Array.from(registrations.keys())) unregister(table)
+      })
+    )
     return DataCache.of({
       [TypeId]: TypeId,
       registry,
