@@ -281,6 +281,10 @@ type Same = (returned: unknown, decoded: unknown) => boolean
  * (mutable) value to its state now, and it finds `Float64Array [NaN]`
  * different from itself.
  */
+// URL is not in every runtime's globals (core builds without DOM or Node types): look it up.
+type Href = { readonly href: string }
+const UrlClass = (globalThis as { readonly URL?: abstract new (...args: ReadonlyArray<never>) => Href }).URL
+
 class RoundTrip {
   private readonly root: Same
   /** Steps from the root to the parts being compared. */
@@ -477,8 +481,9 @@ class RoundTrip {
     if (Equal.isEqual(returned)) return Equal.equals(returned, decoded) || this.differ(returned, decoded)
     if (returned instanceof Date) return sameValue(returned.getTime(), (decoded as Date).getTime()) || this.differ(returned, decoded)
     if (returned instanceof RegExp) return String(returned) === String(decoded) || this.differ(returned, decoded)
-    if (typeof URL === "function" && returned instanceof URL)
-      return returned.href === (decoded as URL).href || this.differ(returned, decoded)
+    if (UrlClass !== undefined && returned instanceof UrlClass) {
+      return (returned as Href).href === (decoded as Href).href || this.differ(returned, decoded)
+    }
     if (ArrayBuffer.isView(returned) || returned instanceof ArrayBuffer) {
       return sameElements(returned, decoded as typeof returned) || this.differ(returned, decoded)
     }
