@@ -117,6 +117,12 @@ const put = (out: Record<string, unknown>, key: string, value: unknown): void =>
  * as the canonical form leaves them out too). At depth 1 (the arguments), `_`
  * fields are left out, never read.
  */
+/** An array of exactly `Array.prototype` whose own keys are its `n` indices. */
+const isPlainArray = (value: ReadonlyArray<unknown>, n: number): boolean =>
+  Object.getPrototypeOf(value) === Array.prototype &&
+  Object.keys(value).length === n &&
+  Object.getOwnPropertySymbols(value).length === 0
+
 const jsonCopy = (value: unknown, depth: number): unknown => {
   switch (typeof value) {
     case "string":
@@ -136,8 +142,8 @@ const jsonCopy = (value: unknown, depth: number): unknown => {
         if (budget < 0) return NOT_JSON
         // A subclass, or fields besides the indices (a RegExp match's `index`,
         // `input`): JSON would print the elements alone. The canonical form keys them.
-        if (Object.getPrototypeOf(value) !== Array.prototype) return NOT_JSON
-        if (Object.keys(value).length !== n || Object.getOwnPropertySymbols(value).length > 0) return NOT_JSON
+        // (Depth 0 is the call's own arguments array, made by recall: nothing to look for.)
+        if (depth > 0 && !isPlainArray(value, n)) return NOT_JSON
         const out = new Array<unknown>(n)
         for (let i = 0; i < n; i++) {
           // A hole reads as undefined, which would print as null.
