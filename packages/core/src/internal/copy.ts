@@ -147,6 +147,25 @@ const builtinName = (value: object): string | undefined => {
   return undefined
 }
 
+type ViewConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ArrayBufferView
+
+/** Every built-in typed array and DataView constructor this runtime has. */
+const viewConstructors: ReadonlyArray<ViewConstructor> = [
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+  DataView,
+  (globalThis as { Float16Array?: ViewConstructor }).Float16Array
+].filter((C): C is ViewConstructor => C !== undefined) as ReadonlyArray<ViewConstructor>
+
 const builtins = new Map<object, string>(
   [
     Array,
@@ -156,20 +175,8 @@ const builtins = new Map<object, string>(
     RegExp,
     ArrayBuffer,
     (globalThis as { SharedArrayBuffer?: Function }).SharedArrayBuffer,
-    DataView,
     Object.getPrototypeOf(Uint8Array) as Function,
-    Int8Array,
-    Uint8Array,
-    Uint8ClampedArray,
-    Int16Array,
-    Uint16Array,
-    Int32Array,
-    Uint32Array,
-    Float32Array,
-    Float64Array,
-    BigInt64Array,
-    BigUint64Array,
-    (globalThis as { Float16Array?: Function }).Float16Array
+    ...viewConstructors
   ]
     .filter((C) => C !== undefined)
     .map((C) => [C.prototype, C === Object.getPrototypeOf(Uint8Array) ? "TypedArray" : C.name])
@@ -282,30 +289,10 @@ export const effectTypeOf = (value: object): EffectType | undefined => {
 // Typed arrays and buffers
 // ---------------------------------------------------------------------------
 
-type ViewConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ArrayBufferView
-
 const typedArraySlice = Object.getPrototypeOf(Uint8Array.prototype).slice as (this: ArrayBufferView) => ArrayBufferView
 
 /** The built-in view constructors by prototype, to rebuild subclasses (Node's Buffer) without calling them. */
-const intrinsicViews = new Map<object, ViewConstructor>(
-  [
-    Int8Array,
-    Uint8Array,
-    Uint8ClampedArray,
-    Int16Array,
-    Uint16Array,
-    Int32Array,
-    Uint32Array,
-    Float32Array,
-    Float64Array,
-    BigInt64Array,
-    BigUint64Array,
-    DataView,
-    (globalThis as { Float16Array?: ViewConstructor }).Float16Array
-  ]
-    .filter((C) => C !== undefined)
-    .map((C) => [C.prototype, C as ViewConstructor])
-)
+const intrinsicViews = new Map<object, ViewConstructor>(viewConstructors.map((C) => [C.prototype, C]))
 
 const isBuffer = (value: object): value is ArrayBufferLike =>
   value instanceof ArrayBuffer || (typeof SharedArrayBuffer === "function" && value instanceof SharedArrayBuffer)

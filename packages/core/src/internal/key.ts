@@ -119,9 +119,7 @@ const put = (out: Record<string, unknown>, key: string, value: unknown): void =>
  */
 /** An array of exactly `Array.prototype` whose own keys are its `n` indices. */
 const isPlainArray = (value: ReadonlyArray<unknown>, n: number): boolean =>
-  Object.getPrototypeOf(value) === Array.prototype &&
-  Object.keys(value).length === n &&
-  Object.getOwnPropertySymbols(value).length === 0
+  Object.getPrototypeOf(value) === Array.prototype && Object.keys(value).length === n && Object.getOwnPropertySymbols(value).length === 0
 
 const jsonCopy = (value: unknown, depth: number): unknown => {
   switch (typeof value) {
