@@ -31,9 +31,6 @@ import type * as Schema from "effect/Schema"
 import * as Hasher from "../Hasher.ts"
 import { isExcludedField, isPlainObject, sortKeys } from "./canonical.ts"
 
-/** Whether a top-level field of an argument is left out of the key (see canonical.ts). */
-const isExcluded = isExcludedField
-
 /**
  * The arguments without trailing `undefined`s. The `_` fields are dropped by
  * the key hasher ({@link makeKeyHasher}), which finds them while it reads the
@@ -159,12 +156,12 @@ const jsonCopy = (value: unknown, depth: number): unknown => {
         const own = Object.keys(value)
         if (8 * own.length > budget) return NOT_JSON
         let excluded = false
-        for (let i = 0; i < own.length; i++) if (isExcluded(own[i]!)) excluded = true
+        for (let i = 0; i < own.length; i++) if (isExcludedField(own[i]!)) excluded = true
         if (excluded) {
           // Read the other fields one by one, so the `_` ones are never read.
           copy = {}
           for (const key of sortKeys(own)) {
-            if (!isExcluded(key)) put(copy, key, (value as Record<string, unknown>)[key])
+            if (!isExcludedField(key)) put(copy, key, (value as Record<string, unknown>)[key])
           }
           symbols = value
         } else {

@@ -134,7 +134,7 @@ export class Table {
     const entry = this.entries.get(key)
     if (entry === undefined) return undefined
     if (now >= entry.expiresAt) {
-      this.remove(key, entry, "expiration")
+      this.remove(entry, "expiration")
       return undefined
     }
     // Recency only matters when something can evict: then move the key to the
@@ -159,7 +159,7 @@ export class Table {
     this.purgeExpired(now)
     if (bytes > this.limits.maxBytes || bytes > this.registry.maxBytes) return
     const previous = this.entries.get(key)
-    if (previous !== undefined) this.remove(key, previous, undefined)
+    if (previous !== undefined) this.remove(previous, undefined)
     const entry: Entry = {
       key,
       stored,
@@ -179,9 +179,9 @@ export class Table {
   }
 
   evictOldest(): void {
-    const first = this.entries.entries().next()
+    const first = this.entries.values().next()
     if (first.done === true) return
-    this.remove(first.value[0], first.value[1], "eviction")
+    this.remove(first.value, "eviction")
   }
 
   /**
@@ -191,7 +191,7 @@ export class Table {
   invalidate(key: string, now: number): void {
     this.purgeExpired(now)
     const entry = this.entries.get(key)
-    if (entry !== undefined) this.remove(key, entry, "invalidation")
+    if (entry !== undefined) this.remove(entry, "invalidation")
     const flight = this.flights.get(key)
     if (flight !== undefined) {
       flight.stale = true
@@ -215,7 +215,7 @@ export class Table {
   }
 
   purgeExpired(now: number): void {
-    while (this.oldest !== undefined && this.oldest.expiresAt <= now) this.remove(this.oldest.key, this.oldest, "expiration")
+    while (this.oldest !== undefined && this.oldest.expiresAt <= now) this.remove(this.oldest, "expiration")
   }
 
   private link(entry: Entry): void {
@@ -253,8 +253,8 @@ export class Table {
     }
   }
 
-  private remove(key: string, entry: Entry, event: Event | undefined): void {
-    this.entries.delete(key)
+  private remove(entry: Entry, event: Event | undefined): void {
+    this.entries.delete(entry.key)
     if (entry.expiresAt !== Infinity) this.unlink(entry)
     this.bytes -= entry.bytes
     this.registry.bytes -= entry.bytes
