@@ -7,21 +7,13 @@
 import { assert, beforeAll, describe, it } from "@effect/vitest"
 import { DataCache, Hasher } from "@recall/core"
 import { Data, Effect, Exit, HashMap, HashSet } from "effect"
+import { thrown } from "./fixtures/thrown.ts"
 
 const hasher = Hasher.structural()
 const hash = (value: unknown) => hasher.hashUnsafe(value)
 const key = (value: unknown) => hasher.keyUnsafe(value)
 
 const withCache = <A, E>(effect: Effect.Effect<A, E, DataCache.DataCache>) => Effect.provide(effect, DataCache.layerMemory())
-
-const thrown = (f: () => unknown): unknown => {
-  try {
-    f()
-  } catch (e) {
-    return e
-  }
-  return assert.fail("expected a throw")
-}
 
 /** Both the persistent hash and the in-memory key tell `a` and `b` apart. */
 const distinct = (a: unknown, b: unknown, label: string) => {

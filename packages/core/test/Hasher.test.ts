@@ -8,6 +8,7 @@ import * as Canonical from "../src/internal/canonical.ts"
 import * as Xxh3 from "../src/internal/xxh3.ts"
 import { cases } from "./fixtures/hashCases.ts"
 import { identify, knownCollisions, nearValues } from "./fixtures/nearValues.ts"
+import { thrown } from "./fixtures/thrown.ts"
 
 const hasher = Hasher.structural()
 const hash = (value: unknown) => hasher.hashUnsafe(value)
@@ -26,15 +27,6 @@ const randomBytes = (length: number, seed: number): Uint8Array => {
     words[i] = state
   }
   return new Uint8Array(words.buffer, 0, length)
-}
-
-const thrown = (f: () => unknown): unknown => {
-  try {
-    f()
-  } catch (e) {
-    return e
-  }
-  return assert.fail("expected a throw")
 }
 
 describe("Hasher", () => {
