@@ -3,10 +3,16 @@
  *
  * Planned here (see shared design, section 5): the disk store
  * (`NodeCacheStore.layerFileSystem`), the Redis store
- * (`NodeCacheStore.layerRedis`), the terminal spinner, and the `recall`
- * command. Until they land it re-exports the core, so programs can depend on
- * `@recall/node` alone.
+ * (`NodeCacheStore.layerRedis`) and the `recall` command. It re-exports the
+ * core, so programs can depend on `@recall/node` alone.
  *
  * @since 0.1.0
  */
 export * from "@recall/core"
+
+/**
+ * A terminal spinner on stderr for cached computations that take a while.
+ *
+ * @since 0.1.0
+ */
+export * as NodeSpinner from "./NodeSpinner.ts"
