@@ -7,7 +7,9 @@
  * entry goes through `record`, which keeps the counters that feed stats and
  * Metrics, so the two can never disagree.
  *
- * TTL is the same for every entry of a function, so entries expire in the
+ * An entry is fresh until `storedAt + ttl`; with `staleWhileRevalidate` it
+ * stays, stale, for that window more, and leaves at `expiresAt`. Both spans
+ * are the same for every entry of a function, so entries expire in the
  * order they were stored: a list of the live entries in store order is
  * purged from its oldest end on every access, which frees expired entries in
  * amortised O(1) without a timer per entry. The list is intrusive (each entry
@@ -26,9 +28,18 @@ import type * as Deferred from "effect/Deferred"
 export interface Entry {
   readonly key: string
   readonly stored: unknown
+  /** What the computation wrote (Console, logs), replayed on each hit; `undefined` when nothing. */
+  readonly output: ReadonlyArray<unknown> | undefined
   readonly bytes: number
   readonly storedAt: number
+  /** From here on the entry is stale: served while one refresh runs (`staleWhileRevalidate`). */
+  readonly freshUntil: number
+  /** From here on the entry is gone. */
   readonly expiresAt: number
+  /** No background refresh starts before this time (backoff after a failed refresh). */
+  refreshAfter: number
+  /** Failed refreshes in a row, for the backoff. */
+  refreshFailures: number
   /** Registry-wide use counter, for the global byte budget's LRU choice. */
   lastUsed: number
   /** Neighbours in store (and so expiry) order; only entries that expire are linked. */
@@ -42,7 +53,7 @@ export interface Entry {
  * @internal
  */
 export type FlightResult =
-  | { readonly _tag: "Value"; readonly stored: unknown }
+  | { readonly _tag: "Value"; readonly stored: unknown; readonly output: ReadonlyArray<unknown> | undefined }
   | { readonly _tag: "Retry" }
   | { readonly _tag: "Fail"; readonly error: unknown }
 
@@ -63,6 +74,8 @@ export type Event = "hit" | "miss" | "eviction" | "expiration" | "invalidation"
 /** @internal */
 export interface Limits {
   readonly ttlMillis: number
+  /** How long past `ttl` a stale entry is served while it refreshes; 0 without `staleWhileRevalidate`. */
+  readonly staleMillis: number
   readonly maxEntries: number
   readonly maxBytes: number
 }
@@ -100,6 +113,11 @@ export class Table {
   users = 0
   /** Set once the registry dropped this table; a function that held it asks for a new one. */
   dropped = false
+  /**
+   * Told when an entry leaves (evicted, expired, invalidated, cleared or
+   * replaced): ResourceCache releases its instance there.
+   */
+  onLeave: ((entry: Entry) => void) | undefined = undefined
   /** Ends of the expiry list: the entry stored first, and the one stored last. */
   private oldest: Entry | undefined
   private newest: Entry | undefined
@@ -116,7 +134,8 @@ export class Table {
   }
 
   set limits(limits: Limits) {
-    const ttlChanged = this._limits !== undefined && this._limits.ttlMillis !== limits.ttlMillis
+    const ttlChanged =
+      this._limits !== undefined && (this._limits.ttlMillis !== limits.ttlMillis || this._limits.staleMillis !== limits.staleMillis)
     this._limits = limits
     // Entries keep the expiry they were stored with; a new ttl applies to new
     // entries, so the list is no longer in expiry order until resorted.
@@ -155,17 +174,23 @@ export class Table {
     return entry !== undefined && now < entry.expiresAt
   }
 
-  store(key: string, stored: unknown, bytes: number, now: number): void {
+  /** Stores a value; `false` when it is larger than a byte budget and was not stored. */
+  store(key: string, stored: unknown, output: ReadonlyArray<unknown> | undefined, bytes: number, now: number): boolean {
     this.purgeExpired(now)
-    if (bytes > this.limits.maxBytes || bytes > this.registry.maxBytes) return
+    if (bytes > this.limits.maxBytes || bytes > this.registry.maxBytes) return false
     const previous = this.entries.get(key)
     if (previous !== undefined) this.remove(previous, undefined)
+    const freshUntil = now + this.limits.ttlMillis
     const entry: Entry = {
       key,
       stored,
+      output,
       bytes,
       storedAt: now,
-      expiresAt: now + this.limits.ttlMillis,
+      freshUntil,
+      expiresAt: freshUntil + this.limits.staleMillis,
+      refreshAfter: freshUntil,
+      refreshFailures: 0,
       lastUsed: this.registry.tick++,
       older: undefined,
       newer: undefined
@@ -176,6 +201,7 @@ export class Table {
     if (entry.expiresAt !== Infinity) this.link(entry)
     while (this.entries.size > this.limits.maxEntries || this.bytes > this.limits.maxBytes) this.evictOldest()
     this.registry.enforceBudget()
+    return true
   }
 
   evictOldest(): void {
@@ -206,9 +232,11 @@ export class Table {
     if (this.entries.size > 0) this.record("invalidation", this.entries.size)
     this.registry.bytes -= this.bytes
     this.bytes = 0
+    const left = this.onLeave === undefined ? [] : Array.from(this.entries.values())
     this.entries.clear()
     this.oldest = undefined
     this.newest = undefined
+    for (const entry of left) this.onLeave!(entry)
     for (const flight of this.flights.values()) flight.stale = true
     this.flights.clear()
     this.dropIfUnused()
@@ -259,6 +287,7 @@ export class Table {
     this.bytes -= entry.bytes
     this.registry.bytes -= entry.bytes
     if (event !== undefined) this.record(event)
+    this.onLeave?.(entry)
     this.dropIfUnused()
   }
 

@@ -9,7 +9,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import type { LayerOptions, Options } from "../DataCache.ts"
+import type { CommonOptions } from "../CachedFunction.ts"
 import { describeType } from "../Hasher.ts"
 import { advice, isForeignSchema } from "./effectCopies.ts"
 import type { Limits } from "./table.ts"
@@ -37,13 +37,15 @@ export class OptionProblem {
  * @internal
  */
 export const functionOptions = (
-  given: Options<unknown>,
-  f: Function
-): { readonly name: string; readonly limits: Limits; readonly options: Options<unknown> } => {
-  const options = snapshot("(anonymous)", given, "a name or an options object") as Options<unknown>
-  const name = nameOf(options, f)
+  kind: "DataCache" | "ResourceCache",
+  given: CommonOptions,
+  f: Function,
+  optionNames: ReadonlySet<string>
+): { readonly name: string; readonly limits: Limits; readonly options: AnyOptions } => {
+  const options = snapshot("(anonymous)", given, "a name or an options object") as AnyOptions
+  const name = nameOf(kind, options, f)
   for (const option of Object.keys(options)) {
-    if (!optionNames.has(option)) reject(name, option, unknownOptionReason(option))
+    if (!optionNames.has(option)) reject(name, option, unknownOptionReason(option, optionNames))
   }
   if (options.version !== undefined && typeof options.version !== "string" && !Number.isFinite(options.version)) {
     reject(name, "version", `must be a string or a finite number, got ${describeType(options.version)}.`)
@@ -60,7 +62,7 @@ export const functionOptions = (
         name,
         "f",
         "Effect.fn keeps its generator in a closure, so recall cannot read its source and could not tell when you edit it. " +
-          `Pass the generator itself: DataCache.fn("${name}", function* (...) { ... }) runs it as Effect.fn("${name}") would. ` +
+          `Pass the generator itself: ${kind}.fn("${name}", function* (...) { ... }) runs it as Effect.fn("${name}") would. ` +
           "Or keep Effect.fn and give a `version` that you change with every edit."
       )
     }
@@ -70,7 +72,7 @@ export const functionOptions = (
         "f",
         "its source reads `[native code]` (a bound function, or a built-in), so recall cannot tell it apart from other such " +
           "functions of the same name, nor see an edit. Pass a function written in JavaScript, e.g. " +
-          `DataCache.fn("${name}", (...args) => load("prod", ...args)) instead of load.bind(null, "prod"), or give a \`version\` ` +
+          `${kind}.fn("${name}", (...args) => load("prod", ...args)) instead of load.bind(null, "prod"), or give a \`version\` ` +
           "that names what it does."
       )
     }
@@ -78,7 +80,16 @@ export const functionOptions = (
   const maxEntries = positive(name, "maxEntries", options.maxEntries)
   if (maxEntries !== Infinity && !Number.isInteger(maxEntries)) reject(name, "maxEntries", `must be a whole number, got ${maxEntries}.`)
   const maxBytes = positive(name, "maxBytes", options.maxBytes)
-  const limits = { ttlMillis: ttlMillis(name, options.ttl), maxEntries, maxBytes }
+  const ttl = ttlMillis(name, "ttl", options.ttl)
+  const staleMillis = options.staleWhileRevalidate === undefined ? 0 : ttlMillis(name, "staleWhileRevalidate", options.staleWhileRevalidate)
+  if (staleMillis > 0 && ttl === Infinity) {
+    reject(
+      name,
+      "staleWhileRevalidate",
+      "needs a `ttl`: it is how long after the ttl a stale value is still served. Add a ttl, or leave it out."
+    )
+  }
+  const limits = { ttlMillis: ttl, staleMillis, maxEntries, maxBytes }
   if (options.copy !== undefined && options.copy !== "clone" && options.copy !== "readonly") {
     reject(name, "copy", `must be "clone" or "readonly", got ${JSON.stringify(options.copy)}.`)
   }
@@ -87,7 +98,8 @@ export const functionOptions = (
     ["value", options.value]
   ] as const) {
     if (schema !== undefined && !Schema.isSchema(schema)) reject(name, option, "must be a Schema.")
-    if (schema !== undefined && isForeignSchema(schema)) reject(name, option, `is a Schema from a second copy of effect. ${advice}`)
+    if (schema !== undefined && isForeignSchema(schema as Schema.Top))
+      reject(name, option, `is a Schema from a second copy of effect. ${advice}`)
   }
   // A non-tuple key schema describes one argument: on a function that declares
   // more, the others would leave the key.
@@ -99,7 +111,9 @@ export const functionOptions = (
         "Describe every argument: Schema.Tuple([...]) with one schema per argument."
     )
   }
-  if (options.cacheIf !== undefined && typeof options.cacheIf !== "function") reject(name, "cacheIf", "must be a function.")
+  for (const option of ["cacheIf", "validate"] as const) {
+    if (options[option] !== undefined && typeof options[option] !== "function") reject(name, option, "must be a function.")
+  }
   if (options.hashers !== undefined && !Array.isArray(options.hashers)) {
     reject(name, "hashers", "must be an array of [Class, (instance) => value] pairs; build each with Hasher.by(Class, f).")
   }
@@ -137,6 +151,12 @@ const snapshot = (where: string, given: unknown, expected: string): Record<strin
 /** A function whose source text is `[native code]`: bound functions and built-ins. */
 const hasNativeSource = (f: Function): boolean => /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(f))
 
+/** A layer's options, as DataCache's and ResourceCache's layers take them. */
+interface LayerOptions {
+  readonly maxBytes?: number | undefined
+  readonly sweepInterval?: Duration.Input | undefined
+}
+
 const layerOptionNames: ReadonlySet<string> = new Set<keyof LayerOptions>(["maxBytes", "sweepInterval"])
 
 /** `[Class, f]`: a class (a function with a prototype object, so `instanceof` works) and a function. */
@@ -154,17 +174,20 @@ const isTypeHasher = (pair: unknown): boolean =>
  * @throws OptionProblem
  * @internal
  */
-export const layerOptions = (options: LayerOptions | undefined): { readonly maxBytes: number; readonly sweepMillis: number } => {
-  const where = "DataCache.layerMemory"
+export const layerOptions = (
+  where: string,
+  options: LayerOptions | undefined,
+  names: ReadonlySet<string> = layerOptionNames
+): { readonly maxBytes: number; readonly sweepMillis: number } => {
   if (options === undefined) return { maxBytes: Infinity, sweepMillis: 60_000 }
   options = snapshot(where, options, "an options object") as LayerOptions
   for (const option of Object.keys(options)) {
-    if (!layerOptionNames.has(option)) {
-      const closest = closestName(option, layerOptionNames)
+    if (!names.has(option)) {
+      const closest = closestName(option, names)
       reject(
         where,
         option,
-        `no such option${closest === undefined ? "" : `; did you mean \`${closest}\``}? The options are: maxBytes, sweepInterval.`
+        `no such option${closest === undefined ? "" : `; did you mean \`${closest}\``}? The options are: ${Array.from(names).join(", ")}.`
       )
     }
   }
@@ -194,21 +217,22 @@ const positive = (name: string, option: string, value: number | undefined): numb
   return value
 }
 
-const ttlMillis = (name: string, ttl: Duration.Input | string | undefined): number => {
+const ttlMillis = (name: string, option: "ttl" | "staleWhileRevalidate", ttl: Duration.Input | string | undefined): number => {
   if (ttl === undefined) return Infinity
   const millis = durationMillis(ttl)
   if (millis === undefined) {
     return reject(
       name,
-      "ttl",
+      option,
       `cannot read ${describeInput(ttl)} as a duration. Use a number of milliseconds or a string such as "10 minutes".`
     )
   }
   if (!(millis >= 1)) {
     return reject(
       name,
-      "ttl",
-      `must be at least 1 millisecond (the clock's resolution), got ${millis} ms. Leave it out to keep entries until evicted.`
+      option,
+      `must be at least 1 millisecond (the clock's resolution), got ${millis} ms. ` +
+        (option === "ttl" ? "Leave it out to keep entries until evicted." : "Leave it out for no stale window.")
     )
   }
   return millis
@@ -234,23 +258,16 @@ const describeInput = (input: unknown): string =>
       ? String(input)
       : describeType(input)
 
-const optionNames: ReadonlySet<string> = new Set<keyof Options<unknown>>([
-  "name",
-  "version",
-  "key",
-  "value",
-  "ttl",
-  "maxEntries",
-  "maxBytes",
-  "cacheIf",
-  "hashers",
-  "copy",
-  "spinner",
-  "showTime",
-  "replay"
-])
+/** Every option any face takes, read loosely: the face's own names say which it accepts. */
+type AnyOptions = CommonOptions & {
+  readonly maxBytes?: number | undefined
+  readonly copy?: unknown
+  readonly value?: unknown
+  readonly cacheIf?: unknown
+  readonly validate?: unknown
+}
 
-const unknownOptionReason = (option: string): string => {
+const unknownOptionReason = (option: string, optionNames: ReadonlySet<string>): string => {
   const closest = closestName(option, optionNames)
   return `no such option${closest === undefined ? "" : `; did you mean \`${closest}\``}? The options are: ${Array.from(optionNames).join(", ")}.`
 }
@@ -282,7 +299,7 @@ const editDistance = (a: string, b: string): number => {
 }
 
 /** The function's name: the `name` option, else the function's own name; never empty. */
-const nameOf = (options: Options<unknown>, f: Function): string => {
+const nameOf = (kind: string, options: CommonOptions, f: Function): string => {
   if (options.name !== undefined) {
     if (typeof options.name !== "string" || options.name.trim() === "") {
       return reject(String(f.name || "(anonymous)"), "name", `must be a non-empty string, got ${describeInput(options.name)}.`)
@@ -294,8 +311,8 @@ const nameOf = (options: Options<unknown>, f: Function): string => {
     "(anonymous)",
     "name",
     isEffectFnWrapper(f)
-      ? `Effect.fn hides its name from recall; name the cached function: DataCache.fn("loadTrips", function* (...) { ... }).`
-      : `an anonymous function needs a name: DataCache.fn("loadTrips", ...) or DataCache.fn({ name: "loadTrips" }, ...).`
+      ? `Effect.fn hides its name from recall; name the cached function: ${kind}.fn("loadTrips", function* (...) { ... }).`
+      : `an anonymous function needs a name: ${kind}.fn("loadTrips", ...) or ${kind}.fn({ name: "loadTrips" }, ...).`
   )
 }
 

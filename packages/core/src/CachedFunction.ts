@@ -1,0 +1,349 @@
+/**
+ * What `DataCache.fn` and `ResourceCache.fn` share: the options both take,
+ * how arguments become keys (and what `invalidate` and `has` take), the
+ * stats both keep, and the error for bad options.
+ *
+ * **Keys**
+ *
+ * Key = function identity + arguments. The identity is the name, the
+ * XXH3-128 hash of the function's source text (a generator body's own
+ * source), the `version` option, the `hashers` and the fingerprints of the
+ * `key` (and DataCache's `value`) schema. Arguments are hashed by value
+ * ({@link Hasher}); top-level fields whose names start with a single `_` in
+ * plain-object arguments are not part of the key, at run time and in the
+ * types. Trailing `undefined` arguments are dropped: `f(1)` and
+ * `f(1, undefined)` are one key.
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type * as Hasher from "./Hasher.ts"
+
+/**
+ * The options every cached function takes, DataCache's and ResourceCache's.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CommonOptions {
+  /**
+   * Names the function in keys, stats, metrics, spans and errors.
+   *
+   * Default: the function's own `name`. An anonymous function without a
+   * `name` option is rejected. Two functions with the same name and the same
+   * source text share one cache: give one a `version` to separate them.
+   */
+  readonly name?: string | undefined
+  /**
+   * Joins the function identity. Bump it to drop every entry of the function
+   * when something outside its source changed (a data file, a dependency).
+   *
+   * Default: none.
+   */
+  readonly version?: string | number | undefined
+  /**
+   * A Schema for the arguments, used to hash them: a `Schema.Tuple` for
+   * positional arguments, or a `Schema.Struct` (any non-tuple schema) for a
+   * function of one argument only: on a function of several arguments it is
+   * a type error, and a call with more than one argument fails with
+   * `UnhashableParamError`, never a key that leaves an argument out. It
+   * describes the arguments without their `_` fields ({@link KeyArgs}), and
+   * may describe less: fields it does not declare never reach the key.
+   * Arguments that do not match it fail the call with `UnhashableParamError`,
+   * carrying the schema's issue.
+   *
+   * Default: the structural hasher ({@link Hasher.structural}), which handles
+   * primitives, arrays, plain objects, Date, Map, Set, typed arrays and Data /
+   * Schema.Class instances. Cost: one schema encode per call, hit or miss.
+   */
+  readonly key?: (Schema.Top & { readonly EncodingServices: never }) | undefined
+  /**
+   * Time to live of each entry, from the moment it is stored. An entry is a
+   * miss at exactly `storedAt + ttl` (unless `staleWhileRevalidate` serves
+   * it stale); reads do not extend it.
+   *
+   * Default: no expiry. Must be positive. Time comes from Effect's `Clock`.
+   */
+  readonly ttl?: Duration.Input | string | undefined
+  /**
+   * Streamlit's `refresh_mode="background"`: for this long after `ttl`, a
+   * call gets the stale value at once and one background refresh runs (in
+   * the layer's scope, with the caller's services). A refresh's value
+   * replaces the entry unless it was cleared or invalidated meanwhile; a
+   * failed refresh keeps the stale value and waits 1 s, then 2 s, 4 s, ...
+   * (at most the window) before the next try. Past the window, a call waits
+   * for a fresh value.
+   *
+   * Default: none (entries leave at `ttl`). Needs `ttl`. Cost: a stale hit
+   * forks one fiber.
+   */
+  readonly staleWhileRevalidate?: Duration.Input | string | undefined
+  /**
+   * Most entries kept for this function; the least recently used is evicted
+   * first. Reads and writes count as use.
+   *
+   * Default: unbounded. Must be a positive integer.
+   */
+  readonly maxEntries?: number | undefined
+  /**
+   * Per-type hashers for arguments the structural hasher cannot see into:
+   * `[Class, (instance) => hashable value]`, best built with {@link Hasher.by}.
+   * The typed form of Streamlit's `hash_funcs`. Ignored when `key` is given.
+   */
+  readonly hashers?: ReadonlyArray<Hasher.TypeHasher> | undefined
+  /**
+   * Report computations to the {@link CacheReporter} (the terminal spinner
+   * of `@recall/node`): `true` (text `"Running name(...)"`), `false` (not
+   * shown), or the text to show.
+   *
+   * Default: `true`.
+   */
+  readonly spinner?: boolean | string | undefined
+  /**
+   * Show the elapsed time next to the spinner's text.
+   *
+   * Default: `false`.
+   */
+  readonly showTime?: boolean | undefined
+  /**
+   * Record what the body writes through Effect's `Console` and its log lines
+   * on a miss, and write them again, in order, on every hit, before the value
+   * returns (Streamlit replays a cached function's `st.*` calls). Nested
+   * cached functions' output is recorded inside the outer one's. Recorded
+   * output counts toward the entry's bytes.
+   *
+   * Default: `true`. Cost: nothing on a hit that recorded nothing; one
+   * Console wrapper and one logger per miss.
+   */
+  readonly replay?: boolean | undefined
+}
+
+/**
+ * Field names that are left out of the cache key: a single leading
+ * underscore, as in Streamlit's `_param`. `_tag` is data (Effect's
+ * discriminator: `Data.taggedEnum` values are plain objects) and names with a
+ * double underscore (`__typename`) are conventions of data formats: both stay
+ * in the key.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ExcludedKey = `_${string}`
+
+/**
+ * Whether the field name `K` is left out of the key ({@link ExcludedKey},
+ * less `_tag` and `__` names).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type IsExcluded<K> = K extends "_tag" | `__${string}` ? false : K extends ExcludedKey ? true : false
+
+/**
+ * The field names of `T` left out of the key.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ExcludedOf<T> = { [K in keyof T]-?: IsExcluded<K> extends true ? K : never }[keyof T]
+
+/**
+ * One argument as the key sees it: an object type without its `_` fields.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type KeyOf<T> = T extends object
+  ? [ExcludedOf<T>] extends [never]
+    ? T
+    : { readonly [K in keyof T as IsExcluded<K> extends true ? never : K]: T[K] }
+  : T
+
+/**
+ * The arguments as the key sees them, e.g. the type of a `key` schema.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type KeyArgs<Args extends ReadonlyArray<unknown>> = { readonly [I in keyof Args]: KeyOf<Args[I]> }
+
+/**
+ * The arguments `invalidate` takes: the call's arguments, where `_` fields may
+ * be left out.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type InvalidateArgs<Args extends ReadonlyArray<unknown>> = {
+  readonly [I in keyof Args]: Args[I] extends object
+    ? [ExcludedOf<Args[I]>] extends [never]
+      ? Args[I]
+      : KeyOf<Args[I]> & { readonly [K in keyof Args[I] as IsExcluded<K> extends true ? K : never]?: Args[I][K] }
+    : Args[I]
+}
+
+/**
+ * Argument types the structural hasher always handles, so a call with only
+ * these can never fail with `UnhashableParamError`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Hashable = string | number | boolean | bigint | null | undefined
+
+/**
+ * The key error a call can raise: none when every key argument is
+ * {@link Hashable} and no `key` schema could reject it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type KeyErrorOf<O, Args extends ReadonlyArray<unknown>> = O extends { readonly key: Schema.Top }
+  ? Hasher.UnhashableParamError
+  : IsAny<KeyArgs<Args>[number]> extends true
+    ? Hasher.UnhashableParamError
+    : [KeyArgs<Args>[number]] extends [Hashable]
+      ? never
+      : Hasher.UnhashableParamError
+
+/**
+ * Whether `X` is `any`, which would pass every `extends` test: an `any`
+ * argument or value (from `JSON.parse`, `res.json()`) can be anything, so
+ * its errors stay in the type.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type IsAny<X> = 0 extends 1 & X ? true : false
+
+/**
+ * The arguments `invalidate` and `has` take. Without a `key` schema: the
+ * call's arguments, where `_` fields may be left out. With one: what the key
+ * schema takes, plus, optionally, the argument's other fields (so a call's own
+ * arguments work too).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type LookupArgs<O, Args extends ReadonlyArray<unknown>> = O extends { readonly key: infer S extends Schema.Top }
+  ? IsPositional<S["Type"]> extends true
+    ? { readonly [I in keyof S["Type"]]: LookupArg<S["Type"][I], I extends keyof Args ? Args[I] : never> }
+    : readonly [LookupArg<S["Type"], Args[0]>]
+  : InvalidateArgs<Args>
+
+/**
+ * Whether a key schema's type describes the arguments one by one: a tuple
+ * (`Schema.Tuple`). `Schema.Array` and every other schema describe one
+ * argument.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type IsPositional<T> = T extends readonly [] | readonly [unknown, ...Array<unknown>] ? true : false
+
+/**
+ * One lookup argument: the key schema's type, plus the call argument's other
+ * fields as optional.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type LookupArg<K, Arg> =
+  K extends ReadonlyArray<unknown>
+    ? K
+    : K extends object
+      ? Arg extends object
+        ? K & { readonly [F in Exclude<keyof Arg, keyof K>]?: Arg[F] }
+        : K
+      : K
+
+/**
+ * `ttl` accepts any string so that shared option objects (whose strings
+ * widen to `string`) type-check; a string literal that is not a duration is
+ * still a type error here, and any bad string an `InvalidOptionsError` when
+ * the function is defined.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type TtlCheck<O> = O extends { readonly ttl: infer T }
+  ? string extends T
+    ? unknown
+    : [T] extends [Duration.Input | undefined]
+      ? unknown
+      : { readonly ttl: 'not a duration: use a number of milliseconds or a string such as "10 minutes"' }
+  : unknown
+
+/**
+ * The body of a generator-style cached function, as `Effect.fn` takes it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type GeneratorBody<Args extends ReadonlyArray<any>, Eff extends Effect.Effect<any, any, any>, A> = (
+  ...args: Args
+) => Generator<Eff, A, never>
+
+/**
+ * The counters recall keeps, per function and in total.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Counters {
+  /** Calls served without running the body: from the cache, or by sharing a computation in flight. */
+  readonly hits: number
+  /** Calls that ran the body. */
+  readonly misses: number
+  /** Entries removed for `maxEntries` or a byte budget. */
+  readonly evictions: number
+  /** Entries removed because their `ttl` passed. */
+  readonly expirations: number
+  /** Entries removed by `invalidate` or `clear`. */
+  readonly invalidations: number
+  /** Live entries. */
+  readonly entries: number
+  /** Estimated bytes of the live entries' values. */
+  readonly bytes: number
+}
+
+/**
+ * Counters of one cached function.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface FunctionStats extends Counters {
+  readonly name: string
+  /** The function identity: name and a hash of its source, version and value schema. */
+  readonly id: string
+}
+
+/**
+ * Counters of every cached function, and their totals.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Stats extends Counters {
+  readonly functions: ReadonlyArray<FunctionStats>
+}
+
+/**
+ * Raised when a cached function is defined with invalid options. Thrown by
+ * {@link fn} at definition time, before any body can run.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidOptionsError extends Schema.TaggedError<InvalidOptionsError>()("InvalidOptionsError", {
+  functionName: Schema.String,
+  option: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Invalid option \`${this.option}\` for cached function ${this.functionName}: ${this.reason}`
+  }
+}

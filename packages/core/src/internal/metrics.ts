@@ -1,0 +1,67 @@
+/**
+ * Effect Metrics for each function table: counters and gauges that read the
+ * table's own counters when they are exported, so hits pay nothing for them.
+ * DataCache's series are `recall_data_cache_*`, ResourceCache's
+ * `recall_resource_cache_*`, each with a `function` attribute.
+ */
+import type * as Context from "effect/Context"
+import * as Metric from "effect/Metric"
+import type * as Table from "./table.ts"
+
+/** @internal */
+export interface Registrations {
+  readonly remove: () => void
+}
+
+const metricsOf = (prefix: string) => ({
+  counters: {
+    hits: Metric.counter(`${prefix}_hits`, { description: "Calls served without running the body" }),
+    misses: Metric.counter(`${prefix}_misses`, { description: "Calls that ran the body" }),
+    evictions: Metric.counter(`${prefix}_evictions`, { description: "Entries evicted for maxEntries or a byte budget" }),
+    expirations: Metric.counter(`${prefix}_expirations`, { description: "Entries removed because their ttl passed" }),
+    invalidations: Metric.counter(`${prefix}_invalidations`, { description: "Entries removed by invalidate or clear" })
+  },
+  entries: Metric.gauge(`${prefix}_entries`, { description: "Entries held" }),
+  bytes: Metric.gauge(`${prefix}_bytes`, { description: "Estimated bytes of the values held" })
+})
+
+const byKind = {
+  DataCache: metricsOf("recall_data_cache"),
+  ResourceCache: metricsOf("recall_resource_cache")
+}
+
+/**
+ * Registers a table's series in the layer's context; `remove` takes them
+ * out when the table leaves or the layer closes.
+ *
+ * @internal
+ */
+export const register = (kind: keyof typeof byKind, table: Table.Table, context: Context.Context<never>): Registrations => {
+  const metrics = byKind[kind]
+  const attributes = { function: table.name }
+  const ignore = () => {}
+  const registrations = [
+    ...Object.entries(metrics.counters).map(([field, metric]) =>
+      Metric.registerUnsafe(Metric.withAttributes(metric, attributes), context, {
+        get: () => ({ count: table.counters[field as keyof Table.Counters], incremental: false }),
+        update: ignore,
+        modify: ignore
+      })
+    ),
+    Metric.registerUnsafe(Metric.withAttributes(metrics.entries, attributes), context, {
+      get: () => ({ value: table.entries.size }),
+      update: ignore,
+      modify: ignore
+    }),
+    Metric.registerUnsafe(Metric.withAttributes(metrics.bytes, attributes), context, {
+      get: () => ({ value: table.bytes }),
+      update: ignore,
+      modify: ignore
+    })
+  ]
+  return {
+    remove: () => {
+      for (const registration of registrations) registration.remove()
+    }
+  }
+}
