@@ -193,11 +193,11 @@ export const make = (kind: Kind, maxBytes: number, sweepMillis: number, passthro
  * @internal
  */
 export const drain = (cache: Cache): Effect.Effect<void> =>
-  cache.pending.length === 0
-    ? Effect.void
-    : Effect.uninterruptible(
-        Effect.suspend(() =>
-          Effect.forEach(
+  Effect.uninterruptible(
+    Effect.suspend(() =>
+      cache.pending.length === 0
+        ? Effect.void
+        : Effect.forEach(
             cache.pending.splice(0),
             (release) =>
               Effect.catchCause(release, (cause) =>
@@ -205,8 +205,8 @@ export const drain = (cache: Cache): Effect.Effect<void> =>
               ),
             { discard: true }
           )
-        )
-      )
+    )
+  )
 
 /** `effect`, then the releases it caused. */
 const thenDrain = <A, E, R>(cache: Cache, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
