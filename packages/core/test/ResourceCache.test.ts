@@ -65,6 +65,31 @@ describe("ResourceCache", () => {
   })
 
   describe("release exactly once", () => {
+    it.effect("for a resource acquired in an Effect.fn body, and in a generator body", () =>
+      withCache(
+        Effect.gen(function* () {
+          const db = connections()
+          const viaFn = ResourceCache.fn(
+            { name: "viaFn", version: 1 },
+            Effect.fn("open")(function* (dsn: string) {
+              return yield* db.open(dsn)
+            })
+          )
+          const viaGenerator = ResourceCache.fn("viaGenerator", function* (dsn: string) {
+            const conn = yield* db.open(dsn)
+            return conn
+          })
+          const a = yield* viaFn("a")
+          assert.strictEqual(yield* viaFn("a"), a)
+          const b = yield* viaGenerator("b")
+          assert.strictEqual(yield* viaGenerator("b"), b)
+          assert.deepStrictEqual(db.closed, [], "the body's own end does not release it")
+          yield* ResourceCache.clear
+          assert.deepStrictEqual(db.closed.sort(), ["a#1", "b#2"])
+        })
+      )
+    )
+
     it.effect("on LRU eviction", () =>
       withCache(
         Effect.gen(function* () {
