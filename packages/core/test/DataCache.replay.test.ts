@@ -145,4 +145,21 @@ describe("DataCache replay", () => {
       assert.deepStrictEqual(out.take(), [], "the hit caller's loggers decide")
     }).pipe(out.provide)
   })
+
+  it.effect("a log line that Effect's default logger prints through the Console is replayed once, as a log line", () =>
+    Effect.gen(function* () {
+      const printed: Array<string> = []
+      const console: Console.Console = Object.assign(Object.create(globalThis.console), {
+        log: (...args: ReadonlyArray<unknown>) => printed.push(args.join(" ")),
+        warn: (...args: ReadonlyArray<unknown>) => printed.push(args.join(" ")),
+        error: (...args: ReadonlyArray<unknown>) => printed.push(args.join(" "))
+      })
+      const load = DataCache.fn("load", (n: number) => Effect.as(Effect.logWarning("dropped rows"), n))
+      yield* Effect.gen(function* () {
+        yield* load(1)
+        yield* load(1)
+      }).pipe(Effect.provideService(Console.Console, console), Effect.provide(DataCache.layerMemory()))
+      assert.strictEqual(printed.filter((line) => line.includes("dropped rows")).length, 2, printed.join("\n"))
+    })
+  )
 })

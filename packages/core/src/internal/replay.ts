@@ -52,6 +52,8 @@ const recordedMethods: ReadonlyArray<ConsoleMethod> = [
 export class Recorder {
   readonly lines: Array<Line> = []
   bytes = 0
+  /** Inside a log call: Console writes are the loggers' own output, not the body's. */
+  inLog = false
 
   push(line: Line): void {
     this.lines.push(line)
@@ -69,26 +71,35 @@ export const recording = <A, E, R>(
   body: Effect.Effect<A, E, R>,
   recorder: Recorder,
   fiber: Fiber.Fiber<unknown, unknown>
-): Effect.Effect<A, E, R> =>
-  body.pipe(
+): Effect.Effect<A, E, R> => {
+  // Loggers run one after another, in the set's order, within one log call.
+  // The first and last loggers here bracket that call: what the others write
+  // to the Console meanwhile (Effect's default logger prints through it) is
+  // the log line itself, recorded once, as a log line.
+  const opening = Logger.make(() => {
+    recorder.inLog = true
+  })
+  const closing = Logger.make(({ logLevel, message, cause }) => {
+    recorder.inLog = false
+    recorder.push({
+      _tag: "Log",
+      level: logLevel,
+      message: Array.isArray(message) ? [...message] : [message],
+      cause: cause.reasons.length === 0 ? undefined : cause
+    })
+  })
+  const loggers = new Set<Logger.Logger<unknown, unknown>>([opening, ...fiber.getRef(Logger.CurrentLoggers), closing])
+  return body.pipe(
     Effect.provideService(Console.Console, recordingConsole(fiber.getRef(Console.Console), recorder)),
-    Effect.withLogger(
-      Logger.make(({ logLevel, message, cause }) => {
-        recorder.push({
-          _tag: "Log",
-          level: logLevel,
-          message: Array.isArray(message) ? [...message] : [message],
-          cause: cause.reasons.length === 0 ? undefined : cause
-        })
-      })
-    )
+    Effect.provideService(Logger.CurrentLoggers, loggers)
   )
+}
 
 const recordingConsole = (target: Console.Console, recorder: Recorder): Console.Console => {
   const console = Object.create(target) as Record<string, unknown>
   for (const method of recordedMethods) {
     console[method] = (...args: ReadonlyArray<unknown>) => {
-      recorder.push({ _tag: "Console", method, args })
+      if (!recorder.inLog) recorder.push({ _tag: "Console", method, args })
       ;(target[method] as (...args: ReadonlyArray<unknown>) => void)(...args)
     }
   }
