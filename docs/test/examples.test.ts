@@ -11,8 +11,11 @@ import * as expensive from "../examples/expensive.ts"
 import * as limits from "../examples/limits.ts"
 import * as mutation from "../examples/mutation.ts"
 import * as readonlyFrame from "../examples/readonly-frame.ts"
+import * as replay from "../examples/replay.ts"
+import * as resources from "../examples/resources.ts"
 import * as schemas from "../examples/schemas.ts"
 import * as services from "../examples/services.ts"
+import * as stale from "../examples/stale.ts"
 
 /** Runs an example, moving virtual time on until it finishes; keeps what it printed. */
 const runExample = <A, E>(program: Effect.Effect<A, E>) =>
@@ -91,6 +94,35 @@ describe("docs/examples", () => {
     Effect.gen(function* () {
       const { result } = yield* runExample(services.program)
       assert.deepStrictEqual(result, { fetches: 2 })
+    })
+  )
+
+  it.effect("resources: one instance, held while used, closed once; validate replaces a dropped one", () =>
+    Effect.gen(function* () {
+      const { result, lines } = yield* runExample(resources.program)
+      assert.isTrue(result.same)
+      assert.deepStrictEqual(result.rows, ["select 1 on connection 1"])
+      assert.strictEqual(result.replaced, 3)
+      assert.deepStrictEqual(resources.events, ["open 1", "close 1", "open 2", "close 2", "open 3", "close 3"])
+      assert.deepStrictEqual(lines, ["same instance: true", "select 1 on connection 1", "after a drop: connection 3"])
+    })
+  )
+
+  it.effect("replay: the cached call prints what the computing call printed", () =>
+    Effect.gen(function* () {
+      const { lines } = yield* runExample(replay.program)
+      assert.deepStrictEqual(
+        lines.filter((line) => line.includes("Loaded")),
+        ["Loaded 3 trips for Oslo", "Loaded 3 trips for Oslo"]
+      )
+      assert.strictEqual(lines.filter((line) => line.includes("no fare")).length, 2, `${lines.join("\n")}`)
+    })
+  )
+
+  it.effect("stale: the old rate at once past the ttl, the new one after the background refresh", () =>
+    Effect.gen(function* () {
+      const { result } = yield* runExample(stale.program)
+      assert.deepStrictEqual(result, { first: 10.01, stale: 10.01, fresh: 10.02, fetches: 2 })
     })
   )
 })
