@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: recall against its baselines, in one process. See README.md.
  */
-import { DataCache, Hasher } from "@recall/core"
+import { DataCache, Hasher, ResourceCache } from "@recall/core"
 import { Cache, Effect } from "effect"
 import { createXXHash128 } from "hash-wasm"
 import { LRUCache } from "lru-cache"
@@ -73,6 +73,9 @@ const small = (a: number, b: number) => ({ id: a * 1000 + b, name: `row ${a}-${b
 const hitCosts = Effect.gen(function* () {
   const multiply = DataCache.fn("multiply", (a: number, b: number) => Effect.succeed(a * b))
   const row = DataCache.fn("row", (a: number, b: number) => Effect.succeed(small(a, b)))
+  // Replay is on by default; with nothing recorded a hit should cost what it costs with replay off.
+  const multiplyNoReplay = DataCache.fn({ name: "multiplyNoReplay", replay: false }, (a: number, b: number) => Effect.succeed(a * b))
+  const pool = ResourceCache.fn("pool", (a: number, b: number) => Effect.succeed({ a, b }))
   const numberCache = yield* Cache.make({ capacity: 10_000, lookup: (key: string) => Effect.succeed(key.length) })
   const rowCache = yield* Cache.make({ capacity: 10_000, lookup: (key: string) => Effect.succeed(small(key.length, 1)) })
   const map = new Map<string, number>()
@@ -80,21 +83,24 @@ const hitCosts = Effect.gen(function* () {
   for (const [a, b] of pairs) {
     yield* multiply(a, b)
     yield* row(a, b)
+    yield* multiplyNoReplay(a, b)
+    yield* pool(a, b)
     yield* Cache.get(numberCache, `${a}:${b}`)
     yield* Cache.get(rowCache, `${a}:${b}`)
     map.set(`${a}:${b}`, a * b)
     lru.set(`${a}:${b}`, a * b)
   }
-  const inLoop = (body: (a: number, b: number) => Effect.Effect<unknown, unknown, DataCache.DataCache>) => (ops: number) =>
-    Effect.runSync(
-      Effect.gen(function* () {
-        for (let i = 0; i < ops; i++) {
-          const [a, b] = pairs[i % K]!
-          yield* body(a, b)
-        }
-      }).pipe(Effect.provide(context))
-    )
-  const context = yield* Effect.context<DataCache.DataCache>()
+  const inLoop =
+    (body: (a: number, b: number) => Effect.Effect<unknown, unknown, DataCache.DataCache | ResourceCache.ResourceCache>) => (ops: number) =>
+      Effect.runSync(
+        Effect.gen(function* () {
+          for (let i = 0; i < ops; i++) {
+            const [a, b] = pairs[i % K]!
+            yield* body(a, b)
+          }
+        }).pipe(Effect.provide(context))
+      )
+  const context = yield* Effect.context<DataCache.DataCache | ResourceCache.ResourceCache>()
   const ops = 300_000
   const rounds = 9
   // recall and Cache.get alternate round by round, so drift falls on both alike.
@@ -111,6 +117,20 @@ const hitCosts = Effect.gen(function* () {
       rounds,
       () => inLoop(row)(ops),
       () => inLoop((a, b) => Cache.get(rowCache, `${a}:${b}`))(ops)
+    )
+  )
+  const [replayOn, replayOff] = perOp(
+    interleaved(
+      rounds,
+      () => inLoop(multiply)(ops),
+      () => inLoop(multiplyNoReplay)(ops)
+    )
+  )
+  const [resourceHit, cacheForResource] = perOp(
+    interleaved(
+      rounds,
+      () => inLoop(pool)(ops),
+      () => inLoop((a, b) => Cache.get(numberCache, `${a}:${b}`))(ops)
     )
   )
   const mapGet = nsPerOp(ops * 10, rounds, (n) => {
@@ -133,6 +153,9 @@ const hitCosts = Effect.gen(function* () {
   report({ name: "hit, small object: Effect Cache.get (shared, no copy)", value: cacheRow, unit: "ns/op" })
   report({ name: "hit, small object: recall (a fresh copy)", value: recallRow, unit: "ns/op" })
   report({ name: "hit, small object: recall / Cache.get", value: recallRow / cacheRow, unit: "x", baseline: "Cache.get" })
+  report({ name: "hit, nothing recorded: replay on / replay off", value: replayOn / replayOff, unit: "x", baseline: "replay: false" })
+  report({ name: "hit, ResourceCache: recall", value: resourceHit, unit: "ns/op" })
+  report({ name: "hit, ResourceCache: recall / Cache.get", value: resourceHit / cacheForResource, unit: "x", baseline: "Cache.get" })
 })
 
 // ---------------------------------------------------------------------------
@@ -151,7 +174,7 @@ const frames = Effect.gen(function* () {
   const frame = DataCache.fn("frame", (_rows: number) => Effect.sync(makeFrame))
   const shared = DataCache.fn({ name: "frameReadonly", copy: "readonly" }, (_rows: number) => Effect.sync(makeFrame))
   const source = yield* frame(ROWS)
-  const context = yield* Effect.context<DataCache.DataCache>()
+  const context = yield* Effect.context<DataCache.DataCache | ResourceCache.ResourceCache>()
   // Fresh 320 MB allocations are dominated by page faults and vary a lot from
   // round to round: many interleaved rounds, and the median.
   const [sliceMs, recallMs] = interleaved(
@@ -232,7 +255,7 @@ const hashing = Effect.gen(function* () {
     yield* forecast(query)
     yield* Cache.get(cache, JSON.stringify([query]))
   }
-  const context = yield* Effect.context<DataCache.DataCache>()
+  const context = yield* Effect.context<DataCache.DataCache | ResourceCache.ResourceCache>()
   const ops = 300_000
   const inLoop = (body: (query: Query) => Effect.Effect<number, unknown, DataCache.DataCache>) => () =>
     Effect.runSync(
@@ -281,10 +304,12 @@ const churn = Effect.gen(function* () {
 
 const main = Effect.gen(function* () {
   if (!json) console.log(`recall benchmarks: node ${process.version}, medians of rounds in one process\n`)
-  yield* hitCosts
-  yield* frames
-  yield* hashing
-  yield* churn
+  // `npm run bench -- hits churn` runs only those sections.
+  const sections = { hits: hitCosts, frames, hashing, churn }
+  const only = process.argv.slice(2).filter((arg) => !arg.startsWith("--"))
+  for (const [name, section] of Object.entries(sections)) {
+    if (only.length === 0 || only.includes(name)) yield* section
+  }
   if (!json) {
     for (const f of figures) {
       const value = f.unit === "x" ? f.value.toFixed(2) : f.value.toFixed(f.value < 10 ? 2 : 1)
@@ -292,6 +317,6 @@ const main = Effect.gen(function* () {
     }
   }
   if (sink === -1) console.log(sink)
-}).pipe(Effect.provide(DataCache.layerMemory()))
+}).pipe(Effect.provide([DataCache.layerMemory(), ResourceCache.layerMemory()]))
 
 Effect.runPromise(main)

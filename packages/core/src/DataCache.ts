@@ -562,7 +562,7 @@ export const fn: {
   CachedFunctions.requireFunction("DataCache", nameOrOptions, f)
   const options = typeof nameOrOptions === "string" ? { name: nameOrOptions } : nameOrOptions
   const definition = CachedFunctions.define("DataCache", options, f, optionNames, faceOf)
-  return CachedFunctions.build(definition, f, cacheOf) as CachedFunction<
+  return CachedFunctions.build(definition, cacheOf) as CachedFunction<
     ReadonlyArray<unknown>,
     unknown,
     unknown,

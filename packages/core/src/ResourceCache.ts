@@ -393,7 +393,7 @@ export const fn: {
   CachedFunctions.requireFunction("ResourceCache", nameOrOptions, f)
   const options = typeof nameOrOptions === "string" ? { name: nameOrOptions } : nameOrOptions
   const definition = CachedFunctions.define("ResourceCache", options, f, optionNames, faceOf)
-  return CachedFunctions.build(definition, f, cacheOf, ({ call }) => {
+  return CachedFunctions.build(definition, cacheOf, ({ call }) => {
     const borrow = (...args: ReadonlyArray<unknown>) =>
       Effect.withFiber((fiber) => {
         const cache = cacheOf(fiber)

@@ -78,7 +78,8 @@ export const define = <A, S, O extends CommonOptions>(
     replay: options.replay !== false,
     spinner: options.spinner === false ? undefined : typeof options.spinner === "string" ? options.spinner : `Running ${name}(...)`,
     showTime: options.showTime === true,
-    face
+    face,
+    compute: computeOf(name, f) as (...args: ReadonlyArray<unknown>) => Effect.Effect<A, unknown, unknown>
   }
 }
 
@@ -121,11 +122,9 @@ export interface Parts<A, S> {
  */
 export const build = <A, S>(
   definition: Engine.Definition<A, S>,
-  f: Function,
   cacheOf: (fiber: Fiber.Fiber<unknown, unknown>) => Engine.Cache,
   extend: (parts: Parts<A, S>) => object = () => ({})
 ): unknown => {
-  const compute = computeOf(definition.name, f)
   const withTable = <X, EX>(
     body: (cache: Engine.Cache, table: Table.Table, fiber: Fiber.Fiber<unknown, unknown>) => Effect.Effect<X, EX, unknown>
   ) =>
@@ -133,17 +132,13 @@ export const build = <A, S>(
       const cache = cacheOf(fiber)
       return body(cache, tableIn(cache), fiber)
     })
+  // The hit path: one closure for withFiber, nothing else allocated before the table is read.
   const call = (args: ReadonlyArray<unknown>, hold: Engine.Hold | undefined) =>
-    withTable((cache, table, fiber) => {
+    Effect.withFiber((fiber) => {
+      const cache = cacheOf(fiber)
       const key = Engine.hashArgs(definition, args)
       if (typeof key !== "string") return Effect.fail(key)
-      return Engine.call(
-        definition,
-        cache,
-        table,
-        { args, key, compute: () => compute(...args) as Effect.Effect<A, unknown, unknown>, hold },
-        fiber
-      )
+      return Engine.call(definition, cache, tableIn(cache), args, key, hold, fiber)
     })
   const cached = (...args: ReadonlyArray<unknown>) => call(args, undefined)
   // Removing entries may release resources: the releases run before the operation returns.

@@ -117,6 +117,8 @@ export interface Definition<A, S> {
   readonly spinner: string | undefined
   readonly showTime: boolean
   readonly face: Face<A, S>
+  /** The body: the user's function (a generator body already wrapped as `Effect.fn` would). */
+  readonly compute: (...args: ReadonlyArray<unknown>) => Effect.Effect<A, unknown, unknown>
 }
 
 /**
@@ -208,10 +210,6 @@ export const drain = (cache: Cache): Effect.Effect<void> =>
     )
   )
 
-/** `effect`, then the releases it caused. */
-const thenDrain = <A, E, R>(cache: Cache, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(effect, (a) => (cache.pending.length === 0 ? Effect.succeed(a) : Effect.as(drain(cache), a)))
-
 // ---------------------------------------------------------------------------
 // Tables
 // ---------------------------------------------------------------------------
@@ -282,11 +280,10 @@ export const hashArgs = (definition: Definition<any, any>, args: ReadonlyArray<u
 /** @internal */
 export const nowOf = (fiber: Fiber.Fiber<unknown, unknown>): number => fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
 
-/** One call's arguments and body. @internal */
-export interface Call<A, E, R> {
+/** One call past the hit check: its arguments, key and borrow. @internal */
+interface Call {
   readonly args: ReadonlyArray<unknown>
   readonly key: string
-  readonly compute: () => Effect.Effect<A, E, R>
   /** The caller borrows what it gets (ResourceCache's `use`). */
   readonly hold: Hold | undefined
 }
@@ -297,40 +294,48 @@ export interface Call<A, E, R> {
  *
  * @internal
  */
-export const call = <A, S, E, R>(
+export const call = <A, S>(
   definition: Definition<A, S>,
   cache: Cache,
   table: Table.Table,
-  call: Call<A, E, R>,
+  args: ReadonlyArray<unknown>,
+  key: string,
+  hold: Hold | undefined,
   fiber: Fiber.Fiber<unknown, unknown>
-): Effect.Effect<A, E | unknown, R> => {
-  if (cache.passthrough) return passThrough(definition, table, call, fiber)
-  return hit(definition, cache, table, call, fiber) ?? resolve(definition, cache, table, call)
+): Effect.Effect<A, unknown, unknown> => {
+  if (cache.passthrough) return passThrough(definition, table, { args, key, hold }, fiber)
+  // Nothing is allocated for a hit: the call's record is made on the way to a miss.
+  return hit(definition, cache, table, args, key, hold, fiber, undefined) ?? resolve(definition, cache, table, { args, key, hold })
 }
 
 /** The hit path: the caller's value, or `undefined` on a miss. */
-const hit = <A, S, E, R>(
+const hit = <A, S>(
   definition: Definition<A, S>,
   cache: Cache,
   table: Table.Table,
-  call: Call<A, E, R>,
-  fiber: Fiber.Fiber<unknown, unknown>
-): Effect.Effect<A, E | unknown, R> | undefined => {
+  args: ReadonlyArray<unknown>,
+  key: string,
+  hold: Hold | undefined,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  made: Call | undefined
+): Effect.Effect<A, unknown, unknown> | undefined => {
   // Like Effect's Cache: the clock is read only when entries can expire.
   const now = table.limits.ttlMillis === Infinity ? 0 : nowOf(fiber)
-  const entry = table.use(call.key, now)
+  const entry = table.use(key, now)
   if (entry === undefined) return undefined
   const face = definition.face
-  if (face.check !== undefined) return checked(definition, cache, table, call, entry, now)
-  const value = face.load(entry.stored as S, call.hold)
+  if (face.check !== undefined) return checked(definition, cache, table, made ?? { args, key, hold }, entry, now)
+  const value = face.load(entry.stored as S, hold)
   if (value === unusable) {
     // What the table kept can no longer be used: drop it and recompute.
-    table.invalidate(call.key, now)
+    table.invalidate(key, now)
     return undefined
   }
   table.record("hit")
   const result = served(cache, entry.output, value)
-  return now < entry.freshUntil ? result : Effect.andThen(refreshInBackground(definition, cache, table, call, entry, now), result)
+  return now < entry.freshUntil
+    ? result
+    : Effect.andThen(refreshInBackground(definition, cache, table, made ?? { args, key, hold }, entry, now), result)
 }
 
 /** The value, after the recorded output is replayed and pending releases run. */
@@ -344,42 +349,50 @@ const served = <A>(cache: Cache, output: ReadonlyArray<unknown> | undefined, val
  * the check runs; false or a failure drops that entry (if it is still the
  * one stored) and recomputes.
  */
-const checked = <A, S, E, R>(
+const checked = <A, S>(
   definition: Definition<A, S>,
   cache: Cache,
   table: Table.Table,
-  call: Call<A, E, R>,
+  call: Call,
   entry: Table.Entry,
   now: number
-): Effect.Effect<A, E | unknown, R> => {
-  const face = definition.face
-  const probe = face.hold()
-  const value = face.load(entry.stored as S, probe)
-  if (value === unusable) {
-    table.invalidate(call.key, now)
-    return thenDrain(cache, Effect.void).pipe(Effect.flatMap(() => resolve(definition, cache, table, call)))
-  }
-  const release = Effect.suspend(() => face.unhold(probe) ?? Effect.void)
-  const passed = Effect.catchCause(face.check!(value), (cause) =>
-    Effect.as(Effect.logDebug(`recall: validate of ${definition.name} failed; recomputing`, cause), false)
-  )
-  return Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Effect.ensuring(restore(passed), release), (ok) =>
-      Effect.withFiber((fiber2) => {
-        if (!ok) {
-          // Only the entry that was checked leaves; a newer one stays.
-          if (table.entries.get(call.key) === entry) table.invalidate(call.key, nowOf(fiber2))
-          return thenDrain(cache, Effect.void).pipe(Effect.flatMap(() => resolve(definition, cache, table, call)))
-        }
-        const kept = call.hold === undefined ? value : face.load(entry.stored as S, call.hold)
-        if (kept === unusable) return resolve(definition, cache, table, call)
-        table.record("hit")
-        const result = served(cache, entry.output, kept)
-        return now < entry.freshUntil ? result : Effect.andThen(refreshInBackground(definition, cache, table, call, entry, now), result)
+): Effect.Effect<A, unknown, unknown> =>
+  // The probe's hold is taken and given back inside one uninterruptible
+  // region, so no interrupt can leave the instance held forever.
+  Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      const face = definition.face
+      const probe = face.hold()
+      const value = face.load(entry.stored as S, probe)
+      if (value === unusable) {
+        table.invalidate(call.key, now)
+        return Effect.andThen(drain(cache), resolve(definition, cache, table, call))
+      }
+      const release = Effect.suspend(() => {
+        const released = face.unhold(probe)
+        if (released !== undefined) cache.pending.push(released)
+        return drain(cache)
       })
-    )
+      const passed = Effect.catchCause(
+        Effect.suspend(() => face.check!(value)),
+        (cause) => Effect.as(Effect.logDebug(`recall: validate of ${definition.name} failed; recomputing`, cause), false)
+      )
+      return Effect.flatMap(Effect.ensuring(restore(passed), release), (ok) =>
+        Effect.withFiber((fiber) => {
+          if (!ok) {
+            // Only the entry that was checked leaves; a newer one stays.
+            if (table.entries.get(call.key) === entry) table.invalidate(call.key, nowOf(fiber))
+            return Effect.andThen(drain(cache), resolve(definition, cache, table, call))
+          }
+          const kept = call.hold === undefined ? value : face.load(entry.stored as S, call.hold)
+          if (kept === unusable) return resolve(definition, cache, table, call)
+          table.record("hit")
+          const result = served(cache, entry.output, kept)
+          return now < entry.freshUntil ? result : Effect.andThen(refreshInBackground(definition, cache, table, call, entry, now), result)
+        })
+      )
+    })
   )
-}
 
 /**
  * The miss path: share a computation in flight, or start one.
@@ -388,16 +401,11 @@ const checked = <A, S, E, R>(
  * registering a new flight and settling it form one uninterruptible region;
  * only the body and the wait for someone else's flight are interruptible.
  */
-const resolve = <A, S, E, R>(
-  definition: Definition<A, S>,
-  cache: Cache,
-  table: Table.Table,
-  call: Call<A, E, R>
-): Effect.Effect<A, E | unknown, R> =>
+const resolve = <A, S>(definition: Definition<A, S>, cache: Cache, table: Table.Table, call: Call): Effect.Effect<A, unknown, unknown> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.withFiber((fiber) => {
       // Another fiber may have stored the value since this caller's hit check.
-      const stored = hit(definition, cache, table, call, fiber)
+      const stored = hit(definition, cache, table, call.args, call.key, call.hold, fiber, call)
       if (stored !== undefined) return stored
       const flight = table.flights.get(call.key)
       const next =
@@ -410,14 +418,14 @@ const resolve = <A, S, E, R>(
   )
 
 /** Waits for another caller's computation; takes over when it ends without a value. */
-const join = <A, S, E, R>(
+const join = <A, S>(
   definition: Definition<A, S>,
   cache: Cache,
   table: Table.Table,
-  call: Call<A, E, R>,
+  call: Call,
   flight: Table.Flight,
   restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
-): Effect.Effect<A, E | unknown, R> =>
+): Effect.Effect<A, unknown, unknown> =>
   Effect.flatMap(restore(Deferred.await(flight.done)), (result) => {
     switch (result._tag) {
       case "Value": {
@@ -441,16 +449,16 @@ const InsideComputation = Context.Reference<boolean>("@recall/core/internal/Insi
  * The body's Effect for one computation: checked to be an Effect, recording
  * its output, reported and traced.
  */
-const bodyOf = <A, S, E, R>(
+const bodyOf = <A, S>(
   definition: Definition<A, S>,
-  call: Call<A, E, R>,
+  call: Call,
   kind: CacheReporter.Computation["kind"],
   recorder: Replay.Recorder | undefined,
   fiber: Fiber.Fiber<unknown, unknown>
-): Effect.Effect<A, E, R> => {
+): Effect.Effect<A, unknown, unknown> => {
   const face = definition.face
-  let body: Effect.Effect<A, E, R> = Effect.suspend(() => {
-    const effect = call.compute()
+  let body: Effect.Effect<A, unknown, unknown> = Effect.suspend(() => {
+    const effect = definition.compute(...call.args)
     return Effect.isEffect(effect) ? effect : Effect.die(notAnEffect(definition.name, effect))
   })
   if (recorder !== undefined) body = Replay.recording(body, recorder, fiber)
@@ -486,15 +494,15 @@ const bodyOf = <A, S, E, R>(
  * region (`resolve`'s, or a background refresh's); `restore` makes the body
  * interruptible.
  */
-const run = <A, S, E, R>(
+const run = <A, S>(
   definition: Definition<A, S>,
   cache: Cache,
   table: Table.Table,
-  call: Call<A, E, R>,
+  call: Call,
   restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>,
   kind: CacheReporter.Computation["kind"],
   fiber: Fiber.Fiber<unknown, unknown>
-): Effect.Effect<A, E | unknown, R> => {
+): Effect.Effect<A, unknown, unknown> => {
   const face = definition.face
   const flight: Table.Flight = { done: Deferred.makeUnsafe(), stale: false }
   table.flights.set(call.key, flight)
@@ -533,7 +541,7 @@ const run = <A, S, E, R>(
     return Effect.succeed(kept.value)
   }
   return Effect.exit(restore(body)).pipe(
-    Effect.flatMap((exit): Effect.Effect<A, E | unknown> => {
+    Effect.flatMap((exit): Effect.Effect<A, unknown> => {
       if (Exit.isSuccess(exit)) return Effect.clockWith((clock) => keep(exit.value, clock.currentTimeMillisUnsafe()))
       // What the body acquired before it failed or was interrupted is released now.
       return scope === undefined ? exit : Effect.andThen(closeScope(cache, scope, exit), exit)
@@ -564,14 +572,14 @@ export const closeScope = (cache: Cache, scope: Scope.Closeable, exit: Exit.Exit
  * for it. Its result is stored unless the entry was cleared meanwhile; a
  * failure keeps the stale value and doubles the wait before the next try.
  */
-const refreshInBackground = <A, S, E, R>(
+const refreshInBackground = <A, S>(
   definition: Definition<A, S>,
   cache: Cache,
   table: Table.Table,
-  call: Call<A, E, R>,
+  call: Call,
   entry: Table.Entry,
   now: number
-): Effect.Effect<void, never, R> => {
+): Effect.Effect<void, never, unknown> => {
   if (now < entry.refreshAfter || table.flights.has(call.key) || cache.closed) return Effect.void
   // Until this refresh ends, no other starts for this entry (and if the layer
   // closes before it starts, the entry simply expires at the window's end).
@@ -600,12 +608,12 @@ const refreshInBackground = <A, S, E, R>(
  * A call under `DataCache.layerPassthrough`: the body runs, its value goes
  * through the face, nothing is kept.
  */
-const passThrough = <A, S, E, R>(
+const passThrough = <A, S>(
   definition: Definition<A, S>,
   table: Table.Table,
-  call: Call<A, E, R>,
+  call: Call,
   fiber: Fiber.Fiber<unknown, unknown>
-): Effect.Effect<A, E | unknown, R> => {
+): Effect.Effect<A, unknown, unknown> => {
   table.record("miss")
   return Effect.flatMap(bodyOf(definition, call, "miss", undefined, fiber), (value) => {
     const kept = definition.face.keep(value, undefined, undefined)
