@@ -2,6 +2,7 @@
  * `npm start`: a tour of recall, running the examples under docs/examples
  * with real time, so the timings are what you would see in your program.
  */
+import { NodeSpinner } from "@recall/node"
 import { Console, Effect } from "effect"
 import * as arguments_ from "./examples/arguments.ts"
 import * as concurrency from "./examples/concurrency.ts"
@@ -9,8 +10,11 @@ import * as expensive from "./examples/expensive.ts"
 import * as limits from "./examples/limits.ts"
 import * as mutation from "./examples/mutation.ts"
 import * as readonlyFrame from "./examples/readonly-frame.ts"
+import * as replay from "./examples/replay.ts"
+import * as resources from "./examples/resources.ts"
 import * as schemas from "./examples/schemas.ts"
 import * as services from "./examples/services.ts"
+import * as stale from "./examples/stale.ts"
 
 const stops: ReadonlyArray<readonly [string, string, Effect.Effect<unknown, unknown>]> = [
   ["A slow function, cached", "docs/data-cache.md", expensive.program],
@@ -20,17 +24,26 @@ const stops: ReadonlyArray<readonly [string, string, Effect.Effect<unknown, unkn
   ["Concurrent callers, one computation", "docs/mutation-and-concurrency.md", concurrency.program],
   ["Schemas for values and keys", "docs/hashing.md", schemas.program],
   ["Large frames: copy or share", "docs/mutation-and-concurrency.md", readonlyFrame.program],
-  ["Cached functions inside a service", "docs/data-cache.md", services.program]
+  ["Cached functions inside a service", "docs/data-cache.md", services.program],
+  ["Output replayed on a hit", "docs/data-cache.md#replay-of-output", replay.program],
+  ["Stale while revalidating", "docs/data-cache.md#stale-while-revalidate", stale.program],
+  [
+    "One shared connection, released once",
+    "docs/resource-cache.md",
+    Effect.tap(resources.program, () => Console.log(`connections: ${resources.events.join(", ")}`))
+  ]
 ]
 
+// The terminal spinner of @recall/node shows every computation that takes
+// longer than 0.5 s, on stderr ("Running expensive(...)").
 const tour = Effect.gen(function* () {
-  yield* Console.log("recall: a tour\n")
+  yield* Console.log("recall: a tour (slow computations show a spinner on stderr)\n")
   for (const [title, doc, program] of stops) {
     yield* Console.log(`${title} (${doc})`)
     yield* program
     yield* Console.log("")
   }
-})
+}).pipe(Effect.provide(NodeSpinner.layer))
 
 Effect.runPromise(tour).catch((error) => {
   console.error(error)
