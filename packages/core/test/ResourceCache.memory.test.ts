@@ -1,0 +1,73 @@
+/**
+ * A released instance, and the output recorded with an entry, may not stay
+ * reachable from the cache: each test keeps only WeakRefs, makes the entry
+ * leave, forces a garbage collection and checks that they are gone.
+ */
+
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
+import { assert, describe, it } from "@effect/vitest"
+import { DataCache, ResourceCache } from "@recall/core"
+import { Console, Effect } from "effect"
+import { TestClock } from "effect/testing"
+
+setFlagsFromString("--expose-gc")
+const gc = runInNewContext("gc") as () => void
+
+/** Whether the value `ref` points to was collected, after a forced collection. */
+const collected = (ref: WeakRef<object>) =>
+  Effect.promise(async () => {
+    await new Promise((resolve) => setImmediate(resolve))
+    gc()
+    return ref.deref() === undefined
+  })
+
+const makePool = () =>
+  ResourceCache.fn({ name: "pool", ttl: "1 hour", maxEntries: 1 }, (n: number) =>
+    Effect.acquireRelease(
+      Effect.sync(() => ({ n, buffer: new Float64Array(1024) })),
+      () => Effect.void
+    )
+  )
+
+type Removal = (f: ReturnType<typeof makePool>) => Effect.Effect<unknown, unknown, ResourceCache.ResourceCache>
+
+const removals: ReadonlyArray<readonly [string, Removal]> = [
+  ["evicted", (f) => f(1)],
+  ["invalidated", (f) => f.invalidate(0)],
+  ["cleared", (f) => f.clear],
+  ["expired", (f) => Effect.andThen(TestClock.adjust("1 hour"), f(1))],
+  ["released after a borrow", (f) => f.use(0, () => f.invalidate(0))]
+]
+
+describe("ResourceCache memory", () => {
+  for (const [reason, remove] of removals) {
+    it.effect(`an instance ${reason} is unreachable from the cache once released`, () =>
+      Effect.gen(function* () {
+        const pool = makePool()
+        const ref = yield* Effect.map(pool(0), (instance) => new WeakRef(instance))
+        assert.isFalse(yield* collected(ref), "the cache holds the instance")
+        yield* remove(pool)
+        assert.isTrue(yield* collected(ref), "the cache let go of it")
+      }).pipe(Effect.provide(ResourceCache.layerMemory()))
+    )
+  }
+
+  it.effect("recorded output leaves with its entry", () =>
+    Effect.gen(function* () {
+      const refs: Array<WeakRef<object>> = []
+      const quiet: Console.Console = Object.assign(Object.create(globalThis.console), { log: () => {} })
+      const report = DataCache.fn("report", (n: number) =>
+        Effect.suspend(() => {
+          const line = { text: `row ${n}`, padding: new Float64Array(1024) }
+          refs.push(new WeakRef(line))
+          return Effect.as(Console.log(line), n)
+        })
+      )
+      yield* report(0).pipe(Effect.provideService(Console.Console, quiet))
+      assert.isFalse(yield* collected(refs[0]!), "the entry keeps what it recorded")
+      yield* report.invalidate(0)
+      assert.isTrue(yield* collected(refs[0]!), "and lets go of it with the entry")
+    }).pipe(Effect.provide(DataCache.layerMemory()))
+  )
+})
