@@ -222,6 +222,8 @@ step("tsc -p . (strict, exactOptionalPropertyTypes, emit JS)", () =>
 )
 
 const expected = {
+  sameInstance: true,
+  released: 1,
   userLoads: 1,
   isUser: true,
   greeting: "Hello, user 1",

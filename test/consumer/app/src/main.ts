@@ -3,7 +3,7 @@
  * schema value, an excluded `_` field and `Data.Class` arguments. Prints what
  * it saw as one JSON line.
  */
-import { DataCache } from "@recall/core"
+import { DataCache, ResourceCache } from "@recall/core"
 import { Data, Effect, Schema } from "effect"
 
 class Point extends Data.Class<{ readonly x: number; readonly y: number }> {}
@@ -47,6 +47,15 @@ const distance = DataCache.fn("distance", (a: Point, b: Point) =>
 
 const quiet: Logger = { log: () => {} }
 
+// A shared connection: one instance, released once when invalidated.
+let released = 0
+const connect = ResourceCache.fn({ name: "connect", validate: (conn) => Effect.succeed(conn.open) }, (dsn: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => ({ dsn, open: true })),
+    () => Effect.sync(() => released++)
+  )
+)
+
 const program = Effect.gen(function* () {
   yield* loadUser({ id: 1, requestId: "a" })
   const user = yield* loadUser({ id: 1, requestId: "b" })
@@ -57,7 +66,12 @@ const program = Effect.gen(function* () {
   const d = yield* distance(new Point({ x: 0, y: 0 }), new Point({ x: 3, y: 4 }))
   yield* distance(new Point({ x: 0, y: 0 }), new Point({ x: 3, y: 4 }))
   const stats = yield* DataCache.stats
+  const conn = yield* connect("postgres://db")
+  const sameInstance = (yield* connect.use("postgres://db", (c) => Effect.succeed(c))) === conn
+  yield* connect.invalidate("postgres://db")
   return {
+    sameInstance,
+    released,
     node: process.version,
     userLoads,
     isUser: user instanceof User,
@@ -69,7 +83,7 @@ const program = Effect.gen(function* () {
     hits: stats.hits,
     misses: stats.misses
   }
-}).pipe(Effect.provide(DataCache.layerMemory()))
+}).pipe(Effect.provide([DataCache.layerMemory(), ResourceCache.layerMemory()]))
 
 Effect.runPromise(program).then(
   (result) => console.log(JSON.stringify(result)),
