@@ -7,9 +7,10 @@
  * - `started` is called when a body starts to run: on a miss, or for a
  *   background refresh (`staleWhileRevalidate`). Hits, and callers that wait
  *   for another caller's computation, are not reported.
- * - `ended` is called exactly once for every `started`, with how the body
- *   ended and how long it ran on Effect's `Clock`, whatever the exit: a value,
- *   a failure or an interrupt.
+ * - `ended` is called exactly once for every `started`, with the same
+ *   `Computation` object (so a reporter may key its state by it), how the
+ *   body ended and how long it ran on Effect's `Clock`, whatever the exit: a
+ *   value, a failure or an interrupt.
  * - Both run in the computing caller's fiber and must not fail; keep them
  *   quick, as the computation waits for them.
  * - `computation.nested` is true when the computation started inside another

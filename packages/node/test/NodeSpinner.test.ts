@@ -472,7 +472,11 @@ const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`
 const inTerminal = (mode: "cached" | "direct", typeWhen?: (stdout: string) => string | undefined) =>
   run("script", ["-qfec", [node, "--conditions=@recall/source", demo, mode].map(quote).join(" "), "/dev/null"], typeWhen)
 
-describe.skipIf(!hasScript)("NodeSpinner in a pseudo-terminal (util-linux script)", () => {
+describe("NodeSpinner in a pseudo-terminal (util-linux script)", () => {
+  it("has util-linux `script` to make the terminal (Debian's bsdutils; install it rather than skip)", () => {
+    assert.isTrue(hasScript, "util-linux `script` was not found on the PATH")
+  })
+
   for (const mode of ["direct", "cached"] as const) {
     it(`draws the spinner on stderr and erases it at the end (${mode})`, async () => {
       const { code, stdout, stderr } = await inTerminal(mode)
