@@ -10,7 +10,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache } from "@recall/core"
-import { Effect, Exit, Fiber, Scheduler } from "effect"
+import { Deferred, Effect, Exit, Fiber, Scheduler } from "effect"
 
 /** Yields the test fiber up to `turns` times, until `fiber` is done. */
 const settles = <A, E>(fiber: Fiber.Fiber<A, E>, turns = 2000) =>
@@ -61,4 +61,28 @@ describe("DataCache interrupts", () => {
       )
     }
   }
+
+  it.effect("a caller that took over a computation can be interrupted in the body it now runs, and so can its waiters", () =>
+    Effect.gen(function* () {
+      const started = yield* Deferred.make<void>()
+      let runs = 0
+      // The first run waits to be interrupted; the takeover's run never ends.
+      const f = DataCache.fn("takeover", (n: number) =>
+        Effect.andThen(Deferred.succeed(started, undefined), runs++ === 0 ? Effect.never : Effect.never.pipe(Effect.as(n)))
+      )
+      const first = yield* Effect.forkChild(f(1))
+      yield* Deferred.await(started)
+      const second = yield* Effect.forkChild(f(1))
+      const third = yield* Effect.forkChild(f(1))
+      yield* Effect.yieldNow
+      yield* Fiber.interrupt(first)
+      yield* Effect.yieldNow
+      assert.strictEqual(runs, 2, "the second caller took over")
+      // Fiber.interrupt waits for the fiber to end: a takeover that ran
+      // uninterruptibly would never end, and these would time out.
+      yield* Fiber.interrupt(third)
+      yield* Fiber.interrupt(second)
+      assert.isTrue(Exit.hasInterrupts(yield* Fiber.await(second)))
+    }).pipe(Effect.provide(DataCache.layerMemory()))
+  )
 })

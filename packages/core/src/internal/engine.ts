@@ -280,6 +280,18 @@ export const hashArgs = (definition: Definition<any, any>, args: ReadonlyArray<u
 /** @internal */
 export const nowOf = (fiber: Fiber.Fiber<unknown, unknown>): number => fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
 
+/**
+ * Makes its effect as interruptible as the caller was. The miss path runs in
+ * one uninterruptible region; every step inside it (a takeover, a recompute
+ * after `validate`) is handed the region's own `restore`, since a new mask
+ * opened inside an uninterruptible region would restore nothing.
+ */
+type Restore = <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
+
+/** Runs `body` in the caller's uninterruptible region if it is in one already, else opens one. */
+const withRegion = <A>(outer: Restore | undefined, body: (restore: Restore) => Effect.Effect<A, unknown, unknown>) =>
+  outer === undefined ? Effect.uninterruptibleMask(body) : body(outer)
+
 /** One call past the hit check: its arguments, key and borrow. @internal */
 interface Call {
   readonly args: ReadonlyArray<unknown>
@@ -305,7 +317,10 @@ export const call = <A, S>(
 ): Effect.Effect<A, unknown, unknown> => {
   if (cache.passthrough) return passThrough(definition, table, { args, key, hold }, fiber)
   // Nothing is allocated for a hit: the call's record is made on the way to a miss.
-  return hit(definition, cache, table, args, key, hold, fiber, undefined) ?? resolve(definition, cache, table, { args, key, hold })
+  return (
+    hit(definition, cache, table, args, key, hold, fiber, undefined, undefined) ??
+    resolve(definition, cache, table, { args, key, hold }, undefined)
+  )
 }
 
 /** The hit path: the caller's value, or `undefined` on a miss. */
@@ -317,14 +332,15 @@ const hit = <A, S>(
   key: string,
   hold: Hold | undefined,
   fiber: Fiber.Fiber<unknown, unknown>,
-  made: Call | undefined
+  made: Call | undefined,
+  restore: Restore | undefined
 ): Effect.Effect<A, unknown, unknown> | undefined => {
   // Like Effect's Cache: the clock is read only when entries can expire.
   const now = table.limits.ttlMillis === Infinity ? 0 : nowOf(fiber)
   const entry = table.use(key, now)
   if (entry === undefined) return undefined
   const face = definition.face
-  if (face.check !== undefined) return checked(definition, cache, table, made ?? { args, key, hold }, entry, now)
+  if (face.check !== undefined) return checked(definition, cache, table, made ?? { args, key, hold }, entry, now, restore)
   const value = face.load(entry.stored as S, hold)
   if (value === unusable) {
     // What the table kept can no longer be used: drop it and recompute.
@@ -355,18 +371,19 @@ const checked = <A, S>(
   table: Table.Table,
   call: Call,
   entry: Table.Entry,
-  now: number
+  now: number,
+  outer: Restore | undefined
 ): Effect.Effect<A, unknown, unknown> =>
   // The probe's hold is taken and given back inside one uninterruptible
   // region, so no interrupt can leave the instance held forever.
-  Effect.uninterruptibleMask((restore) =>
+  withRegion(outer, (restore) =>
     Effect.suspend(() => {
       const face = definition.face
       const probe = face.hold()
       const value = face.load(entry.stored as S, probe)
       if (value === unusable) {
         table.invalidate(call.key, now)
-        return Effect.andThen(drain(cache), resolve(definition, cache, table, call))
+        return Effect.andThen(drain(cache), resolve(definition, cache, table, call, restore))
       }
       const release = Effect.suspend(() => {
         const released = face.unhold(probe)
@@ -382,10 +399,10 @@ const checked = <A, S>(
           if (!ok) {
             // Only the entry that was checked leaves; a newer one stays.
             if (table.entries.get(call.key) === entry) table.invalidate(call.key, nowOf(fiber))
-            return Effect.andThen(drain(cache), resolve(definition, cache, table, call))
+            return Effect.andThen(drain(cache), resolve(definition, cache, table, call, restore))
           }
           const kept = call.hold === undefined ? value : face.load(entry.stored as S, call.hold)
-          if (kept === unusable) return resolve(definition, cache, table, call)
+          if (kept === unusable) return resolve(definition, cache, table, call, restore)
           table.record("hit")
           const result = served(cache, entry.output, kept)
           return now < entry.freshUntil ? result : Effect.andThen(refreshInBackground(definition, cache, table, call, entry, now), result)
@@ -401,11 +418,17 @@ const checked = <A, S>(
  * registering a new flight and settling it form one uninterruptible region;
  * only the body and the wait for someone else's flight are interruptible.
  */
-const resolve = <A, S>(definition: Definition<A, S>, cache: Cache, table: Table.Table, call: Call): Effect.Effect<A, unknown, unknown> =>
-  Effect.uninterruptibleMask((restore) =>
+const resolve = <A, S>(
+  definition: Definition<A, S>,
+  cache: Cache,
+  table: Table.Table,
+  call: Call,
+  outer: Restore | undefined
+): Effect.Effect<A, unknown, unknown> =>
+  withRegion(outer, (restore) =>
     Effect.withFiber((fiber) => {
       // Another fiber may have stored the value since this caller's hit check.
-      const stored = hit(definition, cache, table, call.args, call.key, call.hold, fiber, call)
+      const stored = hit(definition, cache, table, call.args, call.key, call.hold, fiber, call, restore)
       if (stored !== undefined) return stored
       const flight = table.flights.get(call.key)
       const next =
@@ -424,13 +447,13 @@ const join = <A, S>(
   table: Table.Table,
   call: Call,
   flight: Table.Flight,
-  restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
+  restore: Restore
 ): Effect.Effect<A, unknown, unknown> =>
   Effect.flatMap(restore(Deferred.await(flight.done)), (result) => {
     switch (result._tag) {
       case "Value": {
         const value = definition.face.load(result.stored as S, call.hold)
-        if (value === unusable) return resolve(definition, cache, table, call)
+        if (value === unusable) return resolve(definition, cache, table, call, restore)
         table.record("hit")
         return served(cache, result.output, value)
       }
@@ -438,7 +461,7 @@ const join = <A, S>(
         return Effect.fail(result.error)
       case "Retry":
         // The runner failed or was interrupted: check again, and take over if nobody else has.
-        return resolve(definition, cache, table, call)
+        return resolve(definition, cache, table, call, restore)
     }
   })
 
@@ -499,7 +522,7 @@ const run = <A, S>(
   cache: Cache,
   table: Table.Table,
   call: Call,
-  restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>,
+  restore: Restore,
   kind: CacheReporter.Computation["kind"],
   fiber: Fiber.Fiber<unknown, unknown>
 ): Effect.Effect<A, unknown, unknown> => {
