@@ -609,18 +609,16 @@ const cacheOf = (fiber: Fiber.Fiber<unknown, unknown>): Engine.Cache => Context.
 export const bind = <Args extends ReadonlyArray<unknown>, A, E, R, Lookup extends ReadonlyArray<unknown>, LookupError>(
   f: CachedFunction<Args, A, E, R, Lookup, LookupError>
 ): Effect.Effect<BoundFunction<Args, A, E, R, Lookup, LookupError>, never, DataCache> =>
-  Effect.map(DataCache, (service: Service) => {
-    const provide = <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.provideService(effect, DataCache, service)
-    const bound = (...args: Args) => provide(f(...args))
-    Object.defineProperty(bound, "name", { value: f.name })
-    Object.defineProperty(bound, "id", { get: () => f.id, enumerable: true })
-    return Object.assign(bound, {
-      invalidate: (...args: Lookup) => provide(f.invalidate(...args)),
-      has: (...args: Lookup) => provide(f.has(...args)),
-      clear: provide(f.clear),
-      stats: provide(f.stats)
-    }) as unknown as BoundFunction<Args, A, E, R, Lookup, LookupError>
-  })
+  Effect.map(
+    DataCache,
+    (service: Service) =>
+      CachedFunctions.bindFunction(
+        f as unknown as Parameters<typeof CachedFunctions.bindFunction>[0],
+        (effect) => Effect.provideService(effect, DataCache, service),
+        ["invalidate", "has"],
+        ["clear", "stats"]
+      ) as BoundFunction<Args, A, E, R, Lookup, LookupError>
+  )
 
 /**
  * Removes every entry of every cached function. Computations in flight finish

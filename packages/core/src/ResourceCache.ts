@@ -135,6 +135,30 @@ export interface ResourceFunction<
   readonly stats: Effect.Effect<FunctionStats, never, ResourceCache>
 }
 
+/**
+ * A resource function bound to one {@link ResourceCache} by {@link bind}: the
+ * same calls, needing no `ResourceCache` from the caller.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface BoundFunction<Args extends ReadonlyArray<unknown>, A, E, R, Lookup extends ReadonlyArray<unknown>, LookupError> {
+  (...args: Args): Effect.Effect<A, E, R>
+  readonly use: <B, E2, R2>(
+    ...argsAndBody: [...args: Args, body: (resource: A) => Effect.Effect<B, E2, R2>]
+  ) => Effect.Effect<B, E | E2, R | R2>
+  readonly borrow: (...args: Args) => Effect.Effect<A, E, R | Scope.Scope>
+  readonly id: string
+  readonly name: string
+  readonly invalidate: (...args: Lookup) => Effect.Effect<void, LookupError>
+  readonly has: (...args: Lookup) => Effect.Effect<boolean, LookupError>
+  readonly clear: Effect.Effect<void>
+  readonly stats: Effect.Effect<FunctionStats>
+}
+
+export type { Counters, FunctionStats, Stats } from "./CachedFunction.ts"
+export { InvalidOptionsError } from "./CachedFunction.ts"
+
 // ---------------------------------------------------------------------------
 // Service
 // ---------------------------------------------------------------------------
@@ -424,6 +448,46 @@ export const fn: {
 }
 
 const cacheOf = (fiber: Fiber.Fiber<unknown, unknown>): Engine.Cache => Context.getUnsafe(fiber.context, ResourceCache).cache
+
+/**
+ * Binds a resource function to the {@link ResourceCache} in context, so that
+ * its calls (and `use`, `borrow`, `invalidate`, `has`, `clear`, `stats`) no
+ * longer require one: for services built with `Layer.effect` whose methods
+ * should have `R = never`.
+ *
+ * @example
+ * ```ts
+ * import { ResourceCache } from "@recall/core"
+ * import { Context, Effect, Layer } from "effect"
+ *
+ * const connect = ResourceCache.fn("connect", (dsn: string) => Effect.succeed({ dsn }))
+ *
+ * class Db extends Context.Service<Db, {
+ *   readonly query: (sql: string) => Effect.Effect<string>
+ * }>()("app/Db") {
+ *   static readonly layer = Layer.effect(Db, Effect.gen(function*() {
+ *     const pool = yield* ResourceCache.bind(connect)
+ *     return Db.of({ query: (sql) => pool.use("postgres://db", (conn) => Effect.succeed(`${sql} on ${conn.dsn}`)) })
+ *   })).pipe(Layer.provide(ResourceCache.layer))
+ * }
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const bind = <Args extends ReadonlyArray<unknown>, A, E, R, Lookup extends ReadonlyArray<unknown>, LookupError>(
+  f: ResourceFunction<Args, A, E, R, Lookup, LookupError>
+): Effect.Effect<BoundFunction<Args, A, E, R, Lookup, LookupError>, never, ResourceCache> =>
+  Effect.map(
+    ResourceCache,
+    (service: Service) =>
+      CachedFunctions.bindFunction(
+        f as unknown as Parameters<typeof CachedFunctions.bindFunction>[0],
+        (effect) => Effect.provideService(effect, ResourceCache, service),
+        ["use", "borrow", "invalidate", "has"],
+        ["clear", "stats"]
+      ) as BoundFunction<Args, A, E, R, Lookup, LookupError>
+  )
 
 /**
  * Removes every entry of every cached resource and releases each instance

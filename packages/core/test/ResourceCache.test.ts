@@ -414,6 +414,34 @@ describe("ResourceCache", () => {
     )
   })
 
+  describe("bind", () => {
+    it.effect("a bound function uses the cache it was bound to: calls, use, borrow and operations need none", () =>
+      Effect.gen(function* () {
+        const db = connections()
+        const connect = ResourceCache.fn("connect", (dsn: string) => db.open(dsn))
+        const bound = yield* ResourceCache.bind(connect).pipe(withCache)
+        // The layer that bound it is closed by now: its instances are released.
+        const closedAtBind = [...db.closed]
+        assert.deepStrictEqual(closedAtBind, [])
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(ResourceCache.layerMemory(), scope)
+        const pool = yield* ResourceCache.bind(connect).pipe(Effect.provideContext(context))
+        const a = yield* pool("a")
+        assert.strictEqual(yield* pool.use("a", (conn) => Effect.succeed(conn)), a)
+        assert.strictEqual(yield* Effect.scoped(pool.borrow("a")), a)
+        assert.isTrue(yield* pool.has("a"))
+        assert.strictEqual((yield* pool.stats).hits, 2)
+        yield* pool.invalidate("a")
+        assert.deepStrictEqual(db.closed, ["a#1"])
+        yield* pool("b")
+        yield* pool.clear
+        assert.deepStrictEqual(db.closed, ["a#1", "b#2"])
+        assert.strictEqual(bound.name, "connect")
+        yield* Scope.close(scope, Exit.void)
+      })
+    )
+  })
+
   describe("sessions", () => {
     it.effect("a layer per session gives each its own instances, released when the session ends", () =>
       Effect.gen(function* () {

@@ -183,6 +183,29 @@ export const build = <A, S>(
   )
 }
 
+/**
+ * A cached function whose every call and operation has its cache provided:
+ * `calls` are methods, `values` are Effects.
+ *
+ * @internal
+ */
+export const bindFunction = (
+  f: Function & { readonly id: string } & Record<string, unknown>,
+  provide: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, unknown>,
+  calls: ReadonlyArray<string>,
+  values: ReadonlyArray<string>
+): unknown => {
+  const bound = ((...args: ReadonlyArray<unknown>) => provide(f(...args))) as unknown as Record<string, unknown> & Function
+  Object.defineProperty(bound, "name", { value: f.name })
+  Object.defineProperty(bound, "id", { get: () => f.id, enumerable: true })
+  for (const name of calls) {
+    const method = f[name] as (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown>
+    bound[name] = (...args: ReadonlyArray<unknown>) => provide(method(...args))
+  }
+  for (const name of values) bound[name] = provide(f[name] as Effect.Effect<unknown, unknown, unknown>)
+  return bound
+}
+
 /** @internal */
 export const functionStats = (table: Table.Table): FunctionStats => ({
   name: table.name,
