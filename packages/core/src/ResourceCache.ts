@@ -49,6 +49,7 @@ import type {
   TtlCheck
 } from "./CachedFunction.ts"
 import type { SchemaChecks } from "./DataCache.ts"
+import * as Hasher from "./Hasher.ts"
 import * as CachedFunctions from "./internal/cachedFunction.ts"
 import * as Engine from "./internal/engine.ts"
 import * as Validate from "./internal/validate.ts"
@@ -441,7 +442,15 @@ export const fn: {
         if (typeof body !== "function") {
           return Effect.die(new TypeError(`${definition.name}.use: the last argument must be a function (resource) => Effect.`))
         }
-        return Effect.scoped(Effect.flatMap(borrow(...argsAndBody.slice(0, -1)), body as (resource: unknown) => Effect.Effect<unknown>))
+        return Effect.scoped(
+          Effect.flatMap(borrow(...argsAndBody.slice(0, -1)), (resource) => {
+            const effect = (body as (resource: unknown) => unknown)(resource)
+            // An async function or a plain value would kill the fiber past its finalizers, leaving the borrow open.
+            return Effect.isEffect(effect)
+              ? effect
+              : Effect.die(new TypeError(`${definition.name}.use: the body must return an Effect, got ${Hasher.describeType(effect)}.`))
+          })
+        )
       }
     }
   }) as ResourceFunction<ReadonlyArray<unknown>, unknown, unknown, unknown, ReadonlyArray<unknown>, never>

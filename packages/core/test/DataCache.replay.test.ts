@@ -162,4 +162,24 @@ describe("DataCache replay", () => {
       assert.strictEqual(printed.filter((line) => line.includes("dropped rows")).length, 2, printed.join("\n"))
     })
   )
+
+  it.effect("what a fiber forked by the body writes after the computation ended is not replayed", () => {
+    const out = capture()
+    return Effect.gen(function* () {
+      const later = yield* Deferred.make<void>()
+      const load = DataCache.fn("load", (n: number) =>
+        Effect.gen(function* () {
+          yield* Console.log("computing", n)
+          yield* Effect.forkDetach(Effect.andThen(Deferred.await(later), Console.log("heartbeat")))
+          return n
+        })
+      )
+      yield* load(1)
+      yield* Deferred.succeed(later, undefined)
+      for (let i = 0; i < 5; i++) yield* Effect.yieldNow
+      assert.deepStrictEqual(out.take(), ["log computing 1", "log heartbeat"])
+      yield* load(1)
+      assert.deepStrictEqual(out.take(), ["log computing 1"])
+    }).pipe(out.provide)
+  })
 })

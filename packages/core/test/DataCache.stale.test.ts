@@ -113,6 +113,27 @@ describe("DataCache staleWhileRevalidate", () => {
     )
   )
 
+  it.effect("a refresh whose entry was evicted meanwhile is not stored (it would evict a newer entry)", () =>
+    withCache(
+      Effect.gen(function* () {
+        const v = versions()
+        const prices = DataCache.fn({ ...options, maxEntries: 1 }, v.body)
+        yield* prices("a")
+        yield* TestClock.adjust("61 seconds")
+        const gate = yield* Deferred.make<void>()
+        v.hold(gate)
+        yield* prices("a")
+        yield* settle
+        v.hold(yield* Deferred.make<void>().pipe(Effect.tap((d) => Deferred.succeed(d, undefined))))
+        yield* prices("b") // evicts "a"
+        yield* Deferred.succeed(gate, undefined)
+        yield* settle
+        assert.isFalse(yield* prices.has("a"))
+        assert.isTrue(yield* prices.has("b"))
+      })
+    )
+  )
+
   it.effect("a failed refresh keeps the stale value and backs off: 1 s, then 2 s", () =>
     withCache(
       Effect.gen(function* () {

@@ -810,4 +810,20 @@ describe("DataCache", () => {
       )
     )
   })
+
+  it.effect("a body that calls its own function with its own arguments dies with a message, instead of waiting for itself", () =>
+    withCache(
+      Effect.gen(function* () {
+        const loop: (n: number) => Effect.Effect<number, unknown, DataCache.DataCache> = DataCache.fn("loop", (n: number) =>
+          Effect.map(loop(n), (x) => x + 1)
+        )
+        const exit = yield* Effect.exit(loop(1))
+        assert.isTrue(Exit.isFailure(exit) && Cause.pretty(exit.cause).includes("called itself with the same arguments"))
+        const fine: (n: number) => Effect.Effect<number, unknown, DataCache.DataCache> = DataCache.fn("fine", (n: number) =>
+          n === 0 ? Effect.succeed(0) : Effect.map(fine(n - 1), (x) => x + 1)
+        )
+        assert.strictEqual(yield* fine(3), 3, "other arguments are fine")
+      })
+    )
+  )
 })

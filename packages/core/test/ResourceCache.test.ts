@@ -385,7 +385,7 @@ describe("ResourceCache", () => {
       )
     )
 
-    it.effect("the instance is held while validate runs", () =>
+    it.effect("the instance is held while validate runs; if it leaves meanwhile, the caller gets a fresh one", () =>
       withCache(
         Effect.gen(function* () {
           const db = connections()
@@ -407,7 +407,8 @@ describe("ResourceCache", () => {
           assert.deepStrictEqual(db.closed, [], "held by the running validate")
           yield* Deferred.succeed(finish, true)
           const conn = yield* Fiber.join(fiber)
-          assert.strictEqual(conn.id, "a#1")
+          assert.strictEqual(conn.id, "a#2", "not the instance released under the check")
+          assert.isTrue(conn.open)
           assert.deepStrictEqual(db.closed, ["a#1"])
         })
       )
@@ -438,6 +439,26 @@ describe("ResourceCache", () => {
         assert.deepStrictEqual(db.closed, ["a#1", "b#2"])
         assert.strictEqual(bound.name, "connect")
         yield* Scope.close(scope, Exit.void)
+      })
+    )
+  })
+
+  describe("attacks", () => {
+    it.effect("a use body or a validate that returns no Effect dies, and the instance is still released", () =>
+      Effect.gen(function* () {
+        const db = connections()
+        const connect = ResourceCache.fn("connect", (dsn: string) => db.open(dsn))
+        const checked = ResourceCache.fn({ name: "checked", validate: () => true as unknown as Effect.Effect<boolean> }, (dsn: string) =>
+          db.open(dsn)
+        )
+        yield* Effect.gen(function* () {
+          const exit = yield* Effect.exit(connect.use("a", (() => Promise.resolve(1)) as unknown as () => Effect.Effect<number>))
+          assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
+          yield* checked("b")
+          const second = yield* checked("b")
+          assert.strictEqual(second.id, "b#3", "a validate that returns no Effect counts as failed")
+        }).pipe(withCache)
+        assert.deepStrictEqual(db.closed.sort(), ["a#1", "b#2", "b#3"])
       })
     )
   })
@@ -487,7 +508,7 @@ describe("ResourceCache", () => {
       assert.throws(
         // @ts-expect-error: copy is a DataCache option
         () => ResourceCache.fn({ name: "connect", copy: "readonly" }, (dsn: string) => Effect.succeed(dsn)),
-        /no such option/
+        /is a DataCache option/
       )
       assert.throws(
         // @ts-expect-error: validate must be a function

@@ -391,22 +391,33 @@ const checked = <A, S>(
         return drain(cache)
       })
       const passed = Effect.catchCause(
-        Effect.suspend(() => face.check!(value)),
+        Effect.suspend(() => {
+          const verdict = face.check!(value)
+          return Effect.isEffect(verdict)
+            ? verdict
+            : Effect.die(new TypeError(`validate of ${definition.name} must return an Effect<boolean>`))
+        }),
         (cause) => Effect.as(Effect.logDebug(`recall: validate of ${definition.name} failed; recomputing`, cause), false)
       )
-      return Effect.flatMap(Effect.ensuring(restore(passed), release), (ok) =>
-        Effect.withFiber((fiber) => {
-          if (!ok) {
-            // Only the entry that was checked leaves; a newer one stays.
-            if (table.entries.get(call.key) === entry) table.invalidate(call.key, nowOf(fiber))
-            return Effect.andThen(drain(cache), resolve(definition, cache, table, call, restore))
-          }
-          const kept = call.hold === undefined ? value : face.load(entry.stored as S, call.hold)
-          if (kept === unusable) return resolve(definition, cache, table, call, restore)
-          table.record("hit")
-          const result = served(cache, entry.output, kept)
-          return now < entry.freshUntil ? result : Effect.andThen(refreshInBackground(definition, cache, table, call, entry, now), result)
-        })
+      // The probe is given back on every way out; on success only after the
+      // caller's value is decided, so the instance cannot be released between.
+      return Effect.flatMap(
+        Effect.onExit(restore(passed), (exit) => (Exit.isSuccess(exit) ? Effect.void : release)),
+        (ok) =>
+          Effect.withFiber((fiber) => {
+            const current = table.entries.get(call.key) === entry
+            if (!ok || !current) {
+              // Only the entry that was checked leaves; a newer one stays. One
+              // that left while it was checked is not handed out: recompute.
+              if (current) table.invalidate(call.key, nowOf(fiber))
+              return Effect.andThen(release, resolve(definition, cache, table, call, restore))
+            }
+            const kept = call.hold === undefined ? value : face.load(entry.stored as S, call.hold)
+            if (kept === unusable) return Effect.andThen(release, resolve(definition, cache, table, call, restore))
+            table.record("hit")
+            const result = Effect.andThen(release, served(cache, entry.output, kept))
+            return now < entry.freshUntil ? result : Effect.andThen(refreshInBackground(definition, cache, table, call, entry, now), result)
+          })
       )
     })
   )
@@ -431,9 +442,18 @@ const resolve = <A, S>(
       const stored = hit(definition, cache, table, call.args, call.key, call.hold, fiber, call, restore)
       if (stored !== undefined) return stored
       const flight = table.flights.get(call.key)
+      if (flight !== undefined && fiber.getRef(InsideComputation).includes(flight)) {
+        // The body called its own function with its own arguments: it would wait for itself forever.
+        return Effect.die(
+          new Error(
+            `${definition.name} called itself with the same arguments while computing them; ` +
+              "that call would wait for its own result forever. Compute the inner value without the cache, or with other arguments."
+          )
+        )
+      }
       const next =
         flight === undefined
-          ? run(definition, cache, table, call, restore, "miss", fiber)
+          ? run(definition, cache, table, call, restore, "miss", fiber, undefined)
           : join(definition, cache, table, call, flight, restore)
       // Entries the hit check found expired are released before the caller goes on.
       return cache.pending.length === 0 ? next : Effect.andThen(drain(cache), next)
@@ -466,7 +486,9 @@ const join = <A, S>(
   })
 
 /** Marks the fiber as inside a cached body, so reports of nested computations say so. */
-const InsideComputation = Context.Reference<boolean>("@recall/core/internal/InsideComputation", { defaultValue: () => false })
+const InsideComputation = Context.Reference<ReadonlyArray<Table.Flight>>("@recall/core/internal/InsideComputation", {
+  defaultValue: () => []
+})
 
 /**
  * The body's Effect for one computation: checked to be an Effect, recording
@@ -477,7 +499,8 @@ const bodyOf = <A, S>(
   call: Call,
   kind: CacheReporter.Computation["kind"],
   recorder: Replay.Recorder | undefined,
-  fiber: Fiber.Fiber<unknown, unknown>
+  fiber: Fiber.Fiber<unknown, unknown>,
+  flight: Table.Flight
 ): Effect.Effect<A, unknown, unknown> => {
   const face = definition.face
   let body: Effect.Effect<A, unknown, unknown> = Effect.suspend(() => {
@@ -496,13 +519,13 @@ const bodyOf = <A, S>(
     kind,
     spinner: definition.spinner,
     showTime: definition.showTime,
-    nested: fiber.getRef(InsideComputation)
+    nested: fiber.getRef(InsideComputation).length > 0
   }
   const reporter = fiber.getRef(CacheReporter.CacheReporter)
   const clock = fiber.getRef(Clock.Clock)
   return Effect.acquireUseRelease(
     Effect.as(reporter.started(computation), clock.currentTimeMillisUnsafe()),
-    () => Effect.provideService(body, InsideComputation, true),
+    () => Effect.provideService(body, InsideComputation, [...fiber.getRef(InsideComputation), flight]),
     (startedAt, exit) =>
       reporter.ended(
         computation,
@@ -524,7 +547,8 @@ const run = <A, S>(
   call: Call,
   restore: Restore,
   kind: CacheReporter.Computation["kind"],
-  fiber: Fiber.Fiber<unknown, unknown>
+  fiber: Fiber.Fiber<unknown, unknown>,
+  refreshing: Table.Entry | undefined
 ): Effect.Effect<A, unknown, unknown> => {
   const face = definition.face
   const flight: Table.Flight = { done: Deferred.makeUnsafe(), stale: false }
@@ -541,7 +565,7 @@ const run = <A, S>(
   }
   const scope = face.scoped ? Scope.makeUnsafe() : undefined
   const recorder = definition.replay ? new Replay.Recorder() : undefined
-  let body = bodyOf(definition, call, kind, recorder, fiber)
+  let body = bodyOf(definition, call, kind, recorder, fiber, flight)
   if (scope !== undefined) body = Scope.provide(body, scope) as typeof body
   const keep = (value: A, now: number): Effect.Effect<A, unknown> => {
     const kept = face.keep(value, scope, call.hold)
@@ -552,6 +576,8 @@ const run = <A, S>(
     const output = recorder === undefined || recorder.lines.length === 0 ? undefined : recorder.lines
     const stored =
       !flight.stale &&
+      // A refresh replaces the entry it refreshes, not one that took its place, nor an evicted one.
+      (refreshing === undefined || table.entries.get(call.key) === refreshing) &&
       !cache.closed &&
       (definition.cacheIf === undefined || definition.cacheIf(value)) &&
       table.store(call.key, kept.stored, output, kept.bytes + (recorder?.bytes ?? 0), now)
@@ -565,6 +591,7 @@ const run = <A, S>(
   }
   return Effect.exit(restore(body)).pipe(
     Effect.flatMap((exit): Effect.Effect<A, unknown> => {
+      if (recorder !== undefined) recorder.closed = true
       if (Exit.isSuccess(exit)) return Effect.clockWith((clock) => keep(exit.value, clock.currentTimeMillisUnsafe()))
       // What the body acquired before it failed or was interrupted is released now.
       return scope === undefined ? exit : Effect.andThen(closeScope(cache, scope, exit), exit)
@@ -610,7 +637,7 @@ const refreshInBackground = <A, S>(
   const refresh = Effect.uninterruptibleMask((restore) =>
     Effect.withFiber((fiber) => {
       if (table.entries.get(call.key) !== entry || table.flights.has(call.key)) return Effect.void
-      return run(definition, cache, table, { ...call, hold: undefined }, restore, "refresh", fiber).pipe(
+      return run(definition, cache, table, { ...call, hold: undefined }, restore, "refresh", fiber, entry).pipe(
         Effect.matchCauseEffect({
           // Stored, or not (cleared meanwhile, `cacheIf`): a later stale hit may try again.
           onSuccess: () => Effect.sync(() => (entry.refreshAfter = nowOf(fiber))),
@@ -638,7 +665,7 @@ const passThrough = <A, S>(
   fiber: Fiber.Fiber<unknown, unknown>
 ): Effect.Effect<A, unknown, unknown> => {
   table.record("miss")
-  return Effect.flatMap(bodyOf(definition, call, "miss", undefined, fiber), (value) => {
+  return Effect.flatMap(bodyOf(definition, call, "miss", undefined, fiber, { done: Deferred.makeUnsafe(), stale: true }), (value) => {
     const kept = definition.face.keep(value, undefined, undefined)
     return kept._tag === "Rejected" ? Effect.fail(kept.error) : Effect.succeed(kept.value)
   })

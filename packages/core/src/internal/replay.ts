@@ -54,8 +54,15 @@ export class Recorder {
   bytes = 0
   /** Inside a log call: Console writes are the loggers' own output, not the body's. */
   inLog = false
+  /**
+   * Set when the computation ends. Fibers the body forked (a keep-alive, a
+   * refresh, a release) inherit its Console and loggers and may write later:
+   * that is not the computation's output, and the entry's lines stay as stored.
+   */
+  closed = false
 
   push(line: Line): void {
+    if (this.closed) return
     this.lines.push(line)
     this.bytes += estimateBytes(line)
   }

@@ -45,7 +45,15 @@ export const functionOptions = (
   const options = snapshot("(anonymous)", given, "a name or an options object") as AnyOptions
   const name = nameOf(kind, options, f)
   for (const option of Object.keys(options)) {
-    if (!optionNames.has(option)) reject(name, option, unknownOptionReason(option, optionNames))
+    if (!optionNames.has(option)) {
+      reject(
+        name,
+        option,
+        kind === "ResourceCache" && dataCacheOnly.has(option)
+          ? "is a DataCache option: a ResourceCache shares one instance by reference, so it neither copies, encodes nor sizes values. Use DataCache.fn for values to copy."
+          : unknownOptionReason(option, optionNames)
+      )
+    }
   }
   if (options.version !== undefined && typeof options.version !== "string" && !Number.isFinite(options.version)) {
     reject(name, "version", `must be a string or a finite number, got ${describeType(options.version)}.`)
@@ -212,7 +220,7 @@ const reject = (functionName: string, option: string, reason: string): never => 
 const positive = (name: string, option: string, value: number | undefined): number => {
   if (value === undefined) return Infinity
   if (typeof value !== "number" || Number.isNaN(value) || value <= 0) {
-    return reject(name, option, `must be a positive number, got ${String(value)}. Leave it out for no limit.`)
+    return reject(name, option, `must be a positive number, got ${describeInput(value)}. Leave it out for no limit.`)
   }
   return value
 }
@@ -257,6 +265,8 @@ const describeInput = (input: unknown): string =>
     : typeof input === "number" || typeof input === "bigint" || typeof input === "boolean"
       ? String(input)
       : describeType(input)
+
+const dataCacheOnly: ReadonlySet<string> = new Set(["value", "copy", "cacheIf", "maxBytes"])
 
 /** Every option any face takes, read loosely: the face's own names say which it accepts. */
 type AnyOptions = CommonOptions & {
