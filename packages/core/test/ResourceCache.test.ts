@@ -444,6 +444,27 @@ describe("ResourceCache", () => {
   })
 
   describe("attacks", () => {
+    it.effect("a validate that calls its own function with the same arguments ends (it counts as failed) instead of recursing", () =>
+      withCache(
+        Effect.gen(function* () {
+          const db = connections()
+          type Conn = { readonly id: string; open: boolean }
+          // A validate needs no services in its type; one that reaches the cache anyway is a mistake recall survives.
+          const connect: ResourceCache.ResourceFunction<[string], Conn, never, never> = ResourceCache.fn(
+            {
+              name: "connect",
+              validate: (conn: Conn) => Effect.map(connect("a"), (again) => again === conn) as unknown as Effect.Effect<boolean>
+            },
+            (dsn: string) => db.open(dsn)
+          )
+          yield* connect("a")
+          const second = yield* connect("a")
+          assert.strictEqual(second.id, "a#2")
+          assert.deepStrictEqual(db.closed, ["a#1"])
+        })
+      )
+    )
+
     it.effect("a use body or a validate that returns no Effect dies, and the instance is still released", () =>
       Effect.gen(function* () {
         const db = connections()

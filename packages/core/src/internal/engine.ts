@@ -377,7 +377,16 @@ const checked = <A, S>(
   // The probe's hold is taken and given back inside one uninterruptible
   // region, so no interrupt can leave the instance held forever.
   withRegion(outer, (restore) =>
-    Effect.suspend(() => {
+    Effect.withFiber((fiber) => {
+      const validating = fiber.getRef(InsideValidate)
+      if (validating.includes(entry)) {
+        // validate called its own function with the arguments it checks: each call would check again, forever.
+        return Effect.die(
+          new Error(
+            `validate of ${definition.name} called ${definition.name} with the arguments it is checking; check the instance it is given instead.`
+          )
+        )
+      }
       const face = definition.face
       const probe = face.hold()
       const value = face.load(entry.stored as S, probe)
@@ -394,7 +403,7 @@ const checked = <A, S>(
         Effect.suspend(() => {
           const verdict = face.check!(value)
           return Effect.isEffect(verdict)
-            ? verdict
+            ? Effect.provideService(verdict, InsideValidate, [...validating, entry])
             : Effect.die(new TypeError(`validate of ${definition.name} must return an Effect<boolean>`))
         }),
         (cause) => Effect.as(Effect.logDebug(`recall: validate of ${definition.name} failed; recomputing`, cause), false)
@@ -484,6 +493,9 @@ const join = <A, S>(
         return resolve(definition, cache, table, call, restore)
     }
   })
+
+/** The entries whose `validate` this fiber is running. */
+const InsideValidate = Context.Reference<ReadonlyArray<Table.Entry>>("@recall/core/internal/InsideValidate", { defaultValue: () => [] })
 
 /** Marks the fiber as inside a cached body, so reports of nested computations say so. */
 const InsideComputation = Context.Reference<ReadonlyArray<Table.Flight>>("@recall/core/internal/InsideComputation", {
