@@ -512,6 +512,7 @@ const bodyOf = <A, S>(
   kind: CacheReporter.Computation["kind"],
   recorder: Replay.Recorder | undefined,
   fiber: Fiber.Fiber<unknown, unknown>,
+  /** The flight it computes, so that a call of the same key inside it is caught. */
   flight: Table.Flight
 ): Effect.Effect<A, unknown, unknown> => {
   const face = definition.face
@@ -666,6 +667,9 @@ const refreshInBackground = <A, S>(
   return Effect.asVoid(Effect.forkIn(refresh, cache.scope))
 }
 
+/** Stands for a computation under passthrough, which has no flight: it marks nesting and matches no key. */
+const uncached: Table.Flight = { done: Deferred.makeUnsafe(), stale: true }
+
 /**
  * A call under `DataCache.layerPassthrough`: the body runs, its value goes
  * through the face, nothing is kept.
@@ -677,7 +681,7 @@ const passThrough = <A, S>(
   fiber: Fiber.Fiber<unknown, unknown>
 ): Effect.Effect<A, unknown, unknown> => {
   table.record("miss")
-  return Effect.flatMap(bodyOf(definition, call, "miss", undefined, fiber, { done: Deferred.makeUnsafe(), stale: true }), (value) => {
+  return Effect.flatMap(bodyOf(definition, call, "miss", undefined, fiber, uncached), (value) => {
     const kept = definition.face.keep(value, undefined, undefined)
     return kept._tag === "Rejected" ? Effect.fail(kept.error) : Effect.succeed(kept.value)
   })
