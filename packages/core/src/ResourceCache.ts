@@ -425,11 +425,7 @@ export const fn: {
         const hold = definition.face.hold()
         // The finalizer is in place before the call can take the hold, so an
         // interrupt anywhere still ends the borrow.
-        const end = Effect.suspend(() => {
-          const release = definition.face.unhold(hold)
-          if (release !== undefined) cache.pending.push(release)
-          return Engine.drain(cache)
-        })
+        const end = Engine.endHold(cache, definition.face, hold)
         return Effect.andThen(
           Effect.addFinalizer(() => end),
           call(args, hold)

@@ -210,6 +210,28 @@ export const drain = (cache: Cache): Effect.Effect<void> =>
     )
   )
 
+/**
+ * Queues a release the face asked for (none when it returned `undefined`),
+ * to run with the next {@link drain}.
+ *
+ * @internal
+ */
+export const queueRelease = (cache: Cache, release: Effect.Effect<void> | undefined): void => {
+  if (release !== undefined) cache.pending.push(release)
+}
+
+/**
+ * Ends a borrow and runs the release it made due, if it was the last one on
+ * an instance that left the cache.
+ *
+ * @internal
+ */
+export const endHold = (cache: Cache, face: Face<any, any>, hold: Hold): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    queueRelease(cache, face.unhold(hold))
+    return drain(cache)
+  })
+
 // ---------------------------------------------------------------------------
 // Tables
 // ---------------------------------------------------------------------------
@@ -222,10 +244,7 @@ const tableOf = (cache: Cache, definition: Definition<any, any>): Table.Table =>
   const table = new Table.Table(cache.registry, id, definition.name, definition.limits)
   const leave = definition.face.leave
   if (leave !== undefined) {
-    table.onLeave = (entry) => {
-      const release = leave(entry.stored)
-      if (release !== undefined) cache.pending.push(release)
-    }
+    table.onLeave = (entry) => queueRelease(cache, leave(entry.stored))
   }
   cache.registry.tables.set(id, table)
   cache.onTable(table)
@@ -394,11 +413,7 @@ const checked = <A, S>(
         table.invalidate(call.key, now)
         return Effect.andThen(drain(cache), resolve(definition, cache, table, call, restore))
       }
-      const release = Effect.suspend(() => {
-        const released = face.unhold(probe)
-        if (released !== undefined) cache.pending.push(released)
-        return drain(cache)
-      })
+      const release = endHold(cache, face, probe)
       const passed = Effect.catchCause(
         Effect.suspend(() => {
           const verdict = face.check!(value)
@@ -596,8 +611,7 @@ const run = <A, S>(
       table.store(call.key, kept.stored, output, kept.bytes + (recorder?.bytes ?? 0), now)
     if (!stored) {
       // Computed but not kept: it leaves at once (a resource is released once unborrowed).
-      const release = face.leave?.(kept.stored)
-      if (release !== undefined) cache.pending.push(release)
+      queueRelease(cache, face.leave?.(kept.stored))
     }
     settle({ _tag: "Value", stored: kept.stored, output })
     return Effect.succeed(kept.value)
