@@ -5,24 +5,11 @@
  * garbage collection and checks that the value is gone.
  */
 
-import { setFlagsFromString } from "node:v8"
-import { runInNewContext } from "node:vm"
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache } from "@recall/core"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
-
-setFlagsFromString("--expose-gc")
-const gc = runInNewContext("gc") as () => void
-
-/** Whether the value `ref` points to was collected, after a forced collection. */
-const collected = (ref: WeakRef<object>) =>
-  Effect.promise(async () => {
-    // Let the fibers that touched the value finish their turn first.
-    await new Promise((resolve) => setImmediate(resolve))
-    gc()
-    return ref.deref() === undefined
-  })
+import { collected } from "./fixtures/collected.ts"
 
 type Removal = (f: ReturnType<typeof makeFunction>) => Effect.Effect<unknown, unknown, DataCache.DataCache>
 

@@ -4,23 +4,11 @@
  * leave, forces a garbage collection and checks that they are gone.
  */
 
-import { setFlagsFromString } from "node:v8"
-import { runInNewContext } from "node:vm"
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache, ResourceCache } from "@recall/core"
 import { Console, Effect } from "effect"
 import { TestClock } from "effect/testing"
-
-setFlagsFromString("--expose-gc")
-const gc = runInNewContext("gc") as () => void
-
-/** Whether the value `ref` points to was collected, after a forced collection. */
-const collected = (ref: WeakRef<object>) =>
-  Effect.promise(async () => {
-    await new Promise((resolve) => setImmediate(resolve))
-    gc()
-    return ref.deref() === undefined
-  })
+import { collected } from "./fixtures/collected.ts"
 
 const makePool = () =>
   ResourceCache.fn({ name: "pool", ttl: "1 hour", maxEntries: 1 }, (n: number) =>
