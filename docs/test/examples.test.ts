@@ -4,7 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Console, Effect, Fiber } from "effect"
-import { TestClock } from "effect/testing"
+import * as TestClock from "effect/testing/TestClock"
 import * as arguments_ from "../examples/arguments.ts"
 import * as concurrency from "../examples/concurrency.ts"
 import * as expensive from "../examples/expensive.ts"

@@ -5,7 +5,7 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { DataCache } from "@recall/core"
 import { Effect, Fiber } from "effect"
-import { TestClock } from "effect/testing"
+import * as TestClock from "effect/testing/TestClock"
 
 // The code under test: a report that loads its rows through a cached function.
 let loads = 0
