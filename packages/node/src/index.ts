@@ -11,6 +11,14 @@
 export * from "@recall/core"
 
 /**
+ * Native XXH3-128 for large arguments: hashes a 320 MB typed array at about
+ * memory bandwidth (optional dependency `xxhash-addon`, loaded lazily).
+ *
+ * @since 0.1.0
+ */
+export * as NodeHasher from "./NodeHasher.ts"
+
+/**
  * A terminal spinner on stderr for cached computations that take a while.
  *
  * @since 0.1.0
