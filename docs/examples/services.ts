@@ -2,6 +2,9 @@
  * Cached functions inside a service: the service's layer binds them to the
  * cache it is built with, so its methods need nothing (`R = never`), and the
  * program provides one `DataCache.layer` for every service.
+ *
+ * The lines from `const fetchForecast` to the end of `class Weather` are the
+ * "Inside a service" snippet of docs/data-cache.md, as written there.
  */
 import { DataCache } from "@recall/core"
 import { Context, Effect, Layer } from "effect"
@@ -13,29 +16,29 @@ interface Forecast {
 
 let fetches = 0
 
-// A readonly value and a string argument: no library error can happen, so the
-// call's error type is the body's only.
-const fetchForecast = DataCache.fn({ name: "fetchForecast", ttl: "10 minutes", copy: "readonly" }, (city: string) =>
+// A string argument and a plain-data value: no library error can happen, so
+// the call's error type is the body's only (here `never`).
+const fetchForecast = DataCache.fn({ name: "fetchForecast", ttl: "10 minutes" }, (city: string) =>
   Effect.sleep("300 millis").pipe(Effect.as<Forecast>({ city, celsius: ++fetches }))
 )
 
-export class Weather extends Context.Service<
+class Weather extends Context.Service<
   Weather,
   {
     readonly forecast: (city: string) => Effect.Effect<Forecast>
     readonly refresh: (city: string) => Effect.Effect<void>
   }
->()("docs/Weather") {
+>()("app/Weather") {
   static readonly layer = Layer.effect(
     Weather,
     Effect.gen(function* () {
-      const forecast = yield* DataCache.bind(fetchForecast)
+      const forecast = yield* DataCache.bind(fetchForecast) // forecast.invalidate, .has, .stats too
       return Weather.of({ forecast, refresh: (city) => forecast.invalidate(city) })
     })
   )
 }
 
-export const program = Effect.gen(function* () {
+const main = Effect.gen(function* () {
   const weather = yield* Weather
   yield* weather.forecast("Oslo")
   yield* weather.forecast("Oslo")
@@ -43,6 +46,8 @@ export const program = Effect.gen(function* () {
   const fresh = yield* weather.forecast("Oslo")
   yield* Effect.log(`2 fetches for 3 calls; now ${fresh.celsius} °C`)
   return { fetches }
-}).pipe(Effect.provide(Weather.layer.pipe(Layer.provide(DataCache.layer))))
+})
+
+export const program = main.pipe(Effect.provide(Weather.layer.pipe(Layer.provide(DataCache.layer))))
 
 if (import.meta.main) Effect.runPromise(program)
