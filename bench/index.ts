@@ -5,6 +5,8 @@ import { DataCache, Hasher, ResourceCache } from "@recall/core"
 import { Cache, Effect } from "effect"
 import { createXXHash128 } from "hash-wasm"
 import { LRUCache } from "lru-cache"
+import { nativeHash } from "./nativeHash.ts"
+import { valueSchema } from "./valueSchema.ts"
 
 const json = process.argv.includes("--json")
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {})
@@ -305,7 +307,14 @@ const churn = Effect.gen(function* () {
 const main = Effect.gen(function* () {
   if (!json) console.log(`recall benchmarks: node ${process.version}, medians of rounds in one process\n`)
   // `npm run bench -- hits churn` runs only those sections.
-  const sections = { hits: hitCosts, frames, hashing, churn }
+  const sections = {
+    hits: hitCosts,
+    frames,
+    hashing,
+    churn,
+    nativeHash: nativeHash(report),
+    valueSchema: Effect.map(valueSchema, (found) => found.forEach(report))
+  }
   const only = process.argv.slice(2).filter((arg) => !arg.startsWith("--"))
   for (const [name, section] of Object.entries(sections)) {
     if (only.length === 0 || only.includes(name)) yield* section

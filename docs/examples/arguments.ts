@@ -1,6 +1,7 @@
 /**
  * What makes a key: argument values (never references), the function's
- * source, and not the `_` fields of an object argument.
+ * source, and not the `_` parameters (here `_http`, a `_` name of a
+ * destructured parameter).
  */
 import { DataCache } from "@recall/core"
 import { Console, Effect } from "effect"

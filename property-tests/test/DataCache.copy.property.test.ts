@@ -115,7 +115,8 @@ interface Body<A> {
   value: A
   runs: number
 }
-const body = <A>(state: Body<A>) =>
+// The cached functions pass their key on, so it is a parameter of the key (a `_key` would be left out).
+const body = <A>(state: Body<A>, _key: number) =>
   Effect.yieldNow.pipe(
     Effect.andThen(
       Effect.sync(() => {
@@ -188,13 +189,13 @@ const isolation = <A>(
 describe("DataCache.fn copy isolation", () => {
   it("plain data without a value schema: mutating any result or the body's value never reaches later results", async () => {
     const state: Body<typeof Plain.Type> = { value: undefined as never, runs: 0 }
-    const cached = DataCache.fn("copyPlain", (_key: number) => body(state))
+    const cached = DataCache.fn("copyPlain", (key: number) => body(state, key))
     await isolation(fromSchema(Plain), state, cached, 150)
   })
 
   it("classes, Options, Dates and typed arrays with a value schema: same isolation, and hits are instances again", async () => {
     const state: Body<typeof Stations.Type> = { value: undefined as never, runs: 0 }
-    const cached = DataCache.fn({ name: "copyStations", value: Stations }, (_key: number) => body(state))
+    const cached = DataCache.fn({ name: "copyStations", value: Stations }, (key: number) => body(state, key))
     await isolation(fromSchema(Stations, { maxLength: 3 }), state, cached, 100)
   })
 
@@ -202,7 +203,7 @@ describe("DataCache.fn copy isolation", () => {
     const Record = Schema.Record(Schema.Union([Schema.Literal("__proto__"), Schema.String]), Schema.Array(Schema.Number))
     const ProtoKeys = Schema.Struct({ top: Record, list: Schema.Array(Record) })
     const state: Body<typeof ProtoKeys.Type> = { value: undefined as never, runs: 0 }
-    const cached = DataCache.fn("copyProtoKeys", (_key: number) => body(state))
+    const cached = DataCache.fn("copyProtoKeys", (key: number) => body(state, key))
     await isolation(fromSchema(ProtoKeys), state, cached, 50)
   })
 
@@ -219,7 +220,7 @@ describe("DataCache.fn copy isolation", () => {
         : { whole, part, first: point, again: point, list: [point, cycle], cycle }
     })
     const state: Body<unknown> = { value: undefined, runs: 0 }
-    const cached = DataCache.fn("copyShared", (_key: number) => body(state))
+    const cached = DataCache.fn("copyShared", (key: number) => body(state, key))
     await isolation(values, state, cached, 100)
   })
 
@@ -247,7 +248,7 @@ describe("DataCache.fn copy isolation", () => {
       return difference(leaf, { leaf: [depth] }) === undefined ? leaf : `the leaf is ${JSON.stringify(leaf)}`
     }
     const state: Body<unknown> = { value: undefined, runs: 0 }
-    const cached = DataCache.fn("copyDeep", (_key: number) => body(state))
+    const cached = DataCache.fn("copyDeep", (key: number) => body(state, key))
     await withCache(async (run) => {
       let key = 0
       await fc.assert(
@@ -314,7 +315,7 @@ const EffectTypes = Schema.Struct({
 describe("DataCache.fn with Effect's data types and no value schema", () => {
   it("Option, Chunk, HashMap, DateTime, Duration and Data.Class come back Equal and of their own type", async () => {
     const state: Body<typeof EffectTypes.Type> = { value: undefined as never, runs: 0 }
-    const cached = DataCache.fn("copyEffectTypes", (_key: number) => body(state))
+    const cached = DataCache.fn("copyEffectTypes", (key: number) => body(state, key))
     await withCache(async (run) => {
       let key = 0
       await fc.assert(
@@ -361,7 +362,7 @@ describe("DataCache.fn with Effect's data types and no value schema", () => {
 describe('DataCache.fn with copy: "readonly"', () => {
   it("every caller gets one deep-frozen instance, and every mutation that would change it throws a TypeError", async () => {
     const state: Body<typeof Frozen.Type> = { value: undefined as never, runs: 0 }
-    const cached = DataCache.fn({ name: "readonlyPlain", copy: "readonly" }, (_key: number) => body(state))
+    const cached = DataCache.fn({ name: "readonlyPlain", copy: "readonly" }, (key: number) => body(state, key))
     await withCache(async (run) => {
       let key = 0
       await fc.assert(

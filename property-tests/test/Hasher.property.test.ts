@@ -1,6 +1,6 @@
 import { assert, beforeAll, describe, it } from "@effect/vitest"
 import { DataCache, Hasher } from "@recall/core"
-import { Effect } from "effect"
+import { BigDecimal, Chunk, DateTime, Duration, Effect, Equal, HashMap, HashSet, Option, Redacted, Result } from "effect"
 import fc from "fast-check"
 
 // A fixed seed, as for every property here; FC_SEED=n explores another. A failure prints it.
@@ -190,7 +190,7 @@ describe("Hasher properties", () => {
         const value = [part, { m: part, o: other }, new Map([[1, other]]), [other, part]]
         const copy = reordered(value, order)
         assert.strictEqual(hasher.hashUnsafe(copy), hasher.hashUnsafe(value))
-        assert.strictEqual(hasher.keyUnsafe([copy, 1], true), hasher.keyUnsafe([value, 1], true))
+        assert.strictEqual(hasher.keyUnsafe([copy, 1]), hasher.keyUnsafe([value, 1]))
         const changed = reordered([part, { m: nudged(part, 0), o: other }, new Map([[1, other]]), [other, part]], order)
         assert.notStrictEqual(hasher.hashUnsafe(changed), hasher.hashUnsafe(value))
       }),
@@ -213,10 +213,10 @@ describe("Hasher properties", () => {
       // Through the public API: a cached function returns the spelling of its
       // argument, so a shared key shows as another value's spelling.
       let runs = 0
-      const spelled = DataCache.fn("spelled", (x: unknown, _y?: unknown) =>
+      const spelled = DataCache.fn("spelled", (x: unknown, y?: unknown) =>
         Effect.sync(() => {
           runs++
-          return spell([x, _y], 0, true)
+          return spell([x, y], 0, true)
         })
       )
       const context = yield* Effect.context<DataCache.DataCache>()
@@ -241,4 +241,95 @@ describe("Hasher properties", () => {
       )
     }).pipe(Effect.provide(DataCache.layerMemory()))
   )
+})
+
+/**
+ * Values of Effect's data types, with leaves from small ranges so that equal
+ * values (built in different ways: a Duration from millis or from nanos, a
+ * Chunk appended or made at once, a HashMap inserted in another order) turn
+ * up often.
+ */
+const effectValue: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    fc.integer({ min: -2, max: 2 }),
+    fc.constantFrom("a", "b"),
+    fc.constant(Option.none()),
+    tie("value").map((v) => Option.some(v)),
+    tie("value").map((v) => Result.succeed(v)),
+    tie("value").map((v) => Result.fail(v)),
+    fc.array(tie("value"), { maxLength: 3 }).map((items) => Chunk.fromIterable(items)),
+    fc
+      .tuple(fc.array(tie("value"), { maxLength: 2 }), fc.array(tie("value"), { maxLength: 2 }))
+      .map(([a, b]) => Chunk.appendAll(Chunk.fromIterable(a), Chunk.fromIterable(b))),
+    fc
+      .uniqueArray(fc.tuple(fc.constantFrom("k", "l", "m"), fc.integer({ min: 0, max: 2 })), { selector: ([k]) => k, maxLength: 3 })
+      .chain((entries) => fc.shuffledSubarray(entries, { minLength: entries.length }))
+      .map((entries) => HashMap.fromIterable(entries)),
+    fc.uniqueArray(fc.integer({ min: 0, max: 3 }), { maxLength: 3 }).map((items) => HashSet.fromIterable(items)),
+    fc.integer({ min: 0, max: 2 }).map((s) => Duration.seconds(s)),
+    fc.integer({ min: 0, max: 2000 }).map((ms) => Duration.millis(ms - (ms % 500))),
+    fc.integer({ min: 0, max: 4 }).map((k) => Duration.nanos(BigInt(k) * 500_000_000n)),
+    fc.constantFrom(Duration.infinity, Duration.negativeInfinity, Duration.millis(Number.POSITIVE_INFINITY)),
+    fc.tuple(fc.integer({ min: 0, max: 1 }), fc.constantFrom(undefined, "Europe/Oslo", "Asia/Tokyo", 3_600_000)).map(([ms, zone]) =>
+      zone === undefined
+        ? DateTime.makeUnsafe(ms * 3_600_000)
+        : DateTime.makeZonedUnsafe(ms * 3_600_000, {
+            timeZone: typeof zone === "number" ? DateTime.zoneMakeOffset(zone) : zone
+          })
+    ),
+    fc.constantFrom("alice", "bob").map((token) => Redacted.make(token)),
+    fc
+      .tuple(fc.integer({ min: -2, max: 2 }), fc.integer({ min: 0, max: 2 }))
+      .map(([v, zeros]) => BigDecimal.make(BigInt(v) * 10n ** BigInt(zeros), zeros)),
+    fc.array(tie("value"), { maxLength: 2 }),
+    fc.record({ x: tie("value") })
+  )
+})).value
+
+/** The same value built another way: durations from nanos, chunks by appending, maps in reverse, fresh objects. */
+const rebuilt = (value: unknown): unknown => {
+  if (typeof value !== "object" || value === null) return value
+  if (Array.isArray(value)) return value.map(rebuilt)
+  if (Option.isOption(value)) return Option.map(value, rebuilt)
+  if (Result.isResult(value)) return Result.isSuccess(value) ? Result.succeed(rebuilt(value.success)) : Result.fail(rebuilt(value.failure))
+  if (Chunk.isChunk(value)) {
+    const items = Array.from(value, rebuilt)
+    return Chunk.appendAll(Chunk.fromIterable(items.slice(0, 1)), Chunk.fromIterable(items.slice(1)))
+  }
+  if (HashMap.isHashMap(value)) return HashMap.fromIterable(Array.from(value, ([k, v]) => [rebuilt(k), rebuilt(v)] as const).reverse())
+  if (HashSet.isHashSet(value)) return HashSet.fromIterable(Array.from(value, rebuilt).reverse())
+  if (Duration.isDuration(value)) return Duration.isFinite(value) ? Duration.nanos(Duration.toNanosUnsafe(value)) : value
+  if (DateTime.isDateTime(value)) {
+    const utc = DateTime.makeUnsafe(new Date(value.epochMilliseconds))
+    return DateTime.isZoned(value) ? DateTime.setZone(utc, value.zone) : utc
+  }
+  if (Redacted.isRedacted(value)) return Redacted.make(rebuilt(Redacted.value(value)))
+  if (BigDecimal.isBigDecimal(value)) return BigDecimal.make(value.value * 10n, value.scale + 1)
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, rebuilt(v)]))
+}
+
+describe("Hasher properties: Effect's data types", () => {
+  beforeAll(() => Effect.runPromise(Hasher.load))
+  const hasher = Hasher.structural()
+
+  it("two values share a hash and a key exactly when Equal.equals says they are equal", () => {
+    let equalPairs = 0
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.tuple(effectValue, effectValue),
+          effectValue.map((a) => [a, rebuilt(a)] as const)
+        ),
+        ([a, b]) => {
+          const equal = Equal.equals(a, b)
+          if (equal && a !== b) equalPairs++
+          assert.strictEqual(hasher.hashUnsafe(a) === hasher.hashUnsafe(b), equal)
+          assert.strictEqual(hasher.keyUnsafe(a) === hasher.keyUnsafe(b), equal)
+        }
+      ),
+      { seed, numRuns: 2000 }
+    )
+    assert.isAbove(equalPairs, 500, "equal values built apart turn up")
+  })
 })

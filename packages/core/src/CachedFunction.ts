@@ -9,10 +9,29 @@
  * XXH3-128 hash of the function's source text (a generator body's own
  * source), the `version` option, the `hashers` and the fingerprints of the
  * `key` (and DataCache's `value`) schema. Arguments are hashed by value
- * ({@link Hasher}); top-level fields whose names start with a single `_` in
- * plain-object arguments are not part of the key, at run time and in the
- * types. Trailing `undefined` arguments are dropped: `f(1)` and
- * `f(1, undefined)` are one key.
+ * ({@link Hasher}). As in Streamlit, *parameters* whose names start with a
+ * single `_` are not part of the key: a positional parameter (`_db`,
+ * `_db = fallback`, `..._loggers`), and the `_` property names of a destructured
+ * object parameter (`({ url, _http }) =>`, `({ _http: http })`), whose getters
+ * are never run for the key. The names are read once per definition from the
+ * function's own source (`Function.prototype.toString`) with a JavaScript
+ * parser (acorn). Everything else is data: the fields of a parameter that is
+ * not destructured (a document's `_id`), an object rest (`...rest`), array and
+ * nested patterns, computed keys, `_tag` and `__typename`. Where the names
+ * cannot be read (a bound function, an `Effect.fn` wrapper, native code),
+ * nothing is left out, and an `UnhashableParamError` says so. A minifier that
+ * renames parameters (`_db` to `a`) only makes a key longer, never shorter;
+ * property names of a destructured parameter survive minification.
+ *
+ * TypeScript cannot see parameter names or destructuring, so the types are
+ * an approximation: `invalidate` and `has` take the `_` fields of an object
+ * argument as optional ({@link InvalidateArgs}), and a positional `_`
+ * parameter still takes a value of its type (any will do: it is ignored).
+ *
+ * Trailing `undefined` arguments are dropped, after the `_` ones are left
+ * out: `f(1)` and `f(1, undefined)` are one key (an omitted optional
+ * parameter and an explicit `undefined` mean the same call), and so are
+ * `f(1)` and `f(1, db)` for `(n, _db?) =>`.
  *
  * @since 0.1.0
  */
@@ -49,8 +68,11 @@ export interface CommonOptions {
    * function of one argument only: on a function of several arguments it is
    * a type error, and a call with more than one argument fails with
    * `UnhashableParamError`, never a key that leaves an argument out. It
-   * describes the arguments without their `_` fields ({@link KeyArgs}), and
-   * may describe less: fields it does not declare never reach the key.
+   * describes the arguments as the key sees them, the `_` parameters left
+   * out (`(_db: Db, n: number)` takes `Schema.Tuple([Schema.Number])`; the
+   * compile-time check, which cannot see names, compares it with the whole
+   * parameter list), and may describe less: fields it does not declare never
+   * reach the key.
    * Arguments that do not match it fail the call with `UnhashableParamError`,
    * carrying the schema's issue.
    *
@@ -121,11 +143,13 @@ export interface CommonOptions {
 }
 
 /**
- * Field names that are left out of the cache key: a single leading
- * underscore, as in Streamlit's `_param`. `_tag` is data (Effect's
- * discriminator: `Data.taggedEnum` values are plain objects) and names with a
- * double underscore (`__typename`) are conventions of data formats: both stay
- * in the key.
+ * Names that are left out of the cache key when they name a parameter or a
+ * property of a destructured parameter: a single leading underscore, as in
+ * Streamlit's `_param`. `_tag` is data (Effect's discriminator:
+ * `Data.taggedEnum` values are plain objects) and names with a double
+ * underscore (`__typename`) are conventions of data formats: both stay in the
+ * key. The types cannot tell whether a parameter is destructured, so they
+ * treat every such field of an object argument as one that may be left out.
  *
  * @category models
  * @since 0.1.0
@@ -150,7 +174,8 @@ export type IsExcluded<K> = K extends "_tag" | `__${string}` ? false : K extends
 export type ExcludedOf<T> = { [K in keyof T]-?: IsExcluded<K> extends true ? K : never }[keyof T]
 
 /**
- * One argument as the key sees it: an object type without its `_` fields.
+ * One argument as the key sees it when it is destructured: an object type
+ * without its `_` fields (the types cannot see destructuring).
  *
  * @category models
  * @since 0.1.0
@@ -162,7 +187,9 @@ export type KeyOf<T> = T extends object
   : T
 
 /**
- * The arguments as the key sees them, e.g. the type of a `key` schema.
+ * The arguments as the key sees them, as far as types can tell: object
+ * arguments without their `_` fields. Positional `_` parameters keep their
+ * place (TypeScript cannot see parameter names).
  *
  * @category models
  * @since 0.1.0
@@ -170,8 +197,10 @@ export type KeyOf<T> = T extends object
 export type KeyArgs<Args extends ReadonlyArray<unknown>> = { readonly [I in keyof Args]: KeyOf<Args[I]> }
 
 /**
- * The arguments `invalidate` takes: the call's arguments, where `_` fields may
- * be left out.
+ * The arguments `invalidate` takes: the call's arguments, where `_` fields of
+ * object arguments may be left out (they are ignored when the parameter
+ * destructures them, and data otherwise: pass them then). A positional `_`
+ * parameter keeps its type: pass any value, it is ignored.
  *
  * @category models
  * @since 0.1.0
@@ -273,8 +302,87 @@ export type TtlCheck<O> = O extends { readonly ttl: infer T }
     ? unknown
     : [T] extends [Duration.Input | undefined]
       ? unknown
-      : { readonly ttl: 'not a duration: use a number of milliseconds or a string such as "10 minutes"' }
+      : { readonly ttl: Mistake<'not a duration: use a number of milliseconds or a string such as "10 minutes"'> }
   : unknown
+
+/**
+ * The expected type of an option the types reject: the mistake, in words.
+ * A type error on the option then reads `Type 'number' is not assignable to
+ * type 'Mistake<"maxEntry is not a DataCache.fn option; did you mean
+ * maxEntries?">'`.
+ *
+ * **Details**
+ *
+ * It is an object type, not a string literal, on purpose: the options are
+ * inferred with their literal types (`maxEntry: 5`), and `5 & "a message"`
+ * is `never`, which would turn the whole options type into `never`, the
+ * error into `Type '"a"' is not assignable to type 'never'` on another
+ * option, and `cacheIf`'s parameter into `unknown`. `5 & Mistake<...>` stays
+ * an error on the bad option only.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Mistake<Message extends string> {
+  readonly "~@recall/core/Mistake": Message
+}
+
+/**
+ * The known option names closest to `K`, as the run-time check suggests
+ * them: equal but for case, one the start of the other, or within the edit
+ * distance the run time allows (2, or 3 for names of 9 letters and more).
+ * `never` when no name is close.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type NearestName<K extends string, Names extends string> = {
+  [N in Names]: true extends WithinEdits<Lowercase<K>, Lowercase<N>, EditBudget<N>>
+    ? N
+    : Lowercase<N> extends `${Lowercase<K>}${string}`
+      ? // A prefix of at least 3 letters: `max` suggests maxEntries and maxBytes, `m` nothing.
+        K extends `${string}${string}${string}${string}`
+        ? N
+        : never
+      : Lowercase<K> extends `${Lowercase<N>}${string}`
+        ? N
+        : never
+}[Names]
+
+/** Whether `A` becomes `B` in at most `Budget["length"]` one-letter edits (a union of booleans: `true` in it if so). */
+type WithinEdits<A extends string, B extends string, Budget extends ReadonlyArray<unknown>> = A extends B
+  ? true
+  : Budget extends readonly [unknown, ...infer Rest]
+    ? A extends `${infer a}${infer restA}`
+      ? B extends `${infer b}${infer restB}`
+        ? a extends b
+          ? WithinEdits<restA, restB, Budget>
+          : WithinEdits<restA, restB, Rest> | WithinEdits<restA, B, Rest> | WithinEdits<A, restB, Rest>
+        : WithinEdits<restA, B, Rest>
+      : B extends `${string}${infer restB}`
+        ? WithinEdits<A, restB, Rest>
+        : false
+    : false
+
+type Letters<S extends string, Acc extends ReadonlyArray<unknown> = []> = S extends `${string}${infer Rest}`
+  ? Letters<Rest, [...Acc, unknown]>
+  : Acc
+
+type EditBudget<N extends string> =
+  Letters<N> extends readonly [unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown, ...Array<unknown>]
+    ? readonly [unknown, unknown, unknown]
+    : readonly [unknown, unknown]
+
+/**
+ * The mistake of an option name `K` that `fn` (of `Kind`) does not take,
+ * with the nearest known names when some are close.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type UnknownOption<K, Kind extends string, Names extends string> = [NearestName<K & string, Names>] extends [never]
+  ? Mistake<`${K & string} is not a ${Kind}.fn option; the options are ${Kind}.Options' fields`>
+  : Mistake<`${K & string} is not a ${Kind}.fn option; did you mean ${NearestName<K & string, Names>}?`>
 
 /**
  * The body of a generator-style cached function, as `Effect.fn` takes it.

@@ -11,10 +11,14 @@
  *   editing the body or the schema starts a new cache, and old entries are
  *   never returned. `Effect.fn` wrappers hide their body and are refused
  *   without a `version`.
- * - Arguments are hashed by value ({@link Hasher}). Top-level fields whose
- *   names start with `_` in plain-object arguments are not part of the key,
- *   at run time and in the types. Trailing `undefined` arguments are dropped:
- *   `f(1)` and `f(1, undefined)` are one key.
+ * - Arguments are hashed by value ({@link Hasher}). As in Streamlit,
+ *   *parameters* whose names start with a single `_` are not part of the key:
+ *   a positional `(_db: Db, n: number)`, and the `_` names of a destructured
+ *   object parameter (`({ url, _http })`), read from the function's own
+ *   parameter list with a JavaScript parser. Fields of a parameter that is not
+ *   destructured are data (a document's `_id` stays in the key). Where the
+ *   names cannot be read, nothing is left out. Trailing `undefined` arguments
+ *   are dropped: `f(1)` and `f(1, undefined)` are one key.
  * - Copy isolation: every call, the first included, returns a value that
  *   shares no mutable state with the cache or with other callers (unless
  *   `copy: "readonly"`).
@@ -46,25 +50,31 @@
  *
  * @since 0.1.0
  */
+import type * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
+import type * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
+import type * as HashMap from "effect/HashMap"
+import type * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type * as Result from "effect/Result"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type {
   CommonOptions,
   FunctionStats,
   GeneratorBody,
-  Hashable,
   InvalidateArgs,
   IsAny,
   IsPositional,
   KeyErrorOf,
   LookupArgs,
   Stats,
-  TtlCheck
+  TtlCheck,
+  UnknownOption
 } from "./CachedFunction.ts"
 import { InvalidOptionsError } from "./CachedFunction.ts"
 import * as Hasher from "./Hasher.ts"
@@ -91,8 +101,11 @@ export type {
   KeyOf,
   LookupArg,
   LookupArgs,
+  Mistake,
+  NearestName,
   Stats,
-  TtlCheck
+  TtlCheck,
+  UnknownOption
 } from "./CachedFunction.ts"
 export { InvalidOptionsError } from "./CachedFunction.ts"
 
@@ -124,7 +137,8 @@ export type ValueOf<O, A> = O extends { readonly copy: "readonly" }
 
 /**
  * Type checks of the `key` and `value` schemas against the function: the key
- * schema must accept the arguments without their `_` fields, and the value
+ * schema must accept the arguments (TypeScript cannot see parameter names, so
+ * it is checked against the whole parameter list), and the value
  * schema must accept what the function returns. A mismatch turns the option's
  * expected type into a message saying so.
  *
@@ -150,13 +164,16 @@ export type SchemaChecks<O, Args extends ReadonlyArray<unknown>, A> = (O extends
 
 /**
  * Rejects option names that {@link Options} does not have (a typo such as
- * `maxEntry`): each unknown name's expected type becomes a message saying so.
+ * `maxEntry`): each unknown name's expected type becomes a {@link Mistake}
+ * naming it and the nearest known names (`maxEntry is not a DataCache.fn
+ * option; did you mean maxEntries?`). The error is on the unknown option
+ * only: the other options, `cacheIf`'s parameter included, keep their types.
  *
  * @category models
  * @since 0.1.0
  */
 export type UnknownOptions<O> = {
-  readonly [K in Exclude<keyof O, keyof Options<unknown>>]: `unknown option: ${K & string} is not a DataCache.fn option`
+  readonly [K in Exclude<keyof O, keyof Options<unknown>>]: UnknownOption<K, "DataCache", keyof Options<unknown>>
 }
 
 /**
@@ -215,7 +232,9 @@ export interface Options<A> extends CommonOptions {
 
 /**
  * The value error a call can raise: none with `copy: "readonly"` (nothing is
- * copied) or for primitive values without a `value` schema.
+ * copied), and none without a `value` schema when the value's static type is
+ * plain data that the structured copy always copies ({@link IsPlainData}):
+ * `string[]`, `{ city: string; celsius: number }`, `void`.
  *
  * @category models
  * @since 0.1.0
@@ -226,12 +245,126 @@ export type ValueErrorOf<O, A> = O extends { readonly copy: "readonly" }
     ? ValueCodec.UnserializableValueError
     : IsAny<A> extends true
       ? ValueCodec.UnserializableValueError
-      : [A] extends [Hashable]
+      : IsPlainData<A> extends true
         ? never
-        : // biome-ignore lint/suspicious/noConfusingVoidType: an Effect<void> body returns nothing to copy
-          [A] extends [void]
-          ? never
-          : ValueCodec.UnserializableValueError
+        : ValueCodec.UnserializableValueError
+
+/**
+ * Whether every value of the static type `A` is data that the structured
+ * copy copies, so that a call returning it cannot fail with
+ * `UnserializableValueError`.
+ *
+ * **Details**
+ *
+ * Plain data is: `string`, `number`, `boolean`, `bigint`, `null`,
+ * `undefined` and `void`; arrays, readonly arrays and tuples of plain data;
+ * object types whose every field is plain data; `Date`, typed arrays,
+ * `ArrayBuffer` and `DataView`; `Map` and `Set` of plain data; and Effect's
+ * `Option`, `Result`, `Chunk`, `HashMap`, `HashSet` of plain data,
+ * `DateTime` and `Duration`. Not plain data: `any`, `unknown`, `object`,
+ * `{}`, symbols, functions, and every type with a method (so class instances
+ * with behaviour: a class type lists its methods), types nested deeper than
+ * 10 levels (a recursive type) and built-ins with members of their own (a
+ * subclass of `Map`, Node's `Buffer`).
+ *
+ * **Gotchas**
+ *
+ * TypeScript's object types are structural, and the copy refuses class
+ * instances at run time (a copy would lose the class). A class whose public
+ * members are data fields only (no methods) has the type of a plain object,
+ * so `{ city: string }` also admits `new City()` of
+ * `class City { city = "Oslo" }`; a value that is a proxy, or has a getter
+ * that throws, is not told apart either. Such a value still fails the call
+ * with `UnserializableValueError` at run time, an error its type does not
+ * list. This is the trade the types make: a class without methods returned
+ * where plain data is declared is rare, and keeping the error in the type of
+ * every plain-data value would make the common case say what cannot happen.
+ * Give the function a `value` schema to keep class instances (their error is
+ * then in the type), or declare the class type itself.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type IsPlainData<A> = [NotPlainData<A, PlainDataDepth>] extends [never] ? true : false
+
+/** How deep {@link IsPlainData} looks before it assumes the worst. */
+type PlainDataDepth = readonly [unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown]
+
+/** The parts of `A` that are not plain data (`never` when there are none). Distributes over unions. */
+type NotPlainData<A, Depth extends ReadonlyArray<unknown>> =
+  // biome-ignore lint/suspicious/noConfusingVoidType: an Effect<void> body returns nothing to copy
+  A extends string | number | boolean | bigint | null | undefined | void
+    ? never
+    : Depth extends readonly [unknown, ...infer Deeper extends ReadonlyArray<unknown>]
+      ? A extends Function
+        ? A
+        : A extends ReadonlyArray<unknown>
+          ? number extends A["length"]
+            ? OwnMembers<A, Array<unknown>, `${number}`> | NotPlainData<A[number], Deeper>
+            : { [I in keyof A]: NotPlainData<A[I], Deeper> }[number]
+          : A extends TypedArray
+            ? OwnMembers<A, TypedArrays[A[typeof Symbol.toStringTag]]>
+            : A extends DataView
+              ? OwnMembers<A, DataView>
+              : A extends ArrayBuffer
+                ? OwnMembers<A, ArrayBuffer>
+                : A extends Date
+                  ? OwnMembers<A, Date>
+                  : A extends ReadonlyMap<infer K, infer V>
+                    ? OwnMembers<A, Map<K, V>> | NotPlainData<K, Deeper> | NotPlainData<V, Deeper>
+                    : A extends ReadonlySet<infer V>
+                      ? OwnMembers<A, Set<V>> | NotPlainData<V, Deeper>
+                      : A extends DateTime.DateTime | Duration.Duration
+                        ? never
+                        : A extends Option.Option<infer V> | Chunk.Chunk<infer V> | HashSet.HashSet<infer V>
+                          ? NotPlainData<V, Deeper>
+                          : A extends Result.Result<infer S, infer F>
+                            ? NotPlainData<S, Deeper> | NotPlainData<F, Deeper>
+                            : A extends HashMap.HashMap<infer K, infer V>
+                              ? NotPlainData<K, Deeper> | NotPlainData<V, Deeper>
+                              : A extends object
+                                ? [keyof A] extends [never]
+                                  ? A
+                                  : // A method: no need to look further (a class instance's type is large).
+                                    [MethodOf<A>] extends [never]
+                                    ? { [K in keyof A]-?: NotPlainData<A[K], Deeper> }[keyof A]
+                                    : A
+                                : A
+      : A
+
+/** The names of `A`'s fields that hold functions. */
+type MethodOf<A> = { [K in keyof A]-?: A[K] extends Function ? K : never }[keyof A]
+
+/** `A` when it has members its built-in `Builtin` has not (a subclass's), else `never`. */
+type OwnMembers<A, Builtin, Also = never> = [Exclude<keyof A, keyof Builtin | Also>] extends [never] ? never : A
+
+type TypedArray =
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array
+
+/** Typed array types by their `Symbol.toStringTag`. */
+interface TypedArrays {
+  readonly Int8Array: Int8Array
+  readonly Uint8Array: Uint8Array
+  readonly Uint8ClampedArray: Uint8ClampedArray
+  readonly Int16Array: Int16Array
+  readonly Uint16Array: Uint16Array
+  readonly Int32Array: Int32Array
+  readonly Uint32Array: Uint32Array
+  readonly Float32Array: Float32Array
+  readonly Float64Array: Float64Array
+  readonly BigInt64Array: BigInt64Array
+  readonly BigUint64Array: BigUint64Array
+}
 
 /**
  * A cached function: call it like the original; it needs a {@link DataCache}.
@@ -259,7 +392,11 @@ export interface CachedFunction<
    */
   readonly id: string
   readonly name: string
-  /** Removes the entry of these arguments (`_` fields may be left out). */
+  /**
+   * Removes the entry of these arguments. The left-out ones are ignored:
+   * `_` fields of an object argument are optional in the type, and a
+   * positional `_` parameter takes whatever the caller has.
+   */
   readonly invalidate: (...args: Lookup) => Effect.Effect<void, LookupError, DataCache>
   /** Whether a live entry exists for these arguments; does not count as use. */
   readonly has: (...args: Lookup) => Effect.Effect<boolean, LookupError, DataCache>
@@ -272,11 +409,15 @@ export interface CachedFunction<
  * A cached function bound to one {@link DataCache} by {@link bind}: the same
  * calls, needing no `DataCache` from the caller.
  *
+ * `R` is what the body needs. The bound cache is provided to the body too, so
+ * a body that calls other cached functions (and so needs a `DataCache`)
+ * needs none from the caller: the calls' `R` is `R` without `DataCache`.
+ *
  * @category models
  * @since 0.1.0
  */
 export interface BoundFunction<Args extends ReadonlyArray<unknown>, A, E, R, Lookup extends ReadonlyArray<unknown>, LookupError> {
-  (...args: Args): Effect.Effect<A, E, R>
+  (...args: Args): Effect.Effect<A, E, Exclude<R, DataCache>>
   readonly id: string
   readonly name: string
   readonly invalidate: (...args: Lookup) => Effect.Effect<void, LookupError>
@@ -512,11 +653,14 @@ const faceOf = <A>(options: Options<A>, name: string): CachedFunctions.FaceOf<A,
  *
  * const loadTrips = DataCache.fn(
  *   { name: "loadTrips", ttl: "1 hour", maxEntries: 1000, value: Schema.Array(Trip) },
- *   ({ city }: { city: string; _log: (line: string) => void }) =>
- *     Effect.succeed([{ id: 1, start: new Date(0) }])
+ *   ({ city, _log }: { city: string; _log: (line: string) => void }) =>
+ *     Effect.sync(() => {
+ *       _log(`loading ${city}`)
+ *       return [{ id: 1, start: new Date(0) }]
+ *     })
  * )
  *
- * // `_log` is not part of the key; invalidate without it:
+ * // `_log`, a `_` name of the destructured parameter, is not part of the key; invalidate without it:
  * const refresh = loadTrips.invalidate({ city: "Oslo" })
  * ```
  *
@@ -525,14 +669,8 @@ const faceOf = <A>(options: Options<A>, name: string): CachedFunctions.FaceOf<A,
  * @since 0.1.0
  */
 export const fn: {
-  <const Args extends ReadonlyArray<any>, A, E, R>(
-    name: string,
-    f: (...args: Args) => Effect.Effect<A, E, R>
-  ): CachedFunction<Args, A, E | KeyErrorOf<{}, Args> | ValueErrorOf<{}, A>, R, InvalidateArgs<Args>, KeyErrorOf<{}, Args>>
-  <const Args extends ReadonlyArray<any>, A, E, R, const O extends Options<NoInfer<A>> = {}>(
-    options: O & Options<NoInfer<A>> & OptionChecks<O, NoInfer<Args>, NoInfer<A>>,
-    f: (...args: Args) => Effect.Effect<A, E, R>
-  ): CachedFunction<Args, ValueOf<O, A>, E | KeyErrorOf<O, Args> | ValueErrorOf<O, A>, R, LookupArgs<O, Args>, KeyErrorOf<O, Args>>
+  // Generator bodies first: when no overload matches, the compiler reports the
+  // last one's errors, and a body that returns an Effect is the common case.
   <const Args extends ReadonlyArray<any>, Eff extends Effect.Effect<any, any, any>, A>(
     name: string,
     body: GeneratorBody<Args, Eff, A>
@@ -555,6 +693,15 @@ export const fn: {
     LookupArgs<O, Args>,
     KeyErrorOf<O, Args>
   >
+  <const Args extends ReadonlyArray<any>, A, E, R>(
+    name: string,
+    f: (...args: Args) => Effect.Effect<A, E, R>
+  ): CachedFunction<Args, A, E | KeyErrorOf<{}, Args> | ValueErrorOf<{}, A>, R, InvalidateArgs<Args>, KeyErrorOf<{}, Args>>
+  <const Args extends ReadonlyArray<any>, A, E, R, const O extends Options<NoInfer<A>> = {}>(
+    options: O & Options<NoInfer<A>> & OptionChecks<O, NoInfer<Args>, NoInfer<A>>,
+    // A generator body reaches this overload only with options the one above rejected: taking it here too reports just those.
+    f: ((...args: Args) => Effect.Effect<A, E, R>) | ((...args: Args) => Generator<Effect.Effect<any, E, R>, A, never>)
+  ): CachedFunction<Args, ValueOf<O, A>, E | KeyErrorOf<O, Args> | ValueErrorOf<O, A>, R, LookupArgs<O, Args>, KeyErrorOf<O, Args>>
 } = (
   nameOrOptions: string | Options<unknown>,
   f: (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown> | Generator<unknown, unknown, never>
@@ -582,15 +729,16 @@ const cacheOf = (fiber: Fiber.Fiber<unknown, unknown>): Engine.Cache => Context.
  *
  * In a service built with `Layer.effect`, whose methods should have
  * `R = never`: bind the cached functions while the layer is built, and the
- * methods use the layer's cache.
+ * methods use the layer's cache. The cache is provided to the body too, so a
+ * body that calls other cached functions needs no `DataCache` either.
  *
  * @example
  * ```ts
  * import { DataCache } from "@recall/core"
  * import { Context, Effect, Layer } from "effect"
  *
- * // `copy: "readonly"` and a number argument: no library error can happen.
- * const fetchUser = DataCache.fn({ name: "fetchUser", ttl: "5 minutes", copy: "readonly" }, (id: number) =>
+ * // A number argument and a plain-data value: no library error can happen.
+ * const fetchUser = DataCache.fn({ name: "fetchUser", ttl: "5 minutes" }, (id: number) =>
  *   Effect.succeed({ id, name: `user ${id}` }))
  *
  * class Users extends Context.Service<Users, {

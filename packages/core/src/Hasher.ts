@@ -14,6 +14,9 @@
  *   hash-wasm's WebAssembly build, checked in the tests against the native
  *   implementation: a published hash with reference vectors and a clean
  *   SMHasher record. It names cache entries; it does not authenticate them.
+ *   On Node, `@recall/node`'s `NodeHasher.layer` hashes inputs of 4 KiB and
+ *   more with the C xxHash library instead (SIMD, about memory bandwidth):
+ *   the same digests, so the same keys and names.
  * - In memory, a cached function's key is exact when the arguments are small
  *   (their JSON, or their canonical form up to 256 UTF-16 code units), so
  *   small arguments can never share a key by accident; only larger ones are
@@ -36,15 +39,21 @@
  * **Gotchas**
  *
  * Hashing is synchronous, but the WebAssembly hasher loads asynchronously,
- * once per process: every DataCache layer loads it while it is built. To call
- * {@link Hasher.hashUnsafe} outside one, run {@link load} first ({@link hash}
- * does that itself).
+ * once per process, when a key first needs a digest (small exact keys never
+ * do). To call {@link Hasher.hashUnsafe} outside a cached function, run
+ * {@link load} first ({@link hash} does that itself). Where WebAssembly cannot
+ * be compiled (a Content-Security-Policy without `'wasm-unsafe-eval'`, Node's
+ * `--jitless`), loading fails with {@link WebAssemblyUnavailableError}.
  *
  * Two kinds of hasher:
  *
  * - {@link structural}: the default. Primitives, arrays, plain objects, Date,
- *   Map, Set, RegExp, typed arrays, ArrayBuffer, bigint, Data and Schema.Class
- *   instances, plus any class you give a per-type hasher for.
+ *   Map, Set, RegExp, typed arrays, ArrayBuffer, bigint, Effect's data types
+ *   (Option, Result, Chunk, HashMap, HashSet, DateTime, Duration, Redacted: by
+ *   what their equality compares), Data and Schema.Class instances, plus any
+ *   class you give a per-type hasher for. A `Redacted` is keyed by its value,
+ *   which a hash holds only as a keyed HMAC-SHA-256; a class that implements
+ *   `Equal` with an equality of its own is refused.
  * - {@link fromSchema}: encodes the value with a Schema's JSON codec first,
  *   then hashes the canonical form. Use it when arguments are class instances
  *   or carry fields that should not count.
@@ -57,6 +66,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Canonical from "./internal/canonical.ts"
+import * as SecretDigest from "./internal/secretDigest.ts"
 import * as Xxh3 from "./internal/xxh3.ts"
 
 const TypeId = "~@recall/core/Hasher" as const
@@ -81,12 +91,10 @@ export interface Hasher<in A> {
   /**
    * An in-memory key for the value: its canonical form itself when small,
    * else its hash. Equal values give equal keys within one version of recall.
-   * With `strip` (structural hashers only), the value is a list of arguments
-   * and the `_` fields of its plain-object elements are left out.
    *
    * @internal
    */
-  readonly keyUnsafe: (value: A, strip?: boolean) => string
+  readonly keyUnsafe: (value: A) => string
 }
 
 /**
@@ -120,9 +128,16 @@ const toDigest = (bytes: Uint8Array): Digest => {
  * **When to use**
  *
  * Before calling {@link Hasher.hashUnsafe}, {@link Hasher.digestUnsafe} or
- * {@link fingerprint} outside a DataCache layer: every DataCache layer runs it
- * while it is built, and {@link hash} runs it itself. Hashing before the load
- * throws a defect that says so. In tests: `beforeAll(() => Effect.runPromise(Hasher.load))`.
+ * {@link fingerprint} outside a cached function: cached functions load it
+ * when a key first needs a digest, and {@link hash} loads it itself. Hashing
+ * before the load throws a defect that says so. In tests:
+ * `beforeAll(() => Effect.runPromise(Hasher.load))`.
+ *
+ * **Gotchas**
+ *
+ * Fails with {@link WebAssemblyUnavailableError} where WebAssembly cannot be
+ * compiled (a page whose Content-Security-Policy lacks `'wasm-unsafe-eval'`,
+ * Node's `--jitless`); the next run tries again.
  *
  * @example
  * ```ts
@@ -138,7 +153,84 @@ const toDigest = (bytes: Uint8Array): Digest => {
  * @category hashing
  * @since 0.1.0
  */
-export const load: Effect.Effect<void> = Xxh3.load
+export const load: Effect.Effect<void, WebAssemblyUnavailableError> = Effect.andThen(Xxh3.load, SecretDigest.load)
+
+/**
+ * Raised where recall's hasher cannot load because WebAssembly cannot be
+ * compiled: a browser page whose Content-Security-Policy does not allow it,
+ * or Node run with `--jitless`. Its message names WebAssembly and the fix;
+ * `reason` is what the runtime said, `cause` what it threw.
+ *
+ * **Details**
+ *
+ * The hasher (hash-wasm's XXH3-128) is WebAssembly, and only keys that need a
+ * digest need it: a cached function whose arguments are small keys them
+ * exactly and never loads it, so it works where WebAssembly is refused. A
+ * call whose key needs a digest fails with this error instead of building its
+ * value. With `@recall/node`'s `NodeHasher.layer`, Node hashes natively and
+ * needs no WebAssembly.
+ *
+ * **Fix**
+ *
+ * - In a browser, allow WebAssembly in the page's policy:
+ *   `Content-Security-Policy: script-src 'self' 'wasm-unsafe-eval'` (keep
+ *   the page's other sources).
+ * - In Node, drop `--jitless`, or provide `NodeHasher.layer`.
+ *
+ * @example
+ * ```ts
+ * import { Hasher } from "@recall/core"
+ * import { Effect } from "effect"
+ *
+ * const id = Hasher.hash(Hasher.structural(), { rows: new Float64Array(100_000) }).pipe(
+ *   Effect.catchTag("WebAssemblyUnavailableError", (e) => Effect.die(e.message))
+ * )
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const WebAssemblyUnavailableError: typeof Xxh3.WebAssemblyUnavailableError = Xxh3.WebAssemblyUnavailableError
+
+/**
+ * @category errors
+ * @since 0.1.0
+ */
+export type WebAssemblyUnavailableError = Xxh3.WebAssemblyUnavailableError
+
+/**
+ * A native XXH3-128 for large inputs: see {@link setLargeDigester}.
+ *
+ * @internal
+ */
+export type LargeDigester = Xxh3.LargeDigester
+
+/**
+ * Installs, for the whole process, a native XXH3-128 for inputs of 4 KiB and
+ * more (and for every input where WebAssembly cannot be compiled). For
+ * `@recall/node`'s `NodeHasher.layer`; not for applications.
+ *
+ * **Details**
+ *
+ * The digester is first checked against reference digests and refused (this
+ * throws) when it disagrees. Digests are then the same bytes whichever
+ * implementation computed them, so installing it changes speed, never a key
+ * or a persisted name: that is why it may be process-wide. Installing the one
+ * installed (same `name`) does nothing. It is only ever given typed arrays
+ * over a plain `ArrayBuffer` (never shared memory, never another object).
+ *
+ * @throws Error when the digester is not XXH3-128.
+ * @internal
+ */
+export const setLargeDigester: (digester: LargeDigester) => void = Xxh3.setLargeDigester
+
+/**
+ * The `name` of the installed large-input digester, or `undefined` while
+ * hashing is on hash-wasm alone.
+ *
+ * @internal
+ */
+export const largeDigester: () => string | undefined = Xxh3.largeDigester
 
 /**
  * A per-type hasher: `[Class, (instance) => hashable value]`. Instances of the
@@ -238,12 +330,15 @@ export class Unhashable extends Error {
   readonly path: ReadonlyArray<PropertyKey>
   readonly issue: string | undefined
   readonly reason: UnhashableReason
-  constructor(value: unknown, path: ReadonlyArray<PropertyKey>, issue?: string, reason?: UnhashableReason) {
+  /** The cached function's parameter names could not be read, so no `_` parameter was left out. */
+  readonly parametersUnreadable: boolean
+  constructor(value: unknown, path: ReadonlyArray<PropertyKey>, issue?: string, reason?: UnhashableReason, parametersUnreadable = false) {
     super(issue ?? `a ${describeType(value)} has no canonical form`)
     this.value = value
     this.path = path
     this.issue = issue
     this.reason = reason ?? (issue === undefined ? "instance" : "schema")
+    this.parametersUnreadable = parametersUnreadable
   }
 }
 
@@ -272,11 +367,11 @@ const Proto = {
 
 const make = <A>(form: (value: A) => unknown, hashers: ReadonlyArray<TypeHasher>): Hasher<A> => {
   const run =
-    <B>(f: (value: unknown, hashers: ReadonlyArray<TypeHasher>, strip?: boolean) => B) =>
-    (value: A, strip?: boolean): B => {
+    <B>(f: (value: unknown, hashers: ReadonlyArray<TypeHasher>) => B) =>
+    (value: A): B => {
       const input = form(value)
       try {
-        return f(input, hashers, strip)
+        return f(input, hashers)
       } catch (e) {
         if (e instanceof Canonical.UnhashableValue) throw new Unhashable(e.value, e.path ?? [], e.issue, e.reason)
         throw e
@@ -291,8 +386,13 @@ const make = <A>(form: (value: A) => unknown, hashers: ReadonlyArray<TypeHasher>
 
 /**
  * The default hasher: hashes any value built from primitives, arrays, plain
- * objects, Date, Map, Set, RegExp, typed arrays, ArrayBuffer, bigint, Data and
- * Schema.Class instances, and the classes named in `hashers`.
+ * objects, Date, Map, Set, RegExp, typed arrays, ArrayBuffer, bigint,
+ * Effect's data types (Option, Result, Chunk, HashMap, HashSet, DateTime,
+ * Duration, Redacted), Data and Schema.Class instances, and the classes named
+ * in `hashers`. Equal values of Effect's data types hash equal (a Duration by
+ * its length, a zoned DateTime by its instant and zone); a Redacted is keyed
+ * by its value, which a hash holds only as a keyed HMAC-SHA-256; a class that
+ * implements `Equal` with an equality of its own (`#private` state) is refused.
  *
  * **Details**
  *
@@ -405,15 +505,29 @@ export class UnhashableParamError extends Schema.TaggedError<UnhashableParamErro
   argument: Schema.String,
   typeName: Schema.String,
   issue: Schema.optional(Schema.String),
-  reason: Schema.optional(Schema.Literals(["instance", "value", "threw", "schema"]))
+  reason: Schema.optional(Schema.Literals(["instance", "value", "threw", "schema"])),
+  /** recall could not read the function's parameter names (a bound function, native code), so no `_` parameter was left out. */
+  parametersUnreadable: Schema.optional(Schema.Boolean)
 }) {
   override get message(): string {
     const subject = `Cannot hash ${this.argument} of ${this.functionName}`
     const keySchema = `describe the arguments with a \`key\` schema: DataCache.fn({ name: "${this.functionName}", key: Schema.Tuple([...]) }, ...)`
-    const underscore = `leave it out of the key: pass it in an object field whose name starts with "_" (e.g. { _conn })`
+    const underscore =
+      `leave it out of the key: give its parameter a name that starts with "_" (e.g. (_db: Db, n: number) => ...), ` +
+      `or pass it in an object parameter that is destructured with a "_" name (e.g. ({ url, _http }) => ..., which minifiers keep)`
+    const unreadable = this.parametersUnreadable === true
     const ways = (...lines: ReadonlyArray<string>) => [
+      ...(unreadable
+        ? [
+            `recall could not read the parameter names of ${this.functionName} (a bound function, native code or an Effect.fn ` +
+              `wrapper), so no parameter is left out of the key and a "_" name does not help: give a \`key\` schema, or pass a ` +
+              `function whose source recall can read (a plain function, or the generator itself).`
+          ]
+        : []),
       `recall hashes arguments by value to build the cache key. Ways out:`,
-      ...lines.map((line, i) => `  ${i + 1}. ${line}${i === lines.length - 1 ? "." : ";"}`)
+      ...lines
+        .filter((line) => !unreadable || line !== underscore)
+        .map((line, i, kept) => `  ${i + 1}. ${line}${i === kept.length - 1 ? "." : ";"}`)
     ]
     const reason = this.reason ?? (this.issue === undefined ? "instance" : "schema")
     if (reason === "schema") {
@@ -436,23 +550,27 @@ export class UnhashableParamError extends Schema.TaggedError<UnhashableParamErro
 
 /**
  * Hashes a value, failing with {@link UnhashableParamError} (function name
- * `"Hasher.hash"`) instead of throwing. Loads the hasher first.
+ * `"Hasher.hash"`) instead of throwing. Loads the hasher when the hash needs
+ * it, failing with {@link WebAssemblyUnavailableError} where it cannot load.
  *
  * @category hashing
  * @since 0.1.0
  */
-export const hash = <A>(self: Hasher<A>, value: A): Effect.Effect<string, UnhashableParamError> =>
-  Effect.andThen(
-    load,
+export const hash = <A>(self: Hasher<A>, value: A): Effect.Effect<string, UnhashableParamError | WebAssemblyUnavailableError> => {
+  // Hashed before any load; a digest that needs WebAssembly not loaded yet
+  // names its load, which runs before the next try (the same one twice is a bug).
+  const attempt = (previous?: Xxh3.NotLoaded["load"]): Effect.Effect<string, UnhashableParamError | WebAssemblyUnavailableError> =>
     Effect.suspend(() => {
       try {
         return Effect.succeed(self.hashUnsafe(value))
       } catch (e) {
         if (e instanceof Unhashable) return Effect.fail(toParamError(e, "Hasher.hash", []))
+        if (e instanceof Xxh3.NotLoaded && e.load !== previous) return Effect.andThen(e.load, attempt(e.load))
         return Effect.die(e)
       }
     })
-  )
+  return attempt()
+}
 
 // Paths longer than this are shown with their middle left out.
 const MAX_PATH_STEPS = 10
@@ -460,7 +578,14 @@ const MAX_PATH_STEPS = 10
 const formatStep = (key: PropertyKey): string => {
   if (typeof key === "number") return `[${key}]`
   if (typeof key === "symbol") return `field [${String(key)}]`
-  if (key === "(map key)" || key === "(set member)" || key === "(hasher result)" || key.startsWith("(map value")) return key
+  if (
+    key === "(map key)" ||
+    key === "(set member)" ||
+    key === "(hasher result)" ||
+    key === "(redacted value)" ||
+    key.startsWith("(map value")
+  )
+    return key
   return `field ${JSON.stringify(key)}`
 }
 
@@ -495,5 +620,6 @@ export const toParamError = (unhashable: Unhashable, functionName: string, prefi
     argument: formatPath([...prefix, ...unhashable.path]),
     typeName: describeType(unhashable.value),
     reason: unhashable.reason,
-    ...(unhashable.issue === undefined ? {} : { issue: unhashable.issue })
+    ...(unhashable.issue === undefined ? {} : { issue: unhashable.issue }),
+    ...(unhashable.parametersUnreadable ? { parametersUnreadable: true } : {})
   })

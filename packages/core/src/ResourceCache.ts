@@ -45,8 +45,10 @@ import type {
   InvalidateArgs,
   KeyErrorOf,
   LookupArgs,
+  Mistake,
   Stats,
-  TtlCheck
+  TtlCheck,
+  UnknownOption
 } from "./CachedFunction.ts"
 import type { SchemaChecks } from "./DataCache.ts"
 import * as Hasher from "./Hasher.ts"
@@ -78,14 +80,17 @@ export interface Options<A> extends CommonOptions {
 }
 
 /**
- * Rejects option names that {@link Options} does not have (a typo, or a
- * DataCache option such as `copy`).
+ * Rejects option names that {@link Options} does not have: a typo (named
+ * with the nearest known names, as DataCache's), or a DataCache option such
+ * as `copy`, which says why a ResourceCache does not take it.
  *
  * @category models
  * @since 0.1.0
  */
 export type UnknownOptions<O> = {
-  readonly [K in Exclude<keyof O, keyof Options<unknown>>]: `unknown option: ${K & string} is not a ResourceCache.fn option`
+  readonly [K in Exclude<keyof O, keyof Options<unknown>>]: K extends "value" | "copy" | "cacheIf" | "maxBytes"
+    ? Mistake<`${K} is a DataCache option: a ResourceCache shares one instance by reference, so it neither copies, encodes nor sizes values`>
+    : UnknownOption<K, "ResourceCache", keyof Options<unknown>>
 }
 
 /**
@@ -97,6 +102,38 @@ export type UnknownOptions<O> = {
 export type OptionChecks<O, Args extends ReadonlyArray<unknown>> = SchemaChecks<Omit<O, "value">, Args, unknown> &
   UnknownOptions<O> &
   TtlCheck<O>
+
+/**
+ * The arguments of `use`: the function's arguments, then the body. Optional
+ * trailing parameters may be left out before the body, as in a call: for
+ * `(dsn: string, opts?: Opts) =>`, both `use(dsn, body)` and
+ * `use(dsn, opts, body)` type-check.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type UseArguments<Args extends ReadonlyArray<unknown>, A, B, E2, R2> = [
+  ...CallArities<Args>,
+  body: (resource: A) => Effect.Effect<B, E2, R2>
+]
+
+/**
+ * Every argument list a call of a function with parameters `Args` can pass:
+ * one tuple per number of optional trailing parameters given. A rest
+ * parameter stays as it is.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type CallArities<Args extends ReadonlyArray<unknown>, Given extends ReadonlyArray<unknown> = []> = number extends Args["length"]
+  ? [...Given, ...Args]
+  : Args extends readonly []
+    ? Given
+    : Args extends readonly [infer Head, ...infer Tail]
+      ? CallArities<Tail, [...Given, Head]>
+      : Args extends readonly [(infer Head)?, ...infer Tail]
+        ? Given | CallArities<Tail, [...Given, Head]>
+        : Given
 
 /**
  * A cached resource function: call it like the original; it needs a
@@ -119,9 +156,7 @@ export interface ResourceFunction<
    * Runs `body` with the instance, held until `body` ends: a release that
    * falls due meanwhile (eviction, ttl, invalidate, clear) waits for it.
    */
-  readonly use: <B, E2, R2>(
-    ...argsAndBody: [...args: Args, body: (resource: A) => Effect.Effect<B, E2, R2>]
-  ) => Effect.Effect<B, E | E2, R | R2 | ResourceCache>
+  readonly use: <B, E2, R2>(...argsAndBody: UseArguments<Args, A, B, E2, R2>) => Effect.Effect<B, E | E2, R | R2 | ResourceCache>
   /** The instance, held until the caller's scope closes. */
   readonly borrow: (...args: Args) => Effect.Effect<A, E, R | ResourceCache | Scope.Scope>
   /** The function identity, as DataCache's. */
@@ -140,15 +175,18 @@ export interface ResourceFunction<
  * A resource function bound to one {@link ResourceCache} by {@link bind}: the
  * same calls, needing no `ResourceCache` from the caller.
  *
+ * `R` is what the body needs. The bound cache is provided to the body (and to
+ * `use`'s body) too, so one that calls other resource functions needs no
+ * `ResourceCache` from the caller: the calls' `R` is `R` without
+ * `ResourceCache`. A `DataCache` the body needs stays in `R`.
+ *
  * @category models
  * @since 0.1.0
  */
 export interface BoundFunction<Args extends ReadonlyArray<unknown>, A, E, R, Lookup extends ReadonlyArray<unknown>, LookupError> {
-  (...args: Args): Effect.Effect<A, E, R>
-  readonly use: <B, E2, R2>(
-    ...argsAndBody: [...args: Args, body: (resource: A) => Effect.Effect<B, E2, R2>]
-  ) => Effect.Effect<B, E | E2, R | R2>
-  readonly borrow: (...args: Args) => Effect.Effect<A, E, R | Scope.Scope>
+  (...args: Args): Effect.Effect<A, E, Exclude<R, ResourceCache>>
+  readonly use: <B, E2, R2>(...argsAndBody: UseArguments<Args, A, B, E2, R2>) => Effect.Effect<B, E | E2, Exclude<R | R2, ResourceCache>>
+  readonly borrow: (...args: Args) => Effect.Effect<A, E, Exclude<R, ResourceCache> | Scope.Scope>
   readonly id: string
   readonly name: string
   readonly invalidate: (...args: Lookup) => Effect.Effect<void, LookupError>
@@ -381,14 +419,8 @@ const faceOf = <A>(options: Options<A>): CachedFunctions.FaceOf<A, Resource, Opt
  * @since 0.1.0
  */
 export const fn: {
-  <const Args extends ReadonlyArray<any>, A, E, R>(
-    name: string,
-    f: (...args: Args) => Effect.Effect<A, E, R>
-  ): ResourceFunction<Args, A, E | KeyErrorOf<{}, Args>, Exclude<R, Scope.Scope>, InvalidateArgs<Args>, KeyErrorOf<{}, Args>>
-  <const Args extends ReadonlyArray<any>, A, E, R, const O extends Options<NoInfer<A>> = {}>(
-    options: O & Options<NoInfer<A>> & OptionChecks<O, NoInfer<Args>>,
-    f: (...args: Args) => Effect.Effect<A, E, R>
-  ): ResourceFunction<Args, A, E | KeyErrorOf<O, Args>, Exclude<R, Scope.Scope>, LookupArgs<O, Args>, KeyErrorOf<O, Args>>
+  // Generator bodies first: when no overload matches, the compiler reports the
+  // last one's errors, and a body that returns an Effect is the common case.
   <const Args extends ReadonlyArray<any>, Eff extends Effect.Effect<any, any, any>, A>(
     name: string,
     body: GeneratorBody<Args, Eff, A>
@@ -411,6 +443,15 @@ export const fn: {
     LookupArgs<O, Args>,
     KeyErrorOf<O, Args>
   >
+  <const Args extends ReadonlyArray<any>, A, E, R>(
+    name: string,
+    f: (...args: Args) => Effect.Effect<A, E, R>
+  ): ResourceFunction<Args, A, E | KeyErrorOf<{}, Args>, Exclude<R, Scope.Scope>, InvalidateArgs<Args>, KeyErrorOf<{}, Args>>
+  <const Args extends ReadonlyArray<any>, A, E, R, const O extends Options<NoInfer<A>> = {}>(
+    options: O & Options<NoInfer<A>> & OptionChecks<O, NoInfer<Args>>,
+    // A generator body reaches this overload only with options the one above rejected: taking it here too reports just those.
+    f: ((...args: Args) => Effect.Effect<A, E, R>) | ((...args: Args) => Generator<Effect.Effect<any, E, R>, A, never>)
+  ): ResourceFunction<Args, A, E | KeyErrorOf<O, Args>, Exclude<R, Scope.Scope>, LookupArgs<O, Args>, KeyErrorOf<O, Args>>
 } = (
   nameOrOptions: string | Options<unknown>,
   f: (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown> | Generator<unknown, unknown, never>

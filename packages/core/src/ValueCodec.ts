@@ -8,13 +8,17 @@
  *   cache or other callers. Primitives are returned as they are. Typed arrays
  *   and ArrayBuffers are copied a buffer at a time; views that share a buffer
  *   share one copied buffer. Effect's immutable data types (Option, Result,
- *   Chunk, HashMap, HashSet, DateTime, Duration, Data and Schema classes)
- *   come back as themselves, `Equal.equals` to the original. What it cannot
+ *   Chunk, HashMap, HashSet, DateTime, Duration, Redacted, Data and Schema
+ *   classes) come back as themselves, `Equal.equals` to the original; a class
+ *   that implements `Equal` with an equality of its own is refused (a copy of
+ *   its fields could lose its `#private` state). What it cannot
  *   copy faithfully (a class instance, a subclass of Map or Array) it
  *   refuses rather than copy without its class.
  * - {@link fromSchema}: the cache keeps the schema's JSON encoding (a string)
- *   and every load decodes it, so class instances, Dates and branded values
- *   come back as their real types, validated. The caller that computed the
+ *   and a copy of the decoded value, so class instances, Dates and branded
+ *   values come back as their real types, validated once; a hit is a
+ *   structured copy of the decoded value (a decode, when the copier cannot
+ *   copy it). The caller that computed the
  *   value gets the decoded value too, so a miss and a hit return the same,
  *   and a value the schema would give back as something else (a union whose
  *   members' encodings overlap) is refused when it is stored.
@@ -42,6 +46,7 @@ import * as SchemaAST from "effect/SchemaAST"
 import * as SchemaParser from "effect/SchemaParser"
 import { describeType } from "./Hasher.ts"
 import * as Copy from "./internal/copy.ts"
+import * as Kinds from "./internal/valueKinds.ts"
 
 const TypeId = "~@recall/core/ValueCodec" as const
 
@@ -114,9 +119,10 @@ const make = <A>(
  * primitives, arrays, plain objects, Date, Map, Set, RegExp, typed arrays,
  * ArrayBuffer and DataView, with shared references and cycles preserved; and
  * Effect's immutable data types: Option, Result, Chunk, HashMap, HashSet,
- * DateTime (with its zone), Duration, and `Data.Class`, `Data.TaggedClass`,
- * `Schema.Class` instances, each rebuilt as its own type around deep copies
- * of its contents.
+ * DateTime (with its zone), Duration, Redacted, and `Data.Class`,
+ * `Data.TaggedClass`, `Schema.Class` instances, each rebuilt as its own type
+ * around deep copies of its contents. The kinds are the ones the hasher keys
+ * (one table of value kinds serves both).
  *
  * **Details**
  *
@@ -133,8 +139,10 @@ const make = <A>(
  *
  * **Gotchas**
  *
- * Other class instances, Effect's error classes, functions, symbols and
- * promises are rejected rather than copied without their prototype: give the
+ * Other class instances, Effect's error classes, classes that implement
+ * `Equal` with an equality of their own (a Data class overriding
+ * `[Equal.symbol]`), functions, symbols and promises are rejected rather
+ * than copied without their prototype or their hidden state: give the
  * cached function a `value` schema, or use `copy: "readonly"`, or a
  * ResourceCache for objects that must be shared. So are instances of
  * subclasses of Array, Map, Set, Date, RegExp, typed arrays, ArrayBuffer and
@@ -185,8 +193,12 @@ class Kept<A> {
 }
 
 /**
- * Keeps the schema's JSON encoding and decodes it on every load. Decoding
- * builds new objects, so callers never share state.
+ * Keeps the schema's JSON encoding and the decoded value. Every hit gets a
+ * fresh structured copy of the decoded value (about the cost of
+ * {@link structuredCopy}'s hit, far less than decoding); a decoded value the
+ * copier cannot copy (an instance of a class that is not a Schema or Data
+ * class) is decoded from the JSON on every hit instead. Either way callers
+ * never share state.
  *
  * **Details**
  *
@@ -225,10 +237,18 @@ export const fromSchema = <S extends Schema.Top & { readonly DecodingServices: n
   const encode = Schema.encodeUnknownResult(codec)
   const decode = Schema.decodeUnknownResult(codec)
   const roundTrip = new RoundTrip(schema.ast)
-  const load = (stored: unknown): S["Type"] => {
-    const decoded = decode(JSON.parse(stored as string))
+  const decodeJson = (json: string): S["Type"] => {
+    const decoded = decode(JSON.parse(json))
     if (decoded._tag === "Failure") throw new Error(decoded.failure.message)
     return decoded.success
+  }
+  // A hit copies the decoded value when the copier can (a tree of copyable kinds: the common case), which costs
+  // a structured copy; otherwise it decodes the JSON. A JSON string alone (from a store) is decoded.
+  const load = (stored: unknown): S["Type"] => {
+    if (typeof stored === "string") return decodeJson(stored)
+    const kept = stored as SchemaKept
+    if (kept.copy === undefined) return decodeJson(kept.json)
+    return kept.copy.tree ? Copy.copyTree(kept.copy.value) : Copy.copy(kept.copy.value, kept.copy.extras).value
   }
   return make(
     "schema",
@@ -246,10 +266,32 @@ export const fromSchema = <S extends Schema.Top & { readonly DecodingServices: n
         throw new Unstorable(value, { issue: `it cannot be checked to come back from its encoding as it was: ${describeError(e)}` })
       })
       if (difference !== undefined) throw new Unstorable(difference.returned, { path: difference.path, issue: explain(difference) })
-      return { stored, bytes: 16 + 2 * stored.length, value: decoded.success }
+      // The cache's own copy of the decoded value, which no caller ever sees (the computing caller gets `decoded`).
+      let copy: Copy.Copied<unknown> | undefined
+      try {
+        copy = Copy.copy(decoded.success)
+      } catch (e) {
+        if (!(e instanceof Copy.Uncopyable)) throw e
+        copy = undefined
+      }
+      return { stored: new SchemaKept(stored, copy), bytes: 16 + 2 * stored.length + (copy?.bytes ?? 0), value: decoded.success }
     },
     load
   )
+}
+
+/**
+ * What a schema codec keeps: the JSON encoding (what a store persists) and,
+ * when the copier can copy it, a copy of the decoded value, which hits copy
+ * instead of decoding the JSON again.
+ */
+class SchemaKept {
+  readonly json: string
+  readonly copy: Copy.Copied<unknown> | undefined
+  constructor(json: string, copy: Copy.Copied<unknown> | undefined) {
+    this.json = json
+    this.copy = copy
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -478,25 +520,42 @@ class RoundTrip {
       return this.differ(returned, decoded)
     }
     if (Object.getPrototypeOf(returned) !== Object.getPrototypeOf(decoded)) return this.differ(returned, decoded)
-    if (Equal.isEqual(returned)) return Equal.equals(returned, decoded) || this.differ(returned, decoded)
-    if (returned instanceof Date) return sameValue(returned.getTime(), (decoded as Date).getTime()) || this.differ(returned, decoded)
-    if (returned instanceof RegExp) return String(returned) === String(decoded) || this.differ(returned, decoded)
-    if (UrlClass !== undefined && returned instanceof UrlClass) {
-      return (returned as Href).href === (decoded as Href).href || this.differ(returned, decoded)
-    }
-    if (ArrayBuffer.isView(returned) || returned instanceof ArrayBuffer) {
-      return sameElements(returned, decoded as typeof returned) || this.differ(returned, decoded)
-    }
-    if (returned instanceof Map || returned instanceof Set) {
-      return this.inOrder(returned, decoded, this.sameAt, returned instanceof Map ? this.sameAt : undefined)
-    }
-    if (Array.isArray(returned)) {
-      const list = decoded as Array<unknown>
-      if (returned.length !== list.length) return this.differ(returned, decoded)
-      for (let i = 0; i < returned.length; i++) {
-        if (!this.at(`[${i}]`, this.sameAt, elementAt(returned, i), elementAt(list, i))) return false
+    // What each kind is: the table of value kinds (valueKinds.ts).
+    const kind = Kinds.kindOf(returned)
+    switch (kind) {
+      case Kinds.Kind.Date:
+        return sameValue((returned as Date).getTime(), (decoded as Date).getTime()) || this.differ(returned, decoded)
+      case Kinds.Kind.RegExp:
+        return String(returned) === String(decoded) || this.differ(returned, decoded)
+      case Kinds.Kind.View:
+      case Kinds.Kind.Buffer:
+        return sameElements(returned as ArrayBufferView, decoded as ArrayBufferView) || this.differ(returned, decoded)
+      case Kinds.Kind.Map:
+      case Kinds.Kind.Set:
+        return this.inOrder(returned, decoded, this.sameAt, kind === Kinds.Kind.Map ? this.sameAt : undefined)
+      case Kinds.Kind.Array: {
+        const mine = returned as Array<unknown>
+        const list = decoded as Array<unknown>
+        if (mine.length !== list.length) return this.differ(returned, decoded)
+        for (let i = 0; i < mine.length; i++) {
+          if (!this.at(`[${i}]`, this.sameAt, elementAt(mine, i), elementAt(list, i))) return false
+        }
+        return true
       }
-      return true
+      case Kinds.Kind.Plain:
+      case Kinds.Kind.Data:
+        break
+      default:
+        // Effect's data types by their own equality; a URL by its text; any other Equal by its equality.
+        if (UrlClass !== undefined && returned instanceof UrlClass) {
+          return (returned as Href).href === (decoded as Href).href || this.differ(returned, decoded)
+        }
+        if (kind !== Kinds.Kind.Opaque || Equal.isEqual(returned)) return Equal.equals(returned, decoded) || this.differ(returned, decoded)
+        // Instances of subclasses of built-ins (a schema declared them): by their built-in content.
+        if (returned instanceof Map || returned instanceof Set) {
+          return this.inOrder(returned, decoded, this.sameAt, returned instanceof Map ? this.sameAt : undefined)
+        }
+        if (ArrayBuffer.isView(returned)) return sameElements(returned, decoded as ArrayBufferView) || this.differ(returned, decoded)
     }
     const mine = ownKeys(returned)
     const theirs = ownKeys(decoded)

@@ -5,8 +5,9 @@
  * keyed fail with `UnhashableParamError` instead of leaving the key.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { DataCache, Hasher } from "@recall/core"
-import { Data, Effect, Schema } from "effect"
+import { DataCache, Hasher, ResourceCache } from "@recall/core"
+import { Data, DateTime, Duration, Effect, Equal, Hash, Option, Redacted, Schema, SchemaGetter } from "effect"
+import { summarize } from "../src/internal/summary.ts"
 import { bitFlips, identify, knownCollisions, nearValues } from "./fixtures/nearValues.ts"
 
 const withCache = <A, E>(effect: Effect.Effect<A, E, DataCache.DataCache>) => Effect.provide(effect, DataCache.layerMemory())
@@ -251,7 +252,7 @@ describe("DataCache keys", () => {
               return 1
             }
           })
-          const f = DataCache.fn("f", (_a: unknown, _b?: unknown) => Effect.succeed(1))
+          const f = DataCache.fn("f", (a: unknown, b?: unknown) => Effect.succeed([a, b].length))
           for (const args of [[counted()], [{ inner: counted() }], [[counted()]], [1, { a: [counted()] }]]) {
             reads = 0
             yield* f(...(args as [unknown]))
@@ -273,7 +274,7 @@ describe("DataCache keys", () => {
       withCache(
         Effect.gen(function* () {
           const body = counting()
-          const f = DataCache.fn("f", (_x: unknown) => body.run(1))
+          const f = DataCache.fn("f", (x: unknown) => body.run(typeof x))
           let reads = 0
           const leaf = {
             get v() {
@@ -301,11 +302,15 @@ describe("DataCache keys", () => {
   })
 
   describe("equal arguments share one entry", () => {
-    it.effect("object keys in any order, `_` fields left out; invalidate finds the entry", () =>
+    it.effect("object keys in any order, destructured `_` fields left out; invalidate finds the entry", () =>
       withCache(
         Effect.gen(function* () {
           const body = counting()
-          const f = DataCache.fn("f", (q: object) => body.run(JSON.stringify(q)))
+          const f = DataCache.fn(
+            "f",
+            ({ _trace, _http, ...q }: { readonly _trace?: string; readonly _http?: unknown; readonly [k: string]: unknown }) =>
+              body.run(JSON.stringify(q))
+          )
           yield* f({ city: "Oslo", year: 2024 })
           yield* f({ year: 2024, city: "Oslo" })
           yield* f({ year: 2024, city: "Oslo", _trace: "a" })
@@ -340,15 +345,17 @@ describe("DataCache keys", () => {
       )
     )
 
-    it.effect("a `_` field is never read", () =>
+    it.effect("a destructured `_` field is never read for the key", () =>
       withCache(
         Effect.gen(function* () {
           const body = counting()
-          const f = DataCache.fn("f", ({ url }: { url: string; _conn?: unknown; at?: Date }) => body.run(url))
+          let reads = 0
+          const f = DataCache.fn("f", ({ url, _conn }: { url: string; _conn?: unknown; at?: Date }) => body.run(`${url} ${typeof _conn}`))
           const sealed = (extra: object) =>
             Object.defineProperty({ url: "u", ...extra }, "_conn", {
               get: () => {
-                throw new Error("not for the key")
+                reads++
+                return "a connection"
               },
               enumerable: true
             })
@@ -356,7 +363,9 @@ describe("DataCache keys", () => {
           yield* f(sealed({ at: new Date(0) }))
           yield* f({ url: "u" })
           yield* f({ url: "u", at: new Date(0) })
+          yield* f(sealed({ at: new Date(0) }))
           assert.strictEqual(body.runs(), 2)
+          assert.strictEqual(reads, 2, "only the body read it, on its two runs")
         })
       )
     )
@@ -373,7 +382,7 @@ describe("DataCache keys", () => {
           assert.strictEqual(yield* report({ [tenant]: "acme", id: 1 }), "acme:1")
           assert.strictEqual(yield* report({ [tenant]: "globex", id: 1 }), "globex:1")
           const local = Symbol("tenant")
-          const g = DataCache.fn("g", (_q: object) => Effect.succeed(1))
+          const g = DataCache.fn("g", (q: object) => Effect.succeed(Object.keys(q).length))
           const error = yield* Effect.flip(g({ [local]: "acme", id: 1 }))
           assert.instanceOf(error, Hasher.UnhashableParamError)
           assert.strictEqual(error.argument, "argument 0 → field [Symbol(tenant)]")
@@ -438,7 +447,7 @@ describe("DataCache keys", () => {
                 })
               ]
             },
-            (_x: unknown, _y?: unknown) => body.run(1)
+            (x: unknown, y?: unknown) => body.run(typeof x + typeof y)
           )
           const { proxy: revoked, revoke } = Proxy.revocable({}, {})
           revoke()
@@ -481,7 +490,7 @@ describe("DataCache keys", () => {
       withCache(
         Effect.gen(function* () {
           const body = counting()
-          const f = DataCache.fn("f", (_x: unknown) => body.run(1))
+          const f = DataCache.fn("f", (x: unknown) => body.run(typeof x))
           const nest = (leaf: number) => {
             let value: unknown = leaf
             for (let i = 0; i < 2000; i++) value = i % 2 === 0 ? new Map([["k", value]]) : new Set([value])
@@ -500,7 +509,7 @@ describe("DataCache keys", () => {
       () =>
         withCache(
           Effect.gen(function* () {
-            const f = DataCache.fn("deep", (_x: unknown) => Effect.succeed(1))
+            const f = DataCache.fn("deep", (x: unknown) => Effect.succeed(typeof x))
             let value: unknown = () => 1
             for (let i = 0; i < 100_000; i++) value = { next: value }
             const error = yield* Effect.flip(f(value))
@@ -518,7 +527,7 @@ describe("DataCache keys", () => {
           class Socket {
             readonly fd = 3
           }
-          const f = DataCache.fn("send", (_options: object) => Effect.succeed(1))
+          const f = DataCache.fn("send", (options: object) => Effect.succeed(Object.keys(options).length))
           const instance = yield* Effect.flip(f({ socket: new Socket() }))
           assert.include(instance.message, "Hasher.by(Socket")
           for (const value of [{ onDone: () => 1 }, { id: Symbol("local") }]) {
@@ -528,8 +537,8 @@ describe("DataCache keys", () => {
             assert.include(error.message, '"_"')
             assert.include(error.message, "`key` schema")
           }
-          const keyed = DataCache.fn({ name: "keyed", key: Schema.Struct({ id: Schema.Number }) }, (_q: { id: number }) =>
-            Effect.succeed(1)
+          const keyed = DataCache.fn({ name: "keyed", key: Schema.Struct({ id: Schema.Number }) }, (q: { id: number }) =>
+            Effect.succeed(q.id)
           )
           const mismatch = yield* Effect.flip(keyed({ id: "x" } as never))
           assert.include(mismatch.message, "does not match the `key` schema")
@@ -544,7 +553,7 @@ describe("DataCache keys", () => {
     type Shape = Data.TaggedEnum<{ Circle: { readonly r: number }; Square: { readonly r: number } }>
     const Shape = Data.taggedEnum<Shape>()
 
-    it.effect("`_tag` and `__` names are part of the key; single-underscore names are not", () =>
+    it.effect("`_tag` and `__` names are part of the key; destructured single-underscore names are not", () =>
       withCache(
         Effect.gen(function* () {
           const area = DataCache.fn("area", (shape: Shape) => Effect.succeed(shape._tag === "Circle" ? 3.14 * shape.r ** 2 : shape.r ** 2))
@@ -554,7 +563,9 @@ describe("DataCache keys", () => {
           const dated = DataCache.fn("dated", (shape: { _tag: string; at: Date }) => Effect.succeed(shape._tag))
           assert.strictEqual(yield* dated({ _tag: "Circle", at: new Date(0) }), "Circle")
           assert.strictEqual(yield* dated({ _tag: "Square", at: new Date(0) }), "Square")
-          const typed = DataCache.fn("typed", (node: { __typename: string; id: number; _trace: string }) => Effect.succeed(node.__typename))
+          const typed = DataCache.fn("typed", ({ __typename, _trace }: { __typename: string; id: number; _trace: string }) =>
+            Effect.succeed(_trace === "" ? "" : __typename)
+          )
           assert.strictEqual(yield* typed({ __typename: "User", id: 1, _trace: "a" }), "User")
           assert.strictEqual(yield* typed({ __typename: "Team", id: 1, _trace: "b" }), "Team")
           assert.strictEqual(yield* typed({ __typename: "Team", id: 1, _trace: "c" }), "Team")
@@ -629,6 +640,224 @@ describe("DataCache keys", () => {
             const lookup = yield* Effect.flip(f.has(arg))
             assert.instanceOf(lookup, Hasher.UnhashableParamError)
           }
+        })
+      )
+    )
+  })
+})
+
+/** Money keeps its amount in a #private field and says which Moneys are equal itself: recall cannot see it. */
+class Money implements Equal.Equal {
+  readonly #cents: number
+  constructor(cents: number) {
+    this.#cents = cents
+  }
+  get cents(): number {
+    return this.#cents
+  }
+  [Equal.symbol](that: unknown): boolean {
+    return that instanceof Money && that.#cents === this.#cents
+  }
+  [Hash.symbol](): number {
+    return Hash.number(this.#cents)
+  }
+}
+
+describe("DataCache keys: one value model", () => {
+  describe("secrets (Redacted)", () => {
+    it.effect("alice's and bob's tokens are two keys: each gets their own value", () =>
+      withCache(
+        Effect.gen(function* () {
+          const body = counting()
+          const whoAmI = DataCache.fn("whoAmI", (token: Redacted.Redacted<string>) => body.run(Redacted.value(token).split("-")[0]))
+          assert.strictEqual(yield* whoAmI(Redacted.make("alice-token")), "alice")
+          assert.strictEqual(yield* whoAmI(Redacted.make("bob-token")), "bob")
+          assert.strictEqual(yield* whoAmI(Redacted.make("alice-token", { label: "other label" })), "alice", "the label is not the value")
+          assert.strictEqual(body.runs(), 2)
+          // Inside objects too.
+          const byObject = DataCache.fn("byObject", (q: { readonly baseUrl: string; readonly apiKey: Redacted.Redacted<string> }) =>
+            body.run(Redacted.value(q.apiKey))
+          )
+          assert.strictEqual(yield* byObject({ baseUrl: "https://a", apiKey: Redacted.make("key-a") }), "key-a")
+          assert.strictEqual(yield* byObject({ baseUrl: "https://a", apiKey: Redacted.make("key-b") }), "key-b")
+        })
+      )
+    )
+
+    it.effect("a ResourceCache keyed by { baseUrl, apiKey: Redacted } builds tenant B its own client", () =>
+      Effect.gen(function* () {
+        let built = 0
+        const client = ResourceCache.fn("client", (q: { readonly baseUrl: string; readonly apiKey: Redacted.Redacted<string> }) =>
+          Effect.sync(() => ({ id: ++built, key: Redacted.value(q.apiKey) }))
+        )
+        const a = yield* client({ baseUrl: "https://api", apiKey: Redacted.make("tenant-a") })
+        const b = yield* client({ baseUrl: "https://api", apiKey: Redacted.make("tenant-b") })
+        const a2 = yield* client({ baseUrl: "https://api", apiKey: Redacted.make("tenant-a") })
+        assert.strictEqual(a.key, "tenant-a")
+        assert.strictEqual(b.key, "tenant-b")
+        assert.strictEqual(a2, a, "the same key is the same client")
+        assert.strictEqual(built, 2)
+      }).pipe(Effect.provide(ResourceCache.layerMemory()))
+    )
+
+    it("argument summaries (spinners, logs) show <redacted>, never the value or its label", () => {
+      const token = Redacted.make("alice-token", { label: "alice" })
+      assert.strictEqual(summarize([token]), "<redacted>")
+      const summary = summarize([{ baseUrl: "https://api", apiKey: token }])
+      assert.strictEqual(summary, '{ baseUrl: "https://api", apiKey: <redacted> }')
+      assert.notInclude(summarize([[token]]), "alice")
+      assert.strictEqual(summarize([Option.some(1), Duration.seconds(1)]), "Option, Duration")
+    })
+
+    it.effect("an error about a Redacted value never shows it", () =>
+      withCache(
+        Effect.gen(function* () {
+          const f = DataCache.fn("leaky", (secret: Redacted.Redacted<unknown>) => Effect.succeed(secret))
+          const error = yield* Effect.flip(f(Redacted.make({ token: "alice-token", onUse: () => 1 })))
+          assert.instanceOf(error, Hasher.UnhashableParamError)
+          assert.notInclude(error.message, "alice-token")
+          assert.include(error.argument, "(redacted value)")
+          // Hashed for a persistent name too.
+          const thrown = (() => {
+            try {
+              Hasher.structural().hashUnsafe(Redacted.make({ token: "alice-token", onUse: () => 1 }))
+            } catch (e) {
+              return e
+            }
+          })()
+          assert.instanceOf(thrown, Hasher.Unhashable)
+          assert.notInclude(Hasher.toParamError(thrown as Hasher.Unhashable, "f", []).message, "alice-token")
+        })
+      )
+    )
+  })
+
+  describe("classes whose equality recall cannot see", () => {
+    it.effect("Money(100) and Money(250) (#private state, its own Equal) fail with UnhashableParamError, never share a key", () =>
+      withCache(
+        Effect.gen(function* () {
+          const format = DataCache.fn("format", (money: Money) => Effect.succeed(`${money.cents / 100} NOK`))
+          const error = yield* Effect.flip(format(new Money(100)))
+          assert.instanceOf(error, Hasher.UnhashableParamError)
+          assert.strictEqual(error.reason, "instance")
+          assert.include(error.message, "Money implements Equal")
+          assert.include(error.message, "Hasher.by(Money")
+          assert.include(error.message, "`key` schema")
+          assert.instanceOf(yield* Effect.flip(format(new Money(250))), Hasher.UnhashableParamError)
+        })
+      )
+    )
+
+    it.effect("each way out the error suggests works: a hasher, a key schema, a `_` field", () =>
+      withCache(
+        Effect.gen(function* () {
+          const body = counting()
+          const byHasher = DataCache.fn({ name: "byHasher", hashers: [Hasher.by(Money, (m) => m.cents)] }, (money: Money) =>
+            body.run(money.cents)
+          )
+          assert.strictEqual(yield* byHasher(new Money(100)), 100)
+          assert.strictEqual(yield* byHasher(new Money(250)), 250)
+          assert.strictEqual(yield* byHasher(new Money(100)), 100)
+          assert.strictEqual(body.runs(), 2)
+          const MoneyFromCents = Schema.Number.pipe(
+            Schema.decodeTo(Schema.instanceOf(Money), {
+              decode: SchemaGetter.transform((cents: number) => new Money(cents)),
+              encode: SchemaGetter.transform((money: Money) => money.cents)
+            })
+          )
+          const bySchema = DataCache.fn({ name: "bySchema", key: Schema.Tuple([MoneyFromCents]) }, (money: Money) => body.run(money.cents))
+          assert.strictEqual(yield* bySchema(new Money(100)), 100)
+          assert.strictEqual(yield* bySchema(new Money(250)), 250)
+          const leftOut = DataCache.fn("leftOut", ({ id, _money }: { id: string; _money: Money }) => body.run(`${id} ${_money.cents}`))
+          assert.strictEqual(yield* leftOut({ id: "a", _money: new Money(1) }), "a 1")
+          assert.strictEqual(yield* leftOut({ id: "a", _money: new Money(2) }), "a 1", "the `_` field is not in the key")
+        })
+      )
+    )
+
+    it.effect("a Data class that overrides [Equal.symbol] is refused; Data and Schema classes with Effect's equality are keyed", () =>
+      withCache(
+        Effect.gen(function* () {
+          class Loose extends Data.Class<{ readonly id: number; readonly note: string }> {
+            [Equal.symbol](that: unknown): boolean {
+              return that instanceof Loose && that.id === this.id
+            }
+            [Hash.symbol](): number {
+              return Hash.number(this.id)
+            }
+          }
+          class Point extends Data.Class<{ readonly x: number }> {}
+          class Place extends Schema.Class<Place>("Place")({ name: Schema.String }) {}
+          const body = counting()
+          const f = DataCache.fn("f", (value: unknown) => body.run(value))
+          assert.instanceOf(yield* Effect.flip(f(new Loose({ id: 1, note: "a" }))), Hasher.UnhashableParamError)
+          yield* f(new Point({ x: 1 }))
+          yield* f(new Point({ x: 1 }))
+          yield* f(new Point({ x: 2 }))
+          yield* f(new Place({ name: "Oslo" }))
+          yield* f(new Place({ name: "Oslo" }))
+          assert.strictEqual(body.runs(), 3)
+        })
+      )
+    )
+  })
+
+  describe("Effect's data types", () => {
+    it.effect("a zoned DateTime is keyed by its instant and zone: two zones are two keys, one zone built twice is one", () =>
+      withCache(
+        Effect.gen(function* () {
+          const body = counting()
+          const local = DataCache.fn("local", (at: DateTime.DateTime) => body.run(DateTime.formatIsoZoned(at as DateTime.Zoned)))
+          const oslo = DateTime.makeZonedUnsafe(0, { timeZone: "Europe/Oslo" })
+          assert.strictEqual(yield* local(oslo), "1970-01-01T01:00:00.000+01:00[Europe/Oslo]")
+          assert.strictEqual(
+            yield* local(DateTime.makeZonedUnsafe(0, { timeZone: "Asia/Tokyo" })),
+            "1970-01-01T09:00:00.000+09:00[Asia/Tokyo]"
+          )
+          assert.strictEqual(
+            yield* local(DateTime.makeZonedUnsafe(0, { timeZone: "Europe/Oslo" })),
+            "1970-01-01T01:00:00.000+01:00[Europe/Oslo]"
+          )
+          assert.strictEqual(body.runs(), 2)
+          // An offset zone is another zone than the named one with the same offset, as Equal says.
+          const offset = DateTime.makeZonedUnsafe(0, { timeZone: DateTime.zoneMakeOffset(3_600_000) })
+          assert.isFalse(Equal.equals(offset, oslo))
+          yield* local(offset)
+          assert.strictEqual(body.runs(), 3)
+          // A UTC DateTime of the same instant is a third value.
+          yield* DataCache.fn("utc", (at: DateTime.DateTime) => body.run(at.epochMilliseconds))(DateTime.makeUnsafe(0))
+        })
+      )
+    )
+
+    it.effect("a zoned DateTime under a key schema (Schema.DateTimeZoned) hashes too", () =>
+      withCache(
+        Effect.gen(function* () {
+          const body = counting()
+          const f = DataCache.fn({ name: "zoned", key: Schema.Tuple([Schema.DateTimeZoned]) }, (at: DateTime.Zoned) =>
+            body.run(at.zone._tag)
+          )
+          yield* f(DateTime.makeZonedUnsafe(0, { timeZone: "Europe/Oslo" }))
+          yield* f(DateTime.makeZonedUnsafe(0, { timeZone: "Europe/Oslo" }))
+          yield* f(DateTime.makeZonedUnsafe(0, { timeZone: "Asia/Tokyo" }))
+          assert.strictEqual(body.runs(), 2)
+        })
+      )
+    )
+
+    it.effect("Duration.millis(1000) and Duration.nanos(1_000_000_000n) are one key; other lengths are others", () =>
+      withCache(
+        Effect.gen(function* () {
+          const body = counting()
+          const wait = DataCache.fn("wait", (d: Duration.Duration) => body.run(Duration.toMillis(d)))
+          assert.strictEqual(yield* wait(Duration.millis(1000)), 1000)
+          assert.strictEqual(yield* wait(Duration.nanos(1_000_000_000n)), 1000)
+          assert.strictEqual(yield* wait(Duration.seconds(1)), 1000)
+          assert.strictEqual(body.runs(), 1)
+          yield* wait(Duration.nanos(1_000_000_001n))
+          yield* wait(Duration.infinity)
+          yield* wait(Duration.millis(Number.POSITIVE_INFINITY))
+          assert.strictEqual(body.runs(), 3)
         })
       )
     )

@@ -122,7 +122,7 @@ describe("DataCache options", () => {
     const load = (env: string, id: number) => Effect.succeed(`${env}:${id}`)
     const prod = load.bind(null, "prod")
     const error = rejection(() => DataCache.fn("load", prod))
-    assert.strictEqual(error.option, "f")
+    assert.strictEqual(error.option, "body")
     assert.include(error.message, "[native code]")
     DataCache.fn({ name: "load", version: "prod" }, prod)
   })
@@ -205,12 +205,12 @@ describe("DataCache generator bodies and Effect.fn", () => {
       return yield* Effect.succeed(n)
     })
     const error = rejection(() => DataCache.fn("loadB", traced))
-    assert.strictEqual(error.option, "f")
+    assert.strictEqual(error.option, "body")
     assert.include(error.message, "Pass the generator itself")
     const untraced = Effect.fnUntraced(function* (n: number) {
       return yield* Effect.succeed(n)
     })
-    assert.strictEqual(rejection(() => DataCache.fn("loadC", untraced)).option, "f")
+    assert.strictEqual(rejection(() => DataCache.fn("loadC", untraced)).option, "body")
     assert.include(rejection(() => DataCache.fn({}, traced)).message, "Effect.fn hides its name")
   })
 

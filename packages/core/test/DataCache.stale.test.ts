@@ -23,12 +23,13 @@ const versions = () => {
     fail: (on: boolean) => {
       failing = on
     },
-    body: (_key: string) =>
+    // `key` is a parameter of the key: a `_key` would be left out.
+    body: (key: string) =>
       Effect.suspend(() => {
         const run = ++runs
         const wait = gate === undefined ? Effect.void : Deferred.await(gate)
         return Effect.andThen(wait, failing ? Effect.fail(`run ${run} failed`) : Effect.succeed(`v${run}`))
-      })
+      }).pipe(Effect.annotateLogs("key", key))
   }
 }
 

@@ -6,7 +6,7 @@
 import { inspect, isDeepStrictEqual } from "node:util"
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache, ValueCodec } from "@recall/core"
-import { Chunk, Data, DateTime, Duration, Effect, Equal, HashMap, HashSet, Option, Result, Schema } from "effect"
+import { Chunk, Data, DateTime, Duration, Effect, Equal, Hash, HashMap, HashSet, Option, Redacted, Result, Schema } from "effect"
 
 const withCache = <A, E>(effect: Effect.Effect<A, E, DataCache.DataCache>) => Effect.provide(effect, DataCache.layerMemory())
 
@@ -332,6 +332,75 @@ describe("DataCache values", () => {
           hit.person.tags.push("mutated")
           assert.deepStrictEqual(Option.getOrThrow(again.option).list, [1])
           assert.deepStrictEqual(again.person.tags, [])
+        })
+      )
+    )
+
+    it.effect("a Redacted comes back as a Redacted of a private copy of its value, never printed", () =>
+      withCache(
+        Effect.gen(function* () {
+          const body = counting(() => ({ key: Redacted.make({ token: "alice-token", scopes: ["read"] }, { label: "api" }) }))
+          const f = DataCache.fn("secret", body.run)
+          const [hit, again] = [yield* f(), yield* f()]
+          assert.isTrue(Redacted.isRedacted(hit.key))
+          assert.strictEqual(String(hit.key), "<redacted:api>")
+          assert.isTrue(Equal.equals(hit.key, again.key))
+          Redacted.value(hit.key).scopes.push("write")
+          assert.deepStrictEqual(Redacted.value(again.key).scopes, ["read"])
+          assert.deepStrictEqual(Redacted.value((yield* f()).key).scopes, ["read"])
+        })
+      )
+    )
+
+    it.effect("a class whose Equal recall cannot see (#private state) is refused as a value, saying why", () =>
+      withCache(
+        Effect.gen(function* () {
+          class Money implements Equal.Equal {
+            readonly #cents: number
+            constructor(cents: number) {
+              this.#cents = cents
+            }
+            [Equal.symbol](that: unknown): boolean {
+              return that instanceof Money && that.#cents === this.#cents
+            }
+            [Hash.symbol](): number {
+              return Hash.number(this.#cents)
+            }
+          }
+          class Overrides extends Data.Class<{ readonly id: number }> {
+            [Equal.symbol](that: unknown): boolean {
+              return that instanceof Overrides && that.id === this.id
+            }
+            [Hash.symbol](): number {
+              return Hash.number(this.id)
+            }
+          }
+          for (const value of [new Money(1), new Overrides({ id: 1 })]) {
+            const error = yield* Effect.flip(DataCache.fn("money", () => Effect.succeed({ value }))())
+            assert.instanceOf(error, ValueCodec.UnserializableValueError)
+            assert.include(error.message, "implements Equal")
+          }
+        })
+      )
+    )
+
+    it.effect("with a value schema, every hit is a fresh copy of the decoded value", () =>
+      withCache(
+        Effect.gen(function* () {
+          class Trip extends Schema.Class<Trip>("Trip")({ id: Schema.Number, at: Schema.Date, tags: Schema.Array(Schema.String) }) {}
+          const body = counting(() => [new Trip({ id: 1, at: new Date(0), tags: ["a"] })])
+          const f = DataCache.fn({ name: "trips", value: Schema.Array(Trip) }, body.run)
+          const [miss, hit, again] = [yield* f(), yield* f(), yield* f()]
+          assert.strictEqual(body.runs(), 1)
+          for (const trips of [miss, hit, again]) assert.instanceOf(trips[0], Trip)
+          assert.notStrictEqual(hit[0], again[0])
+          assert.notStrictEqual(hit[0]!.at, again[0]!.at)
+          ;(hit[0]!.tags as Array<string>).push("mutated")
+          hit[0]!.at.setTime(5)
+          ;(miss[0]!.tags as Array<string>).push("mutated too")
+          const next = yield* f()
+          assert.deepStrictEqual(next[0]!.tags, ["a"])
+          assert.strictEqual(next[0]!.at.getTime(), 0)
         })
       )
     )

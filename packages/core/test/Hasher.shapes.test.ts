@@ -4,9 +4,30 @@
  * sparse arrays, effect's HashMap and HashSet, and two classes with one name.
  * Each through `Hasher.structural()` and, end to end, through `DataCache.fn`.
  */
+
+import { runInNewContext } from "node:vm"
 import { assert, beforeAll, describe, it } from "@effect/vitest"
 import { DataCache, Hasher } from "@recall/core"
-import { Data, Effect, Exit, HashMap, HashSet } from "effect"
+import {
+  BigDecimal,
+  Chunk,
+  Data,
+  DateTime,
+  Duration,
+  Effect,
+  Equal,
+  Exit,
+  Hash,
+  HashMap,
+  HashSet,
+  Option,
+  Redacted,
+  Result,
+  Schema
+} from "effect"
+import * as Canonical from "../src/internal/canonical.ts"
+import * as Copy from "../src/internal/copy.ts"
+import * as V from "../src/internal/valueKinds.ts"
 import { thrown } from "./fixtures/thrown.ts"
 
 const hasher = Hasher.structural()
@@ -19,7 +40,7 @@ const withCache = <A, E>(effect: Effect.Effect<A, E, DataCache.DataCache>) => Ef
 const distinct = (a: unknown, b: unknown, label: string) => {
   assert.notStrictEqual(hash(a), hash(b), `${label}: hash`)
   assert.notStrictEqual(key(a), key(b), `${label}: key`)
-  assert.notStrictEqual(hasher.keyUnsafe([a], true), hasher.keyUnsafe([b], true), `${label}: argument key`)
+  assert.notStrictEqual(hasher.keyUnsafe([a]), hasher.keyUnsafe([b]), `${label}: argument key`)
 }
 
 /** Both agree on `a` and `b`. */
@@ -258,5 +279,117 @@ describe("Hasher shapes", () => {
         })
       )
     )
+  })
+})
+
+describe("the table of value kinds", () => {
+  beforeAll(() => Effect.runPromise(Hasher.load))
+
+  class Plain {
+    readonly x = 1
+  }
+  class Money implements Equal.Equal {
+    readonly #cents: number
+    constructor(cents: number) {
+      this.#cents = cents
+    }
+    [Equal.symbol](that: unknown): boolean {
+      return that instanceof Money && that.#cents === this.#cents
+    }
+    [Hash.symbol](): number {
+      return Hash.number(this.#cents)
+    }
+  }
+  class Overrides extends Data.Class<{ readonly id: number }> {
+    [Equal.symbol](that: unknown): boolean {
+      return that instanceof Overrides
+    }
+    [Hash.symbol](): number {
+      return 0
+    }
+  }
+  class Point extends Data.Class<{ readonly x: number }> {}
+  class Place extends Schema.Class<Place>("Place")({ name: Schema.String, at: Schema.Date }) {}
+
+  /** One value (or several) of every kind, the kind each must be classified as, and a name. */
+  const samples: ReadonlyArray<readonly [string, V.Kind, unknown]> = [
+    ["plain object", V.Kind.Plain, { a: [1], b: "x" }],
+    ["null-prototype object", V.Kind.Plain, Object.assign(Object.create(null), { a: 1 })],
+    ["array", V.Kind.Array, [1, { a: 2 }]],
+    ["Float64Array", V.Kind.View, new Float64Array([1.5, Number.NaN])],
+    ["DataView", V.Kind.View, new DataView(new ArrayBuffer(4))],
+    ["Buffer", V.Kind.View, Buffer.from("abc")],
+    ["ArrayBuffer", V.Kind.Buffer, new ArrayBuffer(8)],
+    ["Date", V.Kind.Date, new Date(0)],
+    ["Map", V.Kind.Map, new Map([["a", [1]]])],
+    ["Set", V.Kind.Set, new Set([1, "1"])],
+    ["RegExp", V.Kind.RegExp, /a+/gi],
+    ["Option.some", V.Kind.Option, Option.some({ a: 1 })],
+    ["Option.none", V.Kind.Option, Option.none()],
+    ["Result.fail", V.Kind.Result, Result.fail([1])],
+    ["Chunk", V.Kind.Chunk, Chunk.make(1, { a: 2 })],
+    ["HashMap", V.Kind.HashMap, HashMap.make(["a", 1])],
+    ["HashSet", V.Kind.HashSet, HashSet.make(1, 2)],
+    ["DateTime.Utc", V.Kind.DateTime, DateTime.makeUnsafe(0)],
+    ["DateTime.Zoned", V.Kind.DateTime, DateTime.makeZonedUnsafe(0, { timeZone: "Europe/Oslo" })],
+    ["Duration", V.Kind.Duration, Duration.nanos(1_500_000n)],
+    ["BigDecimal", V.Kind.BigDecimal, BigDecimal.make(150n, 2)],
+    ["Redacted", V.Kind.Redacted, Redacted.make({ token: "t" }, { label: "l" })],
+    ["Data.Class", V.Kind.Data, new Point({ x: 1 })],
+    ["Schema.Class", V.Kind.Data, new Place({ name: "Oslo", at: new Date(0) })],
+    ["class instance", V.Kind.Opaque, new Plain()],
+    ["Map subclass", V.Kind.Opaque, new Weights("kg", [["a", 1]])],
+    ["Array subclass", V.Kind.Opaque, Row.from([1])],
+    ["typed array subclass", V.Kind.Opaque, new Bytes(2)],
+    ["array from another realm", V.Kind.Opaque, runInNewContext("[1, 2]")],
+    ["Equal class with #private state", V.Kind.Opaque, new Money(1)],
+    ["Data class overriding Equal", V.Kind.Opaque, new Overrides({ id: 1 })]
+  ]
+
+  it("every kind has a sample, and each sample is classified as its kind", () => {
+    for (const [name, kind, value] of samples) assert.strictEqual(V.kindOf(value as object), kind, name)
+    const covered = new Set(samples.map(([, kind]) => kind))
+    for (const kind of Object.values(V.Kind)) assert.isTrue(covered.has(kind), `kind ${V.kinds[kind].name} has a sample`)
+  })
+
+  it("the copier and the hasher agree: a kind both copies and hashes, or both refuse it with their typed errors", () => {
+    const outcome = (run: () => unknown, typed: new (...args: Array<any>) => unknown): "ok" | "refused" => {
+      try {
+        run()
+        return "ok"
+      } catch (e) {
+        assert.instanceOf(e, typed)
+        return "refused"
+      }
+    }
+    for (const [name, kind, value] of samples) {
+      const hashed = outcome(() => Canonical.hex(value, []), Canonical.UnhashableValue)
+      const copied = outcome(() => Copy.copy(value), Copy.Uncopyable)
+      assert.strictEqual(hashed, copied, `${name}: hashes ${hashed}, copies ${copied}`)
+      assert.strictEqual(hashed === "ok", kind !== V.Kind.Opaque, name)
+      // Nested alike, inside a plain object and an array.
+      assert.strictEqual(
+        outcome(() => Canonical.hex({ v: [value] }, []), Canonical.UnhashableValue),
+        hashed,
+        `${name}, nested`
+      )
+      assert.strictEqual(
+        outcome(() => Copy.copy({ v: [value] }), Copy.Uncopyable),
+        copied,
+        `${name}, nested`
+      )
+    }
+  })
+
+  it("a copy of every copyable kind is the same value: same hash, same in-memory key, Equal.equals", () => {
+    for (const [name, kind, value] of samples) {
+      if (kind === V.Kind.Opaque) continue
+      const { tree, value: copy } = Copy.copy(value)
+      for (const again of tree ? [copy, Copy.copyTree(copy)] : [copy]) {
+        assert.strictEqual(Canonical.hex(again, []), Canonical.hex(value, []), name)
+        assert.strictEqual(Canonical.key(again, []), Canonical.key(value, []), name)
+        if (kind >= V.Kind.Option) assert.isTrue(Equal.equals(again, value), name)
+      }
+    }
   })
 })

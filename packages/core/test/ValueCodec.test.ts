@@ -658,15 +658,67 @@ describe("ValueCodec", () => {
   describe("fromSchema", () => {
     class Trip extends Schema.Class<Trip>("Trip")({ id: Schema.Number, at: Schema.Date }) {}
 
-    it("keeps the JSON encoding and decodes a fresh value each time", () => {
+    it("keeps the JSON encoding and hands out a fresh value each time", () => {
       const codec = ValueCodec.fromSchema(Schema.Array(Trip))
       const { stored } = codec.storeUnsafe([new Trip({ id: 1, at: new Date(0) })])
-      assert.strictEqual(typeof stored, "string")
+      const json = (stored as { readonly json: string }).json
+      assert.strictEqual(typeof json, "string")
+      for (const kept of [stored, json]) {
+        const a = codec.loadUnsafe(kept)
+        const b = codec.loadUnsafe(kept)
+        assert.instanceOf(a[0], Trip)
+        assert.notStrictEqual(a[0], b[0])
+        assert.notStrictEqual(a[0]!.at, b[0]!.at)
+        assert.strictEqual(a[0]!.at.getTime(), 0)
+      }
+    })
+
+    it("serves hits by copying the decoded value, not by decoding, when the copier can copy it", () => {
+      let decodes = 0
+      const Counted = Schema.Number.pipe(
+        Schema.decodeTo(Schema.Number, {
+          decode: SchemaGetter.transform((n: number) => {
+            decodes++
+            return n
+          }),
+          encode: SchemaGetter.transform((n: number) => n)
+        })
+      )
+      const Row = Schema.Struct({ n: Counted, at: Schema.Date, tags: Schema.Array(Schema.String) })
+      const codec = ValueCodec.fromSchema(Schema.Array(Row))
+      const { stored, value } = codec.storeUnsafe([{ n: 1, at: new Date(5), tags: ["a"] }])
+      const afterStore = decodes
       const a = codec.loadUnsafe(stored)
       const b = codec.loadUnsafe(stored)
-      assert.instanceOf(a[0], Trip)
-      assert.notStrictEqual(a[0], b[0])
-      assert.strictEqual(a[0]!.at.getTime(), 0)
+      assert.strictEqual(decodes, afterStore, "no decode on a hit")
+      assert.deepStrictEqual(a, value)
+      assert.notStrictEqual(a, b)
+      assert.notStrictEqual(a[0]!.tags, b[0]!.tags)
+      assert.notStrictEqual(a[0]!.tags, value[0]!.tags, "the computing caller's value is not the cache's")
+      ;(a[0]!.tags as Array<string>).push("mutated")
+      assert.deepStrictEqual(codec.loadUnsafe(stored)[0]!.tags, ["a"])
+    })
+
+    it("decodes on a hit when the copier cannot copy the decoded value", () => {
+      class Opaque {
+        readonly n: number
+        constructor(n: number) {
+          this.n = n
+        }
+      }
+      const schema = Schema.Number.pipe(
+        Schema.decodeTo(Schema.instanceOf(Opaque), {
+          decode: SchemaGetter.transform((n: number) => new Opaque(n)),
+          encode: SchemaGetter.transform((o: Opaque) => o.n)
+        })
+      )
+      const codec = ValueCodec.fromSchema(schema)
+      const { stored } = codec.storeUnsafe(new Opaque(3))
+      const a = codec.loadUnsafe(stored)
+      const b = codec.loadUnsafe(stored)
+      assert.instanceOf(a, Opaque)
+      assert.strictEqual(a.n, 3)
+      assert.notStrictEqual(a, b)
     })
 
     it("gives the computing caller the decoded value, as a hit would", () => {

@@ -11,6 +11,7 @@ import { InvalidOptionsError } from "../CachedFunction.ts"
 import * as Hasher from "../Hasher.ts"
 import * as Engine from "./engine.ts"
 import * as Key from "./key.ts"
+import * as Parameters from "./parameters.ts"
 import type * as Table from "./table.ts"
 import * as Validate from "./validate.ts"
 
@@ -69,11 +70,13 @@ export const define = <A, S, O extends CommonOptions>(
       options.key === undefined ? null : Hasher.fingerprint(options.key as Schema.Top)
     ])}`)
   const argumentsKey = Key.makeKeyHasher(options.key, options.hashers ?? [])
+  const parameters = Parameters.planOf(f, Validate.isEffectFnWrapper(f))
   return {
     id: identity,
     name,
     limits,
-    hashKey: (args) => argumentsKey(Key.keyArgs(args)),
+    hashKey: Parameters.keyed(parameters, (args) => argumentsKey(Key.keyArgs(args))),
+    parameters,
     cacheIf,
     replay: options.replay !== false,
     spinner: options.spinner === false ? undefined : typeof options.spinner === "string" ? options.spinner : `Running ${name}(...)`,
@@ -97,8 +100,8 @@ export const requireFunction = (kind: Engine.Kind, nameOrOptions: unknown, f: un
         typeof nameOrOptions === "string"
           ? nameOrOptions
           : String((nameOrOptions as { name?: unknown } | undefined)?.name ?? "(anonymous)"),
-      option: "f",
-      reason: `the second argument of ${kind}.fn must be a function returning an Effect, or a generator function as Effect.fn takes.`
+      option: "body",
+      reason: `the body (the second argument of ${kind}.fn) must be a function returning an Effect, or a generator function as Effect.fn takes.`
     })
   }
 }

@@ -21,9 +21,18 @@
  *   Map's `unit`) follow the content, keys sorted, behind a tag of their own;
  * - arrays with holes are walked by their indices (linear in their elements,
  *   not in their length); a run of holes is one count;
+ * - what each kind of value is comes from the one table of value kinds
+ *   (valueKinds.ts), which the copier and the other walks follow too;
  * - effect's HashMap and HashSet as unordered entries and members, with tags
- *   of their own; value objects (Data, Schema.Class, Equal) by class name and
- *   fields, and in in-memory keys also by a number per class;
+ *   of their own; Option, Result, Chunk, DateTime (instant and zone id or
+ *   offset) and Duration (normalised to nanoseconds) by what their own
+ *   equality compares; Data and Schema.Class instances by class name and
+ *   fields, and in in-memory keys also by a number per class; any other
+ *   `Equal` (its equality is its own, which the walk cannot see) has no form;
+ * - a Redacted by its value: written out in in-memory keys, and in every
+ *   other form only as the HMAC-SHA-256 (keyed, secretDigest.ts) of its
+ *   value's form, so a secret never leaves the process in clear or under an
+ *   unkeyed hash;
  * - typed arrays and ArrayBuffers up to {@link INLINE_BINARY_BYTES} written
  *   as their bytes; larger ones hashed in place (XXH3-128, never element by
  *   element) and only their 16-byte digest joins the form;
@@ -71,11 +80,11 @@
  * shared (two equal graphs with different sharing are two keys: a miss, never
  * another call's value).
  */
-import * as Data from "effect/Data"
-import * as Equal from "effect/Equal"
-import * as HashMap from "effect/HashMap"
-import * as HashSet from "effect/HashSet"
-import * as Schema from "effect/Schema"
+import type * as DateTime from "effect/DateTime"
+import type * as Duration from "effect/Duration"
+import * as Redacted from "effect/Redacted"
+import * as SecretDigest from "./secretDigest.ts"
+import * as V from "./valueKinds.ts"
 import * as Xxh3 from "./xxh3.ts"
 
 /**
@@ -197,37 +206,24 @@ const Tag = {
    */
   withFields: 28,
   /** A run of two or more holes in an array, and its length. */
-  holes: 29
+  holes: 29,
+  /** An effect/Option: 0 (None), or 1 (Some) and its `value` field. */
+  option: 30,
+  /** An effect/Result: 1 (Success) and its `success` field, or 2 (Failure) and its `failure` field. */
+  result: 31,
+  /** An effect/Chunk: its length and its elements, in order. */
+  chunk: 32,
+  /** An effect/DateTime: its epoch millis, then 0 (UTC), 1 and a zone id, or 2 and an offset. */
+  dateTime: 33,
+  /** An effect/Duration: 0 and its nanoseconds (hex), 1 (infinity) or 2 (negative infinity). */
+  duration: 34,
+  /** An effect/Redacted in an in-memory key: its value's form (memory never leaves the process). */
+  redacted: 35,
+  /** An effect/Redacted in a persistent form: the HMAC-SHA-256 (keyed) of its value's form, 16 code units. */
+  redactedDigest: 36,
+  /** An effect/BigDecimal: its normalised value (hex) and scale. */
+  bigDecimal: 37
 } as const
-
-// One tag per binary kind, so a Float64Array and the Uint8Array of the same
-// bytes are different keys. Found by the exact prototype: an instance of a
-// subclass (whose own fields and methods may count) is not one of them.
-const binaryKinds = new Map<object, number>([
-  [Uint8Array.prototype, 1],
-  [Int8Array.prototype, 2],
-  [Uint8ClampedArray.prototype, 3],
-  [Int16Array.prototype, 4],
-  [Uint16Array.prototype, 5],
-  [Int32Array.prototype, 6],
-  [Uint32Array.prototype, 7],
-  [Float32Array.prototype, 8],
-  [Float64Array.prototype, 9],
-  [BigInt64Array.prototype, 10],
-  [BigUint64Array.prototype, 11],
-  [DataView.prototype, 12]
-])
-{
-  const Float16 = (globalThis as { readonly Float16Array?: { readonly prototype: object } }).Float16Array
-  if (Float16 !== undefined) binaryKinds.set(Float16.prototype, 13)
-  // Node's Buffer (also in Bun and Deno) is a Uint8Array subclass that
-  // prints and compares otherwise: a kind of its own.
-  const NodeBuffer = (globalThis as { readonly Buffer?: { readonly prototype?: unknown } }).Buffer
-  const prototype = NodeBuffer?.prototype
-  if (typeof prototype === "object" && prototype !== null && prototype !== Uint8Array.prototype) binaryKinds.set(prototype, 14)
-}
-
-const sharedArrayBufferPrototype: object | undefined = typeof SharedArrayBuffer === "undefined" ? undefined : SharedArrayBuffer.prototype
 
 /**
  * A number for each class of value object (Data, Schema.Class, Equal),
@@ -403,7 +399,8 @@ class Writer {
       this.length += n
       return
     }
-    // Hashed where it sits; hash-wasm streams it through its own memory.
+    // Hashed where it sits: by the native digester from 4 KiB on when one is
+    // installed (@recall/node), else by hash-wasm; the same digest either way.
     const digest = Xxh3.digest(new Uint8Array(buffer, offset, byteLength))
     this.tagCount(Tag.binaryDigest, kind)
     this.count(byteLength)
@@ -504,8 +501,6 @@ export const sortKeys = <K extends string>(keys: Array<K>): Array<K> => {
   return keys
 }
 
-const isValueObject = (value: object): boolean => Equal.isEqual(value) || value instanceof Data.Class || Schema.isSchema(value.constructor)
-
 /**
  * Whether a top-level field of an argument is left out of the key: a single
  * leading underscore, as Streamlit's `_param`. `_tag` is data (Effect's
@@ -517,15 +512,11 @@ const isValueObject = (value: object): boolean => Equal.isEqual(value) || value 
 export const isExcludedField = (key: string): boolean => key.charCodeAt(0) === 95 /* _ */ && key.charCodeAt(1) !== 95 && key !== "_tag"
 
 /**
- * An object literal or `Object.create(null)`: the objects whose own fields
- * are all there is to them.
+ * An object literal or `Object.create(null)` (from the table of value kinds).
  *
  * @internal
  */
-export const isPlainObject = (value: object): boolean => {
-  const proto = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null
-}
+export const isPlainObject = V.isPlainObject
 
 const describeError = (e: unknown): string => {
   try {
@@ -552,6 +543,8 @@ const LEAVE_UNORDERED = 9 // the innermost open Map or Set is complete; the item
 const SPARSE = 10 // the item is the position, among its elements, of the next element of the innermost open array with holes
 const EXTRA_FIELDS = 11 // the item is the {@link Extra} fields of the innermost open built-in container, due now
 const SORT_MEMBERS = 12 // the members of the innermost open Map or Set are complete; the item is its first mark
+const LIST = 13 // the item is the index of the next item of the innermost open Chunk (its items are in `keys`)
+const REDACTED_VALUE = 14 // the item is the value of the innermost open Redacted
 
 /** Own enumerable fields of a built-in container besides its content. */
 interface Extra {
@@ -626,14 +619,11 @@ class Walk {
   depth = 0
   /** Where the form of the object at hand starts: set by `object`, read by `enter`. */
   start = 0
-  /** The root is a list of arguments: leave out the `_` fields of its plain objects. */
-  strip = false
   /** An in-memory key: value objects' classes count by identity too. */
   memory = false
 
-  run(root: unknown, hashers: ReadonlyArray<TypeHasher>, strip: boolean, memory: boolean): Writer {
+  run(root: unknown, hashers: ReadonlyArray<TypeHasher>, memory: boolean): Writer {
     this.hashers = hashers
-    this.strip = strip
     this.memory = memory
     const { items, kinds, open, path, writer } = this
     writer.length = 1
@@ -712,6 +702,26 @@ class Walk {
             }
             break
           }
+          case LIST: {
+            const list = this.keys[d] as unknown as ReadonlyArray<unknown>
+            for (let i = item as number; i < list.length; i++) {
+              path[d] = i
+              current = list[i]
+              if ((typeof current === "object" && current !== null) || typeof current === "function") {
+                if (i + 1 < list.length) this.push(i + 1, LIST)
+                this.value(current)
+                break
+              }
+              this.value(current)
+            }
+            break
+          }
+          case REDACTED_VALUE: {
+            path[d] = "(redacted value)"
+            current = item
+            this.value(current)
+            break
+          }
           case EXTRA_FIELDS: {
             const { keys, named } = item as Extra
             writer.count(keys.length)
@@ -783,7 +793,7 @@ class Walk {
     // Walking parts on cycles again went over budget: start over in graph mode.
     this.clear()
     this.graph = true
-    return this.run(root, hashers, strip, memory)
+    return this.run(root, hashers, memory)
   }
 
   failure(e: unknown, current: unknown): unknown {
@@ -844,9 +854,7 @@ class Walk {
       if (this.rewritten > REWALK_BUDGET) throw RESTART
     }
     const digest = w.reduce(start)
-    // The top-level plain objects of a list of arguments lose their `_`
-    // fields, so their digest is not the one they have elsewhere.
-    if (this.graph || (this.strip && depth === 1)) return
+    if (this.graph) return
     // A container that reaches itself (a back-reference inside it points to
     // it or above) has a form that depends on where it is met: it is marked,
     // to be walked again. Any other has one form wherever it is met (its
@@ -930,7 +938,7 @@ class Walk {
       if (at < this.low[depth - 1]!) this.low[depth - 1] = at
       return true
     }
-    if (this.memo.size > 0 && !(this.strip && depth === 1)) {
+    if (this.memo.size > 0) {
       const known = this.memo.get(value)
       if (known) {
         if (known instanceof Uint8Array) w.digestOf(known)
@@ -950,60 +958,137 @@ class Walk {
     // Built-in containers by their built-in rule only when the prototype is
     // exactly the built-in's: a subclass may add fields and behaviour (and
     // prints, compares or computes otherwise), so it needs a hasher of its own.
-    const proto: unknown = Object.getPrototypeOf(value)
-    if (Array.isArray(value)) {
-      if (proto !== Array.prototype) throw new UnhashableValue(value, "instance")
-      return this.array(value)
+    // What each kind is: the table of value kinds (valueKinds.ts).
+    const kind = V.kindOf(value)
+    switch (kind) {
+      case V.Kind.Plain:
+        return this.fields(value, Tag.object)
+      case V.Kind.Array:
+        return this.array(value as Array<unknown>)
+      case V.Kind.View: {
+        const view = value as ArrayBufferView
+        const kind = V.views.get(Object.getPrototypeOf(view))!.binaryKind
+        return this.binary(value, kind, view.buffer, view.byteOffset, view.byteLength)
+      }
+      case V.Kind.Buffer:
+        return this.binary(value, 0, value as ArrayBufferLike, 0, (value as ArrayBufferLike).byteLength)
+      case V.Kind.Date: {
+        const time = (value as Date).getTime()
+        const extra = this.extra(value)
+        if (extra === undefined) return w.number(Tag.date, time)
+        w.unit(Tag.withFields)
+        w.number(Tag.date, time)
+        this.enter(value, LEAVE)
+        return this.push(extra, EXTRA_FIELDS)
+      }
+      case V.Kind.Map:
+        return this.unordered(value, Tag.map, Array.from(value as Map<unknown, unknown>), MAP_KEY, this.extra(value))
+      case V.Kind.Set:
+        return this.unordered(value, Tag.set, Array.from(value as Set<unknown>), SET_MEMBER, this.extra(value))
+      case V.Kind.RegExp: {
+        const { flags, source } = value as RegExp
+        const extra = this.extra(value)
+        if (extra !== undefined) w.unit(Tag.withFields)
+        w.unit(Tag.regexp)
+        w.string(source)
+        w.string(flags)
+        if (extra === undefined) return
+        this.enter(value, LEAVE)
+        return this.push(extra, EXTRA_FIELDS)
+      }
+      // Effect's data types, each by what its own equality compares.
+      case V.Kind.Option:
+      case V.Kind.Result: {
+        const keys = V.variantFields(value as { readonly _tag?: unknown })
+        const variant = (value as { readonly _tag: string })._tag
+        w.unit(kind === V.Kind.Option ? Tag.option : Tag.result)
+        w.unit(variant === "Some" || variant === "Success" ? 1 : variant === "Failure" ? 2 : 0)
+        this.keys[this.depth] = keys
+        this.enter(value, LEAVE)
+        if (keys.length > 0) this.push(0, FIELDS)
+        return
+      }
+      case V.Kind.Chunk: {
+        const items = Array.from(value as Iterable<unknown>)
+        w.tagCount(Tag.chunk, items.length)
+        this.keys[this.depth] = items as never
+        this.enter(value, LEAVE)
+        if (items.length > 0) this.push(0, LIST)
+        return
+      }
+      // Effect's persistent collections, by their content (their fields are
+      // the trie that holds it, which depends on insertion history).
+      case V.Kind.HashMap:
+        return this.unordered(value, Tag.hashMap, Array.from(value as Iterable<unknown>), MAP_KEY)
+      case V.Kind.HashSet:
+        return this.unordered(value, Tag.hashSet, Array.from(value as Iterable<unknown>), SET_MEMBER)
+      case V.Kind.DateTime: {
+        const dateTime = value as DateTime.DateTime
+        w.number(Tag.dateTime, dateTime.epochMilliseconds)
+        const zone = V.dateTimeZone(dateTime)
+        if (zone === undefined) return w.unit(0)
+        if ("id" in zone) return w.tagString(1, zone.id)
+        return w.number(2, zone.offset)
+      }
+      case V.Kind.Duration: {
+        const nanos = V.durationNanos(value as Duration.Duration)
+        w.unit(Tag.duration)
+        if (nanos === "+") return w.unit(1)
+        if (nanos === "-") return w.unit(2)
+        return w.tagString(0, nanos.toString(16))
+      }
+      case V.Kind.Redacted:
+        return this.redacted(value as Redacted.Redacted<unknown>)
+      case V.Kind.BigDecimal: {
+        const { scale, value: digits } = V.bigDecimalParts(value as never)
+        w.tagString(Tag.bigDecimal, digits.toString(16))
+        return w.number(Tag.number, scale)
+      }
+      case V.Kind.Data: {
+        // Data and Schema.Class instances: values by contract. The class name
+        // and `_tag` (often on the prototype) join the key, so two classes with
+        // the same fields differ. In memory, the class itself counts too (two
+        // classes may share a name).
+        const tag = (value as { readonly _tag?: unknown })._tag
+        w.unit(Tag.valueObject)
+        if (this.memory) w.count(classId(value.constructor))
+        w.string(value.constructor?.name ?? "")
+        w.string(typeof tag === "string" ? tag : "")
+        return this.fields(value, Tag.valueObject)
+      }
+      default:
+        throw new UnhashableValue(value, "instance", V.opaqueReason(value, "hash"))
     }
-    if (proto === Object.prototype || proto === null) return this.fields(value, Tag.object)
-    if (ArrayBuffer.isView(value)) {
-      const kind = binaryKinds.get(proto as object)
-      if (kind === undefined) throw new UnhashableValue(value, "instance")
-      return this.binary(value, kind, value.buffer, value.byteOffset, value.byteLength)
-    }
-    if (proto === ArrayBuffer.prototype || (proto === sharedArrayBufferPrototype && proto !== undefined)) {
-      return this.binary(value, 0, value as ArrayBufferLike, 0, (value as ArrayBufferLike).byteLength)
-    }
-    if (proto === Date.prototype) {
-      const time = (value as Date).getTime()
-      const extra = this.extra(value)
-      if (extra === undefined) return w.number(Tag.date, time)
-      w.unit(Tag.withFields)
-      w.number(Tag.date, time)
+  }
+
+  /**
+   * A Redacted, keyed by its value. In an in-memory key the value's form is
+   * written as it is (memory never leaves the process); in a persistent form
+   * only the HMAC-SHA-256 of the value's form, under the process's key, so the
+   * value never leaves the process in clear or under an unkeyed hash.
+   */
+  redacted(value: Redacted.Redacted<unknown>): void {
+    const w = this.writer
+    if (this.memory) {
+      w.unit(Tag.redacted)
       this.enter(value, LEAVE)
-      return this.push(extra, EXTRA_FIELDS)
+      return this.push(Redacted.value(value), REDACTED_VALUE)
     }
-    if (proto === Map.prototype)
-      return this.unordered(value, Tag.map, Array.from(value as Map<unknown, unknown>), MAP_KEY, this.extra(value))
-    if (proto === Set.prototype) return this.unordered(value, Tag.set, Array.from(value as Set<unknown>), SET_MEMBER, this.extra(value))
-    if (proto === RegExp.prototype) {
-      const { flags, source } = value as RegExp
-      const extra = this.extra(value)
-      if (extra !== undefined) w.unit(Tag.withFields)
-      w.unit(Tag.regexp)
-      w.string(source)
-      w.string(flags)
-      if (extra === undefined) return
-      this.enter(value, LEAVE)
-      return this.push(extra, EXTRA_FIELDS)
+    // Its value is walked on its own, so a cycle back through it would never end: it has no form.
+    if (digesting.has(value)) throw new UnhashableValue(value, "value", "a cycle passes through this Redacted, back into its own value")
+    let digest: Uint8Array
+    digesting.add(value)
+    try {
+      digest = withForm(Redacted.value(value), this.hashers, (writer) => SecretDigest.digest(writer.view()))
+    } catch (e) {
+      if (e instanceof UnhashableValue) e.path = [...this.path.slice(0, this.depth), "(redacted value)", ...(e.path ?? [])]
+      throw e
+    } finally {
+      digesting.delete(value)
     }
-    // Effect's persistent collections, by their content (their fields are
-    // the trie that holds it, which depends on insertion history).
-    if (HashMap.isHashMap(value)) return this.unordered(value, Tag.hashMap, Array.from(value), MAP_KEY)
-    if (HashSet.isHashSet(value)) return this.unordered(value, Tag.hashSet, Array.from(value), SET_MEMBER)
-    if (isValueObject(value)) {
-      // Data, Schema.Class and Equal instances (Option, ...): values by
-      // contract. The class name and `_tag` (often on the prototype) join the
-      // key, so two classes with the same fields differ. In memory, the class
-      // itself counts too (two classes may share a name).
-      const tag = (value as { readonly _tag?: unknown })._tag
-      w.unit(Tag.valueObject)
-      if (this.memory) w.count(classId(value.constructor))
-      w.string(value.constructor?.name ?? "")
-      w.string(typeof tag === "string" ? tag : "")
-      return this.fields(value, Tag.valueObject)
-    }
-    throw new UnhashableValue(value, "instance")
+    w.unit(Tag.redactedDigest)
+    w.digestUnits(digest.subarray(0, 16))
+    w.digestUnits(digest.subarray(16, 32))
   }
 
   /**
@@ -1096,8 +1181,7 @@ class Walk {
    */
   fields(value: object, tag: number): void {
     const w = this.writer
-    let keys = Object.keys(value)
-    if (this.strip && this.depth === 1 && tag === Tag.object) keys = keys.filter((key) => !isExcludedField(key))
+    const keys = Object.keys(value)
     sortKeys(keys)
     const symbols = Object.getOwnPropertySymbols(value)
     const named = symbols.length === 0 ? symbols : this.symbolKeys(value, symbols)
@@ -1182,6 +1266,9 @@ class Walk {
   }
 }
 
+/** The Redacted values whose digests are being computed (their values are walked on their own). */
+const digesting = new Set<object>()
+
 let spare: Walk | undefined = new Walk()
 
 /**
@@ -1189,17 +1276,11 @@ let spare: Walk | undefined = new Walk()
  * reused, so small keys allocate little; a walk started while it is in use (a
  * per-type hasher that hashes) makes its own.
  */
-const withForm = <A>(
-  value: unknown,
-  hashers: ReadonlyArray<TypeHasher>,
-  strip: boolean,
-  finish: (writer: Writer) => A,
-  memory = false
-): A => {
+const withForm = <A>(value: unknown, hashers: ReadonlyArray<TypeHasher>, finish: (writer: Writer) => A, memory = false): A => {
   const walk = spare ?? new Walk()
   spare = undefined
   try {
-    return finish(walk.run(value, hashers, strip, memory))
+    return finish(walk.run(value, hashers, memory))
   } finally {
     walk.reset()
     spare = walk.writer.units.byteLength <= MAX_SPARE_BYTES ? walk : undefined
@@ -1214,7 +1295,7 @@ const withForm = <A>(
  * @internal
  */
 export const hex = (value: unknown, hashers: ReadonlyArray<TypeHasher>): string =>
-  withForm(value, hashers, false, (writer) => Xxh3.hex(writer.view()))
+  withForm(value, hashers, (writer) => Xxh3.hex(writer.view()))
 
 /**
  * The XXH3-128 hash of a value's canonical form as 16 bytes (canonical order).
@@ -1223,7 +1304,7 @@ export const hex = (value: unknown, hashers: ReadonlyArray<TypeHasher>): string 
  * @internal
  */
 export const digest = (value: unknown, hashers: ReadonlyArray<TypeHasher>): Uint8Array =>
-  withForm(value, hashers, false, (writer) => Xxh3.digest(writer.view()))
+  withForm(value, hashers, (writer) => Xxh3.digest(writer.view()))
 
 /**
  * A copy of the canonical form's bytes (for tests and tools).
@@ -1232,24 +1313,21 @@ export const digest = (value: unknown, hashers: ReadonlyArray<TypeHasher>): Uint
  * @internal
  */
 export const bytes = (value: unknown, hashers: ReadonlyArray<TypeHasher>): Uint8Array =>
-  withForm(value, hashers, false, (writer) => writer.view().slice())
+  withForm(value, hashers, (writer) => writer.view().slice())
 
 /**
  * An in-memory key: `=` and the canonical form itself when it has at most
  * {@link EXACT_KEY_LIMIT} code units, else `#` and its hash (as 8 code
  * units). Two keys are
- * equal exactly when the forms are (up to XXH3-128 for long forms). With
- * `strip`, `value` is a list of arguments, and the `_` fields of its
- * plain-object elements are left out (never read).
+ * equal exactly when the forms are (up to XXH3-128 for long forms).
  *
  * @throws UnhashableValue when some part of the value has no canonical form.
  * @internal
  */
-export const key = (value: unknown, hashers: ReadonlyArray<TypeHasher>, strip = false): string =>
+export const key = (value: unknown, hashers: ReadonlyArray<TypeHasher>): string =>
   withForm(
     value,
     hashers,
-    strip,
     (writer) => {
       if (writer.size() <= EXACT_KEY_LIMIT) return writer.text(0x3d /* = */)
       // The digest as 8 code units: shorter than hex, and cheaper to build.

@@ -32,8 +32,10 @@
  *   whole value is walked: a view sliced before a second view of its buffer
  *   turns up makes the walk start again with that knowledge, at most once.
  * - Effect's immutable data types come back as values of their own type,
- *   `Equal.equals` to the original, their contents deep-copied: see
- *   {@link effectTypes}, the table that says how each is rebuilt.
+ *   `Equal.equals` to the original, their contents deep-copied. What each
+ *   kind of value is, and how it is copied, comes from the one table of value
+ *   kinds (valueKinds.ts), which the hasher follows too: a kind the hasher
+ *   keys is a kind the copier copies, and what one refuses the other does.
  * - Class instances outside that table, functions, symbols, promises and
  *   other values without a data form throw {@link Uncopyable}: copying them
  *   would silently drop their prototype or their identity. So does an error
@@ -41,15 +43,7 @@
  *
  * Alongside the copy it estimates the bytes the value holds, for byte budgets.
  */
-import * as Chunk from "effect/Chunk"
-import * as Data from "effect/Data"
-import * as DateTime from "effect/DateTime"
-import * as Duration from "effect/Duration"
-import * as HashMap from "effect/HashMap"
-import * as HashSet from "effect/HashSet"
-import * as Option from "effect/Option"
-import * as Result from "effect/Result"
-import { isPlainObject } from "./canonical.ts"
+import * as V from "./valueKinds.ts"
 
 /** @internal */
 export class Uncopyable {
@@ -127,163 +121,14 @@ const arrayFields = (array: ReadonlyArray<unknown>): Array<string> => {
   return first === keys.length ? [] : keys.slice(first)
 }
 
-// ---------------------------------------------------------------------------
-// Built-in classes
-// ---------------------------------------------------------------------------
-
-/** Node's Buffer, when there is one: a Uint8Array subclass with no state of its own, so it is copied as what it is. */
-const bufferPrototype: object | undefined = (globalThis as { Buffer?: { prototype?: object } }).Buffer?.prototype
-
-/**
- * The built-in class a subclass instance extends (`"Map"` for a
- * `class Weights extends Map`), to refuse it: a copy would be an instance of
- * the built-in, without the subclass's methods or its own state.
- */
-const builtinName = (value: object): string | undefined => {
-  for (let p = Object.getPrototypeOf(Object.getPrototypeOf(value)); p !== null; p = Object.getPrototypeOf(p)) {
-    const name = builtins.get(p)
-    if (name !== undefined) return name
-  }
-  return undefined
-}
-
-type ViewConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ArrayBufferView
-
-/** Every built-in typed array and DataView constructor this runtime has. */
-const viewConstructors: ReadonlyArray<ViewConstructor> = [
-  Int8Array,
-  Uint8Array,
-  Uint8ClampedArray,
-  Int16Array,
-  Uint16Array,
-  Int32Array,
-  Uint32Array,
-  Float32Array,
-  Float64Array,
-  BigInt64Array,
-  BigUint64Array,
-  DataView,
-  (globalThis as { Float16Array?: ViewConstructor }).Float16Array
-].filter((C): C is ViewConstructor => C !== undefined) as ReadonlyArray<ViewConstructor>
-
-const builtins = new Map<object, string>(
-  [
-    Array,
-    Map,
-    Set,
-    Date,
-    RegExp,
-    ArrayBuffer,
-    (globalThis as { SharedArrayBuffer?: Function }).SharedArrayBuffer,
-    Object.getPrototypeOf(Uint8Array) as Function,
-    ...viewConstructors
-  ]
-    .filter((C) => C !== undefined)
-    .map((C) => [C.prototype, C === Object.getPrototypeOf(Uint8Array) ? "TypedArray" : C.name])
-)
-
-/** Why a subclass of a built-in (or a built-in with another prototype: from another realm, or re-prototyped) is refused. */
-const subclassReason = (value: object): string => {
-  const base = builtinName(value)
-  if (base !== undefined) {
-    return `it extends ${base}, and a copy would be a plain ${base}: its class, its methods and any state the class adds would be lost`
-  }
-  const tag = Object.prototype.toString.call(value).slice(8, -1)
-  return `its prototype is not this realm's ${tag}.prototype: it was made in another realm, such as a vm context, or given another prototype, and a copy would be a plain ${tag} of this realm`
-}
-
-// ---------------------------------------------------------------------------
-// Effect's data types
-// ---------------------------------------------------------------------------
-
-/**
- * One of Effect's immutable data types, and how a copy of it is made:
- *
- * - `fields`: a new object with the same prototype and deep copies of the
- *   original's own enumerable fields, exactly what the type's constructor
- *   would have built (Option's `Some`, Result, Data and Schema classes).
- * - `rebuild`: made anew through the type's public constructors from
- *   contents that are immutable (DateTime keeps its `TimeZone`, which Effect
- *   itself shares between values), at every reference: two references to one
- *   immutable value need not stay one object, and skipping the memo keeps
- *   rows that share an `Option.none()` or a DateTime a tree for {@link copyTree}.
- * - `list`, `set`, `map`: rebuilt through the type's constructor from deep
- *   copies of its items, elements or entries, once those copies are
- *   complete: HashSet and HashMap hash them on the way in, and a hash taken
- *   of a half-built copy would be cached wrong forever.
- *
- * @internal
- */
-export type EffectType =
-  | { readonly name: string; readonly is: (value: object) => boolean; readonly copy: "fields" }
-  | { readonly name: string; readonly is: (value: object) => boolean; readonly copy: "rebuild"; readonly rebuild: (value: any) => object }
-  | {
-      readonly name: string
-      readonly is: (value: object) => boolean
-      readonly copy: "list" | "set" | "map"
-      /** The items, or for `map` the entries flattened as `[key, value, key, value, ...]`. */
-      readonly items: (value: any) => Array<unknown>
-      readonly build: (items: Array<unknown>) => object
-    }
-
 const entriesOf = (map: Iterable<readonly [unknown, unknown]>): Array<unknown> => {
   const flat: Array<unknown> = []
   for (const [key, value] of map) flat.push(key, value)
   return flat
 }
 
-const pairsOf = (flat: Array<unknown>): Array<[unknown, unknown]> => {
-  const pairs: Array<[unknown, unknown]> = []
-  for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i], flat[i + 1]])
-  return pairs
-}
-
-const rebuildDuration = (duration: Duration.Duration): Duration.Duration => {
-  const value = duration.value
-  switch (value._tag) {
-    case "Millis":
-      return Duration.millis(value.millis)
-    case "Nanos":
-      return Duration.nanos(value.nanos)
-    case "Infinity":
-      return Duration.infinity
-    case "NegativeInfinity":
-      return Duration.negativeInfinity
-  }
-}
-
-const rebuildDateTime = (dateTime: DateTime.DateTime): DateTime.DateTime => {
-  const utc = DateTime.makeUnsafe(dateTime.epochMilliseconds)
-  return DateTime.isZoned(dateTime) ? DateTime.setZone(utc, dateTime.zone) : utc
-}
-
-/**
- * Effect's immutable data types that copies support, tried in order. Data
- * classes cover `Data.Class`, `Data.TaggedClass`, `Schema.Class` and
- * `Schema.TaggedClass` (all extend `Data.Class`), not Effect's error classes.
- * Effect 4 has no `Data.struct`: its structural equality covers plain objects,
- * which are copied as such.
- *
- * @internal
- */
-export const effectTypes: ReadonlyArray<EffectType> = [
-  // `Option.none()` is a singleton with nothing inside: keep it one.
-  { name: "Option", is: (u) => Option.isOption(u) && Option.isNone(u), copy: "rebuild", rebuild: () => Option.none() },
-  { name: "Option", is: Option.isOption, copy: "fields" },
-  { name: "Result", is: Result.isResult, copy: "fields" },
-  { name: "Chunk", is: Chunk.isChunk, copy: "list", items: (chunk) => Array.from(chunk), build: (items) => Chunk.fromIterable(items) },
-  { name: "HashSet", is: HashSet.isHashSet, copy: "set", items: (set) => Array.from(set), build: (items) => HashSet.fromIterable(items) },
-  { name: "HashMap", is: HashMap.isHashMap, copy: "map", items: entriesOf, build: (flat) => HashMap.fromIterable(pairsOf(flat)) },
-  { name: "DateTime", is: DateTime.isDateTime, copy: "rebuild", rebuild: rebuildDateTime },
-  { name: "Duration", is: Duration.isDuration, copy: "rebuild", rebuild: rebuildDuration },
-  { name: "Data class", is: (u) => u instanceof Data.Class, copy: "fields" }
-]
-
-/** @internal */
-export const effectTypeOf = (value: object): EffectType | undefined => {
-  for (const type of effectTypes) if (type.is(value)) return type
-  return undefined
-}
+/** Why a value of no copyable kind is refused, when its type alone does not say. */
+const refusal = (value: object): string | undefined => V.opaqueReason(value, "copy")
 
 // ---------------------------------------------------------------------------
 // Typed arrays and buffers
@@ -291,17 +136,11 @@ export const effectTypeOf = (value: object): EffectType | undefined => {
 
 const typedArraySlice = Object.getPrototypeOf(Uint8Array.prototype).slice as (this: ArrayBufferView) => ArrayBufferView
 
-/** The built-in view constructors by prototype, to rebuild subclasses (Node's Buffer) without calling them. */
-const intrinsicViews = new Map<object, ViewConstructor>(viewConstructors.map((C) => [C.prototype, C]))
-
-const isBuffer = (value: object): value is ArrayBufferLike =>
-  value instanceof ArrayBuffer || (typeof SharedArrayBuffer === "function" && value instanceof SharedArrayBuffer)
-
 /** A view like `view` (same class, same length) over `buffer` at `byteOffset`. */
 const viewOver = (view: ArrayBufferView, buffer: ArrayBufferLike, byteOffset: number): ArrayBufferView => {
   const proto = Object.getPrototypeOf(view)
-  let Constructor: ViewConstructor | undefined
-  for (let p = proto; p !== null && Constructor === undefined; p = Object.getPrototypeOf(p)) Constructor = intrinsicViews.get(p)
+  // The built-in constructor of its kind (a Buffer is rebuilt as a Uint8Array, then given its prototype back).
+  const Constructor = V.views.get(proto)?.Constructor
   if (Constructor === undefined) throw new Uncopyable(view)
   const length = view instanceof DataView ? view.byteLength : (view as Uint8Array).length
   const out = new Constructor(buffer, byteOffset, length)
@@ -351,10 +190,11 @@ const LEAVE_HASHED = 5 // the hashed part of an Effect collection (keys, element
 /** Marks, in the memo, an Effect collection whose copy is not built yet. */
 const BUILDING = Symbol("building")
 
-type CollectionType = Extract<EffectType, { readonly copy: "list" | "set" | "map" }>
+type CollectionKind = keyof typeof V.collections
 
 interface Building {
-  readonly type: CollectionType
+  readonly type: (typeof V.collections)[CollectionKind]
+  readonly kind: CollectionKind
   readonly original: object
   readonly items: Array<unknown>
 }
@@ -494,105 +334,115 @@ class Copier {
       return
     }
     this.current = value
-    const proto = Object.getPrototypeOf(value)
-    if (Array.isArray(value)) {
-      if (proto !== Array.prototype) throw new Uncopyable(value, subclassReason(value))
-      const out = new Array(value.length)
-      this.enter(value, out, target, key)
-      this.stack.push(LEAVE)
-      if (looksSparse(value)) {
-        // `a[2 ** 32 - 2] = 1` has one element: walk what is there, not the length.
-        this.extras = true
-        let count = 0
-        for (const index of Object.keys(value)) {
-          if (!isIndex(index)) break // indices come first, in order
-          this.put(value[index as unknown as number], out, Number(index))
-          count++
+    // What each kind is: the table of value kinds (valueKinds.ts).
+    const kind = V.kindOf(value)
+    switch (kind) {
+      case V.Kind.Array: {
+        const array = value as Array<unknown>
+        const out = new Array(array.length)
+        this.enter(value, out, target, key)
+        this.stack.push(LEAVE)
+        if (looksSparse(array)) {
+          // `a[2 ** 32 - 2] = 1` has one element: walk what is there, not the length.
+          this.extras = true
+          let count = 0
+          for (const index of Object.keys(array)) {
+            if (!isIndex(index)) break // indices come first, in order
+            this.put(array[index as unknown as number], out, Number(index))
+            count++
+          }
+          this.bytes += OBJECT_BYTES + SLOT_BYTES * count
+        } else {
+          this.bytes += OBJECT_BYTES + SLOT_BYTES * array.length
+          for (let i = 0; i < array.length; i++) {
+            const item = array[i]
+            // A hole stays a hole, as in structuredClone (`out` starts with holes only).
+            if (item === undefined && !(i in array)) this.extras = true
+            else this.put(item, out, i)
+          }
         }
-        this.bytes += OBJECT_BYTES + SLOT_BYTES * count
-      } else {
-        this.bytes += OBJECT_BYTES + SLOT_BYTES * value.length
-        for (let i = 0; i < value.length; i++) {
-          const item = value[i]
-          // A hole stays a hole, as in structuredClone (`out` starts with holes only).
-          if (item === undefined && !(i in value)) this.extras = true
-          else this.put(item, out, i)
+        if (this.look) {
+          for (const field of arrayFields(array)) this.extra(value, field, out)
+          for (const symbol of symbolKeys(value)) this.extra(value, symbol, out)
         }
+        return
       }
-      if (this.look) {
-        for (const field of arrayFields(value)) this.extra(value, field, out)
-        for (const symbol of symbolKeys(value)) this.extra(value, symbol, out)
+      case V.Kind.Plain: {
+        const out: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {}
+        this.enter(value, out, target, key)
+        this.stack.push(LEAVE)
+        this.bytes += OBJECT_BYTES
+        for (const field in value) this.field(value, field, out)
+        if (this.look) for (const symbol of symbolKeys(value)) this.extra(value, symbol, out)
+        return
       }
-      return
-    }
-    if (proto === Object.prototype || proto === null) {
-      const out: Record<string, unknown> = proto === null ? Object.create(null) : {}
-      this.enter(value, out, target, key)
-      this.stack.push(LEAVE)
-      this.bytes += OBJECT_BYTES
-      for (const field in value) this.field(value, field, out)
-      if (this.look) for (const symbol of symbolKeys(value)) this.extra(value, symbol, out)
-      return
-    }
-    if (ArrayBuffer.isView(value)) {
-      if (!intrinsicViews.has(proto) && proto !== bufferPrototype) throw new Uncopyable(value, subclassReason(value))
-      // Own fields on a typed array are not looked for: `Object.keys` would list every element.
-      return this.leaf(value, this.view(value), target, key, 0, value instanceof DataView)
-    }
-    if (isBuffer(value)) {
-      if (proto !== ArrayBuffer.prototype && proto !== (globalThis as { SharedArrayBuffer?: Function }).SharedArrayBuffer?.prototype) {
-        throw new Uncopyable(value, subclassReason(value))
+      case V.Kind.View:
+        // Own fields on a typed array are not looked for: `Object.keys` would list every element.
+        return this.leaf(value, this.view(value as ArrayBufferView), target, key, 0, value instanceof DataView)
+      case V.Kind.Buffer:
+        return this.leaf(value, this.buffer(value as ArrayBufferLike), target, key, 0, true)
+      case V.Kind.Date:
+        return this.leaf(value, new Date((value as Date).getTime()), target, key, SLOT_BYTES, true)
+      case V.Kind.RegExp: {
+        const regexp = value as RegExp
+        const out = new RegExp(regexp.source, regexp.flags)
+        out.lastIndex = regexp.lastIndex
+        return this.leaf(value, out, target, key, 2 * regexp.source.length, true)
       }
-      return this.leaf(value, this.buffer(value), target, key, 0, true)
-    }
-    if (value instanceof Date) {
-      if (proto !== Date.prototype) throw new Uncopyable(value, subclassReason(value))
-      return this.leaf(value, new Date(value.getTime()), target, key, SLOT_BYTES, true)
-    }
-    if (value instanceof RegExp) {
-      if (proto !== RegExp.prototype) throw new Uncopyable(value, subclassReason(value))
-      const out = new RegExp(value.source, value.flags)
-      out.lastIndex = value.lastIndex
-      return this.leaf(value, out, target, key, 2 * value.source.length, true)
-    }
-    if (value instanceof Map) {
-      if (proto !== Map.prototype) throw new Uncopyable(value, subclassReason(value))
-      const out = new Map()
-      const entries = entriesOf(value)
-      this.enter(value, out, target, key)
-      this.stack.push(out, entries, LEAVE_MAP)
-      this.children(entries)
-      this.fields(value, out)
-      return
-    }
-    if (value instanceof Set) {
-      if (proto !== Set.prototype) throw new Uncopyable(value, subclassReason(value))
-      const out = new Set()
-      const elements = Array.from(value)
-      this.enter(value, out, target, key)
-      this.stack.push(out, elements, LEAVE_SET)
-      this.children(elements)
-      this.fields(value, out)
-      return
-    }
-    const type = effectTypeOf(value)
-    if (type === undefined) throw new Uncopyable(value)
-    switch (type.copy) {
-      case "fields": {
-        const out: Record<string, unknown> = Object.create(proto)
+      case V.Kind.Map: {
+        const out = new Map()
+        const entries = entriesOf(value as Map<unknown, unknown>)
+        this.enter(value, out, target, key)
+        this.stack.push(out, entries, LEAVE_MAP)
+        this.children(entries)
+        this.fields(value, out)
+        return
+      }
+      case V.Kind.Set: {
+        const out = new Set()
+        const elements = Array.from(value as Set<unknown>)
+        this.enter(value, out, target, key)
+        this.stack.push(out, elements, LEAVE_SET)
+        this.children(elements)
+        this.fields(value, out)
+        return
+      }
+      case V.Kind.Option:
+      case V.Kind.Result:
+      case V.Kind.Data: {
+        // `Option.none()` is a singleton with nothing inside: keep it one (and a value that shares it a tree).
+        if (kind === V.Kind.Option && (value as { readonly _tag?: unknown })._tag === "None") {
+          target[key] = value
+          return
+        }
+        // A new object with the same prototype and copies of the own fields: what the type's constructor builds.
+        const out: Record<string, unknown> = Object.create(Object.getPrototypeOf(value))
         this.enter(value, out, target, key)
         this.stack.push(LEAVE)
         this.bytes += OBJECT_BYTES
         for (const field of Object.keys(value)) this.field(value, field, out)
         return
       }
-      case "rebuild":
-        // Immutable: rebuilt at each reference, so one `Option.none()` or DateTime used in many rows keeps a value a tree.
+      // Immutable: rebuilt at each reference, so one DateTime used in many rows keeps a value a tree.
+      case V.Kind.DateTime:
         this.bytes += OBJECT_BYTES
-        target[key] = type.rebuild(value)
+        target[key] = V.rebuildDateTime(value as never)
         return
+      case V.Kind.Duration:
+        this.bytes += OBJECT_BYTES
+        target[key] = V.rebuildDuration(value as never)
+        return
+      case V.Kind.BigDecimal:
+        this.bytes += OBJECT_BYTES
+        target[key] = V.rebuildBigDecimal(value as never)
+        return
+      case V.Kind.Chunk:
+      case V.Kind.HashMap:
+      case V.Kind.HashSet:
+      case V.Kind.Redacted:
+        return this.collection(value, kind, target, key)
       default:
-        return this.collection(value, type, target, key)
+        throw new Uncopyable(value, refusal(value))
     }
   }
 
@@ -601,7 +451,7 @@ class Copier {
     if (known === BUILDING) {
       throw new Uncopyable(
         value,
-        `a cycle passes through this ${effectTypeOf(value)?.name}, which can only be built once its contents are copied`
+        `a cycle passes through this ${V.kinds[V.kindOf(value)].name}, which can only be built once its contents are copied`
       )
     }
     // A hashed part (a HashMap key) must be complete when it is hashed, so it cannot reach back into a value still being copied.
@@ -661,15 +511,16 @@ class Copier {
   }
 
   /** Chunk, HashSet, HashMap: copy the items, then build once they are complete (LEAVE_BUILD). */
-  collection(value: object, type: CollectionType, target: any, key: string | number): void {
+  collection(value: object, kind: CollectionKind, target: any, key: string | number): void {
+    const type = V.collections[kind]
     const items = type.items(value)
     this.memo.set(value, BUILDING)
     this.open.push(value)
-    this.stack.push({ type, original: value, items } satisfies Building, target, key, LEAVE_BUILD)
-    if (type.copy === "list") return this.children(items)
+    this.stack.push({ type, kind, original: value, items } satisfies Building, target, key, LEAVE_BUILD)
+    if (!type.hashed) return this.children(items)
     this.bytes += OBJECT_BYTES + SLOT_BYTES * items.length
     // Hashed parts (keys, elements) are scheduled last, so they are copied first, inside a marked region.
-    const step = type.copy === "map" ? 2 : 1
+    const step = type.entries ? 2 : 1
     if (step === 2) for (let i = 1; i < items.length; i += 2) this.put(items[i], items, i)
     this.stack.push(LEAVE_HASHED)
     this.hashed ??= []
@@ -820,10 +671,21 @@ const tree = (value: object, depth: number): unknown => {
   }
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return typedArraySlice.call(value)
   if (value instanceof Date) return new Date(value.getTime())
-  const type = effectTypeOf(value)
-  // Option, Result and Data classes are common in rows: copy them here rather than start a walk for each.
-  if (type?.copy === "fields") return fieldsTree(value, Object.create(proto), depth)
-  if (type?.copy === "rebuild") return type.rebuild(value)
+  // Option, Result, Data classes and DateTimes are common in rows: copy them here rather than start a walk for each.
+  switch (V.kindOf(value)) {
+    case V.Kind.Option:
+      if ((value as { readonly _tag?: unknown })._tag === "None") return value
+      return fieldsTree(value, Object.create(proto), depth)
+    case V.Kind.Result:
+    case V.Kind.Data:
+      return fieldsTree(value, Object.create(proto), depth)
+    case V.Kind.DateTime:
+      return V.rebuildDateTime(value as never)
+    case V.Kind.Duration:
+      return V.rebuildDuration(value as never)
+    case V.Kind.BigDecimal:
+      return V.rebuildBigDecimal(value as never)
+  }
   return walk(value, false).out
 }
 
@@ -854,22 +716,43 @@ export const freeze = <A>(value: A): Sized<A> => {
     else bytes += SLOT_BYTES
     if (typeof item !== "object" || item === null || seen.has(item)) continue
     seen.add(item)
-    if (ArrayBuffer.isView(item)) {
-      bytes += item.byteLength
-    } else if (isBuffer(item)) {
-      bytes += item.byteLength
-    } else if (Array.isArray(item) || isPlainObject(item)) {
-      Object.freeze(item)
-      for (const key in item) stack.push((item as Record<string, unknown>)[key])
-      for (const symbol of symbolKeys(item)) stack.push((item as Record<symbol, unknown>)[symbol])
-    } else if (item instanceof Map) {
-      for (const [k, v] of item) stack.push(k, v)
-    } else if (item instanceof Set) {
-      for (const v of item) stack.push(v)
-    } else {
-      const type = effectTypeOf(item)
-      if (type?.copy === "fields") for (const key of Object.keys(item)) stack.push((item as Record<string, unknown>)[key])
-      else if (type !== undefined && type.copy !== "rebuild") for (const child of type.items(item)) stack.push(child)
+    // What each kind is: the table of value kinds (valueKinds.ts).
+    let kind: V.Kind
+    try {
+      kind = V.kindOf(item)
+    } catch {
+      continue
+    }
+    switch (kind) {
+      case V.Kind.View:
+        bytes += (item as ArrayBufferView).byteLength
+        break
+      case V.Kind.Buffer:
+        bytes += (item as ArrayBufferLike).byteLength
+        break
+      case V.Kind.Array:
+      case V.Kind.Plain:
+        Object.freeze(item)
+        for (const key in item) stack.push((item as Record<string, unknown>)[key])
+        for (const symbol of symbolKeys(item)) stack.push((item as Record<symbol, unknown>)[symbol])
+        break
+      case V.Kind.Map:
+        for (const [k, v] of item as Map<unknown, unknown>) stack.push(k, v)
+        break
+      case V.Kind.Set:
+        for (const v of item as Set<unknown>) stack.push(v)
+        break
+      case V.Kind.Option:
+      case V.Kind.Result:
+      case V.Kind.Data:
+        for (const key of Object.keys(item)) stack.push((item as Record<string, unknown>)[key])
+        break
+      case V.Kind.Chunk:
+      case V.Kind.HashMap:
+      case V.Kind.HashSet:
+      case V.Kind.Redacted:
+        for (const child of V.collections[kind].items(item)) stack.push(child)
+        break
     }
   }
   return { value, bytes }
@@ -923,23 +806,40 @@ const entriesAsChildren = (flat: Array<unknown>): Array<Child> => {
 
 /** The children of `value` as the copier sees them, each with the step that reaches it. */
 const childrenOf = (value: object): Array<Child> => {
-  if (Array.isArray(value)) return [...indexed(value, "index"), ...fieldsOf(value, [...arrayFields(value), ...symbolKeys(value)])]
-  if (isPlainObject(value)) return fieldsOf(value, [...Object.keys(value), ...symbolKeys(value)])
   const own = () => fieldsOf(value, [...Object.keys(value), ...symbolKeys(value)])
-  if (value instanceof Map) return [...entriesAsChildren(entriesOf(value)), ...own()]
-  if (value instanceof Set) return [...indexed(Array.from(value), "element"), ...own()]
-  if (ArrayBuffer.isView(value)) return value instanceof DataView ? own() : []
-  if (value instanceof Date || value instanceof RegExp || isBuffer(value)) return own()
-  const type = effectTypeOf(value)
-  switch (type?.copy) {
-    case "fields":
+  // What each kind holds: the table of value kinds (valueKinds.ts).
+  const kind = V.kindOf(value)
+  switch (kind) {
+    case V.Kind.Array:
+      return [
+        ...indexed(value as Array<unknown>, "index"),
+        ...fieldsOf(value, [...arrayFields(value as Array<unknown>), ...symbolKeys(value)])
+      ]
+    case V.Kind.Plain:
+      return own()
+    case V.Kind.Map:
+      return [...entriesAsChildren(entriesOf(value as Map<unknown, unknown>)), ...own()]
+    case V.Kind.Set:
+      return [...indexed(Array.from(value as Set<unknown>), "element"), ...own()]
+    case V.Kind.View:
+      return value instanceof DataView ? own() : []
+    case V.Kind.Date:
+    case V.Kind.RegExp:
+    case V.Kind.Buffer:
+      return own()
+    case V.Kind.Option:
+    case V.Kind.Result:
+    case V.Kind.Data:
       return fieldsOf(value)
-    case "list":
-      return indexed(type.items(value), "index")
-    case "set":
-      return indexed(type.items(value), "element")
-    case "map":
-      return entriesAsChildren(type.items(value))
+    case V.Kind.Chunk:
+      return indexed(V.collections[kind].items(value), "index")
+    case V.Kind.HashSet:
+      return indexed(V.collections[kind].items(value), "element")
+    case V.Kind.HashMap:
+      return entriesAsChildren(V.collections[kind].items(value))
+    case V.Kind.Redacted:
+      // Its value, without naming it: a path never shows what a Redacted holds.
+      return [[V.collections[kind].items(value)[0], ["field", "(redacted value)"]]]
     default:
       return []
   }

@@ -35,6 +35,7 @@ import * as CacheReporter from "../CacheReporter.ts"
 import * as Hasher from "../Hasher.ts"
 import * as EffectCopies from "./effectCopies.ts"
 import * as Metrics from "./metrics.ts"
+import type * as Parameters from "./parameters.ts"
 import * as Replay from "./replay.ts"
 import * as Summary from "./summary.ts"
 import * as Table from "./table.ts"
@@ -111,6 +112,8 @@ export interface Definition<A, S> {
   readonly name: string
   readonly limits: Table.Limits
   readonly hashKey: (args: ReadonlyArray<unknown>) => string
+  /** Which arguments `hashKey` leaves out (the `_` parameters), for summaries. */
+  readonly parameters?: Parameters.Plan | undefined
   readonly cacheIf: ((value: A) => boolean) | undefined
   readonly replay: boolean
   /** Text for reporters; `undefined` when `spinner: false`. */
@@ -533,7 +536,7 @@ const bodyOf = <A, S>(
   const face = definition.face
   let body: Effect.Effect<A, unknown, unknown> = Effect.suspend(() => {
     const effect = definition.compute(...call.args)
-    return Effect.isEffect(effect) ? effect : Effect.die(notAnEffect(definition.name, effect))
+    return Effect.isEffect(effect) ? effect : Effect.die(notAnEffect(face.kind, definition.name, effect))
   })
   if (recorder !== undefined) body = Replay.recording(body, recorder, fiber)
   let summary: string | undefined
@@ -541,7 +544,7 @@ const bodyOf = <A, S>(
     function: definition.name,
     cache: face.kind,
     get arguments() {
-      summary ??= Summary.summarize(call.args)
+      summary ??= Summary.summarize(call.args, definition.parameters)
       return summary
     },
     kind,
@@ -701,11 +704,12 @@ const passThrough = <A, S>(
   })
 }
 
-const notAnEffect = (name: string, value: unknown): InvalidOptionsError =>
+const notAnEffect = (kind: Kind, name: string, value: unknown): InvalidOptionsError =>
   new InvalidOptionsError({
     functionName: name,
-    option: "f",
+    option: "body",
     reason:
-      `the function returned ${Hasher.describeType(value)}, not an Effect. ` +
-      "Return an Effect: wrap a generator in Effect.gen, a promise in Effect.promise or Effect.tryPromise."
+      `the body returned ${Hasher.describeType(value)}, not an Effect. ` +
+      `Return an Effect (a promise through Effect.promise or Effect.tryPromise), or pass a generator function itself as the body: ` +
+      `${kind}.fn("${name}", function* (...) { ... }) runs it as Effect.fn("${name}") would.`
   })

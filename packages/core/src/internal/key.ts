@@ -4,8 +4,8 @@
  * - Trailing `undefined` arguments are dropped, so `f(1)` and `f(1, undefined)`
  *   are one key: an omitted optional parameter and an explicit `undefined` mean
  *   the same call.
- * - Top-level fields whose names start with `_` are dropped from every
- *   plain-object argument, so `f({ url, _http })` and `f({ url })` are one key.
+ * - The `_` parameters are left out before the arguments reach this module
+ *   (`parameters.ts`): what it is given is keyed whole.
  *
  * Keys come from one of three spellings, chosen by the arguments' values
  * alone (so equal arguments always take the same one), each starting with its
@@ -29,12 +29,11 @@
  */
 import type * as Schema from "effect/Schema"
 import * as Hasher from "../Hasher.ts"
-import { isExcludedField, isPlainObject, sortKeys } from "./canonical.ts"
+import { sortKeys } from "./canonical.ts"
+import * as V from "./valueKinds.ts"
 
 /**
- * The arguments without trailing `undefined`s. The `_` fields are dropped by
- * the key hasher ({@link makeKeyHasher}), which finds them while it reads the
- * arguments anyway.
+ * The arguments without trailing `undefined`s.
  *
  * @internal
  */
@@ -111,12 +110,11 @@ const put = (out: Record<string, unknown>, key: string, value: unknown): void =>
  * and the copy holds what was read and checked: a getter or a Proxy trap
  * runs once, and the `toJSON` of the value and of its parts is never called
  * (their own non-index fields, non-enumerable fields included, are not copied,
- * as the canonical form leaves them out too). At depth 1 (the arguments), `_`
- * fields are left out, never read.
+ * as the canonical form leaves them out too).
  */
-/** An array of exactly `Array.prototype` whose own keys are its `n` indices. */
-const isPlainArray = (value: ReadonlyArray<unknown>, n: number): boolean =>
-  Object.getPrototypeOf(value) === Array.prototype && Object.keys(value).length === n && Object.getOwnPropertySymbols(value).length === 0
+/** An array whose own keys are its `n` indices. */
+const onlyIndices = (value: ReadonlyArray<unknown>, n: number): boolean =>
+  Object.keys(value).length === n && Object.getOwnPropertySymbols(value).length === 0
 
 const jsonCopy = (value: unknown, depth: number): unknown => {
   switch (typeof value) {
@@ -131,47 +129,29 @@ const jsonCopy = (value: unknown, depth: number): unknown => {
     case "object": {
       if (value === null) return value
       if (depth >= MAX_JSON_DEPTH) return NOT_JSON
-      if (Array.isArray(value)) {
-        const n = value.length
+      // Arrays and plain objects only, as the table of value kinds says: any
+      // other kind (a subclass, a Date, Effect's data types) takes the canonical form.
+      const kind = V.kindOf(value)
+      if (kind === V.Kind.Array) {
+        const array = value as ReadonlyArray<unknown>
+        const n = array.length
         budget -= 8 * n
         if (budget < 0) return NOT_JSON
         // A subclass, or fields besides the indices (a RegExp match's `index`,
         // `input`): JSON would print the elements alone. The canonical form keys them.
         // (Depth 0 is the call's own arguments array, made by recall: nothing to look for.)
-        if (depth > 0 && !isPlainArray(value, n)) return NOT_JSON
+        if (depth > 0 && !onlyIndices(array, n)) return NOT_JSON
         const out = new Array<unknown>(n)
         for (let i = 0; i < n; i++) {
           // A hole reads as undefined, which would print as null.
-          const item = jsonCopy(value[i], depth + 1)
+          const item = jsonCopy(array[i], depth + 1)
           if (item === NOT_JSON) return NOT_JSON
           out[i] = item
         }
         return out
       }
-      if (!isPlainObject(value)) return NOT_JSON
-      let copy: Record<string, unknown>
-      // Where symbol-keyed fields would be: the copy, when it is a spread.
-      let symbols: object
-      if (depth === 1) {
-        const own = Object.keys(value)
-        if (8 * own.length > budget) return NOT_JSON
-        let excluded = false
-        for (let i = 0; i < own.length; i++) if (isExcludedField(own[i]!)) excluded = true
-        if (excluded) {
-          // Read the other fields one by one, so the `_` ones are never read.
-          copy = {}
-          for (const key of sortKeys(own)) {
-            if (!isExcludedField(key)) put(copy, key, (value as Record<string, unknown>)[key])
-          }
-          symbols = value
-        } else {
-          copy = { ...value }
-          symbols = copy
-        }
-      } else {
-        copy = { ...value }
-        symbols = copy
-      }
+      if (kind !== V.Kind.Plain) return NOT_JSON
+      const copy: Record<string, unknown> = { ...value }
       const keys = Object.keys(copy)
       const n = keys.length
       budget -= 8 * n
@@ -192,7 +172,7 @@ const jsonCopy = (value: unknown, depth: number): unknown => {
       }
       // Symbol-keyed fields count, and JSON would leave them out. (Checked
       // last: a field JSON cannot print turns the value down sooner.)
-      if (Object.getOwnPropertySymbols(symbols).length > 0) return NOT_JSON
+      if (Object.getOwnPropertySymbols(copy).length > 0) return NOT_JSON
       return copy
     }
     default:
@@ -248,7 +228,7 @@ const arity = (args: ReadonlyArray<unknown>, described: number): Hasher.Unhashab
     args,
     [],
     `the \`key\` schema describes ${described} argument${described === 1 ? "" : "s"}, but the call has ${args.length} ` +
-      `(trailing undefined arguments left out). Describe every argument: a Schema.Tuple([...]) with one schema per argument`,
+      `(trailing undefined arguments and \`_\` parameters left out). Describe every argument: a Schema.Tuple([...]) with one schema per argument`,
     "schema"
   )
 
@@ -273,9 +253,9 @@ export const makeKeyHasher = (
     // A per-type hasher for Object or Array overrides how plain objects or
     // arrays are hashed, which the JSON path knows nothing of.
     const json = !hashers.some(([Class]) => Class === Object || Class === Array)
-    return (args) => primitiveKey(args) ?? (json ? jsonKey(args) : undefined) ?? hasher.keyUnsafe(args, true)
+    return (args) => primitiveKey(args) ?? (json ? jsonKey(args) : undefined) ?? hasher.keyUnsafe(args)
   }
-  // With a key schema nothing is stripped: the schema declares what counts.
+  // The schema describes the arguments as the key sees them, `_` parameters left out.
   const hasher = Hasher.fromSchema(key as Schema.Top & { readonly EncodingServices: never })
   const ast = key.ast
   // Only a tuple describes the arguments one by one; Schema.Array, like every

@@ -1,18 +1,25 @@
 /**
  * A short, printable summary of a call's key arguments, for reporters and
  * spinners: `"Oslo", 2024` or `{ city: "Oslo", year: 2024 }`. It never
- * throws and never runs a getter, since arguments can be anything; `_`
- * fields are left out, as they are left out of the key.
+ * throws and never runs a getter, since arguments can be anything; what the
+ * key leaves out (the `_` parameters, by the function's {@link Parameters.Plan})
+ * is left out here too.
  */
-import { isExcludedField } from "./canonical.ts"
+import * as Parameters from "./parameters.ts"
+import * as V from "./valueKinds.ts"
 
 const maxLength = 60
 
 /** @internal */
-export const summarize = (args: ReadonlyArray<unknown>): string => {
+export const summarize = (args: ReadonlyArray<unknown>, plan?: Parameters.Plan): string => {
   let text: string
   try {
-    text = args.map((arg) => part(arg, 0)).join(", ")
+    const parts: Array<string> = []
+    for (let i = 0; i < args.length; i++) {
+      const left = plan === undefined ? undefined : Parameters.leftOutAt(plan, i)
+      if (left !== true) parts.push(part(args[i], 0, left))
+    }
+    text = parts.join(", ")
   } catch {
     // A revoked Proxy, or a Proxy whose traps throw.
     return "…"
@@ -20,7 +27,7 @@ export const summarize = (args: ReadonlyArray<unknown>): string => {
   return text.length <= maxLength ? text : `${text.slice(0, maxLength - 1)}…`
 }
 
-const part = (value: unknown, depth: number): string => {
+const part = (value: unknown, depth: number, left?: ReadonlyArray<string>): string => {
   switch (typeof value) {
     case "string":
       return JSON.stringify(value.length > maxLength ? `${value.slice(0, maxLength)}…` : value)
@@ -41,11 +48,17 @@ const part = (value: unknown, depth: number): string => {
     return `[${Array.from(value, (item) => part(item, depth + 1)).join(", ")}]`
   }
   const prototype = Object.getPrototypeOf(value)
-  if (prototype !== Object.prototype && prototype !== null) return prototype?.constructor?.name ?? "object"
+  if (prototype !== Object.prototype && prototype !== null) {
+    // A secret is never shown, not even its label; Effect's data types by their kind's name.
+    const kind = V.kindOf(value as object)
+    if (kind === V.Kind.Redacted) return "<redacted>"
+    if ((kind >= V.Kind.Option && kind <= V.Kind.Duration) || kind === V.Kind.BigDecimal) return V.kinds[kind].name
+    return prototype?.constructor?.name ?? "object"
+  }
   if (depth > 0) return "{…}"
   const fields: Array<string> = []
   for (const key of Object.keys(value as object)) {
-    if (isExcludedField(key)) continue
+    if (left?.includes(key)) continue
     // Enough for a summary of about 60 characters.
     if (fields.length === 8) {
       fields.push("…")

@@ -68,8 +68,9 @@ export const functionOptions = (
     if (isEffectFnWrapper(f)) {
       reject(
         name,
-        "f",
-        "Effect.fn keeps its generator in a closure, so recall cannot read its source and could not tell when you edit it. " +
+        "body",
+        "the body is an Effect.fn wrapper. Effect.fn keeps its generator in a closure, so recall cannot read its source and " +
+          "could not tell when you edit it. " +
           `Pass the generator itself: ${kind}.fn("${name}", function* (...) { ... }) runs it as Effect.fn("${name}") would. ` +
           "Or keep Effect.fn and give a `version` that you change with every edit."
       )
@@ -77,8 +78,8 @@ export const functionOptions = (
     if (hasNativeSource(f)) {
       reject(
         name,
-        "f",
-        "its source reads `[native code]` (a bound function, or a built-in), so recall cannot tell it apart from other such " +
+        "body",
+        "the body's source reads `[native code]` (a bound function, or a built-in), so recall cannot tell it apart from other such " +
           "functions of the same name, nor see an edit. Pass a function written in JavaScript, e.g. " +
           `${kind}.fn("${name}", (...args) => load("prod", ...args)) instead of load.bind(null, "prod"), or give a \`version\` ` +
           "that names what it does."
@@ -334,7 +335,7 @@ export const isGeneratorFunction = (f: Function): boolean => Object.getPrototype
 // source text, whatever its body: read those texts once, to recognise them.
 let effectFnWrapperSources: ReadonlySet<string> | undefined
 
-const isEffectFnWrapper = (f: Function): boolean => {
+export const isEffectFnWrapper = (f: Function): boolean => {
   effectFnWrapperSources ??= new Set(
     [
       Effect.fn(function* () {}),
