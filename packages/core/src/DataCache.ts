@@ -24,9 +24,11 @@
  *   of the layer, not just hidden.
  * - `maxEntries`: least-recently-used eviction; reads and writes count as
  *   use, `has` does not. `maxBytes` per function and on the layer.
- * - Single flight: concurrent calls with one key run the body once. If the
- *   runner fails or is interrupted, one waiter takes over; interrupting a
- *   waiter never interrupts the shared computation.
+ * - Single flight: concurrent calls with one key run the body once. The
+ *   computation belongs to the cache: it runs in a fiber of the layer's
+ *   scope, and interrupting any caller (the first included) only ends that
+ *   caller's wait, so requests that time out still fill the cache. If the
+ *   body fails, its starter gets the failure and one waiter takes over.
  * - Failures are not cached; `cacheIf` skips storing unwanted values.
  * - A clear or invalidate during a computation wins: its late result is not
  *   stored (callers already waiting for it still get it).

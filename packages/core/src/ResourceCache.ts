@@ -14,7 +14,9 @@
  *   (the release runs) exactly once, when the entry leaves the cache for any
  *   reason: LRU eviction, `ttl`, `invalidate`, `clear`, a false or failed
  *   `validate`, replacement by a background refresh, or the layer's scope
- *   closing. A body that fails or is interrupted after acquiring releases
+ *   closing. Releases are independent: each runs in a fiber of its own, so
+ *   one that hangs delays only its entry. A body that fails or is
+ *   interrupted after acquiring (the layer closed) releases
  *   what it acquired at once. A release that fails is logged and the other
  *   entries are still released.
  * - Borrowing: `fn.use(...args, (resource) => effect)` and `fn.borrow(...args)`
