@@ -4,8 +4,10 @@
  *
  * fast-check draws the limits of one cached function (`ttl`, `maxEntries`,
  * `maxBytes`, each possibly absent) and a sequence of commands: calls whose
- * body returns values of several sizes, calls whose body fails, clock moves,
- * `has`, `invalidate` and `clear`. Each command runs against the real cached
+ * body returns values of several sizes, calls whose body fails, abandoned
+ * calls (the caller is interrupted while the body runs: the computation
+ * belongs to the cache and still ends and is stored; a failing one gives the
+ * next caller its turn), clock moves, `has`, `invalidate` and `clear`. Each command runs against the real cached
  * function in a fresh `DataCache.layerMemory()` and against {@link Model}, a
  * Map in least-recently-used order with store times. After every command the
  * two must agree on the returned value or failure, the body runs per key, the
@@ -25,8 +27,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache } from "@recall/core"
 import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
@@ -140,6 +144,21 @@ class Model {
     return { _tag: "Value", value }
   }
 
+  /**
+   * A call whose caller gives up while the body runs, and a second call of
+   * the key that waits for it: the abandoned computation ends (and is stored,
+   * within the limits), and the second call shares it (a hit); if it failed,
+   * the second call takes the failure's turn and runs the body again.
+   */
+  abandoned(key: string, size: number, fails: boolean): Outcome {
+    const first = this.call(key, size, fails)
+    if (first._tag === "Value") {
+      this.counters.hits++
+      return first
+    }
+    return this.call(key, size, fails)
+  }
+
   invalidate(key: string): void {
     if (this.entries.delete(key)) this.counters.invalidations++
   }
@@ -163,14 +182,33 @@ const cachedFunction = (limits: Limits, runs: Record<string, number>) =>
       ...(limits.maxEntries === undefined ? {} : { maxEntries: limits.maxEntries }),
       ...(limits.maxBytes === undefined ? {} : { maxBytes: limits.maxBytes })
     },
-    // `_size` and `_fails` are not part of the key: one key, whatever the call asks the body to do.
-    ({ key, _size, _fails }: { readonly key: string; readonly _size: number; readonly _fails: boolean }) =>
+    // `_size`, `_fails` and `_gate` are not part of the key: one key, whatever the call asks the body to do.
+    ({
+      key,
+      _size,
+      _fails,
+      _gate
+    }: {
+      readonly key: string
+      readonly _size: number
+      readonly _fails: boolean
+      readonly _gate?: Gate | undefined
+    }) =>
       Effect.suspend(() => {
         const run = (runs[key] ?? 0) + 1
         runs[key] = run
-        return _fails ? Effect.fail(new Boom(key)) : Effect.succeed(makeValue(key, run, _size))
+        const result = _fails ? Effect.fail(new Boom(key)) : Effect.succeed(makeValue(key, run, _size))
+        return _gate === undefined
+          ? result
+          : Effect.andThen(Deferred.succeed(_gate.started, undefined), Effect.andThen(Deferred.await(_gate.open), result))
       })
   )
+
+/** Holds a body until its caller has given up. */
+interface Gate {
+  readonly started: Deferred.Deferred<void>
+  readonly open: Deferred.Deferred<void>
+}
 
 /** One cached function in its own layer and TestClock. */
 class Real {
@@ -187,7 +225,28 @@ class Real {
   }
 
   async call(key: string, size: number, fails: boolean): Promise<Outcome> {
-    const exit = await this.runtime.runPromiseExit(this.cached({ key, _size: size, _fails: fails }))
+    return this.outcome(key, await this.runtime.runPromiseExit(this.cached({ key, _size: size, _fails: fails })))
+  }
+
+  /** A caller that gives up (is interrupted) while the body runs, then a second call of the key. */
+  async abandoned(key: string, size: number, fails: boolean): Promise<Outcome> {
+    const cached = this.cached
+    const exit = await this.runtime.runPromiseExit(
+      Effect.gen(function* () {
+        const gate: Gate = { started: yield* Deferred.make<void>(), open: yield* Deferred.make<void>() }
+        const caller = yield* Effect.forkChild(cached({ key, _size: size, _fails: fails, _gate: gate }))
+        yield* Deferred.await(gate.started)
+        yield* Fiber.interrupt(caller)
+        // The second caller reaches the computation (and waits for it) before the body may end.
+        const second = yield* Effect.forkChild(cached({ key, _size: size, _fails: fails }), { startImmediately: true })
+        yield* Deferred.succeed(gate.open, undefined)
+        return yield* Fiber.join(second)
+      })
+    )
+    return this.outcome(key, exit)
+  }
+
+  outcome(key: string, exit: Exit.Exit<Value, unknown>): Outcome {
     if (Exit.isSuccess(exit)) return { _tag: "Value", value: exit.value }
     const error = Cause.findErrorOption(exit.cause)
     if (Option.isSome(error) && error.value instanceof Boom) return { _tag: "Boom", key: error.value.key }
@@ -228,6 +287,25 @@ class Call implements Command {
     await agree(model, real, String(this))
   }
   toString = () => `${this.fails ? "failingCall" : "call"}(${this.key}, ${this.size})`
+}
+
+class Abandoned implements Command {
+  readonly key: Key
+  readonly size: Size
+  readonly fails: boolean
+  constructor(key: Key, size: Size, fails: boolean) {
+    this.key = key
+    this.size = size
+    this.fails = fails
+  }
+  // Only on a miss: a hit is synchronous, and there is no body to give up on.
+  check = (model: Readonly<Model>) => !model.entries.has(this.key)
+  async run(model: Model, real: Real): Promise<void> {
+    const expected = model.abandoned(this.key, this.size, this.fails)
+    assert.deepStrictEqual(await real.abandoned(this.key, this.size, this.fails), expected, `the result of ${this}`)
+    await agree(model, real, String(this))
+  }
+  toString = () => `abandoned${this.fails ? "Failing" : ""}Call(${this.key}, ${this.size})`
 }
 
 class Advance implements Command {
@@ -291,6 +369,7 @@ const commands = fc.commands(
     call,
     call,
     key.map((key): Command => new Call(key, 0, true)),
+    fc.tuple(key, fc.constantFrom(...sizes), fc.boolean()).map(([key, size, fails]): Command => new Abandoned(key, size, fails)),
     // Moves of the order of the ttl, so that entries often reach exactly `storedAt + ttl`.
     fc.integer({ min: 0, max: 12 }).map((millis): Command => new Advance(millis)),
     fc.integer({ min: 0, max: 12 }).map((millis): Command => new Advance(millis)),

@@ -198,6 +198,8 @@ const projectLock = () => {
     const { name: _name, scripts: _scripts, exports: _exports, files: _files, type: _type, ...fields } = manifest
     packages[`node_modules/${name}`] = { ...fields, resolved: `file:${pack.filename}`, integrity }
     for (const dep of Object.keys(manifest.dependencies ?? {})) if (!dep.startsWith("@recall/")) visit("", dep, true)
+    // Optional ones too (@recall/node's native digester): npm ci wants them in the lockfile.
+    for (const dep of Object.keys(manifest.optionalDependencies ?? {})) visit("", dep, false)
   }
   for (const name of [...Object.keys(dependencies), ...Object.keys(devDependencies)]) {
     if (!name.startsWith("@recall/")) visit("", name, true)

@@ -15,11 +15,11 @@
  * Node.js 24, fingerprint included. Also runs test/runtimes/app/lazy-wasm.mjs
  * on Node.js 24 (small keys, and a key that needs a digest).
  *
- * `RECALL_RUNTIMES_LAZY_WASM=1` adds the cases where WebAssembly cannot be
- * compiled: a Chromium page whose CSP lacks 'wasm-unsafe-eval', and
- * `node --jitless`. There small keys must still work and a key that needs a
- * digest must fail that call with recall's typed error, whose tag is
- * `RECALL_RUNTIMES_WASM_ERROR_TAG`.
+ * It also runs the cases where WebAssembly cannot be compiled: a Chromium
+ * page whose CSP lacks 'wasm-unsafe-eval', and `node --jitless`. There small
+ * keys must still work and a call whose key needs a digest must die with
+ * recall's tagged `WebAssemblyUnavailableError` (`RECALL_RUNTIMES_WASM_ERROR_TAG`
+ * names another tag; `RECALL_RUNTIMES_LAZY_WASM=0` leaves the cases out).
  *
  * `RECALL_RUNTIMES=node,bun,deno,chromium` picks runtimes (default: all);
  * `RECALL_CHROMIUM` names the browser binary (default /usr/bin/chromium);
@@ -50,7 +50,7 @@ const app = fileURLToPath(new URL("app", import.meta.url))
 const bin = (name: string) => join(root, "node_modules", ".bin", name)
 
 const selected = new Set((process.env.RECALL_RUNTIMES ?? "node,bun,deno,chromium").split(",").map((name) => name.trim()))
-const lazyWasm = process.env.RECALL_RUNTIMES_LAZY_WASM === "1"
+const lazyWasm = process.env.RECALL_RUNTIMES_LAZY_WASM !== "0"
 const wasmErrorTag = process.env.RECALL_RUNTIMES_WASM_ERROR_TAG ?? "WebAssemblyUnavailableError"
 const chromiumPath = process.env.RECALL_CHROMIUM ?? "/usr/bin/chromium"
 
@@ -222,9 +222,10 @@ const checkLazy = (name: string, line: Line, wasm: "available" | "blocked", brow
     process.stdout.write(`  ${line.runtime}: small keys and a 2 KB key work\n`)
     return
   }
-  if (big.kind !== "failure" || big.tag !== wasmErrorTag) {
+  // An environment without WebAssembly is no error of the call's input: the call dies with the tagged error.
+  if (big.kind !== "defect" || big.tag !== wasmErrorTag) {
     fail(
-      `${at}: the 2 KB key: expected a failure tagged ${wasmErrorTag}, got a ${big.kind}${big.tag ? ` tagged ${big.tag}` : ""}: ${big.message}`
+      `${at}: the 2 KB key: expected a defect tagged ${wasmErrorTag}, got a ${big.kind}${big.tag ? ` tagged ${big.tag}` : ""}: ${big.message}`
     )
   }
   const needs = browser ? [/WebAssembly/, /wasm-unsafe-eval/] : [/WebAssembly/]
@@ -393,7 +394,7 @@ const main = async () => {
   )
   if (!lazyWasm)
     process.stdout.write(
-      "runtimes: not run: the cases without WebAssembly (node --jitless, a CSP without 'wasm-unsafe-eval'); RECALL_RUNTIMES_LAZY_WASM=1 runs them\n"
+      "runtimes: not run (RECALL_RUNTIMES_LAZY_WASM=0): the cases without WebAssembly (node --jitless, a CSP without 'wasm-unsafe-eval')\n"
     )
 }
 

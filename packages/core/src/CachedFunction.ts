@@ -455,3 +455,25 @@ export class InvalidOptionsError extends Schema.TaggedError<InvalidOptionsError>
     return `Invalid option \`${this.option}\` for cached function ${this.functionName}: ${this.reason}`
   }
 }
+
+/**
+ * Raised (as a defect) when a cached function is called through a layer
+ * whose scope has closed: a bound function kept after its session ended,
+ * or a context that escaped its `Effect.provide`. A closed cache holds
+ * nothing and runs nothing: provide a live layer.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class CacheClosedError extends Schema.TaggedError<CacheClosedError>()("CacheClosedError", {
+  functionName: Schema.String,
+  cache: Schema.Literals(["DataCache", "ResourceCache"])
+}) {
+  override get message(): string {
+    return (
+      `${this.functionName} was called through a ${this.cache} layer that has closed (its scope ended), so there is no cache ` +
+      `to serve or keep its value. Call it with a live ${this.cache} layer provided; a function bound with ${this.cache}.bind ` +
+      "belongs to the layer it was bound in, and ends with it."
+    )
+  }
+}

@@ -28,9 +28,11 @@
  *   of the layer, not just hidden.
  * - `maxEntries`: least-recently-used eviction; reads and writes count as
  *   use, `has` does not. `maxBytes` per function and on the layer.
- * - Single flight: concurrent calls with one key run the body once. If the
- *   runner fails or is interrupted, one waiter takes over; interrupting a
- *   waiter never interrupts the shared computation.
+ * - Single flight: concurrent calls with one key run the body once. The
+ *   computation belongs to the cache: it runs in a fiber of the layer's
+ *   scope, and interrupting any caller (the first included) only ends that
+ *   caller's wait, so requests that time out still fill the cache. If the
+ *   body fails, its starter gets the failure and one waiter takes over.
  * - Failures are not cached; `cacheIf` skips storing unwanted values.
  * - A clear or invalidate during a computation wins: its late result is not
  *   stored (callers already waiting for it still get it).
@@ -77,9 +79,12 @@ import type {
   UnknownOption
 } from "./CachedFunction.ts"
 import { InvalidOptionsError } from "./CachedFunction.ts"
-import * as Hasher from "./Hasher.ts"
-import * as CachedFunctions from "./internal/cachedFunction.ts"
-import * as Engine from "./internal/engine.ts"
+import type * as Hasher from "./Hasher.ts"
+import * as Cache from "./internal/cache.ts"
+import * as Callable from "./internal/callable.ts"
+import * as Definition from "./internal/definition.ts"
+import * as Face from "./internal/face.ts"
+import * as Operations from "./internal/operations.ts"
 import * as Validate from "./internal/validate.ts"
 import * as ValueCodec from "./ValueCodec.ts"
 
@@ -107,7 +112,7 @@ export type {
   TtlCheck,
   UnknownOption
 } from "./CachedFunction.ts"
-export { InvalidOptionsError } from "./CachedFunction.ts"
+export { CacheClosedError, InvalidOptionsError } from "./CachedFunction.ts"
 
 // ---------------------------------------------------------------------------
 // Types
@@ -439,7 +444,7 @@ export interface BoundFunction<Args extends ReadonlyArray<unknown>, A, E, R, Loo
 export interface Service {
   readonly [TypeId]: typeof TypeId
   /** @internal */
-  readonly cache: Engine.Cache
+  readonly cache: Cache.Cache
 }
 
 /**
@@ -470,6 +475,11 @@ export interface LayerOptions {
    * 1 minute.
    */
   readonly sweepInterval?: Duration.Input | undefined
+  /**
+   * Whether functions that do not set their own `replay` option record and
+   * replay their output. Default: `true`.
+   */
+  readonly replay?: boolean | undefined
 }
 
 /**
@@ -494,8 +504,8 @@ export interface LayerOptions {
  * @since 0.1.0
  */
 export const layerMemory = (options?: LayerOptions): Layer.Layer<DataCache> => {
-  const { maxBytes, sweepMillis } = CachedFunctions.invalidOptions(() => Validate.layerOptions("DataCache.layerMemory", options))
-  return Layer.effect(DataCache, make(maxBytes, sweepMillis, false))
+  const { maxBytes, replay, sweepMillis } = Definition.invalidOptions(() => Validate.layerOptions("DataCache.layerMemory", options))
+  return Layer.effect(DataCache, make({ maxBytes, sweepMillis, passthrough: false, replay: replay ?? true }))
 }
 
 /**
@@ -544,10 +554,18 @@ export const layer: Layer.Layer<DataCache> = layerMemory()
  * @category layers
  * @since 0.1.0
  */
-export const layerPassthrough: Layer.Layer<DataCache> = Layer.effect(DataCache, make(Infinity, 60_000, true))
+export const layerPassthrough: Layer.Layer<DataCache> = Layer.effect(
+  DataCache,
+  make({ maxBytes: Infinity, sweepMillis: 60_000, passthrough: true, replay: true })
+)
 
-function make(maxBytes: number, sweepMillis: number, passthrough: boolean): Effect.Effect<Service, never, Scope.Scope> {
-  return Effect.map(Engine.make("DataCache", maxBytes, sweepMillis, passthrough), (cache) => DataCache.of({ [TypeId]: TypeId, cache }))
+function make(options: {
+  readonly maxBytes: number
+  readonly sweepMillis: number
+  readonly passthrough: boolean
+  readonly replay: boolean
+}): Effect.Effect<Service, never, Scope.Scope> {
+  return Effect.map(Cache.make({ kind: "DataCache", ...options }), (cache) => DataCache.of({ [TypeId]: TypeId, cache }))
 }
 
 // ---------------------------------------------------------------------------
@@ -575,7 +593,7 @@ const optionNames: ReadonlySet<string> = new Set<keyof Options<unknown>>([
  * DataCache's face: the table keeps the codec's stored form, and each caller
  * gets a fresh copy of it (the computing caller, the codec's own result).
  */
-const faceOf = <A>(options: Options<A>, name: string): CachedFunctions.FaceOf<A, unknown, Options<A>> => {
+const faceOf = <A>(options: Options<A>, name: string): Definition.FaceOf<A, unknown> => {
   const codec: ValueCodec.ValueCodec<A> =
     options.copy === "readonly"
       ? ValueCodec.readonly()
@@ -585,8 +603,7 @@ const faceOf = <A>(options: Options<A>, name: string): CachedFunctions.FaceOf<A,
   return {
     face: {
       kind: "DataCache",
-      scoped: false,
-      keep: (value, _scope, _hold) => {
+      keep: (value) => {
         try {
           const kept = codec.storeUnsafe(value)
           return { _tag: "Kept", stored: kept.stored, bytes: kept.bytes, value: kept.value }
@@ -599,15 +616,12 @@ const faceOf = <A>(options: Options<A>, name: string): CachedFunctions.FaceOf<A,
           return codec.loadUnsafe(stored)
         } catch {
           // A stored value that no longer loads is dropped and recomputed.
-          return Engine.unusable
+          return Face.unusable
         }
       },
-      leave: undefined,
-      check: undefined,
-      hold: () => ({}),
-      unhold: () => undefined
+      lifecycle: undefined
     },
-    identity: () => [options.value === undefined ? null : Hasher.fingerprint(options.value), codec.kind],
+    identity: [Definition.schemaIdentity(options.value), codec.kind],
     cacheIf: options.cacheIf
   }
 }
@@ -706,10 +720,10 @@ export const fn: {
   nameOrOptions: string | Options<unknown>,
   f: (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown> | Generator<unknown, unknown, never>
 ): CachedFunction<ReadonlyArray<unknown>, unknown, unknown, unknown, ReadonlyArray<unknown>, never> => {
-  CachedFunctions.requireFunction("DataCache", nameOrOptions, f)
+  Definition.requireFunction("DataCache", nameOrOptions, f)
   const options = typeof nameOrOptions === "string" ? { name: nameOrOptions } : nameOrOptions
-  const definition = CachedFunctions.define("DataCache", options, f, optionNames, faceOf)
-  return CachedFunctions.build(definition, cacheOf) as CachedFunction<
+  const definition = Definition.define("DataCache", options, f, optionNames, faceOf)
+  return Callable.build(definition, cacheOf) as CachedFunction<
     ReadonlyArray<unknown>,
     unknown,
     unknown,
@@ -719,7 +733,7 @@ export const fn: {
   >
 }
 
-const cacheOf = (fiber: Fiber.Fiber<unknown, unknown>): Engine.Cache => Context.getUnsafe(fiber.context, DataCache).cache
+const cacheOf = (fiber: Fiber.Fiber<unknown, unknown>): Cache.Cache => Context.getUnsafe(fiber.context, DataCache).cache
 
 /**
  * Binds a cached function to the {@link DataCache} in context, so that its
@@ -760,8 +774,8 @@ export const bind = <Args extends ReadonlyArray<unknown>, A, E, R, Lookup extend
   Effect.map(
     DataCache,
     (service: Service) =>
-      CachedFunctions.bindFunction(
-        f as unknown as Parameters<typeof CachedFunctions.bindFunction>[0],
+      Callable.bindFunction(
+        f as unknown as Parameters<typeof Callable.bindFunction>[0],
         (effect) => Effect.provideService(effect, DataCache, service),
         ["invalidate", "has"],
         ["clear", "stats"]
@@ -775,7 +789,9 @@ export const bind = <Args extends ReadonlyArray<unknown>, A, E, R, Lookup extend
  * @category operations
  * @since 0.1.0
  */
-export const clear: Effect.Effect<void, never, DataCache> = Effect.flatMap(DataCache, (service) => CachedFunctions.clearAll(service.cache))
+export const clear: Effect.Effect<void, never, DataCache> = Effect.flatMap(DataCache, (service) =>
+  Effect.uninterruptible(Operations.clearAll(service.cache))
+)
 
 /**
  * Counters of every cached function that has been called, and their totals.
@@ -788,4 +804,6 @@ export const clear: Effect.Effect<void, never, DataCache> = Effect.flatMap(DataC
  * @category operations
  * @since 0.1.0
  */
-export const stats: Effect.Effect<Stats, never, DataCache> = Effect.flatMap(DataCache, (service) => CachedFunctions.statsOf(service.cache))
+export const stats: Effect.Effect<Stats, never, DataCache> = Effect.flatMap(DataCache, (service) =>
+  Effect.uninterruptible(Operations.statsOf(service.cache))
+)

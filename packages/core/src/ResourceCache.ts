@@ -14,7 +14,9 @@
  *   (the release runs) exactly once, when the entry leaves the cache for any
  *   reason: LRU eviction, `ttl`, `invalidate`, `clear`, a false or failed
  *   `validate`, replacement by a background refresh, or the layer's scope
- *   closing. A body that fails or is interrupted after acquiring releases
+ *   closing. Releases are independent: each runs in a fiber of its own, so
+ *   one that hangs delays only its entry. A body that fails or is
+ *   interrupted after acquiring (the layer closed) releases
  *   what it acquired at once. A release that fails is logged and the other
  *   entries are still released.
  * - Borrowing: `fn.use(...args, (resource) => effect)` and `fn.borrow(...args)`
@@ -52,8 +54,12 @@ import type {
 } from "./CachedFunction.ts"
 import type { SchemaChecks } from "./DataCache.ts"
 import * as Hasher from "./Hasher.ts"
-import * as CachedFunctions from "./internal/cachedFunction.ts"
-import * as Engine from "./internal/engine.ts"
+import * as Cache from "./internal/cache.ts"
+import * as Callable from "./internal/callable.ts"
+import * as Calls from "./internal/calls.ts"
+import * as Definition from "./internal/definition.ts"
+import * as Face from "./internal/face.ts"
+import * as Operations from "./internal/operations.ts"
 import * as Validate from "./internal/validate.ts"
 
 const TypeId = "~@recall/core/ResourceCache" as const
@@ -196,7 +202,7 @@ export interface BoundFunction<Args extends ReadonlyArray<unknown>, A, E, R, Loo
 }
 
 export type { Counters, FunctionStats, Stats } from "./CachedFunction.ts"
-export { InvalidOptionsError } from "./CachedFunction.ts"
+export { CacheClosedError, InvalidOptionsError } from "./CachedFunction.ts"
 
 // ---------------------------------------------------------------------------
 // Service
@@ -212,7 +218,7 @@ export { InvalidOptionsError } from "./CachedFunction.ts"
 export interface Service {
   readonly [TypeId]: typeof TypeId
   /** @internal */
-  readonly cache: Engine.Cache
+  readonly cache: Cache.Cache
 }
 
 /**
@@ -237,6 +243,13 @@ export interface LayerOptions {
    * functions that are not being called. Default: 1 minute.
    */
   readonly sweepInterval?: Duration.Input | undefined
+  /**
+   * Whether functions that do not set their own `replay` option record what
+   * their body writes and write it again on every hit. Default: `false`: a
+   * resource's output is about acquiring it ("opened connection #1"), and
+   * replaying it would make operational logs lie.
+   */
+  readonly replay?: boolean | undefined
 }
 
 /**
@@ -253,16 +266,18 @@ export interface LayerOptions {
  * @since 0.1.0
  */
 export const layerMemory = (options?: LayerOptions): Layer.Layer<ResourceCache> => {
-  const { sweepMillis } = CachedFunctions.invalidOptions(() =>
+  const { replay, sweepMillis } = Definition.invalidOptions(() =>
     Validate.layerOptions("ResourceCache.layerMemory", options, layerOptionNames)
   )
-  return Layer.effect(ResourceCache, make(sweepMillis))
+  return Layer.effect(ResourceCache, make(sweepMillis, replay ?? false))
 }
 
-const layerOptionNames: ReadonlySet<string> = new Set<keyof LayerOptions>(["sweepInterval"])
+const layerOptionNames: ReadonlySet<string> = new Set<keyof LayerOptions>(["sweepInterval", "replay"])
 
-function make(sweepMillis: number): Effect.Effect<Service, never, Scope.Scope> {
-  return Effect.map(Engine.make("ResourceCache", Infinity, sweepMillis, false), (cache) => ResourceCache.of({ [TypeId]: TypeId, cache }))
+function make(sweepMillis: number, replay: boolean): Effect.Effect<Service, never, Scope.Scope> {
+  return Effect.map(Cache.make({ kind: "ResourceCache", maxBytes: Infinity, sweepMillis, passthrough: false, replay }), (cache) =>
+    ResourceCache.of({ [TypeId]: TypeId, cache })
+  )
 }
 
 /**
@@ -329,6 +344,8 @@ interface Resource {
 /** One borrow: the resource it holds, once it holds one. */
 interface Borrow {
   resource: Resource | undefined
+  /** Ended (its scope closed): it holds nothing from now on, even if its call returns later. */
+  ended: boolean
 }
 
 const release = (resource: Resource): Effect.Effect<void> | undefined => {
@@ -338,43 +355,46 @@ const release = (resource: Resource): Effect.Effect<void> | undefined => {
 }
 
 /** ResourceCache's face: the table keeps the instance with its scope and reference count. */
-const faceOf = <A>(options: Options<A>): CachedFunctions.FaceOf<A, Resource, Options<A>> => {
-  const attach = (resource: Resource, hold: Engine.Hold | undefined) => {
+const faceOf = <A>(options: Options<A>): Definition.FaceOf<A, Resource> => {
+  const attach = (resource: Resource, hold: Face.Hold | undefined) => {
     if (hold === undefined) return
     const borrow = hold as Borrow
+    if (borrow.ended || borrow.resource !== undefined) return
     borrow.resource = resource
     resource.holds++
   }
   return {
     face: {
       kind: "ResourceCache",
-      scoped: true,
       keep: (value, scope, hold) => {
-        const resource: Resource = { value, scope: scope!, holds: 0, left: false, released: false }
+        const resource: Resource = { value, scope, holds: 0, left: false, released: false }
         attach(resource, hold)
         return { _tag: "Kept", stored: resource, bytes: 0, value }
       },
       load: (resource, hold) => {
-        if (resource.released) return Engine.unusable
+        if (resource.released) return Face.unusable
         attach(resource, hold)
         return resource.value as A
       },
-      leave: (resource) => {
-        resource.left = true
-        return resource.holds === 0 ? release(resource) : undefined
-      },
-      check: options.validate,
-      hold: (): Borrow => ({ resource: undefined }),
-      unhold: (hold) => {
-        const borrow = hold as Borrow
-        const resource = borrow.resource
-        if (resource === undefined) return undefined
-        borrow.resource = undefined
-        resource.holds--
-        return resource.left && resource.holds === 0 ? release(resource) : undefined
+      lifecycle: {
+        leave: (resource) => {
+          resource.left = true
+          return resource.holds === 0 ? release(resource) : undefined
+        },
+        check: options.validate,
+        hold: (): Borrow => ({ resource: undefined, ended: false }),
+        unhold: (hold) => {
+          const borrow = hold as Borrow
+          borrow.ended = true
+          const resource = borrow.resource
+          if (resource === undefined) return undefined
+          borrow.resource = undefined
+          resource.holds--
+          return resource.left && resource.holds === 0 ? release(resource) : undefined
+        }
       }
     },
-    identity: () => ["resource"]
+    identity: ["resource"]
   }
 }
 
@@ -456,17 +476,18 @@ export const fn: {
   nameOrOptions: string | Options<unknown>,
   f: (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown> | Generator<unknown, unknown, never>
 ): ResourceFunction<ReadonlyArray<unknown>, unknown, unknown, unknown, ReadonlyArray<unknown>, never> => {
-  CachedFunctions.requireFunction("ResourceCache", nameOrOptions, f)
+  Definition.requireFunction("ResourceCache", nameOrOptions, f)
   const options = typeof nameOrOptions === "string" ? { name: nameOrOptions } : nameOrOptions
-  const definition = CachedFunctions.define("ResourceCache", options, f, optionNames, faceOf)
-  return CachedFunctions.build(definition, cacheOf, ({ call }) => {
+  const definition = Definition.define("ResourceCache", options, f, optionNames, faceOf)
+  return Callable.build(definition, cacheOf, ({ call, slotOf }) => {
     const borrow = (...args: ReadonlyArray<unknown>) =>
       Effect.withFiber((fiber) => {
-        const cache = cacheOf(fiber)
-        const hold = definition.face.hold()
+        const slot = slotOf(fiber)
+        const hold = definition.face.lifecycle!.hold()
         // The finalizer is in place before the call can take the hold, so an
-        // interrupt anywhere still ends the borrow.
-        const end = Engine.endHold(cache, definition.face, hold)
+        // interrupt anywhere still ends the borrow; a hold the call takes
+        // after the borrow ended (its scope closed first) is never taken.
+        const end = Calls.endHold(slot, hold)
         return Effect.andThen(
           Effect.addFinalizer(() => end),
           call(args, hold)
@@ -493,7 +514,7 @@ export const fn: {
   }) as ResourceFunction<ReadonlyArray<unknown>, unknown, unknown, unknown, ReadonlyArray<unknown>, never>
 }
 
-const cacheOf = (fiber: Fiber.Fiber<unknown, unknown>): Engine.Cache => Context.getUnsafe(fiber.context, ResourceCache).cache
+const cacheOf = (fiber: Fiber.Fiber<unknown, unknown>): Cache.Cache => Context.getUnsafe(fiber.context, ResourceCache).cache
 
 /**
  * Binds a resource function to the {@link ResourceCache} in context, so that
@@ -527,8 +548,8 @@ export const bind = <Args extends ReadonlyArray<unknown>, A, E, R, Lookup extend
   Effect.map(
     ResourceCache,
     (service: Service) =>
-      CachedFunctions.bindFunction(
-        f as unknown as Parameters<typeof CachedFunctions.bindFunction>[0],
+      Callable.bindFunction(
+        f as unknown as Parameters<typeof Callable.bindFunction>[0],
         (effect) => Effect.provideService(effect, ResourceCache, service),
         ["use", "borrow", "invalidate", "has"],
         ["clear", "stats"]
@@ -544,7 +565,7 @@ export const bind = <Args extends ReadonlyArray<unknown>, A, E, R, Lookup extend
  * @since 0.1.0
  */
 export const clear: Effect.Effect<void, never, ResourceCache> = Effect.flatMap(ResourceCache, (service) =>
-  CachedFunctions.clearAll(service.cache)
+  Effect.uninterruptible(Operations.clearAll(service.cache))
 )
 
 /**
@@ -555,5 +576,5 @@ export const clear: Effect.Effect<void, never, ResourceCache> = Effect.flatMap(R
  * @since 0.1.0
  */
 export const stats: Effect.Effect<Stats, never, ResourceCache> = Effect.flatMap(ResourceCache, (service) =>
-  CachedFunctions.statsOf(service.cache)
+  Effect.uninterruptible(Operations.statsOf(service.cache))
 )

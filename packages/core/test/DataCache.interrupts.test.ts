@@ -10,7 +10,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache } from "@recall/core"
-import { Deferred, Effect, Exit, Fiber, Scheduler } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Scheduler } from "effect"
 
 /** Yields the test fiber up to `turns` times, until `fiber` is done. */
 const settles = <A, E>(fiber: Fiber.Fiber<A, E>, turns = 2000) =>
@@ -62,24 +62,30 @@ describe("DataCache interrupts", () => {
     }
   }
 
-  it.effect("a caller that took over a computation can be interrupted in the body it now runs, and so can its waiters", () =>
+  it.effect("a caller that took over after a failure, and the callers waiting for its computation, can be interrupted", () =>
     Effect.gen(function* () {
       const started = yield* Deferred.make<void>()
+      const failNow = yield* Deferred.make<void>()
       let runs = 0
-      // The first run waits to be interrupted; the takeover's run never ends.
+      // The first run fails when told to; the takeover's run never ends.
       const f = DataCache.fn("takeover", (n: number) =>
-        Effect.andThen(Deferred.succeed(started, undefined), runs++ === 0 ? Effect.never : Effect.never.pipe(Effect.as(n)))
+        Effect.andThen(
+          Deferred.succeed(started, undefined),
+          runs++ === 0 ? Effect.andThen(Deferred.await(failNow), Effect.fail("first")) : Effect.never.pipe(Effect.as(n))
+        )
       )
       const first = yield* Effect.forkChild(f(1))
       yield* Deferred.await(started)
       const second = yield* Effect.forkChild(f(1))
       const third = yield* Effect.forkChild(f(1))
       yield* Effect.yieldNow
-      yield* Fiber.interrupt(first)
-      yield* Effect.yieldNow
-      assert.strictEqual(runs, 2, "the second caller took over")
-      // Fiber.interrupt waits for the fiber to end: a takeover that ran
-      // uninterruptibly would never end, and these would time out.
+      yield* Deferred.succeed(failNow, undefined)
+      const failed = yield* Fiber.await(first)
+      assert.isTrue(Exit.isFailure(failed) && Cause.squash(failed.cause) === "first", "the caller that started it gets the failure")
+      for (let i = 0; i < 10 && runs < 2; i++) yield* Effect.yieldNow
+      assert.strictEqual(runs, 2, "a waiter took over")
+      // Fiber.interrupt waits for the fiber to end: a wait that could not be
+      // interrupted would never end, and these would time out.
       yield* Fiber.interrupt(third)
       yield* Fiber.interrupt(second)
       assert.isTrue(Exit.hasInterrupts(yield* Fiber.await(second)))

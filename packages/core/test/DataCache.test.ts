@@ -566,7 +566,7 @@ describe("DataCache", () => {
       )
     )
 
-    it.effect("when the runner is interrupted, one waiter takes over", () =>
+    it.effect("interrupting the caller that started a computation neither interrupts nor restarts it; its value is stored", () =>
       withCache(
         Effect.gen(function* () {
           const body = counting()
@@ -578,8 +578,10 @@ describe("DataCache", () => {
           yield* Fiber.interrupt(runner)
           yield* TestClock.adjust("1 second")
           assert.strictEqual(yield* Fiber.join(waiter), 1)
-          assert.strictEqual(body.runs(), 1, "only the waiter's run reached the end")
-          assert.strictEqual((yield* f.stats).misses, 2)
+          assert.strictEqual(body.runs(), 1, "the one computation reached its end")
+          assert.strictEqual(yield* f(1), 1, "and its value was stored")
+          const stats = yield* f.stats
+          assert.deepStrictEqual([stats.misses, stats.hits, body.runs()], [1, 2, 1])
         })
       )
     )

@@ -236,9 +236,12 @@ const interruptCompletes = <A, E>(fiber: Fiber.Fiber<A, E>) =>
   })
 
 describe("ResourceCache: an interrupt of a caller whose computation waits", () => {
-  it.effect("completes at once, and releases what the body acquired, when the caller runs the body from the start", () =>
+  // The computation belongs to the cache: a caller's interrupt ends its own
+  // wait at once, and the computation goes on, is stored, and is released
+  // when it leaves the cache (here, when the layer closes).
+  it.effect("completes at once; the computation goes on, is stored, and is released once, when the layer closes", () =>
     Effect.gen(function* () {
-      const { r, acquired, body, finish } = yield* gatedCallers
+      const { r, acquired, gates, body, finish } = yield* gatedCallers
       const f = ResourceCache.fn("gated", body)
       yield* Effect.gen(function* () {
         const runner = yield* Effect.forkChild(f({ key: "k", _n: 0 }))
@@ -246,40 +249,23 @@ describe("ResourceCache: an interrupt of a caller whose computation waits", () =
         assert.isTrue(yield* interruptCompletes(runner), "the interrupt completed while the body waited")
         assert.deepStrictEqual(
           r.instances.map((instance) => instance.releases),
-          [1]
+          [0],
+          "nothing is released under the computation"
         )
+        yield* Deferred.succeed(gates[0]!, undefined)
+        const instance = yield* f({ key: "k", _n: 1 })
+        assert.strictEqual(instance, r.instances[0], "the next caller gets the instance the interrupted caller started")
       }).pipe(Effect.ensuring(finish), Effect.provide(ResourceCache.layerMemory()))
+      assert.deepStrictEqual(
+        r.instances.map((instance) => instance.releases),
+        [1]
+      )
     })
   )
 
-  // Bug (engine.ts `join`, "Retry"): the takeover goes through `resolve`, inside the first `resolve`'s
-  // uninterruptible region, where `uninterruptibleMask` hands `run` the identity as `restore`.
-  it.effect("completes at once when the caller took over the computation after the runner was interrupted", () =>
+  it.effect("completes at once for callers waiting on another caller's computation, which goes on", () =>
     Effect.gen(function* () {
-      const { r, acquired, body, finish } = yield* gatedCallers
-      const f = ResourceCache.fn("gated", body)
-      yield* Effect.gen(function* () {
-        const runner = yield* Effect.forkChild(f({ key: "k", _n: 0 }))
-        yield* Deferred.await(acquired[0]!)
-        const joiner = yield* Effect.forkChild(f({ key: "k", _n: 1 }))
-        // A few turns for the joiner to reach the flight and wait on it.
-        for (let i = 0; i < 5; i++) yield* Effect.yieldNow
-        yield* Fiber.interrupt(runner)
-        // The joiner takes over: its own body runs, acquires and waits on its gate.
-        yield* Deferred.await(acquired[1]!)
-        assert.isTrue(yield* interruptCompletes(joiner), "the interrupt of the caller that took over completed while its body waited")
-        assert.deepStrictEqual(
-          r.instances.map((instance) => instance.releases),
-          [1, 1]
-        )
-      }).pipe(Effect.ensuring(finish), Effect.provide(ResourceCache.layerMemory()))
-    })
-  )
-
-  // Same bug: the wait on the flight of a caller that took over is not interruptible either.
-  it.effect("completes at once when the caller waits on the computation of a caller that took over", () =>
-    Effect.gen(function* () {
-      const { acquired, body, finish } = yield* gatedCallers
+      const { r, acquired, gates, body, finish } = yield* gatedCallers
       const f = ResourceCache.fn("gated", body)
       yield* Effect.gen(function* () {
         const runner = yield* Effect.forkChild(f({ key: "k", _n: 0 }))
@@ -287,17 +273,19 @@ describe("ResourceCache: an interrupt of a caller whose computation waits", () =
         const second = yield* Effect.forkChild(f({ key: "k", _n: 1 }))
         const third = yield* Effect.forkChild(f({ key: "k", _n: 2 }))
         for (let i = 0; i < 5; i++) yield* Effect.yieldNow
-        yield* Fiber.interrupt(runner)
-        // One of the two took over (its body waits on its gate); the other waits on its flight.
-        yield* Effect.raceFirst(Deferred.await(acquired[1]!), Deferred.await(acquired[2]!))
-        const waiter = (yield* Deferred.isDone(acquired[1]!)) ? third : second
-        assert.isTrue(yield* interruptCompletes(waiter), "the interrupt of the waiting caller completed")
+        assert.isTrue(yield* interruptCompletes(second), "the interrupt of a waiting caller completed")
+        assert.isTrue(yield* interruptCompletes(runner), "the interrupt of the caller that started it completed")
+        yield* Deferred.succeed(gates[0]!, undefined)
+        assert.strictEqual(yield* Fiber.join(third), r.instances[0], "the caller still waiting gets the one instance")
+        assert.strictEqual(r.instances.length, 1, "nobody took over: the computation never stopped")
       }).pipe(Effect.ensuring(finish), Effect.provide(ResourceCache.layerMemory()))
+      assert.deepStrictEqual(
+        r.instances.map((instance) => instance.releases),
+        [1]
+      )
     })
   )
 
-  // Same bug (engine.ts `checked`): after a false validate the recompute goes through `resolve` inside
-  // `checked`'s uninterruptible region, so the body runs uninterruptibly.
   it.effect("completes at once when the caller recomputes after validate answered false", () =>
     Effect.gen(function* () {
       const { r, acquired, gates, body, finish } = yield* gatedCallers
@@ -313,9 +301,14 @@ describe("ResourceCache: an interrupt of a caller whose computation waits", () =
         assert.isTrue(yield* interruptCompletes(caller), "the interrupt of the recomputing caller completed while its body waited")
         assert.deepStrictEqual(
           r.instances.map((instance) => instance.releases),
-          [1, 1]
+          [1, 0],
+          "the unhealthy instance is released; the new one's computation goes on"
         )
       }).pipe(Effect.ensuring(finish), Effect.provide(ResourceCache.layerMemory()))
+      assert.deepStrictEqual(
+        r.instances.map((instance) => instance.releases),
+        [1, 1]
+      )
     })
   )
 })

@@ -93,12 +93,13 @@ export interface Options {
 
 /**
  * Thrown by {@link make} and {@link layerWith} when an option is invalid,
- * before anything is written.
+ * before anything is written. Its own tag: core's `InvalidOptionsError` is
+ * about a cached function's options and has other fields.
  *
  * @category errors
  * @since 0.1.0
  */
-export class InvalidOptionsError extends Schema.TaggedError<InvalidOptionsError>()("InvalidOptionsError", {
+export class InvalidSpinnerOptionsError extends Schema.TaggedError<InvalidSpinnerOptionsError>()("InvalidSpinnerOptionsError", {
   option: Schema.String,
   reason: Schema.String
 }) {
@@ -131,14 +132,14 @@ const millisOf = (option: string, input: unknown, fallback: number, minimum: num
     duration = Option.none()
   }
   if (Option.isNone(duration)) {
-    throw new InvalidOptionsError({
+    throw new InvalidSpinnerOptionsError({
       option,
       reason: `cannot read ${describe(input)} as a duration. Use a number of milliseconds or a string such as "500 millis".`
     })
   }
   const millis = Duration.toMillis(duration.value)
   if (!(millis >= minimum) || !Number.isFinite(millis)) {
-    throw new InvalidOptionsError({ option, reason: `must be a finite duration of at least ${minimum} ms, got ${describe(input)}.` })
+    throw new InvalidSpinnerOptionsError({ option, reason: `must be a finite duration of at least ${minimum} ms, got ${describe(input)}.` })
   }
   return millis
 }
@@ -146,16 +147,16 @@ const millisOf = (option: string, input: unknown, fallback: number, minimum: num
 const settingsOf = (options: Options | undefined): Settings => {
   if (options === undefined) return { stream: undefined, delayMillis: 500, intervalMillis: 80 }
   if (typeof options !== "object" || options === null) {
-    throw new InvalidOptionsError({ option: "options", reason: `must be an object or undefined, got ${describe(options)}.` })
+    throw new InvalidSpinnerOptionsError({ option: "options", reason: `must be an object or undefined, got ${describe(options)}.` })
   }
   for (const name of Object.keys(options)) {
     if (!optionNames.has(name)) {
-      throw new InvalidOptionsError({ option: name, reason: "is not an option. The options are `stream`, `delay` and `interval`." })
+      throw new InvalidSpinnerOptionsError({ option: name, reason: "is not an option. The options are `stream`, `delay` and `interval`." })
     }
   }
   const stream = options.stream
   if (stream !== undefined && (typeof stream !== "object" || stream === null || typeof stream.write !== "function")) {
-    throw new InvalidOptionsError({
+    throw new InvalidSpinnerOptionsError({
       option: "stream",
       reason: `must have a \`write(text)\` method, as process.stderr has, got ${describe(stream)}.`
     })
@@ -226,7 +227,7 @@ const now = Clock.currentTimeMillis
  * )
  * ```
  *
- * @throws InvalidOptionsError
+ * @throws InvalidSpinnerOptionsError
  * @category constructors
  * @since 0.1.0
  */
@@ -411,7 +412,7 @@ export const make = (options?: Options): Effect.Effect<CacheReporter.Reporter, n
  * const program = load("Oslo").pipe(Effect.provide([DataCache.layerMemory(), NodeSpinner.layerWith({ delay: "2 seconds" })]))
  * ```
  *
- * @throws InvalidOptionsError
+ * @throws InvalidSpinnerOptionsError
  * @category layers
  * @since 0.1.0
  */

@@ -311,9 +311,9 @@ describe("NodeSpinner", () => {
   })
 
   describe("options", () => {
-    it("invalid options throw InvalidOptionsError, naming the option", () => {
+    it("invalid options throw InvalidSpinnerOptionsError, naming the option", () => {
       const bad = (options: unknown, pattern: RegExp) =>
-        assert.throws(() => NodeSpinner.make(options as NodeSpinner.Options), NodeSpinner.InvalidOptionsError, pattern)
+        assert.throws(() => NodeSpinner.make(options as NodeSpinner.Options), NodeSpinner.InvalidSpinnerOptionsError, pattern)
       bad({ delay: "soon" }, /Invalid option `delay` for NodeSpinner: cannot read "soon" as a duration/)
       bad({ delay: Number.NaN }, /`delay`.*cannot read NaN/)
       bad({ delay: -1 }, /`delay`.*at least 0 ms, got -1/)
@@ -322,7 +322,7 @@ describe("NodeSpinner", () => {
       bad({ stream: {} }, /`stream`.*must have a `write\(text\)` method/)
       bad({ speed: 2 }, /`speed`.*is not an option/)
       bad("fast", /`options`.*must be an object/)
-      assert.throws(() => NodeSpinner.layerWith({ interval: "5 millis" }), NodeSpinner.InvalidOptionsError, /`interval`/)
+      assert.throws(() => NodeSpinner.layerWith({ interval: "5 millis" }), NodeSpinner.InvalidSpinnerOptionsError, /`interval`/)
     })
 
     it.effect("layer and layerWith provide the reporter", () =>

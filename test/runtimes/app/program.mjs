@@ -61,7 +61,11 @@ const describe = (exit) => {
   const error = Exit.findErrorOption(exit)
   return Option.isSome(error)
     ? { kind: "failure", tag: error.value?._tag, message: clip(String(error.value?.message ?? error.value)) }
-    : { kind: "defect", message: clip(Cause.pretty(exit.cause)) }
+    : {
+        kind: "defect",
+        tag: Cause.squash(exit.cause)?._tag,
+        message: clip(String(Cause.squash(exit.cause)?.message ?? Cause.pretty(exit.cause)))
+      }
 }
 
 /**

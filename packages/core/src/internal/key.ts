@@ -278,3 +278,25 @@ export const makeKeyHasher = (
     }
   }
 }
+
+/**
+ * The bounded name a store gives the entry of these arguments: the
+ * XXH3-128 of their canonical form (with a `key` schema, of their encoding),
+ * as 32 hex digits, the same in every process. Needs the hasher loaded.
+ *
+ * @internal
+ */
+export const makeStoreNamer = (
+  key: Schema.Top | undefined,
+  hashers: ReadonlyArray<Hasher.TypeHasher>
+): ((args: ReadonlyArray<unknown>) => string) => {
+  if (key === undefined) {
+    const hasher = Hasher.structural({ hashers })
+    return (args) => hasher.hashUnsafe(args)
+  }
+  const hasher = Hasher.fromSchema(key as Schema.Top & { readonly EncodingServices: never })
+  const ast = key.ast
+  return ast._tag === "Arrays" && (ast.elements.length > 0 || ast.rest.length === 0)
+    ? (args) => hasher.hashUnsafe(args)
+    : (args) => hasher.hashUnsafe(args[0])
+}

@@ -1,8 +1,15 @@
 /**
  * Effect Metrics for each function table: counters and gauges that read the
- * table's own counters when they are exported, so hits pay nothing for them.
- * DataCache's series are `recall_data_cache_*`, ResourceCache's
- * `recall_resource_cache_*`, each with a `function` attribute.
+ * table's own counters when they are exported, so hits pay nothing for them
+ * and Metrics agree with `stats` at every moment. DataCache's series are
+ * `recall_data_cache_*`, ResourceCache's `recall_resource_cache_*`.
+ *
+ * Each series belongs to one cache and one function identity: its attributes
+ * are `function` (the name), `id` (the function identity: two versions of one
+ * name are two series) and `cache` (a label unique to each live layer: two
+ * session layers are two series). A table's series are removed when it
+ * leaves its cache, and all of a cache's when its layer closes; removing
+ * touches only the series it registered.
  */
 import type * as Context from "effect/Context"
 import * as Metric from "effect/Metric"
@@ -36,9 +43,14 @@ const byKind = {
  *
  * @internal
  */
-export const register = (kind: keyof typeof byKind, table: Table.Table, context: Context.Context<never>): Registrations => {
+export const register = (
+  kind: keyof typeof byKind,
+  table: Table.Table,
+  context: Context.Context<never>,
+  labels: { readonly cache: string; readonly id: string }
+): Registrations => {
   const metrics = byKind[kind]
-  const attributes = { function: table.name }
+  const attributes = { function: table.name, id: labels.id, cache: labels.cache }
   const ignore = () => {}
   const registrations = [
     ...Object.entries(metrics.counters).map(([field, metric]) =>

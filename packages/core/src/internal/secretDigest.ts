@@ -23,9 +23,13 @@ let hmac: IHasher | undefined
 let loading: Promise<void> | undefined
 let key: Uint8Array | undefined
 
+// WebCrypto's random source, on every runtime core supports (core builds without DOM or Node types: look it up).
+const webCrypto = (globalThis as { readonly crypto?: { readonly getRandomValues: (bytes: Uint8Array) => Uint8Array } }).crypto
+
 const randomKey = (): Uint8Array => {
   const bytes = new Uint8Array(32)
-  globalThis.crypto.getRandomValues(bytes)
+  if (webCrypto === undefined) throw new Error("recall needs WebCrypto's crypto.getRandomValues to key the digests of Redacted values")
+  webCrypto.getRandomValues(bytes)
   return bytes
 }
 

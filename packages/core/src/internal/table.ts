@@ -1,28 +1,32 @@
 /**
- * The entries of one cached function, and the registry of all of them.
+ * The entries of one cached function in one cache, the computations in
+ * flight for them, and the registry of every function's table.
  *
  * Settled values live in `entries` (a Map whose insertion order is the LRU
  * order: a use moves the key to the end). Work in flight lives apart, in
- * `flights`, so a computation never looks like a value. Every change to an
- * entry goes through `record`, which keeps the counters that feed stats and
+ * `flights`, so a computation never looks like a value. Every counted change
+ * goes through `record`, which keeps the counters that feed stats and
  * Metrics, so the two can never disagree.
  *
- * An entry is fresh until `storedAt + ttl`; with `staleWhileRevalidate` it
- * stays, stale, for that window more, and leaves at `expiresAt`. Both spans
- * are the same for every entry of a function, so entries expire in the
- * order they were stored: a list of the live entries in store order is
- * purged from its oldest end on every access, which frees expired entries in
- * amortised O(1) without a timer per entry. The list is intrusive (each entry
- * links its neighbours), so an entry that leaves for any reason is unlinked at
- * once: nothing the table dropped stays reachable from it.
+ * An entry is stored with absolute times (`storedAt`, `freshUntil`,
+ * `expiresAt`), decided by whoever stores it: the engine from the function's
+ * `ttl` and the clock, a store tier from what it read. Entries that expire
+ * sit in a min-heap by `expiresAt` (each entry knows its place in it), so
+ * expired entries leave in order however their expiries were chosen (a
+ * redefinition with a shorter `ttl`, entries read from a store), and an entry
+ * that leaves for any other reason is taken out of the heap at once: nothing
+ * the table dropped stays reachable from it.
  *
- * A table itself lives while it holds entries or computations, or while a
- * cached function that can still be called uses it (`users`, released when
- * the function object is garbage collected): an empty table nobody can reach
- * is dropped from the registry, with its counters, so functions made per
- * tenant or per request do not accumulate.
+ * A table lives while it holds entries or computations, or while a cached
+ * function that can still be called uses it (`users`, released when the
+ * function object is garbage collected): an empty table nobody can reach is
+ * dropped from the registry, with its counters and its Metrics, so functions
+ * made per tenant or per request do not accumulate.
  */
 import type * as Deferred from "effect/Deferred"
+
+/** How an entry left its table. @internal */
+export type Departure = "eviction" | "expiration" | "invalidation" | "replaced"
 
 /** @internal */
 export interface Entry {
@@ -42,26 +46,58 @@ export interface Entry {
   refreshFailures: number
   /** Registry-wide use counter, for the global byte budget's LRU choice. */
   lastUsed: number
-  /** Neighbours in store (and so expiry) order; only entries that expire are linked. */
-  older: Entry | undefined
-  newer: Entry | undefined
+  /** Its place in the expiry heap; -1 when it is not there. */
+  heapIndex: number
+  /** Set when the entry leaves its table. */
+  departed: Departure | undefined
+}
+
+/** The absolute times of an entry, as its storer decided them. @internal */
+export interface Times {
+  readonly storedAt: number
+  readonly freshUntil: number
+  readonly expiresAt: number
 }
 
 /**
  * How a computation in flight ended, as seen by the callers waiting on it.
  *
+ * - `Value`: it produced a value (stored or not); `value` is the computing
+ *   face's own result, for the caller that started it.
+ * - `Failed`: it failed; the caller that started it gets the cause, the
+ *   others take the failure's turn (one runs again) unless `everyone`.
+ * - `Retry`: it ended without a value or a failure to hand out (the layer
+ *   closed): check again.
+ *
  * @internal
  */
 export type FlightResult =
-  | { readonly _tag: "Value"; readonly stored: unknown; readonly output: ReadonlyArray<unknown> | undefined }
+  | { readonly _tag: "Value"; readonly stored: unknown; readonly output: ReadonlyArray<unknown> | undefined; readonly value: unknown }
+  | { readonly _tag: "Failed"; readonly cause: unknown; readonly everyone: boolean }
   | { readonly _tag: "Retry" }
-  | { readonly _tag: "Fail"; readonly error: unknown }
 
-/** @internal */
+/**
+ * One computation in flight. It belongs to the cache, not to the caller that
+ * started it: it runs in a fiber of the layer's scope.
+ *
+ * @internal
+ */
 export interface Flight {
+  readonly key: string
   readonly done: Deferred.Deferred<FlightResult>
+  /** The caller that started it (it gets the failure), if any: a refresh has none. */
+  readonly starter: object | undefined
   /** Set by a clear or invalidate during the computation: its result is not stored. */
-  stale: boolean
+  superseded: boolean
+  /** The fiber running the body, once it runs. */
+  fiberId: number | undefined
+  /** The flight this computation's own fiber is waiting for, if any (to find cycles). */
+  waitingOn: Flight | undefined
+  /** Callers waiting for it now. */
+  waiters: number
+  /** A value computed but not stored, released once the last waiter has it (a resource). */
+  unstored: { readonly stored: unknown } | undefined
+  settled: boolean
 }
 
 /**
@@ -99,8 +135,11 @@ const counterOf: Record<Event, keyof Counters> = {
 
 /** @internal */
 export class Table {
+  /** The function identity (exact, in memory). */
   readonly id: string
   readonly name: string
+  /** `name:hash` of the identity, for stats; needs the hasher. */
+  readonly publicId: () => string
   readonly registry: Registry
   private _limits!: Limits
   /** Whether any limit can evict an entry of this table, so recency must be kept. */
@@ -113,19 +152,21 @@ export class Table {
   users = 0
   /** Set once the registry dropped this table; a function that held it asks for a new one. */
   dropped = false
+  /** Set once a second live function object claimed this identity (warned about once). */
+  shared = false
   /**
    * Told when an entry leaves (evicted, expired, invalidated, cleared or
    * replaced): ResourceCache releases its instance there.
    */
   onLeave: ((entry: Entry) => void) | undefined = undefined
-  /** Ends of the expiry list: the entry stored first, and the one stored last. */
-  private oldest: Entry | undefined
-  private newest: Entry | undefined
+  /** Entries that expire, as a binary min-heap by `expiresAt`. */
+  private readonly heap: Array<Entry> = []
 
-  constructor(registry: Registry, id: string, name: string, limits: Limits) {
+  constructor(registry: Registry, id: string, name: string, limits: Limits, publicId: () => string) {
     this.registry = registry
     this.id = id
     this.name = name
+    this.publicId = publicId
     this.limits = limits
   }
 
@@ -134,17 +175,24 @@ export class Table {
   }
 
   set limits(limits: Limits) {
-    const ttlChanged =
-      this._limits !== undefined && (this._limits.ttlMillis !== limits.ttlMillis || this._limits.staleMillis !== limits.staleMillis)
+    // Entries keep the absolute expiry they were stored with; new limits apply to new entries.
     this._limits = limits
-    // Entries keep the expiry they were stored with; a new ttl applies to new
-    // entries, so the list is no longer in expiry order until resorted.
-    if (ttlChanged) this.resortExpiry()
     this.bounded = limits.maxEntries !== Infinity || limits.maxBytes !== Infinity || this.registry.maxBytes !== Infinity
+  }
+
+  /** Whether some entry can expire, so that a hit must read the clock. */
+  get expiring(): boolean {
+    return this.heap.length > 0
   }
 
   record(event: Event, count = 1): void {
     this.counters[counterOf[event]] += count
+  }
+
+  /** The times of an entry stored now under this table's limits. */
+  timesAt(now: number): Times {
+    const freshUntil = now + this.limits.ttlMillis
+    return { storedAt: now, freshUntil, expiresAt: freshUntil + this.limits.staleMillis }
   }
 
   /** The live entry for `key`, bumped to most recently used; expired ones are removed. */
@@ -152,10 +200,6 @@ export class Table {
     this.purgeExpired(now)
     const entry = this.entries.get(key)
     if (entry === undefined) return undefined
-    if (now >= entry.expiresAt) {
-      this.remove(entry, "expiration")
-      return undefined
-    }
     // Recency only matters when something can evict: then move the key to the
     // end of the Map (its LRU order). Unbounded caches skip the ~50 ns bump.
     if (this.bounded) {
@@ -174,31 +218,33 @@ export class Table {
     return entry !== undefined && now < entry.expiresAt
   }
 
-  /** Stores a value; `false` when it is larger than a byte budget and was not stored. */
-  store(key: string, stored: unknown, output: ReadonlyArray<unknown> | undefined, bytes: number, now: number): boolean {
+  /**
+   * Stores a value with the given absolute times; `false` when it was not
+   * stored (larger than a byte budget, or already expired at `now`).
+   */
+  store(key: string, stored: unknown, output: ReadonlyArray<unknown> | undefined, bytes: number, times: Times, now: number): boolean {
     this.purgeExpired(now)
-    if (bytes > this.limits.maxBytes || bytes > this.registry.maxBytes) return false
+    if (bytes > this.limits.maxBytes || bytes > this.registry.maxBytes || times.expiresAt <= now) return false
     const previous = this.entries.get(key)
-    if (previous !== undefined) this.remove(previous, undefined)
-    const freshUntil = now + this.limits.ttlMillis
+    if (previous !== undefined) this.remove(previous, "replaced")
     const entry: Entry = {
       key,
       stored,
       output,
       bytes,
-      storedAt: now,
-      freshUntil,
-      expiresAt: freshUntil + this.limits.staleMillis,
-      refreshAfter: freshUntil,
+      storedAt: times.storedAt,
+      freshUntil: times.freshUntil,
+      expiresAt: times.expiresAt,
+      refreshAfter: times.freshUntil,
       refreshFailures: 0,
       lastUsed: this.registry.tick++,
-      older: undefined,
-      newer: undefined
+      heapIndex: -1,
+      departed: undefined
     }
     this.entries.set(key, entry)
     this.bytes += bytes
     this.registry.bytes += bytes
-    if (entry.expiresAt !== Infinity) this.link(entry)
+    if (entry.expiresAt !== Infinity) this.heapPush(entry)
     while (this.entries.size > this.limits.maxEntries || this.bytes > this.limits.maxBytes) this.evictOldest()
     this.registry.enforceBudget()
     return true
@@ -211,8 +257,9 @@ export class Table {
   }
 
   /**
-   * Removes one key and makes any computation in flight for it stale. Entries
-   * already expired at `now` leave first, counted as expirations.
+   * Removes one key and supersedes any computation in flight for it (its
+   * result is not stored, and new callers start another). Entries already
+   * expired at `now` leave first, counted as expirations.
    */
   invalidate(key: string, now: number): void {
     this.purgeExpired(now)
@@ -220,75 +267,105 @@ export class Table {
     if (entry !== undefined) this.remove(entry, "invalidation")
     const flight = this.flights.get(key)
     if (flight !== undefined) {
-      flight.stale = true
+      flight.superseded = true
       this.flights.delete(key)
       this.dropIfUnused()
     }
   }
 
-  /** Removes every entry; those already expired at `now` count as expirations. */
+  /** Removes every entry and supersedes every computation; those already expired at `now` count as expirations. */
   clear(now: number): void {
     this.purgeExpired(now)
     if (this.entries.size > 0) this.record("invalidation", this.entries.size)
     this.registry.bytes -= this.bytes
     this.bytes = 0
-    const left = this.onLeave === undefined ? [] : Array.from(this.entries.values())
+    const left = Array.from(this.entries.values())
     this.entries.clear()
-    this.oldest = undefined
-    this.newest = undefined
-    for (const entry of left) this.onLeave!(entry)
-    for (const flight of this.flights.values()) flight.stale = true
+    this.heap.length = 0
+    for (const entry of left) {
+      entry.heapIndex = -1
+      entry.departed = "invalidation"
+      this.onLeave?.(entry)
+    }
+    for (const flight of this.flights.values()) flight.superseded = true
     this.flights.clear()
     this.dropIfUnused()
   }
 
   purgeExpired(now: number): void {
-    while (this.oldest !== undefined && this.oldest.expiresAt <= now) this.remove(this.oldest, "expiration")
+    const heap = this.heap
+    while (heap.length > 0 && heap[0]!.expiresAt <= now) this.remove(heap[0]!, "expiration")
   }
 
-  private link(entry: Entry): void {
-    entry.older = this.newest
-    if (this.newest === undefined) this.oldest = entry
-    else this.newest.newer = entry
-    this.newest = entry
-  }
-
-  private unlink(entry: Entry): void {
-    if (entry.older === undefined) {
-      if (this.oldest === entry) this.oldest = entry.newer
-    } else {
-      entry.older.newer = entry.newer
-    }
-    if (entry.newer === undefined) {
-      if (this.newest === entry) this.newest = entry.older
-    } else {
-      entry.newer.older = entry.older
-    }
-    entry.older = undefined
-    entry.newer = undefined
-  }
-
-  private resortExpiry(): void {
-    const expiring = Array.from(this.entries.values())
-      .filter((entry) => entry.expiresAt !== Infinity)
-      .sort((a, b) => a.expiresAt - b.expiresAt)
-    this.oldest = undefined
-    this.newest = undefined
-    for (const entry of expiring) {
-      entry.older = undefined
-      entry.newer = undefined
-      this.link(entry)
+  /** Takes a flight out of the table if it is still the key's flight. */
+  endFlight(flight: Flight): void {
+    if (this.flights.get(flight.key) === flight) {
+      this.flights.delete(flight.key)
+      this.dropIfUnused()
     }
   }
 
-  private remove(entry: Entry, event: Event | undefined): void {
+  private remove(entry: Entry, departure: Departure): void {
     this.entries.delete(entry.key)
-    if (entry.expiresAt !== Infinity) this.unlink(entry)
+    if (entry.heapIndex >= 0) this.heapRemove(entry)
     this.bytes -= entry.bytes
     this.registry.bytes -= entry.bytes
-    if (event !== undefined) this.record(event)
+    entry.departed = departure
+    if (departure !== "replaced") this.record(departure)
     this.onLeave?.(entry)
     this.dropIfUnused()
+  }
+
+  // The expiry heap: parent of i is (i - 1) >> 1.
+
+  private heapPush(entry: Entry): void {
+    entry.heapIndex = this.heap.length
+    this.heap.push(entry)
+    this.siftUp(entry.heapIndex)
+  }
+
+  private heapRemove(entry: Entry): void {
+    const heap = this.heap
+    const i = entry.heapIndex
+    const last = heap.pop()!
+    entry.heapIndex = -1
+    if (last === entry) return
+    heap[i] = last
+    last.heapIndex = i
+    this.siftDown(i)
+    this.siftUp(last.heapIndex)
+  }
+
+  private siftUp(i: number): void {
+    const heap = this.heap
+    const entry = heap[i]!
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (heap[parent]!.expiresAt <= entry.expiresAt) break
+      heap[i] = heap[parent]!
+      heap[i]!.heapIndex = i
+      i = parent
+    }
+    heap[i] = entry
+    entry.heapIndex = i
+  }
+
+  private siftDown(i: number): void {
+    const heap = this.heap
+    const n = heap.length
+    const entry = heap[i]!
+    for (;;) {
+      const left = 2 * i + 1
+      if (left >= n) break
+      const right = left + 1
+      const child = right < n && heap[right]!.expiresAt < heap[left]!.expiresAt ? right : left
+      if (heap[child]!.expiresAt >= entry.expiresAt) break
+      heap[i] = heap[child]!
+      heap[i]!.heapIndex = i
+      i = child
+    }
+    heap[i] = entry
+    entry.heapIndex = i
   }
 
   /** A function that used this table was garbage collected. */
@@ -304,7 +381,7 @@ export class Table {
 }
 
 /**
- * Every function's table, and the byte budget they share.
+ * Every function's table in one cache, and the byte budget they share.
  *
  * @internal
  */

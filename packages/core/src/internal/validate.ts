@@ -164,9 +164,10 @@ const hasNativeSource = (f: Function): boolean => /\{\s*\[native code\]\s*\}\s*$
 interface LayerOptions {
   readonly maxBytes?: number | undefined
   readonly sweepInterval?: Duration.Input | undefined
+  readonly replay?: boolean | undefined
 }
 
-const layerOptionNames: ReadonlySet<string> = new Set<keyof LayerOptions>(["maxBytes", "sweepInterval"])
+const layerOptionNames: ReadonlySet<string> = new Set<keyof LayerOptions>(["maxBytes", "sweepInterval", "replay"])
 
 /** `[Class, f]`: a class (a function with a prototype object, so `instanceof` works) and a function. */
 const isTypeHasher = (pair: unknown): boolean =>
@@ -187,8 +188,8 @@ export const layerOptions = (
   where: string,
   options: LayerOptions | undefined,
   names: ReadonlySet<string> = layerOptionNames
-): { readonly maxBytes: number; readonly sweepMillis: number } => {
-  if (options === undefined) return { maxBytes: Infinity, sweepMillis: 60_000 }
+): { readonly maxBytes: number; readonly sweepMillis: number; readonly replay: boolean | undefined } => {
+  if (options === undefined) return { maxBytes: Infinity, sweepMillis: 60_000, replay: undefined }
   options = snapshot(where, options, "an options object") as LayerOptions
   for (const option of Object.keys(options)) {
     if (!names.has(option)) {
@@ -201,7 +202,11 @@ export const layerOptions = (
     }
   }
   const maxBytes = positive(where, "maxBytes", options.maxBytes)
-  if (options.sweepInterval === undefined) return { maxBytes, sweepMillis: 60_000 }
+  const replay = options.replay
+  if (replay !== undefined && typeof replay !== "boolean") {
+    reject(where, "replay", `must be true or false, got ${describeInput(replay)}. Leave it out for the default.`)
+  }
+  if (options.sweepInterval === undefined) return { maxBytes, sweepMillis: 60_000, replay }
   const sweepMillis = durationMillis(options.sweepInterval)
   if (sweepMillis === undefined || !(sweepMillis > 0) || sweepMillis === Infinity) {
     return reject(
@@ -211,7 +216,7 @@ export const layerOptions = (
         "Leave it out for the default of 1 minute."
     )
   }
-  return { maxBytes, sweepMillis }
+  return { maxBytes, sweepMillis, replay }
 }
 
 const reject = (functionName: string, option: string, reason: string): never => {

@@ -1,0 +1,374 @@
+/**
+ * The paths of one call: a hit from the table, a hit checked by `validate`,
+ * and the miss path (join a computation in flight, or start one). Calls
+ * under `DataCache.layerPassthrough` run their body and keep nothing.
+ *
+ * **Invariants**
+ *
+ * - A hit is synchronous unless there is output to replay, a release to
+ *   start or a `validate` to call; it allocates nothing before the table is
+ *   read.
+ * - The miss path is one uninterruptible region: checking for a value,
+ *   choosing between joining and starting a flight, and registering and
+ *   starting a computation cannot be separated by an interrupt. Only waits
+ *   are interruptible: for a computation, for `validate`, for a release.
+ * - A caller waiting for a computation never waits for itself: a wait that
+ *   would close a cycle (a body calling itself with its own arguments, two
+ *   bodies waiting for each other) dies with a message instead.
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as Scope from "effect/Scope"
+import { CacheClosedError } from "../CachedFunction.ts"
+import * as Hasher from "../Hasher.ts"
+import * as Cache from "./cache.ts"
+import * as Computation from "./computation.ts"
+import { type Hold, unusable } from "./face.ts"
+import * as Refresh from "./refresh.ts"
+import * as Replay from "./replay.ts"
+import { type Slot, warnOnce } from "./slot.ts"
+import type * as Table from "./table.ts"
+import * as Xxh3 from "./xxh3.ts"
+
+/**
+ * The arguments' in-memory key, or the typed error that they cannot be
+ * hashed.
+ *
+ * @internal
+ */
+export const hashArgs = (slotName: string, hashKey: (args: ReadonlyArray<unknown>) => string, args: ReadonlyArray<unknown>) => {
+  try {
+    return hashKey(args)
+  } catch (e) {
+    if (e instanceof Hasher.Unhashable) return Hasher.toParamError(e, slotName, [])
+    // A key that needs a digest before the hasher loaded (or where it cannot load).
+    if (e instanceof Xxh3.NotLoaded) return e
+    throw e
+  }
+}
+
+/**
+ * Loads what a key needed (the WebAssembly hasher), then runs `again` once.
+ * Where it cannot load (a page whose CSP refuses WebAssembly, Node
+ * `--jitless`) the call dies with `WebAssemblyUnavailableError`, which says
+ * how to fix it: an environment without a hasher is no error of the call's
+ * arguments. Small keys never get here: they need no digest. `retried`: this
+ * is the second time, after a load that succeeded (then it is a bug: die).
+ *
+ * @internal
+ */
+export const loadThen = <A>(
+  missing: Xxh3.NotLoaded,
+  retried: boolean,
+  again: () => Effect.Effect<A, unknown, unknown>
+): Effect.Effect<A, unknown, unknown> => (retried ? Effect.die(missing) : Effect.andThen(Effect.orDie(missing.load), Effect.suspend(again)))
+
+/**
+ * The clock's time, from the fiber's own Clock; the cache remembers that
+ * clock for its sweep.
+ *
+ * @internal
+ */
+export const nowOf = (fiber: Fiber.Fiber<unknown, unknown>, cache: Cache.Cache): number => {
+  const clock = fiber.getRef(Clock.Clock)
+  cache.clock = clock
+  return clock.currentTimeMillisUnsafe()
+}
+
+/** Makes its effect as interruptible as the caller was, inside the miss path's one uninterruptible region. */
+type Restore = <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
+
+/** Runs `body` in the caller's uninterruptible region if it is in one already, else opens one. */
+const withRegion = <A>(outer: Restore | undefined, body: (restore: Restore) => Effect.Effect<A, unknown, unknown>) =>
+  outer === undefined ? Effect.uninterruptibleMask(body) : body(outer)
+
+/** What a call through a closed layer gets. */
+const closed = (slot: Slot<any, any>) => Effect.die(new CacheClosedError({ functionName: slot.definition.name, cache: slot.cache.kind }))
+
+/**
+ * A call: a hit from the table, or the miss path.
+ *
+ * @internal
+ */
+export const call = <A, S>(
+  slot: Slot<A, S>,
+  args: ReadonlyArray<unknown>,
+  key: string,
+  hold: Hold | undefined,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  owner: object
+): Effect.Effect<A, unknown, unknown> => {
+  const cache = slot.cache
+  if (cache.closed) return closed(slot)
+  if (slot.warning !== undefined) return Effect.andThen(warnOnce(slot), call(slot, args, key, hold, fiber, owner))
+  if (cache.passthrough) return passThrough(slot, { args, key, hold, owner }, fiber)
+  // Nothing is allocated for a hit: the call's record is made on the way to a miss.
+  return hit(slot, args, key, hold, fiber, undefined, undefined, owner) ?? resolve(slot, { args, key, hold, owner }, undefined)
+}
+
+/** The hit path: the caller's value, or `undefined` on a miss. */
+const hit = <A, S>(
+  slot: Slot<A, S>,
+  args: ReadonlyArray<unknown>,
+  key: string,
+  hold: Hold | undefined,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  made: Computation.Call | undefined,
+  restore: Restore | undefined,
+  owner: object
+): Effect.Effect<A, unknown, unknown> | undefined => {
+  const table = slot.table
+  // Like Effect's Cache: the clock is read only when entries can expire.
+  const now = table.expiring ? nowOf(fiber, slot.cache) : 0
+  const entry = table.use(key, now)
+  if (entry === undefined) return undefined
+  const face = slot.definition.face
+  if (face.lifecycle?.check !== undefined) return checked(slot, made ?? { args, key, hold, owner }, entry, now, restore)
+  const value = face.load(entry.stored as S, hold)
+  if (value === unusable) {
+    // What the table kept can no longer be used: drop it and recompute.
+    table.invalidate(key, now)
+    return undefined
+  }
+  table.record("hit")
+  const result = served(slot.cache, entry.output, value)
+  return now < entry.freshUntil
+    ? result
+    : Effect.andThen(Refresh.inBackground(slot, made ?? { args, key, hold, owner }, entry, now), result)
+}
+
+/** The value, after the recorded output is replayed; releases that fell due meanwhile start in the background. */
+const served = <A>(cache: Cache.Cache, output: ReadonlyArray<unknown> | undefined, value: A): Effect.Effect<A> => {
+  const result = output === undefined ? Effect.succeed(value) : Effect.as(Replay.replay(output as ReadonlyArray<Replay.Line>), value)
+  return cache.pending.length === 0 ? result : Effect.andThen(Cache.drainInBackground(cache), result)
+}
+
+/** The entries whose `validate` this fiber is running. */
+const InsideValidate = Context.Reference<ReadonlyArray<Table.Entry>>("@recall/core/internal/InsideValidate", { defaultValue: () => [] })
+
+/**
+ * Ends a borrow and waits (interruptibly) for the release it made due, if
+ * it was the last one on an instance that left the cache.
+ *
+ * @internal
+ */
+export const endHold = (slot: Slot<any, any>, hold: Hold): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    Cache.queueRelease(slot.cache, slot.definition.face.lifecycle!.unhold(hold))
+    return Cache.drain(slot.cache)
+  })
+
+/**
+ * A hit with a `check` (ResourceCache's `validate`): the entry is held while
+ * the check runs; false or a failure drops that entry (if it is still the
+ * one stored) and recomputes.
+ */
+const checked = <A, S>(
+  slot: Slot<A, S>,
+  call: Computation.Call,
+  entry: Table.Entry,
+  now: number,
+  outer: Restore | undefined
+): Effect.Effect<A, unknown, unknown> =>
+  // The probe's hold is taken and given back inside one uninterruptible
+  // region, so no interrupt can leave the instance held forever.
+  withRegion(outer, (restore) =>
+    Effect.withFiber((fiber) => {
+      const { definition, table } = slot
+      const validating = fiber.getRef(InsideValidate)
+      if (validating.includes(entry)) {
+        // validate called its own function with the arguments it checks: each call would check again, forever.
+        return Effect.die(
+          new Error(
+            `validate of ${definition.name} called ${definition.name} with the arguments it is checking; check the instance it is given instead.`
+          )
+        )
+      }
+      const face = definition.face
+      const lifecycle = face.lifecycle!
+      const probe = lifecycle.hold()
+      const value = face.load(entry.stored as S, probe)
+      if (value === unusable) {
+        table.invalidate(call.key, now)
+        return Effect.andThen(Cache.drainInBackground(slot.cache), resolve(slot, call, restore))
+      }
+      const release = endHold(slot, probe)
+      let verdict: unknown
+      try {
+        verdict = lifecycle.check!(value)
+      } catch (e) {
+        // A validate that throws counts as one that dies: false.
+        verdict = Effect.die(e)
+      }
+      if (!Effect.isEffect(verdict)) {
+        // Not a verdict at all (an async validate returns a Promise): a bug to fix, not a failed check.
+        return Effect.andThen(
+          release,
+          Effect.die(
+            new TypeError(
+              `validate of ${definition.name} must return an Effect<boolean>, got ${Hasher.describeType(verdict)}` +
+                (verdict instanceof Promise
+                  ? ": an async function returns a Promise; wrap it, e.g. (conn) => Effect.promise(() => conn.ping())"
+                  : ".")
+            )
+          )
+        )
+      }
+      // A validate that fails or dies counts as false; an interrupt stays an interrupt, alone.
+      const passed = Effect.catchCause(
+        Effect.provideService(verdict as Effect.Effect<boolean, unknown>, InsideValidate, [...validating, entry]),
+        (cause) =>
+          Cause.hasInterrupts(cause)
+            ? Effect.interrupt
+            : Effect.as(Effect.logDebug(`recall: validate of ${definition.name} failed; recomputing`, cause), false)
+      )
+      // The probe is given back on every way out; on success only after the
+      // caller's value is decided, so the instance cannot be released between.
+      return Effect.flatMap(
+        Effect.onExit(restore(passed), (exit) => (Exit.isSuccess(exit) ? Effect.void : release)),
+        (ok) =>
+          Effect.withFiber((fiber) => {
+            const current = table.entries.get(call.key) === entry
+            if (!ok || !current) {
+              // Only the entry that was checked leaves; a newer one stays. One
+              // that left while it was checked is not handed out: recompute.
+              if (current) table.invalidate(call.key, nowOf(fiber, slot.cache))
+              return Effect.andThen(release, resolve(slot, call, restore))
+            }
+            const kept = call.hold === undefined ? value : face.load(entry.stored as S, call.hold)
+            if (kept === unusable) return Effect.andThen(release, resolve(slot, call, restore))
+            table.record("hit")
+            const result = Effect.andThen(release, served(slot.cache, entry.output, kept))
+            return now < entry.freshUntil ? result : Effect.andThen(Refresh.inBackground(slot, call, entry, now), result)
+          })
+      )
+    })
+  )
+
+/**
+ * The miss path: share a computation in flight, or start one.
+ *
+ * Checking for a value, choosing between joining and starting a flight, and
+ * registering and starting a computation form one uninterruptible region;
+ * only the waits inside are interruptible.
+ */
+const resolve = <A, S>(slot: Slot<A, S>, call: Computation.Call, outer: Restore | undefined): Effect.Effect<A, unknown, unknown> =>
+  withRegion(outer, (restore) =>
+    Effect.withFiber((fiber) => {
+      // Another fiber may have stored the value since this caller's hit check.
+      const stored = hit(slot, call.args, call.key, call.hold, fiber, call, restore, call.owner)
+      if (stored !== undefined) return stored
+      if (slot.cache.closed) return closed(slot)
+      const flight = slot.table.flights.get(call.key)
+      const next =
+        flight === undefined
+          ? Effect.flatMap(Computation.start(slot, call, call, "miss", fiber, undefined, undefined), (started) =>
+              wait(slot, call, started, restore, fiber)
+            )
+          : wait(slot, call, flight, restore, fiber)
+      // Entries the hit check found expired are released in the background.
+      return slot.cache.pending.length === 0 ? next : Effect.andThen(Cache.drainInBackground(slot.cache), next)
+    })
+  )
+
+/**
+ * Waits for a computation: its value, its failure (for the caller that
+ * started it), or the turn to run again (it failed for another caller, or
+ * ended without a value).
+ */
+const wait = <A, S>(
+  slot: Slot<A, S>,
+  call: Computation.Call,
+  flight: Table.Flight,
+  restore: Restore,
+  fiber: Fiber.Fiber<unknown, unknown>
+): Effect.Effect<A, unknown, unknown> => {
+  // Only a computation's own fiber can close a cycle by waiting: fibers it
+  // forks may wait for it without blocking it.
+  const current = fiber.getRef(Computation.CurrentComputation)
+  const own = current !== undefined && current.fiberId === fiber.id ? current : undefined
+  if (own !== undefined) {
+    for (let at: Table.Flight | undefined = flight; at !== undefined; at = at.waitingOn) {
+      if (at === own) {
+        return Effect.die(
+          new Error(
+            `${slot.definition.name} called itself with the same arguments while computing them ` +
+              "(directly, or through cached functions that wait for each other); " +
+              "that call would wait for its own result forever. Compute the inner value without the cache, or with other arguments."
+          )
+        )
+      }
+    }
+    own.waitingOn = flight
+  }
+  flight.waiters++
+  const face = slot.definition.face
+  return Effect.flatMap(
+    Effect.onExit(restore(Deferred.await(flight.done)), (exit) =>
+      Effect.sync(() => {
+        if (own !== undefined) own.waitingOn = undefined
+        if (Exit.isFailure(exit)) Computation.leaveFlight(slot, flight)
+      })
+    ),
+    (result): Effect.Effect<A, unknown, unknown> => {
+      switch (result._tag) {
+        case "Value": {
+          const first = flight.starter === call
+          const value = first ? (result.value as A) : face.load(result.stored as S, call.hold)
+          Computation.leaveFlight(slot, flight)
+          if (value === unusable) return resolve(slot, call, restore)
+          if (first) return served(slot.cache, undefined, value)
+          slot.table.record("hit")
+          return served(slot.cache, result.output, value)
+        }
+        case "Failed":
+          Computation.leaveFlight(slot, flight)
+          return flight.starter === call || result.everyone
+            ? Effect.andThen(Cache.drainInBackground(slot.cache), Effect.failCause(result.cause as Cause.Cause<unknown>))
+            : resolve(slot, call, restore)
+        case "Retry":
+          Computation.leaveFlight(slot, flight)
+          return resolve(slot, call, restore)
+      }
+    }
+  )
+}
+
+/** Stands for a computation under passthrough, which has no flight. */
+const uncached: Table.Flight = {
+  key: "",
+  done: Deferred.makeUnsafe(),
+  starter: undefined,
+  superseded: true,
+  fiberId: undefined,
+  waitingOn: undefined,
+  waiters: 0,
+  unstored: undefined,
+  settled: true
+}
+
+/**
+ * A call under `DataCache.layerPassthrough`: the body runs in the caller's
+ * fiber, its value goes through the face, nothing is kept.
+ */
+const passThrough = <A, S>(
+  slot: Slot<A, S>,
+  call: Computation.Call,
+  fiber: Fiber.Fiber<unknown, unknown>
+): Effect.Effect<A, unknown, unknown> => {
+  slot.table.record("miss")
+  const scope = Scope.makeUnsafe()
+  return Effect.onExit(Scope.provide(Computation.bodyOf(slot, call, "miss", undefined, fiber, uncached), scope), (exit) =>
+    Cache.closeScope(slot.cache, scope, exit)
+  ).pipe(
+    Effect.flatMap((value) => {
+      const kept = slot.definition.face.keep(value, scope, undefined)
+      return kept._tag === "Rejected" ? Effect.fail(kept.error) : Effect.succeed(kept.value)
+    })
+  )
+}

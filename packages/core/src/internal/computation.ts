@@ -1,0 +1,272 @@
+/**
+ * One computation of a key: the flight that callers wait for, and the body
+ * that settles it.
+ *
+ * **A computation belongs to the cache**, not to the caller that started it.
+ * It runs in a fiber of the layer's scope, with the starting caller's
+ * services; interrupting any caller, the starter included, only stops that
+ * caller's wait. The computation runs to its end and its value is stored
+ * unless a clear or invalidate superseded it, `cacheIf` said no, a byte
+ * budget refused it, or the layer closed (which interrupts it). So requests
+ * that time out still fill the cache.
+ *
+ * Each computation runs in a `Scope` of its own: a ResourceCache keeps it
+ * with the instance and closes it when the instance is released; for a
+ * DataCache it closes as soon as the value is kept (what the body acquired
+ * is released then).
+ *
+ * A flight is registered, forked and settled without any interruptible step
+ * in between: its fiber starts at once, uninterruptibly, and a backstop on
+ * the fiber's exit settles it whatever happens. No interrupt can leave a key
+ * whose callers wait forever.
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as Scope from "effect/Scope"
+import { InvalidOptionsError } from "../CachedFunction.ts"
+import * as CacheReporter from "../CacheReporter.ts"
+import * as Hasher from "../Hasher.ts"
+import * as Cache from "./cache.ts"
+import type { Hold, Kind } from "./face.ts"
+import * as Replay from "./replay.ts"
+import type { Slot } from "./slot.ts"
+import * as Summary from "./summary.ts"
+import type * as Table from "./table.ts"
+
+/**
+ * One call past the hit check: its arguments, key and borrow. It holds the
+ * cached function object, so that a function garbage-collected during its own
+ * call cannot drop the table its value goes to.
+ *
+ * @internal
+ */
+export interface Call {
+  readonly args: ReadonlyArray<unknown>
+  readonly key: string
+  /** The caller borrows what it gets (ResourceCache's `use`). */
+  readonly hold: Hold | undefined
+  readonly owner: object
+}
+
+/**
+ * The computation the fiber is running, if any: set in a computation's
+ * fiber and inherited by the fibers it forks. Reports say `nested`, and
+ * waits look for cycles from it.
+ *
+ * @internal
+ */
+export const CurrentComputation = Context.Reference<Table.Flight | undefined>("@recall/core/internal/CurrentComputation", {
+  defaultValue: () => undefined
+})
+
+/** What happens once a computation ended (a refresh keeps its backoff here). */
+export type OnEnd = (outcome: "stored" | "unstored" | "failed", now: number) => void
+
+/**
+ * Registers a flight for `call.key` and starts its computation in the
+ * layer's scope. Must run where nothing can interrupt between the two (the
+ * caller's uninterruptible region): the flight is in the table once this
+ * returns, and its fiber is running.
+ *
+ * @internal
+ */
+export const start = <A, S>(
+  slot: Slot<A, S>,
+  call: Call,
+  starter: object | undefined,
+  kind: CacheReporter.Computation["kind"],
+  fiber: Fiber.Fiber<unknown, unknown>,
+  refreshing: Table.Entry | undefined,
+  onEnd: OnEnd | undefined
+): Effect.Effect<Table.Flight, never, unknown> => {
+  const { cache, table } = slot
+  const flight: Table.Flight = {
+    key: call.key,
+    done: Deferred.makeUnsafe(),
+    starter,
+    superseded: false,
+    fiberId: undefined,
+    waitingOn: undefined,
+    waiters: 0,
+    unstored: undefined,
+    settled: false
+  }
+  table.flights.set(call.key, flight)
+  table.record("miss")
+  return Effect.as(
+    Effect.tap(
+      Effect.forkIn(compute(slot, call, flight, kind, fiber, refreshing, onEnd), cache.scope, {
+        startImmediately: true,
+        uninterruptible: true
+      }),
+      // The backstop: a fiber interrupted before its first step settles nothing itself.
+      (computation) => Effect.sync(() => computation.addObserver(() => settle(slot, flight, RETRY)))
+    ),
+    flight
+  )
+}
+
+const RETRY: Table.FlightResult = { _tag: "Retry" }
+
+/** Ends a flight once: out of the table, and its waiters woken. Later calls do nothing. */
+const settle = (slot: Slot<any, any>, flight: Table.Flight, result: Table.FlightResult): void => {
+  if (flight.settled) return
+  flight.settled = true
+  slot.table.endFlight(flight)
+  Deferred.doneUnsafe(flight.done, Exit.succeed(result))
+  if (flight.waiters === 0) releaseUnstored(slot, flight)
+}
+
+/**
+ * A caller stops waiting for a flight (it has its result, or was
+ * interrupted): the last one out releases a value that was never stored.
+ *
+ * @internal
+ */
+export const leaveFlight = (slot: Slot<any, any>, flight: Table.Flight): void => {
+  flight.waiters--
+  if (flight.settled && flight.waiters === 0) releaseUnstored(slot, flight)
+}
+
+const releaseUnstored = (slot: Slot<any, any>, flight: Table.Flight): void => {
+  const unstored = flight.unstored
+  if (unstored === undefined) return
+  flight.unstored = undefined
+  Cache.queueRelease(slot.cache, slot.definition.face.lifecycle?.leave(unstored.stored))
+}
+
+/** The computation's fiber: the body, then keeping its value and settling the flight. */
+const compute = <A, S>(
+  slot: Slot<A, S>,
+  call: Call,
+  flight: Table.Flight,
+  kind: CacheReporter.Computation["kind"],
+  parent: Fiber.Fiber<unknown, unknown>,
+  refreshing: Table.Entry | undefined,
+  onEnd: OnEnd | undefined
+): Effect.Effect<void, never, unknown> =>
+  Effect.withFiber((self) => {
+    flight.fiberId = self.id
+    const { cache, definition, table } = slot
+    const face = definition.face
+    const scope = Scope.makeUnsafe()
+    const recorder = (definition.replay ?? cache.replay) ? new Replay.Recorder() : undefined
+    const clock = self.getRef(Clock.Clock)
+    const end = (outcome: "stored" | "unstored" | "failed") => onEnd?.(outcome, clock.currentTimeMillisUnsafe())
+    const body = Scope.provide(bodyOf(slot, call, kind, recorder, parent, flight), scope)
+    const keep = (value: A): Effect.Effect<void> => {
+      const kept = face.keep(value, scope, flight.starter === undefined ? undefined : call.hold)
+      if (kept._tag === "Rejected") {
+        settle(slot, flight, { _tag: "Failed", cause: Cause.fail(kept.error), everyone: true })
+        end("failed")
+        return Cache.closeScope(cache, scope, Exit.void)
+      }
+      const output = recorder === undefined || recorder.lines.length === 0 ? undefined : recorder.lines
+      let keepIt: boolean
+      try {
+        keepIt = definition.cacheIf === undefined || definition.cacheIf(value)
+      } catch (e) {
+        // A defect in cacheIf: nothing is stored, the starter gets the defect, the others run again.
+        flight.unstored = { stored: kept.stored }
+        settle(slot, flight, { _tag: "Failed", cause: Cause.die(e), everyone: false })
+        end("failed")
+        return face.lifecycle === undefined ? Cache.closeScope(cache, scope, Exit.void) : Effect.void
+      }
+      const now = clock.currentTimeMillisUnsafe()
+      const current = table.entries.get(call.key)
+      const stored =
+        keepIt &&
+        !flight.superseded &&
+        !cache.closed &&
+        // A refresh replaces the entry it refreshes, or that entry once it expired, never a newer one nor an evicted one.
+        (refreshing === undefined || current === refreshing || (current === undefined && refreshing.departed === "expiration")) &&
+        table.store(call.key, kept.stored, output, kept.bytes + (recorder?.bytes ?? 0), table.timesAt(now), now)
+      // Computed but not kept: it leaves once the callers waiting now have it (a resource is released once unborrowed).
+      if (!stored) flight.unstored = { stored: kept.stored }
+      settle(slot, flight, { _tag: "Value", stored: kept.stored, output, value: kept.value })
+      end(stored ? "stored" : "unstored")
+      // A DataCache computation's scope ends with it; a resource's lives with the instance.
+      return face.lifecycle === undefined ? Cache.closeScope(cache, scope, Exit.void) : Effect.void
+    }
+    return Effect.exit(Effect.interruptible(body)).pipe(
+      Effect.flatMap((exit): Effect.Effect<void> => {
+        if (recorder !== undefined) recorder.closed = true
+        if (Exit.isSuccess(exit)) return keep(exit.value)
+        // Interrupted (the layer closed): nothing to hand out; the waiters check again.
+        settle(slot, flight, Cause.hasInterruptsOnly(exit.cause) ? RETRY : { _tag: "Failed", cause: exit.cause, everyone: false })
+        end("failed")
+        // What the body acquired before it failed or was interrupted is released now.
+        return Cache.closeScope(cache, scope, exit)
+      }),
+      Effect.ensuring(
+        Effect.suspend(() => {
+          settle(slot, flight, RETRY)
+          return Cache.drainInBackground(cache)
+        })
+      )
+    )
+  })
+
+/**
+ * The body's Effect for one computation: checked to be an Effect, recording
+ * its output, reported and traced.
+ *
+ * @internal
+ */
+export const bodyOf = <A, S>(
+  slot: Slot<A, S>,
+  call: Call,
+  kind: CacheReporter.Computation["kind"],
+  recorder: Replay.Recorder | undefined,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  flight: Table.Flight
+): Effect.Effect<A, unknown, unknown> => {
+  const definition = slot.definition
+  let body: Effect.Effect<A, unknown, unknown> = Effect.suspend(() => {
+    const effect = definition.compute(...call.args)
+    return Effect.isEffect(effect) ? effect : Effect.die(notAnEffect(definition.face.kind, definition.name, effect))
+  })
+  if (recorder !== undefined) body = Replay.recording(body, recorder, fiber)
+  let summary: string | undefined
+  const computation: CacheReporter.Computation = {
+    function: definition.name,
+    cache: definition.face.kind,
+    get arguments() {
+      summary ??= Summary.summarize(call.args, definition.parameters)
+      return summary
+    },
+    kind,
+    spinner: definition.spinner,
+    showTime: definition.showTime,
+    nested: fiber.getRef(CurrentComputation) !== undefined
+  }
+  const reporter = fiber.getRef(CacheReporter.CacheReporter)
+  const clock = fiber.getRef(Clock.Clock)
+  return Effect.acquireUseRelease(
+    Effect.as(reporter.started(computation), clock.currentTimeMillisUnsafe()),
+    () => Effect.provideService(body, CurrentComputation, flight),
+    (startedAt, exit) =>
+      reporter.ended(
+        computation,
+        Exit.isSuccess(exit) ? "success" : Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : "failure",
+        clock.currentTimeMillisUnsafe() - startedAt
+      )
+  ).pipe(
+    Effect.withSpan(`recall.${definition.face.kind}.compute`, { attributes: { "recall.function": definition.name, "recall.kind": kind } })
+  )
+}
+
+const notAnEffect = (kind: Kind, name: string, value: unknown): InvalidOptionsError =>
+  new InvalidOptionsError({
+    functionName: name,
+    option: "body",
+    reason:
+      `the body returned ${Hasher.describeType(value)}, not an Effect. ` +
+      `Return an Effect (a promise through Effect.promise or Effect.tryPromise), or pass a generator function itself as the body: ` +
+      `${kind}.fn("${name}", function* (...) { ... }) runs it as Effect.fn("${name}") would.`
+  })

@@ -1,0 +1,155 @@
+/**
+ * Defining a cached function, for both faces: options checked once, the
+ * function identity, the two notions of its key, and the body it runs.
+ *
+ * **Identity.** A function's identity is its name, its source text (a
+ * generator body's own), `version`, the per-type hashers, the `key` schema
+ * and what the face adds (DataCache: the `value` schema and the copy mode).
+ * It exists twice: exactly, as the in-memory table id (`memoryId`, which
+ * needs no hasher), and as `name:hash` (`publicId`, the XXH3-128 of those
+ * parts: stats, Metrics and, with the store tier, the namespace of its
+ * entries).
+ *
+ * **Keys.** A call's arguments have two keys: the exact in-memory key of its
+ * entry (`hashKey`: the arguments themselves when small, a digest when large;
+ * see internal/key.ts), and the bounded name a store uses (`storeName`: the
+ * 32-hex-digit XXH3-128 of the arguments' canonical form, the same in every
+ * process).
+ */
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type { CommonOptions } from "../CachedFunction.ts"
+import { InvalidOptionsError } from "../CachedFunction.ts"
+import * as Hasher from "../Hasher.ts"
+import type { Face, Kind } from "./face.ts"
+import * as Key from "./key.ts"
+import * as Parameters from "./parameters.ts"
+import type * as Table from "./table.ts"
+import * as Validate from "./validate.ts"
+
+/**
+ * One cached function, as the engine runs it: its identity, limits, keys,
+ * face and presentation.
+ *
+ * @internal
+ */
+export interface Definition<A, S> {
+  readonly name: string
+  /** The exact identity: the id of its table in every cache. */
+  readonly memoryId: string
+  /** `name:hash` of the identity; needs the hasher (throws `NotLoaded` before it loads). */
+  readonly publicId: () => string
+  readonly limits: Table.Limits
+  /** The exact in-memory key of a call's arguments. */
+  readonly hashKey: (args: ReadonlyArray<unknown>) => string
+  /** The bounded name a store gives a call's entry: 32 hex digits, the same in every process. */
+  readonly storeName: (args: ReadonlyArray<unknown>) => string
+  /** Which arguments the keys leave out (the `_` parameters), for summaries. */
+  readonly parameters: Parameters.Plan
+  readonly cacheIf: ((value: A) => boolean) | undefined
+  /** `replay` as given; `undefined` takes the layer's default. */
+  readonly replay: boolean | undefined
+  /** Text for reporters; `undefined` when `spinner: false`. */
+  readonly spinner: string | undefined
+  readonly showTime: boolean
+  readonly face: Face<A, S>
+  /** The body: the user's function (a generator body already wrapped as `Effect.fn` would). */
+  readonly compute: (...args: ReadonlyArray<unknown>) => Effect.Effect<A, unknown, unknown>
+}
+
+/**
+ * Runs option checks, turning a problem they find into the public
+ * {@link InvalidOptionsError}. A function declaration, so that layers can use
+ * it while their module loads.
+ *
+ * @internal
+ */
+export function invalidOptions<X>(check: () => X): X {
+  try {
+    return check()
+  } catch (e) {
+    if (e instanceof Validate.OptionProblem) throw new InvalidOptionsError(e)
+    throw e
+  }
+}
+
+/** What a face adds to a definition, from its checked options. @internal */
+export interface FaceOf<A, S> {
+  readonly face: Face<A, S>
+  /** Parts of the identity only this face has (a value schema, a copy mode), as plain data. */
+  readonly identity: ReadonlyArray<unknown>
+  readonly cacheIf?: ((value: A) => boolean) | undefined
+}
+
+/** A schema as plain data for the identity: its JSON Schema document. @internal */
+export const schemaIdentity = (schema: Schema.Top | undefined): unknown =>
+  schema === undefined ? null : Schema.toJsonSchemaDocument(schema)
+
+/**
+ * Checks a cached function's options and builds its definition.
+ *
+ * @throws InvalidOptionsError
+ * @internal
+ */
+export const define = <A, S, O extends CommonOptions>(
+  kind: Kind,
+  given: O,
+  f: Function,
+  optionNames: ReadonlySet<string>,
+  faceOf: (options: O, name: string) => FaceOf<A, S>
+): Definition<A, S> => {
+  // Each option is read once, by the checks: what was checked is what is used.
+  const checked = invalidOptions(() => Validate.functionOptions(kind, given, f, optionNames))
+  const { name, limits } = checked
+  const options = checked.options as O
+  const { face, identity: faceIdentity, cacheIf } = invalidOptions(() => faceOf(options, name))
+  const parts = [
+    // Function.prototype's own toString: an own `toString` cannot stand in for the source.
+    Function.prototype.toString.call(f),
+    options.version ?? null,
+    ...faceIdentity,
+    // Per-type hashers decide what a key is: other hashers, other entries.
+    (options.hashers ?? []).map(([Class, hash]) => [Class.name, Function.prototype.toString.call(hash)]),
+    schemaIdentity(options.key as Schema.Top | undefined)
+  ]
+  const memoryId = `${name}\u0000${JSON.stringify(parts)}`
+  let publicId: string | undefined
+  const argumentsKey = Key.makeKeyHasher(options.key, options.hashers ?? [])
+  const argumentsName = Key.makeStoreNamer(options.key, options.hashers ?? [])
+  const parameters = Parameters.planOf(f, Validate.isEffectFnWrapper(f))
+  return {
+    name,
+    memoryId,
+    publicId: () => (publicId ??= `${name}:${Hasher.structural().hashUnsafe(parts)}`),
+    limits,
+    hashKey: Parameters.keyed(parameters, (args) => argumentsKey(Key.keyArgs(args))),
+    storeName: Parameters.keyed(parameters, (args) => argumentsName(Key.keyArgs(args))),
+    parameters,
+    cacheIf,
+    replay: options.replay,
+    spinner: options.spinner === false ? undefined : typeof options.spinner === "string" ? options.spinner : `Running ${name}(...)`,
+    showTime: options.showTime === true,
+    face,
+    compute: computeOf(name, f) as (...args: ReadonlyArray<unknown>) => Effect.Effect<A, unknown, unknown>
+  }
+}
+
+/** The body a cached function runs: a generator body runs as `Effect.fn(name)` would. @internal */
+export const computeOf = (name: string, f: Function): ((...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown>) =>
+  (Validate.isGeneratorFunction(f) ? Effect.fn(name)(f as (...args: Array<unknown>) => Generator<any, unknown, never>) : f) as (
+    ...args: ReadonlyArray<unknown>
+  ) => Effect.Effect<unknown, unknown, unknown>
+
+/** Rejects a second argument that is not a function. @internal */
+export const requireFunction = (kind: Kind, nameOrOptions: unknown, f: unknown): void => {
+  if (typeof f !== "function") {
+    throw new InvalidOptionsError({
+      functionName:
+        typeof nameOrOptions === "string"
+          ? nameOrOptions
+          : String((nameOrOptions as { name?: unknown } | undefined)?.name ?? "(anonymous)"),
+      option: "body",
+      reason: `the body (the second argument of ${kind}.fn) must be a function returning an Effect, or a generator function as Effect.fn takes.`
+    })
+  }
+}

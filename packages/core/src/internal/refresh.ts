@@ -1,0 +1,57 @@
+/**
+ * Stale-while-revalidate (Streamlit's `refresh_mode="background"`): a hit on
+ * a stale entry starts one background refresh, and is served the stale value
+ * at once.
+ *
+ * - A refresh is a computation like a miss (it belongs to the cache, runs in
+ *   a fiber of the layer's scope and in a `Scope` of its own), started by
+ *   nobody: callers that arrive once the entry has expired join it.
+ * - Marking the entry as refreshing and starting the refresh are one
+ *   uninterruptible step: a refresh is started exactly once per window, or
+ *   not marked as started.
+ * - Its value replaces the entry it refreshes, or that entry once it has
+ *   expired (a refresh that outlasts the window is not thrown away), never a
+ *   newer entry, an evicted one, or one a clear or invalidate removed.
+ * - A failed refresh keeps the stale value and backs off: 1 s, 2 s, 4 s, ...
+ *   (at most the window) before the next try.
+ */
+import * as Effect from "effect/Effect"
+import * as Computation from "./computation.ts"
+import type { Slot } from "./slot.ts"
+import type * as Table from "./table.ts"
+
+const startable = (slot: Slot<any, any>, call: Computation.Call, entry: Table.Entry, now: number): boolean =>
+  now >= entry.refreshAfter && !slot.table.flights.has(call.key) && !slot.cache.closed && slot.table.entries.get(call.key) === entry
+
+/**
+ * Starts one background refresh of a stale entry, unless one runs, the
+ * backoff after a failed refresh has not passed, or the cache closed.
+ *
+ * @internal
+ */
+export const inBackground = (
+  slot: Slot<any, any>,
+  call: Computation.Call,
+  entry: Table.Entry,
+  now: number
+): Effect.Effect<void, never, unknown> => {
+  if (!startable(slot, call, entry, now)) return Effect.void
+  return Effect.uninterruptible(
+    Effect.withFiber((fiber) => {
+      if (!startable(slot, call, entry, now)) return Effect.void
+      entry.refreshAfter = Infinity
+      return Effect.asVoid(
+        Computation.start(slot, { ...call, hold: undefined }, undefined, "refresh", fiber, entry, (outcome, at) => {
+          if (outcome !== "failed") {
+            // Stored (the entry is replaced), or not (cleared meanwhile, `cacheIf`): a later stale hit may try again.
+            entry.refreshAfter = at
+            return
+          }
+          entry.refreshFailures++
+          const backoff = Math.min(1000 * 2 ** (entry.refreshFailures - 1), Math.max(slot.table.limits.staleMillis, 1))
+          entry.refreshAfter = at + backoff
+        })
+      )
+    })
+  )
+}
