@@ -11,7 +11,8 @@
  *   `Computation` object (so a reporter may key its state by it), how the
  *   body ended and how long it ran on Effect's `Clock`, whatever the exit: a
  *   value, a failure or an interrupt.
- * - Both run in the computing caller's fiber and must not fail; keep them
+ * - Both run in the computation's fiber (in the layer's scope, with the
+ *   starting caller's services) and must not fail; keep them
  *   quick, as the computation waits for them.
  * - `computation.nested` is true when the computation started inside another
  *   cached function's body: a spinner shows only the outermost one.

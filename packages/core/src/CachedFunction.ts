@@ -452,7 +452,10 @@ export class InvalidOptionsError extends Schema.TaggedError<InvalidOptionsError>
   reason: Schema.String
 }) {
   override get message(): string {
-    return `Invalid option \`${this.option}\` for cached function ${this.functionName}: ${this.reason}`
+    // The body is no option: its mistakes read as such.
+    return this.option === "body"
+      ? `Invalid body of cached function ${this.functionName}: ${this.reason}`
+      : `Invalid option \`${this.option}\` for cached function ${this.functionName}: ${this.reason}`
   }
 }
 

@@ -633,9 +633,12 @@ const faceOf = <A>(options: Options<A>, name: string): Definition.FaceOf<A, unkn
  *
  * The result takes the same arguments and returns an Effect that needs a
  * {@link DataCache}. A hit returns a fresh copy of the stored value at once; a
- * miss runs the body in the caller's fiber (with the caller's services) and
- * stores a copy of its value. Concurrent calls with one key run the body
- * once. Errors are never cached.
+ * miss runs the body in a fiber of the layer's scope (with the caller's
+ * services, and in a `Scope` of its own that closes when the body's value is
+ * kept) and stores a copy of its value. The computation belongs to the cache:
+ * a caller that is interrupted (a request that timed out) stops waiting, and
+ * the value is stored all the same. Concurrent calls with one key run the
+ * body once. Errors are never cached.
  *
  * Invalid options throw {@link InvalidOptionsError} here, when the function
  * is defined, rather than when it is first called.
@@ -692,7 +695,7 @@ export const fn: {
     Args,
     A,
     Effect.Error<Eff> | KeyErrorOf<{}, Args> | ValueErrorOf<{}, A>,
-    Effect.Services<Eff>,
+    Exclude<Effect.Services<Eff>, Scope.Scope>,
     InvalidateArgs<Args>,
     KeyErrorOf<{}, Args>
   >
@@ -703,19 +706,26 @@ export const fn: {
     Args,
     ValueOf<O, A>,
     Effect.Error<Eff> | KeyErrorOf<O, Args> | ValueErrorOf<O, A>,
-    Effect.Services<Eff>,
+    Exclude<Effect.Services<Eff>, Scope.Scope>,
     LookupArgs<O, Args>,
     KeyErrorOf<O, Args>
   >
   <const Args extends ReadonlyArray<any>, A, E, R>(
     name: string,
     f: (...args: Args) => Effect.Effect<A, E, R>
-  ): CachedFunction<Args, A, E | KeyErrorOf<{}, Args> | ValueErrorOf<{}, A>, R, InvalidateArgs<Args>, KeyErrorOf<{}, Args>>
+  ): CachedFunction<Args, A, E | KeyErrorOf<{}, Args> | ValueErrorOf<{}, A>, Exclude<R, Scope.Scope>, InvalidateArgs<Args>, KeyErrorOf<{}, Args>>
   <const Args extends ReadonlyArray<any>, A, E, R, const O extends Options<NoInfer<A>> = {}>(
     options: O & Options<NoInfer<A>> & OptionChecks<O, NoInfer<Args>, NoInfer<A>>,
     // A generator body reaches this overload only with options the one above rejected: taking it here too reports just those.
     f: ((...args: Args) => Effect.Effect<A, E, R>) | ((...args: Args) => Generator<Effect.Effect<any, E, R>, A, never>)
-  ): CachedFunction<Args, ValueOf<O, A>, E | KeyErrorOf<O, Args> | ValueErrorOf<O, A>, R, LookupArgs<O, Args>, KeyErrorOf<O, Args>>
+  ): CachedFunction<
+    Args,
+    ValueOf<O, A>,
+    E | KeyErrorOf<O, Args> | ValueErrorOf<O, A>,
+    Exclude<R, Scope.Scope>,
+    LookupArgs<O, Args>,
+    KeyErrorOf<O, Args>
+  >
 } = (
   nameOrOptions: string | Options<unknown>,
   f: (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown> | Generator<unknown, unknown, never>

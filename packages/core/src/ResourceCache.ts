@@ -405,8 +405,10 @@ const faceOf = <A>(options: Options<A>): Definition.FaceOf<A, Resource> => {
  *
  * **Details**
  *
- * A miss runs the body in the caller's fiber (with the caller's services) and
- * in a Scope of its own, which the cache keeps with the instance. Every
+ * A miss runs the body in a fiber of the layer's scope (with the caller's
+ * services) and in a Scope of its own, which the cache keeps with the
+ * instance; a caller that is interrupted stops waiting, and the instance is
+ * still acquired and cached. Every
  * caller gets the same instance. Plain calls do not hold it; `use` and
  * `borrow` do. Invalid options throw `InvalidOptionsError` here.
  *

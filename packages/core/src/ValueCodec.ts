@@ -165,7 +165,7 @@ export const structuredCopy = <A>(): ValueCodec<A> =>
     (value) => {
       try {
         const { bytes, extras, tree, value: copied } = Copy.copy(value)
-        return { stored: new Kept(copied, tree, extras), bytes, value }
+        return { stored: new StoredCopy(copied, tree, extras), bytes, value }
       } catch (e) {
         if (!(e instanceof Copy.Uncopyable)) throw e
         // Paths are found only now, by walking the value again: the success path keeps none.
@@ -175,13 +175,13 @@ export const structuredCopy = <A>(): ValueCodec<A> =>
     // A tree (no shared references, no cycles, no holes or extra fields: most data) is copied without a memo or a look
     // for fields; other values are copied as the store copied them, looking for fields only if it found some.
     (stored) => {
-      const kept = stored as Kept<A>
+      const kept = stored as StoredCopy<A>
       return kept.tree ? Copy.copyTree(kept.value) : Copy.copy(kept.value, kept.extras).value
     }
   )
 
 /** What the structured copy keeps: the copy, whether it is a tree, and whether it has fields only a full copy sees. */
-class Kept<A> {
+class StoredCopy<A> {
   readonly value: A
   readonly tree: boolean
   readonly extras: boolean
