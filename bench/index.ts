@@ -5,61 +5,15 @@ import { DataCache, Hasher, ResourceCache } from "@recall/core"
 import { Cache, Effect } from "effect"
 import { createXXHash128 } from "hash-wasm"
 import { LRUCache } from "lru-cache"
+import { type Figure, gc, interleaved, millis, nsPerOp } from "./measure.ts"
 import { nativeHash } from "./nativeHash.ts"
 import { valueSchema } from "./valueSchema.ts"
 
 const json = process.argv.includes("--json")
-const gc = (globalThis as { gc?: () => void }).gc ?? (() => {})
-
-interface Figure {
-  readonly name: string
-  readonly value: number
-  readonly unit: string
-  readonly baseline?: string | undefined
-}
 const figures: Array<Figure> = []
 const report = (figure: Figure) => {
   figures.push(figure)
   if (json) console.log(JSON.stringify(figure))
-}
-
-/** Median over rounds of `run(ops)` in ns per op. */
-const nsPerOp = (ops: number, rounds: number, run: (ops: number) => void): number => {
-  run(Math.min(ops, 20_000))
-  const samples: Array<number> = []
-  for (let r = 0; r < rounds; r++) {
-    const start = process.hrtime.bigint()
-    run(ops)
-    samples.push(Number(process.hrtime.bigint() - start) / ops)
-  }
-  samples.sort((a, b) => a - b)
-  return samples[Math.floor(samples.length / 2)]!
-}
-
-const millis = (rounds: number, run: () => void): number => nsPerOp(1, rounds, run) / 1e6
-
-/**
- * Medians in ms of two runs measured in alternating rounds, so heap growth and
- * machine noise fall on both alike.
- */
-const interleaved = (rounds: number, a: () => void, b: () => void): readonly [number, number] => {
-  const time = (run: () => void) => {
-    const start = process.hrtime.bigint()
-    run()
-    return Number(process.hrtime.bigint() - start) / 1e6
-  }
-  a()
-  b()
-  const as: Array<number> = []
-  const bs: Array<number> = []
-  for (let r = 0; r < rounds; r++) {
-    as.push(time(a))
-    gc()
-    bs.push(time(b))
-    gc()
-  }
-  const median = (xs: Array<number>) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
-  return [median(as), median(bs)]
 }
 
 let sink = 0

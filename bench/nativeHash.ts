@@ -11,36 +11,7 @@ import { Hasher, NodeHasher } from "@recall/node"
 import { Effect } from "effect"
 import { createXXHash128 } from "hash-wasm"
 import * as Xxh3 from "../packages/core/src/internal/xxh3.ts"
-
-export interface Figure {
-  readonly name: string
-  readonly value: number
-  readonly unit: string
-  readonly baseline?: string | undefined
-}
-
-const gc = (globalThis as { gc?: () => void }).gc ?? (() => {})
-
-/** Medians in ms of two runs measured in alternating rounds. */
-const interleaved = (rounds: number, a: () => void, b: () => void): readonly [number, number] => {
-  const time = (run: () => void) => {
-    const start = process.hrtime.bigint()
-    run()
-    return Number(process.hrtime.bigint() - start) / 1e6
-  }
-  a()
-  b()
-  const as: Array<number> = []
-  const bs: Array<number> = []
-  for (let r = 0; r < rounds; r++) {
-    as.push(time(a))
-    gc()
-    bs.push(time(b))
-    gc()
-  }
-  const median = (xs: Array<number>) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
-  return [median(as), median(bs)]
-}
+import { type Figure, interleaved } from "./measure.ts"
 
 let sink = 0
 

@@ -8,8 +8,7 @@
  */
 import { DataCache, ValueCodec } from "@recall/core"
 import { Effect, Schema } from "effect"
-
-const gc = (globalThis as { gc?: () => void }).gc ?? (() => {})
+import { alternating, type Figure } from "./measure.ts"
 
 const Trip = Schema.Struct({
   id: Schema.Number,
@@ -31,36 +30,6 @@ const makeTrips = (): ReadonlyArray<typeof Trip.Type> =>
     zone: `zone ${i % 263}`
   }))
 
-/**
- * Runs measured in alternating rounds, so drift falls on all alike: the median
- * ms of each, and the median over rounds of each run's time over the first's
- * (a ratio per round is steadier than a ratio of medians on a busy machine).
- */
-const interleaved = (
-  rounds: number,
-  runs: ReadonlyArray<() => unknown>
-): { readonly ms: Array<number>; readonly ratios: Array<number> } => {
-  const samples = runs.map((): Array<number> => [])
-  for (const run of runs) run()
-  for (let r = 0; r < rounds; r++) {
-    runs.forEach((run, i) => {
-      gc()
-      const start = process.hrtime.bigint()
-      run()
-      samples[i]!.push(Number(process.hrtime.bigint() - start) / 1e6)
-    })
-  }
-  const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-  return { ms: samples.map(median), ratios: samples.map((xs) => median(xs.map((x, r) => x / samples[0]![r]!))) }
-}
-
-interface Figure {
-  readonly name: string
-  readonly value: number
-  readonly unit: string
-  readonly baseline?: string | undefined
-}
-
 /** The section: its figures, for `npm run bench` to print. */
 export const valueSchema: Effect.Effect<ReadonlyArray<Figure>, never, DataCache.DataCache> = Effect.gen(function* () {
   const loadTrips = DataCache.fn({ name: "bench/loadTrips", value: Trips }, (n: number) => Effect.succeed(makeTrips().slice(0, n)))
@@ -79,7 +48,7 @@ export const valueSchema: Effect.Effect<ReadonlyArray<Figure>, never, DataCache.
   const schemaCodec = ValueCodec.fromSchema(Trips)
   const schemaKept = schemaCodec.storeUnsafe(decoded).stored
   const codecHit = () => schemaCodec.loadUnsafe(schemaKept)
-  const { ms, ratios } = interleaved(15, [copy, hit, decodeEach, codecHit])
+  const { ms, ratios } = alternating(15, [copy, hit, decodeEach, codecHit])
   const [copyMs, hitMs, decodeMs] = ms
   yield* loadTrips.clear
   const figures: ReadonlyArray<Figure> = [

@@ -307,8 +307,8 @@ type NotPlainData<A, Depth extends ReadonlyArray<unknown>> =
           ? number extends A["length"]
             ? OwnMembers<A, Array<unknown>, `${number}`> | NotPlainData<A[number], Deeper>
             : { [I in keyof A]: NotPlainData<A[I], Deeper> }[number]
-          : A extends TypedArray
-            ? OwnMembers<A, TypedArrays[A[typeof Symbol.toStringTag]]>
+          : A extends ValueCodec.TypedArray
+            ? OwnMembers<A, ValueCodec.TypedArrays[A[typeof Symbol.toStringTag]]>
             : A extends DataView
               ? OwnMembers<A, DataView>
               : A extends ArrayBuffer
@@ -342,34 +342,6 @@ type MethodOf<A> = { [K in keyof A]-?: A[K] extends Function ? K : never }[keyof
 
 /** `A` when it has members its built-in `Builtin` has not (a subclass's), else `never`. */
 type OwnMembers<A, Builtin, Also = never> = [Exclude<keyof A, keyof Builtin | Also>] extends [never] ? never : A
-
-type TypedArray =
-  | Int8Array
-  | Uint8Array
-  | Uint8ClampedArray
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | BigUint64Array
-
-/** Typed array types by their `Symbol.toStringTag`. */
-interface TypedArrays {
-  readonly Int8Array: Int8Array
-  readonly Uint8Array: Uint8Array
-  readonly Uint8ClampedArray: Uint8ClampedArray
-  readonly Int16Array: Int16Array
-  readonly Uint16Array: Uint16Array
-  readonly Int32Array: Int32Array
-  readonly Uint32Array: Uint32Array
-  readonly Float32Array: Float32Array
-  readonly Float64Array: Float64Array
-  readonly BigInt64Array: BigInt64Array
-  readonly BigUint64Array: BigUint64Array
-}
 
 /**
  * A cached function: call it like the original; it needs a {@link DataCache}.
@@ -713,7 +685,14 @@ export const fn: {
   <const Args extends ReadonlyArray<any>, A, E, R>(
     name: string,
     f: (...args: Args) => Effect.Effect<A, E, R>
-  ): CachedFunction<Args, A, E | KeyErrorOf<{}, Args> | ValueErrorOf<{}, A>, Exclude<R, Scope.Scope>, InvalidateArgs<Args>, KeyErrorOf<{}, Args>>
+  ): CachedFunction<
+    Args,
+    A,
+    E | KeyErrorOf<{}, Args> | ValueErrorOf<{}, A>,
+    Exclude<R, Scope.Scope>,
+    InvalidateArgs<Args>,
+    KeyErrorOf<{}, Args>
+  >
   <const Args extends ReadonlyArray<any>, A, E, R, const O extends Options<NoInfer<A>> = {}>(
     options: O & Options<NoInfer<A>> & OptionChecks<O, NoInfer<Args>, NoInfer<A>>,
     // A generator body reaches this overload only with options the one above rejected: taking it here too reports just those.

@@ -854,7 +854,13 @@ export interface ReadonlyArrayBuffer {
   slice(begin?: number, end?: number): ArrayBuffer
 }
 
-type TypedArray =
+/**
+ * Every built-in typed array type.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type TypedArray =
   | Int8Array
   | Uint8Array
   | Uint8ClampedArray
@@ -867,8 +873,13 @@ type TypedArray =
   | BigInt64Array
   | BigUint64Array
 
-/** Typed array types by their `Symbol.toStringTag` (so a Node Buffer maps to Uint8Array). */
-interface TypedArrays {
+/**
+ * Typed array types by their `Symbol.toStringTag` (so a Node Buffer maps to Uint8Array).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface TypedArrays {
   readonly Int8Array: Int8Array
   readonly Uint8Array: Uint8Array
   readonly Uint8ClampedArray: Uint8ClampedArray

@@ -255,22 +255,32 @@ export const makeKeyHasher = (
     const json = !hashers.some(([Class]) => Class === Object || Class === Array)
     return (args) => primitiveKey(args) ?? (json ? jsonKey(args) : undefined) ?? hasher.keyUnsafe(args)
   }
-  // The schema describes the arguments as the key sees them, `_` parameters left out.
-  const hasher = Hasher.fromSchema(key as Schema.Top & { readonly EncodingServices: never })
+  return bySchema(key, (hasher, value) => hasher.keyUnsafe(value))
+}
+
+/**
+ * A key from a `key` schema, which describes the arguments as the key sees
+ * them (`_` parameters left out): only a tuple describes them one by one;
+ * Schema.Array, like every other schema, describes argument 0. A call with
+ * more arguments than the schema describes fails with `Unhashable`.
+ */
+const bySchema = (
+  key: Schema.Top,
+  spell: (hasher: Hasher.Hasher<unknown>, value: unknown) => string
+): ((args: ReadonlyArray<unknown>) => string) => {
+  const hasher = Hasher.fromSchema(key as Schema.Top & { readonly EncodingServices: never }) as Hasher.Hasher<unknown>
   const ast = key.ast
-  // Only a tuple describes the arguments one by one; Schema.Array, like every
-  // other schema, describes argument 0.
   if (ast._tag === "Arrays" && (ast.elements.length > 0 || ast.rest.length === 0)) {
     const described = ast.rest.length > 0 ? Infinity : ast.elements.length
     return (args) => {
       if (args.length > described) throw arity(args, described)
-      return hasher.keyUnsafe(args)
+      return spell(hasher, args)
     }
   }
   return (args) => {
     if (args.length > 1) throw arity(args, 1)
     try {
-      return hasher.keyUnsafe(args[0])
+      return spell(hasher, args[0])
     } catch (e) {
       // The schema describes argument 0; its issue says where inside it.
       if (e instanceof Hasher.Unhashable) throw new Hasher.Unhashable(e.value, [0, ...e.path], e.issue, e.reason)
@@ -294,9 +304,5 @@ export const makeStoreNamer = (
     const hasher = Hasher.structural({ hashers })
     return (args) => hasher.hashUnsafe(args)
   }
-  const hasher = Hasher.fromSchema(key as Schema.Top & { readonly EncodingServices: never })
-  const ast = key.ast
-  return ast._tag === "Arrays" && (ast.elements.length > 0 || ast.rest.length === 0)
-    ? (args) => hasher.hashUnsafe(args)
-    : (args) => hasher.hashUnsafe(args[0])
+  return bySchema(key, (hasher, value) => hasher.hashUnsafe(value))
 }

@@ -1,0 +1,61 @@
+/**
+ * A definition's two keys: the exact in-memory key of a call, and the
+ * bounded name a store will give its entry (32 hex digits, the same in every
+ * process), which leaves out what the key leaves out.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Hasher } from "@recall/core"
+import { Effect, Schema } from "effect"
+import * as Definition from "../src/internal/definition.ts"
+import type { Face } from "../src/internal/face.ts"
+
+const face: Face<unknown, unknown> = {
+  kind: "DataCache",
+  keep: (value) => ({ _tag: "Kept", stored: value, bytes: 0, value }),
+  load: (stored) => stored,
+  lifecycle: undefined
+}
+
+const define = (options: { readonly name: string; readonly key?: Schema.Top & { readonly EncodingServices: never } }, f: Function) =>
+  Definition.define("DataCache", options, f, new Set(["name", "key"]), () => ({ face, identity: [] }))
+
+describe("Definition", () => {
+  it.effect("a store name is 32 hex digits of the arguments, whatever spelling their in-memory key takes", () =>
+    Effect.gen(function* () {
+      yield* Hasher.load
+      const d = define({ name: "report" }, (city: string, year: number) => Effect.succeed(`${city} ${year}`))
+      const small = d.storeName(["Oslo", 2024])
+      const long = d.storeName(["x".repeat(5000), 2024])
+      assert.match(small, /^[0-9a-f]{32}$/)
+      assert.match(long, /^[0-9a-f]{32}$/)
+      assert.strictEqual(small, d.storeName(["Oslo", 2024]))
+      assert.notStrictEqual(small, d.storeName(["Oslo", 2025]))
+      assert.strictEqual(small, Hasher.structural().hashUnsafe(["Oslo", 2024]), "the canonical hash of the arguments")
+      assert.notStrictEqual(d.hashKey(["Oslo", 2024]), small, "the in-memory key is spelled otherwise")
+    })
+  )
+
+  it.effect("a store name leaves out the `_` parameters, as the key does", () =>
+    Effect.gen(function* () {
+      yield* Hasher.load
+      const d = define({ name: "fetchData" }, (_db: object, numRows: number) => Effect.succeed(numRows))
+      assert.strictEqual(d.storeName([{ a: 1 }, 10]), d.storeName([{ b: 2 }, 10]))
+      assert.notStrictEqual(d.storeName([{ a: 1 }, 10]), d.storeName([{ a: 1 }, 11]))
+    })
+  )
+
+  it.effect("with a key schema, a store name is the hash of the arguments' encoding", () =>
+    Effect.gen(function* () {
+      yield* Hasher.load
+      const d = define({ name: "at", key: Schema.Tuple([Schema.Date]) }, (at: Date) => Effect.succeed(at.getTime()))
+      assert.strictEqual(d.storeName([new Date(0)]), d.storeName([new Date(0)]))
+      assert.notStrictEqual(d.storeName([new Date(0)]), d.storeName([new Date(1)]))
+    })
+  )
+
+  it("the in-memory identity needs no hasher; the public one is name:hash", () => {
+    const d = define({ name: "report" }, (n: number) => Effect.succeed(n))
+    assert.isTrue(d.memoryId.startsWith("report\u0000"))
+    assert.match(d.publicId(), /^report:[0-9a-f]{32}$/)
+  })
+})
