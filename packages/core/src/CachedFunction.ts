@@ -132,12 +132,19 @@ export interface CommonOptions {
   /**
    * Record what the body writes through Effect's `Console` and its log lines
    * on a miss, and write them again, in order, on every hit, before the value
-   * returns (Streamlit replays a cached function's `st.*` calls). Nested
-   * cached functions' output is recorded inside the outer one's. Recorded
-   * output counts toward the entry's bytes.
+   * returns (Streamlit replays a cached function's `st.*` calls). A log
+   * line keeps the annotations and log spans the body added, each span with
+   * the time it had been open when the body logged. Nested cached functions'
+   * output is recorded inside the outer one's; a background refresh and the
+   * reporter's lines are not. What is recorded is a copy taken when the body
+   * writes it, counted toward the entry's bytes at its real size; a value
+   * with no data form (a function, a class instance, an Error) is kept as a
+   * short rendering.
    *
-   * Default: `true`. Cost: nothing on a hit that recorded nothing; one
-   * Console wrapper and one logger per miss.
+   * Default: the cache's (`replay` of the layer): `true` for a DataCache,
+   * `false` for a ResourceCache, whose output is about acquiring the
+   * resource. Cost: nothing on a hit that recorded nothing; per miss, one
+   * Console wrapper, two loggers and a copy of each argument written.
    */
   readonly replay?: boolean | undefined
 }

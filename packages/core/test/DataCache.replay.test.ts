@@ -1,15 +1,40 @@
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache } from "@recall/core"
-import { Console, Deferred, Effect, Fiber, Logger } from "effect"
+import { Cause, Console, Deferred, Effect, Fiber, Logger, Redacted, References } from "effect"
+import { TestClock } from "effect/testing"
+import { collected, gc } from "./fixtures/collected.ts"
 
-/** A Console and a logger that write every line into one list, in order. */
+/** An argument as a line shows it: strings as they are, other values as JSON. */
+const show = (arg: unknown): string => (typeof arg === "string" ? arg : JSON.stringify(arg))
+
+/**
+ * A Console and a logger that write every line into one list, in order. A
+ * log line shows the annotations and log spans it is logged with, as
+ * `{key=value ...}` and `[label=1000ms ...]`, when it has any.
+ */
 const capture = () => {
   const lines: Array<string> = []
+  const write =
+    (method: string) =>
+    (...args: ReadonlyArray<unknown>) =>
+      lines.push([method, ...args.map(show)].join(" "))
   const console: Console.Console = Object.assign(Object.create(globalThis.console), {
-    log: (...args: ReadonlyArray<unknown>) => lines.push(`log ${args.join(" ")}`),
-    warn: (...args: ReadonlyArray<unknown>) => lines.push(`warn ${args.join(" ")}`)
+    log: write("log"),
+    warn: write("warn"),
+    group: write("group"),
+    groupCollapsed: write("groupCollapsed"),
+    groupEnd: write("groupEnd")
   })
-  const logger = Logger.make(({ logLevel, message }) => lines.push(`${logLevel} ${(message as ReadonlyArray<unknown>).join(" ")}`))
+  const logger = Logger.make(({ date, fiber, logLevel, message }) => {
+    let line = [logLevel, ...(message as ReadonlyArray<unknown>).map(show)].join(" ")
+    const annotations = Object.entries(fiber.getRef(References.CurrentLogAnnotations))
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([key, value]) => `${key}=${show(value)}`)
+    if (annotations.length > 0) line += ` {${annotations.join(" ")}}`
+    const spans = fiber.getRef(References.CurrentLogSpans).map(([label, start]) => `${label}=${date.getTime() - start}ms`)
+    if (spans.length > 0) line += ` [${spans.join(" ")}]`
+    lines.push(line)
+  })
   const provide = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     effect.pipe(
       Effect.provideService(Console.Console, console),
@@ -20,6 +45,9 @@ const capture = () => {
   const take = () => lines.splice(0)
   return { provide, take }
 }
+
+/** A Console that writes nothing, for bodies that log megabytes. */
+const quiet: Console.Console = Object.assign(Object.create(globalThis.console), { log: () => {} })
 
 describe("DataCache replay", () => {
   it.effect("a hit writes the miss's Console output and log lines again, in order, before the value returns", () => {
@@ -181,5 +209,326 @@ describe("DataCache replay", () => {
       yield* load(1)
       assert.deepStrictEqual(out.take(), ["log computing 1"])
     }).pipe(out.provide)
+  })
+
+  describe("annotations and log spans", () => {
+    it.effect("a replayed log line has the body's annotations and spans, on top of the hit caller's, not the computing caller's", () => {
+      const out = capture()
+      return Effect.gen(function* () {
+        const load = DataCache.fn("load", (city: string) =>
+          Effect.gen(function* () {
+            yield* Effect.sleep("2 seconds")
+            yield* Effect.logInfo("loaded", city)
+          }).pipe(Effect.withLogSpan("load"), Effect.annotateLogs({ city, source: "api" }))
+        )
+        const miss = yield* Effect.forkChild(load("Oslo").pipe(Effect.annotateLogs({ request: 1 }), Effect.withLogSpan("first")))
+        yield* TestClock.adjust("2 seconds")
+        yield* Fiber.join(miss)
+        assert.deepStrictEqual(out.take(), ["Info loaded Oslo {city=Oslo request=1 source=api} [load=2000ms first=2000ms]"])
+        yield* TestClock.adjust("5 seconds")
+        yield* load("Oslo").pipe(Effect.annotateLogs({ request: 2, source: "cache?" }), Effect.withLogSpan("second"))
+        assert.deepStrictEqual(
+          out.take(),
+          ["Info loaded Oslo {city=Oslo request=2 source=api} [load=2000ms second=0ms]"],
+          "the body's own annotations win; the span shows the time it had been open when the body logged"
+        )
+        yield* load("Oslo")
+        assert.deepStrictEqual(out.take(), ["Info loaded Oslo {city=Oslo source=api} [load=2000ms]"])
+      }).pipe(out.provide)
+    })
+
+    it.effect("each line keeps the annotations and spans of its own moment, and Console lines are replayed as they were", () => {
+      const out = capture()
+      return Effect.gen(function* () {
+        const load = DataCache.fn("load", (n: number) =>
+          Effect.gen(function* () {
+            yield* Effect.logInfo("before")
+            yield* Effect.gen(function* () {
+              yield* Effect.sleep("1 second")
+              yield* Console.log("step", n)
+              yield* Effect.logWarning("inside")
+            }).pipe(Effect.annotateLogs("step", 1), Effect.withLogSpan("step"))
+            yield* Effect.sleep("1 second")
+            yield* Effect.logInfo("after")
+            return n
+          }).pipe(Effect.withLogSpan("total"))
+        )
+        const miss = yield* Effect.forkChild(load(1))
+        yield* TestClock.adjust("2 seconds")
+        yield* Fiber.join(miss)
+        const live = out.take()
+        assert.deepStrictEqual(live, [
+          "Info before [total=0ms]",
+          "log step 1",
+          "Warn inside {step=1} [step=1000ms total=1000ms]",
+          "Info after [total=2000ms]"
+        ])
+        yield* TestClock.adjust("1 minute")
+        yield* load(1)
+        assert.deepStrictEqual(out.take(), live)
+      }).pipe(out.provide)
+    })
+  })
+
+  describe("what runs outside the body's recording", () => {
+    it.effect(
+      "a background refresh that a stale hit starts inside another body writes live but is not recorded into the outer entry",
+      () => {
+        const out = capture()
+        return Effect.gen(function* () {
+          let runs = 0
+          const refreshed = yield* Deferred.make<void>()
+          const inner = DataCache.fn({ name: "inner", ttl: "1 second", staleWhileRevalidate: "1 minute" }, (n: number) =>
+            Effect.gen(function* () {
+              runs++
+              yield* Console.log(`inner run ${runs}`)
+              if (runs > 1) yield* Deferred.succeed(refreshed, undefined)
+              return n
+            })
+          )
+          const outer = DataCache.fn("outer", (n: number) =>
+            Effect.gen(function* () {
+              yield* Console.log("outer start")
+              const x = yield* inner(n)
+              // The refresh runs and writes while this body is still being recorded.
+              yield* Deferred.await(refreshed)
+              yield* Console.log("outer end")
+              return x
+            })
+          )
+          yield* inner(1)
+          out.take()
+          yield* TestClock.adjust("2 seconds")
+          yield* outer(1)
+          assert.sameMembers(
+            out.take(),
+            ["log outer start", "log inner run 1", "log inner run 2", "log outer end"],
+            "the refresh writes live"
+          )
+          assert.strictEqual(runs, 2)
+          yield* outer(1)
+          assert.deepStrictEqual(out.take(), ["log outer start", "log inner run 1", "log outer end"], "the stale hit's replay only")
+          yield* inner(1)
+          assert.deepStrictEqual(out.take(), ["log inner run 2"], "the refresh recorded its output for the entry it refreshed")
+        }).pipe(out.provide)
+      }
+    )
+
+    it.effect("the reporter's lines for a computation nested in a body are written but not recorded into the outer entry", () => {
+      const out = capture()
+      return Effect.gen(function* () {
+        const inner = DataCache.fn("inner", (n: number) => Effect.as(Console.log("inner", n), n * 2))
+        const outer = DataCache.fn("outer", (n: number) =>
+          Effect.gen(function* () {
+            yield* Console.log("outer start")
+            const x = yield* inner(n)
+            yield* Console.log("outer end")
+            return x
+          })
+        )
+        yield* outer(1)
+        const live = out.take()
+        assert.includeMembers(live, ["Debug computing inner(1) {recall.function=inner}", "log inner 1"], live.join("\n"))
+        yield* outer(1)
+        assert.deepStrictEqual(out.take(), ["log outer start", "log inner 1", "log outer end"])
+      }).pipe(Effect.provideService(References.MinimumLogLevel, "Debug"), out.provide)
+    })
+
+    it.effect("a nested miss's own log lines, with their annotations, are still the outer computation's output", () => {
+      const out = capture()
+      return Effect.gen(function* () {
+        const inner = DataCache.fn("inner", (n: number) =>
+          Effect.as(Effect.logInfo("inner", n).pipe(Effect.annotateLogs("part", "inner")), n)
+        )
+        const outer = DataCache.fn("outer", (n: number) =>
+          inner(n).pipe(Effect.annotateLogs("part", "outer"), Effect.annotateLogs("job", n))
+        )
+        yield* outer(1)
+        const live = out.take()
+        assert.deepStrictEqual(live, ["Info inner 1 {job=1 part=inner}"])
+        yield* outer(1)
+        assert.deepStrictEqual(out.take(), live)
+        yield* inner(1).pipe(Effect.annotateLogs("job", 9))
+        assert.deepStrictEqual(out.take(), ["Info inner 1 {job=9 part=inner}"], "the inner entry keeps only what the inner body added")
+      }).pipe(out.provide)
+    })
+  })
+
+  describe("groups", () => {
+    it.effect("a group the body leaves open is closed on replay, and a groupEnd with no group to close is not replayed", () => {
+      const out = capture()
+      return Effect.gen(function* () {
+        const load = DataCache.fn("load", (n: number) =>
+          Effect.gen(function* () {
+            // Written straight to the Console: Effect's Console.group ends its group with its scope.
+            yield* Console.consoleWith((console) => Effect.sync(() => console.groupEnd()))
+            // The body's scope closes after its output was recorded: these groups end unrecorded.
+            yield* Console.group({ label: "rows" })
+            yield* Console.log("row", n)
+            yield* Console.group({ label: "details", collapsed: true })
+            yield* Console.log("detail", n)
+            return n
+          })
+        )
+        yield* load(1)
+        assert.deepStrictEqual(out.take(), [
+          "groupEnd",
+          "group rows",
+          "log row 1",
+          "groupCollapsed details",
+          "log detail 1",
+          "groupEnd",
+          "groupEnd"
+        ])
+        yield* load(1)
+        assert.deepStrictEqual(out.take(), ["group rows", "log row 1", "groupCollapsed details", "log detail 1", "groupEnd", "groupEnd"])
+      }).pipe(out.provide)
+    })
+
+    it.effect("a group the body opens and closes is replayed as it was", () => {
+      const out = capture()
+      return Effect.gen(function* () {
+        const load = DataCache.fn("load", (n: number) => Effect.as(Console.withGroup(Console.log("row", n), { label: "rows" }), n))
+        yield* load(1)
+        const live = out.take()
+        assert.deepStrictEqual(live, ["group rows", "log row 1", "groupEnd"])
+        yield* load(1)
+        assert.deepStrictEqual(out.take(), live)
+      }).pipe(out.provide)
+    })
+  })
+
+  describe("what is kept", () => {
+    it.effect("a logged object is copied when the body logs it: changing it afterwards does not change the replay", () => {
+      const out = capture()
+      return Effect.gen(function* () {
+        const load = DataCache.fn("load", (n: number) =>
+          Effect.gen(function* () {
+            const row = { n, tags: ["new"] }
+            yield* Console.log("row", row)
+            yield* Effect.logInfo("row", row)
+            row.n = -1
+            row.tags.push("changed")
+            return n
+          })
+        )
+        yield* load(1)
+        const live = out.take()
+        assert.deepStrictEqual(live, ['log row {"n":1,"tags":["new"]}', 'Info row {"n":1,"tags":["new"]}'])
+        yield* load(1)
+        assert.deepStrictEqual(out.take(), live)
+      }).pipe(out.provide)
+    })
+
+    it.effect("an argument with no data form is kept as a short rendering; a cause as the errors it prints", () =>
+      Effect.gen(function* () {
+        const seen: Array<ReadonlyArray<unknown>> = []
+        const pretty: Array<string> = []
+        const console: Console.Console = Object.assign(Object.create(globalThis.console), {
+          log: (...args: ReadonlyArray<unknown>) => seen.push(args)
+        })
+        const logger = Logger.make(({ cause }) => pretty.push(Cause.pretty(cause)))
+        class Point {
+          readonly x: number
+          readonly y: number
+          constructor(x: number, y: number) {
+            this.x = x
+            this.y = y
+          }
+        }
+        function handler() {}
+        const failure = new Error("no rows")
+        const load = DataCache.fn("load", (n: number) =>
+          Effect.gen(function* () {
+            yield* Console.log(handler, new Point(1, 2), Redacted.make("hunter2"), failure)
+            yield* Effect.logError("failed", Cause.fail(failure))
+            return n
+          })
+        )
+        const run = load(1).pipe(
+          Effect.provideService(Console.Console, console),
+          Effect.provideService(Logger.CurrentLoggers, new Set([logger]))
+        )
+        yield* run
+        assert.strictEqual(seen[0]![0], handler, "the computing caller sees the arguments themselves")
+        yield* run
+        assert.deepStrictEqual(seen[1], ["[Function: handler]", "Point { x: 1, y: 2 }", "<redacted>", failure.stack])
+        assert.strictEqual(pretty.length, 2)
+        assert.strictEqual(pretty[1], pretty[0], "the replayed cause prints as the original did")
+        assert.include(pretty[1], "no rows")
+      }).pipe(Effect.provide(DataCache.layerMemory()))
+    )
+
+    it.effect("recorded output counts toward the entry's bytes at its real size", () =>
+      Effect.gen(function* () {
+        const quietly = DataCache.fn("quietly", (n: number) => Effect.succeed(n))
+        const logging = DataCache.fn("logging", (n: number) => Effect.as(Console.log("rows", new Float64Array(1024)), n))
+        const annotated = DataCache.fn("annotated", (n: number) =>
+          Effect.as(Effect.logInfo("rows").pipe(Effect.annotateLogs("rows", new Float64Array(1024))), n)
+        )
+        yield* quietly(1)
+        yield* logging(1)
+        yield* annotated(1)
+        const base = (yield* quietly.stats).bytes
+        assert.isAtLeast((yield* logging.stats).bytes - base, 8192, "a logged argument")
+        assert.isAtLeast((yield* annotated.stats).bytes - base, 8192, "an annotation")
+      }).pipe(
+        Effect.provideService(Console.Console, quiet),
+        Effect.provideService(Logger.CurrentLoggers, new Set()),
+        Effect.provide(DataCache.layerMemory())
+      )
+    )
+
+    it.effect("a body logging 32 MB, called with 20 keys under maxBytes: 1 MB, keeps no more than the budget", () =>
+      Effect.gen(function* () {
+        const refs: Array<WeakRef<object>> = []
+        const load = DataCache.fn({ name: "load", maxBytes: 1_000_000 }, (key: number) =>
+          Effect.suspend(() => {
+            const samples = new Float64Array(4_000_000) // 32 MB
+            samples[0] = key
+            refs.push(new WeakRef(samples))
+            return Effect.as(key % 2 === 0 ? Console.log("samples", samples) : Effect.logInfo("samples", samples), key)
+          })
+        )
+        gc()
+        const before = process.memoryUsage().arrayBuffers
+        for (let key = 0; key < 20; key++) assert.strictEqual(yield* load(key), key)
+        const stats = yield* load.stats
+        assert.isAtMost(stats.bytes, 1_000_000)
+        assert.strictEqual(stats.entries, 0, "each entry is over the budget: none is stored")
+        for (const [i, ref] of refs.entries()) assert.isTrue(yield* collected(ref), `the array logged for key ${i} is not kept`)
+        const kept = process.memoryUsage().arrayBuffers - before
+        assert.isBelow(kept, 32_000_000, `${(kept / 1e6).toFixed(1)} MB of array buffers stayed reachable`)
+      }).pipe(
+        Effect.provideService(Console.Console, quiet),
+        Effect.provideService(Logger.CurrentLoggers, new Set()),
+        Effect.provide(DataCache.layerMemory())
+      )
+    )
+
+    it.effect("the recorded copy leaves with its entry", () =>
+      Effect.gen(function* () {
+        const replayed: Array<WeakRef<object>> = []
+        const logger = Logger.make(({ message }) => {
+          const part = (message as ReadonlyArray<unknown>)[0]
+          if (typeof part === "object" && part !== null) replayed.push(new WeakRef(part))
+        })
+        const report = DataCache.fn("report", (n: number) =>
+          Effect.as(Effect.logInfo({ text: `row ${n}`, padding: new Float64Array(1024) }), n)
+        )
+        const logged = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provideService(effect, Logger.CurrentLoggers, new Set([logger]))
+        yield* logged(report(0))
+        replayed.length = 0
+        yield* logged(report(0))
+        const copy = replayed[0]!
+        assert.isFalse(yield* collected(copy), "the entry keeps what it recorded")
+        yield* report.invalidate(0)
+        assert.isTrue(yield* collected(copy), "and lets go of it with the entry")
+      }).pipe(
+        Effect.provideService(Logger.CurrentLoggers, new Set()),
+        Effect.provide(Logger.layer([])),
+        Effect.provide(DataCache.layerMemory())
+      )
+    )
   })
 })

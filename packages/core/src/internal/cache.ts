@@ -17,7 +17,8 @@ import type * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
+import * as Deferred from "effect/Deferred"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import * as EffectCopies from "./effectCopies.ts"
@@ -48,7 +49,23 @@ export interface Cache {
   readonly context: Context.Context<never>
   /** The clock the last call used: the sweep reads the same one, so TTL is one timeline. */
   clock: Clock.Clock | undefined
+  /** Done when `clock` changes: the sweep wakes and sleeps on the new clock. */
+  clockChanged: Deferred.Deferred<void>
   closed: boolean
+}
+
+/**
+ * Remembers the clock a call used, for the sweep; a new clock wakes the
+ * sweep, so that it sleeps on that clock from then on.
+ *
+ * @internal
+ */
+export const useClock = (cache: Cache, clock: Clock.Clock): void => {
+  if (cache.clock === clock) return
+  cache.clock = clock
+  const changed = cache.clockChanged
+  cache.clockChanged = Deferred.makeUnsafe()
+  Deferred.doneUnsafe(changed, Exit.void)
 }
 
 let caches = 0
@@ -87,6 +104,7 @@ export const make = (options: {
       metrics: new Map(),
       context,
       clock: undefined,
+      clockChanged: Deferred.makeUnsafe(),
       closed: false
     }
     registry.onDrop = (table) => unregisterMetrics(cache, table)
@@ -113,12 +131,16 @@ const sweep = (cache: Cache, sweepMillis: number): Effect.Effect<never> =>
     const interval = Duration.millis(sweepMillis)
     const once = Effect.suspend(() => {
       const clock = cache.clock ?? layerClock
-      return Effect.andThen(
-        clock.sleep(interval),
-        Effect.suspend(() => {
-          cache.registry.purgeExpired((cache.clock ?? layerClock).currentTimeMillisUnsafe())
-          return drainInBackground(cache)
-        })
+      return Effect.raceFirst(
+        Effect.andThen(
+          clock.sleep(interval),
+          Effect.suspend(() => {
+            cache.registry.purgeExpired((cache.clock ?? layerClock).currentTimeMillisUnsafe())
+            return drainInBackground(cache)
+          })
+        ),
+        // The calls' clock changed: sleep on that one instead.
+        Deferred.await(cache.clockChanged)
       )
     })
     return Effect.forever(once)

@@ -76,7 +76,7 @@ export const loadThen = <A>(
  */
 export const nowOf = (fiber: Fiber.Fiber<unknown, unknown>, cache: Cache.Cache): number => {
   const clock = fiber.getRef(Clock.Clock)
-  cache.clock = clock
+  Cache.useClock(cache, clock)
   return clock.currentTimeMillisUnsafe()
 }
 
@@ -219,18 +219,19 @@ const checked = <A, S>(
           )
         )
       }
-      // A validate that fails or dies counts as false; an interrupt stays an interrupt, alone.
+      // A validate that fails or dies counts as false; an interrupt stays an interrupt, alone (the
+      // handler sits outside `restore`, so it also runs for a caller interrupted during validate).
       const passed = Effect.catchCause(
-        Effect.provideService(verdict as Effect.Effect<boolean, unknown>, InsideValidate, [...validating, entry]),
+        restore(Effect.provideService(verdict as Effect.Effect<boolean, unknown>, InsideValidate, [...validating, entry])),
         (cause) =>
           Cause.hasInterrupts(cause)
             ? Effect.interrupt
-            : Effect.as(Effect.logDebug(`recall: validate of ${definition.name} failed; recomputing`, cause), false)
+            : Effect.as(Replay.outside(Effect.logDebug(`recall: validate of ${definition.name} failed; recomputing`, cause)), false)
       )
       // The probe is given back on every way out; on success only after the
       // caller's value is decided, so the instance cannot be released between.
       return Effect.flatMap(
-        Effect.onExit(restore(passed), (exit) => (Exit.isSuccess(exit) ? Effect.void : release)),
+        Effect.onExit(passed, (exit) => (Exit.isSuccess(exit) ? Effect.void : release)),
         (ok) =>
           Effect.withFiber((fiber) => {
             const current = table.entries.get(call.key) === entry
@@ -296,7 +297,7 @@ const wait = <A, S>(
     for (let at: Table.Flight | undefined = flight; at !== undefined; at = at.waitingOn) {
       if (at === own) {
         return Effect.die(
-          new Error(
+          new Computation.CycleError(
             `${slot.definition.name} called itself with the same arguments while computing them ` +
               "(directly, or through cached functions that wait for each other); " +
               "that call would wait for its own result forever. Compute the inner value without the cache, or with other arguments."

@@ -64,6 +64,12 @@ export const CurrentComputation = Context.Reference<Table.Flight | undefined>("@
   defaultValue: () => undefined
 })
 
+/** The defect of a wait that would close a cycle: every waiter of the computations in the cycle gets it. @internal */
+export class CycleError extends Error {}
+
+const closedACycle = (cause: Cause.Cause<unknown>): boolean =>
+  cause.reasons.some((reason) => reason._tag === "Die" && reason.defect instanceof CycleError)
+
 /** What happens once a computation ended (a refresh keeps its backoff here). */
 export type OnEnd = (outcome: "stored" | "unstored" | "failed", now: number) => void
 
@@ -157,6 +163,7 @@ const compute = <A, S>(
     const scope = Scope.makeUnsafe()
     const recorder = (definition.replay ?? cache.replay) ? new Replay.Recorder() : undefined
     const clock = self.getRef(Clock.Clock)
+    Cache.useClock(cache, clock)
     const end = (outcome: "stored" | "unstored" | "failed") => onEnd?.(outcome, clock.currentTimeMillisUnsafe())
     const body = Scope.provide(bodyOf(slot, call, kind, recorder, parent, flight), scope)
     const keep = (value: A): Effect.Effect<void> => {
@@ -198,7 +205,7 @@ const compute = <A, S>(
         if (recorder !== undefined) recorder.closed = true
         if (Exit.isSuccess(exit)) return keep(exit.value)
         // Interrupted (the layer closed): nothing to hand out; the waiters check again.
-        settle(slot, flight, Cause.hasInterruptsOnly(exit.cause) ? RETRY : { _tag: "Failed", cause: exit.cause, everyone: false })
+        settle(slot, flight, Cause.hasInterruptsOnly(exit.cause) ? RETRY : { _tag: "Failed", cause: exit.cause, everyone: closedACycle(exit.cause) })
         end("failed")
         // What the body acquired before it failed or was interrupted is released now.
         return Cache.closeScope(cache, scope, exit)
@@ -231,7 +238,7 @@ export const bodyOf = <A, S>(
     const effect = definition.compute(...call.args)
     return Effect.isEffect(effect) ? effect : Effect.die(notAnEffect(definition.face.kind, definition.name, effect))
   })
-  if (recorder !== undefined) body = Replay.recording(body, recorder, fiber)
+  if (recorder !== undefined) body = Replay.recording(body, recorder)
   let summary: string | undefined
   const computation: CacheReporter.Computation = {
     function: definition.name,
@@ -247,14 +254,19 @@ export const bodyOf = <A, S>(
   }
   const reporter = fiber.getRef(CacheReporter.CacheReporter)
   const clock = fiber.getRef(Clock.Clock)
+  // The reporter speaks for the cache, not the body: a computation nested in
+  // another body reports outside that body's recording, or the outer entry
+  // would replay the inner computation's "computing ..." lines on every hit.
   return Effect.acquireUseRelease(
-    Effect.as(reporter.started(computation), clock.currentTimeMillisUnsafe()),
+    Effect.as(Replay.outside(reporter.started(computation)), clock.currentTimeMillisUnsafe()),
     () => Effect.provideService(body, CurrentComputation, flight),
     (startedAt, exit) =>
-      reporter.ended(
-        computation,
-        Exit.isSuccess(exit) ? "success" : Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : "failure",
-        clock.currentTimeMillisUnsafe() - startedAt
+      Replay.outside(
+        reporter.ended(
+          computation,
+          Exit.isSuccess(exit) ? "success" : Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : "failure",
+          clock.currentTimeMillisUnsafe() - startedAt
+        )
       )
   ).pipe(
     Effect.withSpan(`recall.${definition.face.kind}.compute`, { attributes: { "recall.function": definition.name, "recall.kind": kind } })

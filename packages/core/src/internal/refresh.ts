@@ -17,6 +17,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Computation from "./computation.ts"
+import * as Replay from "./replay.ts"
 import type { Slot } from "./slot.ts"
 import type * as Table from "./table.ts"
 
@@ -40,17 +41,22 @@ export const inBackground = (
     Effect.withFiber((fiber) => {
       if (!startable(slot, call, entry, now)) return Effect.void
       entry.refreshAfter = Infinity
+      // A refresh is the cache's work, not the output of the body whose stale
+      // hit started it: it runs outside that body's recording (its own
+      // output is recorded for the entry it refreshes).
       return Effect.asVoid(
-        Computation.start(slot, { ...call, hold: undefined }, undefined, "refresh", fiber, entry, (outcome, at) => {
-          if (outcome !== "failed") {
-            // Stored (the entry is replaced), or not (cleared meanwhile, `cacheIf`): a later stale hit may try again.
-            entry.refreshAfter = at
-            return
-          }
-          entry.refreshFailures++
-          const backoff = Math.min(1000 * 2 ** (entry.refreshFailures - 1), Math.max(slot.table.limits.staleMillis, 1))
-          entry.refreshAfter = at + backoff
-        })
+        Replay.outside(
+          Computation.start(slot, { ...call, hold: undefined }, undefined, "refresh", fiber, entry, (outcome, at) => {
+            if (outcome !== "failed") {
+              // Stored (the entry is replaced), or not (cleared meanwhile, `cacheIf`): a later stale hit may try again.
+              entry.refreshAfter = at
+              return
+            }
+            entry.refreshFailures++
+            const backoff = Math.min(1000 * 2 ** (entry.refreshFailures - 1), Math.max(slot.table.limits.staleMillis, 1))
+            entry.refreshAfter = at + backoff
+          })
+        )
       )
     })
   )

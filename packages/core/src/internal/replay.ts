@@ -3,21 +3,42 @@
  * lines, recorded on a miss and written again on every hit, in order, as
  * Streamlit replays the `st.*` elements of a cached function.
  *
- * Recording wraps the caller's own Console and adds a logger, so the
- * computing caller still sees everything as it happens. A nested cached
- * call's output, replayed or written, goes through the outer body's Console
- * and loggers, so the outer entry records it too.
+ * - Recording wraps the computation's Console (the starting caller's) and
+ *   adds two loggers around its loggers, so the computing caller still sees
+ *   everything as it happens.
+ * - A log line keeps the annotations and log spans the body added (those of
+ *   the caller that started the computation are that caller's, not the
+ *   body's), as they were when it logged; a replayed line carries them on
+ *   top of the hit caller's own, and each span shows the time it had been
+ *   open when the body logged, not the time since.
+ * - What is recorded is a copy, taken when the body writes: later changes to
+ *   a logged object do not change the replay, and the copy counts toward the
+ *   entry's bytes at its real size. An argument with no data form (a
+ *   function, a class instance, an Error) is kept as a short rendering, a
+ *   string; a cause as the errors `Cause.pretty` shows, with their messages
+ *   and stacks.
+ * - A nested cached call's output, replayed or written, goes through the
+ *   outer body's Console and loggers, so the outer entry records it too: it
+ *   is the outer computation's output. What runs on the cache's behalf
+ *   rather than the body's (a background refresh, the reporter's lines) runs
+ *   {@link outside} every recording.
+ * - On replay, groups are balanced: a `group` the body left open is closed
+ *   after the entry's last line, and a `groupEnd` with no group of the
+ *   entry's own to close is left out.
  *
  * A record is plain data (a Console method and its arguments, or a log
- * level, message and cause): the stores of a later issue persist it beside
- * the value.
+ * level, message, cause, annotations and spans): the stores of a later issue
+ * persist it beside the value.
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import type * as LogLevel from "effect/LogLevel"
+import * as References from "effect/References"
+import * as Copy from "./copy.ts"
 
 /** One thing a body wrote. @internal */
 export type Line =
@@ -27,6 +48,10 @@ export type Line =
       readonly level: LogLevel.LogLevel
       readonly message: ReadonlyArray<unknown>
       readonly cause: Cause.Cause<unknown> | undefined
+      /** The annotations the body added or changed, as they were when it logged. */
+      readonly annotations: Readonly<Record<string, unknown>> | undefined
+      /** The log spans the body opened, innermost first, each with how long it had been open when the line was logged. */
+      readonly spans: ReadonlyArray<readonly [label: string, elapsedMillis: number]> | undefined
     }
 
 type ConsoleMethod = Exclude<keyof Console.Console, symbol>
@@ -56,86 +81,312 @@ export class Recorder {
   inLog = false
   /**
    * Set when the computation ends. Fibers the body forked (a keep-alive, a
-   * refresh, a release) inherit its Console and loggers and may write later:
-   * that is not the computation's output, and the entry's lines stay as stored.
+   * release) inherit its Console and loggers and may write later: that is
+   * not the computation's output, and the entry's lines stay as stored.
    */
   closed = false
 
-  push(line: Line): void {
+  push(line: Line, bytes: number): void {
     if (this.closed) return
     this.lines.push(line)
-    this.bytes += estimateBytes(line)
+    this.bytes += bytes
   }
 }
 
+/** The Console and loggers from before any recording, for what runs on the cache's behalf. */
+interface Outputs {
+  readonly console: Console.Console
+  readonly loggers: ReadonlySet<Logger.Logger<unknown, any>>
+}
+
+/** Set while a body records: what its outermost recording wrapped. */
+const Outside = Context.Reference<Outputs | undefined>("@recall/core/internal/Replay/Outside", { defaultValue: () => undefined })
+
 /**
- * The body, recording what it writes into `recorder` while still writing it
- * through the caller's Console and loggers.
+ * Runs `effect` with the Console and loggers from before any recording, so
+ * that nothing it writes is recorded into a body in progress: a background
+ * refresh started by a stale hit inside a body, the reporter's lines for a
+ * computation nested in one. Outside a recording it is `effect` itself.
  *
  * @internal
  */
-export const recording = <A, E, R>(
-  body: Effect.Effect<A, E, R>,
-  recorder: Recorder,
-  fiber: Fiber.Fiber<unknown, unknown>
-): Effect.Effect<A, E, R> => {
-  // Loggers run one after another, in the set's order, within one log call.
-  // The first and last loggers here bracket that call: what the others write
-  // to the Console meanwhile (Effect's default logger prints through it) is
-  // the log line itself, recorded once, as a log line.
-  const opening = Logger.make(() => {
-    recorder.inLog = true
+export const outside = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withFiber((fiber) => {
+    const outputs = fiber.getRef(Outside)
+    return outputs === undefined
+      ? effect
+      : effect.pipe(Effect.provideService(Console.Console, outputs.console), Effect.provideService(Logger.CurrentLoggers, outputs.loggers))
   })
-  const closing = Logger.make(({ logLevel, message, cause }) => {
-    recorder.inLog = false
-    recorder.push({
-      _tag: "Log",
-      level: logLevel,
-      message: Array.isArray(message) ? [...message] : [message],
-      cause: cause.reasons.length === 0 ? undefined : cause
+
+/**
+ * The body, recording what it writes into `recorder` while still writing it
+ * through the Console and loggers of the fiber it runs in.
+ *
+ * @internal
+ */
+export const recording = <A, E, R>(body: Effect.Effect<A, E, R>, recorder: Recorder): Effect.Effect<A, E, R> =>
+  Effect.withFiber((fiber) => {
+    const console = fiber.getRef(Console.Console)
+    const loggers = fiber.getRef(Logger.CurrentLoggers)
+    // What the caller that started the computation had is the caller's: only what the body adds is recorded.
+    const baseAnnotations = fiber.getRef(References.CurrentLogAnnotations)
+    const baseSpans = fiber.getRef(References.CurrentLogSpans)
+    // Loggers run one after another, in the set's order, within one log call.
+    // The first and last loggers here bracket that call: what the others write
+    // to the Console meanwhile (Effect's default logger prints through it) is
+    // the log line itself, recorded once, as a log line.
+    const opening = Logger.make(() => {
+      recorder.inLog = true
     })
+    const closing = Logger.make((options) => {
+      recorder.inLog = false
+      if (!recorder.closed) recordLog(recorder, options, baseAnnotations, baseSpans)
+    })
+    return body.pipe(
+      Effect.provideService(Console.Console, recordingConsole(console, recorder)),
+      Effect.provideService(Logger.CurrentLoggers, new Set([opening, ...loggers, closing])),
+      Effect.provideService(Outside, fiber.getRef(Outside) ?? { console, loggers })
+    )
   })
-  const loggers = new Set<Logger.Logger<unknown, unknown>>([opening, ...fiber.getRef(Logger.CurrentLoggers), closing])
-  return body.pipe(
-    Effect.provideService(Console.Console, recordingConsole(fiber.getRef(Console.Console), recorder)),
-    Effect.provideService(Logger.CurrentLoggers, loggers)
-  )
-}
 
 const recordingConsole = (target: Console.Console, recorder: Recorder): Console.Console => {
   const console = Object.create(target) as Record<string, unknown>
   for (const method of recordedMethods) {
     console[method] = (...args: ReadonlyArray<unknown>) => {
-      if (!recorder.inLog) recorder.push({ _tag: "Console", method, args })
+      if (!recorder.inLog && !recorder.closed) {
+        let bytes = LINE_BYTES
+        const kept = args.map((arg) => {
+          const sized = keep(arg)
+          bytes += sized.bytes
+          return sized.value
+        })
+        recorder.push({ _tag: "Console", method, args: kept }, bytes)
+      }
       ;(target[method] as (...args: ReadonlyArray<unknown>) => void)(...args)
     }
   }
   return console as unknown as Console.Console
 }
 
+const recordLog = (
+  recorder: Recorder,
+  { cause, date, fiber, logLevel, message }: Logger.Options<unknown>,
+  baseAnnotations: Readonly<Record<string, unknown>>,
+  baseSpans: ReadonlyArray<readonly [string, number]>
+): void => {
+  let bytes = LINE_BYTES
+  const message_ = (Array.isArray(message) ? message : [message]).map((part) => {
+    const sized = keep(part)
+    bytes += sized.bytes
+    return sized.value
+  })
+  let keptCause: Cause.Cause<unknown> | undefined
+  if (cause.reasons.length > 0) {
+    const sized = keepCause(cause)
+    keptCause = sized.value
+    bytes += sized.bytes
+  }
+  let annotations: Record<string, unknown> | undefined
+  const current = fiber.getRef(References.CurrentLogAnnotations)
+  if (current !== baseAnnotations) {
+    for (const key of Object.keys(current)) {
+      const value = current[key]
+      if (Object.hasOwn(baseAnnotations, key) && Object.is(baseAnnotations[key], value)) continue
+      const sized = keep(value)
+      annotations ??= {}
+      setOwn(annotations, key, sized.value)
+      bytes += STRING_BYTES + 2 * key.length + sized.bytes
+    }
+  }
+  let spans: Array<readonly [string, number]> | undefined
+  const currentSpans = fiber.getRef(References.CurrentLogSpans)
+  if (currentSpans !== baseSpans) {
+    const now = date.getTime()
+    for (const span of currentSpans) {
+      if (baseSpans.includes(span)) continue
+      spans ??= []
+      spans.push([span[0], now - span[1]])
+      bytes += SPAN_BYTES + 2 * span[0].length
+    }
+  }
+  recorder.push({ _tag: "Log", level: logLevel, message: message_, cause: keptCause, annotations, spans }, bytes)
+}
+
 /**
- * Writes recorded lines again, through the hit caller's Console and loggers.
+ * Writes recorded lines again, through the hit caller's Console and loggers,
+ * with groups balanced: a `groupEnd` with no group of these lines to close is
+ * left out, and groups the lines left open are closed after the last one.
  *
  * @internal
  */
 export const replay = (lines: ReadonlyArray<Line>): Effect.Effect<void> =>
-  Effect.forEach(
-    lines,
-    (line) =>
-      line._tag === "Console"
-        ? Console.consoleWith((console) =>
-            Effect.sync(() => (console[line.method] as (...args: ReadonlyArray<unknown>) => void)(...line.args))
-          )
-        : Effect.logWithLevel(line.level as LogLevel.Severity)(...line.message, ...(line.cause === undefined ? [] : [line.cause])),
-    { discard: true }
-  )
+  Effect.withFiber((fiber) => {
+    const console = fiber.getRef(Console.Console)
+    let depth = 0
+    const effects: Array<Effect.Effect<void>> = []
+    for (const line of lines) {
+      if (line._tag === "Log") {
+        effects.push(replayLog(line))
+        continue
+      }
+      if (line.method === "group" || line.method === "groupCollapsed") depth++
+      else if (line.method === "groupEnd") {
+        if (depth === 0) continue
+        depth--
+      }
+      effects.push(Effect.sync(() => (console[line.method] as (...args: ReadonlyArray<unknown>) => void)(...line.args)))
+    }
+    for (; depth > 0; depth--) effects.push(Effect.sync(() => console.groupEnd()))
+    return Effect.forEach(effects, (effect) => effect, { discard: true })
+  })
 
-/** A rough size of a line in memory: strings at two bytes a unit, other arguments at a flat 16 bytes. */
-const estimateBytes = (line: Line): number => {
-  let bytes = 32
-  for (const part of line._tag === "Console" ? line.args : line.message) {
-    bytes += typeof part === "string" ? 2 * part.length : 16
+const replayLog = (line: Extract<Line, { readonly _tag: "Log" }>): Effect.Effect<void> => {
+  let log = Effect.logWithLevel(line.level as LogLevel.Severity)(...line.message, ...(line.cause === undefined ? [] : [line.cause]))
+  if (line.annotations !== undefined) log = Effect.annotateLogs(log, line.annotations)
+  const spans = line.spans
+  if (spans === undefined) return log
+  // Each span starts as long before this line as it had been open when the body logged: it shows its own duration.
+  return Effect.withFiber((fiber) => {
+    const now = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+    const replayed = spans.map(([label, elapsed]): [string, number] => [label, now - elapsed])
+    return Effect.provideService(log, References.CurrentLogSpans, [...replayed, ...fiber.getRef(References.CurrentLogSpans)])
+  })
+}
+
+// ---------------------------------------------------------------------------
+// What is kept of a written value
+// ---------------------------------------------------------------------------
+
+// Rough sizes in V8, used only for byte budgets.
+const LINE_BYTES = 32
+const STRING_BYTES = 16
+const SPAN_BYTES = 48
+
+/** The longest rendering kept of a value with no data form. */
+const MAX_RENDERING = 2000
+
+/** A copy of `value` and its size; for a value with no data form, a short rendering. */
+const keep = (value: unknown): Copy.Sized<unknown> => {
+  try {
+    return Copy.copy(value)
+  } catch {
+    // Uncopyable, or a value that throws when read: a rendering, which a logging call must never fail to make.
+    const text = render(value)
+    return { value: text, bytes: STRING_BYTES + 2 * text.length }
   }
-  if (line._tag === "Log" && line.cause !== undefined) bytes += 2 * Cause.pretty(line.cause).length
+}
+
+/**
+ * A cause as `Cause.pretty` shows it: each failure and defect becomes an
+ * Error with the message and stack (and causes) it is printed with; what
+ * the original held besides is not kept.
+ */
+const keepCause = (cause: Cause.Cause<unknown>): Copy.Sized<Cause.Cause<unknown>> => {
+  let errors: ReadonlyArray<Error>
+  try {
+    errors = Cause.prettyErrors(cause)
+  } catch {
+    errors = []
+  }
+  let bytes = 0
+  let at = 0
+  const reasons = cause.reasons.map((reason): Cause.Reason<unknown> => {
+    if (reason._tag === "Interrupt") {
+      bytes += LINE_BYTES
+      return Cause.makeInterruptReason(reason.fiberId)
+    }
+    const pretty = errors[at++]
+    const error = pretty === undefined ? new Error(render(reason._tag === "Fail" ? reason.error : reason.defect)) : plainError(pretty, 0)
+    bytes += errorBytes(error)
+    return reason._tag === "Fail" ? Cause.makeFailReason(error) : Cause.makeDieReason(error)
+  })
+  return { value: Cause.fromReasons(reasons), bytes }
+}
+
+/** How many causes deep an error's chain is kept. */
+const MAX_CAUSES = 8
+
+const plainError = (error: Error, depth: number): Error => {
+  const inner = error.cause instanceof Error && depth < MAX_CAUSES ? plainError(error.cause, depth + 1) : undefined
+  const plain = new Error(String(error.message), inner === undefined ? undefined : { cause: inner })
+  plain.name = String(error.name)
+  plain.stack = String(error.stack ?? `${plain.name}: ${plain.message}`)
+  return plain
+}
+
+const errorBytes = (error: Error): number => {
+  let bytes = 0
+  for (let at: unknown = error; at instanceof Error; at = at.cause) {
+    bytes += LINE_BYTES + 2 * (at.name.length + at.message.length + (at.stack?.length ?? 0))
+  }
   return bytes
+}
+
+const setOwn = (record: Record<string, unknown>, key: string, value: unknown): void => {
+  if (key === "__proto__") Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true })
+  else record[key] = value
+}
+
+/**
+ * A short rendering of a value that has no data form: an Error's stack, a
+ * function's name, what a class's own `toString` says (a `Redacted` shows
+ * `<redacted>`), or the first fields of an instance, two levels deep.
+ */
+const render = (value: unknown): string => {
+  let text: string
+  try {
+    text = value instanceof Error ? String(value.stack ?? `${value.name}: ${value.message}`) : describe(value, 0)
+  } catch {
+    text = "[a value that could not be read]"
+  }
+  return text.length > MAX_RENDERING ? `${text.slice(0, MAX_RENDERING)}…` : text
+}
+
+/** Entries shown per object or list in a rendering. */
+const MAX_ENTRIES = 10
+
+const describe = (value: unknown, depth: number): string => {
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value)
+    case "bigint":
+      return `${value}n`
+    case "function":
+      return `[Function${value.name === "" ? " (anonymous)" : `: ${value.name}`}]`
+    case "object":
+      break
+    default:
+      return String(value)
+  }
+  if (value === null) return "null"
+  const own = (value as { toString?: unknown }).toString
+  if (typeof own === "function" && own !== Object.prototype.toString && own !== Array.prototype.toString) {
+    // A typed array's toString would list every element.
+    if (!ArrayBuffer.isView(value)) return String(own.call(value))
+  }
+  const name = constructorName(value)
+  if (depth >= 2) return `${name} {…}`
+  if (value instanceof DataView || value instanceof ArrayBuffer) return `${name}(${value.byteLength} bytes)`
+  if (Array.isArray(value) || ArrayBuffer.isView(value)) {
+    const list = value as ArrayLike<unknown>
+    const items: Array<string> = []
+    for (let i = 0; i < Math.min(list.length, MAX_ENTRIES); i++) items.push(describe(list[i], depth + 1))
+    return `${name}(${list.length}) [${items.join(", ")}${list.length > MAX_ENTRIES ? ", …" : ""}]`
+  }
+  if (value instanceof Map || value instanceof Set) {
+    const items: Array<string> = []
+    for (const item of value instanceof Map ? value.entries() : value.values()) {
+      if (items.length === MAX_ENTRIES) break
+      items.push(describe(item, depth + 1))
+    }
+    return `${name}(${value.size}) [${items.join(", ")}${value.size > MAX_ENTRIES ? ", …" : ""}]`
+  }
+  const keys = Object.keys(value)
+  const fields = keys.slice(0, MAX_ENTRIES).map((key) => `${key}: ${describe((value as Record<string, unknown>)[key], depth + 1)}`)
+  return `${name === "Object" ? "" : `${name} `}{ ${fields.join(", ")}${keys.length > MAX_ENTRIES ? ", …" : ""} }`
+}
+
+const constructorName = (value: object): string => {
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name
+  return typeof name === "string" && name !== "" ? name : "Object"
 }
