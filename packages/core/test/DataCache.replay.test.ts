@@ -452,7 +452,12 @@ describe("DataCache replay", () => {
         yield* run
         assert.strictEqual(seen[0]![0], handler, "the computing caller sees the arguments themselves")
         yield* run
-        assert.deepStrictEqual(seen[1], ["[Function: handler]", "Point { x: 1, y: 2 }", "<redacted>", failure.stack])
+        const [fn, point, secret, error] = seen[1]!
+        assert.deepStrictEqual([fn, point, error], ["[Function: handler]", "Point { x: 1, y: 2 }", failure.stack])
+        // A Redacted is data: kept as a Redacted of its own (a copy), which prints as <redacted>.
+        assert.isTrue(Redacted.isRedacted(secret))
+        assert.strictEqual(String(secret), "<redacted>")
+        assert.strictEqual(Redacted.value(secret as Redacted.Redacted<string>), "hunter2")
         assert.strictEqual(pretty.length, 2)
         assert.strictEqual(pretty[1], pretty[0], "the replayed cause prints as the original did")
         assert.include(pretty[1], "no rows")

@@ -205,7 +205,11 @@ const compute = <A, S>(
         if (recorder !== undefined) recorder.closed = true
         if (Exit.isSuccess(exit)) return keep(exit.value)
         // Interrupted (the layer closed): nothing to hand out; the waiters check again.
-        settle(slot, flight, Cause.hasInterruptsOnly(exit.cause) ? RETRY : { _tag: "Failed", cause: exit.cause, everyone: closedACycle(exit.cause) })
+        settle(
+          slot,
+          flight,
+          Cause.hasInterruptsOnly(exit.cause) ? RETRY : { _tag: "Failed", cause: exit.cause, everyone: closedACycle(exit.cause) }
+        )
         end("failed")
         // What the body acquired before it failed or was interrupted is released now.
         return Cache.closeScope(cache, scope, exit)
