@@ -481,9 +481,10 @@ export class CacheClosedError extends Schema.TaggedError<CacheClosedError>()("Ca
 }) {
   override get message(): string {
     return (
-      `${this.functionName} was called through a ${this.cache} layer that has closed (its scope ended), so there is no cache ` +
-      `to serve or keep its value. Call it with a live ${this.cache} layer provided; a function bound with ${this.cache}.bind ` +
-      "belongs to the layer it was bound in, and ends with it."
+      `The ${this.cache} layer of this call of ${this.functionName} has closed (its scope ended): the call was made through ` +
+      "it after it closed, or was waiting for a computation when it closed, so there is no cache to serve or keep its value. " +
+      `Call it with a live ${this.cache} layer provided; a function bound with ${this.cache}.bind belongs to the layer it ` +
+      "was bound in, and ends with it."
     )
   }
 }

@@ -10,7 +10,8 @@
  * waits for it, interruptibly: interrupting the wait leaves the release
  * running in the background. Calls that merely purge another key's expired
  * entry, and the sweep, start its release and go on. Closing the layer
- * starts every release and waits for all of them.
+ * starts the release of every instance nobody holds and waits for them; an
+ * instance still held is released when its last hold ends.
  */
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
