@@ -35,10 +35,17 @@
  *
  * @since 0.1.0
  */
+import type * as Chunk from "effect/Chunk"
+import type * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as HashMap from "effect/HashMap"
+import type * as HashSet from "effect/HashSet"
+import type * as Option from "effect/Option"
+import type * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as Hasher from "./Hasher.ts"
+import type * as ValueCodec from "./ValueCodec.ts"
 
 /**
  * The options every cached function takes, DataCache's and ResourceCache's.
@@ -230,8 +237,14 @@ export type InvalidateArgs<Args extends ReadonlyArray<unknown>> = {
 export type Hashable = string | number | boolean | bigint | null | undefined
 
 /**
- * The key error a call can raise: none when every key argument is
- * {@link Hashable} and no `key` schema could reject it.
+ * The key error a call can raise: none when every key argument is plain
+ * data ({@link IsPlainData}: primitives, and arrays, plain object types,
+ * Dates, Maps, Sets, typed arrays and Effect's data types made of them) and
+ * no `key` schema could reject it. `_` fields are left out first
+ * ({@link KeyArgs}). The same structural gotcha as for values: a class with
+ * data fields only has the type of a plain object, and an instance of it
+ * still fails at run time with an `UnhashableParamError` its type does not
+ * list; a class with methods keeps the error in the type.
  *
  * @category models
  * @since 0.1.0
@@ -240,9 +253,99 @@ export type KeyErrorOf<O, Args extends ReadonlyArray<unknown>> = O extends { rea
   ? Hasher.UnhashableParamError
   : IsAny<KeyArgs<Args>[number]> extends true
     ? Hasher.UnhashableParamError
-    : [KeyArgs<Args>[number]] extends [Hashable]
+    : IsPlainData<KeyArgs<Args>[number]> extends true
       ? never
       : Hasher.UnhashableParamError
+
+/**
+ * Whether every value of the static type `A` is plain data: data that the
+ * structured copy copies and the structural hasher hashes, so that a call
+ * returning it cannot fail with `UnserializableValueError`, and a call
+ * taking only such arguments cannot fail with `UnhashableParamError`.
+ *
+ * **Details**
+ *
+ * Plain data is: `string`, `number`, `boolean`, `bigint`, `null`,
+ * `undefined` and `void`; arrays, readonly arrays and tuples of plain data;
+ * object types whose every field is plain data; `Date`, typed arrays,
+ * `ArrayBuffer` and `DataView`; `Map` and `Set` of plain data; and Effect's
+ * `Option`, `Result`, `Chunk`, `HashMap`, `HashSet` of plain data,
+ * `DateTime` and `Duration`. Not plain data: `any`, `unknown`, `object`,
+ * `{}`, symbols, functions, and every type with a method (so class instances
+ * with behaviour: a class type lists its methods), types nested deeper than
+ * 10 levels (a recursive type) and built-ins with members of their own (a
+ * subclass of `Map`, Node's `Buffer`).
+ *
+ * **Gotchas**
+ *
+ * TypeScript's object types are structural, and the copy refuses class
+ * instances at run time (a copy would lose the class). A class whose public
+ * members are data fields only (no methods) has the type of a plain object,
+ * so `{ city: string }` also admits `new City()` of
+ * `class City { city = "Oslo" }`; a value that is a proxy, or has a getter
+ * that throws, is not told apart either. Such a value still fails the call
+ * with `UnserializableValueError` at run time, an error its type does not
+ * list. This is the trade the types make: a class without methods returned
+ * where plain data is declared is rare, and keeping the error in the type of
+ * every plain-data value would make the common case say what cannot happen.
+ * Give the function a `value` schema to keep class instances (their error is
+ * then in the type), or declare the class type itself.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type IsPlainData<A> = [NotPlainData<A, PlainDataDepth>] extends [never] ? true : false
+
+/** How deep {@link IsPlainData} looks before it assumes the worst. */
+type PlainDataDepth = readonly [unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown]
+
+/** The parts of `A` that are not plain data (`never` when there are none). Distributes over unions. */
+type NotPlainData<A, Depth extends ReadonlyArray<unknown>> =
+  // biome-ignore lint/suspicious/noConfusingVoidType: an Effect<void> body returns nothing to copy
+  A extends string | number | boolean | bigint | null | undefined | void
+    ? never
+    : Depth extends readonly [unknown, ...infer Deeper extends ReadonlyArray<unknown>]
+      ? A extends Function
+        ? A
+        : A extends ReadonlyArray<unknown>
+          ? number extends A["length"]
+            ? OwnMembers<A, Array<unknown>, `${number}`> | NotPlainData<A[number], Deeper>
+            : { [I in keyof A]: NotPlainData<A[I], Deeper> }[number]
+          : A extends ValueCodec.TypedArray
+            ? OwnMembers<A, ValueCodec.TypedArrays[A[typeof Symbol.toStringTag]]>
+            : A extends DataView
+              ? OwnMembers<A, DataView>
+              : A extends ArrayBuffer
+                ? OwnMembers<A, ArrayBuffer>
+                : A extends Date
+                  ? OwnMembers<A, Date>
+                  : A extends ReadonlyMap<infer K, infer V>
+                    ? OwnMembers<A, Map<K, V>> | NotPlainData<K, Deeper> | NotPlainData<V, Deeper>
+                    : A extends ReadonlySet<infer V>
+                      ? OwnMembers<A, Set<V>> | NotPlainData<V, Deeper>
+                      : A extends DateTime.DateTime | Duration.Duration
+                        ? never
+                        : A extends Option.Option<infer V> | Chunk.Chunk<infer V> | HashSet.HashSet<infer V>
+                          ? NotPlainData<V, Deeper>
+                          : A extends Result.Result<infer S, infer F>
+                            ? NotPlainData<S, Deeper> | NotPlainData<F, Deeper>
+                            : A extends HashMap.HashMap<infer K, infer V>
+                              ? NotPlainData<K, Deeper> | NotPlainData<V, Deeper>
+                              : A extends object
+                                ? [keyof A] extends [never]
+                                  ? A
+                                  : // A method: no need to look further (a class instance's type is large).
+                                    [MethodOf<A>] extends [never]
+                                    ? { [K in keyof A]-?: NotPlainData<A[K], Deeper> }[keyof A]
+                                    : A
+                                : A
+      : A
+
+/** The names of `A`'s fields that hold functions. */
+type MethodOf<A> = { [K in keyof A]-?: A[K] extends Function ? K : never }[keyof A]
+
+/** `A` when it has members its built-in `Builtin` has not (a subclass's), else `never`. */
+type OwnMembers<A, Builtin, Also = never> = [Exclude<keyof A, keyof Builtin | Also>] extends [never] ? never : A
 
 /**
  * Whether `X` is `any`, which would pass every `extends` test: an `any`

@@ -103,8 +103,8 @@ describe("DataCache types", () => {
       return yield* Effect.fail("no" as const)
     })
     const n1: Equals<Effect.Error<ReturnType<typeof byNumber>>, never> = true
-    // An object argument may hold anything hashing refuses; a plain-data value is always copied.
-    const n2: Equals<Effect.Error<ReturnType<typeof byObject>>, Hasher.UnhashableParamError> = true
+    // A plain-data argument is always hashed, and a plain-data value always copied.
+    const n2: Equals<Effect.Error<ReturnType<typeof byObject>>, never> = true
     const n3: Equals<Effect.Error<ReturnType<typeof readonlyValue>>, never> = true
     const n4: Equals<Effect.Error<ReturnType<typeof keyed>>, Hasher.UnhashableParamError> = true
     const n5: Equals<Effect.Error<ReturnType<typeof generator>>, "no"> = true

@@ -769,6 +769,7 @@ describe("DataCache", () => {
         Effect.gen(function* () {
           class Socket {
             readonly fd = 3
+            send(_bytes: Uint8Array) {}
           }
           const f = DataCache.fn("send", (options: { retries: number; socket: Socket }) => Effect.succeed(options.retries))
           const error = yield* Effect.flip(f({ retries: 1, socket: new Socket() }))

@@ -13,7 +13,7 @@ import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
-import { DataCache, type Hasher, ResourceCache, type ValueCodec } from "@recall/core"
+import { DataCache, ResourceCache, type ValueCodec } from "@recall/core"
 import { Chunk, Context, Effect, Layer, Option } from "effect"
 import { expectTypeOf } from "vitest"
 
@@ -87,9 +87,9 @@ describe("use with optional trailing parameters", () => {
       const short = connect.use("pg://a", (conn) => Effect.succeed(conn.dsn))
       const long = connect.use("pg://a", { readOnly: true }, (conn) => Effect.succeed(conn.readOnly))
       const explicit = connect.use("pg://a", undefined, (conn) => Effect.succeed(conn.dsn))
-      // An object argument (the options) may hold what hashing refuses.
-      expectTypeOf(short).toEqualTypeOf<Effect.Effect<string, Hasher.UnhashableParamError, ResourceCache.ResourceCache>>()
-      expectTypeOf(long).toEqualTypeOf<Effect.Effect<boolean, Hasher.UnhashableParamError, ResourceCache.ResourceCache>>()
+      // Plain-data arguments (a string, the options object) are always hashed.
+      expectTypeOf(short).toEqualTypeOf<Effect.Effect<string, never, ResourceCache.ResourceCache>>()
+      expectTypeOf(long).toEqualTypeOf<Effect.Effect<boolean, never, ResourceCache.ResourceCache>>()
       assert.strictEqual(yield* short, "pg://a")
       assert.strictEqual(yield* long, true)
       assert.strictEqual(yield* explicit, "pg://a")
