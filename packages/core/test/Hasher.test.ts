@@ -1,7 +1,6 @@
 import { execFileSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { assert, beforeAll, describe, it } from "@effect/vitest"
-import { xxh3 } from "@node-rs/xxhash"
 import { Hasher } from "@recall/core"
 import {
   BigDecimal,
@@ -22,6 +21,7 @@ import {
 import * as Canonical from "../src/internal/canonical.ts"
 import * as SecretDigest from "../src/internal/secretDigest.ts"
 import * as Xxh3 from "../src/internal/xxh3.ts"
+import { nativeHex, randomBytes } from "./fixtures/bytes.ts"
 import { cases } from "./fixtures/hashCases.ts"
 import { identify, knownCollisions, nearValues } from "./fixtures/nearValues.ts"
 import { thrown } from "./fixtures/thrown.ts"
@@ -29,21 +29,7 @@ import { thrown } from "./fixtures/thrown.ts"
 const hasher = Hasher.structural()
 const hash = (value: unknown) => hasher.hashUnsafe(value)
 
-/** The native XXH3-128 (@node-rs/xxhash) as 32 hex digits, canonical (big-endian) order. */
-const native = (bytes: Uint8Array): string => xxh3.xxh128(bytes).toString(16).padStart(32, "0")
-
-/** Deterministic pseudo-random bytes (xorshift32). */
-const randomBytes = (length: number, seed: number): Uint8Array => {
-  const words = new Uint32Array(Math.ceil(length / 4))
-  let state = seed | 0 || 1
-  for (let i = 0; i < words.length; i++) {
-    state ^= state << 13
-    state ^= state >>> 17
-    state ^= state << 5
-    words[i] = state
-  }
-  return new Uint8Array(words.buffer, 0, length)
-}
+const native = nativeHex
 
 describe("Hasher", () => {
   beforeAll(() => Effect.runPromise(Hasher.load))

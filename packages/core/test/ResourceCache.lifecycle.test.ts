@@ -9,6 +9,7 @@ import { ResourceCache } from "@recall/core"
 import { Cause, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { gc } from "./fixtures/collected.ts"
+import { connections } from "./fixtures/connections.ts"
 
 const withCache = <A, E>(effect: Effect.Effect<A, E, ResourceCache.ResourceCache>, options?: ResourceCache.LayerOptions) =>
   Effect.provide(effect, ResourceCache.layerMemory(options))
@@ -19,33 +20,6 @@ const session = Effect.gen(function* () {
   const context = yield* Layer.buildWithScope(ResourceCache.layerMemory(), scope)
   return { scope, context }
 })
-
-/** Connections that record when they open and close; `release` may hold a close back. */
-const connections = (release: (id: string) => Effect.Effect<void> = () => Effect.void) => {
-  const opened: Array<string> = []
-  const closed: Array<string> = []
-  let next = 0
-  return {
-    opened,
-    closed,
-    open: (dsn: string) =>
-      Effect.acquireRelease(
-        Effect.sync(() => {
-          const id = `${dsn}#${++next}`
-          opened.push(id)
-          return { id, open: true }
-        }),
-        (conn) =>
-          Effect.andThen(
-            release(conn.id),
-            Effect.sync(() => {
-              conn.open = false
-              closed.push(conn.id)
-            })
-          )
-      )
-  }
-}
 
 /** Yields the test fiber up to `turns` times, until `fiber` is done. */
 const settles = <A, E>(fiber: Fiber.Fiber<A, E>, turns = 100) =>

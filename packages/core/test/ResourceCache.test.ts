@@ -2,33 +2,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { ResourceCache } from "@recall/core"
 import { Cause, Deferred, Effect, Exit, Fiber, Layer, Logger, Scope } from "effect"
 import { TestClock } from "effect/testing"
+import { connections } from "./fixtures/connections.ts"
 
 const withCache = <A, E>(effect: Effect.Effect<A, E, ResourceCache.ResourceCache>) => Effect.provide(effect, ResourceCache.layerMemory())
-
-/** Connections that record when they open and close. */
-const connections = () => {
-  const opened: Array<string> = []
-  const closed: Array<string> = []
-  let next = 0
-  return {
-    opened,
-    closed,
-    /** A scoped connection to `dsn`, with an id unique to this instance. */
-    open: (dsn: string) =>
-      Effect.acquireRelease(
-        Effect.sync(() => {
-          const id = `${dsn}#${++next}`
-          opened.push(id)
-          return { id, open: true }
-        }),
-        (conn) =>
-          Effect.sync(() => {
-            conn.open = false
-            closed.push(conn.id)
-          })
-      )
-  }
-}
 
 describe("ResourceCache", () => {
   describe("sharing", () => {

@@ -2,32 +2,19 @@ import { execFileSync } from "node:child_process"
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
 import { assert, beforeAll, describe, it } from "@effect/vitest"
-import { xxh3 } from "@node-rs/xxhash"
 import { DataCache, Hasher, NodeHasher } from "@recall/node"
 import { Effect, Layer } from "effect"
 // The core's internals, for hash-wasm's digest and the digest the hook routes.
 import * as Xxh3 from "../../core/src/internal/xxh3.ts"
+import { nativeHex, randomBytes } from "../../core/test/fixtures/bytes.ts"
 
 /** The addon itself: only ever given views over an ArrayBuffer here too. */
 const addon = createRequire(import.meta.url)("xxhash-addon") as { readonly XXHash128: { readonly hash: (data: Uint8Array) => Uint8Array } }
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")
 
-/** A third implementation (@node-rs/xxhash, scalar Rust), as canonical hex. */
-const third = (bytes: Uint8Array): string => xxh3.xxh128(bytes).toString(16).padStart(32, "0")
-
-/** Deterministic pseudo-random bytes (xorshift32), in a plain ArrayBuffer. */
-const randomBytes = (length: number, seed: number): Uint8Array => {
-  const words = new Uint32Array(Math.ceil(length / 4))
-  let state = seed | 0 || 1
-  for (let i = 0; i < words.length; i++) {
-    state ^= state << 13
-    state ^= state >>> 17
-    state ^= state << 5
-    words[i] = state
-  }
-  return new Uint8Array(words.buffer, 0, length)
-}
+/** A third implementation (@node-rs/xxhash, scalar Rust). */
+const third = nativeHex
 
 /** Runs `f` with hashing on hash-wasm alone, then installs the native digester again. */
 const withoutNative = <A>(f: () => A): Effect.Effect<A> =>
