@@ -402,18 +402,29 @@ export type LookupArg<K, Arg> =
  * `ttl` accepts any string so that shared option objects (whose strings
  * widen to `string`) type-check; a string literal that is not a duration is
  * still a type error here, and any bad string an `InvalidOptionsError` when
- * the function is defined.
+ * the function is defined. `staleWhileRevalidate` without a `ttl` is a type
+ * error too (and an `InvalidOptionsError`).
  *
  * @category models
  * @since 0.1.0
  */
-export type TtlCheck<O> = O extends { readonly ttl: infer T }
+export type TtlCheck<O> = (O extends { readonly ttl: infer T }
   ? string extends T
     ? unknown
     : [T] extends [Duration.Input | undefined]
       ? unknown
       : { readonly ttl: Mistake<'not a duration: use a number of milliseconds or a string such as "10 minutes"'> }
-  : unknown
+  : unknown) &
+  // The stale window is counted from the ttl: without one there is nothing to be stale after.
+  (O extends { readonly staleWhileRevalidate: infer W }
+    ? [W] extends [undefined]
+      ? unknown
+      : O extends { readonly ttl: infer T }
+        ? [T] extends [undefined]
+          ? { readonly staleWhileRevalidate: Mistake<"staleWhileRevalidate needs a ttl: add one, or leave it out"> }
+          : unknown
+        : { readonly staleWhileRevalidate: Mistake<"staleWhileRevalidate needs a ttl: add one, or leave it out"> }
+    : unknown)
 
 /**
  * The expected type of an option the types reject: the mistake, in words.

@@ -185,7 +185,11 @@ describe("DataCache staleWhileRevalidate", () => {
   )
 
   it("needs a ttl, and a positive duration", () => {
-    assert.throws(() => DataCache.fn({ name: "f", staleWhileRevalidate: "1 minute" }, (n: number) => Effect.succeed(n)), /needs a `ttl`/)
+    assert.throws(
+      // @ts-expect-error a type error too
+      () => DataCache.fn({ name: "f", staleWhileRevalidate: "1 minute" }, (n: number) => Effect.succeed(n)),
+      /needs a `ttl`/
+    )
     assert.throws(
       () => DataCache.fn({ name: "f", ttl: "1 minute", staleWhileRevalidate: "soon" }, (n: number) => Effect.succeed(n)),
       /staleWhileRevalidate/

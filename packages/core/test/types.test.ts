@@ -345,3 +345,18 @@ describe("an Effect.fn body", () => {
     }).pipe(Effect.provide(DataCache.layerMemory()))
   )
 })
+
+describe("staleWhileRevalidate needs a ttl, in the types too", () => {
+  it("without a ttl it is a type error on the option; with one it is not", () => {
+    const withTtl = DataCache.fn({ name: "swrOk", ttl: "1 minute", staleWhileRevalidate: "1 minute" }, (n: number) => Effect.succeed(n))
+    assert.strictEqual(withTtl.name, "swrOk")
+    assert.throws(() =>
+      // @ts-expect-error staleWhileRevalidate needs a ttl
+      DataCache.fn({ name: "swrBad", staleWhileRevalidate: "1 minute" }, (n: number) => Effect.succeed(n))
+    )
+    assert.throws(() =>
+      // @ts-expect-error the same for ResourceCache
+      ResourceCache.fn({ name: "swrBadResource", staleWhileRevalidate: "1 minute" }, (n: number) => Effect.succeed({ n }))
+    )
+  })
+})
