@@ -18,6 +18,13 @@ export * as CachedFunction from "./CachedFunction.ts"
  */
 export * as CacheReporter from "./CacheReporter.ts"
 /**
+ * The storage boundary of the persistent tier: binary entries with an
+ * absolute expiry, per namespace; an optional lock for many processes.
+ *
+ * @since 0.1.0
+ */
+export * as CacheStore from "./CacheStore.ts"
+/**
  * `st.cache_data` for Effect: memoized functions with copy isolation, TTL,
  * LRU, byte budgets and single flight.
  *

@@ -1,0 +1,425 @@
+/**
+ * `CacheStore` is the storage boundary of recall's persistent tier: binary
+ * entries with an absolute expiry, per namespace. A namespace is a cached
+ * function's identity; a key is the bounded name of a call's arguments. What
+ * the bytes mean (the entry format, signatures) is the caller's business,
+ * not the store's.
+ *
+ * **Contract**
+ *
+ * - `set` writes bytes under (namespace, key) with an absolute expiry in
+ *   epoch milliseconds (`Infinity`: never), replacing what was there.
+ * - `get` returns the bytes and times of an entry that has not expired at the
+ *   clock's time (Effect's `Clock`, so `TestClock` drives it); at or after
+ *   `expiresAt` the entry is gone (the store may delete it then). Expired
+ *   entries count nowhere: not in `list`, not in `stats`.
+ * - `delete`, `clearNamespace` and `clearAll` remove; removing what is not
+ *   there is not an error.
+ * - `list` gives each namespace with entries: their count, bytes, and the
+ *   oldest and newest write.
+ * - Every operation may fail with {@link CacheStoreError} (a disk, a network
+ *   or a full store); a store never throws and never dies for such reasons.
+ * - Bytes handed to `set` are the store's from then on (the caller does not
+ *   write to them again); bytes returned by `get` are the caller's: no later
+ *   operation of the store writes to them.
+ *
+ * **Locks** (optional, `locks`): a store that several processes share may
+ * offer one lock per (namespace, key), so that one of them computes a key
+ * while the others wait for its value: acquire with an expiry, renew while
+ * computing, release when done; an expired lock may be taken by another. A
+ * store without them (`locks: undefined`) still works: each process computes
+ * on its own.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as KeyValueStore from "effect/persistence/KeyValueStore"
+import * as Schema from "effect/Schema"
+
+// ---------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------
+
+/**
+ * One stored entry, as `get` returns it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface StoredEntry {
+  readonly bytes: Uint8Array
+  /** When it was written, in epoch milliseconds on the writer's clock. */
+  readonly writtenAt: number
+  /** From this time on (epoch milliseconds) it is gone; `Infinity` never. */
+  readonly expiresAt: number
+}
+
+/**
+ * What a namespace holds, as `list` reports it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface NamespaceInfo {
+  readonly namespace: string
+  readonly entries: number
+  readonly bytes: number
+  /** The oldest and the newest write of its live entries, in epoch milliseconds. */
+  readonly oldestWrite: number
+  readonly newestWrite: number
+}
+
+/**
+ * Totals of a store's live entries.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface StoreStats {
+  readonly namespaces: number
+  readonly entries: number
+  readonly bytes: number
+}
+
+/**
+ * A lock held on one key.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Lock {
+  readonly namespace: string
+  readonly key: string
+  /** Names this holder: only the holder renews or releases it. */
+  readonly token: string
+}
+
+/**
+ * The optional lock capability of a store shared by several processes.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Locks {
+  /**
+   * Takes the lock of (namespace, key) for `ttl`, if nobody holds it (or its
+   * holder's lock expired); `None` when another holds it.
+   */
+  readonly acquire: (namespace: string, key: string, ttl: Duration.Input) => Effect.Effect<Option.Option<Lock>, CacheStoreError>
+  /** Extends a held lock by `ttl` from now; `false` when it was lost (expired and taken, or released). */
+  readonly renew: (lock: Lock, ttl: Duration.Input) => Effect.Effect<boolean, CacheStoreError>
+  /** Gives a held lock back; a lock no longer held (expired, taken) is left alone. */
+  readonly release: (lock: Lock) => Effect.Effect<void, CacheStoreError>
+  /**
+   * Waits until the lock of (namespace, key) is released or expires, or
+   * `timeout` passes; returns at once when nobody holds it.
+   */
+  readonly awaitRelease: (namespace: string, key: string, timeout: Duration.Input) => Effect.Effect<void, CacheStoreError>
+}
+
+const TypeId = "~@recall/core/CacheStore" as const
+
+/**
+ * The operations of a store; reach them through the {@link CacheStore}
+ * service.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Service {
+  readonly [TypeId]: typeof TypeId
+  readonly get: (namespace: string, key: string) => Effect.Effect<Option.Option<StoredEntry>, CacheStoreError>
+  readonly set: (namespace: string, key: string, bytes: Uint8Array, expiresAt: number) => Effect.Effect<void, CacheStoreError>
+  readonly delete: (namespace: string, key: string) => Effect.Effect<void, CacheStoreError>
+  readonly clearNamespace: (namespace: string) => Effect.Effect<void, CacheStoreError>
+  readonly clearAll: Effect.Effect<void, CacheStoreError>
+  readonly list: Effect.Effect<ReadonlyArray<NamespaceInfo>, CacheStoreError>
+  readonly stats: Effect.Effect<StoreStats, CacheStoreError>
+  /** The lock capability, for stores that several processes share; `undefined` when the store has none. */
+  readonly locks: Locks | undefined
+}
+
+/**
+ * The store behind DataCache's persistent tier.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class CacheStore extends Context.Service<CacheStore, Service>()("@recall/core/CacheStore") {}
+
+/**
+ * Raised when a store operation fails (a disk, a connection, a full store).
+ * `operation` names it (`"get"`, `"set"`, ...).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class CacheStoreError extends Schema.TaggedError<CacheStoreError>()("CacheStoreError", {
+  operation: Schema.String,
+  reason: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {
+  override get message(): string {
+    return `recall's cache store failed to ${this.operation}: ${this.reason}`
+  }
+}
+
+/**
+ * Makes a store from its operations.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (operations: Omit<Service, typeof TypeId>): Service => CacheStore.of({ [TypeId]: TypeId, ...operations })
+
+// ---------------------------------------------------------------------------
+// In memory
+// ---------------------------------------------------------------------------
+
+interface MemoryEntry extends StoredEntry {}
+
+interface MemoryLock {
+  readonly token: string
+  expiresAt: number
+  readonly released: Deferred.Deferred<void>
+}
+
+const entryKey = (namespace: string, key: string): string => `${namespace.length}:${namespace}${key}`
+
+let tokens = 0
+
+/**
+ * Totals and per-namespace figures of live entries, from an iteration of
+ * `(namespace, entry)` pairs; the stores share it.
+ */
+const summarize = (live: Iterable<readonly [string, StoredEntry]>): ReadonlyArray<NamespaceInfo> => {
+  const byNamespace = new Map<string, { entries: number; bytes: number; oldestWrite: number; newestWrite: number }>()
+  for (const [namespace, entry] of live) {
+    const info = byNamespace.get(namespace) ?? { entries: 0, bytes: 0, oldestWrite: Infinity, newestWrite: -Infinity }
+    info.entries++
+    info.bytes += entry.bytes.byteLength
+    info.oldestWrite = Math.min(info.oldestWrite, entry.writtenAt)
+    info.newestWrite = Math.max(info.newestWrite, entry.writtenAt)
+    byNamespace.set(namespace, info)
+  }
+  return Array.from(byNamespace, ([namespace, info]) => ({ namespace, ...info }))
+}
+
+const totals = (namespaces: ReadonlyArray<NamespaceInfo>): StoreStats => ({
+  namespaces: namespaces.length,
+  entries: namespaces.reduce((n, info) => n + info.entries, 0),
+  bytes: namespaces.reduce((n, info) => n + info.bytes, 0)
+})
+
+const millisOf = (ttl: Duration.Input): number => Duration.toMillis(Duration.fromInputUnsafe(ttl))
+
+/**
+ * A store in memory, for tests and for the shape of the contract: entries
+ * live as long as the layer, and locks work between the fibers of one
+ * process. Each build of the layer is a new, empty store.
+ *
+ * @example
+ * ```ts
+ * import { CacheStore } from "@recall/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* CacheStore.CacheStore
+ *   yield* store.set("report:1f2e", "c0ffee", new Uint8Array([1, 2, 3]), Infinity)
+ *   return yield* store.get("report:1f2e", "c0ffee")
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(CacheStore.layerMemory())))
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerMemory = (): Layer.Layer<CacheStore> =>
+  Layer.sync(CacheStore, () => {
+    const namespaces = new Map<string, Map<string, MemoryEntry>>()
+    const locks = new Map<string, MemoryLock>()
+    /** The live entries at `now`; expired ones are deleted on the way. */
+    const live = function* (now: number): Generator<readonly [string, StoredEntry]> {
+      for (const [namespace, entries] of namespaces) {
+        for (const [key, entry] of entries) {
+          if (entry.expiresAt <= now) entries.delete(key)
+          else yield [namespace, entry]
+        }
+        if (entries.size === 0) namespaces.delete(namespace)
+      }
+    }
+    const now = Clock.currentTimeMillis
+    const heldLock = (id: string, at: number): MemoryLock | undefined => {
+      const lock = locks.get(id)
+      if (lock === undefined || lock.expiresAt > at) return lock
+      // An expired lock is free: whoever waits for it may go on.
+      locks.delete(id)
+      Deferred.doneUnsafe(lock.released, Effect.void)
+      return undefined
+    }
+    return make({
+      get: (namespace, key) =>
+        Effect.map(now, (at) => {
+          const entries = namespaces.get(namespace)
+          const entry = entries?.get(key)
+          if (entry === undefined) return Option.none()
+          if (entry.expiresAt <= at) {
+            entries!.delete(key)
+            return Option.none()
+          }
+          // A copy: what the caller gets is its own.
+          return Option.some({ bytes: entry.bytes.slice(), writtenAt: entry.writtenAt, expiresAt: entry.expiresAt })
+        }),
+      set: (namespace, key, bytes, expiresAt) =>
+        Effect.map(now, (at) => {
+          const entries = namespaces.get(namespace) ?? new Map<string, MemoryEntry>()
+          namespaces.set(namespace, entries)
+          entries.set(key, { bytes, writtenAt: at, expiresAt })
+        }),
+      delete: (namespace, key) =>
+        Effect.sync(() => {
+          const entries = namespaces.get(namespace)
+          entries?.delete(key)
+          if (entries?.size === 0) namespaces.delete(namespace)
+        }),
+      clearNamespace: (namespace) => Effect.sync(() => void namespaces.delete(namespace)),
+      clearAll: Effect.sync(() => namespaces.clear()),
+      list: Effect.map(now, (at) => summarize(live(at))),
+      stats: Effect.map(now, (at) => totals(summarize(live(at)))),
+      locks: {
+        acquire: (namespace, key, ttl) =>
+          Effect.map(now, (at) => {
+            const id = entryKey(namespace, key)
+            if (heldLock(id, at) !== undefined) return Option.none()
+            const token = `memory-${++tokens}`
+            locks.set(id, { token, expiresAt: at + millisOf(ttl), released: Deferred.makeUnsafe() })
+            return Option.some({ namespace, key, token })
+          }),
+        renew: (lock, ttl) =>
+          Effect.map(now, (at) => {
+            const held = heldLock(entryKey(lock.namespace, lock.key), at)
+            if (held === undefined || held.token !== lock.token) return false
+            held.expiresAt = at + millisOf(ttl)
+            return true
+          }),
+        release: (lock) =>
+          Effect.map(now, (at) => {
+            const id = entryKey(lock.namespace, lock.key)
+            const held = heldLock(id, at)
+            if (held === undefined || held.token !== lock.token) return
+            locks.delete(id)
+            Deferred.doneUnsafe(held.released, Effect.void)
+          }),
+        awaitRelease: (namespace, key, timeout) =>
+          Effect.flatMap(now, (at) => {
+            const held = heldLock(entryKey(namespace, key), at)
+            if (held === undefined) return Effect.void
+            // Until it is released, or its expiry (when another may take it), or the timeout.
+            const until = Math.min(held.expiresAt - at, millisOf(timeout))
+            return Effect.asVoid(Effect.timeoutOption(Deferred.await(held.released), Duration.millis(Math.max(until, 0))))
+          })
+      }
+    })
+  })
+
+// ---------------------------------------------------------------------------
+// Over Effect's KeyValueStore
+// ---------------------------------------------------------------------------
+
+// An entry's value in the key-value store: a 16-byte header (writtenAt,
+// expiresAt as little-endian float64; Infinity is a float64 too), then the bytes.
+const HEADER_BYTES = 16
+
+const pack = (bytes: Uint8Array, writtenAt: number, expiresAt: number): Uint8Array => {
+  const out = new Uint8Array(HEADER_BYTES + bytes.byteLength)
+  const view = new DataView(out.buffer)
+  view.setFloat64(0, writtenAt, true)
+  view.setFloat64(8, expiresAt, true)
+  out.set(bytes, HEADER_BYTES)
+  return out
+}
+
+const unpack = (value: Uint8Array): StoredEntry | undefined => {
+  if (value.byteLength < HEADER_BYTES) return undefined
+  const view = new DataView(value.buffer, value.byteOffset, HEADER_BYTES)
+  return { writtenAt: view.getFloat64(0, true), expiresAt: view.getFloat64(8, true), bytes: value.slice(HEADER_BYTES) }
+}
+
+// Namespace and key are each escaped, so neither can contain the separator.
+const SEPARATOR = "/"
+const storeKey = (namespace: string, key: string): string => `${encodeURIComponent(namespace)}${SEPARATOR}${encodeURIComponent(key)}`
+const namespacePrefix = (namespace: string): string => `${encodeURIComponent(namespace)}${SEPARATOR}`
+
+const failed =
+  (operation: string) =>
+  (cause: unknown): CacheStoreError =>
+    new CacheStoreError({ operation, reason: cause instanceof Error ? cause.message : String(cause), cause })
+
+/**
+ * A store over Effect's `KeyValueStore`, so that `KeyValueStore.layerMemory`,
+ * `layerFileSystem`, `layerSql` and `layerStorage` (the browser) serve as
+ * stores with no extra code. The expiry is kept in each value's header;
+ * expired entries are deleted when met. It offers no locks.
+ *
+ * **Gotchas**
+ *
+ * `list` and `stats` read every key (a key-value store has no other index).
+ * Effect's `KeyValueStore.layerFileSystem` writes files in place, not
+ * atomically: a process killed mid-write can leave a truncated value, which
+ * reads as missing here. `@recall/node`'s disk store is atomic.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerKeyValueStore: Layer.Layer<CacheStore, never, KeyValueStore.KeyValueStore> = Layer.effect(
+  CacheStore,
+  Effect.map(KeyValueStore.KeyValueStore, (kvs: KeyValueStore.KeyValueStore) => {
+    const read = (key: string, at: number) =>
+      Effect.flatMap(kvs.getUint8Array(key), (value) => {
+        const entry = value === undefined ? undefined : unpack(value)
+        if (entry !== undefined && entry.expiresAt > at) return Effect.succeed(entry)
+        // Expired, or not an entry of this store: gone.
+        return value === undefined ? Effect.undefined : Effect.as(kvs.remove(key), undefined)
+      })
+    const live = (at: number) =>
+      Effect.flatMap(kvs.keys, (keys) =>
+        Effect.map(
+          Effect.forEach(keys, (key) => Effect.map(read(key, at), (entry) => [key, entry] as const)),
+          (pairs) => {
+            const found: Array<readonly [string, StoredEntry]> = []
+            for (const [key, entry] of pairs) {
+              const at = key.indexOf(SEPARATOR)
+              if (entry !== undefined && at > 0) found.push([decodeURIComponent(key.slice(0, at)), entry])
+            }
+            return found
+          }
+        )
+      )
+    return make({
+      get: (namespace, key) =>
+        Effect.clockWith((clock) => read(storeKey(namespace, key), clock.currentTimeMillisUnsafe())).pipe(
+          Effect.map(Option.fromUndefinedOr),
+          Effect.mapError(failed("get"))
+        ),
+      set: (namespace, key, bytes, expiresAt) =>
+        Effect.clockWith((clock) => kvs.set(storeKey(namespace, key), pack(bytes, clock.currentTimeMillisUnsafe(), expiresAt))).pipe(
+          Effect.mapError(failed("set"))
+        ),
+      delete: (namespace, key) => Effect.mapError(kvs.remove(storeKey(namespace, key)), failed("delete")),
+      clearNamespace: (namespace) => Effect.mapError(kvs.clearPrefix(namespacePrefix(namespace)), failed("clear a namespace")),
+      clearAll: Effect.mapError(kvs.clear, failed("clear")),
+      list: Effect.clockWith((clock) => Effect.map(live(clock.currentTimeMillisUnsafe()), summarize)).pipe(Effect.mapError(failed("list"))),
+      stats: Effect.clockWith((clock) => Effect.map(live(clock.currentTimeMillisUnsafe()), (found) => totals(summarize(found)))).pipe(
+        Effect.mapError(failed("read stats"))
+      ),
+      locks: undefined
+    })
+  })
+)
