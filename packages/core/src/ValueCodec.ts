@@ -242,8 +242,9 @@ export const fromSchema = <S extends Schema.Top & { readonly DecodingServices: n
     if (decoded._tag === "Failure") throw new Error(decoded.failure.message)
     return decoded.success
   }
-  // A hit copies the decoded value when the copier can (a tree of copyable kinds: the common case), which costs
-  // a structured copy; otherwise it decodes the JSON. A JSON string alone (from a store) is decoded.
+  // A hit copies the decoded value when the copier can and it holds no class instances (plain data: the
+  // common case), which costs a structured copy; otherwise it decodes the JSON, so classes come back as the
+  // schema builds them. A JSON string alone (from a store) is decoded.
   const load = (stored: unknown): S["Type"] => {
     if (typeof stored === "string") return decodeJson(stored)
     const kept = stored as SchemaKept
@@ -274,6 +275,9 @@ export const fromSchema = <S extends Schema.Top & { readonly DecodingServices: n
         if (!(e instanceof Copy.Uncopyable)) throw e
         copy = undefined
       }
+      // A class instance (a Schema.Class) is rebuilt by the copier without its constructor, so `#private`
+      // state would be missing: such values are decoded on every hit, as the schema builds them.
+      if (copy?.classes === true) copy = undefined
       return { stored: new SchemaKept(stored, copy), bytes: 16 + 2 * stored.length + (copy?.bytes ?? 0), value: decoded.success }
     },
     load

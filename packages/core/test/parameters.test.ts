@@ -30,19 +30,19 @@ describe("Parameters.planOf", () => {
         ["all", "-", "-"]
       )
       // Sources as Function.prototype.toString gives them, TypeScript's types already erased.
-      assert.deepStrictEqual(leftOut(new Function("return _x => 1")()), ["all", "-", "-"])
-      assert.deepStrictEqual(leftOut(new Function("return async _x => 1")()), ["all", "-", "-"])
-      assert.deepStrictEqual(leftOut(new Function("return async (a, _b) => 1")()), ["-", "all", "-"])
+      assert.deepStrictEqual(leftOut(new Function("return _db => 1")()), ["all", "-", "-"])
+      assert.deepStrictEqual(leftOut(new Function("return async _db => 1")()), ["all", "-", "-"])
+      assert.deepStrictEqual(leftOut(new Function("return async (a, _log) => 1")()), ["-", "all", "-"])
       assert.deepStrictEqual(
-        leftOut((a: number, _b: unknown) => a),
+        leftOut((a: number, _log: unknown) => a),
         ["-", "all", "-"]
       )
-      function named(a: number, _b: unknown, c: number) {
+      function named(a: number, _log: unknown, c: number) {
         return a + c
       }
       assert.deepStrictEqual(leftOut(named), ["-", "all", "-"])
       assert.deepStrictEqual(
-        leftOut(async (_a: unknown, b: number) => b),
+        leftOut(async (_conn: unknown, b: number) => b),
         ["all", "-", "-"]
       )
     })
@@ -56,7 +56,7 @@ describe("Parameters.planOf", () => {
         ["all", "-", "-"]
       )
       assert.deepStrictEqual(
-        leftOut(async function* gen(a: number, _b: unknown) {
+        leftOut(async function* gen(a: number, _log: unknown) {
           yield a
         }),
         ["-", "all", "-"]
@@ -65,19 +65,19 @@ describe("Parameters.planOf", () => {
 
     it("object and class methods, getters, setters, static and private methods", () => {
       const object = {
-        load(a: number, _b: unknown) {
+        load(a: number, _log: unknown) {
           return a
         },
-        *gen(_a: unknown) {
+        *gen(_conn: unknown) {
           yield 1
         },
-        async later(_a: unknown, b: number) {
+        async later(_conn: unknown, b: number) {
           return b
         },
-        ["com" + "puted"](_a: unknown) {
+        ["com" + "puted"](_conn: unknown) {
           return 1
         },
-        set value(_v: unknown) {}
+        set value(_input: unknown) {}
       }
       assert.deepStrictEqual(leftOut(object.load), ["-", "all", "-"])
       assert.deepStrictEqual(leftOut(object.gen), ["all", "-", "-"])
@@ -92,7 +92,7 @@ describe("Parameters.planOf", () => {
         load(id: number, _db: unknown) {
           return id + this.#secret + this.#own(1)
         }
-        #own(_x: unknown) {
+        #own(_conn: unknown) {
           return this.#secret
         }
         static own(repo: Repo): Function {
@@ -106,7 +106,7 @@ describe("Parameters.planOf", () => {
 
     it("defaults and rest parameters", () => {
       assert.deepStrictEqual(
-        leftOut((a: number, _b = 1) => a + _b),
+        leftOut((a: number, _retries = 1) => a + _retries),
         ["-", "all", "-"]
       )
       assert.deepStrictEqual(
@@ -123,17 +123,37 @@ describe("Parameters.planOf", () => {
       )
     })
 
-    it("a single underscore: `_x` and `_` are left out; `_tag` and `__x` are data", () => {
+    it("a single underscore: `_db` is left out; `_tag` and `__x` are data", () => {
       assert.deepStrictEqual(
-        leftOut((_: unknown, _tag: string, __ctx: unknown) => unused(_tag, __ctx)),
+        leftOut((_db: unknown, _tag: string, __ctx: unknown) => unused(_db, _tag, __ctx)),
         ["all", "-", "-"]
       )
     })
 
+    it("names compilers and minifiers make up (`_`, `_a`, `_x2`, `_ref`, `_this`, `_temp`) are data: a rename never shortens a key", () => {
+      for (const name of ["_", "_a", "_b", "_x", "_x2", "_$", "_ref", "_ref2", "_this", "_arguments", "_args", "_temp3"]) {
+        assert.deepStrictEqual(leftOut(new Function(`return (${name}, n) => n`)()), ["-", "-", "-"], name)
+      }
+      // What esbuild (target es2017) makes of `({ url, ...rest }) => ...`, and Babel's and tsc's lowered destructuring.
+      assert.deepStrictEqual(leftOut(new Function("return (_a) => { var _b = _a, { url } = _b; return url }")()), ["-", "-", "-"])
+      assert.deepStrictEqual(leftOut(new Function("return function (_ref) { var url = _ref.url; return url }")()), ["-", "-", "-"])
+      // Names people choose stay left out, Streamlit's `_self` among them.
+      for (const name of ["_db", "_conn", "_self", "_http", "_db_connection"]) {
+        assert.deepStrictEqual(leftOut(new Function(`return (${name}, n) => n`)()), ["all", "-", "-"], name)
+      }
+    })
+
+    it("a `_` parameter that a kept parameter's default reads is data", () => {
+      assert.deepStrictEqual(leftOut(new Function("return (_conn, region = _conn.region) => region")()), ["-", "-", "-"])
+      assert.deepStrictEqual(leftOut(new Function("return ({ _client, url = _client.base }) => url")(), 1), ["-"])
+      // A key in a default object, or a property read, is no variable.
+      assert.deepStrictEqual(leftOut(new Function("return (_db, opts = { _db: 1, x: y._db }) => opts")(), 1), ["all"])
+    })
+
     it("comments and odd spacing in the parameter list", () => {
-      assert.deepStrictEqual(leftOut(new Function("return function (a /* _not */, // c\n _b) { return a } // end")()), ["-", "all", "-"])
-      // `new Function` sources are readable: "function anonymous(a,_b\n) {...}".
-      assert.deepStrictEqual(leftOut(new Function("a", "_b", "return a")), ["-", "all", "-"])
+      assert.deepStrictEqual(leftOut(new Function("return function (a /* _not */, // c\n _log) { return a } // end")()), ["-", "all", "-"])
+      // `new Function` sources are readable: "function anonymous(a,_log\n) {...}".
+      assert.deepStrictEqual(leftOut(new Function("a", "_log", "return a")), ["-", "all", "-"])
     })
   })
 
@@ -290,7 +310,7 @@ describe("Parameters.project", () => {
   })
 
   it("errors of the key function name the argument by its position in the call", () => {
-    const plan = Parameters.planOf((_db: unknown, a: number, _c: unknown, d: unknown) => unused(_db, a, _c, d))
+    const plan = Parameters.planOf((_db: unknown, a: number, _cache: unknown, d: unknown) => unused(_db, a, _cache, d))
     const key = Parameters.keyed(plan, (args) => {
       throw new Hasher.Unhashable(args[1], [1, "socket"], undefined, "instance")
     })

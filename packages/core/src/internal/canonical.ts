@@ -165,6 +165,9 @@ export const REWALK_BUDGET = 1 << 20
  */
 export const INLINE_BINARY_BYTES = 1024
 
+/** The binary kind of a SharedArrayBuffer (views and ArrayBuffer take 0 to 14). Part of the canonical form. */
+const SHARED_BUFFER_KIND = 15
+
 const Tag = {
   undefined: 1,
   null: 2,
@@ -971,7 +974,14 @@ class Walk {
         return this.binary(value, kind, view.buffer, view.byteOffset, view.byteLength)
       }
       case V.Kind.Buffer:
-        return this.binary(value, 0, value as ArrayBufferLike, 0, (value as ArrayBufferLike).byteLength)
+        // An ArrayBuffer is binary kind 0, a SharedArrayBuffer 15: Equal tells them apart, so must the key.
+        return this.binary(
+          value,
+          Object.getPrototypeOf(value) === V.sharedArrayBufferPrototype ? SHARED_BUFFER_KIND : 0,
+          value as ArrayBufferLike,
+          0,
+          (value as ArrayBufferLike).byteLength
+        )
       case V.Kind.Date: {
         const time = (value as Date).getTime()
         const extra = this.extra(value)
@@ -1050,9 +1060,11 @@ class Walk {
         // the same fields differ. In memory, the class itself counts too (two
         // classes may share a name).
         const tag = (value as { readonly _tag?: unknown })._tag
+        // The class from the prototype: an own field named `constructor` is data, not the class.
+        const Class = (Object.getPrototypeOf(value) as { readonly constructor?: Function } | null)?.constructor
         w.unit(Tag.valueObject)
-        if (this.memory) w.count(classId(value.constructor))
-        w.string(value.constructor?.name ?? "")
+        if (this.memory) w.count(classId(Class))
+        w.string(typeof Class === "function" ? Class.name : "")
         w.string(typeof tag === "string" ? tag : "")
         return this.fields(value, Tag.valueObject)
       }

@@ -241,6 +241,8 @@ class Copier {
   readonly look: boolean
   /** Whether the value has parts {@link copyTree} does not copy: the fields above, or holes in an array. */
   extras = false
+  /** Whether a Data or Schema class instance was copied (see {@link Copied.classes}). */
+  classes = false
   /** The object being read, to blame when reading it throws. */
   current: unknown = undefined
 
@@ -416,6 +418,7 @@ class Copier {
           return
         }
         // A new object with the same prototype and copies of the own fields: what the type's constructor builds.
+        if (kind === V.Kind.Data) this.classes = true
         const out: Record<string, unknown> = Object.create(Object.getPrototypeOf(value))
         this.enter(value, out, target, key)
         this.stack.push(LEAVE)
@@ -615,6 +618,12 @@ export interface Copied<A> extends Sized<A> {
    * own fields: later copies must be made by {@link copy}, looking for them.
    */
   readonly extras: boolean
+  /**
+   * Some Data or Schema class instance was copied (rebuilt from its own
+   * fields, without its constructor: state in `#private` fields is not
+   * there).
+   */
+  readonly classes: boolean
 }
 
 /**
@@ -633,10 +642,10 @@ export const copy = <A>(value: A, look = true): Copied<A> => {
   // Primitives: no copier, no allocation (the common hit path).
   if (typeof value !== "object" || value === null) {
     if (typeof value === "function" || typeof value === "symbol") throw new Uncopyable(value)
-    return { value, bytes: typeof value === "string" ? OBJECT_BYTES + 2 * value.length : SLOT_BYTES, tree: true, extras: false }
+    return { value, bytes: typeof value === "string" ? OBJECT_BYTES + 2 * value.length : SLOT_BYTES, tree: true, extras: false, classes: false }
   }
   const { copier, out } = walk(value, look)
-  return { value: out as A, bytes: copier.bytes, tree: !copier.shared && !copier.extras, extras: copier.extras }
+  return { value: out as A, bytes: copier.bytes, tree: !copier.shared && !copier.extras, extras: copier.extras, classes: copier.classes }
 }
 
 /**

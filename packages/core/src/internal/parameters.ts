@@ -120,19 +120,75 @@ const propertyName = (property: Acorn.AssignmentProperty): string | undefined =>
   return undefined
 }
 
-const parameterOf = (pattern: Acorn.Pattern): Parameter => {
+/**
+ * Names that compilers and minifiers make up for parameters (`_`, `_a`,
+ * `_x2` from TypeScript, esbuild and Babel's lowering of destructuring and
+ * async functions; Babel's `_ref`, `_this`, `_temp`): such a parameter holds
+ * the caller's data under a name nobody chose, so it is never left out (a
+ * rename can make a key longer, never shorter). Names people choose (`_db`,
+ * `_conn`, `_self`) are left out as Streamlit leaves them out.
+ */
+const MADE_UP = /^_(?:[A-Za-z$]?\d*|ref\d*|this|arguments|args\d*|temp\d*)$/
+
+/** Whether a parameter of this name (a positional one, or a rest) is left out of the key. */
+const leftOut = (name: string): boolean => isExcludedField(name) && !MADE_UP.test(name)
+
+/**
+ * Every variable an acorn subtree refers to: identifiers, less the keys of
+ * object literals and the property names of member expressions (`{ _http: 0 }`
+ * and `x._http` read no variable `_http`).
+ */
+const namesIn = (node: unknown, names: Set<string> = new Set()): Set<string> => {
+  if (typeof node !== "object" || node === null) return names
+  if (Array.isArray(node)) {
+    for (const child of node) namesIn(child, names)
+    return names
+  }
+  const record = node as { readonly type?: unknown; readonly name?: unknown; readonly computed?: unknown }
+  if (record.type === "Identifier" && typeof record.name === "string") names.add(record.name)
+  const skip = record.computed === true ? undefined : record.type === "Property" ? "key" : record.type === "MemberExpression" ? "property" : undefined
+  for (const key of Object.keys(node)) if (key !== "type" && key !== skip) namesIn((node as Record<string, unknown>)[key], names)
+  return names
+}
+
+/** The default-value expressions inside a parameter's pattern (what its value may be computed from). */
+const defaultsIn = (pattern: unknown, found: Array<unknown> = []): Array<unknown> => {
+  if (typeof pattern !== "object" || pattern === null) return found
+  if (Array.isArray(pattern)) {
+    for (const child of pattern) defaultsIn(child, found)
+    return found
+  }
+  const node = pattern as { readonly type?: unknown; readonly right?: unknown }
+  if (node.type === "AssignmentPattern") found.push(node.right)
+  for (const key of Object.keys(pattern)) if (key !== "right") defaultsIn((pattern as Record<string, unknown>)[key], found)
+  return found
+}
+
+/**
+ * What a parameter leaves out of the key. `read`: the names the parameters'
+ * default values read; a `_` name one of them reads is data (the value the
+ * key keeps is computed from it).
+ */
+const parameterOf = (pattern: Acorn.Pattern, read: ReadonlySet<string>): Parameter => {
   const target = pattern.type === "AssignmentPattern" ? pattern.left : pattern
-  if (target.type === "Identifier") return isExcludedField(target.name) ? DROP : undefined
+  if (target.type === "Identifier") return leftOut(target.name) && !read.has(target.name) ? DROP : undefined
   if (target.type !== "ObjectPattern") return undefined
   const left: Array<string> = []
+  // A field read by a nested pattern too (`{ _a, _a: { b } }`) is data.
+  const kept = new Set<string>()
   for (const property of target.properties) {
     if (property.type !== "Property") continue
     const name = propertyName(property)
+    if (name === undefined) continue
     // A nested pattern (`{ _a: { b } }`) reads inside the field: data.
     const value = property.value.type === "AssignmentPattern" ? property.value.left : property.value
-    if (name !== undefined && isExcludedField(name) && value.type === "Identifier") left.push(name)
+    const local = value.type === "Identifier" ? value.name : undefined
+    // Property keys are the caller's field names, which no compiler renames: the plain rule.
+    if (isExcludedField(name) && local !== undefined && !read.has(local)) left.push(name)
+    else kept.add(name)
   }
-  return left.length === 0 ? undefined : left
+  const out = left.filter((name) => !kept.has(name))
+  return out.length === 0 ? undefined : out
 }
 
 /**
@@ -154,16 +210,18 @@ export const planOf = (f: Function, unreadableSource = false): Plan => {
   const parameters: Array<Parameter> = []
   let dropFrom = Infinity
   let any = false
+  // What default values read, across the whole list: `(_conn, region = _conn)` keeps `_conn`.
+  const read = namesIn(defaultsIn(patterns))
   for (let i = 0; i < patterns.length; i++) {
     const pattern = patterns[i]!
     if (pattern.type === "RestElement") {
-      if (pattern.argument.type === "Identifier" && isExcludedField(pattern.argument.name)) {
+      if (pattern.argument.type === "Identifier" && leftOut(pattern.argument.name) && !read.has(pattern.argument.name)) {
         dropFrom = i
         any = true
       }
       break
     }
-    const parameter = parameterOf(pattern)
+    const parameter = parameterOf(pattern, read)
     if (parameter !== undefined) any = true
     parameters.push(parameter)
   }

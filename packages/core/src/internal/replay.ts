@@ -135,12 +135,15 @@ export const recording = <A, E, R>(body: Effect.Effect<A, E, R>, recorder: Recor
     // The first and last loggers here bracket that call: what the others write
     // to the Console meanwhile (Effect's default logger prints through it) is
     // the log line itself, recorded once, as a log line.
-    const opening = Logger.make(() => {
+    // The line is kept (copied) by the first logger, before the caller's own
+    // loggers run: one that edits what it is given (a scrubber) cannot change
+    // what later hits replay.
+    const opening = Logger.make((options) => {
       recorder.inLog = true
-    })
-    const closing = Logger.make((options) => {
-      recorder.inLog = false
       if (!recorder.closed) recordLog(recorder, options, baseAnnotations, baseSpans)
+    })
+    const closing = Logger.make(() => {
+      recorder.inLog = false
     })
     return body.pipe(
       Effect.provideService(Console.Console, recordingConsole(console, recorder)),
@@ -234,15 +237,23 @@ export const replay = (lines: ReadonlyArray<Line>): Effect.Effect<void> =>
         if (depth === 0) continue
         depth--
       }
-      effects.push(Effect.sync(() => (console[line.method] as (...args: ReadonlyArray<unknown>) => void)(...line.args)))
+      // Each replay hands out copies: what one hit's Console does to them never reaches the next hit.
+      effects.push(Effect.sync(() => (console[line.method] as (...args: ReadonlyArray<unknown>) => void)(...line.args.map(fresh))))
     }
     for (; depth > 0; depth--) effects.push(Effect.sync(() => console.groupEnd()))
     return Effect.forEach(effects, (effect) => effect, { discard: true })
   })
 
 const replayLog = (line: Extract<Line, { readonly _tag: "Log" }>): Effect.Effect<void> => {
-  let log = Effect.logWithLevel(line.level as LogLevel.Severity)(...line.message, ...(line.cause === undefined ? [] : [line.cause]))
-  if (line.annotations !== undefined) log = Effect.annotateLogs(log, line.annotations)
+  // Copies, as for Console lines: the hit caller's loggers get values of their own.
+  let log = Effect.suspend(() =>
+    Effect.logWithLevel(line.level as LogLevel.Severity)(...line.message.map(fresh), ...(line.cause === undefined ? [] : [line.cause]))
+  )
+  if (line.annotations !== undefined) {
+    const annotations = line.annotations
+    const plain = log
+    log = Effect.suspend(() => Effect.annotateLogs(plain, fresh(annotations) as Record<string, unknown>))
+  }
   const spans = line.spans
   if (spans === undefined) return log
   // Each span starts as long before this line as it had been open when the body logged: it shows its own duration.
@@ -266,6 +277,9 @@ const SPAN_BYTES = 48
 const MAX_RENDERING = 2000
 
 /** A copy of `value` and its size; for a value with no data form, a short rendering. */
+/** A copy of a kept value (kept values are copies or renderings, which always copy again). */
+const fresh = (value: unknown): unknown => Copy.copy(value).value
+
 const keep = (value: unknown): Copy.Sized<unknown> => {
   try {
     return Copy.copy(value)
