@@ -48,6 +48,8 @@ export interface Cache {
   readonly metrics: Map<Table.Table, Metrics.Registrations>
   /** The layer's context, where Metrics are registered. */
   readonly context: Context.Context<never>
+  /** Releases running now, each in its fiber: closing the layer waits for them too. */
+  readonly running: Set<Fiber.Fiber<void>>
   /** The clock the last call used: the sweep reads the same one, so TTL is one timeline. */
   clock: Clock.Clock | undefined
   /** Done when `clock` changes: the sweep wakes and sleeps on the new clock. */
@@ -103,6 +105,7 @@ export const make = (options: {
       pending: [],
       onClose: new Set(),
       metrics: new Map(),
+      running: new Set(),
       context,
       clock: undefined,
       clockChanged: Deferred.makeUnsafe(),
@@ -116,7 +119,8 @@ export const make = (options: {
         for (const table of Array.from(cache.metrics.keys())) unregisterMetrics(cache, table)
         for (const close of cache.onClose) close()
         cache.onClose.clear()
-        return Effect.flatMap(startReleases(cache), Fiber.awaitAll)
+        // The releases this close starts, and those already running in the background.
+        return Effect.flatMap(startReleases(cache), () => Fiber.awaitAll(Array.from(cache.running)))
       })
     )
     yield* Effect.forkScoped(sweep(cache, options.sweepMillis))
@@ -173,15 +177,30 @@ const logged = (cache: Cache, release: Effect.Effect<void>): Effect.Effect<void>
       : Effect.logWarning(`recall: a ${cache.kind} release failed; the other entries are still released`, cause)
   )
 
-/** Starts every queued release in a fiber of its own. */
+/** Starts every queued release in a fiber of its own, known to the cache until it ends. */
 const startReleases = (cache: Cache): Effect.Effect<Array<Fiber.Fiber<void>>> =>
   Effect.suspend(() =>
     cache.pending.length === 0
       ? Effect.succeed([])
       : Effect.forEach(cache.pending.splice(0), (release) =>
-          Effect.forkDetach(logged(cache, release), { startImmediately: true, uninterruptible: true })
+          Effect.tap(Effect.forkDetach(logged(cache, release), { startImmediately: true, uninterruptible: true }), (fiber) =>
+            Effect.sync(() => {
+              if (fiber.pollUnsafe() !== undefined) return
+              cache.running.add(fiber)
+              fiber.addObserver(() => cache.running.delete(fiber))
+            })
+          )
         )
   )
+
+/**
+ * Whether the layer is closing or closed: its scope closes before its own
+ * finalizer runs (the computations' finalizers run first), and no new
+ * computation may start meanwhile.
+ *
+ * @internal
+ */
+export const closing = (cache: Cache): boolean => cache.closed || cache.scope.state._tag === "Closed"
 
 /**
  * Starts the queued releases and waits for them, interruptibly: an

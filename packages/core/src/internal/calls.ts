@@ -104,7 +104,7 @@ export const call = <A, S>(
   owner: object
 ): Effect.Effect<A, unknown, unknown> => {
   const cache = slot.cache
-  if (cache.closed) return closed(slot)
+  if (Cache.closing(cache)) return closed(slot)
   if (slot.warning !== undefined) return Effect.andThen(warnOnce(slot), call(slot, args, key, hold, fiber, owner))
   if (cache.passthrough) return passThrough(slot, { args, key, hold, owner }, fiber)
   // Nothing is allocated for a hit: the call's record is made on the way to a miss.
@@ -158,10 +158,14 @@ const InsideValidate = Context.Reference<ReadonlyArray<Table.Entry>>("@recall/co
  * @internal
  */
 export const endHold = (slot: Slot<any, any>, hold: Hold): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    Cache.queueRelease(slot.cache, slot.definition.face.lifecycle!.unhold(hold))
-    return Cache.drain(slot.cache)
-  })
+  // Releases queued by others (a purge on the way) go on in the background: only this borrow's is waited for.
+  Effect.andThen(
+    Cache.drainInBackground(slot.cache),
+    Effect.suspend(() => {
+      Cache.queueRelease(slot.cache, slot.definition.face.lifecycle!.unhold(hold))
+      return Cache.drain(slot.cache)
+    })
+  )
 
 /**
  * A hit with a `check` (ResourceCache's `validate`): the entry is held while
@@ -264,7 +268,7 @@ const resolve = <A, S>(slot: Slot<A, S>, call: Computation.Call, outer: Restore 
       // Another fiber may have stored the value since this caller's hit check.
       const stored = hit(slot, call.args, call.key, call.hold, fiber, call, restore, call.owner)
       if (stored !== undefined) return stored
-      if (slot.cache.closed) return closed(slot)
+      if (Cache.closing(slot.cache)) return closed(slot)
       const flight = slot.table.flights.get(call.key)
       const next =
         flight === undefined

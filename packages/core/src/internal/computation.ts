@@ -189,7 +189,7 @@ const compute = <A, S>(
       const stored =
         keepIt &&
         !flight.superseded &&
-        !cache.closed &&
+        !Cache.closing(cache) &&
         // A refresh replaces the entry it refreshes, or that entry once it expired, never a newer one nor an evicted one.
         (refreshing === undefined || current === refreshing || (current === undefined && refreshing.departed === "expiration")) &&
         table.store(call.key, kept.stored, output, kept.bytes + (recorder?.bytes ?? 0), table.timesAt(now), now)
@@ -204,11 +204,14 @@ const compute = <A, S>(
       Effect.flatMap((exit): Effect.Effect<void> => {
         if (recorder !== undefined) recorder.closed = true
         if (Exit.isSuccess(exit)) return keep(exit.value)
-        // Interrupted (the layer closed): nothing to hand out; the waiters check again.
+        // Interrupted because the layer closes: nothing to hand out; the waiters check again (and meet the
+        // closed layer). A body that interrupted itself ended as any failure does: its starter gets it.
         settle(
           slot,
           flight,
-          Cause.hasInterruptsOnly(exit.cause) ? RETRY : { _tag: "Failed", cause: exit.cause, everyone: closedACycle(exit.cause) }
+          Cause.hasInterruptsOnly(exit.cause) && Cache.closing(cache)
+            ? RETRY
+            : { _tag: "Failed", cause: exit.cause, everyone: closedACycle(exit.cause) }
         )
         end("failed")
         // What the body acquired before it failed or was interrupted is released now.

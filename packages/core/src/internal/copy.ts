@@ -642,7 +642,13 @@ export const copy = <A>(value: A, look = true): Copied<A> => {
   // Primitives: no copier, no allocation (the common hit path).
   if (typeof value !== "object" || value === null) {
     if (typeof value === "function" || typeof value === "symbol") throw new Uncopyable(value)
-    return { value, bytes: typeof value === "string" ? OBJECT_BYTES + 2 * value.length : SLOT_BYTES, tree: true, extras: false, classes: false }
+    return {
+      value,
+      bytes: typeof value === "string" ? OBJECT_BYTES + 2 * value.length : SLOT_BYTES,
+      tree: true,
+      extras: false,
+      classes: false
+    }
   }
   const { copier, out } = walk(value, look)
   return { value: out as A, bytes: copier.bytes, tree: !copier.shared && !copier.extras, extras: copier.extras, classes: copier.classes }

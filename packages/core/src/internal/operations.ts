@@ -2,10 +2,10 @@
  * What a cached function and a cache offer besides calls: `invalidate`,
  * `has`, `clear` and `stats`, per function and cache-wide.
  *
- * Each reads the clock once, purges what has expired, changes the tables in
- * one synchronous step, then waits (interruptibly) for the releases it made
- * due: when `invalidate` or `clear` returns, an unborrowed instance has been
- * released.
+ * Each reads the clock once, purges what has expired (those releases go on
+ * in the background), changes the tables in one synchronous step, then
+ * waits (interruptibly) for the releases it made due: when `invalidate` or
+ * `clear` returns, the unborrowed instances it removed have been released.
  */
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
@@ -15,12 +15,24 @@ import { nowOf } from "./calls.ts"
 import type { Slot } from "./slot.ts"
 import type * as Table from "./table.ts"
 
-/** Runs `change` on the slot's table at the fiber's time, then the releases it made due. */
+/**
+ * Runs `change` on the slot's table at the fiber's time, then waits for the
+ * releases it made due. Entries found expired on the way are purged first
+ * and released in the background: an operation never waits for another
+ * entry's release.
+ */
 const changing = <X>(slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>, change: (table: Table.Table, now: number) => X) =>
-  Effect.flatMap(
-    Effect.sync(() => change(slot.table, nowOf(fiber, slot.cache))),
-    (x) => Effect.as(Cache.drain(slot.cache), x)
-  )
+  Effect.suspend(() => {
+    const now = nowOf(fiber, slot.cache)
+    slot.table.purgeExpired(now)
+    return Effect.andThen(
+      Cache.drainInBackground(slot.cache),
+      Effect.flatMap(
+        Effect.sync(() => change(slot.table, now)),
+        (x) => Effect.as(Cache.drain(slot.cache), x)
+      )
+    )
+  })
 
 /** @internal */
 export const invalidate = (slot: Slot<any, any>, key: string, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> =>
@@ -36,10 +48,7 @@ export const clear = (slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>
 
 /** @internal */
 export const stats = (slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<FunctionStats> =>
-  changing(slot, fiber, (table, now) => {
-    table.purgeExpired(now)
-    return functionStats(table)
-  })
+  changing(slot, fiber, functionStats)
 
 /** @internal */
 export const functionStats = (table: Table.Table): FunctionStats => ({
@@ -66,11 +75,18 @@ const idOf = (publicId: () => string): string => {
 export const clearAll = (cache: Cache.Cache): Effect.Effect<void> =>
   Effect.withFiber((fiber) =>
     Effect.andThen(
-      Effect.sync(() => {
-        const now = nowOf(fiber, cache)
-        for (const table of cache.registry.tables.values()) table.clear(now)
+      Effect.suspend(() => {
+        // What had expired is released in the background, as any purge; the clear's own releases are waited for.
+        cache.registry.purgeExpired(nowOf(fiber, cache))
+        return Cache.drainInBackground(cache)
       }),
-      Cache.drain(cache)
+      Effect.andThen(
+        Effect.sync(() => {
+          const now = nowOf(fiber, cache)
+          for (const table of cache.registry.tables.values()) table.clear(now)
+        }),
+        Cache.drain(cache)
+      )
     )
   )
 
@@ -86,7 +102,8 @@ export const statsOf = (cache: Cache.Cache): Effect.Effect<Stats> =>
       Effect.sync(() => cache.registry.purgeExpired(nowOf(fiber, cache))),
       () =>
         Effect.andThen(
-          Cache.drain(cache),
+          // Stats never wait for a release.
+          Cache.drainInBackground(cache),
           Effect.sync(() => {
             const functions = Array.from(cache.registry.tables.values(), functionStats)
             const totals = { hits: 0, misses: 0, evictions: 0, expirations: 0, invalidations: 0, entries: 0, bytes: 0 }

@@ -146,7 +146,8 @@ const namesIn = (node: unknown, names: Set<string> = new Set()): Set<string> => 
   }
   const record = node as { readonly type?: unknown; readonly name?: unknown; readonly computed?: unknown }
   if (record.type === "Identifier" && typeof record.name === "string") names.add(record.name)
-  const skip = record.computed === true ? undefined : record.type === "Property" ? "key" : record.type === "MemberExpression" ? "property" : undefined
+  const skip =
+    record.computed === true ? undefined : record.type === "Property" ? "key" : record.type === "MemberExpression" ? "property" : undefined
   for (const key of Object.keys(node)) if (key !== "type" && key !== skip) namesIn((node as Record<string, unknown>)[key], names)
   return names
 }

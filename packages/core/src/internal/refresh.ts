@@ -16,13 +16,14 @@
  *   (at most the window) before the next try.
  */
 import * as Effect from "effect/Effect"
+import * as Cache from "./cache.ts"
 import * as Computation from "./computation.ts"
 import * as Replay from "./replay.ts"
 import type { Slot } from "./slot.ts"
 import type * as Table from "./table.ts"
 
 const startable = (slot: Slot<any, any>, call: Computation.Call, entry: Table.Entry, now: number): boolean =>
-  now >= entry.refreshAfter && !slot.table.flights.has(call.key) && !slot.cache.closed && slot.table.entries.get(call.key) === entry
+  now >= entry.refreshAfter && !slot.table.flights.has(call.key) && !Cache.closing(slot.cache) && slot.table.entries.get(call.key) === entry
 
 /**
  * Starts one background refresh of a stale entry, unless one runs, the
