@@ -50,7 +50,12 @@ describe("attack: a body that ends with an interrupt of its own", () => {
   it.effect("DataCache: a body that always interrupts itself runs once, and its caller ends", () =>
     Effect.gen(function* () {
       let runs = 0
-      const f = DataCache.fn("always-interrupt", (_n: number) => Effect.suspend(() => (runs++, Effect.interrupt)))
+      const f = DataCache.fn("always-interrupt", (_n: number) =>
+        Effect.suspend(() => {
+          runs++
+          return Effect.interrupt
+        })
+      )
       const caller = yield* Effect.forkChild(f(1))
       const exit = yield* settles(caller, 500)
       const observed = runs
