@@ -1,14 +1,22 @@
 /**
  * `@recall/node`: the Node.js side of recall.
  *
- * Planned here (see shared design, section 5): the disk store
- * (`NodeCacheStore.layerFileSystem`), the Redis store
- * (`NodeCacheStore.layerRedis`) and the `recall` command. It re-exports the
+ * The disk store (`NodeCacheStore.layerFileSystem`) is here; planned (see
+ * the shared design, section 5): the Redis store (`NodeCacheStore.layerRedis`)
+ * and the `recall` command. It re-exports the
  * core, so programs can depend on `@recall/node` alone.
  *
  * @since 0.1.0
  */
 export * from "@recall/core"
+
+/**
+ * The disk store: a `CacheStore` in a directory that the processes of one
+ * machine share (atomic writes, TTL and size bounds on disk, locks).
+ *
+ * @since 0.1.0
+ */
+export * as NodeCacheStore from "./NodeCacheStore.ts"
 
 /**
  * Native XXH3-128 for large arguments: hashes a 320 MB typed array at about

@@ -1,0 +1,907 @@
+/**
+ * `NodeCacheStore` is recall's disk store: a {@link CacheStore.CacheStore}
+ * in a directory, on Effect's `FileSystem` (`@effect/platform-node`), that
+ * several processes of one machine share: they write, read and prune it at
+ * once, and compute a key once between them (the store offers locks).
+ *
+ * **Layout**
+ *
+ * ```text
+ * <directory>/                     0700
+ *   <hash of the namespace>/       0700, one per namespace
+ *     <hash of the key>            0600, one entry: a header, then the bytes
+ *     .tmp-<host>-<pid>-<ms>-<n>   a write in progress (never read)
+ *   .locks/                        0700
+ *     <ns hash>-<key hash>.lock    a held lock: its owner's token and expiry
+ * ```
+ *
+ * Names are hashes only (SHA-256 of the text, 32 hex digits), never argument
+ * or namespace text. The namespace and the key are kept in each entry's
+ * header instead: `list` names namespaces from it, and `get` checks it, so
+ * that even a collision of two names reads as a miss, never as another key's
+ * value.
+ *
+ * **Contract** (on top of `CacheStore`'s)
+ *
+ * - Writes are atomic: a temporary file in the entry's own directory, written
+ *   whole, `fsync`ed, then renamed over the entry. A reader sees the old entry
+ *   or the new one, never a part. A writer killed before the rename leaves a
+ *   temporary file that nobody reads; sweeps delete it once its process is
+ *   gone (or after an hour).
+ * - An entry file that is truncated, too long, or not an entry (a bad magic
+ *   number, a bad header checksum, another namespace or key in its header)
+ *   reads as missing and is deleted.
+ * - Expiry is on Effect's `Clock`: `get` never returns an expired entry, and
+ *   sweeps delete them (when the layer is built, on `list` and `stats`, and on
+ *   a write when `sweepInterval` has passed since the last sweep).
+ * - `maxEntries` and `maxBytes` bound the whole directory, least recently
+ *   used first (recency is the file's modification time, which a `get`
+ *   sets): see {@link Options}.
+ * - A failing disk (permissions, a full disk, the directory deleted) fails
+ *   the operation with `CacheStoreError`; nothing throws, and building the
+ *   layer never fails (directories are made on the first write, and again
+ *   after they were deleted).
+ * - Large entries are one buffer each way: a write is a header and the
+ *   caller's bytes written as they are; a read is one `readFile`, whose buffer
+ *   the returned bytes are a view of.
+ *
+ * **Locks** are lock files created with `link(2)`, which, like `O_EXCL`, fails
+ * when the name exists, and also publishes the file whole (an `O_EXCL` file
+ * exists, empty, before its owner writes into it). A lock file holds its
+ * owner's token and its expiry on `Clock`; an expired one is taken over.
+ * Everything that changes an existing lock file (a takeover, a renewal, a
+ * release) first takes the lock's short guard file (created the same way and
+ * removed at once), so two processes taking over one expired lock cannot
+ * both win, and a holder renewing at its expiry cannot overwrite a new
+ * owner's lock. `awaitRelease` polls the lock file, every 5 ms at first and
+ * at most every 100 ms.
+ *
+ * @since 0.1.0
+ */
+import { createHash, randomBytes } from "node:crypto"
+import { hostname } from "node:os"
+import { resolve } from "node:path"
+import { NodeFileSystem } from "@effect/platform-node"
+import * as CacheStore from "@recall/core/CacheStore"
+import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as PlatformError from "effect/PlatformError"
+import * as UserDirectories from "effect/persistence/UserDirectories"
+
+// ---------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------
+
+/**
+ * Options of {@link layerFileSystem} and {@link layer}.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /**
+   * The store's directory. Made (0700, with its parents) on the first write.
+   * Give the store a directory of its own: `clearAll` removes every
+   * namespace directory in it (other files are left alone).
+   */
+  readonly directory: string
+  /**
+   * At most this many live entries in the whole directory (every namespace,
+   * every process). When a write of this process takes the directory over,
+   * the least recently used entries are deleted (a `get` counts as a use).
+   *
+   * Default: no bound.
+   *
+   * **Cost.** Recency is each entry file's modification time, on disk, so
+   * that every process sees the others' uses: every `get` sets it (one
+   * `utimes`). Each process keeps a view of the directory in memory (path,
+   * recency and size of each entry: a few hundred bytes an entry), built by a
+   * scan of the directory (one `readdir` per namespace, then an `open`, an
+   * `fstat` and a header read per entry) when the store starts and every
+   * `sweepInterval`, and kept up by its own operations. A write that takes
+   * the view over a bound deletes its least recently used entries, each
+   * checked with one `stat` first: one that another process used since (its
+   * modification time moved) is kept and moved to the end instead. A full
+   * store's write costs a `stat` and an `unlink` more.
+   *
+   * **Several processes.** Each sees the others' writes at its next scan,
+   * so the directory may exceed the bound by what the others wrote since:
+   * with P processes writing, up to about P times the bound between scans.
+   */
+  readonly maxEntries?: number | undefined
+  /**
+   * At most this many bytes of entry files in the whole directory (the
+   * payloads plus a header of 40 bytes and the namespace and key of each),
+   * enforced like `maxEntries`, least recently used first. An entry larger
+   * than `maxBytes` on its own is not written (the entry it replaces is
+   * deleted).
+   *
+   * Default: no bound.
+   */
+  readonly maxBytes?: number | undefined
+  /**
+   * How often a write also sweeps the directory (deletes expired entries and
+   * the temporary files of processes that died mid-write), on `Clock`.
+   *
+   * Default: 10 minutes.
+   */
+  readonly sweepInterval?: Duration.Input | undefined
+}
+
+// ---------------------------------------------------------------------------
+// Entry files
+// ---------------------------------------------------------------------------
+
+// An entry file: a 40-byte header, the namespace and the key (UTF-8), zeros
+// up to a multiple of 8 bytes (so that a payload read into a fresh buffer is
+// aligned for any typed array view), then the payload.
+//   0  magic "RCS1"
+//   4  namespace byte length, u32 LE
+//   8  key byte length, u32 LE
+//  12  FNV-1a 32 of bytes 16..40 and of the namespace and key, u32 LE
+//  16  writtenAt, f64 LE (epoch ms)
+//  24  expiresAt, f64 LE (epoch ms; Infinity never)
+//  32  payload length, f64 LE
+const MAGIC = 0x31534352 // "RCS1" little-endian
+const HEADER_BYTES = 40
+/** Where the payload starts after names of `namesLength` bytes. */
+const payloadStart = (namesLength: number): number => Math.ceil((HEADER_BYTES + namesLength) / 8) * 8
+/** The largest file that one `readFile` reads (Node's limit, 2 GiB - 1). */
+const MAX_FILE_BYTES = 2 ** 31 - 1
+const encoder = new TextEncoder()
+
+const fnv1a = (bytes: Uint8Array, from: number, to: number, seed = 0x811c9dc5): number => {
+  let h = seed
+  for (let i = from; i < to; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193) >>> 0
+  return h
+}
+
+const makeHeader = (names: Uint8Array, nsLength: number, writtenAt: number, expiresAt: number, payloadLength: number): Uint8Array => {
+  const out = new Uint8Array(payloadStart(names.byteLength))
+  const view = new DataView(out.buffer)
+  view.setUint32(0, MAGIC, true)
+  view.setUint32(4, nsLength, true)
+  view.setUint32(8, names.byteLength - nsLength, true)
+  view.setFloat64(16, writtenAt, true)
+  view.setFloat64(24, expiresAt, true)
+  view.setFloat64(32, payloadLength, true)
+  out.set(names, HEADER_BYTES)
+  view.setUint32(12, fnv1a(out, 16, HEADER_BYTES + names.byteLength), true)
+  return out
+}
+
+interface Header {
+  readonly writtenAt: number
+  readonly expiresAt: number
+  readonly payloadLength: number
+  /** Where the payload starts. */
+  readonly payloadOffset: number
+  readonly namespace: Uint8Array
+  readonly key: Uint8Array
+}
+
+/**
+ * The header of an entry file from its first bytes (at least the header and
+ * the names), checked; `undefined` when it is not an entry or `size` (the
+ * file's) does not match it.
+ */
+const parseHeader = (bytes: Uint8Array, size: number): Header | undefined => {
+  if (bytes.byteLength < HEADER_BYTES) return undefined
+  const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES)
+  if (view.getUint32(0, true) !== MAGIC) return undefined
+  const nsLength = view.getUint32(4, true)
+  const keyLength = view.getUint32(8, true)
+  const namesEnd = HEADER_BYTES + nsLength + keyLength
+  const payloadOffset = payloadStart(nsLength + keyLength)
+  if (bytes.byteLength < namesEnd) return undefined
+  if (fnv1a(bytes, 16, namesEnd) !== view.getUint32(12, true)) return undefined
+  const writtenAt = view.getFloat64(16, true)
+  const expiresAt = view.getFloat64(24, true)
+  const payloadLength = view.getFloat64(32, true)
+  if (!Number.isFinite(writtenAt) || Number.isNaN(expiresAt) || payloadOffset + payloadLength !== size) return undefined
+  return {
+    writtenAt,
+    expiresAt,
+    payloadLength,
+    payloadOffset,
+    namespace: bytes.subarray(HEADER_BYTES, HEADER_BYTES + nsLength),
+    key: bytes.subarray(HEADER_BYTES + nsLength, namesEnd)
+  }
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+const decoder = new TextDecoder()
+
+// ---------------------------------------------------------------------------
+// Names
+// ---------------------------------------------------------------------------
+
+/** 32 hex digits of SHA-256: the only names the store gives files. */
+const nameOf = (text: string): string => createHash("sha256").update(text).digest("hex").slice(0, 32)
+const HASH_NAME = /^[0-9a-f]{32}$/
+
+const HOST = nameOf(hostname()).slice(0, 8)
+let counter = 0
+/** A fresh name for a temporary file: its host, process and creation time, so that sweeps know whose it is. */
+const tempName = (): string => `.tmp-${HOST}-${process.pid}-${Date.now()}-${++counter}${randomBytes(4).toString("hex")}`
+const TEMP_NAME = /^\.tmp-([0-9a-f]{8})-(\d+)-(\d+)-/
+/** A temporary file older than this is deleted by sweeps even when its process seems alive (its pid reused). */
+const TEMP_MAX_AGE = 60 * 60 * 1000
+
+const processAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    // EPERM: alive, someone else's.
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/** Whether a temporary file (by its name) belongs to a writer that is gone. */
+const abandoned = (name: string): boolean => {
+  const match = TEMP_NAME.exec(name)
+  if (match === null) return false
+  if (Date.now() - Number(match[3]) > TEMP_MAX_AGE) return true
+  return match[1] === HOST && Number(match[2]) !== process.pid && !processAlive(Number(match[2]))
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+const isNotFound = (e: PlatformError.PlatformError): boolean => e.reason._tag === "NotFound"
+const isAlreadyExists = (e: PlatformError.PlatformError): boolean => e.reason._tag === "AlreadyExists"
+
+/** What went wrong, with the system's error code (`EACCES`, `ENOSPC`, ...) when there is one. */
+const describe = (cause: unknown): string => {
+  const message = cause instanceof Error ? cause.message : String(cause)
+  const code = (cause as { readonly cause?: { readonly code?: unknown } } | undefined)?.cause?.code
+  return typeof code === "string" && !message.includes(code) ? `${message} (${code})` : message
+}
+
+const failed =
+  (operation: string) =>
+  (cause: unknown): CacheStore.CacheStoreError =>
+    cause instanceof CacheStore.CacheStoreError ? cause : new CacheStore.CacheStoreError({ operation, reason: describe(cause), cause })
+
+/** A sleep in real time, for polling the disk (which no virtual clock moves). */
+const pause = (millis: number): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    const timer = setTimeout(() => resume(Effect.void), millis)
+    return Effect.sync(() => clearTimeout(timer))
+  })
+
+// ---------------------------------------------------------------------------
+// The store
+// ---------------------------------------------------------------------------
+
+interface Found {
+  readonly path: string
+  readonly namespace: string
+  readonly fileBytes: number
+  readonly payloadBytes: number
+  readonly writtenAt: number
+  readonly usedAt: number
+}
+
+interface Known {
+  readonly usedAt: number
+  readonly fileBytes: number
+}
+
+interface LockFile {
+  readonly token: string
+  readonly expiresAt: number
+}
+
+/** How many files a scan reads at once. */
+const SCAN_CONCURRENCY = 16
+
+const millisOf = (ttl: Duration.Input): number => Duration.toMillis(Duration.fromInputUnsafe(ttl))
+
+/**
+ * The disk store over whatever `FileSystem` is provided (the node one in
+ * {@link layerFileSystem}; a wrapped one in tests, to fail writes on
+ * purpose).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (options: Options): Effect.Effect<CacheStore.Service, never, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const root = resolve(options.directory)
+    const locksDir = `${root}/.locks`
+    const maxEntries = options.maxEntries ?? Infinity
+    const maxBytes = options.maxBytes ?? Infinity
+    const bounded = maxEntries !== Infinity || maxBytes !== Infinity
+    const sweepEvery = millisOf(options.sweepInterval ?? "10 minutes")
+    const now = Effect.clockWith((clock) => Effect.succeed(clock.currentTimeMillisUnsafe()))
+
+    /**
+     * This process's view of the directory, from its last scan and its own
+     * operations since: the entries, least recently used first (a `Map`
+     * keeps insertion order, and a use moves an entry to the end), and their
+     * totals. `undefined` before the first scan.
+     */
+    let known: { readonly entries: Map<string, Known>; count: number; bytes: number } | undefined
+    let lastSweep = -Infinity
+
+    const forget = (path: string) => {
+      const entry = known?.entries.get(path)
+      if (known === undefined || entry === undefined) return
+      known.entries.delete(path)
+      known.count--
+      known.bytes -= entry.fileBytes
+    }
+    const used = (path: string, usedAt: number) => {
+      const entry = known?.entries.get(path)
+      if (known === undefined || entry === undefined) return
+      known.entries.delete(path)
+      known.entries.set(path, { usedAt, fileBytes: entry.fileBytes })
+    }
+    const over = () => known !== undefined && (known.count > maxEntries || known.bytes > maxBytes)
+
+    const namespaceDir = (namespace: string) => `${root}/${nameOf(namespace)}`
+    const entryPath = (namespace: string, key: string) => `${namespaceDir(namespace)}/${nameOf(key)}`
+
+    /** Makes a directory (and its parents) 0700; one that exists is fine. */
+    const ensureDirectory = (path: string) => fs.makeDirectory(path, { recursive: true, mode: 0o700 })
+
+    /** Writes `chunks` to a fresh temporary file in `dir` (made when missing), synced and closed; returns its path. */
+    const writeTemp = (dir: string, chunks: ReadonlyArray<Uint8Array>, attempt = 0): Effect.Effect<string, PlatformError.PlatformError> => {
+      const path = `${dir}/${tempName()}`
+      return Effect.scoped(
+        Effect.gen(function* () {
+          const file = yield* fs.open(path, { flag: "wx", mode: 0o600 })
+          for (const chunk of chunks) if (chunk.byteLength > 0) yield* file.writeAll(chunk)
+          yield* file.sync
+        })
+      ).pipe(
+        Effect.as(path),
+        Effect.catch((e) => {
+          if (isNotFound(e) && attempt < 3) return Effect.andThen(ensureDirectory(dir), writeTemp(dir, chunks, attempt + 1))
+          return Effect.andThen(Effect.ignore(fs.remove(path, { force: true })), Effect.fail(e))
+        })
+      )
+    }
+
+    /** Reads the header (and names) of an entry file, with its size and modification time; `undefined` when it is gone. */
+    const readHeader = (path: string) =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const file = yield* fs.open(path, { flag: "r" })
+          const info = yield* file.stat
+          const size = Number(info.size)
+          const usedAt = Option.match(info.mtime, { onNone: () => 0, onSome: (d) => d.getTime() })
+          // The header and, most often, the names in one read.
+          const first = new Uint8Array(Math.min(size, 512))
+          const read = yield* file.read(first, { position: 0n })
+          let header = parseHeader(first.subarray(0, read), size)
+          if (header === undefined && read >= HEADER_BYTES) {
+            // Names longer than what was read: read the header with its names.
+            const view = new DataView(first.buffer)
+            const namesLength = view.getUint32(4, true) + view.getUint32(8, true)
+            if (view.getUint32(0, true) === MAGIC && HEADER_BYTES + namesLength <= size && HEADER_BYTES + namesLength > read) {
+              const whole = new Uint8Array(HEADER_BYTES + namesLength)
+              const n = yield* file.read(whole, { position: 0n })
+              header = parseHeader(whole.subarray(0, n), size)
+            }
+          }
+          return { header, size, usedAt }
+        })
+      ).pipe(
+        Effect.map(Option.some),
+        Effect.catch((e) => (isNotFound(e) ? Effect.succeedNone : Effect.fail(e)))
+      )
+
+    /** The names in a directory; none when it is gone. */
+    const listDirectory = (path: string) =>
+      fs.readDirectory(path).pipe(Effect.catch((e) => (isNotFound(e) ? Effect.succeed<Array<string>>([]) : Effect.fail(e))))
+
+    /**
+     * Reads every namespace directory: deletes expired and malformed entries
+     * and abandoned temporary files, then, with `evict`, the least recently
+     * used entries over the bounds. Returns the live entries that are left.
+     */
+    const scan = (at: number, evict: boolean) =>
+      Effect.gen(function* () {
+        const names = yield* listDirectory(root)
+        const dirs: Array<string> = []
+        for (const dirName of names) {
+          if (dirName.startsWith(".tmp-")) {
+            if (abandoned(dirName)) yield* Effect.ignore(fs.remove(`${root}/${dirName}`, { recursive: true, force: true }))
+          } else if (HASH_NAME.test(dirName)) dirs.push(`${root}/${dirName}`)
+        }
+        const paths: Array<string> = []
+        for (const files of yield* Effect.forEach(dirs, (dir) => Effect.map(listDirectory(dir), (files) => ({ dir, files })), {
+          concurrency: SCAN_CONCURRENCY
+        })) {
+          for (const fileName of files.files) {
+            const path = `${files.dir}/${fileName}`
+            if (fileName.startsWith(".tmp-")) {
+              if (abandoned(fileName)) yield* Effect.ignore(fs.remove(path, { force: true }))
+            } else if (HASH_NAME.test(fileName)) paths.push(path)
+          }
+        }
+        // The headers, a few at a time: each is an open, an fstat, a read and a close.
+        const inspected = yield* Effect.forEach(
+          paths,
+          (path) =>
+            Effect.flatMap(readHeader(path), (read): Effect.Effect<Found | undefined, PlatformError.PlatformError> => {
+              if (Option.isNone(read)) return Effect.undefined
+              const { header, size, usedAt } = read.value
+              if (header === undefined || header.expiresAt <= at)
+                return Effect.as(Effect.ignore(fs.remove(path, { force: true })), undefined)
+              return Effect.succeed({
+                path,
+                namespace: decoder.decode(header.namespace),
+                fileBytes: size,
+                payloadBytes: header.payloadLength,
+                writtenAt: header.writtenAt,
+                usedAt
+              })
+            }),
+          { concurrency: SCAN_CONCURRENCY }
+        )
+        const found = inspected.filter((f): f is Found => f !== undefined)
+        const lockFiles = yield* fs.readDirectory(locksDir).pipe(Effect.orElseSucceed((): Array<string> => []))
+        for (const name of lockFiles) if (abandoned(name)) yield* Effect.ignore(fs.remove(`${locksDir}/${name}`, { force: true }))
+        const byUse = [...found].sort((a, b) => a.usedAt - b.usedAt)
+        known = {
+          entries: new Map(byUse.map((f) => [f.path, { usedAt: f.usedAt, fileBytes: f.fileBytes }])),
+          count: found.length,
+          bytes: found.reduce((n, f) => n + f.fileBytes, 0)
+        }
+        lastSweep = at
+        if (!evict || !over()) return found
+        yield* prune
+        return found.filter((f) => known?.entries.has(f.path) === true)
+      })
+
+    /**
+     * Deletes the least recently used entries until the directory is within
+     * its bounds, by this process's view, each checked on disk first: one
+     * gone already is forgotten, one used since (its modification time moved,
+     * a `get` of another process) is moved to the end instead.
+     */
+    const prune: Effect.Effect<void, PlatformError.PlatformError> = Effect.gen(function* () {
+      if (known === undefined) return
+      for (let checked = 0; over() && checked <= known.entries.size; checked++) {
+        const [path, entry] = known.entries.entries().next().value!
+        const info = yield* fs.stat(path).pipe(
+          Effect.map(Option.some),
+          Effect.catch((e) => (isNotFound(e) ? Effect.succeedNone : Effect.fail(e)))
+        )
+        if (Option.isNone(info)) {
+          forget(path)
+          continue
+        }
+        const usedAt = Option.match(info.value.mtime, { onNone: () => entry.usedAt, onSome: (d) => d.getTime() })
+        if (usedAt !== entry.usedAt) {
+          used(path, usedAt)
+          continue
+        }
+        yield* fs.remove(path, { force: true })
+        forget(path)
+      }
+    })
+
+    const summarize = (found: ReadonlyArray<Found>): ReadonlyArray<CacheStore.NamespaceInfo> => {
+      const byNamespace = new Map<string, { entries: number; bytes: number; oldestWrite: number; newestWrite: number }>()
+      for (const f of found) {
+        const info = byNamespace.get(f.namespace) ?? { entries: 0, bytes: 0, oldestWrite: Infinity, newestWrite: -Infinity }
+        info.entries++
+        info.bytes += f.payloadBytes
+        info.oldestWrite = Math.min(info.oldestWrite, f.writtenAt)
+        info.newestWrite = Math.max(info.newestWrite, f.writtenAt)
+        byNamespace.set(f.namespace, info)
+      }
+      return Array.from(byNamespace, ([namespace, info]) => ({ namespace, ...info }))
+    }
+
+    /** Removes a directory tree atomically first (renamed away), so that writers into it start a new one. */
+    const removeTree = (path: string) => {
+      const trash = `${root}/${tempName()}`
+      return fs.rename(path, trash).pipe(
+        Effect.andThen(fs.remove(trash, { recursive: true, force: true })),
+        Effect.catch((e) => (isNotFound(e) ? Effect.void : Effect.fail(e)))
+      )
+    }
+
+    const get = (namespace: string, key: string) =>
+      Effect.gen(function* () {
+        const path = entryPath(namespace, key)
+        const at = yield* now
+        const file = yield* fs.readFile(path).pipe(
+          Effect.map(Option.some),
+          Effect.catch((e) => (isNotFound(e) ? Effect.succeedNone : Effect.fail(e)))
+        )
+        if (Option.isNone(file)) return Option.none<CacheStore.StoredEntry>()
+        const bytes = file.value
+        const header = parseHeader(bytes, bytes.byteLength)
+        const valid =
+          header !== undefined && sameBytes(header.namespace, encoder.encode(namespace)) && sameBytes(header.key, encoder.encode(key))
+        if (!valid || header.expiresAt <= at) {
+          // Malformed, truncated, another key's, or expired: gone.
+          yield* Effect.ignore(fs.remove(path, { force: true }))
+          return Option.none<CacheStore.StoredEntry>()
+        }
+        // A use: the modification time is the recency that eviction reads.
+        yield* Effect.ignore(fs.utimes(path, at / 1000, at / 1000))
+        used(path, at)
+        return Option.some<CacheStore.StoredEntry>({
+          bytes: new Uint8Array(bytes.buffer, bytes.byteOffset + header.payloadOffset, header.payloadLength),
+          writtenAt: header.writtenAt,
+          expiresAt: header.expiresAt
+        })
+      }).pipe(Effect.mapError(failed("get")))
+
+    const set = (namespace: string, key: string, bytes: Uint8Array, expiresAt: number) =>
+      Effect.gen(function* () {
+        const dir = namespaceDir(namespace)
+        const path = `${dir}/${nameOf(key)}`
+        const at = yield* now
+        const nsBytes = encoder.encode(namespace)
+        const names = new Uint8Array(nsBytes.byteLength + encoder.encode(key).byteLength)
+        names.set(nsBytes)
+        encoder.encodeInto(key, names.subarray(nsBytes.byteLength))
+        const header = makeHeader(names, nsBytes.byteLength, at, expiresAt, bytes.byteLength)
+        const fileBytes = header.byteLength + bytes.byteLength
+        if (fileBytes > MAX_FILE_BYTES) {
+          return yield* new CacheStore.CacheStoreError({
+            operation: "set",
+            reason: `an entry of ${fileBytes} bytes is over the disk store's limit of 2 GiB per entry; keep such values out of the persistent tier`
+          })
+        }
+        if (fileBytes > maxBytes) {
+          // Never fits: not written, and what it replaces is gone.
+          yield* fs.remove(path, { force: true })
+          forget(path)
+          return
+        }
+        // Written whole beside the entry, synced, stamped, then renamed over it.
+        let attempt = 0
+        while (true) {
+          const temp = yield* writeTemp(dir, [header, bytes])
+          const moved = yield* fs.utimes(temp, at / 1000, at / 1000).pipe(
+            Effect.andThen(fs.rename(temp, path)),
+            Effect.as(true),
+            Effect.catch((e) =>
+              Effect.andThen(
+                Effect.ignore(fs.remove(temp, { force: true })),
+                // The directory was removed (a clear) between the write and the rename: again.
+                isNotFound(e) && ++attempt < 3 ? Effect.succeed(false) : Effect.fail(e)
+              )
+            )
+          )
+          if (moved) break
+        }
+        if (known !== undefined) {
+          // Whatever it replaced (this process's view of it) is gone; it is the most recently used.
+          forget(path)
+          known.entries.set(path, { usedAt: at, fileBytes })
+          known.count++
+          known.bytes += fileBytes
+        }
+        // The entry is written: a sweep or a prune that fails does not fail the write.
+        if (known === undefined || at - lastSweep >= sweepEvery) {
+          lastSweep = at
+          yield* Effect.ignore(scan(at, true))
+        } else if (bounded && over()) yield* Effect.ignore(prune)
+      }).pipe(Effect.mapError(failed("set")))
+
+    // --- Locks ---------------------------------------------------------------
+
+    const lockPath = (namespace: string, key: string) => `${locksDir}/${nameOf(namespace)}-${nameOf(key)}.lock`
+
+    const readLock = (path: string): Effect.Effect<LockFile | undefined, PlatformError.PlatformError> =>
+      fs.readFileString(path).pipe(
+        Effect.map((text): LockFile => {
+          try {
+            const parsed = JSON.parse(text) as Partial<LockFile>
+            if (typeof parsed.token === "string" && typeof parsed.expiresAt === "number") {
+              return { token: parsed.token, expiresAt: parsed.expiresAt }
+            }
+          } catch {
+            // Not a lock file: expired, so that it is taken over.
+          }
+          return { token: "", expiresAt: -Infinity }
+        }),
+        Effect.catch((e) => (isNotFound(e) ? Effect.undefined : Effect.fail(e)))
+      )
+
+    const lockContent = (lock: LockFile) =>
+      encoder.encode(
+        JSON.stringify({
+          token: lock.token,
+          // JSON has no Infinity: a lock without expiry is held until the largest time.
+          expiresAt: Number.isFinite(lock.expiresAt) ? lock.expiresAt : Number.MAX_VALUE,
+          pid: process.pid,
+          host: hostname()
+        })
+      )
+
+    /** Creates `path` holding `lock`, whole, if no file has that name: `false` when one has. */
+    const publish = (path: string, lock: LockFile) =>
+      Effect.flatMap(writeTemp(locksDir, [lockContent(lock)]), (temp) =>
+        fs.link(temp, path).pipe(
+          Effect.as(true),
+          Effect.catch((e) => (isAlreadyExists(e) ? Effect.succeed(false) : Effect.fail(e))),
+          Effect.ensuring(Effect.ignore(fs.remove(temp, { force: true })))
+        )
+      )
+
+    const newToken = () => `${HOST}-${process.pid}-${randomBytes(12).toString("hex")}`
+
+    /** How long a guard is honoured; a guard is held for a few file operations. */
+    const GUARD_TTL = 10_000
+
+    /**
+     * Runs `body` holding the guard of a lock file; `busy` when another
+     * process holds it (after retrying for about half a second, with
+     * `patient`). A guard left by a process that died holding it is taken
+     * over after {@link GUARD_TTL}.
+     */
+    const guarded = <A>(path: string, body: (at: number) => Effect.Effect<A, PlatformError.PlatformError>, busy: A, patient: boolean) =>
+      Effect.gen(function* () {
+        const guard = `${path}.guard`
+        const token = newToken()
+        for (let attempt = 0; attempt < 50; attempt++) {
+          const at = yield* now
+          if (yield* publish(guard, { token, expiresAt: at + GUARD_TTL })) {
+            return yield* body(at).pipe(
+              Effect.ensuring(
+                Effect.ignore(
+                  Effect.flatMap(readLock(guard), (held) => (held?.token === token ? fs.remove(guard, { force: true }) : Effect.void))
+                )
+              )
+            )
+          }
+          const held = yield* readLock(guard)
+          if (held !== undefined && held.expiresAt <= at) {
+            // Abandoned: moved aside, and deleted only if it is still the one judged abandoned.
+            const aside = `${locksDir}/${tempName()}`
+            yield* fs.rename(guard, aside).pipe(Effect.catch((e) => (isNotFound(e) ? Effect.void : Effect.fail(e))))
+            const moved = yield* readLock(aside)
+            if (moved !== undefined && moved.token !== held.token) {
+              yield* fs.link(aside, guard).pipe(Effect.catch((e) => (isAlreadyExists(e) ? Effect.void : Effect.fail(e))))
+            }
+            yield* fs.remove(aside, { force: true })
+            continue
+          }
+          if (!patient) return busy
+          yield* pause(Math.min(1 + attempt, 10))
+        }
+        return busy
+      })
+
+    const acquire = (namespace: string, key: string, ttl: Duration.Input) =>
+      Effect.gen(function* () {
+        const path = lockPath(namespace, key)
+        const token = newToken()
+        const millis = millisOf(ttl)
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const at = yield* now
+          if (yield* publish(path, { token, expiresAt: at + millis })) return Option.some<CacheStore.Lock>({ namespace, key, token })
+          const held = yield* readLock(path)
+          if (held === undefined) continue // released meanwhile
+          if (held.expiresAt > at) return Option.none<CacheStore.Lock>()
+          // Expired: taken over under the guard, if it is still the expired one.
+          const taken = yield* guarded(
+            path,
+            (at) =>
+              Effect.gen(function* () {
+                const current = yield* readLock(path)
+                if (current !== undefined && (current.token !== held.token || current.expiresAt > at)) return false
+                yield* fs.remove(path, { force: true })
+                return yield* publish(path, { token, expiresAt: at + millis })
+              }),
+            // Another process is changing this lock (taking it over, renewing it): it is held.
+            false,
+            false
+          )
+          return taken ? Option.some<CacheStore.Lock>({ namespace, key, token }) : Option.none<CacheStore.Lock>()
+        }
+        return Option.none<CacheStore.Lock>()
+      }).pipe(Effect.mapError(failed("acquire a lock")))
+
+    const renew = (lock: CacheStore.Lock, ttl: Duration.Input) =>
+      Effect.gen(function* () {
+        const path = lockPath(lock.namespace, lock.key)
+        const millis = millisOf(ttl)
+        const result = yield* guarded(
+          path,
+          (at) =>
+            Effect.gen(function* () {
+              const current = yield* readLock(path)
+              if (current === undefined || current.token !== lock.token || current.expiresAt <= at) return "lost" as const
+              const temp = yield* writeTemp(locksDir, [lockContent({ token: lock.token, expiresAt: at + millis })])
+              yield* fs.rename(temp, path).pipe(Effect.tapError(() => Effect.ignore(fs.remove(temp, { force: true }))))
+              return "renewed" as const
+            }),
+          "busy" as const,
+          true
+        )
+        if (result === "busy") {
+          return yield* new CacheStore.CacheStoreError({
+            operation: "renew a lock",
+            reason: "its guard file stayed held by another process"
+          })
+        }
+        return result === "renewed"
+      }).pipe(Effect.mapError(failed("renew a lock")))
+
+    const release = (lock: CacheStore.Lock) =>
+      Effect.gen(function* () {
+        const path = lockPath(lock.namespace, lock.key)
+        yield* guarded(
+          path,
+          (at) =>
+            Effect.flatMap(readLock(path), (current) =>
+              current !== undefined && current.token === lock.token && current.expiresAt > at
+                ? fs.remove(path, { force: true })
+                : Effect.void
+            ),
+          // Still held by another after the retries: the lock is left to expire.
+          undefined,
+          true
+        )
+      }).pipe(Effect.mapError(failed("release a lock")))
+
+    const awaitRelease = (namespace: string, key: string, timeout: Duration.Input) =>
+      Effect.gen(function* () {
+        const path = lockPath(namespace, key)
+        const deadline = (yield* now) + millisOf(timeout)
+        let interval = 5
+        while (true) {
+          const at = yield* now
+          const held = yield* readLock(path)
+          if (held === undefined || held.expiresAt <= at || at >= deadline) return
+          yield* pause(interval)
+          interval = Math.min(interval * 2, 100)
+        }
+      }).pipe(Effect.mapError(failed("wait for a lock")))
+
+    // The first sweep, as the store starts: it counts the directory for the
+    // bounds and deletes what expired while no process ran. A failing disk
+    // does not fail the layer: its operations will say so.
+    yield* Effect.ignore(Effect.flatMap(now, (at) => scan(at, true)))
+
+    return CacheStore.make({
+      get,
+      set,
+      delete: (namespace, key) => {
+        const path = entryPath(namespace, key)
+        return fs.remove(path, { force: true }).pipe(
+          Effect.tap(() => Effect.sync(() => forget(path))),
+          Effect.mapError(failed("delete"))
+        )
+      },
+      clearNamespace: (namespace) => {
+        const dir = `${namespaceDir(namespace)}/`
+        return removeTree(namespaceDir(namespace)).pipe(
+          Effect.tap(() =>
+            Effect.sync(() => {
+              for (const path of [...(known?.entries.keys() ?? [])]) if (path.startsWith(dir)) forget(path)
+            })
+          ),
+          Effect.mapError(failed("clear a namespace"))
+        )
+      },
+      clearAll: Effect.gen(function* () {
+        const names = yield* fs.readDirectory(root).pipe(Effect.catch((e) => (isNotFound(e) ? Effect.succeed([]) : Effect.fail(e))))
+        for (const name of names) if (HASH_NAME.test(name)) yield* removeTree(`${root}/${name}`)
+        known = { entries: new Map(), count: 0, bytes: 0 }
+      }).pipe(Effect.mapError(failed("clear"))),
+      list: Effect.flatMap(now, (at) => Effect.map(scan(at, false), summarize)).pipe(Effect.mapError(failed("list"))),
+      stats: Effect.flatMap(now, (at) =>
+        Effect.map(scan(at, false), (found) => {
+          const namespaces = summarize(found)
+          return {
+            namespaces: namespaces.length,
+            entries: found.length,
+            bytes: found.reduce((n, f) => n + f.payloadBytes, 0)
+          }
+        })
+      ).pipe(Effect.mapError(failed("read stats"))),
+      locks: { acquire, renew, release, awaitRelease }
+    })
+  })
+
+// ---------------------------------------------------------------------------
+// Layers
+// ---------------------------------------------------------------------------
+
+/**
+ * The disk store over the `FileSystem` in context.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (options: Options): Layer.Layer<CacheStore.CacheStore, never, FileSystem.FileSystem> =>
+  Layer.effect(CacheStore.CacheStore, make(options))
+
+/**
+ * The disk store in `directory`, on `@effect/platform-node`'s file system:
+ * atomic writes, files 0600 in directories 0700, names from hashes only, TTL
+ * and `maxEntries` / `maxBytes` enforced on disk (least recently used first),
+ * and locks, so that the processes of one machine sharing the directory
+ * compute each key once.
+ *
+ * **Gotchas**
+ *
+ * - Give it a directory of its own; `clearAll` removes its namespace
+ *   directories.
+ * - On a network file system (NFS), renames and links are atomic but time
+ *   stamps and the check for a dead writer's temporary files are per
+ *   machine; locks assume one machine's processes (and one clock).
+ *
+ * @example
+ * ```ts
+ * import { CacheStore, NodeCacheStore } from "@recall/node"
+ * import { Effect, Option } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* CacheStore.CacheStore
+ *   yield* store.set("report:1f2e", "c0ffee", new Uint8Array([1, 2, 3]), Infinity)
+ *   return Option.map(yield* store.get("report:1f2e", "c0ffee"), (entry) => entry.bytes)
+ * })
+ *
+ * Effect.runPromise(
+ *   program.pipe(Effect.provide(NodeCacheStore.layerFileSystem({ directory: "/tmp/my-app-cache", maxBytes: 1 << 30 })))
+ * )
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerFileSystem = (options: Options): Layer.Layer<CacheStore.CacheStore> =>
+  layer(options).pipe(Layer.provide(NodeFileSystem.layer))
+
+/**
+ * The disk store in the directory named by `RECALL_CACHE_DIR`, or else the
+ * user's cache directory for recall (`effect/persistence`'s
+ * `UserDirectories`: `$XDG_CACHE_HOME/recall` or `~/.cache/recall` on Linux,
+ * `~/Library/Caches/recall` on macOS, `%LOCALAPPDATA%\recall\Cache` on
+ * Windows).
+ *
+ * Fails to build with a `ConfigError` when `RECALL_CACHE_DIR` is not a
+ * string, and with a `CacheStoreError` when it is not set and there is no
+ * home directory to put the cache in.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerFileSystemConfig = (
+  options?: Omit<Options, "directory">
+): Layer.Layer<CacheStore.CacheStore, Config.ConfigError | CacheStore.CacheStoreError> =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const configured = yield* Config.option(Config.String("RECALL_CACHE_DIR"))
+      const directory = Option.isSome(configured)
+        ? configured.value
+        : yield* Effect.flatMap(UserDirectories.UserDirectories, (dirs) => dirs.cache("recall")).pipe(
+            Effect.provide(UserDirectories.layer),
+            Effect.mapError(
+              (cause) =>
+                new CacheStore.CacheStoreError({
+                  operation: "find the cache directory",
+                  reason: `${cause.message}; set RECALL_CACHE_DIR to the directory to use`,
+                  cause
+                })
+            )
+          )
+      return layerFileSystem({ ...options, directory })
+    })
+  )

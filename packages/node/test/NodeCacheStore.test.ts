@@ -1,0 +1,625 @@
+/**
+ * The disk store: the CacheStore contract (with locks) on a real temporary
+ * directory, then what only a disk has: modes, names, bounds on disk,
+ * damaged files, a directory deleted or unwritable, and several OS processes
+ * sharing one directory (writing, holding a lock when killed, killed
+ * mid-write, computing one key).
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { createHash } from "node:crypto"
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync
+} from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { NodeFileSystem } from "@effect/platform-node"
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import { CacheStore, NodeCacheStore } from "@recall/node"
+import { Duration, Effect, Exit, FileSystem, Layer, Option } from "effect"
+import * as PlatformError from "effect/PlatformError"
+import * as TestClock from "effect/testing/TestClock"
+import { storeConformance } from "../../core/test/fixtures/storeConformance.ts"
+
+const directories: Array<string> = []
+afterAll(() => {
+  for (const directory of directories) {
+    try {
+      chmodSync(directory, 0o700)
+    } catch {
+      // gone already
+    }
+    rmSync(directory, { recursive: true, force: true })
+  }
+})
+
+/** A fresh directory; the store's own is a child of it, so the store makes it. */
+const fresh = (): string => {
+  const parent = mkdtempSync(join(tmpdir(), "recall-disk-"))
+  directories.push(parent)
+  return join(parent, "cache")
+}
+
+const nameOf = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 32)
+const entryPath = (directory: string, namespace: string, key: string) => join(directory, nameOf(namespace), nameOf(key))
+const modeOf = (path: string) => statSync(path).mode & 0o777
+const bytesOf = (...values: ReadonlyArray<number>) => new Uint8Array(values)
+
+/** Every path under `directory`, relative. */
+const walk = (directory: string): Array<string> =>
+  readdirSync(directory, { recursive: true, encoding: "utf8" }).map((path) => path.toString())
+
+const withStore = <A, E>(layer: Layer.Layer<CacheStore.CacheStore>, body: (store: CacheStore.Service) => Effect.Effect<A, E>) =>
+  Effect.flatMap(CacheStore.CacheStore, body).pipe(Effect.provide(layer))
+
+const onDisk = (options: NodeCacheStore.Options) => NodeCacheStore.layerFileSystem(options)
+
+storeConformance("NodeCacheStore.layerFileSystem", () => onDisk({ directory: fresh() }), { locks: true })
+
+describe("NodeCacheStore.layerFileSystem on disk", () => {
+  it.effect("files are 0600 in directories 0700, lock files included", () => {
+    const directory = fresh()
+    return withStore(onDisk({ directory }), (store) =>
+      Effect.gen(function* () {
+        yield* store.set("ns", "k", bytesOf(1), Infinity)
+        yield* store.locks!.acquire("ns", "k", "1 minute")
+        assert.strictEqual(modeOf(directory), 0o700)
+        assert.strictEqual(modeOf(join(directory, nameOf("ns"))), 0o700)
+        assert.strictEqual(modeOf(entryPath(directory, "ns", "k")), 0o600)
+        assert.strictEqual(modeOf(join(directory, ".locks")), 0o700)
+        const locks = readdirSync(join(directory, ".locks"))
+        assert.strictEqual(locks.length, 1)
+        assert.strictEqual(modeOf(join(directory, ".locks", locks[0]!)), 0o600)
+      })
+    )
+  })
+
+  it.effect("file names are hashes: no namespace or argument text", () => {
+    const directory = fresh()
+    return withStore(onDisk({ directory }), (store) =>
+      Effect.gen(function* () {
+        yield* store.set("loadReport:secret", "city=Oslo&token=hunter2", bytesOf(1), Infinity)
+        yield* store.locks!.acquire("loadReport:secret", "city=Oslo&token=hunter2", "1 minute")
+        const names = walk(directory)
+        assert.isAbove(names.length, 2)
+        for (const name of names) {
+          assert.match(name, /^(\.locks|[0-9a-f]{32})(\/([0-9a-f]{32}|[0-9a-f]{32}-[0-9a-f]{32}\.lock))?$/, name)
+          assert.notMatch(name, /Oslo|hunter2|secret|loadReport/)
+        }
+        assert.deepStrictEqual(
+          (yield* store.list).map((info) => info.namespace),
+          ["loadReport:secret"]
+        )
+      })
+    )
+  })
+
+  it.effect("maxEntries: the least recently used go first, a get counts as a use", () => {
+    const directory = fresh()
+    return withStore(onDisk({ directory, maxEntries: 3 }), (store) =>
+      Effect.gen(function* () {
+        for (const [time, key] of [
+          [1_000, "a"],
+          [2_000, "b"],
+          [3_000, "c"]
+        ] as const) {
+          yield* TestClock.setTime(time)
+          yield* store.set("ns", key, bytesOf(1), Infinity)
+        }
+        yield* TestClock.setTime(4_000)
+        assert.isTrue(Option.isSome(yield* store.get("ns", "a")), "a used after b and c")
+        yield* TestClock.setTime(5_000)
+        yield* store.set("other", "d", bytesOf(2), Infinity)
+        assert.isTrue(Option.isNone(yield* store.get("ns", "b")), "b: least recently used")
+        for (const [namespace, key] of [
+          ["ns", "a"],
+          ["ns", "c"],
+          ["other", "d"]
+        ] as const) {
+          assert.isTrue(Option.isSome(yield* store.get(namespace, key)), key)
+        }
+        assert.strictEqual((yield* store.stats).entries, 3)
+        assert.isFalse(existsSync(entryPath(directory, "ns", "b")), "deleted on disk")
+        yield* TestClock.setTime(6_000)
+        yield* store.set("ns", "a", bytesOf(9), Infinity)
+        assert.strictEqual((yield* store.stats).entries, 3, "a replacement is not a new entry")
+      })
+    )
+  })
+
+  it.effect("maxEntries: a get in another process (another store) counts as a use too", () => {
+    const directory = fresh()
+    return Effect.gen(function* () {
+      const writer = yield* Effect.provide(
+        Effect.map(CacheStore.CacheStore, (store) => store),
+        onDisk({ directory, maxEntries: 3 })
+      )
+      const reader = yield* Effect.provide(
+        Effect.map(CacheStore.CacheStore, (store) => store),
+        onDisk({ directory })
+      )
+      for (const [time, key] of [
+        [1_000, "a"],
+        [2_000, "b"],
+        [3_000, "c"]
+      ] as const) {
+        yield* TestClock.setTime(time)
+        yield* writer.set("ns", key, bytesOf(1), Infinity)
+      }
+      yield* TestClock.setTime(4_000)
+      assert.isTrue(Option.isSome(yield* reader.get("ns", "a")))
+      yield* TestClock.setTime(5_000)
+      yield* writer.set("ns", "d", bytesOf(1), Infinity)
+      assert.isFalse(existsSync(entryPath(directory, "ns", "b")), "b, not a: the writer checks the disk before it evicts")
+      assert.isTrue(existsSync(entryPath(directory, "ns", "a")))
+      assert.strictEqual((yield* reader.stats).entries, 3)
+    })
+  })
+
+  it.effect("maxBytes: file bytes bounded, least recently used first; an entry over maxBytes alone is not kept", () => {
+    const directory = fresh()
+    const kib = () => new Uint8Array(1024).fill(5)
+    return withStore(onDisk({ directory, maxBytes: 3_400 }), (store) =>
+      Effect.gen(function* () {
+        for (const [time, key] of [
+          [1_000, "a"],
+          [2_000, "b"],
+          [3_000, "c"]
+        ] as const) {
+          yield* TestClock.setTime(time)
+          yield* store.set("ns", key, kib(), Infinity)
+        }
+        yield* TestClock.setTime(4_000)
+        yield* store.get("ns", "a")
+        yield* TestClock.setTime(5_000)
+        yield* store.set("ns", "d", kib(), Infinity)
+        assert.isTrue(Option.isNone(yield* store.get("ns", "b")))
+        assert.isTrue(Option.isSome(yield* store.get("ns", "a")))
+        const onDiskBytes = walk(directory)
+          .filter((name) => /\/[0-9a-f]{32}$/.test(name))
+          .reduce((n, name) => n + statSync(join(directory, name)).size, 0)
+        assert.isAtMost(onDiskBytes, 3_400)
+        yield* store.set("ns", "a", new Uint8Array(4_000), Infinity)
+        assert.isTrue(Option.isNone(yield* store.get("ns", "a")), "too large: not written, and the old a is gone")
+      })
+    )
+  })
+
+  it.effect("a truncated file, a garbage file, and another key's file read as missing and are deleted", () => {
+    const directory = fresh()
+    return withStore(onDisk({ directory }), (store) =>
+      Effect.gen(function* () {
+        yield* store.set("ns", "truncated", new Uint8Array(1000).fill(1), Infinity)
+        const truncated = entryPath(directory, "ns", "truncated")
+        truncateSync(truncated, statSync(truncated).size - 1)
+        assert.isTrue(Option.isNone(yield* store.get("ns", "truncated")))
+        assert.isFalse(existsSync(truncated), "deleted")
+
+        yield* store.set("ns", "short", bytesOf(1), Infinity)
+        truncateSync(entryPath(directory, "ns", "short"), 10)
+        assert.isTrue(Option.isNone(yield* store.get("ns", "short")), "cut inside the header")
+
+        yield* store.set("ns", "garbage", bytesOf(1), Infinity)
+        const garbage = entryPath(directory, "ns", "garbage")
+        writeFileSync(
+          garbage,
+          Uint8Array.from({ length: 200 }, (_, i) => (i * 91) & 0xff)
+        )
+        assert.isTrue(Option.isNone(yield* store.get("ns", "garbage")))
+        assert.isFalse(existsSync(garbage))
+
+        yield* store.set("ns", "flipped", new Uint8Array(100), Infinity)
+        const flipped = entryPath(directory, "ns", "flipped")
+        const bytes = readFileSync(flipped)
+        bytes[20]! ^= 1 // in writtenAt: the header checksum catches it
+        writeFileSync(flipped, bytes)
+        assert.isTrue(Option.isNone(yield* store.get("ns", "flipped")))
+
+        yield* store.set("ns", "mine", bytesOf(7), Infinity)
+        writeFileSync(entryPath(directory, "ns", "yours"), readFileSync(entryPath(directory, "ns", "mine")))
+        assert.isTrue(Option.isNone(yield* store.get("ns", "yours")), "the header names another key")
+        assert.isTrue(Option.isSome(yield* store.get("ns", "mine")))
+        assert.deepStrictEqual(yield* store.stats, { namespaces: 1, entries: 1, bytes: 1 })
+      })
+    )
+  })
+
+  it.effect("every byte of the header flipped, every truncation, one byte too many: a miss (or, in padding, the same bytes)", () => {
+    const directory = fresh()
+    const payload = Uint8Array.from({ length: 16 }, (_, i) => i + 1)
+    return withStore(onDisk({ directory }), (store) =>
+      Effect.gen(function* () {
+        yield* TestClock.setTime(1_000)
+        yield* store.set("ns", "k", payload.slice(), 1_000_000)
+        const path = entryPath(directory, "ns", "k")
+        const original = readFileSync(path)
+        const headerEnd = original.byteLength - payload.byteLength
+        for (let i = 0; i < headerEnd; i++) {
+          const flipped = Buffer.from(original)
+          flipped[i]! ^= 0x10
+          writeFileSync(path, flipped)
+          const got = yield* store.get("ns", "k")
+          if (Option.isSome(got)) {
+            assert.isAtLeast(i, 40 + 3, `byte ${i}: only the padding after the names may change unseen`)
+            assert.deepStrictEqual(got.value.bytes, payload)
+            assert.strictEqual(got.value.expiresAt, 1_000_000)
+          }
+        }
+        for (let length = 0; length < original.byteLength; length++) {
+          writeFileSync(path, original.subarray(0, length))
+          assert.isTrue(Option.isNone(yield* store.get("ns", "k")), `cut to ${length} bytes`)
+          assert.isFalse(existsSync(path))
+        }
+        writeFileSync(path, Buffer.concat([original, Buffer.from([0])]))
+        assert.isTrue(Option.isNone(yield* store.get("ns", "k")), "one byte too many")
+        writeFileSync(path, original)
+        assert.deepStrictEqual(Option.getOrThrow(yield* store.get("ns", "k")).bytes, payload, "the original still reads")
+      })
+    )
+  })
+
+  it.effect("expired entries are deleted from disk: on stats, and by the sweep when a store starts", () => {
+    const directory = fresh()
+    return Effect.gen(function* () {
+      yield* TestClock.setTime(0)
+      yield* withStore(onDisk({ directory }), (store) =>
+        Effect.gen(function* () {
+          yield* store.set("ns", "a", bytesOf(1), 1_000)
+          yield* store.set("ns", "b", bytesOf(1), 2_000)
+          yield* TestClock.setTime(1_500)
+          yield* store.stats
+          assert.isFalse(existsSync(entryPath(directory, "ns", "a")))
+          assert.isTrue(existsSync(entryPath(directory, "ns", "b")))
+        })
+      )
+      yield* TestClock.setTime(2_000)
+      yield* withStore(onDisk({ directory }), () => Effect.void)
+      assert.isFalse(existsSync(entryPath(directory, "ns", "b")), "swept as the store started")
+    })
+  })
+
+  it.effect("the directory deleted under a running store: reads miss, the next write makes it again", () => {
+    const directory = fresh()
+    return withStore(onDisk({ directory }), (store) =>
+      Effect.gen(function* () {
+        yield* store.set("ns", "k", bytesOf(1), Infinity)
+        yield* store.locks!.acquire("ns", "held", "1 minute")
+        rmSync(directory, { recursive: true, force: true })
+        assert.isTrue(Option.isNone(yield* store.get("ns", "k")))
+        assert.deepStrictEqual(yield* store.list, [])
+        yield* store.delete("ns", "k")
+        yield* store.clearNamespace("ns")
+        yield* store.clearAll
+        yield* store.set("ns", "k", bytesOf(2), Infinity)
+        assert.deepStrictEqual(Option.getOrThrow(yield* store.get("ns", "k")).bytes, bytesOf(2))
+        assert.strictEqual(modeOf(directory), 0o700)
+        assert.isTrue(Option.isSome(yield* store.locks!.acquire("ns", "held", "1 minute")), "the lock files went too")
+      })
+    )
+  })
+
+  const failure = (tag: PlatformError.SystemError["_tag"], code: string, method: string, path: string) =>
+    PlatformError.systemError({
+      _tag: tag,
+      module: "FileSystem",
+      method,
+      pathOrDescriptor: path,
+      cause: Object.assign(new Error(`${code}: ${method} '${path}'`), { code })
+    })
+
+  /** The node file system, with every write failing as `code` does (reads work). */
+  const unwritable = (tag: PlatformError.SystemError["_tag"], code: string) =>
+    Layer.effect(
+      FileSystem.FileSystem,
+      Effect.map(FileSystem.FileSystem, (fs): FileSystem.FileSystem => {
+        const fail = (method: string) => (path: string) => Effect.fail(failure(tag, code, method, path))
+        return {
+          ...fs,
+          open: (path, options) =>
+            options?.flag === undefined || options.flag === "r"
+              ? fs.open(path, options)
+              : // ENOSPC shows when writing; EACCES when opening.
+                code === "ENOSPC"
+                ? Effect.map(fs.open(path, options), (file) => ({ ...file, writeAll: () => fail("writeAll")(path) }))
+                : fail("open")(path),
+          makeDirectory: fail("makeDirectory"),
+          rename: fail("rename"),
+          link: fail("link"),
+          utimes: fail("utimes"),
+          writeFile: fail("writeFile")
+        }
+      })
+    ).pipe(Layer.provide(NodeFileSystem.layer))
+
+  for (const [tag, code] of [
+    ["PermissionDenied", "EACCES"],
+    ["Unknown", "ENOSPC"]
+  ] as const) {
+    it.effect(`writes that fail (${code}) fail with CacheStoreError, never throw, and leave no temporary file`, () => {
+      const directory = fresh()
+      return Effect.gen(function* () {
+        yield* withStore(onDisk({ directory }), (store) => store.set("ns", "old", bytesOf(1), Infinity))
+        yield* withStore(NodeCacheStore.layer({ directory }).pipe(Layer.provide(unwritable(tag, code))), (store) =>
+          Effect.gen(function* () {
+            const exits: ReadonlyArray<Exit.Exit<unknown, CacheStore.CacheStoreError>> = [
+              yield* Effect.exit(store.set("ns", "k", bytesOf(1), Infinity)),
+              yield* Effect.exit(store.set("new namespace", "k", bytesOf(1), Infinity)),
+              yield* Effect.exit(store.locks!.acquire("ns", "k", "1 minute"))
+            ]
+            for (const exit of exits) {
+              assert.isTrue(Exit.isFailure(exit))
+              const error = Exit.findErrorOption(exit)
+              assert.isTrue(Option.isSome(error), "a failure, not a defect")
+              assert.instanceOf(Option.getOrThrow(error), CacheStore.CacheStoreError)
+            }
+            assert.include(String(Option.getOrThrow(Exit.findErrorOption(exits[0]!))), code)
+            assert.isTrue(Option.isSome(yield* store.get("ns", "old")), "reads still work")
+          })
+        )
+        assert.deepStrictEqual(
+          walk(directory).filter((name) => name.includes(".tmp-")),
+          []
+        )
+      })
+    })
+  }
+
+  it.effect("a payload starts at a multiple of 8 bytes: a Float64Array views it without a copy", () => {
+    const directory = fresh()
+    return withStore(onDisk({ directory }), (store) =>
+      Effect.gen(function* () {
+        const column = Float64Array.from({ length: 1000 }, (_, i) => i / 3)
+        for (const namespace of ["n", "odd:12345", "名前"]) {
+          yield* store.set(namespace, "k", new Uint8Array(column.buffer.slice(0)), Infinity)
+          const { bytes } = Option.getOrThrow(yield* store.get(namespace, "k"))
+          assert.strictEqual(bytes.byteOffset % 8, 0, namespace)
+          assert.deepStrictEqual(new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8), column)
+        }
+      })
+    )
+  })
+
+  it.effect("a lock with an infinite ttl stays held; a damaged lock file counts as expired", () => {
+    const directory = fresh()
+    return withStore(onDisk({ directory }), (store) =>
+      Effect.gen(function* () {
+        const locks = store.locks!
+        const forever = Option.getOrThrow(yield* locks.acquire("ns", "forever", Duration.infinity))
+        yield* TestClock.adjust("1000 days")
+        assert.isTrue(Option.isNone(yield* locks.acquire("ns", "forever", "1 second")))
+        assert.isTrue(yield* locks.renew(forever, Duration.infinity))
+        yield* locks.release(forever)
+        assert.isTrue(Option.isSome(yield* locks.acquire("ns", "forever", "1 second")))
+
+        yield* locks.acquire("ns", "damaged", "1 hour")
+        const lockFile = join(directory, ".locks", `${nameOf("ns")}-${nameOf("damaged")}.lock`)
+        writeFileSync(lockFile, "{ not json")
+        assert.isTrue(Option.isSome(yield* locks.acquire("ns", "damaged", "1 hour")), "taken over")
+      })
+    )
+  })
+
+  it.effect("many stores racing to take over one expired lock: exactly one gets it", () => {
+    const directory = fresh()
+    return Effect.gen(function* () {
+      yield* TestClock.setTime(0)
+      yield* withStore(onDisk({ directory }), (store) => store.locks!.acquire("ns", "k", "1 second"))
+      yield* TestClock.setTime(5_000)
+      const stores = yield* Effect.forEach(Array.from({ length: 16 }), () =>
+        Effect.provide(
+          Effect.map(CacheStore.CacheStore, (store) => store),
+          onDisk({ directory })
+        )
+      )
+      for (let round = 0; round < 5; round++) {
+        const won = yield* Effect.forEach(stores, (store) => store.locks!.acquire("ns", "k", "1 second"), { concurrency: "unbounded" })
+        assert.strictEqual(won.filter(Option.isSome).length, 1, `round ${round}`)
+        yield* TestClock.adjust("2 seconds")
+      }
+      assert.deepStrictEqual(
+        readdirSync(join(directory, ".locks")).filter((name) => !name.endsWith(".lock")),
+        [],
+        "no guard or temporary file left"
+      )
+    })
+  })
+
+  it.effect("stores writing, reading and pruning one directory at once: every read is a written value or a miss", () => {
+    const directory = fresh()
+    const contentOf = (key: string) => new TextEncoder().encode(`value of ${key} `.repeat(20))
+    return Effect.gen(function* () {
+      const stores = yield* Effect.forEach(Array.from({ length: 4 }), () =>
+        Effect.provide(
+          Effect.map(CacheStore.CacheStore, (store) => store),
+          onDisk({ directory, maxEntries: 20 })
+        )
+      )
+      yield* Effect.forEach(
+        stores,
+        (store, s) =>
+          Effect.forEach(Array.from({ length: 40 }), (_, i) =>
+            Effect.gen(function* () {
+              const key = `k${(i * 7 + s) % 30}`
+              yield* store.set("shared", key, contentOf(key), Infinity)
+              const read = `k${(i * 3 + s) % 30}`
+              const got = yield* store.get("shared", read)
+              if (Option.isSome(got)) assert.deepStrictEqual(got.value.bytes, contentOf(read))
+              if (i % 10 === 0) yield* store.clearNamespace(s === 0 ? "shared" : "elsewhere")
+            })
+          ),
+        { concurrency: "unbounded" }
+      )
+      // Each store counts its own writes since its last scan, so the others'
+      // may take the directory over the bound until the next scan: a store
+      // starting scans it and prunes it to the bound.
+      const stats = yield* withStore(onDisk({ directory, maxEntries: 20 }), (store) => store.stats)
+      assert.isAtMost(stats.entries, 20)
+      assert.deepStrictEqual(
+        walk(directory).filter((name) => name.includes(".tmp-")),
+        []
+      )
+    })
+  })
+
+  it.effect("layerFileSystemConfig reads RECALL_CACHE_DIR", () => {
+    const directory = fresh()
+    return Effect.gen(function* () {
+      const previous = process.env.RECALL_CACHE_DIR
+      process.env.RECALL_CACHE_DIR = directory
+      try {
+        yield* withStore(Layer.orDie(NodeCacheStore.layerFileSystemConfig()), (store) => store.set("ns", "k", bytesOf(1), Infinity))
+      } finally {
+        if (previous === undefined) delete process.env.RECALL_CACHE_DIR
+        else process.env.RECALL_CACHE_DIR = previous
+      }
+      assert.isTrue(existsSync(entryPath(directory, "ns", "k")))
+    })
+  })
+})
+
+// ---------------------------------------------------------------------------
+// Several OS processes
+// ---------------------------------------------------------------------------
+
+const worker = fileURLToPath(new URL("./fixtures/disk-store-worker.ts", import.meta.url))
+
+interface Running {
+  readonly child: ChildProcess
+  /** Resolves with the first stdout line equal to `line`. */
+  readonly waitFor: (line: string) => Promise<void>
+  readonly done: Promise<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>
+}
+
+const start = (...args: ReadonlyArray<string>): Running => startAs(undefined, ...args)
+
+/** Starts the worker, as the user `uid` when given (the tests run as root here). */
+const startAs = (uid: number | undefined, ...args: ReadonlyArray<string>): Running => {
+  const child = spawn(process.execPath, ["--conditions=@recall/source", worker, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(uid === undefined ? {} : { uid, gid: uid })
+  })
+  let stdout = ""
+  let stderr = ""
+  const waiters: Array<{ line: string; resolve: () => void }> = []
+  child.stdout!.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString()
+    for (const waiter of waiters) if (stdout.split("\n").includes(waiter.line)) waiter.resolve()
+  })
+  child.stderr!.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on("close", (code) => resolve({ code, stdout, stderr }))
+  )
+  return {
+    child,
+    waitFor: (line) =>
+      new Promise<void>((resolve, reject) => {
+        if (stdout.split("\n").includes(line)) return resolve()
+        waiters.push({ line, resolve })
+        void done.then(() => reject(new Error(`exited before printing ${line}: ${stderr}`)))
+      }),
+    done
+  }
+}
+
+const kill = (running: Running) =>
+  Effect.promise(() => {
+    running.child.kill("SIGKILL")
+    return running.done
+  })
+
+describe("NodeCacheStore.layerFileSystem across OS processes", () => {
+  it.live("two processes writing and reading one directory see each other's entries", () => {
+    const directory = fresh()
+    return Effect.gen(function* () {
+      const [a, b] = yield* Effect.promise(() =>
+        Promise.all([start("exchange", directory, "a", "b", "25").done, start("exchange", directory, "b", "a", "25").done])
+      )
+      for (const run of [a, b]) {
+        assert.strictEqual(run.code, 0, run.stderr)
+        assert.deepStrictEqual(JSON.parse(run.stdout), { seen: 25 })
+      }
+      yield* withStore(onDisk({ directory }), (store) =>
+        Effect.map(store.stats, (stats) => assert.deepStrictEqual(stats, { namespaces: 1, entries: 50, bytes: stats.bytes }))
+      )
+    })
+  })
+
+  it.live("a process killed (SIGKILL) holding a lock: another takes the lock over at its expiry", () => {
+    const directory = fresh()
+    return withStore(onDisk({ directory }), (store) =>
+      Effect.gen(function* () {
+        const holder = start("hold", directory, "1500")
+        yield* Effect.promise(() => holder.waitFor("locked"))
+        yield* kill(holder)
+        const locks = store.locks!
+        assert.isTrue(Option.isNone(yield* locks.acquire("shared", "k", "10 seconds")), "still held by the dead process")
+        const started = Date.now()
+        yield* locks.awaitRelease("shared", "k", "10 seconds")
+        assert.isBelow(Date.now() - started, 5_000, "released at its expiry, well before the timeout")
+        assert.isTrue(Option.isSome(yield* locks.acquire("shared", "k", "10 seconds")), "taken over")
+      })
+    )
+  })
+
+  it.live("a writer killed between write and rename leaves no readable entry; its temporary file is swept", () => {
+    const directory = fresh()
+    return Effect.gen(function* () {
+      const writer = start("stall", directory)
+      yield* Effect.promise(() => writer.waitFor("renaming"))
+      yield* kill(writer)
+      const temps = () => walk(directory).filter((name) => name.includes(".tmp-"))
+      assert.strictEqual(temps().length, 1, "the whole entry, written and synced, never renamed")
+      // A store starting sweeps it: its process is gone.
+      yield* withStore(onDisk({ directory }), (store) =>
+        Effect.gen(function* () {
+          assert.isTrue(Option.isNone(yield* store.get("shared", "k")))
+          assert.deepStrictEqual(yield* store.stats, { namespaces: 0, entries: 0, bytes: 0 })
+        })
+      )
+      assert.deepStrictEqual(temps(), [])
+    })
+  })
+
+  it.live("a read-only directory (chmod 0500): writes fail with CacheStoreError, reads work (as a user that is not root)", () => {
+    const directory = fresh()
+    // Root writes through chmod; the worker runs as nobody then.
+    const asRoot = process.getuid?.() === 0
+    mkdirSync(directory, { mode: 0o700 })
+    if (asRoot) {
+      chmodSync(join(directory, ".."), 0o755)
+      chownSync(directory, 65534, 65534)
+    }
+    return Effect.gen(function* () {
+      const run = yield* Effect.promise(() => startAs(asRoot ? 65534 : undefined, "readonly", directory).done)
+      assert.strictEqual(run.code, 0, run.stderr)
+      const outcome = JSON.parse(run.stdout) as Record<string, unknown>
+      assert.notStrictEqual(outcome.uid, 0)
+      for (const write of ["sameNamespace", "replace", "newNamespace", "lock"]) {
+        assert.match(String(outcome[write]), /^CacheStoreError: .*EACCES/, write)
+      }
+      assert.deepStrictEqual(outcome.old, [1], "the old entry still reads")
+    })
+  })
+
+  it.live("four processes needing one key compute it once", () => {
+    const directory = fresh()
+    return Effect.gen(function* () {
+      const runs = yield* Effect.promise(() => Promise.all(Array.from({ length: 4 }, () => start("once", directory).done)))
+      for (const run of runs) assert.strictEqual(run.code, 0, run.stderr)
+      const outcomes = runs.map((run) => run.stdout.trim()).sort()
+      assert.deepStrictEqual(outcomes, ["computed", "hit", "hit", "hit"])
+    })
+  })
+})
