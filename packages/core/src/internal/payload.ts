@@ -58,7 +58,7 @@ import type * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Copy from "./copy.ts"
-import type { Line } from "./replay.ts"
+import { type Line, recordedMethods } from "./replay.ts"
 import * as V from "./valueKinds.ts"
 
 // ---------------------------------------------------------------------------
@@ -400,21 +400,7 @@ const model = (write: (writer: Writer) => unknown): unknown => {
 // Replay lines
 // ---------------------------------------------------------------------------
 
-const consoleMethods: ReadonlySet<string> = new Set([
-  "log",
-  "info",
-  "warn",
-  "error",
-  "debug",
-  "trace",
-  "dir",
-  "dirxml",
-  "table",
-  "group",
-  "groupCollapsed",
-  "groupEnd",
-  "assert"
-])
+const consoleMethods: ReadonlySet<string> = new Set(recordedMethods)
 
 const logLevels: ReadonlySet<string> = new Set<LogLevel.LogLevel>(["All", "Fatal", "Error", "Warn", "Info", "Debug", "Trace", "None"])
 

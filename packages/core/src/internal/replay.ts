@@ -56,8 +56,14 @@ export type Line =
 
 type ConsoleMethod = Exclude<keyof Console.Console, symbol>
 
-/** Console methods that write; `clear` and the counters/timers keep state of their own and are passed through unrecorded. */
-const recordedMethods: ReadonlyArray<ConsoleMethod> = [
+/**
+ * Console methods that write; `clear` and the counters/timers keep state of
+ * their own and are passed through unrecorded. The only methods a recorded
+ * line (and a persisted one) may name.
+ *
+ * @internal
+ */
+export const recordedMethods: ReadonlyArray<ConsoleMethod> = [
   "log",
   "info",
   "warn",
