@@ -6,8 +6,8 @@
  * `maxBytes`, each possibly absent) and a sequence of commands: calls whose
  * body returns values of several sizes, calls whose body fails, abandoned
  * calls (the caller is interrupted while the body runs: the computation
- * belongs to the cache and still ends and is stored; a failing one gives the
- * next caller its turn), clock moves, `has`, `invalidate` and `clear`. Each command runs against the real cached
+ * belongs to the cache and still ends and is stored; a failing one fails the
+ * caller that waited for it too), clock moves, `has`, `invalidate` and `clear`. Each command runs against the real cached
  * function in a fresh `DataCache.layerMemory()` and against {@link Model}, a
  * Map in least-recently-used order with store times. After every command the
  * two must agree on the returned value or failure, the body runs per key, the
@@ -147,16 +147,13 @@ class Model {
   /**
    * A call whose caller gives up while the body runs, and a second call of
    * the key that waits for it: the abandoned computation ends (and is stored,
-   * within the limits), and the second call shares it (a hit); if it failed,
-   * the second call takes the failure's turn and runs the body again.
+   * within the limits), and the second call shares its value (a hit) or its
+   * failure (one run for both).
    */
   abandoned(key: string, size: number, fails: boolean): Outcome {
     const first = this.call(key, size, fails)
-    if (first._tag === "Value") {
-      this.counters.hits++
-      return first
-    }
-    return this.call(key, size, fails)
+    if (first._tag === "Value") this.counters.hits++
+    return first
   }
 
   invalidate(key: string): void {

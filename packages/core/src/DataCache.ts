@@ -32,7 +32,8 @@
  *   computation belongs to the cache: it runs in a fiber of the layer's
  *   scope, and interrupting any caller (the first included) only ends that
  *   caller's wait, so requests that time out still fill the cache. If the
- *   body fails, its starter gets the failure and one waiter takes over.
+ *   body fails, every caller waiting on it gets the failure (one run per
+ *   failure, however many wait); nothing is stored.
  * - Failures are not cached; `cacheIf` skips storing unwanted values.
  * - A clear or invalidate during a computation wins: its late result is not
  *   stored (callers already waiting for it still get it).

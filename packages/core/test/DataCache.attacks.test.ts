@@ -4,7 +4,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache } from "@recall/core"
-import { Console, Data, Effect, Logger, Schema } from "effect"
+import { Console, Data, Effect, Fiber, Logger, Schema } from "effect"
+import * as TestClock from "effect/testing/TestClock"
 
 describe("DataCache, after the attack round", () => {
   it.effect("a parameter named by a compiler (esbuild's lowered `({ url, ...rest })`) stays in the key", () =>
@@ -102,6 +103,25 @@ describe("DataCache, after the attack round", () => {
       const price = DataCache.fn({ name: "price", value: Money }, (cents: number) => Effect.succeed(new Money({ cents })))
       assert.strictEqual((yield* price(250)).show(), "2.50 kr")
       assert.strictEqual((yield* price(250)).show(), "2.50 kr", "a hit")
+    }).pipe(Effect.provide(DataCache.layerMemory()))
+  )
+
+  it.effect("a backend that is down: 200 callers waiting on a failing body get its failure from one run, at once", () =>
+    Effect.gen(function* () {
+      let runs = 0
+      const fetchRow = DataCache.fn("fetchRow", (id: number) =>
+        Effect.suspend(() => {
+          runs++
+          return Effect.andThen(Effect.sleep("100 millis"), Effect.fail(`backend down (${id})`))
+        })
+      )
+      const callers = yield* Effect.forEach(Array.from({ length: 200 }), () => Effect.forkChild(Effect.flip(fetchRow(1))))
+      yield* Effect.yieldNow
+      yield* TestClock.adjust("100 millis")
+      const failures = yield* Effect.forEach(callers, Fiber.join)
+      assert.strictEqual(failures.length, 200)
+      assert.isTrue(failures.every((failure) => failure === "backend down (1)"))
+      assert.strictEqual(runs, 1, "one run for the failure, not one per waiter (it was 200 serial runs)")
     }).pipe(Effect.provide(DataCache.layerMemory()))
   )
 })

@@ -62,13 +62,13 @@ describe("DataCache interrupts", () => {
     }
   }
 
-  it.effect("a caller that took over after a failure, and the callers waiting for its computation, can be interrupted", () =>
+  it.effect("callers waiting for a computation that never ends can be interrupted; a failure before reaches every waiter", () =>
     Effect.gen(function* () {
       const started = yield* Deferred.make<void>()
       const failNow = yield* Deferred.make<void>()
       let runs = 0
-      // The first run fails when told to; the takeover's run never ends.
-      const f = DataCache.fn("takeover", (n: number) =>
+      // The first run fails when told to; the next run never ends.
+      const f = DataCache.fn("waits", (n: number) =>
         Effect.andThen(
           Deferred.succeed(started, undefined),
           runs++ === 0 ? Effect.andThen(Deferred.await(failNow), Effect.fail("first")) : Effect.never.pipe(Effect.as(n))
@@ -77,18 +77,22 @@ describe("DataCache interrupts", () => {
       const first = yield* Effect.forkChild(f(1))
       yield* Deferred.await(started)
       const second = yield* Effect.forkChild(f(1))
-      const third = yield* Effect.forkChild(f(1))
       yield* Effect.yieldNow
       yield* Deferred.succeed(failNow, undefined)
-      const failed = yield* Fiber.await(first)
-      assert.isTrue(Exit.isFailure(failed) && Cause.squash(failed.cause) === "first", "the caller that started it gets the failure")
+      for (const caller of [first, second]) {
+        const failed = yield* Fiber.await(caller)
+        assert.isTrue(Exit.isFailure(failed) && Cause.squash(failed.cause) === "first", "every waiter gets the failure")
+      }
+      assert.strictEqual(runs, 1)
+      const third = yield* Effect.forkChild(f(1))
+      const fourth = yield* Effect.forkChild(f(1))
       for (let i = 0; i < 10 && runs < 2; i++) yield* Effect.yieldNow
-      assert.strictEqual(runs, 2, "a waiter took over")
+      assert.strictEqual(runs, 2, "the next call ran again")
       // Fiber.interrupt waits for the fiber to end: a wait that could not be
       // interrupted would never end, and these would time out.
+      yield* Fiber.interrupt(fourth)
       yield* Fiber.interrupt(third)
-      yield* Fiber.interrupt(second)
-      assert.isTrue(Exit.hasInterrupts(yield* Fiber.await(second)))
+      assert.isTrue(Exit.hasInterrupts(yield* Fiber.await(third)))
     }).pipe(Effect.provide(DataCache.layerMemory()))
   )
 })

@@ -543,7 +543,7 @@ describe("DataCache", () => {
       )
     )
 
-    it.effect("when the runner fails, one waiter takes over; the failure is not cached", () =>
+    it.effect("when the body fails, every caller waiting for it gets the failure, from one run; the failure is not cached", () =>
       withCache(
         Effect.gen(function* () {
           const latch = yield* Latch.make()
@@ -559,9 +559,14 @@ describe("DataCache", () => {
           const waiters = yield* Effect.forEach([1, 2], () => Effect.forkChild(f(1)))
           yield* Effect.yieldNow
           yield* latch.open
-          assert.strictEqual(yield* Effect.flip(Fiber.join(runner)), "boom", "the runner gets its own failure")
-          assert.deepStrictEqual(yield* Effect.forEach(waiters, Fiber.join), [2, 2])
-          assert.strictEqual(attempt, 2)
+          assert.strictEqual(yield* Effect.flip(Fiber.join(runner)), "boom", "the runner gets its failure")
+          assert.deepStrictEqual(
+            yield* Effect.forEach(waiters, (waiter) => Effect.flip(Fiber.join(waiter))),
+            ["boom", "boom"],
+            "so do the waiters"
+          )
+          assert.strictEqual(attempt, 1, "one run for the failure, however many waited")
+          assert.strictEqual(yield* f(1), 2, "the next call runs again")
         })
       )
     )
@@ -637,7 +642,7 @@ describe("DataCache", () => {
   })
 
   describe("defects", () => {
-    it.effect("a throwing cacheIf is a defect for the runner and releases the waiters", () =>
+    it.effect("a throwing cacheIf is a defect for the runner and its waiters, and nothing is stored", () =>
       withCache(
         Effect.gen(function* () {
           const latch = yield* Latch.make()
@@ -663,7 +668,9 @@ describe("DataCache", () => {
           yield* latch.open
           const exit = yield* Fiber.await(runner)
           assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
-          assert.strictEqual(yield* Fiber.join(waiter), 2, "the waiter took over")
+          const waited = yield* Fiber.await(waiter)
+          assert.isTrue(Exit.isFailure(waited) && Cause.hasDies(waited.cause), "the waiter ends too, with the defect")
+          assert.strictEqual(yield* f(1), 2, "nothing was stored: the next call runs again")
         })
       )
     )

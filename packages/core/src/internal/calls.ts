@@ -282,9 +282,8 @@ const resolve = <A, S>(slot: Slot<A, S>, call: Computation.Call, outer: Restore 
   )
 
 /**
- * Waits for a computation: its value, its failure (for the caller that
- * started it), or the turn to run again (it failed for another caller, or
- * ended without a value).
+ * Waits for a computation: its value, its failure, or the turn to check
+ * again (it ended without either: the layer closed).
  */
 const wait = <A, S>(
   slot: Slot<A, S>,
@@ -332,10 +331,9 @@ const wait = <A, S>(
           return served(slot.cache, result.output, value)
         }
         case "Failed":
+          // Every caller waiting on the computation gets its failure: one run per failure, however many wait.
           Computation.leaveFlight(slot, flight)
-          return flight.starter === call || result.everyone
-            ? Effect.andThen(Cache.drainInBackground(slot.cache), Effect.failCause(result.cause as Cause.Cause<unknown>))
-            : resolve(slot, call, restore)
+          return Effect.andThen(Cache.drainInBackground(slot.cache), Effect.failCause(result.cause as Cause.Cause<unknown>))
         case "Retry":
           Computation.leaveFlight(slot, flight)
           return resolve(slot, call, restore)

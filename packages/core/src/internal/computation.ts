@@ -64,11 +64,8 @@ export const CurrentComputation = Context.Reference<Table.Flight | undefined>("@
   defaultValue: () => undefined
 })
 
-/** The defect of a wait that would close a cycle: every waiter of the computations in the cycle gets it. @internal */
+/** The defect of a wait that would close a cycle (every waiter of the computations in it gets it, as any failure). @internal */
 export class CycleError extends Error {}
-
-const closedACycle = (cause: Cause.Cause<unknown>): boolean =>
-  cause.reasons.some((reason) => reason._tag === "Die" && reason.defect instanceof CycleError)
 
 /** What happens once a computation ended (a refresh keeps its backoff here). */
 export type OnEnd = (outcome: "stored" | "unstored" | "failed", now: number) => void
@@ -169,7 +166,7 @@ const compute = <A, S>(
     const keep = (value: A): Effect.Effect<void> => {
       const kept = face.keep(value, scope, flight.starter === undefined ? undefined : call.hold)
       if (kept._tag === "Rejected") {
-        settle(slot, flight, { _tag: "Failed", cause: Cause.fail(kept.error), everyone: true })
+        settle(slot, flight, { _tag: "Failed", cause: Cause.fail(kept.error) })
         end("failed")
         return Cache.closeScope(cache, scope, Exit.void)
       }
@@ -178,9 +175,9 @@ const compute = <A, S>(
       try {
         keepIt = definition.cacheIf === undefined || definition.cacheIf(value)
       } catch (e) {
-        // A defect in cacheIf: nothing is stored, the starter gets the defect, the others run again.
+        // A defect in cacheIf: nothing is stored, and every waiter gets the defect.
         flight.unstored = { stored: kept.stored }
-        settle(slot, flight, { _tag: "Failed", cause: Cause.die(e), everyone: false })
+        settle(slot, flight, { _tag: "Failed", cause: Cause.die(e) })
         end("failed")
         return face.lifecycle === undefined ? Cache.closeScope(cache, scope, Exit.void) : Effect.void
       }
@@ -206,13 +203,7 @@ const compute = <A, S>(
         if (Exit.isSuccess(exit)) return keep(exit.value)
         // Interrupted because the layer closes: nothing to hand out; the waiters check again (and meet the
         // closed layer). A body that interrupted itself ended as any failure does: its starter gets it.
-        settle(
-          slot,
-          flight,
-          Cause.hasInterruptsOnly(exit.cause) && Cache.closing(cache)
-            ? RETRY
-            : { _tag: "Failed", cause: exit.cause, everyone: closedACycle(exit.cause) }
-        )
+        settle(slot, flight, Cause.hasInterruptsOnly(exit.cause) && Cache.closing(cache) ? RETRY : { _tag: "Failed", cause: exit.cause })
         end("failed")
         // What the body acquired before it failed or was interrupted is released now.
         return Cache.closeScope(cache, scope, exit)

@@ -64,8 +64,8 @@ export interface Times {
  *
  * - `Value`: it produced a value (stored or not); `value` is the computing
  *   face's own result, for the caller that started it.
- * - `Failed`: it failed; the caller that started it gets the cause, the
- *   others take the failure's turn (one runs again) unless `everyone`.
+ * - `Failed`: it failed; every caller waiting on it gets the cause (nothing
+ *   is stored, and the next call runs again).
  * - `Retry`: it ended without a value or a failure to hand out (the layer
  *   closed): check again.
  *
@@ -73,7 +73,7 @@ export interface Times {
  */
 export type FlightResult =
   | { readonly _tag: "Value"; readonly stored: unknown; readonly output: ReadonlyArray<unknown> | undefined; readonly value: unknown }
-  | { readonly _tag: "Failed"; readonly cause: unknown; readonly everyone: boolean }
+  | { readonly _tag: "Failed"; readonly cause: unknown }
   | { readonly _tag: "Retry" }
 
 /**
