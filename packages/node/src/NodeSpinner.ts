@@ -337,9 +337,12 @@ export const make = (options?: Options): Effect.Effect<CacheReporter.Reporter, n
       )
     }
 
+    // Closed: the line is erased and nothing is drawn again, but computations that end later (a
+    // DataCache layer closing after this one interrupts them) still get their end line off a terminal.
+    let closed = false
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
-        running.length = 0
+        closed = true
         stopTicker()
         erase()
       })
@@ -379,7 +382,7 @@ export const make = (options?: Options): Effect.Effect<CacheReporter.Reporter, n
           if (entry.shown) {
             if (!interactive) {
               write(`${entry.text}: ${endings[outcome]} ${CacheReporter.formatDuration(durationMillis)}\n`)
-            } else if (shownNow().length === 0) {
+            } else if (closed || shownNow().length === 0) {
               const fiber = stopTicker()
               if (fiber !== undefined) fibers.push(fiber)
               erase()

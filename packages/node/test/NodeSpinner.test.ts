@@ -2,7 +2,7 @@ import { spawn, spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { CacheReporter, DataCache, NodeSpinner } from "@recall/node"
-import { Effect, Exit, Fiber, Layer } from "effect"
+import { Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { screen } from "./fixtures/terminal.ts"
 
@@ -294,6 +294,20 @@ describe("NodeSpinner", () => {
         ])
         yield* TestClock.adjust("10 seconds")
         assert.strictEqual(out.writes.length, 6)
+      })
+    )
+
+    it.effect("a computation that ends after the spinner's layer closed still gets its end line (the DataCache layer closes later)", () =>
+      Effect.gen(function* () {
+        const out = fakeStream({ isTTY: false })
+        const scope = yield* Scope.make()
+        const reporter = yield* Scope.provide(NodeSpinner.make({ stream: out }), scope)
+        const slow = computation("slow")
+        yield* reporter.started(slow)
+        yield* TestClock.adjust("600 millis")
+        yield* Scope.close(scope, Exit.void)
+        yield* reporter.ended(slow, "interrupted", 700)
+        assert.deepStrictEqual(out.writes, ["Running slow(...)\n", "Running slow(...): interrupted after 700 ms\n"])
       })
     )
 
