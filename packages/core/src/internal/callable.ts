@@ -35,13 +35,14 @@ export const build = <A, S>(
 ): unknown => {
   const slotOf = (fiber: Fiber.Fiber<unknown, unknown>) => slotIn(cacheOf(fiber))
   // The hit path: one closure for withFiber, nothing else allocated before the table is read.
-  const call = (args: ReadonlyArray<unknown>, hold: Hold | undefined, retried = false): Effect.Effect<A, unknown, unknown> =>
+  const attempt = (args: ReadonlyArray<unknown>, hold: Hold | undefined, retried: boolean): Effect.Effect<A, unknown, unknown> =>
     Effect.withFiber((fiber) => {
       const slot = slotOf(fiber)
       const key = Calls.hashArgs(definition.name, definition.hashKey, args)
       if (typeof key === "string") return Calls.call(slot, args, key, hold, fiber, cached)
-      return key instanceof Xxh3.NotLoaded ? Calls.loadThen(key, retried, () => call(args, hold, true)) : Effect.fail(key)
+      return key instanceof Xxh3.NotLoaded ? Calls.loadThen(key, retried, () => attempt(args, hold, true)) : Effect.fail(key)
     })
+  const call = (args: ReadonlyArray<unknown>, hold: Hold | undefined): Effect.Effect<A, unknown, unknown> => attempt(args, hold, false)
   const cached = (...args: ReadonlyArray<unknown>) => call(args, undefined)
   const slotIn = slotsOf(definition, cached)
   // Removing entries may release resources: the operation waits for them.

@@ -104,7 +104,8 @@ export const call = <A, S>(
   owner: object
 ): Effect.Effect<A, unknown, unknown> => {
   const cache = slot.cache
-  if (Cache.closing(cache)) return closed(slot)
+  // A hit through a layer whose scope is closing is harmless; the miss path checks that too (`resolve`).
+  if (cache.closed) return closed(slot)
   if (slot.warning !== undefined) return Effect.andThen(warnOnce(slot), call(slot, args, key, hold, fiber, owner))
   if (cache.passthrough) return passThrough(slot, { args, key, hold, owner }, fiber)
   // Nothing is allocated for a hit: the call's record is made on the way to a miss.
