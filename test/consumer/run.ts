@@ -13,9 +13,9 @@
  */
 import { type ExecFileSyncOptions, execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { cpSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs"
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { delimiter, join } from "node:path"
+import { delimiter, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
@@ -222,6 +222,21 @@ const nodeModule = (path: string) => join(project, "node_modules", path)
 step("tsc -p . (strict, exactOptionalPropertyTypes, emit JS)", () =>
   run(process.execPath, [nodeModule("typescript/bin/tsc"), "-p", "."], { cwd: project })
 )
+
+// The `recall` binary as npm installed it (`node_modules/.bin/recall`, run through its
+// `#!/usr/bin/env node` line, with this Node first on PATH), on an empty cache directory.
+step("recall stats --json and recall --help (the installed bin)", () => {
+  const directory = join(project, "empty-cache")
+  mkdirSync(directory)
+  const env = { ...cleanEnv, PATH: `${dirname(process.execPath)}${delimiter}${cleanEnv.PATH ?? ""}`, NO_COLOR: "1" }
+  const bin = nodeModule(".bin/recall")
+  const stats = JSON.parse(run(bin, ["stats", "--dir", directory, "--json"], { cwd: project, env })) as Record<string, unknown>
+  expectEqual("recall stats --json", [stats.directory, stats.entries], [directory, 0])
+  const help = run(bin, ["--help"], { cwd: project, env })
+  for (const sub of ["ls", "stats", "clear", "prune"]) {
+    if (!new RegExp(`^\\s+${sub}\\s`, "m").test(help)) fail(`recall --help does not list ${sub}:\n${help}`)
+  }
+})
 
 const expected = {
   sameInstance: true,

@@ -73,6 +73,8 @@ export interface NamespaceInfo {
   /** The oldest and the newest write of its live entries, in epoch milliseconds. */
   readonly oldestWrite: number
   readonly newestWrite: number
+  /** The soonest `expiresAt` of its live entries, in epoch milliseconds (`Infinity`: none expires). */
+  readonly nextExpiry: number
 }
 
 /**
@@ -199,13 +201,14 @@ let tokens = 0
  * `(namespace, entry)` pairs; the stores share it.
  */
 const summarize = (live: Iterable<readonly [string, StoredEntry]>): ReadonlyArray<NamespaceInfo> => {
-  const byNamespace = new Map<string, { entries: number; bytes: number; oldestWrite: number; newestWrite: number }>()
+  const byNamespace = new Map<string, { entries: number; bytes: number; oldestWrite: number; newestWrite: number; nextExpiry: number }>()
   for (const [namespace, entry] of live) {
-    const info = byNamespace.get(namespace) ?? { entries: 0, bytes: 0, oldestWrite: Infinity, newestWrite: -Infinity }
+    const info = byNamespace.get(namespace) ?? { entries: 0, bytes: 0, oldestWrite: Infinity, newestWrite: -Infinity, nextExpiry: Infinity }
     info.entries++
     info.bytes += entry.bytes.byteLength
     info.oldestWrite = Math.min(info.oldestWrite, entry.writtenAt)
     info.newestWrite = Math.max(info.newestWrite, entry.writtenAt)
+    info.nextExpiry = Math.min(info.nextExpiry, entry.expiresAt)
     byNamespace.set(namespace, info)
   }
   return Array.from(byNamespace, ([namespace, info]) => ({ namespace, ...info }))

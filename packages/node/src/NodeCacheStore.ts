@@ -291,6 +291,7 @@ interface Found {
   readonly fileBytes: number
   readonly payloadBytes: number
   readonly writtenAt: number
+  readonly expiresAt: number
   readonly usedAt: number
 }
 
@@ -449,6 +450,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
                 fileBytes: size,
                 payloadBytes: header.payloadLength,
                 writtenAt: header.writtenAt,
+                expiresAt: header.expiresAt,
                 usedAt
               })
             }),
@@ -498,13 +500,23 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
     })
 
     const summarize = (found: ReadonlyArray<Found>): ReadonlyArray<CacheStore.NamespaceInfo> => {
-      const byNamespace = new Map<string, { entries: number; bytes: number; oldestWrite: number; newestWrite: number }>()
+      const byNamespace = new Map<
+        string,
+        { entries: number; bytes: number; oldestWrite: number; newestWrite: number; nextExpiry: number }
+      >()
       for (const f of found) {
-        const info = byNamespace.get(f.namespace) ?? { entries: 0, bytes: 0, oldestWrite: Infinity, newestWrite: -Infinity }
+        const info = byNamespace.get(f.namespace) ?? {
+          entries: 0,
+          bytes: 0,
+          oldestWrite: Infinity,
+          newestWrite: -Infinity,
+          nextExpiry: Infinity
+        }
         info.entries++
         info.bytes += f.payloadBytes
         info.oldestWrite = Math.min(info.oldestWrite, f.writtenAt)
         info.newestWrite = Math.max(info.newestWrite, f.writtenAt)
+        info.nextExpiry = Math.min(info.nextExpiry, f.expiresAt)
         byNamespace.set(f.namespace, info)
       }
       return Array.from(byNamespace, ([namespace, info]) => ({ namespace, ...info }))
@@ -888,20 +900,31 @@ export const layerFileSystemConfig = (
 ): Layer.Layer<CacheStore.CacheStore, Config.ConfigError | CacheStore.CacheStoreError> =>
   Layer.unwrap(
     Effect.gen(function* () {
-      const configured = yield* Config.option(Config.String("RECALL_CACHE_DIR"))
-      const directory = Option.isSome(configured)
-        ? configured.value
-        : yield* Effect.flatMap(UserDirectories.UserDirectories, (dirs) => dirs.cache("recall")).pipe(
-            Effect.provide(UserDirectories.layer),
-            Effect.mapError(
-              (cause) =>
-                new CacheStore.CacheStoreError({
-                  operation: "find the cache directory",
-                  reason: `${cause.message}; set RECALL_CACHE_DIR to the directory to use`,
-                  cause
-                })
-            )
-          )
+      const directory = yield* configuredDirectory
       return layerFileSystem({ ...options, directory })
     })
   )
+
+/**
+ * The directory {@link layerFileSystemConfig} uses: `RECALL_CACHE_DIR`, or
+ * else the user's cache directory for recall. The `recall` command's
+ * default `--dir`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const configuredDirectory: Effect.Effect<string, Config.ConfigError | CacheStore.CacheStoreError> = Effect.gen(function* () {
+  const configured = yield* Config.option(Config.String("RECALL_CACHE_DIR"))
+  if (Option.isSome(configured)) return configured.value
+  return yield* Effect.flatMap(UserDirectories.UserDirectories, (dirs) => dirs.cache("recall")).pipe(
+    Effect.provide(UserDirectories.layer),
+    Effect.mapError(
+      (cause) =>
+        new CacheStore.CacheStoreError({
+          operation: "find the cache directory",
+          reason: `${cause.message}; set RECALL_CACHE_DIR to the directory to use`,
+          cause
+        })
+    )
+  )
+})

@@ -1,10 +1,12 @@
 /**
  * `@recall/node`: the Node.js side of recall.
  *
- * The disk store (`NodeCacheStore.layerFileSystem`) is here; planned (see
- * the shared design, section 5): the Redis store (`NodeCacheStore.layerRedis`)
- * and the `recall` command. It re-exports the
- * core, so programs can depend on `@recall/node` alone.
+ * The disk store (`NodeCacheStore.layerFileSystem`) is here, and the
+ * `recall` command over it (the package's `bin`; its commands are the
+ * module `@recall/node/RecallCommand`, not re-exported here so that programs
+ * do not load `effect/cli`); planned (see the shared design, section 5): the
+ * Redis store (`NodeCacheStore.layerRedis`). It re-exports the core, so
+ * programs can depend on `@recall/node` alone.
  *
  * @since 0.1.0
  */

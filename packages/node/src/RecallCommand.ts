@@ -1,0 +1,395 @@
+/**
+ * The `recall` command (`effect/cli`): `recall ls`, `recall stats`,
+ * `recall clear [name]` and `recall prune` on a disk store's directory
+ * (`--dir`, by default the one `NodeCacheStore.layerFileSystemConfig` uses),
+ * with `--json` for scripts and `--help` on every command.
+ *
+ * A namespace is a cached function's identity, `name:hash`: the hash is the
+ * 32 hex digits after the last `:` (the name may hold `:` too). The
+ * namespaces of one name are that function's code versions.
+ *
+ * The binary (`bin/recall.ts`) runs {@link command} with `NodeRuntime.runMain`
+ * over `NodeServices.layer`; tests run it with `Command.runWith`.
+ *
+ * @since 0.1.0
+ */
+import type * as CacheStore from "@recall/core/CacheStore"
+import * as Console from "effect/Console"
+import * as Argument from "effect/cli/Argument"
+import * as CliError from "effect/cli/CliError"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Option from "effect/Option"
+import * as NodeCacheStore from "./NodeCacheStore.ts"
+
+/**
+ * The command's version (`recall --version`).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const version = "0.1.0"
+
+// ---------------------------------------------------------------------------
+// Namespaces
+// ---------------------------------------------------------------------------
+
+/**
+ * One code version of a cached function: a namespace, as `list` reports it,
+ * with its name and hash apart.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Version extends CacheStore.NamespaceInfo {
+  readonly name: string
+  /** The 32 hex digits after the last `:`; empty when the namespace has none. */
+  readonly hash: string
+  /** Whether this is the name's newest version (by newest write): what `prune` keeps. */
+  readonly newest: boolean
+}
+
+/**
+ * A cached function: its code versions, newest first.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CachedFunction {
+  readonly name: string
+  readonly versions: ReadonlyArray<Version>
+  readonly entries: number
+  readonly bytes: number
+}
+
+const HASH = /^[0-9a-f]{32}$/i
+
+/**
+ * The name and the hash of a namespace (`name:hash`, the hash being the 32
+ * hex digits after the last `:`); a namespace without one is all name.
+ *
+ * @category namespaces
+ * @since 0.1.0
+ */
+export const parseNamespace = (namespace: string): { readonly name: string; readonly hash: string } => {
+  const at = namespace.lastIndexOf(":")
+  if (at >= 0 && HASH.test(namespace.slice(at + 1))) return { name: namespace.slice(0, at), hash: namespace.slice(at + 1) }
+  return { name: namespace, hash: "" }
+}
+
+/**
+ * Namespaces grouped by function name (sorted by name), each function's
+ * versions newest first.
+ *
+ * @category namespaces
+ * @since 0.1.0
+ */
+export const groupByName = (namespaces: ReadonlyArray<CacheStore.NamespaceInfo>): ReadonlyArray<CachedFunction> => {
+  const byName = new Map<string, Array<CacheStore.NamespaceInfo & { name: string; hash: string }>>()
+  for (const info of namespaces) {
+    const parsed = parseNamespace(info.namespace)
+    const list = byName.get(parsed.name) ?? []
+    list.push({ ...info, ...parsed })
+    byName.set(parsed.name, list)
+  }
+  return [...byName.keys()].sort().map((name) => {
+    const versions = byName
+      .get(name)!
+      .sort((a, b) => b.newestWrite - a.newestWrite || a.namespace.localeCompare(b.namespace))
+      .map((v, i): Version => ({ ...v, newest: i === 0 }))
+    return {
+      name,
+      versions,
+      entries: versions.reduce((n, v) => n + v.entries, 0),
+      bytes: versions.reduce((n, v) => n + v.bytes, 0)
+    }
+  })
+}
+
+// ---------------------------------------------------------------------------
+// Formatting
+// ---------------------------------------------------------------------------
+
+/**
+ * A byte count for people: `512 B`, `1.5 KiB`, `3.2 MiB`.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const formatBytes = (bytes: number): string => {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"]
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`
+}
+
+/**
+ * How long ago `at` was, seen from `now` (epoch ms): `12s`, `5m`, `3h`, `2d`.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const formatAge = (at: number, now: number): string => {
+  const seconds = Math.max(0, Math.round((now - at) / 1000))
+  if (seconds < 60) return `${seconds}s`
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h`
+  return `${Math.floor(seconds / 86400)}d`
+}
+
+const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const line = (cells: ReadonlyArray<string>) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd()
+  return [line(header), ...rows.map(line)].join("\n")
+}
+
+/** When the soonest entry expires, seen from `now`: `in 5m`, or `never`. */
+const formatExpiry = (at: number, now: number): string => (at === Infinity ? "never" : `in ${formatAge(now, at)}`)
+
+/** An epoch time for JSON: `null` for `Infinity` (never). */
+const finite = (at: number): number | null => (Number.isFinite(at) ? at : null)
+
+const shortHash = (hash: string) => (hash === "" ? "-" : hash.slice(0, 8))
+
+// ---------------------------------------------------------------------------
+// The store
+// ---------------------------------------------------------------------------
+
+const userError = (message: string, cause?: unknown) =>
+  new CliError.UserError({ cause: cause ?? message, userMessage: `recall: ${message}` })
+
+/**
+ * The directory to work on: `--dir`, or else the one
+ * `layerFileSystemConfig` would use; checked to exist, be a directory and be
+ * readable, failing with a clear message otherwise.
+ */
+const resolveDirectory = (dir: Option.Option<string>) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const directory = Option.isSome(dir)
+      ? dir.value
+      : yield* NodeCacheStore.configuredDirectory.pipe(
+          Effect.mapError((e) => userError(`cannot find the cache directory: ${e.message}; pass --dir PATH`, e))
+        )
+    const info = yield* fs
+      .stat(directory)
+      .pipe(
+        Effect.mapError((e) =>
+          e.reason._tag === "NotFound"
+            ? userError(`no cache directory at ${directory} (nothing was cached there yet, or --dir is wrong)`, e)
+            : e.reason._tag === "PermissionDenied"
+              ? userError(`cannot read the cache directory ${directory}: permission denied`, e)
+              : userError(`cannot read the cache directory ${directory}: ${e.message}`, e)
+        )
+      )
+    if (info.type !== "Directory") return yield* userError(`${directory} is not a directory`)
+    yield* fs
+      .readDirectory(directory)
+      .pipe(
+        Effect.mapError((e) =>
+          e.reason._tag === "PermissionDenied"
+            ? userError(`cannot read the cache directory ${directory}: permission denied`, e)
+            : userError(`cannot read the cache directory ${directory}: ${e.message}`, e)
+        )
+      )
+    return directory
+  })
+
+const withStore = <A>(
+  dir: Option.Option<string>,
+  body: (store: CacheStore.Service, directory: string) => Effect.Effect<A, CacheStore.CacheStoreError | CliError.UserError>
+) =>
+  Effect.gen(function* () {
+    const directory = yield* resolveDirectory(dir)
+    const store = yield* NodeCacheStore.make({ directory })
+    return yield* body(store, directory).pipe(
+      Effect.mapError((e) => (e._tag === "CacheStoreError" ? userError(`cannot ${e.operation} in ${directory}: ${e.reason}`, e) : e))
+    )
+  })
+
+const now = Effect.clockWith((clock) => Effect.succeed(clock.currentTimeMillisUnsafe()))
+
+const json = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
+
+// ---------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------
+
+const dirFlag = Flag.String("dir").pipe(
+  Flag.withDescription("The cache directory (default: RECALL_CACHE_DIR, or the user's cache directory for recall)"),
+  Flag.optional
+)
+const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("Print one JSON document instead of a table"), Flag.withDefault(false))
+
+const versionJson = (v: Version) => ({
+  namespace: v.namespace,
+  hash: v.hash,
+  newest: v.newest,
+  entries: v.entries,
+  bytes: v.bytes,
+  oldestWrite: v.oldestWrite,
+  newestWrite: v.newestWrite,
+  nextExpiry: finite(v.nextExpiry)
+})
+
+const ls = Command.make("ls", { dir: dirFlag, json: jsonFlag }, ({ dir, json: asJson }) =>
+  withStore(dir, (store, directory) =>
+    Effect.gen(function* () {
+      const functions = groupByName(yield* store.list)
+      const at = yield* now
+      if (asJson) {
+        return yield* json({
+          directory,
+          functions: functions.map((f) => ({ name: f.name, entries: f.entries, bytes: f.bytes, versions: f.versions.map(versionJson) }))
+        })
+      }
+      if (functions.length === 0) return yield* Console.log(`No cached functions in ${directory}.`)
+      const rows = functions.flatMap((f) =>
+        f.versions.map((v) => [
+          f.name,
+          shortHash(v.hash) + (v.newest ? "" : " (old)"),
+          String(v.entries),
+          formatBytes(v.bytes),
+          formatAge(v.oldestWrite, at),
+          formatAge(v.newestWrite, at),
+          formatExpiry(v.nextExpiry, at)
+        ])
+      )
+      yield* Console.log(`${directory}\n\n${table(["FUNCTION", "VERSION", "ENTRIES", "BYTES", "OLDEST", "NEWEST", "NEXT EXPIRY"], rows)}`)
+    })
+  )
+).pipe(
+  Command.withDescription(
+    "List cached functions, their code versions, entries, bytes, ages and next expiry (expired entries are swept first)"
+  )
+)
+
+const stats = Command.make("stats", { dir: dirFlag, json: jsonFlag }, ({ dir, json: asJson }) =>
+  withStore(dir, (store, directory) =>
+    Effect.gen(function* () {
+      const functions = groupByName(yield* store.list)
+      // The totals from the same listing (one scan of the directory, not two).
+      const totals = {
+        namespaces: functions.reduce((n, f) => n + f.versions.length, 0),
+        entries: functions.reduce((n, f) => n + f.entries, 0),
+        bytes: functions.reduce((n, f) => n + f.bytes, 0)
+      }
+      const at = yield* now
+      const oldVersions = functions.reduce((n, f) => n + f.versions.length - 1, 0)
+      const oldEntries = functions.reduce((n, f) => n + f.versions.slice(1).reduce((m, v) => m + v.entries, 0), 0)
+      const writes = functions.flatMap((f) => f.versions)
+      const oldestWrite = writes.length === 0 ? null : Math.min(...writes.map((v) => v.oldestWrite))
+      const newestWrite = writes.length === 0 ? null : Math.max(...writes.map((v) => v.newestWrite))
+      const nextExpiry = Math.min(Infinity, ...writes.map((v) => v.nextExpiry))
+      if (asJson) {
+        return yield* json({
+          directory,
+          functions: functions.length,
+          versions: totals.namespaces,
+          entries: totals.entries,
+          bytes: totals.bytes,
+          oldVersions,
+          oldEntries,
+          oldestWrite,
+          newestWrite,
+          nextExpiry: finite(nextExpiry)
+        })
+      }
+      const age = (t: number | null) => (t === null ? "-" : `${formatAge(t, at)} ago`)
+      yield* Console.log(
+        [
+          directory,
+          "",
+          table(
+            ["", ""],
+            [
+              ["functions", String(functions.length)],
+              ["code versions", `${totals.namespaces} (${oldVersions} old, which prune removes)`],
+              ["entries", `${totals.entries} (${oldEntries} in old versions)`],
+              ["bytes", formatBytes(totals.bytes)],
+              ["oldest write", age(oldestWrite)],
+              ["newest write", age(newestWrite)],
+              ["next expiry", writes.length === 0 ? "-" : formatExpiry(nextExpiry, at)]
+            ]
+          ).replace(/^\s*\n/, "")
+        ].join("\n")
+      )
+    })
+  )
+).pipe(Command.withDescription("Totals: functions, code versions, entries, bytes, ages and next expiry"))
+
+const clear = Command.make(
+  "clear",
+  {
+    dir: dirFlag,
+    json: jsonFlag,
+    name: Argument.String("name").pipe(
+      Argument.withDescription("A cached function's name: clears all its code versions (default: everything)"),
+      Argument.optional
+    )
+  },
+  ({ dir, json: asJson, name }) =>
+    withStore(dir, (store, directory) =>
+      Effect.gen(function* () {
+        const namespaces = yield* store.list
+        const targets = Option.isSome(name) ? namespaces.filter((n) => parseNamespace(n.namespace).name === name.value) : namespaces
+        if (Option.isSome(name)) yield* Effect.forEach(targets, (n) => store.clearNamespace(n.namespace), { discard: true })
+        else yield* store.clearAll
+        const entries = targets.reduce((n, t) => n + t.entries, 0)
+        if (asJson) return yield* json({ directory, cleared: targets.map((t) => t.namespace), entries })
+        if (Option.isSome(name) && targets.length === 0) return yield* Console.log(`Nothing cached for ${name.value} in ${directory}.`)
+        yield* Console.log(
+          `Cleared ${Option.isSome(name) ? name.value : "everything"}: ${targets.length} code version(s), ${entries} entries, in ${directory}.`
+        )
+      })
+    )
+).pipe(Command.withDescription("Delete the entries of one cached function (all its code versions), or of every function"))
+
+const prune = Command.make("prune", { dir: dirFlag, json: jsonFlag }, ({ dir, json: asJson }) =>
+  withStore(dir, (store, directory) =>
+    Effect.gen(function* () {
+      // `list` sweeps expired entries first.
+      const functions = groupByName(yield* store.list)
+      const old = functions.flatMap((f) => f.versions.filter((v) => !v.newest))
+      yield* Effect.forEach(old, (v) => store.clearNamespace(v.namespace), { discard: true })
+      const entries = old.reduce((n, v) => n + v.entries, 0)
+      if (asJson) return yield* json({ directory, removed: old.map(versionJson), entries })
+      if (old.length === 0) return yield* Console.log(`Expired entries swept; no old code versions in ${directory}.`)
+      const rows = old.map((v) => [v.name, shortHash(v.hash), String(v.entries), formatBytes(v.bytes)])
+      yield* Console.log(
+        `Expired entries swept; removed ${old.length} old code version(s), ${entries} entries, in ${directory}:\n\n${table(["FUNCTION", "VERSION", "ENTRIES", "BYTES"], rows)}`
+      )
+    })
+  )
+).pipe(Command.withDescription("Delete expired entries and every code version but the newest of each function"))
+
+/**
+ * The `recall` command and its subcommands `ls`, `stats`, `clear [name]`
+ * and `prune`.
+ *
+ * @category commands
+ * @since 0.1.0
+ */
+export const command = Command.make("recall").pipe(
+  Command.withDescription("Inspect and prune recall's disk cache"),
+  Command.withSubcommands([ls, stats, clear, prune])
+)
+
+/**
+ * Runs {@link command} on explicit arguments (without the program name),
+ * e.g. `run(["ls", "--json"])`.
+ *
+ * @category running
+ * @since 0.1.0
+ */
+export const run = Command.runWith(command, { version })
