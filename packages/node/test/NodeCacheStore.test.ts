@@ -12,7 +12,6 @@ import {
   chownSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -20,34 +19,22 @@ import {
   truncateSync,
   writeFileSync
 } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { NodeFileSystem } from "@effect/platform-node"
-import { afterAll, assert, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { CacheStore, NodeCacheStore } from "@recall/node"
 import { Duration, Effect, Exit, FileSystem, Layer, Option } from "effect"
 import * as PlatformError from "effect/PlatformError"
 import * as TestClock from "effect/testing/TestClock"
 import { storeConformance } from "../../core/test/fixtures/storeConformance.ts"
+import { tempDirectories } from "./fixtures/tempDirectories.ts"
 
-const directories: Array<string> = []
-afterAll(() => {
-  for (const directory of directories) {
-    try {
-      chmodSync(directory, 0o700)
-    } catch {
-      // gone already
-    }
-    rmSync(directory, { recursive: true, force: true })
-  }
-})
+const parentDirectory = tempDirectories("recall-disk-")
 
 /** A fresh directory; the store's own is a child of it, so the store makes it. */
 const fresh = (): string => {
-  const parent = mkdtempSync(join(tmpdir(), "recall-disk-"))
-  directories.push(parent)
-  return join(parent, "cache")
+  return join(parentDirectory(), "cache")
 }
 
 const nameOf = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 32)

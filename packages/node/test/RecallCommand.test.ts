@@ -6,37 +6,22 @@
  * (`fixtures/recall-writer.ts`).
  */
 import { spawn, spawnSync } from "node:child_process"
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { NodeServices } from "@effect/platform-node"
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, beforeAll, describe, it } from "@effect/vitest"
 import { CacheStore, NodeCacheStore } from "@recall/node"
 import * as RecallCommand from "@recall/node/RecallCommand"
 import { Console, Effect, Exit } from "effect"
 import * as TestClock from "effect/testing/TestClock"
+import { tempDirectories } from "./fixtures/tempDirectories.ts"
 
 const root = fileURLToPath(new URL("../../..", import.meta.url))
 const bin = join(root, "packages/node/dist/bin/recall.js")
 const writer = fileURLToPath(new URL("fixtures/recall-writer.ts", import.meta.url))
 
-const directories: Array<string> = []
-afterAll(() => {
-  for (const directory of directories) {
-    try {
-      chmodSync(directory, 0o700)
-    } catch {
-      // gone already
-    }
-    rmSync(directory, { recursive: true, force: true })
-  }
-})
-const fresh = (): string => {
-  const directory = mkdtempSync(join(tmpdir(), "recall-cli-"))
-  directories.push(directory)
-  return directory
-}
+const fresh = tempDirectories("recall-cli-")
 
 const A = "a".repeat(32)
 const B = "b".repeat(32)
