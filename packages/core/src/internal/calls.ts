@@ -301,7 +301,7 @@ const wait = <A, S>(
     for (let at: Table.Flight | undefined = flight; at !== undefined; at = at.waitingOn) {
       if (at === own) {
         return Effect.die(
-          new Computation.CycleError(
+          new Error(
             `${slot.definition.name} called itself with the same arguments while computing them ` +
               "(directly, or through cached functions that wait for each other); " +
               "that call would wait for its own result forever. Compute the inner value without the cache, or with other arguments."

@@ -64,9 +64,6 @@ export const CurrentComputation = Context.Reference<Table.Flight | undefined>("@
   defaultValue: () => undefined
 })
 
-/** The defect of a wait that would close a cycle (every waiter of the computations in it gets it, as any failure). @internal */
-export class CycleError extends Error {}
-
 /** What happens once a computation ended (a refresh keeps its backoff here). */
 export type OnEnd = (outcome: "stored" | "unstored" | "failed", now: number) => void
 
@@ -163,12 +160,14 @@ const compute = <A, S>(
     Cache.useClock(cache, clock)
     const end = (outcome: "stored" | "unstored" | "failed") => onEnd?.(outcome, clock.currentTimeMillisUnsafe())
     const body = Scope.provide(bodyOf(slot, call, kind, recorder, parent, flight), scope)
+    // A DataCache computation's scope ends with it; a resource's lives with the instance.
+    const done = (): Effect.Effect<void> => (face.lifecycle === undefined ? Cache.closeScope(cache, scope, Exit.void) : Effect.void)
     const keep = (value: A): Effect.Effect<void> => {
       const kept = face.keep(value, scope, flight.starter === undefined ? undefined : call.hold)
       if (kept._tag === "Rejected") {
         settle(slot, flight, { _tag: "Failed", cause: Cause.fail(kept.error) })
         end("failed")
-        return Cache.closeScope(cache, scope, Exit.void)
+        return done()
       }
       const output = recorder === undefined || recorder.lines.length === 0 ? undefined : recorder.lines
       let keepIt: boolean
@@ -179,7 +178,7 @@ const compute = <A, S>(
         flight.unstored = { stored: kept.stored }
         settle(slot, flight, { _tag: "Failed", cause: Cause.die(e) })
         end("failed")
-        return face.lifecycle === undefined ? Cache.closeScope(cache, scope, Exit.void) : Effect.void
+        return done()
       }
       const now = clock.currentTimeMillisUnsafe()
       const current = table.entries.get(call.key)
@@ -194,15 +193,14 @@ const compute = <A, S>(
       if (!stored) flight.unstored = { stored: kept.stored }
       settle(slot, flight, { _tag: "Value", stored: kept.stored, output, value: kept.value })
       end(stored ? "stored" : "unstored")
-      // A DataCache computation's scope ends with it; a resource's lives with the instance.
-      return face.lifecycle === undefined ? Cache.closeScope(cache, scope, Exit.void) : Effect.void
+      return done()
     }
     return Effect.exit(Effect.interruptible(body)).pipe(
       Effect.flatMap((exit): Effect.Effect<void> => {
         if (recorder !== undefined) recorder.closed = true
         if (Exit.isSuccess(exit)) return keep(exit.value)
         // Interrupted because the layer closes: nothing to hand out; the waiters check again (and meet the
-        // closed layer). A body that interrupted itself ended as any failure does: its starter gets it.
+        // closed layer). A body that interrupted itself ended as any failure does: every waiter gets it.
         settle(slot, flight, Cause.hasInterruptsOnly(exit.cause) && Cache.closing(cache) ? RETRY : { _tag: "Failed", cause: exit.cause })
         end("failed")
         // What the body acquired before it failed or was interrupted is released now.

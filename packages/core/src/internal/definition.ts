@@ -58,6 +58,20 @@ export interface Definition<A, S> {
 }
 
 /**
+ * A public identity as stats and Metrics show it: `name:hash`, or
+ * `"unavailable"` where the hasher cannot load (a page without WebAssembly).
+ *
+ * @internal
+ */
+export const shownId = (publicId: () => string): string => {
+  try {
+    return publicId()
+  } catch {
+    return "unavailable"
+  }
+}
+
+/**
  * Runs option checks, turning a problem they find into the public
  * {@link InvalidOptionsError}. A function declaration, so that layers can use
  * it while their module loads.

@@ -12,6 +12,7 @@ import type * as Fiber from "effect/Fiber"
 import type { FunctionStats, Stats } from "../CachedFunction.ts"
 import * as Cache from "./cache.ts"
 import { nowOf } from "./calls.ts"
+import { shownId } from "./definition.ts"
 import type { Slot } from "./slot.ts"
 import type * as Table from "./table.ts"
 
@@ -53,19 +54,11 @@ export const stats = (slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>
 /** @internal */
 export const functionStats = (table: Table.Table): FunctionStats => ({
   name: table.name,
-  id: idOf(table.publicId),
+  id: shownId(table.publicId),
   ...table.counters,
   entries: table.entries.size,
   bytes: table.bytes
 })
-
-const idOf = (publicId: () => string): string => {
-  try {
-    return publicId()
-  } catch {
-    return "unavailable"
-  }
-}
 
 /**
  * Removes every entry of every function of a cache; waits for their releases.

@@ -19,7 +19,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Cache from "./cache.ts"
-import type { Definition } from "./definition.ts"
+import { type Definition, shownId } from "./definition.ts"
 import * as Table from "./table.ts"
 
 /** @internal */
@@ -88,7 +88,7 @@ const attach = (slot: Slot<any, any>): void => {
     const leave = definition.face.lifecycle?.leave
     if (leave !== undefined) table.onLeave = (entry) => Cache.queueRelease(cache, leave(entry.stored))
     cache.registry.tables.set(id, table)
-    Cache.registerMetrics(cache, table, metricsId(definition))
+    Cache.registerMetrics(cache, table, shownId(definition.publicId))
   } else if (table.users > 0 && !table.shared) {
     table.shared = true
     slot.warning =
@@ -99,15 +99,6 @@ const attach = (slot: Slot<any, any>): void => {
   }
   table.users++
   slot.table = table
-}
-
-/** The `id` Metrics attribute: the function identity, or "unavailable" where the hasher cannot load (a page without WebAssembly). */
-const metricsId = (definition: Definition<any, any>): string => {
-  try {
-    return definition.publicId()
-  } catch {
-    return "unavailable"
-  }
 }
 
 /**
