@@ -17,23 +17,36 @@ import type { Slot } from "./slot.ts"
 import type * as Table from "./table.ts"
 
 /**
- * Runs `change` on the slot's table at the fiber's time, then waits for the
- * releases it made due. Entries found expired on the way are purged first
- * and released in the background: an operation never waits for another
- * entry's release.
+ * At the fiber's time: purges what has expired (`purge`), releasing it in the
+ * background, then runs `change` and waits for the releases it made due: an
+ * operation never waits for another entry's release.
  */
-const changing = <X>(slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>, change: (table: Table.Table, now: number) => X) =>
+const afterPurge = <X>(
+  cache: Cache.Cache,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  purge: (now: number) => void,
+  change: (now: number) => X
+) =>
   Effect.suspend(() => {
-    const now = nowOf(fiber, slot.cache)
-    slot.table.purgeExpired(now)
+    const now = nowOf(fiber, cache)
+    purge(now)
     return Effect.andThen(
-      Cache.drainInBackground(slot.cache),
+      Cache.drainInBackground(cache),
       Effect.flatMap(
-        Effect.sync(() => change(slot.table, now)),
-        (x) => Effect.as(Cache.drain(slot.cache), x)
+        Effect.sync(() => change(now)),
+        (x) => Effect.as(Cache.drain(cache), x)
       )
     )
   })
+
+/** {@link afterPurge} on one slot's table. */
+const changing = <X>(slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>, change: (table: Table.Table, now: number) => X) =>
+  afterPurge(
+    slot.cache,
+    fiber,
+    (now) => slot.table.purgeExpired(now),
+    (now) => change(slot.table, now)
+  )
 
 /** @internal */
 export const invalidate = (slot: Slot<any, any>, key: string, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> =>
@@ -67,19 +80,13 @@ export const functionStats = (table: Table.Table): FunctionStats => ({
  */
 export const clearAll = (cache: Cache.Cache): Effect.Effect<void> =>
   Effect.withFiber((fiber) =>
-    Effect.andThen(
-      Effect.suspend(() => {
-        // What had expired is released in the background, as any purge; the clear's own releases are waited for.
-        cache.registry.purgeExpired(nowOf(fiber, cache))
-        return Cache.drainInBackground(cache)
-      }),
-      Effect.andThen(
-        Effect.sync(() => {
-          const now = nowOf(fiber, cache)
-          for (const table of cache.registry.tables.values()) table.clear(now)
-        }),
-        Cache.drain(cache)
-      )
+    afterPurge(
+      cache,
+      fiber,
+      (now) => cache.registry.purgeExpired(now),
+      (now) => {
+        for (const table of cache.registry.tables.values()) table.clear(now)
+      }
     )
   )
 
