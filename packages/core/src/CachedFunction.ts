@@ -532,6 +532,12 @@ export interface Counters {
   readonly expirations: number
   /** Entries removed by `invalidate` or `clear`. */
   readonly invalidations: number
+  /** Calls served from the store (`DataCache.layerStore`) after a front-tier miss; 0 without a store. */
+  readonly storeHits: number
+  /** Values written to the store. */
+  readonly storeWrites: number
+  /** Store operations that failed or timed out (the calls still returned their values). */
+  readonly storeErrors: number
   /** Live entries. */
   readonly entries: number
   /** Estimated bytes of the live entries' values. */

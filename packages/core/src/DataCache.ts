@@ -53,11 +53,13 @@
  *
  * @since 0.1.0
  */
+import * as Config from "effect/Config"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type {
@@ -75,12 +77,15 @@ import type {
   UnknownOption
 } from "./CachedFunction.ts"
 import { InvalidOptionsError } from "./CachedFunction.ts"
+import * as CacheStore from "./CacheStore.ts"
 import type * as Hasher from "./Hasher.ts"
 import * as Cache from "./internal/cache.ts"
 import * as Callable from "./internal/callable.ts"
 import * as Definition from "./internal/definition.ts"
+import * as EntryFormat from "./internal/entryFormat.ts"
 import * as Face from "./internal/face.ts"
 import * as Operations from "./internal/operations.ts"
+import * as StoreTier from "./internal/storeTier.ts"
 import * as Validate from "./internal/validate.ts"
 import * as ValueCodec from "./ValueCodec.ts"
 
@@ -230,6 +235,18 @@ export interface Options<A> extends CommonOptions {
    * no copy on hit, for large data where copying costs too much.
    */
   readonly copy?: "clone" | "readonly" | undefined
+  /**
+   * Under {@link layerStore}: whether this function's values also go to the
+   * store (and are read from it). `false` keeps it in the front (memory)
+   * tier only: values that must not leave the process, or that are cheaper
+   * to compute than to read.
+   *
+   * Default: `true`. A value the store cannot hold (a class instance without
+   * a `value` schema) is kept in memory, and the function is warned about
+   * once. Without a store the option does nothing. It is not part of the
+   * function identity.
+   */
+  readonly persist?: boolean | undefined
 }
 
 /**
@@ -439,11 +456,128 @@ export const layerPassthrough: Layer.Layer<DataCache> = Layer.effect(
   make({ maxBytes: Infinity, sweepMillis: 60_000, passthrough: true, replay: true })
 )
 
+/**
+ * Options of {@link layerStore}: {@link layerMemory}'s, for the front tier,
+ * and the store's.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface StoreLayerOptions extends LayerOptions {
+  /**
+   * Signs every entry (HMAC-SHA-256, through WebCrypto) and keys the names
+   * of entries with it, so that an entry written or changed by anyone
+   * without the secret is a miss, and nobody who controls arguments can
+   * craft a name that collides with another call's. At least 16 bytes; a
+   * `Config` (`Config.redacted("RECALL_SECRET")`) is read when the layer is
+   * built. Every process that shares the store needs the same secret: an
+   * entry signed with another is a miss (recomputed, not an error).
+   *
+   * Default: none (entries are checked by their XXH3-128 checksum only:
+   * enough against corruption, not against someone who can write to the
+   * store). The secret also keys the digests of `Redacted` arguments for the
+   * whole process, so processes with one secret name them alike.
+   */
+  readonly secret?: Redacted.Redacted<string | Uint8Array> | Config.Config<Redacted.Redacted<string>> | undefined
+  /**
+   * How long one store operation may take before the call goes on without
+   * it (counted in `storeErrors`, as a failure is). Default: 5 seconds.
+   */
+  readonly storeTimeout?: Duration.Input | undefined
+  /**
+   * With a store that has locks (the disk store, Redis): how long the lock
+   * of a process computing a key lasts without renewal. It is renewed every
+   * third of this while the body runs; a process that crashed loses it
+   * after this long, and another takes over. Default: 10 seconds.
+   */
+  readonly lockTtl?: Duration.Input | undefined
+}
+
+/**
+ * A `DataCache` with two tiers: the bounded in-memory table of
+ * {@link layerMemory} in front of the {@link CacheStore.CacheStore} in
+ * context (a disk directory, Redis, any `KeyValueStore`), so a restart keeps
+ * its cache and processes that share a store share its entries.
+ *
+ * **Details**
+ *
+ * - A call looks in the front tier; on a miss, in the store; on a store
+ *   miss it computes (once per key in the process, and once across
+ *   processes where the store has locks) and writes both tiers. The callers
+ *   do not wait for the store write. A value read from the store keeps its
+ *   original `storedAt` and expiry, and its recorded output is replayed.
+ * - `fn.invalidate` and `fn.clear` reach the store; {@link clear} removes
+ *   every entry of the store, also those of functions this process has not
+ *   called (and of other programs that share it).
+ * - A store that fails, is slow or full never fails a call: the call
+ *   computes and returns its value; the failure is counted (`storeErrors`),
+ *   logged once per outage, and a circuit breaker stops calling the store
+ *   for a while, then tries again by itself.
+ * - An entry that does not read (corrupt, truncated, tampered, another
+ *   secret, another value schema) is a miss: deleted, warned about, computed
+ *   again. Reading never runs code from the bytes.
+ * - Values the store cannot hold (a class instance without a `value`
+ *   schema) stay in memory; the function is warned about once. Functions
+ *   with `persist: false` never reach the store. ResourceCache is never
+ *   persisted.
+ * - Stats count front-tier `hits`, `storeHits`, `misses` (the body ran),
+ *   `storeWrites` and `storeErrors` per function.
+ *
+ * @example
+ * ```ts
+ * import { CacheStore, DataCache } from "@recall/core"
+ * import { Effect, Layer } from "effect"
+ *
+ * const square = DataCache.fn({ name: "square", ttl: "1 hour" }, (n: number) => Effect.succeed(n * n))
+ *
+ * const Cache = DataCache.layerStore().pipe(Layer.provide(CacheStore.layerMemory()))
+ *
+ * Effect.runPromise(square(12).pipe(Effect.provide(Cache)))
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerStore = <const O extends StoreLayerOptions = {}>(
+  options?: O
+): Layer.Layer<DataCache, O extends { readonly secret: Config.Config<any> } ? Config.ConfigError : never, CacheStore.CacheStore> => {
+  const checked = Definition.invalidOptions(() => Validate.storeLayerOptions(options))
+  return Layer.effect(
+    DataCache,
+    Effect.gen(function* () {
+      const store = yield* CacheStore.CacheStore
+      const given = checked.secret as StoreLayerOptions["secret"]
+      const secret = given === undefined ? undefined : Config.isConfig(given) ? yield* given : given
+      const keys = secret === undefined ? undefined : yield* Effect.orDie(StoreTier.fromSecret(secret))
+      const breaker = yield* StoreTier.makeBreaker
+      const tier: StoreTier.Tier = {
+        store,
+        secret: keys?.entrySecret,
+        mac: keys?.mac,
+        breaker,
+        timeout: Duration.millis(checked.timeoutMillis),
+        lockMillis: checked.lockMillis,
+        down: false,
+        writes: new Set(),
+        scope: yield* Effect.scope
+      }
+      return yield* make({
+        maxBytes: checked.maxBytes,
+        sweepMillis: checked.sweepMillis,
+        passthrough: false,
+        replay: checked.replay ?? true,
+        tier
+      })
+    })
+  ) as Layer.Layer<DataCache, any, CacheStore.CacheStore>
+}
+
 function make(options: {
   readonly maxBytes: number
   readonly sweepMillis: number
   readonly passthrough: boolean
   readonly replay: boolean
+  readonly tier?: StoreTier.Tier | undefined
 }): Effect.Effect<Service, never, Scope.Scope> {
   return Effect.map(Cache.make({ kind: "DataCache", ...options }), (cache) => DataCache.of({ [TypeId]: TypeId, cache }))
 }
@@ -466,7 +600,8 @@ const optionNames: ReadonlySet<string> = new Set<keyof Options<unknown>>([
   "copy",
   "spinner",
   "showTime",
-  "replay"
+  "replay",
+  "persist"
 ])
 
 /**
@@ -480,6 +615,13 @@ const faceOf = <A>(options: Options<A>, name: string): Definition.FaceOf<A, unkn
       : options.value !== undefined
         ? ValueCodec.fromSchema(options.value as Schema.Codec<A, unknown>)
         : ValueCodec.structuredCopy()
+  if (options.persist !== undefined && typeof options.persist !== "boolean") {
+    throw new InvalidOptionsError({
+      functionName: name,
+      option: "persist",
+      reason: `must be true or false, got ${typeof options.persist}. Leave it out to persist under DataCache.layerStore.`
+    })
+  }
   return {
     face: {
       kind: "DataCache",
@@ -499,10 +641,34 @@ const faceOf = <A>(options: Options<A>, name: string): Definition.FaceOf<A, unkn
           return Face.unusable
         }
       },
-      lifecycle: undefined
+      lifecycle: undefined,
+      persistence: options.persist === false ? undefined : persistenceOf(codec, options.value)
     },
     identity: [Definition.schemaIdentity(options.value), codec.kind],
     cacheIf: options.cacheIf
+  }
+}
+
+/**
+ * How a codec's kept values go to a store: a schema's JSON encoding under
+ * the schema codec id and the schema's fingerprint; otherwise the value
+ * itself, under the structured codec id.
+ */
+const persistenceOf = <A>(codec: ValueCodec.ValueCodec<A>, schema: Schema.Top | undefined): Face.Persistence<A, unknown> => {
+  let fingerprint: Uint8Array | undefined
+  return {
+    codec: schema === undefined ? EntryFormat.Codec.structured : EntryFormat.Codec.schema,
+    // The schema's XXH3-128, read once the hasher loaded (by the layer, before any store operation).
+    get fingerprint() {
+      fingerprint ??=
+        schema === undefined ? EntryFormat.NO_FINGERPRINT : EntryFormat.fingerprintOf(JSON.stringify(Definition.schemaIdentity(schema)))
+      return fingerprint
+    },
+    toPersisted: codec.persisted.toPersisted,
+    fromPersistedUnsafe: (persisted) => {
+      const kept = codec.persisted.fromPersistedUnsafe(persisted)
+      return { _tag: "Kept", stored: kept.stored, bytes: kept.bytes, value: kept.value }
+    }
   }
 }
 

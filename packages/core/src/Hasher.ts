@@ -95,6 +95,13 @@ export interface Hasher<in A> {
    * @internal
    */
   readonly keyUnsafe: (value: A) => string
+  /**
+   * What `finish` makes of the value's canonical form (a keyed digest: a
+   * store name under a secret); the bytes are valid only during the call.
+   *
+   * @internal
+   */
+  readonly spellUnsafe: (value: A, finish: (form: Uint8Array) => string) => string
 }
 
 /**
@@ -381,6 +388,8 @@ const make = <A>(form: (value: A) => unknown, hashers: ReadonlyArray<TypeHasher>
   self.hashUnsafe = run(Canonical.hex)
   self.digestUnsafe = run((value, hashers) => toDigest(Canonical.digest(value, hashers)))
   self.keyUnsafe = run(Canonical.key)
+  self.spellUnsafe = (value: A, finish: (form: Uint8Array) => string) =>
+    run((input, hashers) => Canonical.spell(input, hashers, finish))(value)
   return self
 }
 

@@ -392,7 +392,9 @@ const faceOf = <A>(options: Options<A>): Definition.FaceOf<A, Resource> => {
           resource.holds--
           return resource.left && resource.holds === 0 ? release(resource) : undefined
         }
-      }
+      },
+      // A shared instance (a connection, a model) has no bytes to store: a ResourceCache never reaches a store.
+      persistence: undefined
     },
     identity: ["resource"]
   }

@@ -69,6 +69,19 @@ export interface ValueCodec<A> {
   readonly storeUnsafe: (value: A) => { readonly stored: unknown; readonly bytes: number; readonly value: A }
   /** A value for one caller, made from what the cache keeps. */
   readonly loadUnsafe: (stored: unknown) => A
+  /**
+   * What a store persists of what the cache keeps (`toPersisted`: plain data
+   * the entry payload can hold), and what the cache keeps again from that,
+   * with its size and the value for the caller that read it
+   * (`fromPersistedUnsafe`, which throws when the persisted data does not
+   * load). With a `value` schema the persisted form is its JSON encoding.
+   *
+   * @internal
+   */
+  readonly persisted: {
+    readonly toPersisted: (stored: unknown) => unknown
+    readonly fromPersistedUnsafe: (persisted: unknown) => { readonly stored: unknown; readonly bytes: number; readonly value: A }
+  }
 }
 
 /**
@@ -111,8 +124,9 @@ const Proto = { [TypeId]: TypeId }
 const make = <A>(
   kind: ValueCodec<A>["kind"],
   storeUnsafe: ValueCodec<A>["storeUnsafe"],
-  loadUnsafe: ValueCodec<A>["loadUnsafe"]
-): ValueCodec<A> => Object.assign(Object.create(Proto), { kind, storeUnsafe, loadUnsafe })
+  loadUnsafe: ValueCodec<A>["loadUnsafe"],
+  persisted: ValueCodec<A>["persisted"]
+): ValueCodec<A> => Object.assign(Object.create(Proto), { kind, storeUnsafe, loadUnsafe, persisted })
 
 /**
  * Deep copies in, deep copies out, with the reach of `structuredClone`:
@@ -159,26 +173,33 @@ const make = <A>(
  * @category constructors
  * @since 0.1.0
  */
-export const structuredCopy = <A>(): ValueCodec<A> =>
-  make<A>(
+export const structuredCopy = <A>(): ValueCodec<A> => {
+  const storeUnsafe = (value: A) => {
+    try {
+      const { bytes, extras, tree, value: copied } = Copy.copy(value)
+      return { stored: new StoredCopy(copied, tree, extras), bytes, value }
+    } catch (e) {
+      if (!(e instanceof Copy.Uncopyable)) throw e
+      // Paths are found only now, by walking the value again: the success path keeps none.
+      throw new Unstorable(e.value, { path: Copy.locate(value, e.value) ?? [], reason: e.reason })
+    }
+  }
+  return make<A>(
     "structuredCopy",
-    (value) => {
-      try {
-        const { bytes, extras, tree, value: copied } = Copy.copy(value)
-        return { stored: new StoredCopy(copied, tree, extras), bytes, value }
-      } catch (e) {
-        if (!(e instanceof Copy.Uncopyable)) throw e
-        // Paths are found only now, by walking the value again: the success path keeps none.
-        throw new Unstorable(e.value, { path: Copy.locate(value, e.value) ?? [], reason: e.reason })
-      }
-    },
+    storeUnsafe,
     // A tree (no shared references, no cycles, no holes or extra fields: most data) is copied without a memo or a look
     // for fields; other values are copied as the store copied them, looking for fields only if it found some.
     (stored) => {
       const kept = stored as StoredCopy<A>
       return kept.tree ? Copy.copyTree(kept.value) : Copy.copy(kept.value, kept.extras).value
+    },
+    {
+      toPersisted: (stored) => (stored as StoredCopy<A>).value,
+      // A value read from a store is the reader's own: the reader gets it, the cache keeps a copy.
+      fromPersistedUnsafe: (persisted) => storeUnsafe(persisted as A)
     }
   )
+}
 
 /** What the structured copy keeps: the copy, whether it is a tree, and whether it has fields only a full copy sees. */
 class StoredCopy<A> {
@@ -251,6 +272,21 @@ export const fromSchema = <S extends Schema.Top & { readonly DecodingServices: n
     if (kept.copy === undefined) return decodeJson(kept.json)
     return kept.copy.tree ? Copy.copyTree(kept.copy.value) : Copy.copy(kept.copy.value, kept.copy.extras).value
   }
+  // What the cache keeps for a value and its encoding: the JSON and its own copy of the decoded value, which no
+  // caller ever sees (the computing caller gets `decoded`).
+  const kept = (stored: string, decoded: S["Type"]) => {
+    let copy: Copy.Copied<unknown> | undefined
+    try {
+      copy = Copy.copy(decoded)
+    } catch (e) {
+      if (!(e instanceof Copy.Uncopyable)) throw e
+      copy = undefined
+    }
+    // A class instance (a Schema.Class) is rebuilt by the copier without its constructor, so `#private`
+    // state would be missing: such values are decoded on every hit, as the schema builds them.
+    if (copy?.classes === true) copy = undefined
+    return { stored: new SchemaKept(stored, copy), bytes: 16 + 2 * stored.length + (copy?.bytes ?? 0), value: decoded }
+  }
   return make(
     "schema",
     (value) => {
@@ -267,20 +303,17 @@ export const fromSchema = <S extends Schema.Top & { readonly DecodingServices: n
         throw new Unstorable(value, { issue: `it cannot be checked to come back from its encoding as it was: ${describeError(e)}` })
       })
       if (difference !== undefined) throw new Unstorable(difference.returned, { path: difference.path, issue: explain(difference) })
-      // The cache's own copy of the decoded value, which no caller ever sees (the computing caller gets `decoded`).
-      let copy: Copy.Copied<unknown> | undefined
-      try {
-        copy = Copy.copy(decoded.success)
-      } catch (e) {
-        if (!(e instanceof Copy.Uncopyable)) throw e
-        copy = undefined
-      }
-      // A class instance (a Schema.Class) is rebuilt by the copier without its constructor, so `#private`
-      // state would be missing: such values are decoded on every hit, as the schema builds them.
-      if (copy?.classes === true) copy = undefined
-      return { stored: new SchemaKept(stored, copy), bytes: 16 + 2 * stored.length + (copy?.bytes ?? 0), value: decoded.success }
+      return kept(stored, decoded.success)
     },
-    load
+    load,
+    {
+      toPersisted: (stored) => (typeof stored === "string" ? stored : (stored as SchemaKept).json),
+      fromPersistedUnsafe: (persisted) => {
+        if (typeof persisted !== "string") throw new Error("a persisted schema value is its JSON encoding, a string")
+        // What the store held decodes as the schema says, or the entry is a miss.
+        return kept(persisted, decodeJson(persisted))
+      }
+    }
   )
 }
 
@@ -734,7 +767,11 @@ export const readonly = <A>(): ValueCodec<A> =>
       const { bytes } = Copy.freeze(value)
       return { stored: value, bytes, value }
     },
-    (stored) => stored as A
+    (stored) => stored as A,
+    {
+      toPersisted: (stored) => stored,
+      fromPersistedUnsafe: (persisted) => ({ stored: persisted, bytes: Copy.freeze(persisted).bytes, value: persisted as A })
+    }
   )
 
 /**

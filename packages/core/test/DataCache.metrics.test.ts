@@ -10,7 +10,21 @@ import { DataCache } from "@recall/core"
 import { Cause, Effect, Exit, Layer, Metric, Scope } from "effect"
 import { TestClock } from "effect/testing"
 
-const fields = ["hits", "misses", "evictions", "expirations", "invalidations", "entries", "bytes"] as const
+const fields = [
+  "hits",
+  "misses",
+  "evictions",
+  "expirations",
+  "invalidations",
+  "storeHits",
+  "storeWrites",
+  "storeErrors",
+  "entries",
+  "bytes"
+] as const
+
+/** A stats field's series name: `storeHits` is `recall_data_cache_store_hits`. */
+const seriesName = (field: string) => `recall_data_cache_${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`
 
 /** A DataCache layer built into a scope of its own: a session. */
 const session = Effect.gen(function* () {
@@ -47,7 +61,7 @@ const agree = (f: DataCache.CachedFunction<any, any, any, any, any, any>, s: Ses
     const stats = yield* inSession(s)(f.stats)
     const series = yield* seriesOf(f.name, label)
     for (const field of fields) {
-      const matching = series.filter((m) => m.id === `recall_data_cache_${field}` && m.attributes?.id === stats.id)
+      const matching = series.filter((m) => m.id === seriesName(field) && m.attributes?.id === stats.id)
       assert.strictEqual(matching.length, 1, `${moment}: one ${field} series for ${f.name} in ${label}`)
       assert.strictEqual(readingOf(matching[0]!), stats[field], `${moment}: ${field} of ${f.name} in ${label} agrees with stats`)
     }

@@ -13,7 +13,8 @@ const face: Face<unknown, unknown> = {
   kind: "DataCache",
   keep: (value) => ({ _tag: "Kept", stored: value, bytes: 0, value }),
   load: (stored) => stored,
-  lifecycle: undefined
+  lifecycle: undefined,
+  persistence: undefined
 }
 
 const define = (options: { readonly name: string; readonly key?: Schema.Top & { readonly EncodingServices: never } }, f: Function) =>

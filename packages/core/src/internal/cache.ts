@@ -25,6 +25,7 @@ import * as Scope from "effect/Scope"
 import * as EffectCopies from "./effectCopies.ts"
 import type { Kind } from "./face.ts"
 import * as Metrics from "./metrics.ts"
+import * as StoreTier from "./storeTier.ts"
 import * as Table from "./table.ts"
 import * as Xxh3 from "./xxh3.ts"
 
@@ -38,6 +39,8 @@ export interface Cache {
   readonly passthrough: boolean
   /** Whether functions that do not set `replay` record and replay their output. */
   readonly replay: boolean
+  /** The store behind the tables (`DataCache.layerStore`); `undefined` in memory only. */
+  readonly tier: StoreTier.Tier | undefined
   /** The layer's scope: computations and refreshes run in it and stop when it closes. */
   readonly scope: Scope.Scope
   /** Releases asked for by the face, not started yet. */
@@ -88,6 +91,7 @@ export const make = (options: {
   readonly sweepMillis: number
   readonly passthrough: boolean
   readonly replay: boolean
+  readonly tier?: StoreTier.Tier | undefined
 }): Effect.Effect<Cache, never, Scope.Scope> =>
   Effect.gen(function* () {
     yield* EffectCopies.checkRuntime
@@ -101,6 +105,7 @@ export const make = (options: {
       registry,
       passthrough: options.passthrough,
       replay: options.replay,
+      tier: options.tier,
       scope,
       pending: [],
       onClose: new Set(),
@@ -119,8 +124,13 @@ export const make = (options: {
         for (const table of Array.from(cache.metrics.keys())) unregisterMetrics(cache, table)
         for (const close of cache.onClose) close()
         cache.onClose.clear()
-        // The releases this close starts, and those already running in the background.
-        return Effect.flatMap(startReleases(cache), () => Fiber.awaitAll(Array.from(cache.running)))
+        // The releases this close starts, those already running in the background, and the store writes in flight.
+        return Effect.flatMap(startReleases(cache), () =>
+          Effect.andThen(
+            Fiber.awaitAll(Array.from(cache.running)),
+            cache.tier === undefined ? Effect.void : StoreTier.awaitAllWrites(cache.tier)
+          )
+        )
       })
     )
     yield* Effect.forkScoped(sweep(cache, options.sweepMillis))

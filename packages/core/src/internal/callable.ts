@@ -48,13 +48,13 @@ export const build = <A, S>(
   // Removing entries may release resources: the operation waits for them.
   const byKey = <X>(
     args: ReadonlyArray<unknown>,
-    operation: (slot: Slot<A, S>, key: string, fiber: Fiber.Fiber<unknown, unknown>) => Effect.Effect<X>,
+    operation: (slot: Slot<A, S>, key: string, fiber: Fiber.Fiber<unknown, unknown>, args: ReadonlyArray<unknown>) => Effect.Effect<X>,
     retried = false
   ): Effect.Effect<X, unknown, unknown> =>
     Effect.withFiber((fiber) => {
       const slot = slotOf(fiber)
       const key = Calls.hashArgs(definition.name, definition.hashKey, args)
-      if (typeof key === "string") return Effect.uninterruptible(operation(slot, key, fiber))
+      if (typeof key === "string") return Effect.uninterruptible(operation(slot, key, fiber, args))
       return key instanceof Xxh3.NotLoaded ? Calls.loadThen(key, retried, () => byKey(args, operation, true)) : Effect.fail(key)
     })
   const whole = <X>(operation: (slot: Slot<A, S>, fiber: Fiber.Fiber<unknown, unknown>) => Effect.Effect<X>) =>

@@ -327,7 +327,8 @@ const wait = <A, S>(
           const value = first ? (result.value as A) : face.load(result.stored as S, call.hold)
           Computation.leaveFlight(slot, flight)
           if (value === unusable) return resolve(slot, call, restore)
-          if (first) return served(slot.cache, undefined, value)
+          // The starter saw its body's output as it ran; a value from the store replays what its computer wrote.
+          if (first) return served(slot.cache, result.fromStore ? result.output : undefined, value)
           slot.table.record("hit")
           return served(slot.cache, result.output, value)
         }

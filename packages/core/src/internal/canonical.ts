@@ -1319,6 +1319,16 @@ export const digest = (value: unknown, hashers: ReadonlyArray<TypeHasher>): Uint
   withForm(value, hashers, (writer) => Xxh3.digest(writer.view()))
 
 /**
+ * What `finish` makes of the canonical form's bytes (a view, valid only
+ * during the call): a keyed digest of them, for store names under a secret.
+ *
+ * @throws UnhashableValue when some part of the value has no canonical form.
+ * @internal
+ */
+export const spell = <A>(value: unknown, hashers: ReadonlyArray<TypeHasher>, finish: (form: Uint8Array) => A): A =>
+  withForm(value, hashers, (writer) => finish(writer.view()))
+
+/**
  * A copy of the canonical form's bytes (for tests and tools).
  *
  * @throws UnhashableValue when some part of the value has no canonical form.

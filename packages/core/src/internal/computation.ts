@@ -35,6 +35,7 @@ import * as Cache from "./cache.ts"
 import type { Hold, Kind } from "./face.ts"
 import * as Replay from "./replay.ts"
 import type { Slot } from "./slot.ts"
+import * as StoreTier from "./storeTier.ts"
 import * as Summary from "./summary.ts"
 import type * as Table from "./table.ts"
 
@@ -97,7 +98,8 @@ export const start = <A, S>(
     settled: false
   }
   table.flights.set(call.key, flight)
-  table.record("miss")
+  // Over a store, a miss is counted once the store missed too (the body runs).
+  if (slot.place === undefined) table.record("miss")
   return Effect.as(
     Effect.tap(
       Effect.forkIn(compute(slot, call, flight, kind, fiber, refreshing, onEnd), cache.scope, {
@@ -140,7 +142,10 @@ const releaseUnstored = (slot: Slot<any, any>, flight: Table.Flight): void => {
   Cache.queueRelease(slot.cache, slot.definition.face.lifecycle?.leave(unstored.stored))
 }
 
-/** The computation's fiber: the body, then keeping its value and settling the flight. */
+/**
+ * The computation's fiber: over a store, the store first (and its lock);
+ * then the body, keeping its value (in both tiers) and settling the flight.
+ */
 const compute = <A, S>(
   slot: Slot<A, S>,
   call: Call,
@@ -152,13 +157,84 @@ const compute = <A, S>(
 ): Effect.Effect<void, never, unknown> =>
   Effect.withFiber((self) => {
     flight.fiberId = self.id
+    const { cache, table } = slot
+    const place = slot.place
+    const clock = self.getRef(Clock.Clock)
+    Cache.useClock(cache, clock)
+    const end = (outcome: "stored" | "unstored" | "failed") => onEnd?.(outcome, clock.currentTimeMillisUnsafe())
+    // Whether a value for this key may still be kept: not after a clear or invalidate, nor once the layer closes;
+    // a refresh replaces the entry it refreshes, or that entry once it expired, never a newer one nor an evicted one.
+    const mayKeep = () => {
+      if (flight.superseded || Cache.closing(cache)) return false
+      const current = table.entries.get(call.key)
+      return refreshing === undefined || current === refreshing || (current === undefined && refreshing.departed === "expiration")
+    }
+    const name = place === undefined ? undefined : entryNameOf(place, call.args)
+    if (place === undefined || name === undefined) return run(slot, call, flight, kind, parent, end, mayKeep, undefined, undefined)
+    const fromStore = (found: StoreTier.Found<A, S>): Effect.Effect<void> =>
+      Effect.sync(() => {
+        table.record("storeHit")
+        const now = clock.currentTimeMillisUnsafe()
+        const stored = mayKeep() && table.store(call.key, found.kept.stored, found.output, found.kept.bytes, found.times, now)
+        if (!stored) flight.unstored = { stored: found.kept.stored }
+        settle(slot, flight, { _tag: "Value", stored: found.kept.stored, output: found.output, value: found.kept.value, fromStore: true })
+        end(stored ? "stored" : "unstored")
+      })
+    return Effect.gen(function* () {
+      const found = yield* Effect.interruptible(StoreTier.read(place, name))
+      // A refresh takes only what another process wrote since the entry it refreshes.
+      if (found !== undefined && (refreshing === undefined || found.times.storedAt > refreshing.storedAt)) return yield* fromStore(found)
+      const turn = refreshing === undefined ? yield* Effect.interruptible(StoreTier.turn(place, name)) : undefined
+      if (turn?._tag === "Found") return yield* fromStore(turn.found)
+      const held = turn?.held
+      return yield* run(slot, call, flight, kind, parent, end, mayKeep, { place, name }, held)
+    }).pipe(
+      Effect.catchCause((cause) => {
+        // Interrupted while it read the store (the layer closes): the waiters check again.
+        settle(slot, flight, Cause.hasInterruptsOnly(cause) && Cache.closing(cache) ? RETRY : { _tag: "Failed", cause })
+        end("failed")
+        return Effect.void
+      }),
+      Effect.ensuring(
+        Effect.suspend(() => {
+          settle(slot, flight, RETRY)
+          return Cache.drainInBackground(cache)
+        })
+      )
+    )
+  })
+
+/** The store name of a call's arguments, or `undefined` (the call is not persisted) when they cannot be named. */
+const entryNameOf = (place: StoreTier.Place<any, any>, args: ReadonlyArray<unknown>): string | undefined => {
+  try {
+    return place.entryName(args)
+  } catch {
+    // The in-memory key was made already, so the arguments hash; a name that needs what is not loaded stays unpersisted.
+    return undefined
+  }
+}
+
+/** The body, then keeping its value and settling the flight; over a store, writing it there and releasing the lock. */
+const run = <A, S>(
+  slot: Slot<A, S>,
+  call: Call,
+  flight: Table.Flight,
+  kind: CacheReporter.Computation["kind"],
+  parent: Fiber.Fiber<unknown, unknown>,
+  end: (outcome: "stored" | "unstored" | "failed") => void,
+  mayKeep: () => boolean,
+  persisted: { readonly place: StoreTier.Place<A, S>; readonly name: string } | undefined,
+  held: StoreTier.Held | undefined
+): Effect.Effect<void, never, unknown> =>
+  Effect.withFiber((self) => {
     const { cache, definition, table } = slot
     const face = definition.face
     const scope = Scope.makeUnsafe()
     const recorder = (definition.replay ?? cache.replay) ? new Replay.Recorder() : undefined
     const clock = self.getRef(Clock.Clock)
-    Cache.useClock(cache, clock)
-    const end = (outcome: "stored" | "unstored" | "failed") => onEnd?.(outcome, clock.currentTimeMillisUnsafe())
+    if (persisted !== undefined) table.record("miss")
+    // The lock goes back once the value is written (or at once when nothing is).
+    let release = held?.release ?? Effect.void
     const body = Scope.provide(bodyOf(slot, call, kind, recorder, parent, flight), scope)
     // A DataCache computation's scope ends with it; a resource's lives with the instance.
     const done = (): Effect.Effect<void> => (face.lifecycle === undefined ? Cache.closeScope(cache, scope, Exit.void) : Effect.void)
@@ -181,19 +257,18 @@ const compute = <A, S>(
         return done()
       }
       const now = clock.currentTimeMillisUnsafe()
-      const current = table.entries.get(call.key)
-      const stored =
-        keepIt &&
-        !flight.superseded &&
-        !Cache.closing(cache) &&
-        // A refresh replaces the entry it refreshes, or that entry once it expired, never a newer one nor an evicted one.
-        (refreshing === undefined || current === refreshing || (current === undefined && refreshing.departed === "expiration")) &&
-        table.store(call.key, kept.stored, output, kept.bytes + (recorder?.bytes ?? 0), table.timesAt(now), now)
+      const times = table.timesAt(now)
+      const keepable = keepIt && mayKeep()
+      const stored = keepable && table.store(call.key, kept.stored, output, kept.bytes + (recorder?.bytes ?? 0), times, now)
       // Computed but not kept: it leaves once the callers waiting now have it (a resource is released once unborrowed).
       if (!stored) flight.unstored = { stored: kept.stored }
-      settle(slot, flight, { _tag: "Value", stored: kept.stored, output, value: kept.value })
+      settle(slot, flight, { _tag: "Value", stored: kept.stored, output, value: kept.value, fromStore: false })
       end(stored ? "stored" : "unstored")
-      return done()
+      // The store keeps what the front tier may be too small for (a value over the front's byte budget).
+      if (persisted === undefined || !keepable) return done()
+      const after = release
+      release = Effect.void
+      return Effect.andThen(StoreTier.writeInBackground(persisted.place, persisted.name, kept.stored, output, times, after), done())
     }
     return Effect.exit(Effect.interruptible(body)).pipe(
       Effect.flatMap((exit): Effect.Effect<void> => {
@@ -209,7 +284,7 @@ const compute = <A, S>(
       Effect.ensuring(
         Effect.suspend(() => {
           settle(slot, flight, RETRY)
-          return Cache.drainInBackground(cache)
+          return Effect.andThen(release, Cache.drainInBackground(cache))
         })
       )
     )

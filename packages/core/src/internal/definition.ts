@@ -44,6 +44,8 @@ export interface Definition<A, S> {
   readonly hashKey: (args: ReadonlyArray<unknown>) => string
   /** The bounded name a store gives a call's entry: 32 hex digits, the same in every process. */
   readonly storeName: (args: ReadonlyArray<unknown>) => string
+  /** {@link storeName} under a store secret: `mac` (a keyed digest) names the canonical form. */
+  readonly storeNamer: (mac: ((form: Uint8Array) => string) | undefined) => (args: ReadonlyArray<unknown>) => string
   /** Which arguments the keys leave out (the `_` parameters), for summaries. */
   readonly parameters: Parameters.Plan
   readonly cacheIf: ((value: A) => boolean) | undefined
@@ -129,7 +131,10 @@ export const define = <A, S, O extends CommonOptions>(
   const memoryId = `${name}\u0000${JSON.stringify(parts)}`
   let publicId: string | undefined
   const argumentsKey = Key.makeKeyHasher(options.key, options.hashers ?? [])
-  const argumentsName = Key.makeStoreNamer(options.key, options.hashers ?? [])
+  const storeNamer = (mac: ((form: Uint8Array) => string) | undefined) => {
+    const argumentsName = Key.makeStoreNamer(options.key, options.hashers ?? [], mac)
+    return Parameters.keyed(parameters, (args) => argumentsName(Key.keyArgs(args)))
+  }
   const parameters = Parameters.planOf(f, Validate.isEffectFnWrapper(f))
   return {
     name,
@@ -137,7 +142,8 @@ export const define = <A, S, O extends CommonOptions>(
     publicId: () => (publicId ??= `${name}:${Hasher.structural().hashUnsafe(parts)}`),
     limits,
     hashKey: Parameters.keyed(parameters, (args) => argumentsKey(Key.keyArgs(args))),
-    storeName: Parameters.keyed(parameters, (args) => argumentsName(Key.keyArgs(args))),
+    storeName: storeNamer(undefined),
+    storeNamer,
     parameters,
     cacheIf,
     replay: options.replay,

@@ -234,6 +234,43 @@ const encoder = new Utf8Encoder()
 const SIGNING_PURPOSE = encoder.encode("recall entry signature, format 1")
 
 /**
+ * A key for one purpose from a store secret (a string, as `Config.redacted`
+ * gives it, or bytes; at least 16 bytes): HMAC-SHA-256(secret, purpose).
+ * Signing entries, naming them and keying the digests of `Redacted`
+ * arguments each use their own key, all from the one secret.
+ *
+ * @internal
+ */
+export const deriveKey = (
+  secret: Redacted.Redacted<string | Uint8Array>,
+  purpose: Uint8Array
+): Effect.Effect<Uint8Array, CryptoError.CryptoError> =>
+  Effect.gen(function* () {
+    const raw = Redacted.value(secret)
+    const bytes = typeof raw === "string" ? encoder.encode(raw) : raw.slice()
+    if (bytes.byteLength < 16) {
+      return yield* Effect.die(new RangeError("a store secret needs at least 16 bytes (a random string of 32 characters or more is best)"))
+    }
+    const mac = yield* Mac.Mac
+    const root = yield* Mac.key(Mac.hmacSha256, bytes)
+    return yield* mac.sign(root, purpose)
+  }).pipe(Effect.provide(MacWebCrypto))
+
+/**
+ * A value schema's fingerprint: the XXH3-128 of `text` (its identity, as
+ * JSON) in UTF-8. Needs the hasher loaded.
+ *
+ * @internal
+ */
+export const fingerprintOf = (text: string): Uint8Array => Xxh3.digest(encoder.encode(text))
+
+/** What the naming key and the key of Redacted digests are derived for. @internal */
+export const NAMING_PURPOSE = encoder.encode("recall entry names, format 1")
+
+/** @internal */
+export const REDACTED_PURPOSE = encoder.encode("recall redacted digests, format 1")
+
+/**
  * The signing key of a store secret (a string, as `Config.redacted` gives
  * it, or bytes; at least 16 bytes): HMAC-SHA-256(secret, purpose), so the
  * signing key is not the key that names entries, though both come from the
@@ -243,12 +280,8 @@ const SIGNING_PURPOSE = encoder.encode("recall entry signature, format 1")
  */
 export const makeSecret = (secret: Redacted.Redacted<string | Uint8Array>): Effect.Effect<EntrySecret, CryptoError.CryptoError> =>
   Effect.gen(function* () {
-    const raw = Redacted.value(secret)
-    const bytes = typeof raw === "string" ? encoder.encode(raw) : raw.slice()
-    if (bytes.byteLength < 16) return yield* Effect.die(new RangeError("a store secret needs at least 16 bytes"))
     const mac = yield* Mac.Mac
-    const root = yield* Mac.key(Mac.hmacSha256, bytes)
-    const derived = yield* mac.sign(root, SIGNING_PURPOSE)
+    const derived = yield* deriveKey(secret, SIGNING_PURPOSE)
     const key = yield* Mac.key(Mac.hmacSha256, derived)
     return {
       [TypeId]: TypeId,

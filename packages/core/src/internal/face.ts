@@ -9,11 +9,13 @@
  *   leaves, borrows that hold it (reference counting), and a `validate`
  *   check on hits. Without it, each computation's scope closes when the
  *   computation ends.
- * - `persistence` (the store tier, next): encoding a kept value to bytes and
- *   back. Not here yet.
+ * - `persistence` (DataCache over a store): what the table keeps, as plain
+ *   data an entry payload can hold, and back. Without it (ResourceCache) a
+ *   cache never reaches a store.
  */
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import type * as EntryFormat from "./entryFormat.ts"
 
 /** Which cache: names spans, metrics and reports. @internal */
 export type Kind = "DataCache" | "ResourceCache"
@@ -64,6 +66,23 @@ export interface Face<A, S> {
   /** A caller's value from what the table keeps (attaching `hold` to it); {@link unusable} when it can no longer be used. */
   readonly load: (stored: S, hold: Hold | undefined) => A | Unusable
   readonly lifecycle: Lifecycle<A, S> | undefined
+  readonly persistence: Persistence<A, S> | undefined
+}
+
+/**
+ * The store capability: kept values as plain data for an entry's payload,
+ * and back.
+ *
+ * @internal
+ */
+export interface Persistence<A, S> {
+  /** The entry header's codec id and value-schema fingerprint: an entry with others is a miss. */
+  readonly codec: EntryFormat.Codec
+  readonly fingerprint: Uint8Array
+  /** What the payload holds for what the table keeps. */
+  readonly toPersisted: (stored: S) => unknown
+  /** What the table keeps for what a payload held, and the reader's value; throws when it does not load. */
+  readonly fromPersistedUnsafe: (persisted: unknown) => Kept<A, S>
 }
 
 /**

@@ -292,17 +292,25 @@ const bySchema = (
 /**
  * The bounded name a store gives the entry of these arguments: the
  * XXH3-128 of their canonical form (with a `key` schema, of their encoding),
- * as 32 hex digits, the same in every process. Needs the hasher loaded.
+ * as 32 hex digits, the same in every process. Under a store secret, `mac`
+ * names them instead: a keyed digest of the same canonical form, so that
+ * nobody without the secret can craft arguments whose name collides with
+ * another's. Needs the hasher loaded.
  *
  * @internal
  */
 export const makeStoreNamer = (
   key: Schema.Top | undefined,
-  hashers: ReadonlyArray<Hasher.TypeHasher>
+  hashers: ReadonlyArray<Hasher.TypeHasher>,
+  mac?: ((form: Uint8Array) => string) | undefined
 ): ((args: ReadonlyArray<unknown>) => string) => {
+  const spell =
+    mac === undefined
+      ? (hasher: Hasher.Hasher<unknown>, value: unknown) => hasher.hashUnsafe(value)
+      : (hasher: Hasher.Hasher<unknown>, value: unknown) => hasher.spellUnsafe(value, mac)
   if (key === undefined) {
     const hasher = Hasher.structural({ hashers })
-    return (args) => hasher.hashUnsafe(args)
+    return (args) => spell(hasher, args)
   }
-  return bySchema(key, (hasher, value) => hasher.hashUnsafe(value))
+  return bySchema(key, spell)
 }

@@ -14,6 +14,7 @@ import * as Cache from "./cache.ts"
 import { nowOf } from "./calls.ts"
 import { shownId } from "./definition.ts"
 import type { Slot } from "./slot.ts"
+import * as StoreTier from "./storeTier.ts"
 import type * as Table from "./table.ts"
 
 /**
@@ -48,17 +49,59 @@ const changing = <X>(slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>,
     (now) => change(slot.table, now)
   )
 
-/** @internal */
-export const invalidate = (slot: Slot<any, any>, key: string, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> =>
-  changing(slot, fiber, (table, now) => table.invalidate(key, now))
+/** The store name of a call's arguments, when the slot persists and they can be named. */
+const storedName = (slot: Slot<any, any>, args: ReadonlyArray<unknown>): string | undefined => {
+  if (slot.place === undefined) return undefined
+  try {
+    return slot.place.entryName(args)
+  } catch {
+    return undefined
+  }
+}
 
-/** @internal */
-export const has = (slot: Slot<any, any>, key: string, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<boolean> =>
-  changing(slot, fiber, (table, now) => table.has(key, now))
+/**
+ * Removes one key from both tiers: the front tier at once (a computation in
+ * flight is superseded), then the store, after its write in flight.
+ *
+ * @internal
+ */
+export const invalidate = (
+  slot: Slot<any, any>,
+  key: string,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  args: ReadonlyArray<unknown>
+): Effect.Effect<void> => {
+  const front = changing(slot, fiber, (table, now) => table.invalidate(key, now))
+  const name = storedName(slot, args)
+  return name === undefined ? front : Effect.andThen(front, StoreTier.remove(slot.place!, name))
+}
 
-/** @internal */
-export const clear = (slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> =>
-  changing(slot, fiber, (table, now) => table.clear(now))
+/**
+ * Whether either tier holds a live entry; the store is asked only on a
+ * front-tier miss (and its entry is checked, not decoded).
+ *
+ * @internal
+ */
+export const has = (
+  slot: Slot<any, any>,
+  key: string,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  args: ReadonlyArray<unknown>
+): Effect.Effect<boolean> =>
+  Effect.flatMap(
+    changing(slot, fiber, (table, now) => table.has(key, now)),
+    (front) => {
+      if (front) return Effect.succeed(true)
+      const name = storedName(slot, args)
+      return name === undefined ? Effect.succeed(false) : StoreTier.has(slot.place!, name)
+    }
+  )
+
+/** Removes every entry of the function, from both tiers. @internal */
+export const clear = (slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> => {
+  const front = changing(slot, fiber, (table, now) => table.clear(now))
+  return slot.place === undefined ? front : Effect.andThen(front, StoreTier.clearNamespace(slot.place))
+}
 
 /** @internal */
 export const stats = (slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<FunctionStats> =>
@@ -74,13 +117,14 @@ export const functionStats = (table: Table.Table): FunctionStats => ({
 })
 
 /**
- * Removes every entry of every function of a cache; waits for their releases.
+ * Removes every entry of every function of a cache, and every entry of its
+ * store; waits for their releases.
  *
  * @internal
  */
 export const clearAll = (cache: Cache.Cache): Effect.Effect<void> =>
-  Effect.withFiber((fiber) =>
-    afterPurge(
+  Effect.withFiber((fiber) => {
+    const front = afterPurge(
       cache,
       fiber,
       (now) => cache.registry.purgeExpired(now),
@@ -88,7 +132,8 @@ export const clearAll = (cache: Cache.Cache): Effect.Effect<void> =>
         for (const table of cache.registry.tables.values()) table.clear(now)
       }
     )
-  )
+    return cache.tier === undefined ? front : Effect.andThen(front, StoreTier.clearAll(cache.tier))
+  })
 
 /**
  * Counters of every function of a cache, and their totals; expired entries
@@ -106,7 +151,18 @@ export const statsOf = (cache: Cache.Cache): Effect.Effect<Stats> =>
           Cache.drainInBackground(cache),
           Effect.sync(() => {
             const functions = Array.from(cache.registry.tables.values(), functionStats)
-            const totals = { hits: 0, misses: 0, evictions: 0, expirations: 0, invalidations: 0, entries: 0, bytes: 0 }
+            const totals = {
+              hits: 0,
+              misses: 0,
+              evictions: 0,
+              expirations: 0,
+              invalidations: 0,
+              storeHits: 0,
+              storeWrites: 0,
+              storeErrors: 0,
+              entries: 0,
+              bytes: 0
+            }
             for (const stats of functions) {
               for (const field of Object.keys(totals) as Array<keyof typeof totals>) totals[field] += stats[field]
             }

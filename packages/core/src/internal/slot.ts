@@ -20,6 +20,7 @@
 import * as Effect from "effect/Effect"
 import * as Cache from "./cache.ts"
 import { type Definition, shownId } from "./definition.ts"
+import type * as StoreTier from "./storeTier.ts"
 import * as Table from "./table.ts"
 
 /** @internal */
@@ -27,6 +28,8 @@ export interface Slot<A, S> {
   readonly definition: Definition<A, S>
   readonly cache: Cache.Cache
   table: Table.Table
+  /** Its place in the cache's store tier; `undefined` without a store, with `persist: false`, or for a ResourceCache. */
+  place: StoreTier.Place<A, S> | undefined
   /** A warning to log with the next call (a second live function object claimed this identity). */
   warning: string | undefined
 }
@@ -53,8 +56,9 @@ export const slotsOf = <A, S>(definition: Definition<A, S>, owner: object): ((ca
   return (cache) => {
     let slot = slots.get(cache)
     if (slot === undefined) {
-      slot = { definition, cache, table: undefined!, warning: undefined }
+      slot = { definition, cache, table: undefined!, place: undefined, warning: undefined }
       attach(slot)
+      slot.place = placeOf(slot)
       slots.set(cache, slot)
       claim(owner, slot)
     } else if (slot.table.dropped) {
@@ -99,6 +103,31 @@ const attach = (slot: Slot<any, any>): void => {
   }
   table.users++
   slot.table = table
+}
+
+/** The slot's place in its cache's store tier, if it persists. */
+const placeOf = <A, S>(slot: Slot<A, S>): StoreTier.Place<A, S> | undefined => {
+  const { cache, definition } = slot
+  const tier = cache.tier
+  const persistence = definition.face.persistence
+  if (tier === undefined || persistence === undefined) return undefined
+  let namespace: string
+  try {
+    namespace = definition.publicId()
+  } catch {
+    // No hasher (a page without WebAssembly): no names for the store, so the function stays in memory.
+    return undefined
+  }
+  return {
+    tier,
+    namespace,
+    name: definition.name,
+    persistence,
+    entryName: definition.storeNamer(tier.mac),
+    table: () => slot.table,
+    writing: new Map(),
+    warnedUnencodable: false
+  }
 }
 
 /**

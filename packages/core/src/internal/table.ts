@@ -72,7 +72,14 @@ export interface Times {
  * @internal
  */
 export type FlightResult =
-  | { readonly _tag: "Value"; readonly stored: unknown; readonly output: ReadonlyArray<unknown> | undefined; readonly value: unknown }
+  | {
+      readonly _tag: "Value"
+      readonly stored: unknown
+      readonly output: ReadonlyArray<unknown> | undefined
+      readonly value: unknown
+      /** Read from the store rather than computed: the starter replays its output too. */
+      readonly fromStore: boolean
+    }
   | { readonly _tag: "Failed"; readonly cause: unknown }
   | { readonly _tag: "Retry" }
 
@@ -105,7 +112,7 @@ export interface Flight {
  *
  * @internal
  */
-export type Event = "hit" | "miss" | "eviction" | "expiration" | "invalidation"
+export type Event = "hit" | "miss" | "eviction" | "expiration" | "invalidation" | "storeHit" | "storeWrite" | "storeError"
 
 /** @internal */
 export interface Limits {
@@ -123,6 +130,9 @@ export interface Counters {
   evictions: number
   expirations: number
   invalidations: number
+  storeHits: number
+  storeWrites: number
+  storeErrors: number
 }
 
 const counterOf: Record<Event, keyof Counters> = {
@@ -130,7 +140,10 @@ const counterOf: Record<Event, keyof Counters> = {
   miss: "misses",
   eviction: "evictions",
   expiration: "expirations",
-  invalidation: "invalidations"
+  invalidation: "invalidations",
+  storeHit: "storeHits",
+  storeWrite: "storeWrites",
+  storeError: "storeErrors"
 }
 
 /** @internal */
@@ -146,7 +159,16 @@ export class Table {
   bounded = true
   readonly entries = new Map<string, Entry>()
   readonly flights = new Map<string, Flight>()
-  readonly counters: Counters = { hits: 0, misses: 0, evictions: 0, expirations: 0, invalidations: 0 }
+  readonly counters: Counters = {
+    hits: 0,
+    misses: 0,
+    evictions: 0,
+    expirations: 0,
+    invalidations: 0,
+    storeHits: 0,
+    storeWrites: 0,
+    storeErrors: 0
+  }
   bytes = 0
   /** Live cached-function objects that use this table. */
   users = 0

@@ -5,9 +5,11 @@
  * `InvalidOptionsError`; each message names the option, shows the bad value
  * and says how to fix it.
  */
+import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type { CommonOptions } from "../CachedFunction.ts"
 import { describeType } from "../Hasher.ts"
@@ -217,6 +219,57 @@ export const layerOptions = (
     )
   }
   return { maxBytes, sweepMillis, replay }
+}
+
+const storeLayerOptionNames: ReadonlySet<string> = new Set([...layerOptionNames, "secret", "storeTimeout", "lockTtl"])
+
+/**
+ * Checks `DataCache.layerStore`'s options: the layer's, plus the store's
+ * `secret`, `storeTimeout` (default 5 seconds) and `lockTtl` (default 10
+ * seconds).
+ *
+ * @throws OptionProblem
+ * @internal
+ */
+export const storeLayerOptions = (
+  options: (LayerOptions & { readonly secret?: unknown; readonly storeTimeout?: unknown; readonly lockTtl?: unknown }) | undefined
+): {
+  readonly maxBytes: number
+  readonly sweepMillis: number
+  readonly replay: boolean | undefined
+  readonly timeoutMillis: number
+  readonly lockMillis: number
+  readonly secret: unknown
+} => {
+  const where = "DataCache.layerStore"
+  const layer = layerOptions(where, options, storeLayerOptionNames)
+  const finite = (option: string, input: unknown, fallback: number): number => {
+    if (input === undefined) return fallback
+    const millis = durationMillis(input)
+    if (millis === undefined || !(millis > 0) || millis === Infinity) {
+      return reject(
+        where,
+        option,
+        `must be a positive, finite duration such as "5 seconds", got ${describeInput(input)}. Leave it out for the default.`
+      )
+    }
+    return millis
+  }
+  const secret = options?.secret
+  if (secret !== undefined && !Redacted.isRedacted(secret) && !Config.isConfig(secret)) {
+    reject(
+      where,
+      "secret",
+      `must be a Redacted (Redacted.make("...")) or a Config of one (Config.redacted("RECALL_SECRET")), got ${describeInput(secret)}: ` +
+        "a plain string would show up in logs."
+    )
+  }
+  return {
+    ...layer,
+    timeoutMillis: finite("storeTimeout", options?.storeTimeout, 5_000),
+    lockMillis: finite("lockTtl", options?.lockTtl, 10_000),
+    secret
+  }
 }
 
 const reject = (functionName: string, option: string, reason: string): never => {

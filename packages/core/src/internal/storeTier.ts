@@ -1,0 +1,427 @@
+/**
+ * DataCache's second tier: the `CacheStore` behind the in-memory table.
+ *
+ * **A call over a store.** The front tier (the table) first; on a front
+ * miss, one computation per key in the process (the in-process single
+ * flight), which reads the store; on a store miss it takes the store's lock
+ * when the store has locks (so one process computes while the others wait
+ * for its value), runs the body, and keeps the value in both tiers. A value
+ * read from the store keeps its original times: a front copy never outlives
+ * the stored one.
+ *
+ * **Names.** A function's namespace is its public identity (`name:hash`);
+ * an entry's key is the bounded name of its arguments (Definition's
+ * `storeName`), keyed by the secret when there is one.
+ *
+ * **A store that fails never fails a call.** Every operation has a timeout
+ * and goes through a circuit breaker (effect/persistence's
+ * `CircuitBreaker`): a failure is counted (`storeErrors`), logged once per
+ * outage (and its end once), and treated as a miss or a skipped write; while
+ * the breaker is open the store is not called at all, and it is tried again
+ * by itself after the open duration.
+ *
+ * **Entries that do not read** (truncated, corrupt, tampered, signed with
+ * another secret, written by another format or codec, a payload that does
+ * not decode) are misses: deleted, one warning each, recomputed. Decoding
+ * never runs code from the bytes (see payload.ts).
+ *
+ * **Writes** run after the callers have their value, each in a fiber of its
+ * own that the layer waits for when it closes (bounded by the timeout), so a
+ * short-lived program still leaves its entries behind. `invalidate` and
+ * `clear` wait for the writes of what they remove, so a late write never
+ * lands after them.
+ */
+import * as Cause from "effect/Cause"
+import type * as CryptoError from "effect/crypto/CryptoError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as CircuitBreaker from "effect/persistence/CircuitBreaker"
+import type * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
+import { createHMAC, createSHA256 } from "hash-wasm"
+import type * as CacheStore from "../CacheStore.ts"
+import * as EntryFormat from "./entryFormat.ts"
+import type { Kept, Persistence } from "./face.ts"
+import * as Payload from "./payload.ts"
+import type * as Replay from "./replay.ts"
+import * as SecretDigest from "./secretDigest.ts"
+import type * as Table from "./table.ts"
+import * as Xxh3 from "./xxh3.ts"
+
+/** @internal */
+export interface Tier {
+  readonly store: CacheStore.Service
+  readonly secret: EntryFormat.EntrySecret | undefined
+  /** Names arguments under the secret (a keyed digest of their canonical form); `undefined` without one. */
+  readonly mac: ((form: Uint8Array) => string) | undefined
+  readonly breaker: CircuitBreaker.CircuitBreaker
+  readonly timeout: Duration.Duration
+  /** How long a computing process holds the store's lock before it must renew it. */
+  readonly lockMillis: number
+  /** An outage was logged and has not ended yet. */
+  down: boolean
+  /** Writes in flight (and their lock releases): closing the layer waits for them. */
+  readonly writes: Set<Fiber.Fiber<void>>
+  /** The layer's scope, which the writes outlive until it closes. */
+  readonly scope: Scope.Scope
+}
+
+/** One function's place in the tier: its namespace, entry names, and the warnings it gave. @internal */
+export interface Place<A, S> {
+  readonly tier: Tier
+  readonly namespace: string
+  readonly name: string
+  readonly persistence: Persistence<A, S>
+  readonly entryName: (args: ReadonlyArray<unknown>) => string
+  readonly table: () => Table.Table
+  /** Writes in flight, by entry name. */
+  readonly writing: Map<string, Fiber.Fiber<void>>
+  /** Set once the function was warned that a value cannot be stored. */
+  warnedUnencodable: boolean
+}
+
+const BREAKER_KEY = "@recall/core/store"
+
+/**
+ * What a secret gives a tier: the entries' signing key, the naming MAC
+ * (HMAC-SHA-256 of the arguments' canonical form under a key of its own,
+ * as 32 hex digits), and the key of `Redacted` digests, set for the process
+ * so that every process with the secret names such arguments alike.
+ *
+ * @internal
+ */
+export const fromSecret = (
+  secret: Redacted.Redacted<string | Uint8Array>
+): Effect.Effect<
+  { readonly entrySecret: EntryFormat.EntrySecret; readonly mac: (form: Uint8Array) => string },
+  CryptoError.CryptoError | Xxh3.WebAssemblyUnavailableError
+> =>
+  Effect.gen(function* () {
+    const entrySecret = yield* EntryFormat.makeSecret(secret)
+    const namingKey = yield* EntryFormat.deriveKey(secret, EntryFormat.NAMING_PURPOSE)
+    yield* SecretDigest.setKey(yield* EntryFormat.deriveKey(secret, EntryFormat.REDACTED_PURPOSE))
+    const hmac = yield* Effect.tryPromise({
+      try: () => createHMAC(createSHA256(), namingKey),
+      catch: (cause) => new Xxh3.WebAssemblyUnavailableError({ reason: String(cause), cause })
+    })
+    const mac = (form: Uint8Array): string => {
+      hmac.init()
+      hmac.update(form)
+      return hmac.digest("hex").slice(0, 32)
+    }
+    return { entrySecret, mac }
+  })
+
+/** The circuit breaker of a tier: five failures in a row open it for five seconds. @internal */
+export const makeBreaker: Effect.Effect<CircuitBreaker.CircuitBreaker, never, Scope.Scope> = Effect.provide(
+  CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(5), openDuration: "5 seconds" }),
+  CircuitBreaker.layerStoreMemory()
+)
+
+/** What {@link guarded} returns when the store could not be used. */
+export const failed: unique symbol = Symbol.for("@recall/core/internal/storeTier/failed")
+
+const describe = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  return error instanceof Error ? error.message : String(error)
+}
+
+/**
+ * Runs one store operation with the tier's timeout, through its breaker:
+ * its result, or {@link failed} (counted and logged once per outage) when
+ * it failed, died, timed out, or the breaker refused it.
+ *
+ * @internal
+ */
+export const guarded = <A>(
+  tier: Tier,
+  table: Table.Table | undefined,
+  operation: string,
+  effect: Effect.Effect<A, CacheStore.CacheStoreError | CryptoError.CryptoError | Xxh3.WebAssemblyUnavailableError>,
+  timeout: Duration.Duration = tier.timeout
+): Effect.Effect<A | typeof failed> =>
+  tier.breaker.execute(Effect.timeout(effect, timeout), { key: BREAKER_KEY }).pipe(
+    Effect.tap(() => (tier.down ? recovered(tier) : Effect.void)),
+    Effect.catchCause((cause) => {
+      if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+      const error = Cause.squash(cause)
+      // The breaker refusing a call is no new failure: the outage was counted and logged already.
+      if (error instanceof CircuitBreaker.CircuitBreakerError && error.reason._tag !== "CircuitBreakerStoreError") {
+        return Effect.succeed(failed)
+      }
+      table?.record("storeError")
+      if (tier.down) return Effect.succeed(failed)
+      tier.down = true
+      return Effect.as(
+        Effect.logWarning(
+          `recall: the cache store failed to ${operation} (${describe(cause)}); calls compute and return their values without it, ` +
+            "and the store is tried again by itself. This is logged once per outage."
+        ),
+        failed
+      )
+    })
+  ) as Effect.Effect<A | typeof failed>
+
+const recovered = (tier: Tier): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (!tier.down) return Effect.void
+    tier.down = false
+    return Effect.logInfo("recall: the cache store works again; the store tier is back")
+  })
+
+/** A value read from the store: what the table keeps, the reader's value, the output to replay, and its times. @internal */
+export interface Found<A, S> {
+  readonly kept: Kept<A, S>
+  readonly output: ReadonlyArray<Replay.Line> | undefined
+  readonly times: Table.Times
+}
+
+/**
+ * Reads an entry: the value, or `undefined` for a miss (none, one that does
+ * not read, or a store that failed). An entry that does not read is deleted
+ * and warned about.
+ *
+ * @internal
+ */
+export const read = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Found<A, S> | undefined> =>
+  Effect.gen(function* () {
+    const { tier, persistence } = place
+    const table = place.table()
+    const got = yield* guarded(tier, table, "read an entry", tier.store.get(place.namespace, name))
+    if (got === failed || Option.isNone(got)) return undefined
+    const decoded = yield* guarded(
+      tier,
+      table,
+      "check an entry",
+      EntryFormat.decodeEntry(
+        got.value.bytes,
+        { codec: persistence.codec, fingerprint: persistence.fingerprint, identity: place.namespace },
+        tier.secret
+      )
+    )
+    if (decoded === failed) return undefined
+    if (Result.isFailure(decoded)) return yield* unreadable(place, name, EntryFormat.describeMiss(decoded.failure))
+    const entry = decoded.success
+    // The store's bytes are this reader's alone: typed arrays may be views into them.
+    const payload = Payload.decodePayload(entry.payload, { adopt: true })
+    if (Result.isFailure(payload)) return yield* unreadable(place, name, EntryFormat.describeMiss(payload.failure))
+    let kept: Kept<A, S>
+    try {
+      kept = persistence.fromPersistedUnsafe(payload.success.value)
+    } catch (e) {
+      return yield* unreadable(place, name, `its value does not load: ${e instanceof Error ? e.message : String(e)}`)
+    }
+    const output = payload.success.output
+    return {
+      // Recorded output counts too: the payload's size bounds the value and the output together.
+      kept: output === undefined ? kept : { ...kept, bytes: Math.max(kept.bytes, entry.payload.byteLength) },
+      output,
+      times: { storedAt: entry.storedAt, freshUntil: entry.expiresAt, expiresAt: entry.staleUntil }
+    }
+  })
+
+const unreadable = (place: Place<any, any>, name: string, reason: string): Effect.Effect<undefined> =>
+  Effect.andThen(
+    Effect.logWarning(`recall: a stored entry of ${place.name} was not used and is deleted (${reason}); the value is computed again.`),
+    Effect.as(guarded(place.tier, place.table(), "delete an entry", place.tier.store.delete(place.namespace, name)), undefined)
+  )
+
+/**
+ * The entry bytes of a value, or `undefined` (warned about once per
+ * function) when the payload codec cannot write it: the value then stays in
+ * the front tier only.
+ */
+const entryOf = <A, S>(
+  place: Place<A, S>,
+  stored: S,
+  output: ReadonlyArray<unknown> | undefined,
+  times: Table.Times
+): Effect.Effect<Uint8Array | undefined, CryptoError.CryptoError | Xxh3.WebAssemblyUnavailableError> =>
+  Effect.suspend(() => {
+    const payload = Payload.encodePayload(place.persistence.toPersisted(stored), output as ReadonlyArray<Replay.Line> | undefined)
+    if (Result.isFailure(payload)) {
+      if (place.warnedUnencodable) return Effect.succeed(undefined)
+      place.warnedUnencodable = true
+      const { path, reason } = payload.failure
+      return Effect.as(
+        Effect.logWarning(
+          `recall: a value of ${place.name} is kept in memory only: the store cannot hold ${path.length === 0 ? "it" : `its part at ${path.join("")}`} (${reason}). ` +
+            "The call succeeded. To store it, give the function a `value` schema (a Data or Schema class needs one), " +
+            "or set `persist: false` to keep this function in memory and silence this warning. Logged once per function."
+        ),
+        undefined
+      )
+    }
+    return Effect.asSome(
+      EntryFormat.encodeEntry(
+        {
+          codec: place.persistence.codec,
+          fingerprint: place.persistence.fingerprint,
+          name: place.name,
+          identity: place.namespace,
+          storedAt: times.storedAt,
+          expiresAt: times.freshUntil,
+          staleUntil: times.expiresAt
+        },
+        payload.success,
+        place.tier.secret
+      )
+    ).pipe(Effect.map(Option.getOrUndefined))
+  })
+
+/**
+ * Writes a value to the store in a fiber of its own, then runs `after` (a
+ * lock's release): the callers do not wait for it; the layer's close, and
+ * the `invalidate` or `clear` that removes it, do.
+ *
+ * @internal
+ */
+export const writeInBackground = <A, S>(
+  place: Place<A, S>,
+  name: string,
+  stored: S,
+  output: ReadonlyArray<unknown> | undefined,
+  times: Table.Times,
+  after: Effect.Effect<void>
+): Effect.Effect<void> => {
+  const { tier } = place
+  const write = Effect.gen(function* () {
+    const previous = place.writing.get(name)
+    // Writes of one name land in the order they started.
+    if (previous !== undefined) yield* Fiber.await(previous)
+    const table = place.table()
+    const bytes = yield* guarded(tier, table, "encode an entry", entryOf(place, stored, output, times))
+    if (bytes === failed || bytes === undefined) return
+    const written = yield* guarded(tier, table, "write an entry", tier.store.set(place.namespace, name, bytes, times.expiresAt))
+    if (written !== failed) table.record("storeWrite")
+  }).pipe(Effect.ensuring(after))
+  return track(place, name, write)
+}
+
+const track = (place: Place<any, any>, name: string, work: Effect.Effect<void>): Effect.Effect<void> =>
+  Effect.flatMap(Effect.forkDetach(work, { startImmediately: true, uninterruptible: true }), (fiber) =>
+    Effect.sync(() => {
+      if (fiber.pollUnsafe() !== undefined) return
+      place.tier.writes.add(fiber)
+      place.writing.set(name, fiber)
+      fiber.addObserver(() => {
+        place.tier.writes.delete(fiber)
+        if (place.writing.get(name) === fiber) place.writing.delete(name)
+      })
+    })
+  )
+
+/** Waits for the writes in flight of one entry name, or of every name of the function. @internal */
+export const awaitWrites = (place: Place<any, any>, name?: string): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const fibers = name === undefined ? Array.from(place.writing.values()) : [place.writing.get(name)].filter((f) => f !== undefined)
+    return fibers.length === 0 ? Effect.void : Effect.asVoid(Fiber.awaitAll(fibers))
+  })
+
+/** Waits for every write in flight of the tier (the layer closes: bounded by each write's timeout). @internal */
+export const awaitAllWrites = (tier: Tier): Effect.Effect<void> =>
+  Effect.suspend(() => (tier.writes.size === 0 ? Effect.void : Effect.asVoid(Fiber.awaitAll(Array.from(tier.writes)))))
+
+/** Whether the store holds a live, readable entry for `name` (the payload is not decoded). @internal */
+export const has = (place: Place<any, any>, name: string): Effect.Effect<boolean> =>
+  Effect.gen(function* () {
+    const { tier, persistence } = place
+    const got = yield* guarded(tier, place.table(), "read an entry", tier.store.get(place.namespace, name))
+    if (got === failed || Option.isNone(got)) return false
+    const decoded = yield* guarded(
+      tier,
+      place.table(),
+      "check an entry",
+      EntryFormat.decodeEntry(
+        got.value.bytes,
+        { codec: persistence.codec, fingerprint: persistence.fingerprint, identity: place.namespace },
+        tier.secret
+      )
+    )
+    return decoded !== failed && Result.isSuccess(decoded)
+  })
+
+/** Deletes one entry, after its writes in flight. @internal */
+export const remove = (place: Place<any, any>, name: string): Effect.Effect<void> =>
+  Effect.andThen(
+    awaitWrites(place, name),
+    Effect.asVoid(guarded(place.tier, place.table(), "delete an entry", place.tier.store.delete(place.namespace, name)))
+  )
+
+/** Deletes every entry of the function, after its writes in flight. @internal */
+export const clearNamespace = (place: Place<any, any>): Effect.Effect<void> =>
+  Effect.andThen(
+    awaitWrites(place),
+    Effect.asVoid(guarded(place.tier, place.table(), "clear a namespace", place.tier.store.clearNamespace(place.namespace)))
+  )
+
+/** Deletes every entry of the store, after the writes in flight. @internal */
+export const clearAll = (tier: Tier): Effect.Effect<void> =>
+  Effect.andThen(awaitAllWrites(tier), Effect.asVoid(guarded(tier, undefined, "clear the store", tier.store.clearAll)))
+
+// ---------------------------------------------------------------------------
+// Cross-process single flight
+// ---------------------------------------------------------------------------
+
+/** A lock the computation holds, and how to give it back. @internal */
+export interface Held {
+  /** Stops renewing and releases the lock. */
+  readonly release: Effect.Effect<void>
+}
+
+/** What a computation does after reading the store missed: compute (holding the lock, maybe), or use a value another process wrote. */
+export type Turn<A, S> =
+  | { readonly _tag: "Compute"; readonly held: Held | undefined }
+  | { readonly _tag: "Found"; readonly found: Found<A, S> }
+
+/**
+ * Takes the store's lock of an entry before computing it, where the store
+ * has locks: while another process holds it, waits for its release (or
+ * expiry) and reads again; a value it wrote is used, and a holder that
+ * crashed loses the lock when it expires. Where the store has no locks, or
+ * fails, the process computes on its own.
+ *
+ * @internal
+ */
+export const turn = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Turn<A, S>> =>
+  Effect.gen(function* () {
+    const { tier } = place
+    const locks = tier.store.locks
+    if (locks === undefined) return { _tag: "Compute", held: undefined } as const
+    const table = place.table()
+    for (;;) {
+      const acquired = yield* guarded(tier, table, "take a lock", locks.acquire(place.namespace, name, tier.lockMillis))
+      if (acquired === failed) return { _tag: "Compute", held: undefined } as const
+      if (Option.isSome(acquired)) return { _tag: "Compute", held: yield* renewing(tier, acquired.value) } as const
+      // Another process computes it: wait for it to finish (or its lock to expire), then read what it wrote.
+      const waited = yield* guarded(
+        tier,
+        table,
+        "wait for a lock",
+        locks.awaitRelease(place.namespace, name, tier.lockMillis),
+        Duration.sum(Duration.millis(tier.lockMillis), tier.timeout)
+      )
+      if (waited === failed) return { _tag: "Compute", held: undefined } as const
+      const found = yield* read(place, name)
+      if (found !== undefined) return { _tag: "Found", found } as const
+    }
+  })
+
+/** Renews a held lock every third of its time, in a fiber of the layer's scope, until it is released. */
+const renewing = (tier: Tier, lock: CacheStore.Lock): Effect.Effect<Held> =>
+  Effect.gen(function* () {
+    const locks = tier.store.locks!
+    const renew = Effect.forever(
+      Effect.andThen(
+        Effect.sleep(Duration.millis(Math.max(1, Math.floor(tier.lockMillis / 3)))),
+        guarded(tier, undefined, "renew a lock", locks.renew(lock, tier.lockMillis))
+      )
+    )
+    const renewer = yield* Effect.forkIn(renew, tier.scope, { startImmediately: true })
+    return {
+      release: Effect.andThen(Fiber.interrupt(renewer), Effect.asVoid(guarded(tier, undefined, "release a lock", locks.release(lock))))
+    }
+  })
