@@ -232,7 +232,8 @@ const run = <A, S>(
     const scope = Scope.makeUnsafe()
     const recorder = (definition.replay ?? cache.replay) ? new Replay.Recorder() : undefined
     const clock = self.getRef(Clock.Clock)
-    if (persisted !== undefined) table.record("miss")
+    // Over a store the miss was not counted when the flight started: the body runs now.
+    if (slot.place !== undefined) table.record("miss")
     // The lock goes back once the value is written (or at once when nothing is).
     let release = held?.release ?? Effect.void
     const body = Scope.provide(bodyOf(slot, call, kind, recorder, parent, flight), scope)

@@ -143,7 +143,8 @@ export const guarded = <A>(
   effect: Effect.Effect<A, CacheStore.CacheStoreError | CryptoError.CryptoError | Xxh3.WebAssemblyUnavailableError>,
   timeout: Duration.Duration = tier.timeout
 ): Effect.Effect<A | typeof failed> =>
-  tier.breaker.execute(Effect.timeout(effect, timeout), { key: BREAKER_KEY }).pipe(
+  // Interruptible, so that the timeout can stop it even where its caller is not (invalidate, a write's fiber).
+  tier.breaker.execute(Effect.timeout(Effect.interruptible(effect), timeout), { key: BREAKER_KEY }).pipe(
     Effect.tap(() => (tier.down ? recovered(tier) : Effect.void)),
     Effect.catchCause((cause) => {
       if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
