@@ -10,6 +10,7 @@ import * as concurrency from "../examples/concurrency.ts"
 import * as expensive from "../examples/expensive.ts"
 import * as limits from "../examples/limits.ts"
 import * as mutation from "../examples/mutation.ts"
+import * as persistent from "../examples/persistent.ts"
 import * as readonlyFrame from "../examples/readonly-frame.ts"
 import * as replay from "../examples/replay.ts"
 import * as resources from "../examples/resources.ts"
@@ -39,6 +40,15 @@ describe("docs/examples", () => {
       assert.isAtLeast(result.other, 2000)
       assert.strictEqual(result.value, 42)
       assert.strictEqual(lines.length, 3)
+    })
+  )
+
+  it.effect("persistent: a second run over the same store is served from it, without computing", () =>
+    Effect.gen(function* () {
+      const { result } = yield* runExample(persistent.program)
+      assert.deepStrictEqual(result.second, result.first)
+      assert.strictEqual(result.storeHits, 1)
+      assert.strictEqual(result.computed, 1)
     })
   )
 
