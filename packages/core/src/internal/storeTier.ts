@@ -193,16 +193,7 @@ export const read = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Foun
     const table = place.table()
     const got = yield* guarded(tier, table, "read an entry", tier.store.get(place.namespace, name))
     if (got === failed || Option.isNone(got)) return undefined
-    const decoded = yield* guarded(
-      tier,
-      table,
-      "check an entry",
-      EntryFormat.decodeEntry(
-        got.value.bytes,
-        { codec: persistence.codec, fingerprint: persistence.fingerprint, identity: place.namespace },
-        tier.secret
-      )
-    )
+    const decoded = yield* check(place, got.value.bytes)
     if (decoded === failed) return undefined
     if (Result.isFailure(decoded)) return yield* unreadable(place, name, EntryFormat.describeMiss(decoded.failure))
     const entry = decoded.success
@@ -223,6 +214,30 @@ export const read = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Foun
       times: { storedAt: entry.storedAt, freshUntil: entry.expiresAt, expiresAt: entry.staleUntil }
     }
   })
+
+/**
+ * An entry's header, checksum and signature, checked: no store operation,
+ * so neither the breaker nor the timeout; WebCrypto failing (not a wrong
+ * signature) is a store error all the same.
+ */
+const check = (place: Place<any, any>, bytes: Uint8Array) =>
+  EntryFormat.decodeEntry(
+    bytes,
+    { codec: place.persistence.codec, fingerprint: place.persistence.fingerprint, identity: place.namespace },
+    place.tier.secret
+  ).pipe(
+    Effect.catchCause((cause) =>
+      Cause.hasInterruptsOnly(cause)
+        ? Effect.failCause(cause as Cause.Cause<never>)
+        : Effect.andThen(
+            Effect.sync(() => place.table().record("storeError")),
+            Effect.as(
+              Effect.logWarning(`recall: an entry of ${place.name} could not be checked (${describe(cause)}); it is computed again.`),
+              failed
+            )
+          )
+    )
+  )
 
 const unreadable = (place: Place<any, any>, name: string, reason: string): Effect.Effect<undefined> =>
   Effect.andThen(
@@ -294,8 +309,15 @@ export const writeInBackground = <A, S>(
     // Writes of one name land in the order they started.
     if (previous !== undefined) yield* Fiber.await(previous)
     const table = place.table()
-    const bytes = yield* guarded(tier, table, "encode an entry", entryOf(place, stored, output, times))
-    if (bytes === failed || bytes === undefined) return
+    const bytes = yield* entryOf(place, stored, output, times).pipe(
+      Effect.catchCause((cause) =>
+        Effect.as(
+          Effect.logWarning(`recall: a value of ${place.name} could not be encoded (${describe(cause)}); it stays in memory.`),
+          undefined
+        )
+      )
+    )
+    if (bytes === undefined) return
     const written = yield* guarded(tier, table, "write an entry", tier.store.set(place.namespace, name, bytes, times.expiresAt))
     if (written !== failed) table.record("storeWrite")
   }).pipe(Effect.ensuring(after))
@@ -329,19 +351,10 @@ export const awaitAllWrites = (tier: Tier): Effect.Effect<void> =>
 /** Whether the store holds a live, readable entry for `name` (the payload is not decoded). @internal */
 export const has = (place: Place<any, any>, name: string): Effect.Effect<boolean> =>
   Effect.gen(function* () {
-    const { tier, persistence } = place
+    const { tier } = place
     const got = yield* guarded(tier, place.table(), "read an entry", tier.store.get(place.namespace, name))
     if (got === failed || Option.isNone(got)) return false
-    const decoded = yield* guarded(
-      tier,
-      place.table(),
-      "check an entry",
-      EntryFormat.decodeEntry(
-        got.value.bytes,
-        { codec: persistence.codec, fingerprint: persistence.fingerprint, identity: place.namespace },
-        tier.secret
-      )
-    )
+    const decoded = yield* check(place, got.value.bytes)
     return decoded !== failed && Result.isSuccess(decoded)
   })
 
