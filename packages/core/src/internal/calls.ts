@@ -328,7 +328,8 @@ const wait = <A, S>(
           Computation.leaveFlight(slot, flight)
           if (value === unusable) return resolve(slot, call, restore)
           // The starter saw its body's output as it ran; a value from the store replays what its computer wrote.
-          if (first) return served(slot.cache, result.fromStore ? result.output : undefined, value)
+          if (first && !result.fromStore) return served(slot.cache, undefined, value)
+          if (first) return fromStore(slot, call, fiber, result.output, value)
           slot.table.record("hit")
           return served(slot.cache, result.output, value)
         }
@@ -342,6 +343,25 @@ const wait = <A, S>(
       }
     }
   )
+}
+
+/**
+ * The caller whose miss read the value from the store: its recorded output
+ * is replayed, and an entry read in its stale window starts its refresh at
+ * once (another process wrote it, and this one serves it stale meanwhile).
+ */
+const fromStore = <A>(
+  slot: Slot<A, any>,
+  call: Computation.Call,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  output: ReadonlyArray<unknown> | undefined,
+  value: A
+): Effect.Effect<A, unknown, unknown> => {
+  const result = served(slot.cache, output, value)
+  const entry = slot.table.entries.get(call.key)
+  if (entry === undefined) return result
+  const now = nowOf(fiber, slot.cache)
+  return now < entry.freshUntil ? result : Effect.andThen(Refresh.inBackground(slot, call, entry, now), result)
 }
 
 /** Stands for a computation under passthrough, which has no flight. */
