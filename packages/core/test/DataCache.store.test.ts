@@ -1,36 +1,623 @@
 /**
  * DataCache over a store (`DataCache.layerStore`): the two tiers, names,
- * invalidate and clear in both, persist: false, unencodable values, replay.
+ * invalidate and clear in both, persist: false, unencodable values, replay,
+ * secrets, cross-process single flight and the layer's options.
+ *
+ * A "restart" is a new front tier over the same store: each `Effect.provide`
+ * of `harness.cache()` builds one, and closing it waits for its writes.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { CacheStore, DataCache } from "@recall/core"
-import { Context, Effect, Layer } from "effect"
+import { DataCache } from "@recall/core"
+import {
+  Cause,
+  Chunk,
+  Config,
+  ConfigProvider,
+  Console,
+  Data,
+  Deferred,
+  Effect,
+  Equal,
+  Exit,
+  Fiber,
+  HashMap,
+  Layer,
+  Option,
+  Redacted,
+  Schema
+} from "effect"
+import { TestClock } from "effect/testing"
+import { captureLogs, makeHarness, storedBytes } from "./fixtures/storeHarness.ts"
 
-/** A store that outlives the DataCache layers built over it: a "restart" is a new front tier over it. */
-const sharedStore = () => Effect.runSync(Layer.build(CacheStore.layerMemory()).pipe(Effect.scoped))
+const SECRET = Redacted.make("a store secret of 32 characters!")
+const OTHER_SECRET = Redacted.make("another secret, also long enough")
+
+/** The InvalidOptionsError `define` throws. */
+const rejection = (define: () => unknown): DataCache.InvalidOptionsError => {
+  try {
+    define()
+  } catch (e) {
+    assert.instanceOf(e, DataCache.InvalidOptionsError)
+    return e
+  }
+  return assert.fail("expected an InvalidOptionsError")
+}
+
+/** A counted body: `n` → `{ n, run }` where `run` counts the body's runs. */
+const counted = (name: string, options?: Omit<DataCache.Options<unknown>, "name">) => {
+  const runs = { count: 0 }
+  const fn = DataCache.fn({ name, ttl: "1 hour", ...options }, (n: number) =>
+    Effect.sync(() => ({ n, square: n * n, run: ++runs.count, tags: ["a"] }))
+  )
+  return { fn, runs }
+}
 
 describe("DataCache.layerStore", () => {
-  it.effect("a second front tier over the same store is served from the store, with the original times", () =>
+  describe("restarts are served from the store", () => {
+    it.effect("a second front tier over the same store reads the value: the body ran once, a store hit, then front hits", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const { fn, runs } = counted("restart")
+        assert.strictEqual((yield* fn(12).pipe(Effect.provide(h.cache()))).square, 144)
+        const [value, again, stats] = yield* Effect.all([fn(12), fn(12), fn.stats]).pipe(Effect.provide(h.cache()))
+        assert.strictEqual(value.square, 144)
+        assert.strictEqual(again.square, 144)
+        assert.strictEqual(runs.count, 1)
+        assert.deepStrictEqual([stats.misses, stats.storeHits, stats.hits, stats.storeWrites], [0, 1, 1, 0])
+        assert.strictEqual((yield* h.inner.stats).entries, 1)
+      })
+    )
+
+    it.effect("a value read from the store is the caller's own: mutating it changes neither the front nor the store", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const fn = DataCache.fn("mutable", (n: number) =>
+          Effect.sync(() => ({ n, tags: ["a"], frame: new Float64Array([1, 2, 3]), nested: { list: [1] } }))
+        )
+        yield* fn(1).pipe(Effect.provide(h.cache()))
+        yield* Effect.gen(function* () {
+          const first = yield* fn(1)
+          first.tags.push("mutated")
+          first.frame[0] = 99
+          first.nested.list.push(2)
+          const second = yield* fn(1)
+          assert.deepStrictEqual(second.tags, ["a"])
+          assert.deepStrictEqual(Array.from(second.frame), [1, 2, 3])
+          assert.deepStrictEqual(second.nested.list, [1])
+          second.frame[1] = 77
+          assert.deepStrictEqual(Array.from((yield* fn(1)).frame), [1, 2, 3])
+        }).pipe(Effect.provide(h.cache()))
+        const third = yield* fn(1).pipe(Effect.provide(h.cache()))
+        assert.deepStrictEqual(Array.from(third.frame), [1, 2, 3])
+        assert.deepStrictEqual(third.tags, ["a"])
+      })
+    )
+
+    it.effect("a Float64Array of a million elements comes back as itself, every element", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const frame = (n: number) => Float64Array.from({ length: 1_000_000 }, (_, i) => i * n + 0.5)
+        let runs = 0
+        const fn = DataCache.fn("frame", (n: number) =>
+          Effect.sync(() => {
+            runs++
+            return frame(n)
+          })
+        )
+        yield* fn(3).pipe(Effect.provide(h.cache()))
+        const read = yield* fn(3).pipe(Effect.provide(h.cache()))
+        assert.strictEqual(runs, 1)
+        assert.instanceOf(read, Float64Array)
+        assert.strictEqual(read.length, 1_000_000)
+        const expected = frame(3)
+        let same = true
+        for (let i = 0; i < expected.length; i++) if (!Object.is(read[i], expected[i])) same = false
+        assert.isTrue(same)
+      })
+    )
+
+    it.effect("Map, Set, Date, bigint, -0, NaN and nested typed arrays come back as themselves", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const make = () => ({
+          map: new Map<unknown, unknown>([
+            ["a", 1],
+            [2, new Set([1, "x"])]
+          ]),
+          set: new Set([1n, 2n ** 80n, -(2n ** 70n)]),
+          date: new Date(Date.UTC(2020, 1, 29, 12, 0, 0, 123)),
+          big: 12345678901234567890123n,
+          zero: -0,
+          nan: Number.NaN,
+          bytes: new Uint8Array([0, 255, 7]),
+          ints: new Int32Array([-1, 2 ** 31 - 1])
+        })
+        let runs = 0
+        const fn = DataCache.fn("kinds", () =>
+          Effect.sync(() => {
+            runs++
+            return make()
+          })
+        )
+        yield* fn().pipe(Effect.provide(h.cache()))
+        const read = yield* fn().pipe(Effect.provide(h.cache()))
+        assert.strictEqual(runs, 1)
+        assert.instanceOf(read.map, Map)
+        assert.instanceOf(read.set, Set)
+        assert.instanceOf(read.date, Date)
+        assert.instanceOf(read.bytes, Uint8Array)
+        assert.instanceOf(read.ints, Int32Array)
+        assert.strictEqual(typeof read.big, "bigint")
+        assert.isTrue(Object.is(read.zero, -0))
+        assert.isTrue(Number.isNaN(read.nan))
+        assert.deepStrictEqual(read, make())
+      })
+    )
+
+    it.effect("Option, Chunk and HashMap come back as values of their own type, Equal to the originals", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const make = () => ({
+          some: Option.some(1),
+          none: Option.none<number>(),
+          chunk: Chunk.make(1, 2, 3),
+          map: HashMap.make(["a", 1], ["b", 2])
+        })
+        let runs = 0
+        const fn = DataCache.fn("effectTypes", () =>
+          Effect.sync(() => {
+            runs++
+            return make()
+          })
+        )
+        yield* fn().pipe(Effect.provide(h.cache()))
+        const read = yield* fn().pipe(Effect.provide(h.cache()))
+        assert.strictEqual(runs, 1)
+        const expected = make()
+        assert.isTrue(Option.isOption(read.some) && Equal.equals(read.some, expected.some))
+        assert.isTrue(Option.isOption(read.none) && Option.isNone(read.none))
+        assert.isTrue(Chunk.isChunk(read.chunk) && Equal.equals(read.chunk, expected.chunk))
+        assert.isTrue(HashMap.isHashMap(read.map) && Equal.equals(read.map, expected.map))
+      })
+    )
+
+    it.effect("with a value schema, a Schema.Class with a Date comes back as an instance, after a restart", () =>
+      Effect.gen(function* () {
+        class Trip extends Schema.Class<Trip>("Trip")({ id: Schema.Number, at: Schema.Date }) {}
+        const h = makeHarness()
+        let runs = 0
+        const fn = DataCache.fn({ name: "trips", value: Schema.Array(Trip) }, (n: number) =>
+          Effect.sync(() => {
+            runs++
+            return [new Trip({ id: n, at: new Date(n * 1000) })]
+          })
+        )
+        yield* fn(5).pipe(Effect.provide(h.cache()))
+        const read = yield* fn(5).pipe(Effect.provide(h.cache()))
+        assert.strictEqual(runs, 1)
+        assert.instanceOf(read[0], Trip)
+        assert.instanceOf(read[0]!.at, Date)
+        assert.strictEqual(read[0]!.at.getTime(), 5000)
+        assert.isTrue(Equal.equals(read[0], new Trip({ id: 5, at: new Date(5000) })))
+      })
+    )
+  })
+
+  describe("times", () => {
+    it.effect(
+      "an entry keeps its original times: stored at 0 with ttl 1 hour, read by a restarted front at 50 min, expires at 60 min",
+      () =>
+        Effect.gen(function* () {
+          const h = makeHarness()
+          const { fn, runs } = counted("times")
+          yield* fn(1).pipe(Effect.provide(h.cache()))
+          yield* TestClock.adjust("50 minutes")
+          yield* Effect.gen(function* () {
+            assert.strictEqual((yield* fn(1)).run, 1, "served from the store")
+            yield* TestClock.adjust(10 * 60_000 - 1)
+            assert.strictEqual((yield* fn(1)).run, 1, "still fresh 1 ms before 60 min")
+            yield* TestClock.adjust(1)
+            assert.strictEqual((yield* fn(1)).run, 2, "expired at 60 min: the body runs again")
+            const stats = yield* fn.stats
+            assert.deepStrictEqual([stats.storeHits, stats.hits, stats.misses], [1, 1, 1])
+          }).pipe(Effect.provide(h.cache()))
+          assert.strictEqual(runs.count, 2)
+        })
+    )
+
+    it.effect("a restarted front past ttl but within staleWhileRevalidate gets the stale value, and one refresh runs", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const refreshed = yield* Deferred.make<void>()
+        let runs = 0
+        const fn = DataCache.fn({ name: "stale", ttl: "1 hour", staleWhileRevalidate: "1 hour" }, (n: number) =>
+          Effect.sync(() => {
+            runs++
+            if (runs > 1) Deferred.doneUnsafe(refreshed, Effect.void)
+            return { n, run: runs }
+          })
+        )
+        yield* fn(1).pipe(Effect.provide(h.cache()))
+        yield* TestClock.adjust(60 * 60_000 + 1)
+        yield* Effect.gen(function* () {
+          assert.strictEqual((yield* fn(1)).run, 1, "the stale value, at once")
+          // The refresh runs in the background: wait for it, with a bound on the test clock.
+          const waited = yield* Effect.forkChild(Effect.timeoutOption(Deferred.await(refreshed), "1 second"))
+          yield* TestClock.adjust("1 second")
+          assert.isTrue(Option.isSome(yield* Fiber.join(waited)), "a refresh ran after the stale value was served")
+          assert.strictEqual(runs, 2)
+          assert.strictEqual((yield* fn(1)).run, 2, "the refreshed value")
+        }).pipe(Effect.provide(h.cache()))
+      })
+    )
+  })
+
+  describe("invalidate, clear and has reach the store", () => {
+    it.effect("fn.invalidate removes the stored entry: a restarted front recomputes", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const { fn } = counted("invalidate")
+        yield* Effect.gen(function* () {
+          yield* fn(1)
+          yield* fn(2)
+          yield* fn.invalidate(1)
+        }).pipe(Effect.provide(h.cache()))
+        yield* Effect.gen(function* () {
+          assert.strictEqual((yield* fn(1)).run, 3, "recomputed")
+          assert.strictEqual((yield* fn(2)).run, 2, "the other key is still stored")
+        }).pipe(Effect.provide(h.cache()))
+      })
+    )
+
+    it.effect("fn.invalidate in a front that never read the entry still removes it from the store", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const { fn, runs } = counted("invalidateCold")
+        yield* fn(1).pipe(Effect.provide(h.cache()))
+        yield* fn.invalidate(1).pipe(Effect.provide(h.cache()))
+        assert.strictEqual((yield* h.inner.stats).entries, 0)
+        assert.strictEqual((yield* fn(1).pipe(Effect.provide(h.cache()))).run, 2)
+        assert.strictEqual(runs.count, 2)
+      })
+    )
+
+    it.effect("fn.clear removes the function's stored entries, and only its own", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const a = counted("clearA")
+        const b = counted("clearB")
+        yield* Effect.all([a.fn(1), a.fn(2), b.fn(1)]).pipe(Effect.provide(h.cache()))
+        yield* a.fn.clear.pipe(Effect.provide(h.cache()))
+        yield* Effect.gen(function* () {
+          assert.strictEqual((yield* a.fn(1)).run, 3)
+          assert.strictEqual((yield* a.fn(2)).run, 4)
+          assert.strictEqual((yield* b.fn(1)).run, 1, "another function's entry stays")
+        }).pipe(Effect.provide(h.cache()))
+      })
+    )
+
+    it.effect("DataCache.clear removes every stored entry, of functions this front never called too", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const a = counted("clearAllA")
+        const b = counted("clearAllB")
+        yield* Effect.all([a.fn(1), b.fn(1)]).pipe(Effect.provide(h.cache()))
+        yield* DataCache.clear.pipe(Effect.provide(h.cache()))
+        assert.strictEqual((yield* h.inner.stats).entries, 0)
+        const [x, y] = yield* Effect.all([a.fn(1), b.fn(1)]).pipe(Effect.provide(h.cache()))
+        assert.deepStrictEqual([x.run, y.run], [2, 2])
+      })
+    )
+
+    it.effect("has sees an entry only the store holds, and no longer after invalidate", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const { fn, runs } = counted("has")
+        yield* fn(1).pipe(Effect.provide(h.cache()))
+        yield* Effect.gen(function* () {
+          assert.isTrue(yield* fn.has(1), "the store's entry")
+          assert.isFalse(yield* fn.has(2))
+          const stats = yield* fn.stats
+          assert.deepStrictEqual([stats.hits, stats.storeHits, stats.misses, stats.entries], [0, 0, 0, 0], "has is no call")
+          yield* fn.invalidate(1)
+          assert.isFalse(yield* fn.has(1))
+        }).pipe(Effect.provide(h.cache()))
+        assert.strictEqual(runs.count, 1)
+      })
+    )
+
+    it.effect("has is false for an entry past its ttl in the store", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const { fn } = counted("hasExpired")
+        yield* fn(1).pipe(Effect.provide(h.cache()))
+        yield* TestClock.adjust("1 hour")
+        assert.isFalse(yield* fn.has(1).pipe(Effect.provide(h.cache())))
+      })
+    )
+  })
+
+  describe("what is not stored", () => {
+    it.effect("persist: false never reaches the store: no get, no set, no lock; a restart recomputes", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const { fn, runs } = counted("memoryOnly", { persist: false })
+        yield* Effect.all([fn(1), fn(1), fn(2), fn.has(3), fn.invalidate(1)]).pipe(Effect.provide(h.cache()))
+        assert.deepStrictEqual(yield* h.inner.stats, { namespaces: 0, entries: 0, bytes: 0 })
+        assert.deepStrictEqual(h.calls, {})
+        assert.strictEqual((yield* fn(2).pipe(Effect.provide(h.cache()))).run, 3)
+        const stats = yield* fn.stats.pipe(Effect.provide(h.cache()))
+        assert.deepStrictEqual([stats.storeWrites, stats.storeHits, stats.storeErrors], [0, 0, 0])
+        assert.strictEqual(runs.count, 3)
+      })
+    )
+
+    it.effect("a Data.Class value without a value schema: calls succeed from the front, one warning per function, nothing stored", () =>
+      Effect.gen(function* () {
+        class Point extends Data.Class<{ readonly x: number }> {}
+        class Other extends Data.Class<{ readonly y: number }> {}
+        const h = makeHarness()
+        const logs = captureLogs()
+        let runs = 0
+        const point = DataCache.fn("point", (x: number) =>
+          Effect.sync(() => {
+            runs++
+            return new Point({ x })
+          })
+        )
+        const other = DataCache.fn("other", (y: number) => Effect.sync(() => new Other({ y })))
+        yield* Effect.gen(function* () {
+          for (let i = 0; i < 20; i++) {
+            const p = yield* point(i % 5)
+            assert.instanceOf(p, Point)
+            assert.strictEqual(p.x, i % 5)
+          }
+          yield* other(1)
+          yield* other(2)
+          const stats = yield* point.stats
+          assert.deepStrictEqual([stats.misses, stats.hits, stats.storeWrites, stats.storeErrors], [5, 15, 0, 0])
+        }).pipe(Effect.provide(h.cache()), Effect.provide(logs.layer))
+        assert.strictEqual(runs, 5)
+        const warnings = logs.warnings()
+        assert.strictEqual(warnings.length, 2, warnings.join("\n"))
+        assert.include(warnings[0], "point")
+        assert.include(warnings[1], "other")
+        assert.include(warnings[0], "value")
+        assert.deepStrictEqual(yield* h.inner.stats, { namespaces: 0, entries: 0, bytes: 0 })
+      })
+    )
+  })
+
+  it.effect("replay: after a restart, the store hit writes the body's Console and log lines again, in order", () =>
     Effect.gen(function* () {
-      const context = sharedStore()
-      let runs = 0
-      const square = DataCache.fn({ name: "square", ttl: "1 hour" }, (n: number) =>
-        Effect.sync(() => {
-          runs++
-          return n * n
+      const h = makeHarness()
+      const lines: Array<string> = []
+      const console: Console.Console = Object.assign(Object.create(globalThis.console), {
+        log: (...args: ReadonlyArray<unknown>) => lines.push(["console", ...args].join(" "))
+      })
+      const logs = captureLogs()
+      const fn = DataCache.fn("chatty", (n: number) =>
+        Effect.gen(function* () {
+          yield* Console.log("computing", n)
+          yield* Effect.logInfo("logged", n)
+          yield* Console.log("done", n)
+          return n * 2
         })
       )
-      const cache = DataCache.layerStore().pipe(Layer.provide(Layer.succeedContext(context)))
-      assert.strictEqual(yield* square(12).pipe(Effect.provide(cache)), 144)
-      const [value, stats] = yield* Effect.all([square(12), square(12), square.stats]).pipe(
-        Effect.map(([a, _, s]) => [a, s] as const),
-        Effect.provide(cache)
-      )
-      assert.strictEqual(value, 144)
-      assert.strictEqual(runs, 1)
-      assert.deepStrictEqual([stats.misses, stats.storeHits, stats.hits], [0, 1, 1])
-      const store = Context.get(context, CacheStore.CacheStore)
-      assert.strictEqual((yield* store.stats).entries, 1)
+      const run = <A, E>(effect: Effect.Effect<A, E, DataCache.DataCache>) =>
+        effect.pipe(Effect.provide(h.cache()), Effect.provideService(Console.Console, console), Effect.provide(logs.layer))
+      assert.strictEqual(yield* run(fn(4)), 8)
+      const first = [...lines]
+      const firstLogs = logs.infos()
+      assert.deepStrictEqual(first, ["console computing 4", "console done 4"])
+      assert.deepStrictEqual(firstLogs, ["Info logged 4"])
+      lines.length = 0
+      logs.lines.length = 0
+      assert.strictEqual(yield* run(fn(4)), 8)
+      assert.deepStrictEqual(lines, first)
+      assert.deepStrictEqual(logs.infos(), firstLogs)
+      assert.strictEqual((yield* run(fn.stats)).storeHits, 0, "stats of a new front")
     })
   )
+
+  describe("secret", () => {
+    it.effect("entries are signed; a front with the same secret reads them", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const { fn, runs } = counted("signed")
+        yield* fn(1).pipe(Effect.provide(h.cache({ secret: SECRET })))
+        const entry = yield* storedBytes(h, h.lastWritten())
+        assert.strictEqual(entry.bytes[7], 1, "the signed flag")
+        assert.strictEqual((yield* fn(1).pipe(Effect.provide(h.cache({ secret: SECRET })))).run, 1)
+        assert.strictEqual(runs.count, 1)
+      })
+    )
+
+    it.effect("a front with another secret, or none, does not use a signed entry: it recomputes", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const { fn } = counted("otherSecret")
+        yield* fn(1).pipe(Effect.provide(h.cache({ secret: SECRET })))
+        assert.strictEqual((yield* fn(1).pipe(Effect.provide(h.cache({ secret: OTHER_SECRET })))).run, 2)
+        assert.strictEqual((yield* fn(1).pipe(Effect.provide(h.cache()))).run, 3)
+        assert.strictEqual((yield* fn(1).pipe(Effect.provide(h.cache({ secret: SECRET })))).run, 1, "its own entry is intact")
+      })
+    )
+
+    it.effect("a signed entry put under the name an unsigned front reads is a miss for it, and the reverse", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const { fn } = counted("swapped")
+        yield* fn(1).pipe(Effect.provide(h.cache({ secret: SECRET })))
+        const signed = h.lastWritten()
+        yield* fn(1).pipe(Effect.provide(h.cache()))
+        const plain = h.lastWritten()
+        assert.notStrictEqual(signed.key, plain.key, "a secret keys the names")
+        const signedBytes = (yield* storedBytes(h, signed)).bytes
+        const plainBytes = (yield* storedBytes(h, plain)).bytes
+        yield* h.inner.set(plain.namespace, plain.key, signedBytes, Infinity)
+        yield* h.inner.set(signed.namespace, signed.key, plainBytes, Infinity)
+        const logs = captureLogs()
+        const a = yield* fn(1).pipe(Effect.provide(h.cache()), Effect.provide(logs.layer))
+        const b = yield* fn(1).pipe(Effect.provide(h.cache({ secret: SECRET })), Effect.provide(logs.layer))
+        assert.deepStrictEqual([a.run, b.run], [3, 4])
+        assert.strictEqual(logs.warnings().length, 2, logs.warnings().join("\n"))
+      })
+    )
+
+    it.effect("a tampered signed entry is a miss: recomputed, warned about once, replaced", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const { fn } = counted("tampered")
+        yield* fn(7).pipe(Effect.provide(h.cache({ secret: SECRET })))
+        const at = h.lastWritten()
+        const entry = yield* storedBytes(h, at)
+        const bytes = entry.bytes.slice()
+        // The last payload byte sits just before the 32-byte signature.
+        bytes[bytes.length - 33]! ^= 0x01
+        yield* h.inner.set(at.namespace, at.key, bytes, entry.expiresAt)
+        const logs = captureLogs()
+        const value = yield* fn(7).pipe(Effect.provide(h.cache({ secret: SECRET })), Effect.provide(logs.layer))
+        assert.deepStrictEqual([value.square, value.run], [49, 2])
+        assert.strictEqual(logs.warnings().length, 1)
+        assert.include(logs.warnings()[0], "signature")
+        assert.strictEqual((yield* fn(7).pipe(Effect.provide(h.cache({ secret: SECRET })))).run, 2, "replaced")
+      })
+    )
+
+    it.effect("a secret from Config.Redacted through a ConfigProvider signs as the same Redacted does", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const { fn } = counted("configSecret")
+        const provider = ConfigProvider.fromUnknown({ RECALL_SECRET: Redacted.value(SECRET) })
+        yield* fn(1).pipe(
+          Effect.provide(h.cache({ secret: Config.Redacted("RECALL_SECRET") })),
+          Effect.provideService(ConfigProvider.ConfigProvider, provider)
+        )
+        assert.strictEqual((yield* storedBytes(h, h.lastWritten())).bytes[7], 1)
+        assert.strictEqual((yield* fn(1).pipe(Effect.provide(h.cache({ secret: SECRET })))).run, 1)
+      })
+    )
+
+    it.effect("a missing Config secret fails the layer with a ConfigError", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const exit = yield* Effect.exit(
+          DataCache.clear.pipe(
+            Effect.provide(h.cache({ secret: Config.Redacted("RECALL_SECRET_UNSET") })),
+            Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromUnknown({}))
+          )
+        )
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasFails(exit.cause), String(exit))
+      })
+    )
+
+    it.effect("a secret shorter than 16 bytes fails the layer, saying so", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const exit = yield* Effect.exit(DataCache.clear.pipe(Effect.provide(h.cache({ secret: Redacted.make("too short") }))))
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isFailure(exit)) assert.include(String(Cause.squash(exit.cause)), "16 bytes")
+        assert.deepStrictEqual(h.calls, {}, "the store was not used")
+      })
+    )
+
+    it.effect("a secret of 16 bytes exactly works", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const { fn } = counted("sixteen")
+        const secret = Redacted.make(new Uint8Array(16).fill(7))
+        yield* fn(1).pipe(Effect.provide(h.cache({ secret })))
+        assert.strictEqual((yield* fn(1).pipe(Effect.provide(h.cache({ secret })))).run, 1)
+      })
+    )
+
+    it("a plain string secret is rejected with InvalidOptionsError", () => {
+      const error = rejection(() => DataCache.layerStore({ secret: "a plain string secret of 32 chars" as never }))
+      assert.strictEqual(error.option, "secret")
+      assert.notInclude(error.message, "a plain string secret of 32 chars", "the secret is not repeated in the error")
+    })
+  })
+
+  describe("cross-process single flight (CacheStore.layerMemory's locks)", () => {
+    it.effect("two front tiers, 25 callers each on one key, a gated body: it runs once; the second waits on the lock and reads", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const started = yield* Deferred.make<void>()
+        const gate = yield* Deferred.make<void>()
+        let runs = 0
+        const fn = DataCache.fn("flight", (n: number) =>
+          Effect.gen(function* () {
+            runs++
+            yield* Deferred.succeed(started, undefined)
+            yield* Deferred.await(gate)
+            return { n, run: runs }
+          })
+        )
+        const a = yield* Layer.build(h.cache())
+        const b = yield* Layer.build(h.cache())
+        const callers = (context: typeof a) =>
+          Effect.forkChild(
+            Effect.all(
+              Array.from({ length: 25 }, () => fn(1)),
+              { concurrency: "unbounded" }
+            ).pipe(Effect.provide(context))
+          )
+        const first = yield* callers(a)
+        yield* Deferred.await(started)
+        const second = yield* callers(b)
+        // The second front found the lock taken and waits for its release.
+        yield* Deferred.await(h.reached("awaitRelease"))
+        yield* TestClock.adjust("30 seconds") // longer than lockTtl: the holder renews its lock
+        assert.strictEqual(runs, 1)
+        yield* Deferred.succeed(gate, undefined)
+        const [xs, ys] = [yield* Fiber.join(first), yield* Fiber.join(second)]
+        assert.strictEqual(runs, 1)
+        for (const value of [...xs, ...ys]) assert.deepStrictEqual(value, { n: 1, run: 1 })
+        const sa = yield* fn.stats.pipe(Effect.provide(a))
+        const sb = yield* fn.stats.pipe(Effect.provide(b))
+        assert.deepStrictEqual([sa.misses, sa.hits, sa.storeHits], [1, 24, 0])
+        assert.deepStrictEqual([sb.misses, sb.hits, sb.storeHits], [0, 24, 1])
+      })
+    )
+
+    it.effect("a store without locks still works: each front computes on its own", () =>
+      Effect.gen(function* () {
+        const h = makeHarness({ locks: false })
+        const { fn, runs } = counted("noLocks")
+        yield* fn(1).pipe(Effect.provide(h.cache()))
+        assert.strictEqual((yield* fn(1).pipe(Effect.provide(h.cache()))).run, 1)
+        assert.strictEqual(runs.count, 1)
+      })
+    )
+  })
+
+  describe("options", () => {
+    it("bad storeTimeout, lockTtl, secret and persist are InvalidOptionsErrors naming the option", () => {
+      for (const storeTimeout of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, "soon", "-5 seconds", {}, null]) {
+        assert.strictEqual(rejection(() => DataCache.layerStore({ storeTimeout: storeTimeout as never })).option, "storeTimeout")
+      }
+      for (const lockTtl of [0, -1, Number.NaN, "forever", "Infinity", true]) {
+        assert.strictEqual(rejection(() => DataCache.layerStore({ lockTtl: lockTtl as never })).option, "lockTtl")
+      }
+      for (const secret of ["plain", 42, { value: "x" }, new Uint8Array(32)]) {
+        assert.strictEqual(rejection(() => DataCache.layerStore({ secret: secret as never })).option, "secret")
+      }
+      for (const persist of ["false", 0, 1, null]) {
+        const error = rejection(() => DataCache.fn({ name: "p", persist: persist as never }, () => Effect.void))
+        assert.strictEqual(error.option, "persist")
+      }
+      assert.include(rejection(() => DataCache.layerStore({ storeTimout: "1 second" } as never)).message, "storeTimeout")
+      assert.strictEqual(rejection(() => DataCache.layerStore({ maxBytes: -1 })).option, "maxBytes")
+    })
+
+    it.effect("good options build", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const { fn } = counted("goodOptions")
+        const cache = h.cache({ storeTimeout: "250 millis", lockTtl: 3000, maxBytes: 1 << 20, sweepInterval: "1 minute", replay: false })
+        assert.strictEqual((yield* fn(3).pipe(Effect.provide(cache))).square, 9)
+      })
+    )
+  })
 })
