@@ -1,0 +1,329 @@
+/**
+ * DataCache over a store that goes wrong: corrupt, truncated and foreign
+ * entries; a store that fails, dies or hangs (a call never fails and never
+ * waits past `storeTimeout`; one warning per outage; the breaker; the
+ * recovery); interrupts during the store read; a layer closing while a write
+ * is in flight.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { DataCache } from "@recall/core"
+import { Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { TestClock } from "effect/testing"
+import { captureLogs, type Harness, makeHarness, storedBytes } from "./fixtures/storeHarness.ts"
+
+/** A body whose value depends on its argument only, so a recomputed entry has the very bytes of the first. */
+const deterministic = (name: string) => {
+  const runs = { count: 0 }
+  const fn = DataCache.fn({ name, ttl: "1 hour" }, (n: number) =>
+    Effect.sync(() => {
+      runs.count++
+      return { n, square: n * n, label: `value ${n}`, frame: new Float64Array([n, n / 3]) }
+    })
+  )
+  return { fn, runs }
+}
+
+/** One call through a new front tier, with its log lines. */
+const restartAndCall = <A>(h: Harness, call: Effect.Effect<A, never, DataCache.DataCache>) =>
+  Effect.gen(function* () {
+    const logs = captureLogs()
+    const value = yield* call.pipe(Effect.provide(h.cache()), Effect.provide(logs.layer))
+    return { value, warnings: logs.warnings(), infos: logs.infos() }
+  })
+
+describe("DataCache.layerStore: entries that do not read", () => {
+  const corruptions: ReadonlyArray<readonly [string, (entry: Uint8Array, other: Uint8Array) => Uint8Array]> = [
+    ["garbage", () => Uint8Array.from({ length: 200 }, (_, i) => (i * 131 + 7) & 0xff)],
+    ["no bytes at all", () => new Uint8Array(0)],
+    ["only the magic number", (entry) => entry.slice(0, 4)],
+    ["the header only", (entry) => entry.slice(0, 96)],
+    ["one byte short", (entry) => entry.slice(0, entry.length - 1)],
+    ["a byte too many", (entry) => Uint8Array.from([...entry, 0])],
+    [
+      "a flipped payload byte",
+      (entry) => {
+        const bytes = entry.slice()
+        bytes[bytes.length - 1]! ^= 0x80
+        return bytes
+      }
+    ],
+    [
+      "another version of the format",
+      (entry) => {
+        const bytes = entry.slice()
+        bytes[4] = 2
+        return bytes
+      }
+    ],
+    ["another function's entry", (_, other) => other]
+  ]
+
+  for (const [label, corrupt] of corruptions) {
+    it.effect(`${label}: a miss, recomputed with the right value, one warning, the entry replaced`, () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const { fn, runs } = deterministic(`corrupt-${label}`)
+        const other = deterministic(`other-${label}`)
+        yield* Effect.all([fn(6), other.fn(6)]).pipe(Effect.provide(h.cache()))
+        const otherAt = h.lastWritten()
+        const at = h.written[0]!
+        const original = yield* storedBytes(h, at)
+        const foreign = yield* storedBytes(h, otherAt)
+        yield* h.inner.set(at.namespace, at.key, corrupt(original.bytes.slice(), foreign.bytes.slice()), original.expiresAt)
+        const { value, warnings } = yield* restartAndCall(h, fn(6))
+        assert.deepStrictEqual(value.label, "value 6")
+        assert.deepStrictEqual(Array.from(value.frame), [6, 2])
+        assert.strictEqual(runs.count, 2, "recomputed")
+        assert.strictEqual(warnings.length, 1, warnings.join("\n"))
+        assert.include(warnings[0], "not used and is deleted")
+        assert.deepStrictEqual((yield* storedBytes(h, at)).bytes, original.bytes, "the entry was written again")
+        const again = yield* restartAndCall(h, fn(6))
+        assert.strictEqual(runs.count, 2, "the replaced entry reads")
+        assert.deepStrictEqual(again.warnings, [])
+      })
+    )
+  }
+
+  it.effect("every single-bit flip at every byte, and every truncation, of an entry is a miss with the right value", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      const { fn, runs } = deterministic("everyByte")
+      yield* fn(3).pipe(Effect.provide(h.cache()))
+      const at = h.lastWritten()
+      const original = (yield* storedBytes(h, at)).bytes
+      const variants: Array<readonly [string, Uint8Array]> = []
+      for (let i = 0; i < original.length; i++) {
+        for (const bit of [0x01, 0x80]) {
+          const bytes = original.slice()
+          bytes[i]! ^= bit
+          variants.push([`bit ${bit} of byte ${i}`, bytes])
+        }
+      }
+      for (let length = 0; length < original.length; length++) variants.push([`truncated to ${length}`, original.slice(0, length)])
+      let expectedRuns = 1
+      for (const [label, bytes] of variants) {
+        yield* h.inner.set(at.namespace, at.key, bytes, Infinity)
+        const { value, warnings } = yield* restartAndCall(h, fn(3))
+        expectedRuns++
+        assert.strictEqual(value.label, "value 3", label)
+        assert.deepStrictEqual(Array.from(value.frame), [3, 1], label)
+        assert.strictEqual(runs.count, expectedRuns, `${label}: recomputed`)
+        assert.strictEqual(warnings.length, 1, `${label}: ${warnings.join("\n")}`)
+        assert.deepStrictEqual((yield* storedBytes(h, at)).bytes, original, `${label}: replaced`)
+      }
+    })
+  )
+})
+
+describe("DataCache.layerStore: a store that fails", () => {
+  it.effect("every operation fails: every call succeeds with its value, storeErrors counts, ONE warning for the outage", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      h.fault = "fail"
+      const logs = captureLogs()
+      const { fn, runs } = deterministic("down")
+      const stats = yield* Effect.gen(function* () {
+        for (let i = 0; i < 20; i++) assert.strictEqual((yield* fn(i % 4)).square, (i % 4) ** 2)
+        yield* fn.invalidate(0)
+        yield* fn.has(1)
+        yield* fn.clear
+        yield* DataCache.clear
+        return yield* fn.stats
+      }).pipe(Effect.provide(h.cache()), Effect.provide(logs.layer))
+      assert.strictEqual(runs.count, 4, "the front tier still works")
+      assert.isAbove(stats.storeErrors, 0)
+      assert.strictEqual(stats.storeWrites, 0)
+      assert.strictEqual(logs.warnings().length, 1, logs.warnings().join("\n"))
+      assert.include(logs.warnings()[0], "logged once per outage")
+      assert.deepStrictEqual(logs.infos(), [], "no recovery was announced: the store never worked")
+    })
+  )
+
+  it.effect("once the store recovers, after the breaker's open duration writes and reads work again, and that is logged once", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      h.fault = "fail"
+      const logs = captureLogs()
+      const { fn, runs } = deterministic("recovers")
+      yield* Effect.gen(function* () {
+        for (let i = 0; i < 10; i++) yield* fn(i)
+        const before = { ...h.calls }
+        yield* fn(100)
+        assert.deepStrictEqual(h.calls, before, "the breaker is open: the store is not called")
+        h.fault = "none"
+        yield* TestClock.adjust("5 seconds")
+        yield* fn(200)
+        const stats = yield* fn.stats
+        assert.strictEqual(stats.storeWrites, 1)
+      }).pipe(Effect.provide(h.cache()), Effect.provide(logs.layer))
+      assert.strictEqual(logs.warnings().length, 1, logs.warnings().join("\n"))
+      assert.strictEqual(logs.infos().length, 1, logs.infos().join("\n"))
+      assert.include(logs.infos()[0], "works again")
+      const after = yield* restartAndCall(h, fn(200))
+      assert.strictEqual(after.value.square, 40_000)
+      assert.strictEqual(runs.count, 12, "200 was read from the store")
+    })
+  )
+
+  it.effect("a store whose operations die is treated as failing", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      h.fault = "die"
+      const { fn, runs } = deterministic("dies")
+      const { value, warnings } = yield* restartAndCall(
+        h,
+        Effect.gen(function* () {
+          const values = [yield* fn(1), yield* fn(2), yield* fn(1)]
+          return { values, stats: yield* fn.stats }
+        })
+      )
+      assert.deepStrictEqual(
+        value.values.map((v) => v.square),
+        [1, 4, 1]
+      )
+      assert.strictEqual(runs.count, 2)
+      assert.isAbove(value.stats.storeErrors, 0)
+      assert.strictEqual(warnings.length, 1, warnings.join("\n"))
+    })
+  )
+
+  it.effect("only writes fail: the call has its value, storeErrors is 1, a restart recomputes", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      h.fault = "fail"
+      h.faultOps.add("set")
+      const { fn, runs } = deterministic("writeFails")
+      const { value, warnings } = yield* restartAndCall(h, Effect.all([fn(2), fn.stats]).pipe(Effect.map(([v, stats]) => ({ v, stats }))))
+      assert.strictEqual(value.v.square, 4)
+      assert.deepStrictEqual([value.stats.storeErrors, value.stats.storeWrites], [1, 0])
+      assert.strictEqual(warnings.length, 1)
+      h.fault = "none"
+      yield* restartAndCall(h, fn(2))
+      assert.strictEqual(runs.count, 2)
+    })
+  )
+
+  it.effect("a get that never returns: the call returns the computed value after storeTimeout, not before", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      h.fault = "hang"
+      h.faultOps.add("get")
+      const { fn, runs } = deterministic("hangs")
+      const logs = captureLogs()
+      const call = yield* Effect.forkChild(fn(9).pipe(Effect.provide(h.cache()), Effect.provide(logs.layer)))
+      yield* Deferred.await(h.reached("get"))
+      yield* TestClock.adjust(4_999)
+      assert.isUndefined(call.pollUnsafe(), "still waiting on the store 1 ms before the timeout")
+      yield* TestClock.adjust(1)
+      assert.strictEqual((yield* Fiber.join(call)).square, 81)
+      assert.strictEqual(runs.count, 1)
+      assert.strictEqual(logs.warnings().length, 1)
+    })
+  )
+
+  it.effect("every operation hangs, storeTimeout 1 second: calls return, and closing the layer is bounded too", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      h.fault = "hang"
+      const { fn } = deterministic("allHang")
+      const call = yield* Effect.forkChild(
+        Effect.all([fn(1), fn(1), fn(2)], { concurrency: "unbounded" }).pipe(Effect.provide(h.cache({ storeTimeout: "1 second" })))
+      )
+      // Read, lock, write at close: each one timeout at most.
+      for (let i = 0; i < 10 && call.pollUnsafe() === undefined; i++) yield* TestClock.adjust("1 second")
+      const values = yield* Fiber.join(call)
+      assert.deepStrictEqual(
+        values.map((v) => v.square),
+        [1, 1, 4]
+      )
+    })
+  )
+})
+
+describe("DataCache.layerStore: interrupts and closing", () => {
+  it.effect("callers interrupted during the store read: the computation goes on, and the next caller gets the value", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      h.gate = yield* Deferred.make<void>()
+      h.fault = "gate"
+      h.faultOps.add("get")
+      const { fn, runs } = deterministic("interruptRead")
+      const a = yield* Layer.build(h.cache())
+      const callers = yield* Effect.forkChild(
+        Effect.all(
+          Array.from({ length: 10 }, () => fn(5)),
+          { concurrency: "unbounded" }
+        ).pipe(Effect.provide(a))
+      )
+      yield* Deferred.await(h.reached("get"))
+      yield* Fiber.interrupt(callers)
+      yield* Deferred.succeed(h.gate!, undefined)
+      assert.strictEqual((yield* fn(5).pipe(Effect.provide(a))).square, 25)
+      assert.strictEqual(runs.count, 1)
+      h.fault = "none"
+      yield* restartAndCall(h, fn(5))
+      assert.strictEqual(runs.count, 1, "the interrupted callers' computation wrote the entry")
+    })
+  )
+
+  it.effect("closing the layer while a write is in flight waits for it: the write lands, and a restarted front reads it", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      h.gate = yield* Deferred.make<void>()
+      h.fault = "gate"
+      h.faultOps.add("set")
+      const { fn, runs } = deterministic("closeWhileWriting")
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(h.cache(), scope)
+      assert.strictEqual((yield* fn(4).pipe(Effect.provide(context))).square, 16, "the caller does not wait for the write")
+      yield* Deferred.await(h.reached("set"))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      yield* Effect.yieldNow
+      assert.isUndefined(closing.pollUnsafe(), "the close waits for the write")
+      yield* Deferred.succeed(h.gate!, undefined)
+      yield* Fiber.join(closing)
+      assert.strictEqual((yield* h.inner.stats).entries, 1)
+      h.fault = "none"
+      yield* restartAndCall(h, fn(4))
+      assert.strictEqual(runs.count, 1)
+    })
+  )
+
+  it.effect("closing the layer while a write hangs ends after storeTimeout", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      h.fault = "hang"
+      h.faultOps.add("set")
+      const { fn } = deterministic("closeWhileHanging")
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(h.cache(), scope)
+      yield* fn(4).pipe(Effect.provide(context))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust(4_999)
+      assert.isUndefined(closing.pollUnsafe())
+      yield* TestClock.adjust(1)
+      yield* Fiber.join(closing)
+      assert.strictEqual((yield* h.inner.stats).entries, 0)
+    })
+  )
+
+  it.effect("invalidate while a write is in flight: the late write does not land after it", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      h.gate = yield* Deferred.make<void>()
+      h.fault = "gate"
+      h.faultOps.add("set")
+      const { fn, runs } = deterministic("invalidateWhileWriting")
+      const context = yield* Layer.build(h.cache())
+      yield* fn(4).pipe(Effect.provide(context))
+      yield* Deferred.await(h.reached("set"))
+      const invalidating = yield* Effect.forkChild(fn.invalidate(4).pipe(Effect.provide(context)))
+      yield* Deferred.succeed(h.gate!, undefined)
+      yield* Fiber.join(invalidating)
+      assert.strictEqual((yield* h.inner.stats).entries, 0)
+      h.fault = "none"
+      yield* restartAndCall(h, fn(4))
+      assert.strictEqual(runs.count, 2)
+    })
+  )
+})
