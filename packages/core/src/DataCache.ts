@@ -469,7 +469,7 @@ export interface StoreLayerOptions extends LayerOptions {
    * of entries with it, so that an entry written or changed by anyone
    * without the secret is a miss, and nobody who controls arguments can
    * craft a name that collides with another call's. At least 16 bytes; a
-   * `Config` (`Config.redacted("RECALL_SECRET")`) is read when the layer is
+   * `Config` (`Config.Redacted("RECALL_SECRET")`) is read when the layer is
    * built. Every process that shares the store needs the same secret: an
    * entry signed with another is a miss (recomputed, not an error).
    *

@@ -260,7 +260,7 @@ export const storeLayerOptions = (
     reject(
       where,
       "secret",
-      `must be a Redacted (Redacted.make("...")) or a Config of one (Config.redacted("RECALL_SECRET")), got ${describeInput(secret)}: ` +
+      `must be a Redacted (Redacted.make("...")) or a Config of one (Config.Redacted("RECALL_SECRET")), got ${typeof secret === "string" ? `a string of ${secret.length} characters` : describeType(secret)}: ` +
         "a plain string would show up in logs."
     )
   }
