@@ -234,7 +234,7 @@ const encoder = new Utf8Encoder()
 const SIGNING_PURPOSE = encoder.encode("recall entry signature, format 1")
 
 /**
- * A key for one purpose from a store secret (a string, as `Config.redacted`
+ * A key for one purpose from a store secret (a string, as `Config.Redacted`
  * gives it, or bytes; at least 16 bytes): HMAC-SHA-256(secret, purpose).
  * Signing entries, naming them and keying the digests of `Redacted`
  * arguments each use their own key, all from the one secret.
@@ -271,7 +271,7 @@ export const NAMING_PURPOSE = encoder.encode("recall entry names, format 1")
 export const REDACTED_PURPOSE = encoder.encode("recall redacted digests, format 1")
 
 /**
- * The signing key of a store secret (a string, as `Config.redacted` gives
+ * The signing key of a store secret (a string, as `Config.Redacted` gives
  * it, or bytes; at least 16 bytes): HMAC-SHA-256(secret, purpose), so the
  * signing key is not the key that names entries, though both come from the
  * one secret.
