@@ -21,17 +21,12 @@ export const session = DataCache.fn({ name: "session", persist: false }, (id: st
 
 /** The two tiers: a memory front of at most 64 MB, over the store, with signed entries. */
 const cacheOver = (store: Layer.Layer<CacheStore.CacheStore>) =>
-  DataCache.layerStore({ maxBytes: 64 * 1024 * 1024, secret: Redacted.make("a secret of at least 16 bytes") }).pipe(
-    Layer.provide(store)
-  )
+  DataCache.layerStore({ maxBytes: 64 * 1024 * 1024, secret: Redacted.make("a secret of at least 16 bytes") }).pipe(Layer.provide(store))
 
 export const program = Effect.gen(function* () {
   // One store, two "runs" of the program: each run builds its own DataCache layer.
   const store = Layer.succeedContext(yield* Layer.build(CacheStore.layerMemory()))
   const first = yield* Effect.provide(loadReport("2026-11"), cacheOver(store))
-  const second = yield* Effect.provide(
-    Effect.all({ report: loadReport("2026-11"), stats: loadReport.stats }),
-    cacheOver(store)
-  )
+  const second = yield* Effect.provide(Effect.all({ report: loadReport("2026-11"), stats: loadReport.stats }), cacheOver(store))
   return { first, second: second.report, storeHits: second.stats.storeHits, computed }
 }).pipe(Effect.scoped)

@@ -3,8 +3,8 @@
  * cached functions, each one a test that runs in `npm test`.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import { DataCache } from "@recall/core"
-import { Effect, Fiber } from "effect"
+import { CacheStore, DataCache } from "@recall/core"
+import { Effect, Fiber, Layer } from "effect"
 import * as TestClock from "effect/testing/TestClock"
 
 // The code under test: a report that loads its rows through a cached function.
@@ -66,5 +66,19 @@ layer(DataCache.layerMemory())("one cache for a block", (it) => {
       assert.isTrue(yield* loadRows.has("Tromsø"))
       assert.strictEqual(yield* report("Tromsø"), "Tromsø: 1 rows")
     })
+  )
+  // 5. Over a store: one store per test, shared by two DataCache layers (a restart, or two processes).
+  it.effect("a restart is served from the store", () =>
+    Effect.gen(function* () {
+      const store = Layer.succeedContext(yield* Layer.build(CacheStore.layerMemory()))
+      const cache = () => DataCache.layerStore().pipe(Layer.provide(store))
+      const first = yield* Effect.forkChild(Effect.provide(loadRows("Tromsø"), cache()))
+      yield* TestClock.adjust("2 seconds")
+      const rows = yield* Fiber.join(first)
+      // A new front tier over the same store: a store hit, the body does not run.
+      const again = yield* Effect.provide(Effect.all([loadRows("Tromsø"), loadRows.stats]), cache())
+      assert.deepStrictEqual(again[0], rows)
+      assert.deepStrictEqual([again[1].storeHits, again[1].misses], [1, 0])
+    }).pipe(Effect.scoped)
   )
 })

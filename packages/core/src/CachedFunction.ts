@@ -582,7 +582,8 @@ export class InvalidOptionsError extends Schema.TaggedError<InvalidOptionsError>
     // The body is no option: its mistakes read as such.
     return this.option === "body"
       ? `Invalid body of cached function ${this.functionName}: ${this.reason}`
-      : `Invalid option \`${this.option}\` for cached function ${this.functionName}: ${this.reason}`
+      : // A layer's options name the layer (`DataCache.layerStore`), not a cached function.
+        `Invalid option \`${this.option}\` for ${/^(DataCache|ResourceCache)\.layer/.test(this.functionName) ? "" : "cached function "}${this.functionName}: ${this.reason}`
   }
 }
 

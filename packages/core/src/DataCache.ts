@@ -557,7 +557,7 @@ export const layerStore = <const O extends StoreLayerOptions = {}>(
         breaker,
         timeout: Duration.millis(checked.timeoutMillis),
         lockMillis: checked.lockMillis,
-        down: false,
+        down: new Set(),
         writes: new Set(),
         scope: yield* Effect.scope
       }

@@ -512,10 +512,32 @@ describe("DataCache.layerStore", () => {
       })
     )
 
-    it.effect("a secret shorter than 16 bytes fails the layer, saying so", () =>
+    it.effect("a secret shorter than 16 bytes is refused by layerStore itself, naming the option", () =>
+      Effect.sync(() => {
+        const h = makeHarness()
+        const error = (() => {
+          try {
+            h.cache({ secret: Redacted.make("too short") })
+          } catch (e) {
+            return e
+          }
+        })()
+        assert.instanceOf(error, DataCache.InvalidOptionsError)
+        assert.strictEqual((error as DataCache.InvalidOptionsError).option, "secret")
+        assert.include((error as DataCache.InvalidOptionsError).message, "at least 16 bytes, got 9")
+        assert.deepStrictEqual(h.calls, {}, "the store was not used")
+      })
+    )
+
+    it.effect("a short secret from Config fails the layer when it is built, saying so", () =>
       Effect.gen(function* () {
         const h = makeHarness()
-        const exit = yield* Effect.exit(DataCache.clear.pipe(Effect.provide(h.cache({ secret: Redacted.make("too short") }))))
+        const exit = yield* Effect.exit(
+          DataCache.clear.pipe(
+            Effect.provide(h.cache({ secret: Config.Redacted("SHORT_SECRET") })),
+            Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromUnknown({ SHORT_SECRET: "too short" }))
+          )
+        )
         assert.isTrue(Exit.isFailure(exit))
         if (Exit.isFailure(exit)) assert.include(String(Cause.squash(exit.cause)), "16 bytes")
         assert.deepStrictEqual(h.calls, {}, "the store was not used")

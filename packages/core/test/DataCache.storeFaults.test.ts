@@ -139,6 +139,23 @@ describe("DataCache.layerStore: a store that fails", () => {
     })
   )
 
+  it.effect("a read-only store (reads work, writes and locks fail) is one outage: one warning, no false recovery", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      h.fault = "fail"
+      for (const op of ["set", "delete", "acquire", "renew", "release", "awaitRelease"]) h.faultOps.add(op)
+      const logs = captureLogs()
+      const { fn, runs } = deterministic("readOnly")
+      yield* Effect.gen(function* () {
+        for (let i = 0; i < 8; i++) assert.strictEqual((yield* fn(i)).square, i ** 2)
+      }).pipe(Effect.provide(h.cache()), Effect.provide(logs.layer))
+      assert.strictEqual(runs.count, 8)
+      assert.isAbove(h.calls.get ?? 0, 0, "reads reached the store")
+      assert.strictEqual(logs.warnings().length, 1, logs.warnings().join("\n"))
+      assert.deepStrictEqual(logs.infos(), [], "successful reads do not end an outage of writes")
+    })
+  )
+
   it.effect("once the store recovers, after the breaker's open duration writes and reads work again, and that is logged once", () =>
     Effect.gen(function* () {
       const h = makeHarness()

@@ -61,8 +61,13 @@ export interface Tier {
   readonly timeout: Duration.Duration
   /** How long a computing process holds the store's lock before it must renew it. */
   readonly lockMillis: number
-  /** An outage was logged and has not ended yet. */
-  down: boolean
+  /**
+   * The kinds of operation ({@link kindOf}) failing now. An outage starts
+   * when the first kind fails (logged once) and ends when every failing kind
+   * works again (logged once): a read-only store, whose reads work while its
+   * writes and locks fail, is one outage, not one per read.
+   */
+  readonly down: Set<OperationKind>
   /** Writes in flight (and their lock releases): closing the layer waits for them. */
   readonly writes: Set<Fiber.Fiber<void>>
   /** The layer's scope, which the writes outlive until it closes. */
@@ -145,7 +150,7 @@ export const guarded = <A>(
 ): Effect.Effect<A | typeof failed> =>
   // Interruptible, so that the timeout can stop it even where its caller is not (invalidate, a write's fiber).
   tier.breaker.execute(Effect.timeout(Effect.interruptible(effect), timeout), { key: BREAKER_KEY }).pipe(
-    Effect.tap(() => (tier.down ? recovered(tier) : Effect.void)),
+    Effect.tap(() => (tier.down.has(kindOf(operation)) ? recovered(tier, kindOf(operation)) : Effect.void)),
     Effect.catchCause((cause) => {
       if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
       const error = Cause.squash(cause)
@@ -154,8 +159,9 @@ export const guarded = <A>(
         return Effect.succeed(failed)
       }
       table?.record("storeError")
-      if (tier.down) return Effect.succeed(failed)
-      tier.down = true
+      const started = tier.down.size === 0
+      tier.down.add(kindOf(operation))
+      if (!started) return Effect.succeed(failed)
       return Effect.as(
         Effect.logWarning(
           `recall: the cache store failed to ${operation} (${describe(cause)}); calls compute and return their values without it, ` +
@@ -166,12 +172,17 @@ export const guarded = <A>(
     })
   ) as Effect.Effect<A | typeof failed>
 
-const recovered = (tier: Tier): Effect.Effect<void> =>
+const recovered = (tier: Tier, kind: OperationKind): Effect.Effect<void> =>
   Effect.suspend(() => {
-    if (!tier.down) return Effect.void
-    tier.down = false
+    if (!tier.down.delete(kind) || tier.down.size > 0) return Effect.void
     return Effect.logInfo("recall: the cache store works again; the store tier is back")
   })
+
+/** What an outage is about: a store may fail its writes (read-only, full) or its locks while it still reads. @internal */
+export type OperationKind = "reads" | "writes" | "locks"
+
+const kindOf = (operation: string): OperationKind =>
+  operation.includes("lock") ? "locks" : operation.startsWith("read") ? "reads" : "writes"
 
 /** A value read from the store: what the table keeps, the reader's value, the output to replay, and its times. @internal */
 export interface Found<A, S> {

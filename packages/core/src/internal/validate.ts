@@ -264,12 +264,30 @@ export const storeLayerOptions = (
         "a plain string would show up in logs."
     )
   }
+  if (Redacted.isRedacted(secret)) {
+    const raw = Redacted.value(secret)
+    const bytes = typeof raw === "string" ? utf8Length(raw) : raw instanceof Uint8Array ? raw.byteLength : -1
+    if (bytes < 0) reject(where, "secret", `must hold a string or a Uint8Array, got ${describeType(raw)}.`)
+    if (bytes < 16) {
+      reject(where, "secret", `must be at least 16 bytes, got ${bytes}: use a random string of 32 characters or more.`)
+    }
+  }
   return {
     ...layer,
     timeoutMillis: finite("storeTimeout", options?.storeTimeout, 5_000),
     lockMillis: finite("lockTtl", options?.lockTtl, 10_000),
     secret
   }
+}
+
+/** The UTF-8 length of a string, without an encoder (core builds without DOM or Node types). */
+const utf8Length = (text: string): number => {
+  let bytes = 0
+  for (const char of text) {
+    const code = char.codePointAt(0)!
+    bytes += code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4
+  }
+  return bytes
 }
 
 const reject = (functionName: string, option: string, reason: string): never => {
