@@ -2,7 +2,9 @@
  * `NodeCacheStore` is recall's disk store: a {@link CacheStore.CacheStore}
  * in a directory, on Effect's `FileSystem` (`@effect/platform-node`), that
  * several processes of one machine share: they write, read and prune it at
- * once, and compute a key once between them (the store offers locks).
+ * once, and compute a key once between them (the store offers locks). It
+ * also has the Redis store ({@link layerRedis}), shared by the processes of
+ * many machines; its contract is on `layerRedis`.
  *
  * **Layout**
  *
@@ -71,6 +73,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as PlatformError from "effect/PlatformError"
 import * as UserDirectories from "effect/persistence/UserDirectories"
+import type * as Scope from "effect/Scope"
+import * as RedisStore from "./internal/redisStore.ts"
 
 // ---------------------------------------------------------------------------
 // Options
@@ -928,3 +932,159 @@ export const configuredDirectory: Effect.Effect<string, Config.ConfigError | Cac
     )
   )
 })
+
+// ---------------------------------------------------------------------------
+// Redis
+// ---------------------------------------------------------------------------
+
+/**
+ * A node-redis client (`createClient` of the `redis` package), whatever its
+ * modules, scripts and protocol.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type RedisClient = RedisStore.RedisClient
+
+/**
+ * A node-redis cluster client (`createCluster` of the `redis` package).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type RedisClusterClient = RedisStore.RedisClusterClient
+
+/**
+ * Options of {@link layerRedis}.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RedisOptions {
+  /**
+   * Where Redis is, when the store makes its own client: `redis://` (or
+   * `rediss://` for TLS), with a user and password for ACL users
+   * (`redis://app:secret@cache.internal:6379/0`) and a database number.
+   * Ignored when `client` is given.
+   *
+   * Default: `redis://127.0.0.1:6379`.
+   */
+  readonly url?: string | undefined
+  /**
+   * A node-redis client or cluster client to use instead of making one: for
+   * a Redis Cluster, TLS certificates, sockets, or anything else node-redis's
+   * options do. The store uses it as it is and never closes it (it is
+   * yours); one that is not open yet is connected (in the background).
+   * Give a client that reconnects (node-redis's default) so the store serves
+   * again once Redis is back.
+   *
+   * Default: a client of the store's own, made from `url`, that fails its
+   * commands at once while disconnected (no offline queue) and reconnects
+   * forever (at most a second apart), closed with the layer.
+   */
+  readonly client?: RedisClient | RedisClusterClient | undefined
+  /**
+   * The first part of every key (`<prefix>:{<namespace hash>}:...`), so that
+   * several stores (apps, environments) share one Redis apart: `clearAll`,
+   * `list` and `stats` see only their own prefix. No braces (they would
+   * change the keys' hash tags).
+   *
+   * Default: `recall`.
+   */
+  readonly prefix?: string | undefined
+}
+
+/**
+ * The Redis store as a scoped effect: what {@link layerRedis} builds. Fails
+ * only for a prefix with braces; a Redis that is down fails operations, not
+ * this.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeRedis = (options: RedisOptions = {}): Effect.Effect<CacheStore.Service, CacheStore.CacheStoreError, Scope.Scope> =>
+  RedisStore.make(options)
+
+/**
+ * A store in Redis (or a Redis Cluster) that the processes of many machines
+ * share, over node-redis (the `redis` package, which `@effect/platform-node`
+ * brings): binary values, TTL as Redis expiry, `clearAll` and `list` by
+ * `SCAN` (never `KEYS`), and locks, so that replicas compute each key once
+ * between them.
+ *
+ * **Details**
+ *
+ * - Keys: `<prefix>:{<namespace hash>}:e:<key hash>` (an entry: a 32-byte
+ *   header with `writtenAt` and `expiresAt`, the namespace and the key, then
+ *   the bytes), `...:i` and `...:m` (the namespace's index: a sorted set by
+ *   expiry and a hash of each entry's times and size, and the namespace's
+ *   name), `...:l:<key hash>` (a lock). Hashes are the first 32 hex digits
+ *   of SHA-256, so no argument text is in a key name. The namespace is the
+ *   hash tag: an entry, its lock and its namespace's index are on one slot
+ *   of a cluster, and every script runs on one node.
+ * - `set` writes the entry and its index in one script, with `PX` the time
+ *   left until `expiresAt` (none for `Infinity`). `get` checks `expiresAt`
+ *   on Effect's `Clock` too, so no expired entry is returned even when Redis
+ *   has not dropped it yet, and a hash collision reads as a miss.
+ * - `list` and `stats` find namespaces by `SCAN` on every master, then read
+ *   each index (dropping what expired, or what Redis evicted); `clearAll`
+ *   scans the same way and deletes the entries and indexes of this prefix.
+ * - Locks: `acquire` is `SET NX PX` in effect (a script: the lock's value
+ *   also records its expiry on the holder's `Clock`, and a lock past it is
+ *   taken over even before Redis drops it); `renew` and `release` are
+ *   check-and-set and check-and-delete scripts on the holder's token;
+ *   `release` publishes on the lock's channel, and `awaitRelease` waits for
+ *   that message, the lock's expiry, or the timeout, and polls (every 10 ms
+ *   at first, at most every 250 ms) in case a message is missed or a holder
+ *   crashed.
+ * - Redis down, unreachable or restarted: operations fail with
+ *   `CacheStoreError` (at once, while the client reconnects) and work again
+ *   when Redis is back; building the layer never waits for Redis.
+ *
+ * **Gotchas**
+ *
+ * - Lock expiry is on each process's clock as well as Redis's: keep the
+ *   machines' clocks synchronised (NTP). A clock ahead by s takes over
+ *   locks s early, which costs a computation twice, never a wrong value.
+ * - Redis evicting keys (`maxmemory-policy`) is fine: an evicted entry is a
+ *   miss. A Redis without persistence loses the cache on restart, which is
+ *   only a cold cache.
+ *
+ * @example
+ * ```ts
+ * import { CacheStore, NodeCacheStore } from "@recall/node"
+ * import { Effect, Option } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* CacheStore.CacheStore
+ *   yield* store.set("report:1f2e", "c0ffee", new Uint8Array([1, 2, 3]), Date.now() + 60_000)
+ *   return Option.map(yield* store.get("report:1f2e", "c0ffee"), (entry) => entry.bytes)
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(NodeCacheStore.layerRedis({ url: "redis://127.0.0.1:6379", prefix: "my-app" }))))
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerRedis = (options: RedisOptions = {}): Layer.Layer<CacheStore.CacheStore, CacheStore.CacheStoreError> =>
+  Layer.effect(CacheStore.CacheStore, makeRedis(options))
+
+/**
+ * The Redis store at `RECALL_REDIS_URL` (default `redis://127.0.0.1:6379`)
+ * with the key prefix `RECALL_REDIS_PREFIX` (default `recall`), from
+ * Effect's `Config` (the environment by default).
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerRedisConfig = (
+  options: Omit<RedisOptions, "url" | "prefix"> = {}
+): Layer.Layer<CacheStore.CacheStore, Config.ConfigError | CacheStore.CacheStoreError> =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const url = yield* Config.option(Config.String("RECALL_REDIS_URL"))
+      const prefix = yield* Config.option(Config.String("RECALL_REDIS_PREFIX"))
+      return layerRedis({ ...options, url: Option.getOrUndefined(url), prefix: Option.getOrUndefined(prefix) })
+    })
+  )

@@ -1,12 +1,13 @@
 /**
  * `@recall/node`: the Node.js side of recall.
  *
- * The disk store (`NodeCacheStore.layerFileSystem`) is here, and the
- * `recall` command over it (the package's `bin`; its commands are the
- * module `@recall/node/RecallCommand`, not re-exported here so that programs
- * do not load `effect/cli`); planned (see the shared design, section 5): the
- * Redis store (`NodeCacheStore.layerRedis`). It re-exports the core, so
- * programs can depend on `@recall/node` alone.
+ * The disk store (`NodeCacheStore.layerFileSystem`) and the Redis store
+ * (`NodeCacheStore.layerRedis`, over node-redis, loaded only when a store
+ * makes its own client) are here, and the `recall` command over the disk
+ * store (the package's `bin`; its commands are the module
+ * `@recall/node/RecallCommand`, not re-exported here so that programs do not
+ * load `effect/cli`). It re-exports the core, so programs can depend on
+ * `@recall/node` alone.
  *
  * @since 0.1.0
  */
@@ -14,7 +15,8 @@ export * from "@recall/core"
 
 /**
  * The disk store: a `CacheStore` in a directory that the processes of one
- * machine share (atomic writes, TTL and size bounds on disk, locks).
+ * machine share (atomic writes, TTL and size bounds on disk, locks); and
+ * the Redis store, shared by the processes of many machines (`layerRedis`).
  *
  * @since 0.1.0
  */

@@ -1,0 +1,646 @@
+/**
+ * The Redis store behind `NodeCacheStore.layerRedis`: a CacheStore over a
+ * node-redis client or cluster client. The contract and the key layout are
+ * documented on `layerRedis` (NodeCacheStore.ts) and in docs/stores.md.
+ *
+ * @internal
+ */
+import { createHash, randomBytes } from "node:crypto"
+import * as CacheStore from "@recall/core/CacheStore"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type { RedisClientType, RedisClusterType } from "redis"
+
+/** A node-redis client (`createClient`), whatever its modules, scripts and protocol. */
+export type RedisClient = RedisClientType<any, any, any, any, any>
+/** A node-redis cluster client (`createCluster`). */
+export type RedisClusterClient = RedisClusterType<any, any, any, any, any>
+
+export interface Options {
+  readonly url?: string | undefined
+  readonly client?: RedisClient | RedisClusterClient | undefined
+  readonly prefix?: string | undefined
+}
+
+// ---------------------------------------------------------------------------
+// Entry values
+// ---------------------------------------------------------------------------
+
+// An entry's value: a 32-byte header, the namespace and the key (UTF-8),
+// zeros up to a multiple of 8 bytes, then the payload.
+//   0  magic "RRS1"
+//   4  namespace byte length, u32 LE
+//   8  key byte length, u32 LE
+//  12  zero
+//  16  writtenAt, f64 LE (epoch ms)
+//  24  expiresAt, f64 LE (epoch ms; Infinity never)
+const MAGIC = 0x31535252 // "RRS1" little-endian
+const HEADER_BYTES = 32
+const payloadStart = (namesLength: number): number => Math.ceil((HEADER_BYTES + namesLength) / 8) * 8
+const encoder = new TextEncoder()
+
+const packEntry = (namespace: string, key: string, bytes: Uint8Array, writtenAt: number, expiresAt: number): Buffer => {
+  const ns = encoder.encode(namespace)
+  const k = encoder.encode(key)
+  const start = payloadStart(ns.byteLength + k.byteLength)
+  const out = Buffer.alloc(start + bytes.byteLength)
+  out.writeUInt32LE(MAGIC, 0)
+  out.writeUInt32LE(ns.byteLength, 4)
+  out.writeUInt32LE(k.byteLength, 8)
+  out.writeDoubleLE(writtenAt, 16)
+  out.writeDoubleLE(expiresAt, 24)
+  out.set(ns, HEADER_BYTES)
+  out.set(k, HEADER_BYTES + ns.byteLength)
+  out.set(bytes, start)
+  return out
+}
+
+/** The entry in a value, if it is one of this namespace and key. */
+const unpackEntry = (value: Buffer, namespace: string, key: string): CacheStore.StoredEntry | undefined => {
+  if (value.byteLength < HEADER_BYTES || value.readUInt32LE(0) !== MAGIC) return undefined
+  const nsLength = value.readUInt32LE(4)
+  const keyLength = value.readUInt32LE(8)
+  const start = payloadStart(nsLength + keyLength)
+  if (start > value.byteLength) return undefined
+  const ns = value.toString("utf8", HEADER_BYTES, HEADER_BYTES + nsLength)
+  const k = value.toString("utf8", HEADER_BYTES + nsLength, HEADER_BYTES + nsLength + keyLength)
+  // Names are hashed into keys: a collision reads as a miss, never as another key's value.
+  if (ns !== namespace || k !== key) return undefined
+  const payload = value.subarray(start)
+  // The reply is the caller's (no later operation writes to it); a copy only to align it for any typed array.
+  const bytes =
+    payload.byteOffset % 8 === 0 ? new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength) : new Uint8Array(payload)
+  return { bytes, writtenAt: value.readDoubleLE(16), expiresAt: value.readDoubleLE(24) }
+}
+
+// ---------------------------------------------------------------------------
+// Scripts
+// ---------------------------------------------------------------------------
+
+interface Script {
+  readonly source: string
+  readonly sha: string
+}
+
+const script = (source: string): Script => ({ source, sha: createHash("sha1").update(source).digest("hex") })
+
+// Index fields are a key's hash (32 hex digits); the namespace's own name is kept under this one.
+const NAMESPACE_FIELD = "@namespace"
+
+/**
+ * Drops index members that expired at `now` (on the caller's clock), with
+ * their entries: at most `limit` of them. `idx`, `meta`, the entry prefix.
+ */
+const PRUNE = `
+local function prune(idx, meta, entries, now, limit)
+  local gone = redis.call("ZRANGEBYSCORE", idx, "-inf", now, "LIMIT", 0, limit)
+  for i = 1, #gone do
+    redis.call("DEL", entries .. gone[i])
+    redis.call("HDEL", meta, gone[i])
+  end
+  for i = 1, #gone, 1000 do redis.call("ZREM", idx, unpack(gone, i, math.min(i + 999, #gone))) end
+  if redis.call("HLEN", meta) <= 1 then redis.call("DEL", meta, idx) end
+end
+`
+
+/** KEYS: entry, index, meta. ARGV: value, px ("" never), field, "writtenAt expiresAt bytes", namespace, score, now, entry prefix. */
+const SET = script(`${PRUNE}
+if ARGV[2] == "" then redis.call("SET", KEYS[1], ARGV[1]) else redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2]) end
+redis.call("ZADD", KEYS[2], ARGV[6], ARGV[3])
+redis.call("HSET", KEYS[3], ARGV[3], ARGV[4], "${NAMESPACE_FIELD}", ARGV[5])
+prune(KEYS[2], KEYS[3], ARGV[8], ARGV[7], 64)
+return 1`)
+
+/** KEYS: entry, index, meta. ARGV: field. */
+const DELETE = script(`
+redis.call("DEL", KEYS[1])
+redis.call("ZREM", KEYS[2], ARGV[1])
+redis.call("HDEL", KEYS[3], ARGV[1])
+if redis.call("HLEN", KEYS[3]) <= 1 then redis.call("DEL", KEYS[3], KEYS[2]) end
+return 1`)
+
+/** KEYS: index, meta. ARGV: entry prefix. */
+const CLEAR_NAMESPACE = script(`
+local fields = redis.call("ZRANGE", KEYS[1], 0, -1)
+for i = 1, #fields do redis.call("DEL", ARGV[1] .. fields[i]) end
+redis.call("DEL", KEYS[1], KEYS[2])
+return #fields`)
+
+/**
+ * KEYS: index, meta. ARGV: now, entry prefix. Prunes what expired (and
+ * index members whose entries Redis dropped itself), then returns the
+ * namespace's name and each live entry's "writtenAt expiresAt bytes".
+ */
+const LIST = script(`${PRUNE}
+prune(KEYS[1], KEYS[2], ARGV[2], ARGV[1], 1000000)
+local name = redis.call("HGET", KEYS[2], "${NAMESPACE_FIELD}")
+if not name then return {} end
+local out = { name }
+local fields = redis.call("ZRANGE", KEYS[1], 0, -1)
+local dropped = {}
+for i = 1, #fields do
+  if redis.call("EXISTS", ARGV[2] .. fields[i]) == 1 then
+    local meta = redis.call("HGET", KEYS[2], fields[i])
+    if meta then out[#out + 1] = meta end
+  else
+    dropped[#dropped + 1] = fields[i]
+  end
+end
+for i = 1, #dropped do redis.call("HDEL", KEYS[2], dropped[i]) end
+for i = 1, #dropped, 1000 do redis.call("ZREM", KEYS[1], unpack(dropped, i, math.min(i + 999, #dropped))) end
+if #out == 1 then redis.call("DEL", KEYS[1], KEYS[2]) return {} end
+return out`)
+
+// A lock's value: "<token>|<expiresAt on the holder's Clock>", with a Redis expiry (PX) too.
+const LOCK_STATE = `
+local function holder(value)
+  if not value then return nil, nil end
+  local sep = string.find(value, "|", 1, true)
+  if not sep then return "", 0 end
+  return string.sub(value, 1, sep - 1), tonumber(string.sub(value, sep + 1)) or 0
+end
+`
+
+/** KEYS: lock. ARGV: token, expiresAt, px ("" none), now. 1 when taken. */
+const ACQUIRE = script(`${LOCK_STATE}
+local token, expiresAt = holder(redis.call("GET", KEYS[1]))
+if token and expiresAt > tonumber(ARGV[4]) then return 0 end
+if ARGV[3] == "" then redis.call("SET", KEYS[1], ARGV[1] .. "|" .. ARGV[2])
+else redis.call("SET", KEYS[1], ARGV[1] .. "|" .. ARGV[2], "PX", ARGV[3]) end
+return 1`)
+
+/** KEYS: lock. ARGV: token, expiresAt, px ("" none), now. 1 when renewed. */
+const RENEW = script(`${LOCK_STATE}
+local token, expiresAt = holder(redis.call("GET", KEYS[1]))
+if token ~= ARGV[1] or expiresAt <= tonumber(ARGV[4]) then return 0 end
+if ARGV[3] == "" then redis.call("SET", KEYS[1], ARGV[1] .. "|" .. ARGV[2])
+else redis.call("SET", KEYS[1], ARGV[1] .. "|" .. ARGV[2], "PX", ARGV[3]) end
+return 1`)
+
+/** KEYS: lock. ARGV: token, channel. Deletes the lock if it is the token's and tells the waiters. */
+const RELEASE = script(`${LOCK_STATE}
+local token = holder(redis.call("GET", KEYS[1]))
+if token ~= ARGV[1] then return 0 end
+redis.call("DEL", KEYS[1])
+redis.call("PUBLISH", ARGV[2], "released")
+return 1`)
+
+// ---------------------------------------------------------------------------
+// Connections
+// ---------------------------------------------------------------------------
+
+const BLOB_STRING = 36 // RESP_TYPES.BLOB_STRING: bulk replies as Buffers
+const BUFFERS = { [BLOB_STRING]: Buffer } as const
+
+type Argument = string | Buffer
+
+interface Subscriber {
+  readonly subscribe: (channel: string, listener: () => void) => Promise<void>
+  readonly unsubscribe: (channel: string, listener: () => void) => Promise<void>
+  readonly close: () => void
+}
+
+/** One way to talk to a client or a cluster client alike. */
+interface Connection {
+  readonly isReady: () => boolean
+  /** A command routed by `key`; bulk replies as Buffers. */
+  readonly send: (key: string, args: ReadonlyArray<Argument>, signal: AbortSignal) => Promise<unknown>
+  /** Every key matching `pattern`, by SCAN, on every master. */
+  readonly scan: (pattern: string, signal: AbortSignal) => Promise<ReadonlyArray<string>>
+  readonly subscriber: () => Promise<Subscriber>
+  /** Closes the subscriber, if one was made. */
+  readonly close: () => Promise<void>
+}
+
+const isCluster = (client: RedisClient | RedisClusterClient): client is RedisClusterClient =>
+  "masters" in client && typeof (client as RedisClusterClient).nodeClient === "function"
+
+const scanClient = async (client: RedisClient, pattern: string, signal: AbortSignal, into: Array<string>) => {
+  let cursor = "0"
+  do {
+    const [next, keys] = (await client.sendCommand(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"], { abortSignal: signal })) as [
+      string,
+      Array<string>
+    ]
+    cursor = String(next)
+    for (const key of keys) into.push(String(key))
+  } while (cursor !== "0")
+}
+
+const makeSubscriber = (client: RedisClient | RedisClusterClient): { readonly ready: Promise<Subscriber>; readonly close: () => void } => {
+  // Its own connection: a connection subscribed to channels runs no other commands (RESP2).
+  const duplicate = client.duplicate() as RedisClient | RedisClusterClient
+  duplicate.on("error", () => {
+    // A dropped subscriber: waiters fall back to polling; node-redis reconnects and resubscribes.
+  })
+  const close = () => {
+    if (duplicate.isOpen) duplicate.destroy()
+  }
+  const ready = duplicate.connect().then(
+    (): Subscriber => ({
+      subscribe: (channel, listener) => duplicate.subscribe(channel, listener) as Promise<void>,
+      unsubscribe: (channel, listener) => duplicate.unsubscribe(channel, listener as never) as Promise<void>,
+      close
+    })
+  )
+  return { ready, close }
+}
+
+const connectionOf = (client: RedisClient | RedisClusterClient): Connection => {
+  let subscriber: ReturnType<typeof makeSubscriber> | undefined
+  const shared = {
+    isReady: () => client.isReady,
+    subscriber: () => {
+      if (subscriber === undefined) {
+        const made = makeSubscriber(client)
+        subscriber = made
+        made.ready.catch(() => {
+          made.close()
+          if (subscriber === made) subscriber = undefined
+        })
+      }
+      return subscriber.ready
+    },
+    close: async () => {
+      subscriber?.close()
+      subscriber = undefined
+    }
+  }
+  if (isCluster(client)) {
+    return {
+      ...shared,
+      send: (key, args, signal) => client.sendCommand(key, false, args as Array<Argument>, { typeMapping: BUFFERS, abortSignal: signal }),
+      scan: async (pattern, signal) => {
+        const keys: Array<string> = []
+        for (const master of client.masters) await scanClient(await client.nodeClient(master), pattern, signal, keys)
+        return keys
+      }
+    }
+  }
+  return {
+    ...shared,
+    send: (_key, args, signal) => client.sendCommand(args, { typeMapping: BUFFERS, abortSignal: signal }),
+    scan: async (pattern, signal) => {
+      const keys: Array<string> = []
+      await scanClient(client, pattern, signal, keys)
+      return keys
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The store
+// ---------------------------------------------------------------------------
+
+const nameOf = (text: string): string => createHash("sha256").update(text).digest("hex").slice(0, 32)
+const millisOf = (ttl: Duration.Input): number => Duration.toMillis(Duration.fromInputUnsafe(ttl))
+/** A glob pattern matching `text` literally. */
+const globEscape = (text: string): string => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
+/** A time as Redis and Lua read it: `inf` is not a number in Lua's `tonumber` everywhere. */
+const FOREVER = "1e300"
+const timeArg = (t: number): string => (Number.isFinite(t) ? String(t) : FOREVER)
+const parseTime = (text: string): number => {
+  const n = Number(text)
+  return n >= 1e300 ? Infinity : n
+}
+
+/** A sleep in real time, for polling Redis (which no virtual clock moves). */
+const pause = (millis: number): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    const timer = setTimeout(() => resume(Effect.void), millis)
+    return Effect.sync(() => clearTimeout(timer))
+  })
+
+const describe = (cause: unknown): string => {
+  if (cause instanceof AggregateError && cause.errors.length > 0) return describe(cause.errors[0])
+  const message = cause instanceof Error ? cause.message || cause.name : String(cause)
+  const code = (cause as { readonly code?: unknown } | undefined)?.code
+  return typeof code === "string" && !message.includes(code) ? `${message} (${code})` : message
+}
+
+export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheStore.CacheStoreError, import("effect/Scope").Scope> =>
+  Effect.gen(function* () {
+    const prefix = options.prefix ?? "recall"
+    if (/[{}]/.test(prefix)) {
+      return yield* new CacheStore.CacheStoreError({
+        operation: "start",
+        reason: `the Redis key prefix ${JSON.stringify(prefix)} contains { or }, which would change the keys' hash tags; choose a prefix without braces`
+      })
+    }
+    const url = options.url ?? "redis://127.0.0.1:6379"
+    const where = options.client === undefined ? url.replace(/\/\/[^@/]*@/, "//***@") : "the given client"
+    let lastError: unknown
+    /** Settles with the first connection attempt (ready or failed), so that the first operations wait for it. */
+    let firstAttempt: Promise<void> | undefined
+
+    const watch = (client: RedisClient | RedisClusterClient) => {
+      const onError = (cause: unknown) => {
+        lastError = cause
+      }
+      client.on("error", onError)
+      return () => void client.off("error", onError)
+    }
+
+    const connection = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          let client: RedisClient | RedisClusterClient
+          let own = false
+          if (options.client !== undefined) client = options.client
+          else {
+            const redis = await import("redis")
+            own = true
+            client = redis.createClient({
+              url,
+              // Fail at once while disconnected (the store reports it), instead of queueing until Redis returns.
+              disableOfflineQueue: true,
+              socket: {
+                connectTimeout: 2_000,
+                // Never give up: a layer built while Redis is down connects when it comes up.
+                reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1_000) + Math.floor(Math.random() * 100)
+              }
+            }) as RedisClient
+          }
+          const unwatch = watch(client)
+          if (!client.isOpen) {
+            firstAttempt = new Promise<void>((resolve) => {
+              const settle = () => {
+                client.off("ready", settle)
+                client.off("error", settle)
+                resolve()
+              }
+              client.on("ready", settle)
+              client.on("error", settle)
+            })
+            client.connect().catch((cause: unknown) => {
+              lastError = cause
+            })
+          }
+          return { client, own, unwatch, connection: connectionOf(client) }
+        },
+        catch: (cause) =>
+          new CacheStore.CacheStoreError({ operation: "start", reason: `cannot make a Redis client: ${describe(cause)}`, cause })
+      }),
+      ({ client, own, unwatch, connection }) =>
+        Effect.promise(async () => {
+          unwatch()
+          await connection.close()
+          if (own && client.isOpen) client.destroy()
+        })
+    ).pipe(Effect.map(({ connection }) => connection))
+
+    const failed =
+      (operation: string) =>
+      (cause: unknown): CacheStore.CacheStoreError =>
+        cause instanceof CacheStore.CacheStoreError
+          ? cause
+          : new CacheStore.CacheStoreError({ operation, reason: `Redis (${where}): ${describe(cause)}`, cause })
+
+    /** Runs `f` on a ready connection; fails at once while Redis is unreachable (the first attempt is awaited, 2 s at most). */
+    const use = <A>(
+      operation: string,
+      f: (c: Connection, signal: AbortSignal) => Promise<A>
+    ): Effect.Effect<A, CacheStore.CacheStoreError> =>
+      Effect.tryPromise({
+        try: async (signal) => {
+          if (!connection.isReady() && firstAttempt !== undefined) {
+            await Promise.race([firstAttempt, new Promise((resolve) => setTimeout(resolve, 2_000).unref())])
+          }
+          if (!connection.isReady()) {
+            throw new CacheStore.CacheStoreError({
+              operation,
+              reason: `not connected to Redis (${where}), reconnecting${lastError === undefined ? "" : `: ${describe(lastError)}`}`,
+              cause: lastError
+            })
+          }
+          return f(connection, signal)
+        },
+        catch: failed(operation)
+      })
+
+    const evalScript = (c: Connection, s: Script, keys: ReadonlyArray<string>, args: ReadonlyArray<Argument>, signal: AbortSignal) =>
+      c.send(keys[0]!, ["EVALSHA", s.sha, String(keys.length), ...keys, ...args], signal).catch((e: unknown) => {
+        if (describe(e).startsWith("NOSCRIPT")) return c.send(keys[0]!, ["EVAL", s.source, String(keys.length), ...keys, ...args], signal)
+        throw e
+      })
+
+    const now = Effect.clockWith((clock) => Effect.succeed(clock.currentTimeMillisUnsafe()))
+
+    // Keys: the namespace's hash in a hash tag, so that its entries, index and locks share one slot.
+    const base = (namespace: string) => `${prefix}:{${nameOf(namespace)}}`
+    const keysOf = (namespace: string) => {
+      const b = base(namespace)
+      return { entries: `${b}:e:`, index: `${b}:i`, meta: `${b}:m`, locks: `${b}:l:`, released: `${b}:r:` }
+    }
+
+    const remove = (namespace: string, key: string, operation: string) => {
+      const k = keysOf(namespace)
+      const field = nameOf(key)
+      return use(operation, (c, signal) => evalScript(c, DELETE, [k.entries + field, k.index, k.meta], [field], signal))
+    }
+
+    const get = (namespace: string, key: string) =>
+      Effect.gen(function* () {
+        const at = yield* now
+        const k = keysOf(namespace)
+        const value = yield* use("get", (c, signal) => c.send(k.entries + nameOf(key), ["GET", k.entries + nameOf(key)], signal))
+        if (!Buffer.isBuffer(value)) return Option.none<CacheStore.StoredEntry>()
+        const entry = unpackEntry(value, namespace, key)
+        if (entry === undefined) return Option.none<CacheStore.StoredEntry>()
+        if (entry.expiresAt <= at) {
+          yield* remove(namespace, key, "get")
+          return Option.none<CacheStore.StoredEntry>()
+        }
+        return Option.some(entry)
+      })
+
+    const set = (namespace: string, key: string, bytes: Uint8Array, expiresAt: number) =>
+      Effect.gen(function* () {
+        const at = yield* now
+        // Gone already: what it replaces is gone too.
+        if (expiresAt <= at) return yield* remove(namespace, key, "set")
+        const k = keysOf(namespace)
+        const field = nameOf(key)
+        // The expiry on Redis's clock, from this process's: `PX`, the time left.
+        const px = Number.isFinite(expiresAt) ? String(Math.max(1, Math.ceil(expiresAt - at))) : ""
+        const value = packEntry(namespace, key, bytes, at, expiresAt)
+        yield* use("set", (c, signal) =>
+          evalScript(
+            c,
+            SET,
+            [k.entries + field, k.index, k.meta],
+            [value, px, field, `${at} ${timeArg(expiresAt)} ${bytes.byteLength}`, namespace, timeArg(expiresAt), String(at), k.entries],
+            signal
+          )
+        )
+      })
+
+    /** Every namespace's index (the meta keys), by SCAN on every master. */
+    const metaKeys = (operation: string) =>
+      use(operation, (c, signal) => c.scan(`${globEscape(prefix)}:{*}:m`, signal)).pipe(
+        Effect.map((keys) => keys.filter((key) => key.startsWith(`${prefix}:{`) && key.endsWith("}:m")))
+      )
+
+    const list = (operation: string) =>
+      Effect.gen(function* () {
+        const at = yield* now
+        const metas = yield* metaKeys(operation)
+        const infos = yield* Effect.forEach(
+          metas,
+          (meta) => {
+            const b = meta.slice(0, -2)
+            return use(operation, (c, signal) => evalScript(c, LIST, [`${b}:i`, meta], [String(at), `${b}:e:`], signal))
+          },
+          { concurrency: 8 }
+        )
+        const out: Array<CacheStore.NamespaceInfo> = []
+        for (const reply of infos) {
+          const items = (reply as ReadonlyArray<Buffer | string>).map(String)
+          if (items.length < 2) continue
+          const info = { entries: 0, bytes: 0, oldestWrite: Infinity, newestWrite: -Infinity, nextExpiry: Infinity }
+          for (const meta of items.slice(1)) {
+            const [writtenAt, expiresAt, bytes] = meta.split(" ").map(parseTime) as [number, number, number]
+            if (expiresAt <= at) continue
+            info.entries++
+            info.bytes += bytes
+            info.oldestWrite = Math.min(info.oldestWrite, writtenAt)
+            info.newestWrite = Math.max(info.newestWrite, writtenAt)
+            info.nextExpiry = Math.min(info.nextExpiry, expiresAt)
+          }
+          if (info.entries > 0) out.push({ namespace: items[0]!, ...info })
+        }
+        return out
+      })
+
+    // --- Locks ---------------------------------------------------------------
+
+    const lockKey = (namespace: string, key: string) => keysOf(namespace).locks + nameOf(key)
+    const channelOf = (namespace: string, key: string) => keysOf(namespace).released + nameOf(key)
+    const newToken = () => randomBytes(16).toString("hex")
+    const pxOf = (millis: number) => (Number.isFinite(millis) ? String(Math.max(1, Math.ceil(millis))) : "")
+
+    const acquire = (namespace: string, key: string, ttl: Duration.Input) =>
+      Effect.gen(function* () {
+        const at = yield* now
+        const millis = millisOf(ttl)
+        const token = newToken()
+        const lock = lockKey(namespace, key)
+        const taken = yield* use("acquire a lock", (c, signal) =>
+          evalScript(c, ACQUIRE, [lock], [token, timeArg(at + millis), pxOf(millis), String(at)], signal)
+        )
+        return Number(taken) === 1 ? Option.some<CacheStore.Lock>({ namespace, key, token }) : Option.none<CacheStore.Lock>()
+      })
+
+    const renew = (lock: CacheStore.Lock, ttl: Duration.Input) =>
+      Effect.gen(function* () {
+        const at = yield* now
+        const millis = millisOf(ttl)
+        const renewed = yield* use("renew a lock", (c, signal) =>
+          evalScript(c, RENEW, [lockKey(lock.namespace, lock.key)], [lock.token, timeArg(at + millis), pxOf(millis), String(at)], signal)
+        )
+        return Number(renewed) === 1
+      })
+
+    const release = (lock: CacheStore.Lock) =>
+      use("release a lock", (c, signal) =>
+        evalScript(c, RELEASE, [lockKey(lock.namespace, lock.key)], [lock.token, channelOf(lock.namespace, lock.key)], signal)
+      ).pipe(Effect.asVoid)
+
+    /** The lock's holder and expiry (on the holder's Clock); `undefined` when free. */
+    const lockState = (namespace: string, key: string) =>
+      use("wait for a lock", (c, signal) => c.send(lockKey(namespace, key), ["GET", lockKey(namespace, key)], signal)).pipe(
+        Effect.map((value) => {
+          if (value === null || value === undefined) return undefined
+          const text = String(value)
+          const sep = text.indexOf("|")
+          return sep < 0 ? -Infinity : parseTime(text.slice(sep + 1))
+        })
+      )
+
+    /**
+     * Wakes `wake` on each release message of (namespace, key), as long as
+     * the scope; nothing (polling only) when the subscriber cannot be had
+     * within a second.
+     */
+    const onRelease = (namespace: string, key: string, wake: () => void) =>
+      Effect.acquireRelease(
+        Effect.promise(async () => {
+          const channel = channelOf(namespace, key)
+          // Redis is down: polling only (which fails, as every operation does then).
+          if (!connection.isReady()) return undefined
+          try {
+            const subscriber = await Promise.race([
+              connection.subscriber().then(async (s) => {
+                await s.subscribe(channel, wake)
+                return s
+              }),
+              new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1_000).unref())
+            ])
+            return subscriber === undefined ? undefined : { subscriber, channel }
+          } catch {
+            return undefined
+          }
+        }),
+        (subscribed) =>
+          subscribed === undefined
+            ? Effect.void
+            : Effect.promise(() => subscribed.subscriber.unsubscribe(subscribed.channel, wake).catch(() => undefined))
+      )
+
+    const awaitRelease = (namespace: string, key: string, timeout: Duration.Input) =>
+      Effect.gen(function* () {
+        // The deadline first, before anything waits.
+        const deadline = (yield* now) + millisOf(timeout)
+        let signalled: (() => void) | undefined
+        let woken = false
+        const wake = () => {
+          woken = true
+          signalled?.()
+        }
+        yield* onRelease(namespace, key, wake)
+        let interval = 10
+        while (true) {
+          woken = false
+          const expiresAt = yield* lockState(namespace, key)
+          const at = yield* now
+          if (expiresAt === undefined || expiresAt <= at || at >= deadline) return
+          if (woken) continue
+          const message = Effect.callback<void>((resume) => {
+            signalled = () => resume(Effect.void)
+            if (woken) resume(Effect.void)
+            return Effect.sync(() => {
+              signalled = undefined
+            })
+          })
+          // A release message; the lock's expiry or the deadline, on Clock; or a poll, in real time.
+          yield* Effect.raceAll([message, Effect.sleep(Duration.millis(Math.min(expiresAt, deadline) - at)), pause(interval)])
+          interval = Math.min(interval * 2, 250)
+        }
+      }).pipe(Effect.scoped)
+
+    return CacheStore.make({
+      get,
+      set,
+      delete: (namespace, key) => Effect.asVoid(remove(namespace, key, "delete")),
+      clearNamespace: (namespace) => {
+        const k = keysOf(namespace)
+        return use("clear a namespace", (c, signal) => evalScript(c, CLEAR_NAMESPACE, [k.index, k.meta], [k.entries], signal)).pipe(
+          Effect.asVoid
+        )
+      },
+      clearAll: Effect.gen(function* () {
+        const keys = yield* use("clear", (c, signal) => c.scan(`${globEscape(prefix)}:{*}:*`, signal))
+        // Entries and indexes; locks are left to their holders.
+        const ours = keys.filter((key) => key.startsWith(`${prefix}:{`) && /\}:(?:e:[0-9a-f]{32}|i|m)$/.test(key))
+        yield* use("clear", (c, signal) => Promise.all(ours.map((key) => c.send(key, ["DEL", key], signal))))
+      }),
+      list: list("list"),
+      stats: Effect.map(list("read stats"), (namespaces) => ({
+        namespaces: namespaces.length,
+        entries: namespaces.reduce((n, info) => n + info.entries, 0),
+        bytes: namespaces.reduce((n, info) => n + info.bytes, 0)
+      })),
+      locks: { acquire, renew, release, awaitRelease }
+    })
+  })
