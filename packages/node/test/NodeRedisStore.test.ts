@@ -1,0 +1,310 @@
+/**
+ * The Redis store (`NodeCacheStore.layerRedis`): the CacheStore contract
+ * (with locks) against a real redis-server and a real three-node Redis
+ * Cluster (both with `KEYS` renamed away, so nothing here may use it), then
+ * what only Redis has: one slot per namespace on a cluster, the keys'
+ * expiry in Redis, release messages, a prefix per store, and Redis stopped
+ * and started again (by pid) under the store, or down when the layer is
+ * built.
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { CacheStore, NodeCacheStore } from "@recall/node"
+import { ConfigProvider, Effect, Exit, Fiber, Layer, Option } from "effect"
+import { createClient, createCluster } from "redis"
+import { storeConformance } from "../../core/test/fixtures/storeConformance.ts"
+import { freePort, rawCommand, startRedisServer, useRedisCluster, useRedisServer } from "./fixtures/redisServer.ts"
+
+// No KEYS on these servers: listing and clearing must scan.
+const NO_KEYS = ["--rename-command", "KEYS", ""]
+const server = useRedisServer({ args: NO_KEYS })
+const cluster = useRedisCluster({ args: NO_KEYS })
+
+let prefixes = 0
+/** A prefix of its own per store, so that tests sharing one server never see each other's keys. */
+const freshPrefix = () => `recall-test-${process.pid}-${++prefixes}`
+
+let clusterClient: NodeCacheStore.RedisClusterClient | undefined
+beforeAll(async () => {
+  clusterClient = createCluster({ rootNodes: [...cluster().rootNodes] })
+  clusterClient.on("error", () => {})
+  await clusterClient.connect()
+}, 120_000)
+afterAll(async () => {
+  if (clusterClient?.isOpen) clusterClient.destroy()
+})
+
+const onServer = (prefix = freshPrefix()) => NodeCacheStore.layerRedis({ url: server().url, prefix }).pipe(Layer.orDie)
+const onCluster = (prefix = freshPrefix()) => NodeCacheStore.layerRedis({ client: clusterClient!, prefix }).pipe(Layer.orDie)
+
+const withStore = <A, E>(layer: Layer.Layer<CacheStore.CacheStore>, body: (store: CacheStore.Service) => Effect.Effect<A, E>) =>
+  Effect.flatMap(CacheStore.CacheStore, body).pipe(Effect.provide(layer))
+
+const newClient = (url: string) => createClient({ url })
+
+/** A plain node-redis client of the test's own, for looking at what the store wrote. */
+const inspect = <A>(url: string, f: (client: ReturnType<typeof newClient>) => Promise<A>) =>
+  Effect.promise(async () => {
+    const client = newClient(url)
+    client.on("error", () => {})
+    await client.connect()
+    try {
+      return await f(client)
+    } finally {
+      client.destroy()
+    }
+  })
+
+/** Every key of `prefix` on the cluster, scanned on each master. */
+const clusterKeys = (prefix: string) =>
+  Effect.promise(async () => {
+    const keys: Array<string> = []
+    for (const master of clusterClient!.masters) {
+      const node = await clusterClient!.nodeClient(master)
+      for await (const batch of node.scanIterator({ MATCH: `${prefix}:*`, COUNT: 1000 })) keys.push(...batch.map(String))
+    }
+    return keys
+  })
+
+const bytesOf = (...values: ReadonlyArray<number>) => new Uint8Array(values)
+
+storeConformance("NodeCacheStore.layerRedis", () => onServer(), { locks: true })
+
+storeConformance("NodeCacheStore.layerRedis on a Redis Cluster", () => onCluster(), { locks: true })
+
+describe("NodeCacheStore.layerRedis in Redis", () => {
+  it.effect("the servers have no KEYS command: listing and clearing scan", () =>
+    Effect.gen(function* () {
+      const reply = yield* Effect.promise(() => rawCommand(server().port, "KEYS *"))
+      assert.match(reply ?? "", /^-ERR unknown command/)
+      const prefix = freshPrefix()
+      yield* withStore(onServer(prefix), (store) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < 30; i++) yield* store.set(`ns${i % 3}`, `k${i}`, bytesOf(i), Infinity)
+          assert.deepStrictEqual(yield* store.stats, { namespaces: 3, entries: 30, bytes: 30 })
+          yield* store.clearAll
+          assert.deepStrictEqual(yield* store.stats, { namespaces: 0, entries: 0, bytes: 0 })
+        })
+      )
+      const left = yield* inspect(server().url, async (client) => {
+        const keys: Array<string> = []
+        for await (const batch of client.scanIterator({ MATCH: `${prefix}:*` })) keys.push(...batch)
+        return keys
+      })
+      assert.deepStrictEqual(left, [])
+    })
+  )
+
+  it.effect("on a cluster, an entry, its lock and its namespace's index are on one slot", () => {
+    const prefix = freshPrefix()
+    return withStore(onCluster(prefix), (store) =>
+      Effect.gen(function* () {
+        yield* store.set("report:1f2e", "c0ffee", bytesOf(1, 2, 3), Infinity)
+        yield* store.set("report:1f2e", "decaf", bytesOf(4), Infinity)
+        yield* store.locks!.acquire("report:1f2e", "c0ffee", "1 minute")
+        yield* store.set("users:9", "c0ffee", bytesOf(5), Infinity)
+        const keys = (yield* clusterKeys(prefix)).sort()
+        const slots = yield* Effect.promise(() =>
+          Promise.all(
+            keys.map(async (key) => [key, Number(await clusterClient!.sendCommand(key, true, ["CLUSTER", "KEYSLOT", key]))] as const)
+          )
+        )
+        const byTag = new Map<string, Set<number>>()
+        for (const [key, slot] of slots) {
+          const tag = key.slice(key.indexOf("{"), key.indexOf("}") + 1)
+          byTag.set(tag, (byTag.get(tag) ?? new Set()).add(slot))
+        }
+        // Two namespaces; report:1f2e has two entries, an index (i, m) and a lock: five keys on one slot.
+        assert.strictEqual(byTag.size, 2)
+        const kinds = (tag: string) =>
+          keys
+            .filter((key) => key.includes(tag))
+            .map((key) => key.slice(key.indexOf("}") + 2).split(":")[0])
+            .sort()
+        const reportTag = [...byTag.keys()].find((tag) => kinds(tag).includes("l"))!
+        assert.deepStrictEqual(kinds(reportTag), ["e", "e", "i", "l", "m"])
+        for (const set of byTag.values()) assert.strictEqual(set.size, 1, "one slot per namespace")
+      })
+    )
+  })
+
+  it.live("set gives the entry a Redis expiry (PX) of the time left; Infinity none; names are hashes", () => {
+    const prefix = freshPrefix()
+    return withStore(onServer(prefix), (store) =>
+      Effect.gen(function* () {
+        const at = Date.now()
+        yield* store.set("loadReport:secret", "city=Oslo&token=hunter2", bytesOf(1), at + 60_000)
+        yield* store.set("loadReport:secret", "forever", bytesOf(2), Infinity)
+        const ttls = yield* inspect(server().url, async (client) => {
+          const keys: Array<string> = []
+          for await (const batch of client.scanIterator({ MATCH: `${prefix}:*:e:*` })) keys.push(...batch)
+          return Promise.all(keys.map(async (key) => [key, await client.pTTL(key)] as const))
+        })
+        assert.strictEqual(ttls.length, 2)
+        const finite = ttls.map(([, ttl]) => ttl).sort((a, b) => a - b)
+        assert.strictEqual(finite[0], -1, "no expiry for Infinity")
+        assert.isTrue(finite[1]! > 50_000 && finite[1]! <= 60_000, `PX about 60 s, got ${finite[1]}`)
+        for (const [key] of ttls) {
+          assert.notInclude(key, "Oslo")
+          assert.notInclude(key, "loadReport")
+          assert.match(key, new RegExp(`^${prefix}:\\{[0-9a-f]{32}\\}:e:[0-9a-f]{32}$`))
+        }
+      })
+    )
+  })
+
+  it.effect("a prefix keeps stores apart: clearAll, list and stats see only their own", () => {
+    const url = server().url
+    const a = NodeCacheStore.layerRedis({ url, prefix: freshPrefix() }).pipe(Layer.orDie)
+    const b = NodeCacheStore.layerRedis({ url, prefix: freshPrefix() }).pipe(Layer.orDie)
+    return withStore(a, (storeA) =>
+      withStore(b, (storeB) =>
+        Effect.gen(function* () {
+          yield* storeA.set("ns", "k", bytesOf(1), Infinity)
+          yield* storeB.set("ns", "k", bytesOf(2, 2), Infinity)
+          yield* storeB.clearAll
+          assert.deepStrictEqual(yield* storeA.stats, { namespaces: 1, entries: 1, bytes: 1 })
+          assert.deepStrictEqual(Option.getOrThrow(yield* storeA.get("ns", "k")).bytes, bytesOf(1))
+          assert.isTrue(Option.isNone(yield* storeB.get("ns", "k")))
+        })
+      )
+    )
+  })
+
+  it.live("awaitRelease in another store is woken by the release message (it subscribes to the lock's channel)", () => {
+    const prefix = freshPrefix()
+    return withStore(onServer(prefix), (holder) =>
+      withStore(onServer(prefix), (waiter) =>
+        Effect.gen(function* () {
+          const lock = Option.getOrThrow(yield* holder.locks!.acquire("ns", "k", "1 minute"))
+          assert.isTrue(Option.isNone(yield* waiter.locks!.acquire("ns", "k", "1 minute")), "held across stores")
+          const waiting = yield* Effect.forkChild(waiter.locks!.awaitRelease("ns", "k", "1 minute"))
+          // Wait until the waiter's subscription is on the server.
+          const subscribed = yield* inspect(server().url, async (client) => {
+            for (let i = 0; i < 250; i++) {
+              const reply = (await client.sendCommand(["PUBSUB", "CHANNELS", `${prefix}:*`])) as Array<string>
+              if (reply.length === 1) return reply[0]
+              await new Promise((resolve) => setTimeout(resolve, 20))
+            }
+            return undefined
+          })
+          assert.isDefined(subscribed)
+          assert.include(subscribed!, ":r:")
+          assert.isUndefined(waiting.pollUnsafe(), "waits while held")
+          yield* holder.locks!.release(lock)
+          yield* Fiber.join(waiting)
+          assert.isTrue(Option.isSome(yield* waiter.locks!.acquire("ns", "k", "1 minute")))
+        })
+      )
+    )
+  })
+
+  it.effect("a prefix with braces fails the layer with CacheStoreError", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(
+        Effect.provide(
+          Effect.gen(function* () {
+            yield* CacheStore.CacheStore
+          }),
+          NodeCacheStore.layerRedis({ url: server().url, prefix: "a{b}" })
+        )
+      )
+      assert.isTrue(Exit.isFailure(exit))
+      assert.include(String(Exit.isFailure(exit) ? exit.cause : ""), "CacheStoreError")
+    })
+  )
+
+  it.effect("layerRedisConfig reads RECALL_REDIS_URL and RECALL_REDIS_PREFIX", () => {
+    const prefix = freshPrefix()
+    const layer = NodeCacheStore.layerRedisConfig().pipe(
+      Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({ RECALL_REDIS_URL: server().url, RECALL_REDIS_PREFIX: prefix }))),
+      Layer.orDie
+    )
+    return withStore(layer, (store) =>
+      Effect.gen(function* () {
+        yield* store.set("ns", "k", bytesOf(7), Infinity)
+        const keys = yield* inspect(server().url, async (client) => {
+          const keys: Array<string> = []
+          for await (const batch of client.scanIterator({ MATCH: `${prefix}:*` })) keys.push(...batch)
+          return keys
+        })
+        assert.strictEqual(keys.length, 3, "an entry, and its namespace's index (i, m)")
+      })
+    )
+  })
+})
+
+/** Retries `op` until it succeeds (Redis answering again), at most `timeoutMs`; how long that took. */
+const untilServing = <A>(op: Effect.Effect<A, CacheStore.CacheStoreError>, timeoutMs: number) =>
+  Effect.gen(function* () {
+    const start = Date.now()
+    while (true) {
+      const exit = yield* Effect.exit(op)
+      if (Exit.isSuccess(exit)) return Date.now() - start
+      if (Date.now() - start > timeoutMs) return yield* Effect.die(new Error(`the store did not serve again within ${timeoutMs} ms`))
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 25)))
+    }
+  })
+
+const failsWithStoreError = <A>(op: Effect.Effect<A, CacheStore.CacheStoreError>) =>
+  Effect.gen(function* () {
+    const exit = yield* Effect.exit(op)
+    assert.isTrue(Exit.isFailure(exit), "fails while Redis is down")
+    if (Exit.isFailure(exit)) {
+      const error = exit.cause.reasons.find((reason) => reason._tag === "Fail")
+      assert.isDefined(error, `a failure, not a defect: ${String(exit.cause)}`)
+      assert.instanceOf((error as { readonly error: unknown }).error, CacheStore.CacheStoreError)
+    }
+  })
+
+describe("NodeCacheStore.layerRedis when Redis goes away", () => {
+  it.live("Redis stopped (by pid) and started again under the store: CacheStoreError while down, serving again after", () =>
+    Effect.acquireUseRelease(
+      Effect.promise(() => startRedisServer()),
+      (own) =>
+        withStore(NodeCacheStore.layerRedis({ url: own.url, prefix: freshPrefix() }).pipe(Layer.orDie), (store) =>
+          Effect.gen(function* () {
+            yield* store.set("ns", "k", bytesOf(1), Infinity)
+            const lock = Option.getOrThrow(yield* store.locks!.acquire("ns", "k", "1 minute"))
+            yield* Effect.promise(() => own.stop())
+            assert.isUndefined(own.pid())
+            const start = Date.now()
+            yield* failsWithStoreError(store.get("ns", "k"))
+            yield* failsWithStoreError(store.set("ns", "k", bytesOf(2), Infinity))
+            yield* failsWithStoreError(store.list)
+            yield* failsWithStoreError(store.clearAll)
+            yield* failsWithStoreError(store.locks!.acquire("ns", "k", "1 minute"))
+            yield* failsWithStoreError(store.locks!.release(lock))
+            yield* failsWithStoreError(store.locks!.awaitRelease("ns", "k", "1 second"))
+            assert.isBelow(Date.now() - start, 2_000, "failing fast while down, not waiting for Redis")
+            yield* Effect.promise(() => own.start())
+            const took = yield* untilServing(store.set("ns", "k", bytesOf(3), Infinity), 5_000)
+            assert.isBelow(took, 5_000)
+            // Persistence is off: what was there before is gone; what is written now is there.
+            assert.deepStrictEqual(Option.getOrThrow(yield* store.get("ns", "k")).bytes, bytesOf(3))
+            assert.deepStrictEqual(yield* store.stats, { namespaces: 1, entries: 1, bytes: 1 })
+          })
+        ),
+      (own) => Effect.promise(() => own.dispose())
+    )
+  )
+
+  it.live("a layer built while Redis is down builds, fails with CacheStoreError, and serves once Redis is up", () =>
+    Effect.gen(function* () {
+      const port = yield* Effect.promise(() => freePort())
+      yield* withStore(NodeCacheStore.layerRedis({ url: `redis://127.0.0.1:${port}`, prefix: freshPrefix() }).pipe(Layer.orDie), (store) =>
+        Effect.acquireUseRelease(
+          Effect.gen(function* () {
+            yield* failsWithStoreError(store.get("ns", "k"))
+            return yield* Effect.promise(() => startRedisServer({ port }))
+          }),
+          () =>
+            Effect.gen(function* () {
+              yield* untilServing(store.set("ns", "k", bytesOf(9), Infinity), 5_000)
+              assert.deepStrictEqual(Option.getOrThrow(yield* store.get("ns", "k")).bytes, bytesOf(9))
+            }),
+          (own) => Effect.promise(() => own.dispose())
+        )
+      )
+    })
+  )
+})
