@@ -198,6 +198,22 @@ describe("NodeCacheStore.layerRedis in Redis", () => {
     )
   })
 
+  it.live("a client given is used as it is, connected if it was not, and never closed by the store", () =>
+    Effect.gen(function* () {
+      const client = newClient(server().url)
+      client.on("error", () => {})
+      yield* Effect.addFinalizer(() => Effect.sync(() => client.isOpen && client.destroy()))
+      yield* withStore(NodeCacheStore.layerRedis({ client, prefix: freshPrefix() }).pipe(Layer.orDie), (store) =>
+        Effect.gen(function* () {
+          yield* store.set("ns", "k", bytesOf(1, 2), Infinity)
+          assert.deepStrictEqual(Option.getOrThrow(yield* store.get("ns", "k")).bytes, bytesOf(1, 2))
+        })
+      )
+      assert.isTrue(client.isOpen, "still open after the layer closed")
+      assert.strictEqual(yield* Effect.promise(() => client.ping()), "PONG")
+    })
+  )
+
   it.effect("a prefix with braces fails the layer with CacheStoreError", () =>
     Effect.gen(function* () {
       const exit = yield* Effect.exit(
