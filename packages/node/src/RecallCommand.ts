@@ -1,8 +1,10 @@
 /**
  * The `recall` command (`effect/cli`): `recall ls`, `recall stats`,
  * `recall clear [name]` and `recall prune` on a disk store's directory
- * (`--dir`, by default the one `NodeCacheStore.layerFileSystemConfig` uses),
- * with `--json` for scripts and `--help` on every command.
+ * (`--dir`, by default the one `NodeCacheStore.layerFileSystemConfig` uses)
+ * or on a Redis store (`--redis URL`, with `--prefix` when the program's
+ * store has another key prefix than `recall`), with `--json` for scripts
+ * and `--help` on every command.
  *
  * A namespace is a cached function's identity, `name:hash`: the hash is the
  * 32 hex digits after the last `:` (the name may hold `:` too). The
@@ -205,17 +207,51 @@ const resolveDirectory = (dir: Option.Option<string>) =>
     return directory
   })
 
+/** Where a command works: a directory, or a Redis server (its URL without the password). */
+interface Place {
+  /** For messages: the directory, or the URL. */
+  readonly label: string
+  /** For `--json`: `{ directory }` or `{ redis }`. */
+  readonly json: { readonly directory: string } | { readonly redis: string }
+}
+
+/** A Redis URL as messages show it: without its password. */
+const shownUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password !== "") parsed.password = "***"
+    return parsed.toString().replace(/\/$/, "")
+  } catch {
+    return url
+  }
+}
+
 const withStore = <A>(
   dir: Option.Option<string>,
-  body: (store: CacheStore.Service, directory: string) => Effect.Effect<A, CacheStore.CacheStoreError | CliError.UserError>
+  redis: Option.Option<string>,
+  prefix: Option.Option<string>,
+  body: (store: CacheStore.Service, at: Place) => Effect.Effect<A, CacheStore.CacheStoreError | CliError.UserError>
 ) =>
   Effect.gen(function* () {
-    const directory = yield* resolveDirectory(dir)
-    const store = yield* NodeCacheStore.make({ directory })
-    return yield* body(store, directory).pipe(
-      Effect.mapError((e) => (e._tag === "CacheStoreError" ? userError(`cannot ${e.operation} in ${directory}: ${e.reason}`, e) : e))
+    if (Option.isSome(redis) && Option.isSome(dir)) return yield* userError("give --dir or --redis, not both")
+    if (Option.isSome(prefix) && Option.isNone(redis)) return yield* userError("--prefix is for a Redis store: give --redis URL too")
+    const opened = Option.isSome(redis)
+      ? Effect.map(
+          NodeCacheStore.makeRedis({ url: redis.value, prefix: Option.getOrUndefined(prefix) }).pipe(
+            Effect.mapError((e) => userError(`cannot use the Redis store at ${shownUrl(redis.value)}: ${e.reason}`, e))
+          ),
+          (store) => ({ store, at: { label: shownUrl(redis.value), json: { redis: shownUrl(redis.value) } } satisfies Place })
+        )
+      : Effect.gen(function* () {
+          const directory = yield* resolveDirectory(dir)
+          const store = yield* NodeCacheStore.make({ directory })
+          return { store, at: { label: directory, json: { directory } } satisfies Place }
+        })
+    const { store, at } = yield* opened
+    return yield* body(store, at).pipe(
+      Effect.mapError((e) => (e._tag === "CacheStoreError" ? userError(`cannot ${e.operation} in ${at.label}: ${e.reason}`, e) : e))
     )
-  })
+  }).pipe(Effect.scoped)
 
 const now = Effect.clockWith((clock) => Effect.succeed(clock.currentTimeMillisUnsafe()))
 
@@ -227,6 +263,14 @@ const json = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
 
 const dirFlag = Flag.String("dir").pipe(
   Flag.withDescription("The cache directory (default: RECALL_CACHE_DIR, or the user's cache directory for recall)"),
+  Flag.optional
+)
+const redisFlag = Flag.String("redis").pipe(
+  Flag.withDescription("Work on the Redis store at this URL (redis://host:port, rediss:// for TLS) instead of a directory"),
+  Flag.optional
+)
+const prefixFlag = Flag.String("prefix").pipe(
+  Flag.withDescription("With --redis: the key prefix the program's store uses (default: recall)"),
   Flag.optional
 )
 const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("Print one JSON document instead of a table"), Flag.withDefault(false))
@@ -242,135 +286,148 @@ const versionJson = (v: Version) => ({
   nextExpiry: finite(v.nextExpiry)
 })
 
-const ls = Command.make("ls", { dir: dirFlag, json: jsonFlag }, ({ dir, json: asJson }) =>
-  withStore(dir, (store, directory) =>
-    Effect.gen(function* () {
-      const functions = groupByName(yield* store.list)
-      const at = yield* now
-      if (asJson) {
-        return yield* json({
-          directory,
-          functions: functions.map((f) => ({ name: f.name, entries: f.entries, bytes: f.bytes, versions: f.versions.map(versionJson) }))
-        })
-      }
-      if (functions.length === 0) return yield* Console.log(`No cached functions in ${directory}.`)
-      const rows = functions.flatMap((f) =>
-        f.versions.map((v) => [
-          f.name,
-          shortHash(v.hash) + (v.newest ? "" : " (old)"),
-          String(v.entries),
-          formatBytes(v.bytes),
-          formatAge(v.oldestWrite, at),
-          formatAge(v.newestWrite, at),
-          formatExpiry(v.nextExpiry, at)
-        ])
-      )
-      yield* Console.log(`${directory}\n\n${table(["FUNCTION", "VERSION", "ENTRIES", "BYTES", "OLDEST", "NEWEST", "NEXT EXPIRY"], rows)}`)
-    })
-  )
+const ls = Command.make(
+  "ls",
+  { dir: dirFlag, redis: redisFlag, prefix: prefixFlag, json: jsonFlag },
+  ({ dir, redis, prefix, json: asJson }) =>
+    withStore(dir, redis, prefix, (store, place) =>
+      Effect.gen(function* () {
+        const functions = groupByName(yield* store.list)
+        const at = yield* now
+        if (asJson) {
+          return yield* json({
+            ...place.json,
+            functions: functions.map((f) => ({ name: f.name, entries: f.entries, bytes: f.bytes, versions: f.versions.map(versionJson) }))
+          })
+        }
+        if (functions.length === 0) return yield* Console.log(`No cached functions in ${place.label}.`)
+        const rows = functions.flatMap((f) =>
+          f.versions.map((v) => [
+            f.name,
+            shortHash(v.hash) + (v.newest ? "" : " (old)"),
+            String(v.entries),
+            formatBytes(v.bytes),
+            formatAge(v.oldestWrite, at),
+            formatAge(v.newestWrite, at),
+            formatExpiry(v.nextExpiry, at)
+          ])
+        )
+        yield* Console.log(
+          `${place.label}\n\n${table(["FUNCTION", "VERSION", "ENTRIES", "BYTES", "OLDEST", "NEWEST", "NEXT EXPIRY"], rows)}`
+        )
+      })
+    )
 ).pipe(
   Command.withDescription(
     "List cached functions, their code versions, entries, bytes, ages and next expiry (expired entries are swept first)"
   )
 )
 
-const stats = Command.make("stats", { dir: dirFlag, json: jsonFlag }, ({ dir, json: asJson }) =>
-  withStore(dir, (store, directory) =>
-    Effect.gen(function* () {
-      const functions = groupByName(yield* store.list)
-      // The totals from the same listing (one scan of the directory, not two).
-      const totals = {
-        namespaces: functions.reduce((n, f) => n + f.versions.length, 0),
-        entries: functions.reduce((n, f) => n + f.entries, 0),
-        bytes: functions.reduce((n, f) => n + f.bytes, 0)
-      }
-      const at = yield* now
-      const oldVersions = functions.reduce((n, f) => n + f.versions.length - 1, 0)
-      const oldEntries = functions.reduce((n, f) => n + f.versions.slice(1).reduce((m, v) => m + v.entries, 0), 0)
-      const writes = functions.flatMap((f) => f.versions)
-      const oldestWrite = writes.length === 0 ? null : Math.min(...writes.map((v) => v.oldestWrite))
-      const newestWrite = writes.length === 0 ? null : Math.max(...writes.map((v) => v.newestWrite))
-      const nextExpiry = Math.min(Infinity, ...writes.map((v) => v.nextExpiry))
-      if (asJson) {
-        return yield* json({
-          directory,
-          functions: functions.length,
-          versions: totals.namespaces,
-          entries: totals.entries,
-          bytes: totals.bytes,
-          oldVersions,
-          oldEntries,
-          oldestWrite,
-          newestWrite,
-          nextExpiry: finite(nextExpiry)
-        })
-      }
-      const age = (t: number | null) => (t === null ? "-" : `${formatAge(t, at)} ago`)
-      yield* Console.log(
-        [
-          directory,
-          "",
-          table(
-            ["", ""],
-            [
-              ["functions", String(functions.length)],
-              ["code versions", `${totals.namespaces} (${oldVersions} old, which prune removes)`],
-              ["entries", `${totals.entries} (${oldEntries} in old versions)`],
-              ["bytes", formatBytes(totals.bytes)],
-              ["oldest write", age(oldestWrite)],
-              ["newest write", age(newestWrite)],
-              ["next expiry", writes.length === 0 ? "-" : formatExpiry(nextExpiry, at)]
-            ]
-          ).replace(/^\s*\n/, "")
-        ].join("\n")
-      )
-    })
-  )
+const stats = Command.make(
+  "stats",
+  { dir: dirFlag, redis: redisFlag, prefix: prefixFlag, json: jsonFlag },
+  ({ dir, redis, prefix, json: asJson }) =>
+    withStore(dir, redis, prefix, (store, place) =>
+      Effect.gen(function* () {
+        const functions = groupByName(yield* store.list)
+        // The totals from the same listing (one scan of the directory, not two).
+        const totals = {
+          namespaces: functions.reduce((n, f) => n + f.versions.length, 0),
+          entries: functions.reduce((n, f) => n + f.entries, 0),
+          bytes: functions.reduce((n, f) => n + f.bytes, 0)
+        }
+        const at = yield* now
+        const oldVersions = functions.reduce((n, f) => n + f.versions.length - 1, 0)
+        const oldEntries = functions.reduce((n, f) => n + f.versions.slice(1).reduce((m, v) => m + v.entries, 0), 0)
+        const writes = functions.flatMap((f) => f.versions)
+        const oldestWrite = writes.length === 0 ? null : Math.min(...writes.map((v) => v.oldestWrite))
+        const newestWrite = writes.length === 0 ? null : Math.max(...writes.map((v) => v.newestWrite))
+        const nextExpiry = Math.min(Infinity, ...writes.map((v) => v.nextExpiry))
+        if (asJson) {
+          return yield* json({
+            ...place.json,
+            functions: functions.length,
+            versions: totals.namespaces,
+            entries: totals.entries,
+            bytes: totals.bytes,
+            oldVersions,
+            oldEntries,
+            oldestWrite,
+            newestWrite,
+            nextExpiry: finite(nextExpiry)
+          })
+        }
+        const age = (t: number | null) => (t === null ? "-" : `${formatAge(t, at)} ago`)
+        yield* Console.log(
+          [
+            place.label,
+            "",
+            table(
+              ["", ""],
+              [
+                ["functions", String(functions.length)],
+                ["code versions", `${totals.namespaces} (${oldVersions} old, which prune removes)`],
+                ["entries", `${totals.entries} (${oldEntries} in old versions)`],
+                ["bytes", formatBytes(totals.bytes)],
+                ["oldest write", age(oldestWrite)],
+                ["newest write", age(newestWrite)],
+                ["next expiry", writes.length === 0 ? "-" : formatExpiry(nextExpiry, at)]
+              ]
+            ).replace(/^\s*\n/, "")
+          ].join("\n")
+        )
+      })
+    )
 ).pipe(Command.withDescription("Totals: functions, code versions, entries, bytes, ages and next expiry"))
 
 const clear = Command.make(
   "clear",
   {
     dir: dirFlag,
+    redis: redisFlag,
+    prefix: prefixFlag,
     json: jsonFlag,
     name: Argument.String("name").pipe(
       Argument.withDescription("A cached function's name: clears all its code versions (default: everything)"),
       Argument.optional
     )
   },
-  ({ dir, json: asJson, name }) =>
-    withStore(dir, (store, directory) =>
+  ({ dir, redis, prefix, json: asJson, name }) =>
+    withStore(dir, redis, prefix, (store, place) =>
       Effect.gen(function* () {
         const namespaces = yield* store.list
         const targets = Option.isSome(name) ? namespaces.filter((n) => parseNamespace(n.namespace).name === name.value) : namespaces
         if (Option.isSome(name)) yield* Effect.forEach(targets, (n) => store.clearNamespace(n.namespace), { discard: true })
         else yield* store.clearAll
         const entries = targets.reduce((n, t) => n + t.entries, 0)
-        if (asJson) return yield* json({ directory, cleared: targets.map((t) => t.namespace), entries })
-        if (Option.isSome(name) && targets.length === 0) return yield* Console.log(`Nothing cached for ${name.value} in ${directory}.`)
+        if (asJson) return yield* json({ ...place.json, cleared: targets.map((t) => t.namespace), entries })
+        if (Option.isSome(name) && targets.length === 0) return yield* Console.log(`Nothing cached for ${name.value} in ${place.label}.`)
         yield* Console.log(
-          `Cleared ${Option.isSome(name) ? name.value : "everything"}: ${targets.length} code version(s), ${entries} entries, in ${directory}.`
+          `Cleared ${Option.isSome(name) ? name.value : "everything"}: ${targets.length} code version(s), ${entries} entries, in ${place.label}.`
         )
       })
     )
 ).pipe(Command.withDescription("Delete the entries of one cached function (all its code versions), or of every function"))
 
-const prune = Command.make("prune", { dir: dirFlag, json: jsonFlag }, ({ dir, json: asJson }) =>
-  withStore(dir, (store, directory) =>
-    Effect.gen(function* () {
-      // `list` sweeps expired entries first.
-      const functions = groupByName(yield* store.list)
-      const old = functions.flatMap((f) => f.versions.filter((v) => !v.newest))
-      yield* Effect.forEach(old, (v) => store.clearNamespace(v.namespace), { discard: true })
-      const entries = old.reduce((n, v) => n + v.entries, 0)
-      if (asJson) return yield* json({ directory, removed: old.map(versionJson), entries })
-      if (old.length === 0) return yield* Console.log(`Expired entries swept; no old code versions in ${directory}.`)
-      const rows = old.map((v) => [v.name, shortHash(v.hash), String(v.entries), formatBytes(v.bytes)])
-      yield* Console.log(
-        `Expired entries swept; removed ${old.length} old code version(s), ${entries} entries, in ${directory}:\n\n${table(["FUNCTION", "VERSION", "ENTRIES", "BYTES"], rows)}`
-      )
-    })
-  )
+const prune = Command.make(
+  "prune",
+  { dir: dirFlag, redis: redisFlag, prefix: prefixFlag, json: jsonFlag },
+  ({ dir, redis, prefix, json: asJson }) =>
+    withStore(dir, redis, prefix, (store, place) =>
+      Effect.gen(function* () {
+        // `list` sweeps expired entries first.
+        const functions = groupByName(yield* store.list)
+        const old = functions.flatMap((f) => f.versions.filter((v) => !v.newest))
+        yield* Effect.forEach(old, (v) => store.clearNamespace(v.namespace), { discard: true })
+        const entries = old.reduce((n, v) => n + v.entries, 0)
+        if (asJson) return yield* json({ ...place.json, removed: old.map(versionJson), entries })
+        if (old.length === 0) return yield* Console.log(`Expired entries swept; no old code versions in ${place.label}.`)
+        const rows = old.map((v) => [v.name, shortHash(v.hash), String(v.entries), formatBytes(v.bytes)])
+        yield* Console.log(
+          `Expired entries swept; removed ${old.length} old code version(s), ${entries} entries, in ${place.label}:\n\n${table(["FUNCTION", "VERSION", "ENTRIES", "BYTES"], rows)}`
+        )
+      })
+    )
 ).pipe(Command.withDescription("Delete expired entries and every code version but the newest of each function"))
 
 /**

@@ -1,0 +1,177 @@
+/**
+ * DataCache.layerStore over the Redis store, on a real redis-server: a
+ * restart is served from Redis, two caches over one Redis compute a key
+ * once, a tampered or foreign-secret entry is a miss, and `recall --redis`
+ * lists and clears what a program cached.
+ */
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { DataCache } from "@recall/core"
+import { NodeCacheStore } from "@recall/node"
+import * as RecallCommand from "@recall/node/RecallCommand"
+import { Console, Deferred, Effect, Exit, Fiber, Layer, Redacted } from "effect"
+import { createClient, RESP_TYPES } from "redis"
+import { useRedisServer } from "./fixtures/redisServer.ts"
+
+const server = useRedisServer()
+
+const SECRET = Redacted.make("a secret of at least sixteen bytes")
+
+let prefixes = 0
+/** A store of its own per test: a fresh key prefix on the one server. */
+const freshPrefix = () => `t${process.pid}x${++prefixes}`
+
+const cacheOver = (prefix: string, secret?: Redacted.Redacted<string>) =>
+  DataCache.layerStore(secret === undefined ? {} : { secret }).pipe(
+    Layer.provide(Layer.orDie(NodeCacheStore.layerRedis({ url: server().url, prefix })))
+  )
+
+const runCli = (args: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const out: Array<string> = []
+    const console: Console.Console = { ...globalThis.console, log: (...xs: ReadonlyArray<unknown>) => out.push(xs.join(" ")) }
+    const exit = yield* RecallCommand.run(args).pipe(Effect.provideService(Console.Console, console), Effect.exit)
+    return { out: out.join("\n"), exit }
+  }).pipe(Effect.provide(NodeServices.layer))
+
+/** Every Redis key under a prefix (SCAN, test side). */
+const keysUnder = async (prefix: string): Promise<Array<string>> => {
+  const client = createClient({ url: server().url })
+  await client.connect()
+  try {
+    const keys: Array<string> = []
+    for await (const batch of client.scanIterator({ MATCH: `${prefix}:*`, COUNT: 100 })) keys.push(...batch)
+    return keys
+  } finally {
+    client.destroy()
+  }
+}
+
+describe("DataCache over Redis", () => {
+  it.live("a restart is served from Redis: the body runs once, the value is a fresh copy with its typed array", () =>
+    Effect.gen(function* () {
+      const prefix = freshPrefix()
+      let runs = 0
+      const frame = DataCache.fn({ name: "frame", ttl: "1 hour" }, (n: number) =>
+        Effect.sync(() => {
+          runs++
+          return { n, values: Float64Array.from({ length: 1000 }, (_, i) => i * n) }
+        })
+      )
+      const first = yield* Effect.provide(frame(3), cacheOver(prefix, SECRET))
+      const [again, stats] = yield* Effect.provide(Effect.all([frame(3), frame.stats]), cacheOver(prefix, SECRET))
+      assert.strictEqual(runs, 1)
+      assert.deepStrictEqual([stats.storeHits, stats.misses], [1, 0])
+      assert.deepStrictEqual(Array.from(again.values), Array.from(first.values))
+      assert.instanceOf(again.values, Float64Array)
+    })
+  )
+
+  it.live("two caches over one Redis, 25 callers each, compute the key once; the other waits on the lock and reads it", () =>
+    Effect.gen(function* () {
+      const prefix = freshPrefix()
+      let runs = 0
+      const started = yield* Deferred.make<void>()
+      const go = yield* Deferred.make<void>()
+      const slow = DataCache.fn("slow", (n: number) =>
+        Effect.gen(function* () {
+          runs++
+          yield* Deferred.succeed(started, undefined)
+          yield* Deferred.await(go)
+          return n * 2
+        })
+      )
+      const callers = (cache: Layer.Layer<DataCache.DataCache>) =>
+        Effect.provide(
+          Effect.all(
+            Array.from({ length: 25 }, () => slow(21)),
+            { concurrency: "unbounded" }
+          ),
+          cache
+        )
+      const a = yield* Effect.forkChild(callers(cacheOver(prefix)))
+      yield* Deferred.await(started)
+      const b = yield* Effect.forkChild(callers(cacheOver(prefix)))
+      yield* Effect.sleep("100 millis") // let b reach the lock; it waits there whatever the timing
+      yield* Deferred.succeed(go, undefined)
+      const [va, vb] = [yield* Fiber.join(a), yield* Fiber.join(b)]
+      assert.isTrue([...va, ...vb].every((v) => v === 42))
+      assert.strictEqual(runs, 1)
+    })
+  )
+
+  it.live("an entry tampered with in Redis, or signed with another secret, is a miss: recomputed, right value", () =>
+    Effect.gen(function* () {
+      const prefix = freshPrefix()
+      let runs = 0
+      const value = DataCache.fn("value", (n: number) =>
+        Effect.sync(() => {
+          runs++
+          return { n, text: "x".repeat(64) }
+        })
+      )
+      yield* Effect.provide(value(1), cacheOver(prefix, SECRET))
+      // Another secret: a miss (its names differ, so it does not even find the entry).
+      yield* Effect.provide(value(1), cacheOver(prefix, Redacted.make("another secret, sixteen bytes or more")))
+      assert.strictEqual(runs, 2)
+      // Flip one byte of every stored value under the prefix, straight in Redis.
+      const keys = yield* Effect.promise(() => keysUnder(prefix))
+      const flipped = yield* Effect.promise(async () => {
+        const client = createClient({ url: server().url }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer })
+        await client.connect()
+        let count = 0
+        try {
+          for (const key of keys) {
+            if ((await client.type(key)) !== "string") continue
+            const bytes = await client.get(key)
+            if (bytes === null || bytes.length < 200) continue
+            bytes[bytes.length - 40] = bytes[bytes.length - 40]! ^ 0x01
+            await client.set(key, bytes, { KEEPTTL: true })
+            count++
+          }
+        } finally {
+          client.destroy()
+        }
+        return count
+      })
+      assert.isAtLeast(flipped, 1)
+      const got = yield* Effect.provide(value(1), cacheOver(prefix, SECRET))
+      assert.deepStrictEqual(got, { n: 1, text: "x".repeat(64) })
+      assert.strictEqual(runs, 3, "the tampered entry was not used")
+    })
+  )
+
+  it.live("recall --redis lists the functions a program cached there, and clears one", () =>
+    Effect.gen(function* () {
+      const prefix = freshPrefix()
+      const report = DataCache.fn("report", (month: number) => Effect.succeed({ month }))
+      const users = DataCache.fn("users", (id: string) => Effect.succeed({ id }))
+      yield* Effect.provide(Effect.all([report(1), report(2), users("ada")]), cacheOver(prefix))
+      const listed = yield* runCli(["ls", "--redis", server().url, "--prefix", prefix, "--json"])
+      assert.isTrue(Exit.isSuccess(listed.exit), listed.out)
+      const doc = JSON.parse(listed.out) as { redis: string; functions: Array<{ name: string; entries: number }> }
+      assert.strictEqual(doc.redis, server().url)
+      assert.deepStrictEqual(
+        doc.functions.map((f) => [f.name, f.entries]),
+        [
+          ["report", 2],
+          ["users", 1]
+        ]
+      )
+      const cleared = yield* runCli(["clear", "users", "--redis", server().url, "--prefix", prefix, "--json"])
+      assert.deepStrictEqual((JSON.parse(cleared.out) as { cleared: Array<string> }).cleared, [users.id])
+      const after = JSON.parse((yield* runCli(["ls", "--redis", server().url, "--prefix", prefix, "--json"])).out) as {
+        functions: Array<{ name: string }>
+      }
+      assert.deepStrictEqual(
+        after.functions.map((f) => f.name),
+        ["report"]
+      )
+      // The default prefix holds nothing of this test's.
+      const other = JSON.parse((yield* runCli(["ls", "--redis", server().url, "--json"])).out) as { functions: Array<unknown> }
+      assert.deepStrictEqual(other.functions, [])
+      const both = yield* runCli(["ls", "--redis", server().url, "--dir", "/tmp"])
+      assert.isTrue(Exit.isFailure(both.exit))
+    })
+  )
+})
