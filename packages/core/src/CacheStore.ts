@@ -30,6 +30,14 @@
  * store without them (`locks: undefined`) still works: each process computes
  * on its own.
  *
+ * **Generations** (optional, `generations`): a store shared by several
+ * processes may give each namespace a generation that every `delete`,
+ * `clearNamespace` and `clearAll` changes, and a `setIf` that writes only
+ * while the generation is the one read before computing, atomically. A clear
+ * or invalidate in one process then wins over a computation in flight in
+ * another: its late result is not stored. Without them, such a late write
+ * lands after the clear.
+ *
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
@@ -125,6 +133,30 @@ export interface Locks {
   readonly awaitRelease: (namespace: string, key: string, timeout: Duration.Input) => Effect.Effect<void, CacheStoreError>
 }
 
+/**
+ * The optional generation capability of a store shared by several
+ * processes: a clear or invalidate in one wins over a computation in flight
+ * in another.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Generations {
+  /** The namespace's generation now; every `delete`, `clearNamespace` and `clearAll` that touches it changes it. */
+  readonly current: (namespace: string) => Effect.Effect<string, CacheStoreError>
+  /**
+   * `set`, atomically, only while the namespace's generation is still
+   * `generation`; `false` (nothing written) when a delete or clear changed it.
+   */
+  readonly setIf: (
+    namespace: string,
+    key: string,
+    bytes: Uint8Array,
+    expiresAt: number,
+    generation: string
+  ) => Effect.Effect<boolean, CacheStoreError>
+}
+
 const TypeId = "~@recall/core/CacheStore" as const
 
 /**
@@ -145,6 +177,8 @@ export interface Service {
   readonly stats: Effect.Effect<StoreStats, CacheStoreError>
   /** The lock capability, for stores that several processes share; `undefined` when the store has none. */
   readonly locks: Locks | undefined
+  /** The generation capability, for stores that several processes share; absent when the store has none. */
+  readonly generations?: Generations | undefined
 }
 
 /**
@@ -248,6 +282,11 @@ export const layerMemory = (): Layer.Layer<CacheStore> =>
   Layer.sync(CacheStore, () => {
     const namespaces = new Map<string, Map<string, MemoryEntry>>()
     const locks = new Map<string, MemoryLock>()
+    // Generations: one per namespace, changed by its deletes and clears, and one for clearAll.
+    const generations = new Map<string, number>()
+    let clearedAll = 0
+    const generationOf = (namespace: string) => `${clearedAll}:${generations.get(namespace) ?? 0}`
+    const bump = (namespace: string) => generations.set(namespace, (generations.get(namespace) ?? 0) + 1)
     /** The live entries at `now`; expired ones are deleted on the way. */
     const live = function* (now: number): Generator<readonly [string, StoredEntry]> {
       for (const [namespace, entries] of namespaces) {
@@ -267,6 +306,11 @@ export const layerMemory = (): Layer.Layer<CacheStore> =>
       Deferred.doneUnsafe(lock.released, Effect.void)
       return undefined
     }
+    const write = (namespace: string, key: string, bytes: Uint8Array, expiresAt: number, at: number) => {
+      const entries = namespaces.get(namespace) ?? new Map<string, MemoryEntry>()
+      namespaces.set(namespace, entries)
+      entries.set(key, { bytes, writtenAt: at, expiresAt })
+    }
     return make({
       get: (namespace, key) =>
         Effect.map(now, (at) => {
@@ -280,20 +324,32 @@ export const layerMemory = (): Layer.Layer<CacheStore> =>
           // A copy: what the caller gets is its own.
           return Option.some({ bytes: entry.bytes.slice(), writtenAt: entry.writtenAt, expiresAt: entry.expiresAt })
         }),
-      set: (namespace, key, bytes, expiresAt) =>
-        Effect.map(now, (at) => {
-          const entries = namespaces.get(namespace) ?? new Map<string, MemoryEntry>()
-          namespaces.set(namespace, entries)
-          entries.set(key, { bytes, writtenAt: at, expiresAt })
-        }),
+      set: (namespace, key, bytes, expiresAt) => Effect.map(now, (at) => write(namespace, key, bytes, expiresAt, at)),
       delete: (namespace, key) =>
         Effect.sync(() => {
+          bump(namespace)
           const entries = namespaces.get(namespace)
           entries?.delete(key)
           if (entries?.size === 0) namespaces.delete(namespace)
         }),
-      clearNamespace: (namespace) => Effect.sync(() => void namespaces.delete(namespace)),
-      clearAll: Effect.sync(() => namespaces.clear()),
+      clearNamespace: (namespace) =>
+        Effect.sync(() => {
+          bump(namespace)
+          namespaces.delete(namespace)
+        }),
+      clearAll: Effect.sync(() => {
+        clearedAll++
+        namespaces.clear()
+      }),
+      generations: {
+        current: (namespace) => Effect.sync(() => generationOf(namespace)),
+        setIf: (namespace, key, bytes, expiresAt, generation) =>
+          Effect.map(now, (at) => {
+            if (generationOf(namespace) !== generation) return false
+            write(namespace, key, bytes, expiresAt, at)
+            return true
+          })
+      },
       list: Effect.map(now, (at) => summarize(live(at))),
       stats: Effect.map(now, (at) => totals(summarize(live(at)))),
       locks: {

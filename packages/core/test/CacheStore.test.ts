@@ -18,7 +18,7 @@ afterAll(() => {
   for (const directory of directories) rmSync(directory, { recursive: true, force: true })
 })
 
-storeConformance("CacheStore.layerMemory", () => CacheStore.layerMemory(), { locks: true })
+storeConformance("CacheStore.layerMemory", () => CacheStore.layerMemory(), { locks: true, generations: true })
 
 storeConformance(
   "CacheStore.layerKeyValueStore over KeyValueStore.layerMemory",

@@ -100,6 +100,38 @@ describe("DataCache over Redis", () => {
     })
   )
 
+  it.live("an invalidate or clear in one cache wins over a computation in flight in another: its late result is not stored", () =>
+    Effect.gen(function* () {
+      const prefix = freshPrefix()
+      for (const remove of ["invalidate", "clear", "clearAll"] as const) {
+        let runs = 0
+        const started = yield* Deferred.make<void>()
+        const go = yield* Deferred.make<void>()
+        const compute = DataCache.fn(`late-${remove}`, (n: number) =>
+          Effect.gen(function* () {
+            runs++
+            if (runs === 1) {
+              yield* Deferred.succeed(started, undefined)
+              yield* Deferred.await(go)
+            }
+            return { n, run: runs }
+          })
+        )
+        // A computes; B removes while it runs; then A's value is returned to its caller, but not stored.
+        const a = yield* Effect.forkChild(Effect.provide(compute(1), cacheOver(prefix)))
+        yield* Deferred.await(started)
+        yield* Effect.provide(
+          remove === "invalidate" ? compute.invalidate(1) : remove === "clear" ? compute.clear : DataCache.clear,
+          cacheOver(prefix)
+        )
+        yield* Deferred.succeed(go, undefined)
+        assert.deepStrictEqual(yield* Fiber.join(a), { n: 1, run: 1 }, "the caller still gets its value")
+        // A restart: nothing stale was left behind, so it computes again.
+        assert.deepStrictEqual(yield* Effect.provide(compute(1), cacheOver(prefix)), { n: 1, run: 2 }, remove)
+      }
+    })
+  )
+
   it.live("an entry tampered with in Redis, or signed with another secret, is a miss: recomputed, right value", () =>
     Effect.gen(function* () {
       const prefix = freshPrefix()

@@ -67,9 +67,9 @@ const clusterKeys = (prefix: string) =>
 
 const bytesOf = (...values: ReadonlyArray<number>) => new Uint8Array(values)
 
-storeConformance("NodeCacheStore.layerRedis", () => onServer(), { locks: true })
+storeConformance("NodeCacheStore.layerRedis", () => onServer(), { locks: true, generations: true })
 
-storeConformance("NodeCacheStore.layerRedis on a Redis Cluster", () => onCluster(), { locks: true })
+storeConformance("NodeCacheStore.layerRedis on a Redis Cluster", () => onCluster(), { locks: true, generations: true })
 
 describe("NodeCacheStore.layerRedis in Redis", () => {
   it.effect("the servers have no KEYS command: listing and clearing scan", () =>
@@ -88,9 +88,15 @@ describe("NodeCacheStore.layerRedis in Redis", () => {
       const left = yield* inspect(server().url, async (client) => {
         const keys: Array<string> = []
         for await (const batch of client.scanIterator({ MATCH: `${prefix}:*` })) keys.push(...batch)
-        return keys
+        return Promise.all(keys.map(async (key) => [key, await client.pTTL(key)] as const))
       })
-      assert.deepStrictEqual(left, [])
+      // Only the namespaces' generations stay (so late writes of computations in flight are refused), and they expire.
+      assert.deepStrictEqual(
+        left.filter(([key]) => !key.endsWith("}:g")),
+        []
+      )
+      assert.lengthOf(left, 3)
+      for (const [, ttl] of left) assert.isAbove(ttl, 0)
     })
   )
 

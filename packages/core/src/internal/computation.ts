@@ -187,7 +187,9 @@ const compute = <A, S>(
       const turn = refreshing === undefined ? yield* Effect.interruptible(StoreTier.turn(place, name)) : undefined
       if (turn?._tag === "Found") return yield* fromStore(turn.found)
       const held = turn?.held
-      return yield* run(slot, call, flight, kind, parent, end, mayKeep, { place, name }, held)
+      // Read before the body runs: a delete or clear in any process from now on makes its write a no-op.
+      const generation = yield* Effect.interruptible(StoreTier.generationOf(place))
+      return yield* run(slot, call, flight, kind, parent, end, mayKeep, { place, name, generation }, held)
     }).pipe(
       Effect.catchCause((cause) => {
         // Interrupted while it read the store (the layer closes): the waiters check again.
@@ -223,7 +225,7 @@ const run = <A, S>(
   parent: Fiber.Fiber<unknown, unknown>,
   end: (outcome: "stored" | "unstored" | "failed") => void,
   mayKeep: () => boolean,
-  persisted: { readonly place: StoreTier.Place<A, S>; readonly name: string } | undefined,
+  persisted: { readonly place: StoreTier.Place<A, S>; readonly name: string; readonly generation: string | undefined } | undefined,
   held: StoreTier.Held | undefined
 ): Effect.Effect<void, never, unknown> =>
   Effect.withFiber((self) => {
@@ -269,7 +271,10 @@ const run = <A, S>(
       if (persisted === undefined || !keepable) return done()
       const after = release
       release = Effect.void
-      return Effect.andThen(StoreTier.writeInBackground(persisted.place, persisted.name, kept.stored, output, times, after), done())
+      return Effect.andThen(
+        StoreTier.writeInBackground(persisted.place, persisted.name, kept.stored, output, times, after, persisted.generation),
+        done()
+      )
     }
     return Effect.exit(Effect.interruptible(body)).pipe(
       Effect.flatMap((exit): Effect.Effect<void> => {

@@ -312,7 +312,8 @@ export const writeInBackground = <A, S>(
   stored: S,
   output: ReadonlyArray<unknown> | undefined,
   times: Table.Times,
-  after: Effect.Effect<void>
+  after: Effect.Effect<void>,
+  generation: string | undefined
 ): Effect.Effect<void> => {
   const { tier } = place
   const write = Effect.gen(function* () {
@@ -329,8 +330,14 @@ export const writeInBackground = <A, S>(
       )
     )
     if (bytes === undefined) return
-    const written = yield* guarded(tier, table, "write an entry", tier.store.set(place.namespace, name, bytes, times.expiresAt))
-    if (written !== failed) table.record("storeWrite")
+    // With generations, written only while no delete or clear (here or in another process) came since the computation began.
+    const generations = tier.store.generations
+    const write =
+      generation === undefined || generations === undefined
+        ? Effect.as(tier.store.set(place.namespace, name, bytes, times.expiresAt), true)
+        : generations.setIf(place.namespace, name, bytes, times.expiresAt, generation)
+    const written = yield* guarded(tier, table, "write an entry", write)
+    if (written === true) table.record("storeWrite")
   }).pipe(Effect.ensuring(after))
   return track(place, name, write)
 }
@@ -347,6 +354,21 @@ const track = (place: Place<any, any>, name: string, work: Effect.Effect<void>):
       })
     })
   )
+
+/**
+ * The namespace's generation before a computation runs, where the store has
+ * generations; `undefined` without them (or when the store failed: the write
+ * is then unconditional, as in a store without them).
+ *
+ * @internal
+ */
+export const generationOf = (place: Place<any, any>): Effect.Effect<string | undefined> => {
+  const generations = place.tier.store.generations
+  if (generations === undefined) return Effect.succeed(undefined)
+  return Effect.map(guarded(place.tier, place.table(), "read a generation", generations.current(place.namespace)), (g) =>
+    g === failed ? undefined : g
+  )
+}
 
 /** Waits for the writes in flight of one entry name, or of every name of the function. @internal */
 export const awaitWrites = (place: Place<any, any>, name?: string): Effect.Effect<void> =>

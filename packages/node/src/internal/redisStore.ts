@@ -112,16 +112,41 @@ redis.call("HSET", KEYS[3], ARGV[3], ARGV[4], "${NAMESPACE_FIELD}", ARGV[5])
 prune(KEYS[2], KEYS[3], ARGV[8], ARGV[7], 64)
 return 1`)
 
-/** KEYS: entry, index, meta. ARGV: field. */
+/**
+ * KEYS: entry, index, meta, generation. ARGV: generation, then SET's. The
+ * write of a computation that began at that generation: nothing when a
+ * delete or clear changed it since (0), else SET (1).
+ */
+const SET_IF = script(`${PRUNE}
+if (redis.call("GET", KEYS[4]) or "0") ~= ARGV[1] then return 0 end
+if ARGV[3] == "" then redis.call("SET", KEYS[1], ARGV[2]) else redis.call("SET", KEYS[1], ARGV[2], "PX", ARGV[3]) end
+redis.call("ZADD", KEYS[2], ARGV[7], ARGV[4])
+redis.call("HSET", KEYS[3], ARGV[4], ARGV[5], "${NAMESPACE_FIELD}", ARGV[6])
+prune(KEYS[2], KEYS[3], ARGV[9], ARGV[8], 64)
+return 1`)
+
+/**
+ * A namespace's generation lives a day past its last change: a computation
+ * that began before a delete or clear and ends a day after it could write
+ * again; anything shorter cannot. (So generations of namespaces long gone
+ * leave Redis too.)
+ */
+const GENERATION_MILLIS = "86400000"
+
+/** KEYS: entry, index, meta, generation. ARGV: field. Changes the namespace's generation. */
 const DELETE = script(`
+redis.call("INCR", KEYS[4])
+redis.call("PEXPIRE", KEYS[4], ${GENERATION_MILLIS})
 redis.call("DEL", KEYS[1])
 redis.call("ZREM", KEYS[2], ARGV[1])
 redis.call("HDEL", KEYS[3], ARGV[1])
 if redis.call("HLEN", KEYS[3]) <= 1 then redis.call("DEL", KEYS[3], KEYS[2]) end
 return 1`)
 
-/** KEYS: index, meta. ARGV: entry prefix. */
+/** KEYS: index, meta, generation. ARGV: entry prefix. Changes the namespace's generation. */
 const CLEAR_NAMESPACE = script(`
+redis.call("INCR", KEYS[3])
+redis.call("PEXPIRE", KEYS[3], ${GENERATION_MILLIS})
 local fields = redis.call("ZRANGE", KEYS[1], 0, -1)
 for i = 1, #fields do redis.call("DEL", ARGV[1] .. fields[i]) end
 redis.call("DEL", KEYS[1], KEYS[2])
@@ -431,13 +456,13 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
     const base = (namespace: string) => `${prefix}:{${nameOf(namespace)}}`
     const keysOf = (namespace: string) => {
       const b = base(namespace)
-      return { entries: `${b}:e:`, index: `${b}:i`, meta: `${b}:m`, locks: `${b}:l:`, released: `${b}:r:` }
+      return { entries: `${b}:e:`, index: `${b}:i`, meta: `${b}:m`, locks: `${b}:l:`, released: `${b}:r:`, generation: `${b}:g` }
     }
 
     const remove = (namespace: string, key: string, operation: string) => {
       const k = keysOf(namespace)
       const field = nameOf(key)
-      return use(operation, (c, signal) => evalScript(c, DELETE, [k.entries + field, k.index, k.meta], [field], signal))
+      return use(operation, (c, signal) => evalScript(c, DELETE, [k.entries + field, k.index, k.meta, k.generation], [field], signal))
     }
 
     const get = (namespace: string, key: string) =>
@@ -455,26 +480,41 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
         return Option.some(entry)
       })
 
-    const set = (namespace: string, key: string, bytes: Uint8Array, expiresAt: number) =>
+    /** Writes an entry; with a `generation`, only while the namespace's is still that one (whether it wrote). */
+    const write = (namespace: string, key: string, bytes: Uint8Array, expiresAt: number, generation: string | undefined) =>
       Effect.gen(function* () {
         const at = yield* now
-        // Gone already: what it replaces is gone too.
-        if (expiresAt <= at) return yield* remove(namespace, key, "set")
         const k = keysOf(namespace)
         const field = nameOf(key)
+        // Gone already: what it replaces is gone too (a conditional write of it just does nothing).
+        if (expiresAt <= at) {
+          if (generation !== undefined) return false
+          yield* remove(namespace, key, "set")
+          return true
+        }
         // The expiry on Redis's clock, from this process's: `PX`, the time left.
         const px = Number.isFinite(expiresAt) ? String(Math.max(1, Math.ceil(expiresAt - at))) : ""
         const value = packEntry(namespace, key, bytes, at, expiresAt)
-        yield* use("set", (c, signal) =>
-          evalScript(
-            c,
-            SET,
-            [k.entries + field, k.index, k.meta],
-            [value, px, field, `${at} ${timeArg(expiresAt)} ${bytes.byteLength}`, namespace, timeArg(expiresAt), String(at), k.entries],
-            signal
-          )
+        const args = [
+          value,
+          px,
+          field,
+          `${at} ${timeArg(expiresAt)} ${bytes.byteLength}`,
+          namespace,
+          timeArg(expiresAt),
+          String(at),
+          k.entries
+        ]
+        const written = yield* use("set", (c, signal) =>
+          generation === undefined
+            ? evalScript(c, SET, [k.entries + field, k.index, k.meta], args, signal)
+            : evalScript(c, SET_IF, [k.entries + field, k.index, k.meta, k.generation], [generation, ...args], signal)
         )
+        return Number(written) === 1
       })
+
+    const set = (namespace: string, key: string, bytes: Uint8Array, expiresAt: number) =>
+      Effect.asVoid(write(namespace, key, bytes, expiresAt, undefined))
 
     /** Every namespace's index (the meta keys), by SCAN on every master. */
     const metaKeys = (operation: string) =>
@@ -625,14 +665,28 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
       delete: (namespace, key) => Effect.asVoid(remove(namespace, key, "delete")),
       clearNamespace: (namespace) => {
         const k = keysOf(namespace)
-        return use("clear a namespace", (c, signal) => evalScript(c, CLEAR_NAMESPACE, [k.index, k.meta], [k.entries], signal)).pipe(
-          Effect.asVoid
-        )
+        return use("clear a namespace", (c, signal) =>
+          evalScript(c, CLEAR_NAMESPACE, [k.index, k.meta, k.generation], [k.entries], signal)
+        ).pipe(Effect.asVoid)
       },
       clearAll: Effect.gen(function* () {
         const keys = yield* use("clear", (c, signal) => c.scan(`${globEscape(prefix)}:{*}:*`, signal))
         // Entries and indexes; locks are left to their holders.
         const ours = keys.filter((key) => key.startsWith(`${prefix}:{`) && /\}:(?:e:[0-9a-f]{32}|i|m)$/.test(key))
+        // Every namespace met changes its generation first, so computations in flight there do not write after the clear.
+        const generations = new Set<string>()
+        for (const key of keys) {
+          const end = key.indexOf("}:")
+          if (key.startsWith(`${prefix}:{`) && end > 0) generations.add(`${key.slice(0, end + 1)}:g`)
+        }
+        yield* use("clear", (c, signal) =>
+          Promise.all(
+            Array.from(generations, async (key) => {
+              await c.send(key, ["INCR", key], signal)
+              await c.send(key, ["PEXPIRE", key, GENERATION_MILLIS], signal)
+            })
+          )
+        )
         yield* use("clear", (c, signal) => Promise.all(ours.map((key) => c.send(key, ["DEL", key], signal))))
       }),
       list: list("list"),
@@ -641,6 +695,13 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
         entries: namespaces.reduce((n, info) => n + info.entries, 0),
         bytes: namespaces.reduce((n, info) => n + info.bytes, 0)
       })),
-      locks: { acquire, renew, release, awaitRelease }
+      locks: { acquire, renew, release, awaitRelease },
+      generations: {
+        current: (namespace) =>
+          use("read a generation", (c, signal) => c.send(keysOf(namespace).generation, ["GET", keysOf(namespace).generation], signal)).pipe(
+            Effect.map((value) => (value === null || value === undefined ? "0" : String(value)))
+          ),
+        setIf: (namespace, key, bytes, expiresAt, generation) => write(namespace, key, bytes, expiresAt, generation)
+      }
     })
   })
