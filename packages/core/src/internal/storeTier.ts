@@ -428,7 +428,9 @@ export type Turn<A, S> =
  * Takes the store's lock of an entry before computing it, where the store
  * has locks: while another process holds it, waits for its release (or
  * expiry) and reads again; a value it wrote is used, and a holder that
- * crashed loses the lock when it expires. Where the store has no locks, or
+ * crashed loses the lock when it expires. Once it holds the lock it reads
+ * once more (a value written and released just before the acquire is used,
+ * not computed again). Where the store has no locks, or
  * fails, the process computes on its own.
  *
  * @internal
@@ -442,7 +444,19 @@ export const turn = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Turn
     for (;;) {
       const acquired = yield* guarded(tier, table, "take a lock", locks.acquire(place.namespace, name, tier.lockMillis))
       if (acquired === failed) return { _tag: "Compute", held: undefined } as const
-      if (Option.isSome(acquired)) return { _tag: "Compute", held: yield* renewing(tier, acquired.value) } as const
+      if (Option.isSome(acquired)) {
+        const held = yield* renewing(tier, acquired.value)
+        // Another process may have written the value and released the lock between the read that missed and
+        // this acquire: read again under the lock before computing (and give the lock back when it is there).
+        const found = yield* Effect.uninterruptibleMask((restore) =>
+          restore(read(place, name)).pipe(
+            Effect.onInterrupt(() => held.release),
+            Effect.tap((found) => (found === undefined ? Effect.void : held.release))
+          )
+        )
+        if (found === undefined) return { _tag: "Compute", held } as const
+        return { _tag: "Found", found } as const
+      }
       // Another process computes it: wait for it to finish (or its lock to expire), then read what it wrote.
       const waited = yield* guarded(
         tier,
