@@ -288,10 +288,7 @@ describe("DataCache.layerStore on disk, across OS processes", () => {
       { misses: total("misses"), storeHits: total("storeHits"), hits: total("hits") },
       { misses: 1, storeHits: 3, hits: 96 }
     )
-    for (const reply of replies) {
-      assert.isAtLeast(reply.millis, 1_400, "everyone waited for the one computation")
-      assert.strictEqual(reply.stats.storeErrors, 0)
-    }
+    for (const reply of replies) assert.strictEqual(reply.stats.storeErrors, 0)
     await Promise.all(workers.map((w) => w.exit()))
   })
 
@@ -336,7 +333,6 @@ describe("DataCache.layerStore on disk, across OS processes", () => {
     const answer = survivor.call("v1", 7, 5, 200)
     // An observation window, not a synchronisation: while the holder lives and renews its lock, for
     // 2.5 times lockTtl, the survivor does not compute.
-    const stillHeld = Date.now()
     await new Promise((resolve) => setTimeout(resolve, 2_500))
     assert.isFalse(
       survivor.messages.some((m) => m.event === "computing"),
@@ -349,7 +345,6 @@ describe("DataCache.layerStore on disk, across OS processes", () => {
     const computing = await survivor.event("computing")
     assert.isAtLeast(computing.at, killedAt, "computed only after the holder died")
     assert.isBelow(computing.at - killedAt, 5_000, "taken over at the lock's expiry (1 s), not after the default 10 s")
-    assert.isAtLeast(reply.millis, killedAt - stillHeld)
     assert.deepStrictEqual(counts(reply.stats), { misses: 1, storeHits: 0, hits: 4 })
     assert.deepStrictEqual(runsOf(log, "v1", 7), [doomed.pid, survivor.pid], "twice in all: the killed run and the survivor's")
 
@@ -360,6 +355,33 @@ describe("DataCache.layerStore on disk, across OS processes", () => {
     assert.strictEqual(assertValues(hit, "v1", 7, 2), survivor.pid)
     assert.strictEqual(hit.stats.storeHits, 1)
     await Promise.all([survivor.exit(), next.exit()])
+  })
+})
+
+describe("DataCache.clear across OS processes", () => {
+  it("a clear in one process while another computes: the clear reaches the disk, every value is right, nothing hangs", async () => {
+    const { directory, log } = setting()
+    const [a, b] = [new Worker({ directory, log }), new Worker({ directory, log })]
+    await Promise.all([a.ready(), b.ready()])
+    assertValues(await a.call("v1", 1, 2), "v1", 1, 2)
+    await a.writes(1)
+    assert.strictEqual(assertValues(await b.call("v1", 1, 2), "v1", 1, 2), a.pid)
+
+    const slow = a.call("v1", 2, 3, 800)
+    slow.catch(() => {}) // awaited below
+    await a.waitFor((m) => m.event === "computing" && m.arg === 2, "computing 2")
+    await b.request({ op: "clear" })
+    assert.strictEqual(entryFiles(directory).length, 0, "the store is empty")
+    const recomputed = await b.call("v1", 1, 2)
+    assert.strictEqual(assertValues(recomputed, "v1", 1, 2), b.pid, "cleared in both tiers: computed again")
+    assert.strictEqual(assertValues(await slow, "v1", 2, 3), a.pid)
+    await a.writes(2)
+    // a's computation ran across b's clear; its value (written after the clear) or b's own is right.
+    const after = await b.call("v1", 2, 2)
+    assertValues(after, "v1", 2, 2)
+    assert.include([a.pid, b.pid], after.values[0]!.computedBy)
+    assert.strictEqual(after.stats.storeErrors, 0)
+    await Promise.all([a.exit(), b.exit()])
   })
 })
 
