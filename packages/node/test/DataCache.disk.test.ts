@@ -263,7 +263,7 @@ describe("DataCache.layerStore on disk, across OS processes", () => {
     // and hears of the miss after the writer wrote the entry and released its lock.
     const reader = new Worker({ directory, log, fault: "slowread" })
     await Promise.all([writer.ready(), reader.ready()])
-    const written = writer.call("v1", 20, 1, 500)
+    const written = writer.call("v1", 20, 1, 1_000)
     await writer.event("computing")
     const read = reader.call("v1", 20, 3)
     assert.strictEqual(assertValues(await written, "v1", 20, 1), writer.pid)
@@ -271,6 +271,7 @@ describe("DataCache.layerStore on disk, across OS processes", () => {
     assert.deepStrictEqual(runsOf(log, "v1", 20), [writer.pid], "the body ran once in all")
     assert.strictEqual(assertValues(reply, "v1", 20, 3), writer.pid)
     assert.deepStrictEqual(counts(reply.stats), { misses: 0, storeHits: 1, hits: 2 })
+    assert.isAtLeast(reply.millis, 2_900, "two slow reads: the miss while the writer computed, and the read under the lock")
     await Promise.all([writer.exit(), reader.exit()])
   })
 
