@@ -20,7 +20,7 @@ const worker = fileURLToPath(new URL("./fixtures/data-cache-worker.ts", import.m
 const parentDirectory = tempDirectories("recall-dc-disk-")
 
 type Variant = "v1" | "v2"
-type Mode = "none" | "eacces" | "erofs" | "enospc" | "stall" | "slowread"
+type Mode = "none" | "eacces" | "erofs" | "enospc" | "stall" | "stallrenew" | "slowread"
 
 interface Value {
   readonly arg: number
@@ -35,6 +35,7 @@ interface Reply {
   readonly millis: number
   readonly id: string
   readonly stats: DataCache.FunctionStats
+  readonly links: number
 }
 
 interface Message {
@@ -254,6 +255,26 @@ describe("DataCache.layerStore on disk, across OS processes", () => {
 
     for (const arg of [1, 2, 3]) assert.strictEqual(runsOf(log, "v1", arg).length, 1, `arg ${arg}: one run in all`)
     await Promise.all([second.exit(), third.exit()])
+  })
+
+  it("a process killed while renewing its lock (holding the lock's guard file): another still takes over after lockTtl, without spinning", async () => {
+    const { directory, log } = setting()
+    const doomed = new Worker({ directory, log, lockTtl: "1 second", fault: "stallrenew" })
+    const survivor = new Worker({ directory, log, lockTtl: "1 second" })
+    await Promise.all([doomed.ready(), survivor.ready()])
+    void doomed.call("v1", 8, 1, 60_000).catch(() => {})
+    await doomed.event("computing")
+    await doomed.event("renewing")
+    const killedAt = Date.now()
+    await doomed.kill()
+    const before = (await survivor.call("v1", 0)).links
+    const reply = await survivor.call("v1", 8, 2)
+    assert.strictEqual(assertValues(reply, "v1", 8, 2), survivor.pid)
+    assert.deepStrictEqual(runsOf(log, "v1", 8), [doomed.pid, survivor.pid])
+    const computing = await survivor.waitFor((m) => m.event === "computing" && m.arg === 8, "computing 8")
+    assert.isBelow(computing.at - killedAt, 5_000, "taken over at the lock's expiry (1 s)")
+    assert.isBelow(reply.links - before, 100, "lock attempts while waiting are paced, not a busy loop")
+    await survivor.exit()
   })
 
   it("a process whose read missed just before another wrote and released: it takes the lock, reads again, and does not compute", async () => {
