@@ -238,6 +238,8 @@ let counter = 0
 /** A fresh name for a temporary file: its host, process and creation time, so that sweeps know whose it is. */
 const tempName = (): string => `.tmp-${HOST}-${process.pid}-${Date.now()}-${++counter}${randomBytes(4).toString("hex")}`
 const TEMP_NAME = /^\.tmp-([0-9a-f]{8})-(\d+)-(\d+)-/
+/** The host and pid at the start of a lock's or guard's token. */
+const TOKEN_OWNER = /^([0-9a-f]{8})-(\d+)-/
 /** A temporary file older than this is deleted by sweeps even when its process seems alive (its pid reused). */
 const TEMP_MAX_AGE = 60 * 60 * 1000
 
@@ -660,6 +662,12 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
 
     const newToken = () => `${HOST}-${process.pid}-${randomBytes(12).toString("hex")}`
 
+    /** Whether the process that made `token` (by its host and pid) is gone: a process of this host that is not running. */
+    const ownerGone = (token: string): boolean => {
+      const match = TOKEN_OWNER.exec(token)
+      return match !== null && match[1] === HOST && Number(match[2]) !== process.pid && !processAlive(Number(match[2]))
+    }
+
     /** How long a guard is honoured; a guard is held for a few file operations. */
     const GUARD_TTL = 10_000
 
@@ -667,7 +675,9 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
      * Runs `body` holding the guard of a lock file; `busy` when another
      * process holds it (after retrying for about half a second, with
      * `patient`). A guard left by a process that died holding it is taken
-     * over after {@link GUARD_TTL}.
+     * over at once when that process was of this host (a guard outliving
+     * its owner would hold off a takeover longer than the lock's own ttl),
+     * else after {@link GUARD_TTL}.
      */
     const guarded = <A>(path: string, body: (at: number) => Effect.Effect<A, PlatformError.PlatformError>, busy: A, patient: boolean) =>
       Effect.gen(function* () {
@@ -685,7 +695,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
             )
           }
           const held = yield* readLock(guard)
-          if (held !== undefined && held.expiresAt <= at) {
+          if (held !== undefined && (held.expiresAt <= at || ownerGone(held.token))) {
             // Abandoned: moved aside, and deleted only if it is still the one judged abandoned.
             const aside = `${locksDir}/${tempName()}`
             yield* fs.rename(guard, aside).pipe(Effect.catch((e) => (isNotFound(e) ? Effect.void : Effect.fail(e))))
