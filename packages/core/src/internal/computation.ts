@@ -188,7 +188,9 @@ const compute = <A, S>(
       if (turn?._tag === "Found") return yield* fromStore(turn.found)
       const held = turn?.held
       // Read before the body runs: a delete or clear in any process from now on makes its write a no-op.
-      const generation = yield* Effect.interruptible(StoreTier.generationOf(place))
+      const generation = yield* Effect.interruptible(StoreTier.generationOf(place)).pipe(
+        Effect.onInterrupt(() => held?.release ?? Effect.void)
+      )
       return yield* run(slot, call, flight, kind, parent, end, mayKeep, { place, name, generation }, held)
     }).pipe(
       Effect.catchCause((cause) => {
