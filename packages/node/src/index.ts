@@ -3,8 +3,8 @@
  *
  * The disk store (`NodeCacheStore.layerFileSystem`) and the Redis store
  * (`NodeCacheStore.layerRedis`, over node-redis, loaded only when a store
- * makes its own client) are here, and the `recall` command over the disk
- * store (the package's `bin`; its commands are the module
+ * makes its own client) are here, and the `recall` command over either
+ * (the package's `bin`; its commands are the module
  * `@recall/node/RecallCommand`, not re-exported here so that programs do not
  * load `effect/cli`). It re-exports the core, so programs can depend on
  * `@recall/node` alone.
