@@ -7,6 +7,7 @@ import { createXXHash128 } from "hash-wasm"
 import { LRUCache } from "lru-cache"
 import { type Figure, gc, interleaved, millis, nsPerOp } from "./measure.ts"
 import { nativeHash } from "./nativeHash.ts"
+import { store } from "./store.ts"
 import { valueSchema } from "./valueSchema.ts"
 
 const json = process.argv.includes("--json")
@@ -267,7 +268,11 @@ const main = Effect.gen(function* () {
     hashing,
     churn,
     nativeHash: nativeHash(report),
-    valueSchema: Effect.map(valueSchema, (found) => found.forEach(report))
+    valueSchema: Effect.map(valueSchema, (found) => found.forEach(report)),
+    store: Effect.map(
+      Effect.promise(() => store()),
+      (found) => found.forEach(report)
+    )
   }
   const only = process.argv.slice(2).filter((arg) => !arg.startsWith("--"))
   for (const [name, section] of Object.entries(sections)) {
@@ -276,7 +281,7 @@ const main = Effect.gen(function* () {
   if (!json) {
     for (const f of figures) {
       const value = f.unit === "x" ? f.value.toFixed(2) : f.value.toFixed(f.value < 10 ? 2 : 1)
-      console.log(`${f.name.padEnd(58)} ${value.padStart(9)} ${f.unit}`)
+      console.log(`${f.name.padEnd(64)} ${value.padStart(9)} ${f.unit}`)
     }
   }
   if (sink === -1) console.log(sink)

@@ -59,3 +59,28 @@ export const interleaved = (rounds: number, a: () => void, b: () => void): reado
   const { ms } = alternating(rounds, [a, b])
   return [ms[0]!, ms[1]!]
 }
+
+/**
+ * Asynchronous runs measured in alternating rounds (each after a
+ * collection); each run times itself and returns its ms, so that set-up it
+ * needs (a fresh layer, a deleted file) stays out of the figure. The median
+ * ms of each, and the median over rounds of each run's time over the
+ * first's.
+ */
+export const alternatingAsync = async (
+  rounds: number,
+  runs: ReadonlyArray<() => Promise<number>>
+): Promise<{ readonly ms: ReadonlyArray<number>; readonly ratios: ReadonlyArray<number> }> => {
+  const samples = runs.map((): Array<number> => [])
+  for (const run of runs) await run()
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < runs.length; i++) {
+      gc()
+      samples[i]!.push(await runs[i]!())
+    }
+  }
+  return { ms: samples.map(median), ratios: samples.map((xs) => median(xs.map((x, r) => x / samples[0]![r]!))) }
+}
+
+/** Milliseconds since `start` (a `process.hrtime.bigint()`). */
+export const since = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6
