@@ -649,6 +649,21 @@ describe("entry: the reason of each miss", () => {
     })
   )
 
+  it.effect("a payload encoded with the entry's room is written in place: the same bytes as a copied one", () =>
+    Effect.gen(function* () {
+      const key = yield* secret
+      const value = { a: new Float64Array([1, 2, 3]), text: "héllo" }
+      for (const signing of [undefined, key]) {
+        const room = Entry.entryRoom(fields(), signing !== undefined)
+        const spaced = Payload.encodePayload(value, undefined, room)
+        if (Result.isFailure(spaced)) throw new Error("unencodable")
+        const inPlace = yield* Entry.encodeEntry(fields(), spaced.success, signing, { inPlace: true })
+        assert.strictEqual(inPlace.buffer, spaced.success.buffer)
+        assert.deepStrictEqual(inPlace, yield* Entry.encodeEntry(fields(), encoded(value), signing))
+      }
+    })
+  )
+
   it.effect("a wrong secret, a missing signature, a signature nobody can check", () =>
     Effect.gen(function* () {
       const key = yield* secret

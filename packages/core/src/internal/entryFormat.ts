@@ -309,8 +309,28 @@ const headerDigest = (entry: Uint8Array, namesLength: number): Uint8Array => {
 }
 
 /**
+ * The room an entry of these fields leaves around its payload: the header
+ * and names before it, the signature after it (with a secret). A payload
+ * encoded with this room (`encodePayload`'s `room`) is written into its
+ * entry in place, without a copy (`encodeEntry`'s `inPlace`).
+ *
+ * @internal
+ */
+export const entryRoom = (
+  fields: Pick<EntryFields, "name" | "identity">,
+  signed: boolean
+): { readonly before: number; readonly after: number } => ({
+  before: HEADER_BYTES + encoder.encode(fields.name).byteLength + encoder.encode(fields.identity).byteLength,
+  after: signed ? SIGNATURE_BYTES : 0
+})
+
+/**
  * An entry of `payload` with these fields, signed with `secret` when given.
  * Loads the XXH3 hasher if it is not loaded.
+ *
+ * `inPlace`: `payload` is a view into a buffer of exactly the entry's
+ * length, at the offset {@link entryRoom} gives: the entry is written
+ * around it, into that buffer, rather than into a copy.
  *
  * @throws RangeError (a defect) for fields no entry can hold: a fingerprint
  *   of another size, a name over 64 KiB, `staleUntil` before `expiresAt`.
@@ -319,7 +339,8 @@ const headerDigest = (entry: Uint8Array, namesLength: number): Uint8Array => {
 export const encodeEntry = (
   fields: EntryFields,
   payload: Uint8Array,
-  secret?: EntrySecret
+  secret?: EntrySecret,
+  options?: { readonly inPlace?: boolean }
 ): Effect.Effect<Uint8Array, Xxh3.WebAssemblyUnavailableError | CryptoError.CryptoError> =>
   Effect.flatMap(Xxh3.load, () => {
     const name = encoder.encode(fields.name)
@@ -331,8 +352,19 @@ export const encodeEntry = (
     if (!(fields.staleUntil >= fields.expiresAt)) return Effect.die(new RangeError("staleUntil is at least expiresAt"))
     const namesLength = name.byteLength + identity.byteLength
     const bodyLength = HEADER_BYTES + namesLength + payload.byteLength
-    const entry = new Uint8Array(bodyLength + (secret === undefined ? 0 : SIGNATURE_BYTES))
-    const view = new DataView(entry.buffer)
+    const entryLength = bodyLength + (secret === undefined ? 0 : SIGNATURE_BYTES)
+    let entry: Uint8Array
+    if (options?.inPlace === true) {
+      // The payload sits where the entry puts it, in a buffer of exactly the entry's length (encodePayload's room).
+      if (payload.byteOffset !== HEADER_BYTES + namesLength || payload.buffer.byteLength !== entryLength) {
+        return Effect.die(new RangeError("an in-place payload needs entryRoom's room around it"))
+      }
+      entry = new Uint8Array(payload.buffer, 0, entryLength)
+    } else {
+      entry = new Uint8Array(entryLength)
+      entry.set(payload, HEADER_BYTES + namesLength)
+    }
+    const view = new DataView(entry.buffer, entry.byteOffset, entry.byteLength)
     entry.set(MAGIC, Offsets.magic)
     view.setUint16(Offsets.version, FORMAT_VERSION, true)
     view.setUint8(Offsets.codec, fields.codec)
@@ -348,7 +380,6 @@ export const encodeEntry = (
     entry.set(name, HEADER_BYTES)
     entry.set(identity, HEADER_BYTES + name.byteLength)
     entry.set(headerDigest(entry, namesLength), Offsets.headerChecksum)
-    entry.set(payload, HEADER_BYTES + namesLength)
     if (secret === undefined) return Effect.succeed(entry)
     return Effect.map(secret.sign(entry.subarray(0, bodyLength)), (signature) => {
       entry.set(signature, bodyLength)

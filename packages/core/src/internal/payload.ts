@@ -45,8 +45,9 @@
  * Each view is written as its own bytes: views that shared one buffer come
  * back over buffers of their own (the in-memory copy keeps them shared).
  */
-import { type Writer as CborWriter, decode, type EncodeOptions, encode, Tag, type TypeEncoderMap } from "cbor2"
-import { writeLength, writeUnknown } from "cbor2/encoder"
+import { type Writer as CborWriter, decode, type EncodeOptions, Tag, type TypeEncoderMap } from "cbor2"
+import { defaultEncodeOptions, writeLength, writeUnknown } from "cbor2/encoder"
+import { Writer as CborOutput } from "cbor2/writer"
 import * as BigDecimal from "effect/BigDecimal"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
@@ -466,15 +467,25 @@ const types = {
       : undefined
 } as unknown as TypeEncoderMap
 
-const encodeOptions: EncodeOptions = { collapseBigInts: false, rejectDuplicateKeys: false, types }
+const encodeOptions = { ...defaultEncodeOptions, collapseBigInts: false, rejectDuplicateKeys: false, types } as Required<EncodeOptions>
+
+/** Zero bytes the payload's buffer leaves before and after it (an entry's header and signature: see entryFormat's `entryRoom`). @internal */
+export interface Room {
+  readonly before: number
+  readonly after: number
+}
 
 /**
  * The payload bytes of `value` and the replay lines its body wrote, or why
  * they cannot be written.
  *
+ * With `room`, the payload is a view into a buffer with that many zero
+ * bytes before and after it, so that an entry can be written around it
+ * without copying it (large payloads are most of their entry).
+ *
  * @internal
  */
-export const encodePayload = (value: unknown, output?: ReadonlyArray<Line>): Result.Result<Uint8Array, Unencodable> => {
+export const encodePayload = (value: unknown, output?: ReadonlyArray<Line>, room?: Room): Result.Result<Uint8Array, Unencodable> => {
   let current: "value" | number = "value"
   try {
     const data = model((writer) => {
@@ -488,7 +499,14 @@ export const encodePayload = (value: unknown, output?: ReadonlyArray<Line>): Res
       }
       return new Tag(Tags.payload, [written, lines])
     })
-    return Result.succeed(encode(data, encodeOptions))
+    // cbor2's `encode`, with the room written around it: the writer keeps large byte strings by reference and
+    // copies every chunk once into the buffer it reads out.
+    const writer = new CborOutput(encodeOptions)
+    if (room !== undefined && room.before > 0) writer.write(new Uint8Array(room.before))
+    writeUnknown(data, writer, encodeOptions)
+    if (room !== undefined && room.after > 0) writer.write(new Uint8Array(room.after))
+    const bytes = writer.read()
+    return Result.succeed(room === undefined ? bytes : bytes.subarray(room.before, bytes.byteLength - room.after))
   } catch (e) {
     if (e instanceof Refused) {
       return Result.fail(current === "value" ? refusedAt(value, e, []) : refusedAt(output![current], e, [`output line ${current}`]))

@@ -268,7 +268,21 @@ const entryOf = <A, S>(
   times: Table.Times
 ): Effect.Effect<Uint8Array | undefined, CryptoError.CryptoError | Xxh3.WebAssemblyUnavailableError> =>
   Effect.suspend(() => {
-    const payload = Payload.encodePayload(place.persistence.toPersisted(stored), output as ReadonlyArray<Replay.Line> | undefined)
+    const fields: EntryFormat.EntryFields = {
+      codec: place.persistence.codec,
+      fingerprint: place.persistence.fingerprint,
+      name: place.name,
+      identity: place.namespace,
+      storedAt: times.storedAt,
+      expiresAt: times.freshUntil,
+      staleUntil: times.expiresAt
+    }
+    // Encoded with room for the entry around it: the entry is written in place, not copied (the payload is most of it).
+    const payload = Payload.encodePayload(
+      place.persistence.toPersisted(stored),
+      output as ReadonlyArray<Replay.Line> | undefined,
+      EntryFormat.entryRoom(fields, place.tier.secret !== undefined)
+    )
     if (Result.isFailure(payload)) {
       if (place.warnedUnencodable) return Effect.succeed(undefined)
       place.warnedUnencodable = true
@@ -282,21 +296,9 @@ const entryOf = <A, S>(
         undefined
       )
     }
-    return Effect.asSome(
-      EntryFormat.encodeEntry(
-        {
-          codec: place.persistence.codec,
-          fingerprint: place.persistence.fingerprint,
-          name: place.name,
-          identity: place.namespace,
-          storedAt: times.storedAt,
-          expiresAt: times.freshUntil,
-          staleUntil: times.expiresAt
-        },
-        payload.success,
-        place.tier.secret
-      )
-    ).pipe(Effect.map(Option.getOrUndefined))
+    return Effect.asSome(EntryFormat.encodeEntry(fields, payload.success, place.tier.secret, { inPlace: true })).pipe(
+      Effect.map(Option.getOrUndefined)
+    )
   })
 
 /**
