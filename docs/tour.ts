@@ -6,6 +6,7 @@ import { NodeSpinner } from "@recall/node"
 import { Console, Effect } from "effect"
 import * as arguments_ from "./examples/arguments.ts"
 import * as concurrency from "./examples/concurrency.ts"
+import * as disk from "./examples/disk.ts"
 import * as expensive from "./examples/expensive.ts"
 import * as limits from "./examples/limits.ts"
 import * as mutation from "./examples/mutation.ts"
@@ -17,6 +18,7 @@ import * as services from "./examples/services.ts"
 import * as stale from "./examples/stale.ts"
 
 const stops: ReadonlyArray<readonly [string, string, Effect.Effect<unknown, unknown>]> = [
+  ["Kept on disk: the next run reads it back", "docs/stores.md", disk.program],
   ["A slow function, cached", "docs/data-cache.md", expensive.program],
   ["Every caller gets its own copy", "docs/mutation-and-concurrency.md", mutation.program],
   ["What makes a key", "docs/hashing.md", arguments_.program],

@@ -2,11 +2,15 @@
  * Every example under docs/examples runs here (and is type-checked by
  * `npm run check`), on TestClock so its sleeps take no wall time.
  */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Console, Effect, Fiber } from "effect"
 import * as TestClock from "effect/testing/TestClock"
 import * as arguments_ from "../examples/arguments.ts"
 import * as concurrency from "../examples/concurrency.ts"
+import * as disk from "../examples/disk.ts"
 import * as expensive from "../examples/expensive.ts"
 import * as limits from "../examples/limits.ts"
 import * as mutation from "../examples/mutation.ts"
@@ -32,6 +36,31 @@ const runExample = <A, E>(program: Effect.Effect<A, E>) =>
   })
 
 describe("docs/examples", () => {
+  // On real time: the store's operations have timeouts on Clock, which a TestClock moved on while the disk works would trip.
+  it.live("disk: the first run computes and writes to disk, the next run (a new layer) is served from disk", () =>
+    Effect.gen(function* () {
+      const directory = mkdtempSync(join(tmpdir(), "recall-docs-disk-"))
+      const run = Effect.gen(function* () {
+        const lines: Array<string> = []
+        const console = { ...globalThis.console, log: (...args: ReadonlyArray<unknown>) => lines.push(args.join(" ")) }
+        const result = yield* disk.programIn(directory).pipe(Effect.provideService(Console.Console, console as Console.Console))
+        return { result, lines }
+      })
+      try {
+        const first = yield* run
+        assert.isFalse(first.result.fromDisk)
+        assert.isAtLeast(first.result.computedMillis, 1500)
+        assert.match(first.lines[0]!, /computed in \d+\.\d\d s and written to disk/)
+        const second = yield* run
+        assert.isTrue(second.result.fromDisk)
+        assert.strictEqual(second.result.computedMillis, first.result.computedMillis)
+        assert.match(second.lines[0]!, /served from disk in \d+ ms \(computing took \d+\.\d\d s: \d+\.\d\d s saved\)/)
+      } finally {
+        rmSync(directory, { recursive: true, force: true })
+      }
+    })
+  )
+
   it.effect("expensive: a 2 s miss, an instant hit, a miss for other arguments", () =>
     Effect.gen(function* () {
       const { result, lines } = yield* runExample(expensive.program)
