@@ -365,19 +365,30 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
     /** Makes a directory (and its parents) 0700; one that exists is fine. */
     const ensureDirectory = (path: string) => fs.makeDirectory(path, { recursive: true, mode: 0o700 })
 
-    /** Writes `chunks` to a fresh temporary file in `dir` (made when missing), synced and closed; returns its path. */
-    const writeTemp = (dir: string, chunks: ReadonlyArray<Uint8Array>, attempt = 0): Effect.Effect<string, PlatformError.PlatformError> => {
+    /**
+     * Writes `chunks` to a fresh temporary file in `dir` (made when missing),
+     * synced (unless `sync` is false) and closed; returns its path. Lock
+     * files are not synced: other processes see their bytes once written
+     * (the page cache), and after a machine crash a lock means nothing (one
+     * that reads back garbled counts as expired and is taken over).
+     */
+    const writeTemp = (
+      dir: string,
+      chunks: ReadonlyArray<Uint8Array>,
+      sync = true,
+      attempt = 0
+    ): Effect.Effect<string, PlatformError.PlatformError> => {
       const path = `${dir}/${tempName()}`
       return Effect.scoped(
         Effect.gen(function* () {
           const file = yield* fs.open(path, { flag: "wx", mode: 0o600 })
           for (const chunk of chunks) if (chunk.byteLength > 0) yield* file.writeAll(chunk)
-          yield* file.sync
+          if (sync) yield* file.sync
         })
       ).pipe(
         Effect.as(path),
         Effect.catch((e) => {
-          if (isNotFound(e) && attempt < 3) return Effect.andThen(ensureDirectory(dir), writeTemp(dir, chunks, attempt + 1))
+          if (isNotFound(e) && attempt < 3) return Effect.andThen(ensureDirectory(dir), writeTemp(dir, chunks, sync, attempt + 1))
           return Effect.andThen(Effect.ignore(fs.remove(path, { force: true })), Effect.fail(e))
         })
       )
@@ -652,7 +663,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
 
     /** Creates `path` holding `lock`, whole, if no file has that name: `false` when one has. */
     const publish = (path: string, lock: LockFile) =>
-      Effect.flatMap(writeTemp(locksDir, [lockContent(lock)]), (temp) =>
+      Effect.flatMap(writeTemp(locksDir, [lockContent(lock)], false), (temp) =>
         fs.link(temp, path).pipe(
           Effect.as(true),
           Effect.catch((e) => (isAlreadyExists(e) ? Effect.succeed(false) : Effect.fail(e))),
@@ -752,7 +763,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
             Effect.gen(function* () {
               const current = yield* readLock(path)
               if (current === undefined || current.token !== lock.token || current.expiresAt <= at) return "lost" as const
-              const temp = yield* writeTemp(locksDir, [lockContent({ token: lock.token, expiresAt: at + millis })])
+              const temp = yield* writeTemp(locksDir, [lockContent({ token: lock.token, expiresAt: at + millis })], false)
               yield* fs.rename(temp, path).pipe(Effect.tapError(() => Effect.ignore(fs.remove(temp, { force: true }))))
               return "renewed" as const
             }),
