@@ -481,7 +481,8 @@ export interface StoreLayerOptions extends LayerOptions {
   readonly secret?: Redacted.Redacted<string | Uint8Array> | Config.Config<Redacted.Redacted<string>> | undefined
   /**
    * How long one store operation may take before the call goes on without
-   * it (counted in `storeErrors`, as a failure is). Default: 5 seconds.
+   * it (counted in `storeErrors`, as a failure is). A write gets one more
+   * second per 50 MB of its entry. Default: 5 seconds.
    */
   readonly storeTimeout?: Duration.Input | undefined
   /**

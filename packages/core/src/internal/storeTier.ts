@@ -338,7 +338,7 @@ export const writeInBackground = <A, S>(
       generation === undefined || generations === undefined
         ? Effect.as(tier.store.set(place.namespace, name, bytes, times.expiresAt), true)
         : generations.setIf(place.namespace, name, bytes, times.expiresAt, generation)
-    const written = yield* guarded(tier, table, "write an entry", write)
+    const written = yield* guarded(tier, table, "write an entry", write, writeTimeout(tier, bytes.byteLength))
     if (written === true) table.record("storeWrite")
   }).pipe(Effect.ensuring(after))
   return track(place, name, write)
@@ -371,6 +371,14 @@ export const generationOf = (place: Place<any, any>): Effect.Effect<string | und
     g === failed ? undefined : g
   )
 }
+
+/**
+ * The time a write of `bytes` may take: the tier's timeout, plus a second
+ * per 50 MB (a slow disk's pace), so that a large entry is not given up
+ * (and counted as an outage) for its size alone.
+ */
+const writeTimeout = (tier: Tier, bytes: number): Duration.Duration =>
+  Duration.sum(tier.timeout, Duration.millis(Math.floor(bytes / 50_000)))
 
 /** Waits for the writes in flight of one entry name, or of every name of the function. @internal */
 export const awaitWrites = (place: Place<any, any>, name?: string): Effect.Effect<void> =>
