@@ -176,6 +176,14 @@ const runCommands = (ttl: number | undefined, commands: ReadonlyArray<Command>) 
       set: (namespace, name, bytes, expiresAt) => {
         lastSet = name
         return inner.set(namespace, name, bytes, expiresAt)
+      },
+      // The tier writes through setIf where the store has generations (the memory store has).
+      generations: {
+        current: inner.generations!.current,
+        setIf: (namespace, name, bytes, expiresAt, generation) => {
+          lastSet = name
+          return inner.generations!.setIf(namespace, name, bytes, expiresAt, generation)
+        }
       }
     })
     const names = new Map<Key, string>()

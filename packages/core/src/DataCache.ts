@@ -666,8 +666,9 @@ const persistenceOf = <A>(codec: ValueCodec.ValueCodec<A>, schema: Schema.Top | 
       return fingerprint
     },
     toPersisted: codec.persisted.toPersisted,
-    fromPersistedUnsafe: (persisted) => {
-      const kept = codec.persisted.fromPersistedUnsafe(persisted)
+    readUnsafe: codec.persisted.readUnsafe,
+    keepUnsafe: (value, persisted) => {
+      const kept = codec.persisted.keepUnsafe(value, persisted)
       return { _tag: "Kept", stored: kept.stored, bytes: kept.bytes, value: kept.value }
     }
   }

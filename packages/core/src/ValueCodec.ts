@@ -71,16 +71,18 @@ export interface ValueCodec<A> {
   readonly loadUnsafe: (stored: unknown) => A
   /**
    * What a store persists of what the cache keeps (`toPersisted`: plain data
-   * the entry payload can hold), and what the cache keeps again from that,
-   * with its size and the value for the caller that read it
-   * (`fromPersistedUnsafe`, which throws when the persisted data does not
-   * load). With a `value` schema the persisted form is its JSON encoding.
+   * the entry payload can hold); the value that persisted data stands for,
+   * for the caller that read it (`readUnsafe`, which throws when it does not
+   * load: a schema's decoding fails); and what the cache keeps of that value
+   * (`keepUnsafe`, its own copy, with its size). With a `value` schema the
+   * persisted form is its JSON encoding.
    *
    * @internal
    */
   readonly persisted: {
     readonly toPersisted: (stored: unknown) => unknown
-    readonly fromPersistedUnsafe: (persisted: unknown) => { readonly stored: unknown; readonly bytes: number; readonly value: A }
+    readonly readUnsafe: (persisted: unknown) => A
+    readonly keepUnsafe: (value: A, persisted: unknown) => { readonly stored: unknown; readonly bytes: number; readonly value: A }
   }
 }
 
@@ -196,7 +198,8 @@ export const structuredCopy = <A>(): ValueCodec<A> => {
     {
       toPersisted: (stored) => (stored as StoredCopy<A>).value,
       // A value read from a store is the reader's own: the reader gets it, the cache keeps a copy.
-      fromPersistedUnsafe: (persisted) => storeUnsafe(persisted as A)
+      readUnsafe: (persisted) => persisted as A,
+      keepUnsafe: (value) => storeUnsafe(value)
     }
   )
 }
@@ -308,11 +311,12 @@ export const fromSchema = <S extends Schema.Top & { readonly DecodingServices: n
     load,
     {
       toPersisted: (stored) => (typeof stored === "string" ? stored : (stored as SchemaKept).json),
-      fromPersistedUnsafe: (persisted) => {
+      // What the store held decodes as the schema says, or the entry is a miss.
+      readUnsafe: (persisted) => {
         if (typeof persisted !== "string") throw new Error("a persisted schema value is its JSON encoding, a string")
-        // What the store held decodes as the schema says, or the entry is a miss.
-        return kept(persisted, decodeJson(persisted))
-      }
+        return decodeJson(persisted)
+      },
+      keepUnsafe: (value, persisted) => kept(persisted as string, value)
     }
   )
 }
@@ -770,7 +774,8 @@ export const readonly = <A>(): ValueCodec<A> =>
     (stored) => stored as A,
     {
       toPersisted: (stored) => stored,
-      fromPersistedUnsafe: (persisted) => ({ stored: persisted, bytes: Copy.freeze(persisted).bytes, value: persisted as A })
+      readUnsafe: (persisted) => persisted as A,
+      keepUnsafe: (value) => ({ stored: value, bytes: Copy.freeze(value).bytes, value })
     }
   )
 

@@ -203,6 +203,45 @@ describe("DataCache.layerStore", () => {
     )
   })
 
+  describe("values larger than the front tier", () => {
+    it.effect("are read from the store on every call, each caller gets its own value, and nothing is kept in front", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        let runs = 0
+        const big = DataCache.fn({ name: "big" }, (n: number) =>
+          Effect.sync(() => {
+            runs++
+            return { n, values: new Float64Array(64 * 1024).fill(n) }
+          })
+        )
+        // A 64 KB front: the 512 KB value is written to the store but not kept in front.
+        const small = h.cache({ maxBytes: 64 * 1024 })
+        yield* Effect.provide(big(3), small)
+        const result = yield* Effect.provide(
+          Effect.gen(function* () {
+            const first = yield* big(3)
+            first.values[0] = -1 // the caller's own: the next one does not see it
+            const second = yield* big(3)
+            const together = yield* Effect.all([big(3), big(3), big(3)], { concurrency: "unbounded" })
+            together[0]!.values[1] = -2
+            return { first, second, together, stats: yield* big.stats }
+          }),
+          small
+        )
+        assert.strictEqual(runs, 1)
+        assert.strictEqual(result.first.values[0], -1)
+        assert.strictEqual(result.second.values[0], 3)
+        assert.notStrictEqual(result.second.values, result.first.values)
+        // Concurrent callers (sharing a store read or not) each get a value of their own.
+        assert.strictEqual(result.together[1]!.values[1], 3)
+        assert.strictEqual(result.together[2]!.values[1], 3)
+        assert.strictEqual(new Set(result.together.map((v) => v.values)).size, 3)
+        assert.strictEqual(result.stats.entries, 0, "nothing kept in front")
+        assert.isAtLeast(result.stats.storeHits, 3)
+      })
+    )
+  })
+
   describe("times", () => {
     it.effect(
       "an entry keeps its original times: stored at 0 with ttl 1 hour, read by a restarted front at 50 min, expires at 60 min",

@@ -175,16 +175,28 @@ const compute = <A, S>(
       Effect.sync(() => {
         table.record("storeHit")
         const now = clock.currentTimeMillisUnsafe()
-        const stored = mayKeep() && table.store(call.key, found.kept.stored, found.output, found.kept.bytes, found.times, now)
-        if (!stored) flight.unstored = { stored: found.kept.stored }
-        settle(slot, flight, { _tag: "Value", stored: found.kept.stored, output: found.output, value: found.kept.value, fromStore: true })
+        // Too large for the front tier, and read for one caller alone: that caller gets the value read, and no
+        // copy is made for a front tier that would refuse it.
+        if (found.payloadBytes > Math.min(table.limits.maxBytes, table.registry.maxBytes) && flight.waiters <= 1) {
+          settle(slot, flight, { _tag: "Value", stored: undefined, output: found.output, value: found.value, fromStore: true })
+          end("unstored")
+          return
+        }
+        const kept = found.keep()
+        const stored = mayKeep() && table.store(call.key, kept.stored, found.output, kept.bytes, found.times, now)
+        if (!stored) flight.unstored = { stored: kept.stored }
+        settle(slot, flight, { _tag: "Value", stored: kept.stored, output: found.output, value: kept.value, fromStore: true })
         end(stored ? "stored" : "unstored")
       })
     return Effect.gen(function* () {
       const found = yield* Effect.interruptible(StoreTier.read(place, name))
       // A refresh takes only what another process wrote since the entry it refreshes.
-      if (found !== undefined && (refreshing === undefined || found.times.storedAt > refreshing.storedAt)) return yield* fromStore(found)
-      const turn = refreshing === undefined ? yield* Effect.interruptible(StoreTier.turn(place, name)) : undefined
+      if (found !== undefined && found !== StoreTier.failed && (refreshing === undefined || found.times.storedAt > refreshing.storedAt)) {
+        return yield* fromStore(found)
+      }
+      // A store that could not be read is not asked for its lock either: this process computes on its own.
+      const turn =
+        refreshing === undefined && found !== StoreTier.failed ? yield* Effect.interruptible(StoreTier.turn(place, name)) : undefined
       if (turn?._tag === "Found") return yield* fromStore(turn.found)
       const held = turn?.held
       // Read before the body runs: a delete or clear in any process from now on makes its write a no-op.

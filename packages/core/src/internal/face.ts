@@ -81,8 +81,10 @@ export interface Persistence<A, S> {
   readonly fingerprint: Uint8Array
   /** What the payload holds for what the table keeps. */
   readonly toPersisted: (stored: S) => unknown
-  /** What the table keeps for what a payload held, and the reader's value; throws when it does not load. */
-  readonly fromPersistedUnsafe: (persisted: unknown) => Kept<A, S>
+  /** The reader's value from what a payload held; throws when it does not load. */
+  readonly readUnsafe: (persisted: unknown) => A
+  /** What the table keeps of a value read (its own copy), with the reader's value. */
+  readonly keepUnsafe: (value: A, persisted: unknown) => Kept<A, S>
 }
 
 /**

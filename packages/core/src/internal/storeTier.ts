@@ -184,26 +184,36 @@ export type OperationKind = "reads" | "writes" | "locks"
 const kindOf = (operation: string): OperationKind =>
   operation.includes("lock") ? "locks" : operation.startsWith("read") ? "reads" : "writes"
 
-/** A value read from the store: what the table keeps, the reader's value, the output to replay, and its times. @internal */
-export interface Found<A, S> {
-  readonly kept: Kept<A, S>
-  readonly output: ReadonlyArray<Replay.Line> | undefined
-  readonly times: Table.Times
-}
-
 /**
- * Reads an entry: the value, or `undefined` for a miss (none, one that does
- * not read, or a store that failed). An entry that does not read is deleted
- * and warned about.
+ * A value read from the store: the reader's value, the output to replay,
+ * its times, the payload's size (an estimate of the value's, known before
+ * any copy), and `keep`, which makes the front tier's own copy of it.
  *
  * @internal
  */
-export const read = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Found<A, S> | undefined> =>
+export interface Found<A, S> {
+  readonly value: A
+  readonly output: ReadonlyArray<Replay.Line> | undefined
+  readonly times: Table.Times
+  readonly payloadBytes: number
+  /** What the front tier keeps: a copy of the value (the reader keeps `value` itself). */
+  readonly keep: () => Kept<A, S>
+}
+
+/**
+ * Reads an entry: the value, `undefined` for a miss (none, or one that does
+ * not read), or {@link failed} when the store could not be read. An entry
+ * that does not read is deleted and warned about.
+ *
+ * @internal
+ */
+export const read = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Found<A, S> | undefined | typeof failed> =>
   Effect.gen(function* () {
     const { tier, persistence } = place
     const table = place.table()
     const got = yield* guarded(tier, table, "read an entry", tier.store.get(place.namespace, name))
-    if (got === failed || Option.isNone(got)) return undefined
+    if (got === failed) return failed
+    if (Option.isNone(got)) return undefined
     const decoded = yield* check(place, got.value.bytes)
     if (decoded === failed) return undefined
     if (Result.isFailure(decoded)) return yield* unreadable(place, name, EntryFormat.describeMiss(decoded.failure))
@@ -211,18 +221,25 @@ export const read = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Foun
     // The store's bytes are this reader's alone: typed arrays may be views into them.
     const payload = Payload.decodePayload(entry.payload, { adopt: true })
     if (Result.isFailure(payload)) return yield* unreadable(place, name, EntryFormat.describeMiss(payload.failure))
-    let kept: Kept<A, S>
+    const persisted = payload.success.value
+    let value: A
     try {
-      kept = persistence.fromPersistedUnsafe(payload.success.value)
+      value = persistence.readUnsafe(persisted)
     } catch (e) {
       return yield* unreadable(place, name, `its value does not load: ${e instanceof Error ? e.message : String(e)}`)
     }
     const output = payload.success.output
+    const payloadBytes = entry.payload.byteLength
     return {
-      // Recorded output counts too: the payload's size bounds the value and the output together.
-      kept: output === undefined ? kept : { ...kept, bytes: Math.max(kept.bytes, entry.payload.byteLength) },
+      value,
       output,
-      times: { storedAt: entry.storedAt, freshUntil: entry.expiresAt, expiresAt: entry.staleUntil }
+      times: { storedAt: entry.storedAt, freshUntil: entry.expiresAt, expiresAt: entry.staleUntil },
+      payloadBytes,
+      keep: () => {
+        const kept = persistence.keepUnsafe(value, persisted)
+        // Recorded output counts too: the payload's size bounds the value and the output together.
+        return output === undefined ? kept : { ...kept, bytes: Math.max(kept.bytes, payloadBytes) }
+      }
     }
   })
 
@@ -464,7 +481,7 @@ export const turn = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Turn
             Effect.tap((found) => (found === undefined ? Effect.void : held.release))
           )
         )
-        if (found === undefined) return { _tag: "Compute", held } as const
+        if (found === undefined || found === failed) return { _tag: "Compute", held } as const
         return { _tag: "Found", found } as const
       }
       // Another process computes it: wait for it to finish (or its lock to expire), then read what it wrote.
@@ -477,6 +494,7 @@ export const turn = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Turn
       )
       if (waited === failed) return { _tag: "Compute", held: undefined } as const
       const found = yield* read(place, name)
+      if (found === failed) return { _tag: "Compute", held: undefined } as const
       if (found !== undefined) return { _tag: "Found", found } as const
     }
   })
