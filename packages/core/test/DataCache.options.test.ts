@@ -7,17 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache } from "@recall/core"
 import { Effect, Fiber, Schema } from "effect"
-
-/** The InvalidOptionsError `define` throws. */
-const rejection = (define: () => unknown): DataCache.InvalidOptionsError => {
-  try {
-    define()
-  } catch (e) {
-    assert.instanceOf(e, DataCache.InvalidOptionsError)
-    return e
-  }
-  return assert.fail("expected an InvalidOptionsError")
-}
+import { rejection } from "./fixtures/rejection.ts"
 
 const body = (n: number) => Effect.succeed(n)
 

@@ -27,21 +27,11 @@ import {
   Schema
 } from "effect"
 import { TestClock } from "effect/testing"
+import { rejection } from "./fixtures/rejection.ts"
 import { captureLogs, makeHarness, storedBytes } from "./fixtures/storeHarness.ts"
 
 const SECRET = Redacted.make("a store secret of 32 characters!")
 const OTHER_SECRET = Redacted.make("another secret, also long enough")
-
-/** The InvalidOptionsError `define` throws. */
-const rejection = (define: () => unknown): DataCache.InvalidOptionsError => {
-  try {
-    define()
-  } catch (e) {
-    assert.instanceOf(e, DataCache.InvalidOptionsError)
-    return e
-  }
-  return assert.fail("expected an InvalidOptionsError")
-}
 
 /** A counted body: `n` → `{ n, run }` where `run` counts the body's runs. */
 const counted = (name: string, options?: Omit<DataCache.Options<unknown>, "name">) => {
@@ -554,16 +544,9 @@ describe("DataCache.layerStore", () => {
     it.effect("a secret shorter than 16 bytes is refused by layerStore itself, naming the option", () =>
       Effect.sync(() => {
         const h = makeHarness()
-        const error = (() => {
-          try {
-            h.cache({ secret: Redacted.make("too short") })
-          } catch (e) {
-            return e
-          }
-        })()
-        assert.instanceOf(error, DataCache.InvalidOptionsError)
-        assert.strictEqual((error as DataCache.InvalidOptionsError).option, "secret")
-        assert.include((error as DataCache.InvalidOptionsError).message, "at least 16 bytes, got 9")
+        const error = rejection(() => h.cache({ secret: Redacted.make("too short") }))
+        assert.strictEqual(error.option, "secret")
+        assert.include(error.message, "at least 16 bytes, got 9")
         assert.deepStrictEqual(h.calls, {}, "the store was not used")
       })
     )

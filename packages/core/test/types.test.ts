@@ -16,17 +16,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { DataCache, ResourceCache, type ValueCodec } from "@recall/core"
 import { Chunk, Context, Effect, Layer, Option } from "effect"
 import { expectTypeOf } from "vitest"
-
-/** The InvalidOptionsError `define` throws. */
-const rejection = (define: () => unknown): DataCache.InvalidOptionsError => {
-  try {
-    define()
-  } catch (e) {
-    assert.instanceOf(e, DataCache.InvalidOptionsError)
-    return e
-  }
-  return assert.fail("expected an InvalidOptionsError")
-}
+import { rejection } from "./fixtures/rejection.ts"
 
 describe("bind provides its cache to the body too", () => {
   const celsius = DataCache.fn("celsius", (city: string) => Effect.succeed(city.length))

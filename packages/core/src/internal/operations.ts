@@ -15,7 +15,7 @@ import { nowOf } from "./calls.ts"
 import { shownId } from "./definition.ts"
 import type { Slot } from "./slot.ts"
 import * as StoreTier from "./storeTier.ts"
-import type * as Table from "./table.ts"
+import * as Table from "./table.ts"
 
 /**
  * At the fiber's time: purges what has expired (`purge`), releasing it in the
@@ -151,18 +151,7 @@ export const statsOf = (cache: Cache.Cache): Effect.Effect<Stats> =>
           Cache.drainInBackground(cache),
           Effect.sync(() => {
             const functions = Array.from(cache.registry.tables.values(), functionStats)
-            const totals = {
-              hits: 0,
-              misses: 0,
-              evictions: 0,
-              expirations: 0,
-              invalidations: 0,
-              storeHits: 0,
-              storeWrites: 0,
-              storeErrors: 0,
-              entries: 0,
-              bytes: 0
-            }
+            const totals = { ...Table.emptyCounters(), entries: 0, bytes: 0 }
             for (const stats of functions) {
               for (const field of Object.keys(totals) as Array<keyof typeof totals>) totals[field] += stats[field]
             }

@@ -135,6 +135,18 @@ export interface Counters {
   storeErrors: number
 }
 
+/** Every counter at zero. @internal */
+export const emptyCounters = (): Counters => ({
+  hits: 0,
+  misses: 0,
+  evictions: 0,
+  expirations: 0,
+  invalidations: 0,
+  storeHits: 0,
+  storeWrites: 0,
+  storeErrors: 0
+})
+
 const counterOf: Record<Event, keyof Counters> = {
   hit: "hits",
   miss: "misses",
@@ -159,16 +171,7 @@ export class Table {
   bounded = true
   readonly entries = new Map<string, Entry>()
   readonly flights = new Map<string, Flight>()
-  readonly counters: Counters = {
-    hits: 0,
-    misses: 0,
-    evictions: 0,
-    expirations: 0,
-    invalidations: 0,
-    storeHits: 0,
-    storeWrites: 0,
-    storeErrors: 0
-  }
+  readonly counters: Counters = emptyCounters()
   bytes = 0
   /** Live cached-function objects that use this table. */
   users = 0
