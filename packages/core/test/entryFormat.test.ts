@@ -714,6 +714,47 @@ describe("entry: the reason of each miss", () => {
 // Large binary values
 // ---------------------------------------------------------------------------
 
+describe("aligned typed arrays", () => {
+  it.effect("typed arrays of 1 KiB or more start on a multiple of 8 in the entry, so an owner of the bytes views them in place", () =>
+    Effect.gen(function* () {
+      const value = {
+        a: new Float64Array(10_000).fill(2),
+        b: "x",
+        c: new Int32Array(5_000).fill(3),
+        d: new Uint8Array(3),
+        e: new Float64Array(3)
+      }
+      // Names of every length modulo 8 move the payload's start: the padding follows it.
+      for (const name of ["f", "ab", "abc", "abcd", "abcde", "abcdef", "abcdefg", "abcdefgh"]) {
+        const entryFields = fields({ name, identity: `${name}:0123` })
+        const payload = Result.getOrThrow(Payload.encodePayload(value, undefined, Entry.entryRoom(entryFields, false)))
+        const bytes = yield* Entry.encodeEntry(entryFields, payload, undefined, { inPlace: true })
+        const entry = Result.getOrThrow(yield* Entry.decodeEntry(bytes, { codec: entryFields.codec, fingerprint: entryFields.fingerprint }))
+        const read = Result.getOrThrow(Payload.decodePayload(entry.payload, { adopt: true })).value as typeof value
+        assert.strictEqual(read.a.buffer, bytes.buffer, `${name}: the Float64Array is a view into the entry`)
+        assert.strictEqual(read.c.buffer, bytes.buffer, `${name}: the Int32Array too`)
+        assert.strictEqual(read.a.byteOffset % 8, 0)
+        same(read, value)
+        // Without adopting, every array is a copy of its own.
+        const copied = Result.getOrThrow(Payload.decodePayload(entry.payload)).value as typeof value
+        assert.notStrictEqual(copied.a.buffer, bytes.buffer)
+        same(copied, value)
+      }
+    })
+  )
+
+  it("cbor-x reads an aligned typed array as recall's tag around the RFC 8746 one, padding first", () => {
+    const column = new Float64Array(200).fill(1.5)
+    const decoder = new CborX.Decoder({ mapsAsObjects: true, useRecords: false, int64AsNumber: true } as CborX.Options)
+    const payload = decoder.decode(encoded(column)) as CborX.Tag
+    const aligned = (payload.value as Array<unknown>)[0] as CborX.Tag
+    assert.strictEqual(aligned.tag, Payload.Tags.aligned)
+    const [padding, inner] = aligned.value as [Uint8Array, Float64Array]
+    assert.isAtMost(padding.byteLength, 7)
+    assert.deepStrictEqual(Array.from(inner), Array.from(column))
+  })
+})
+
 describe("a 10M-element Float64Array", () => {
   it.effect("is written and read as its raw bytes, at about the cost of slice()", () =>
     Effect.gen(function* () {

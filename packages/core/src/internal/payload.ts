@@ -98,6 +98,14 @@ export const Tags = {
   arrayBuffer: OWN + 2,
   dataView: OWN + 3,
   nodeBuffer: OWN + 4,
+  /**
+   * A typed array of 1 KiB or more, aligned: `[padding, typed array]`, where
+   * `padding` is a byte string of 0 to 7 zero bytes chosen so that the typed
+   * array's bytes start at a multiple of 8 from the start of the entry. A
+   * reader that owns the bytes may then view them in place. Readers skip the
+   * padding.
+   */
+  aligned: OWN + 5,
   /** Effect's data types. */
   option: OWN + 16,
   result: OWN + 17,
@@ -287,6 +295,10 @@ class Writer {
         if (proto === V.bufferPrototype) return new Tag(Tags.nodeBuffer, bytesOf(view))
         const tag = tagByPrototype.get(proto)
         if (tag === undefined) throw new Refused(value, "its typed-array type has no RFC 8746 tag")
+        // Large arrays of wide elements are aligned, so that a reader can view them where they were read.
+        if (view.byteLength >= ALIGN_FROM && (view as unknown as { readonly BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT > 1) {
+          return new Aligned(tag, bytesOf(view))
+        }
         return new Tag(tag, bytesOf(view))
       }
       case V.Kind.Buffer: {
@@ -447,6 +459,59 @@ const writeLine = (writer: Writer, line: Line): unknown => {
 /** CBOR's major type of maps. */
 const MAP = 5
 
+/** Typed arrays of at least this many bytes are written {@link Tags.aligned}. */
+const ALIGN_FROM = 1024
+
+/** A typed array to write aligned ({@link Tags.aligned}): its RFC 8746 tag and its bytes. */
+class Aligned {
+  readonly tag: number
+  readonly bytes: Uint8Array
+  constructor(tag: number, bytes: Uint8Array) {
+    this.tag = tag
+    this.bytes = bytes
+  }
+}
+
+/** The size of a CBOR head whose argument is `n`. */
+const headSize = (n: number): number => (n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x1_0000_0000 ? 5 : 9)
+
+/** A CBOR head: major type and argument, in its shortest form. */
+const head = (major: number, n: number): Uint8Array => {
+  const size = headSize(n)
+  const out = new Uint8Array(size)
+  const view = new DataView(out.buffer)
+  // The additional information: the argument itself below 24, else 24 to 27 for 1, 2, 4 or 8 bytes of it.
+  out[0] = (major << 5) | (size === 1 ? n : size === 2 ? 24 : size === 3 ? 25 : size === 5 ? 26 : 27)
+  if (size === 2) out[1] = n
+  else if (size === 3) view.setUint16(1, n)
+  else if (size === 5) view.setUint32(1, n)
+  else if (size === 9) view.setBigUint64(1, BigInt(n))
+  return out
+}
+
+/**
+ * Writes an {@link Aligned} typed array: tag, a two-item array, the padding
+ * that puts the bytes on a multiple of 8 from the start of the output (which
+ * starts where the entry does), the RFC 8746 tag, and the bytes (kept by
+ * reference by the writer).
+ */
+const writeAligned = (aligned: Aligned, writer: CborWriter): undefined => {
+  const TAG = 6
+  const ARRAY = 4
+  const BYTES = 2
+  const lead = headSize(Tags.aligned) + 1 /* [ */ + 1 /* padding's head */
+  const after = headSize(aligned.tag) + headSize(aligned.bytes.byteLength)
+  const padding = (8 - ((writer.length + lead + after) % 8)) % 8
+  writer.write(head(TAG, Tags.aligned))
+  writer.write(head(ARRAY, 2))
+  writer.write(head(BYTES, padding))
+  if (padding > 0) writer.write(new Uint8Array(padding))
+  writer.write(head(TAG, aligned.tag))
+  writer.write(head(BYTES, aligned.bytes.byteLength))
+  writer.write(aligned.bytes)
+  return undefined
+}
+
 /**
  * cbor2's own Map encoder writes each key first to a buffer of its own (a
  * 4 KiB allocation per key, to sort keys or find duplicates, which recall
@@ -455,16 +520,18 @@ const MAP = 5
  */
 const types = {
   get: (type: unknown) =>
-    type === Map
-      ? (map: Map<unknown, unknown>, writer: CborWriter, options: Parameters<typeof writeUnknown>[2]) => {
-          writeLength(map, map.size, MAP, writer, options)
-          for (const [key, item] of map) {
-            writeUnknown(key, writer, options)
-            writeUnknown(item, writer, options)
+    type === Aligned
+      ? writeAligned
+      : type === Map
+        ? (map: Map<unknown, unknown>, writer: CborWriter, options: Parameters<typeof writeUnknown>[2]) => {
+            writeLength(map, map.size, MAP, writer, options)
+            for (const [key, item] of map) {
+              writeUnknown(key, writer, options)
+              writeUnknown(item, writer, options)
+            }
+            return undefined
           }
-          return undefined
-        }
-      : undefined
+        : undefined
 } as unknown as TypeEncoderMap
 
 const encodeOptions = { ...defaultEncodeOptions, collapseBigInts: false, rejectDuplicateKeys: false, types } as Required<EncodeOptions>
@@ -734,6 +801,18 @@ class Reader {
         return this.shared(share, BigDecimal.make(bigintOf(Number(digits.tag), digits.contents), scale))
       }
     }
+    if (tag === Tags.aligned) {
+      // The padding is skipped; what it aligns is a typed array, and nothing else.
+      const [padding, inner] = arrayOf(contents, "aligned typed array", 2)
+      if (!(padding instanceof Uint8Array) || padding.byteLength > 7 || !isTag(inner))
+        throw new Malformed("a malformed aligned typed array")
+      return this.typedTag(Number(inner.tag), inner.contents, share)
+    }
+    return this.typedTag(tag, contents, share)
+  }
+
+  /** A typed array under its RFC 8746 tag. */
+  typedTag(tag: number, contents: unknown, share: number): ArrayBufferView {
     const typed = typedArrayByTag.get(tag)
     if (typed === undefined) throw new Malformed(`tag ${tag}, which recall never writes`)
     return this.shared(share, this.typedArray(typed.Constructor, typed.native, this.bytes(contents)))
