@@ -1,0 +1,497 @@
+/**
+ * DataCache over the Redis store (`DataCache.layerStore()` on
+ * `NodeCacheStore.layerRedis`), across real OS processes on a real
+ * redis-server: one computation for 8 processes × 50 callers, a computing
+ * process killed (SIGKILL) and taken over after its lock expires, Redis
+ * stopped and restarted under steady load, tampered and foreign-secret
+ * entries, edited code under one name, and a clear or invalidate in one
+ * process while another computes (generations).
+ *
+ * The processes run fixtures/data-cache-worker.ts with `redis: { url, prefix }`;
+ * each run of a body is one line in a log file (O_APPEND), so runs are
+ * counted across processes.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterEach, assert, describe, it } from "@effect/vitest"
+import type { DataCache } from "@recall/node"
+import { createClient, RESP_TYPES } from "redis"
+import { type RedisServer, startRedisServer, useRedisServer } from "./fixtures/redisServer.ts"
+import { tempDirectories } from "./fixtures/tempDirectories.ts"
+
+const worker = fileURLToPath(new URL("./fixtures/data-cache-worker.ts", import.meta.url))
+const parentDirectory = tempDirectories("recall-dc-redis-")
+const server = useRedisServer()
+
+type Variant = "v1" | "v2" | "short"
+
+interface Value {
+  readonly arg: number
+  readonly square: number
+  readonly variant: Variant
+  readonly computedBy: number
+  readonly padding: string
+}
+
+interface Reply {
+  readonly values: ReadonlyArray<Value>
+  readonly millis: number
+  readonly id: string
+  readonly stats: DataCache.FunctionStats
+}
+
+interface LoadReport {
+  readonly calls: number
+  readonly failures: number
+  readonly wrong: number
+  readonly slowest: number
+  readonly stats: DataCache.FunctionStats
+}
+
+interface Message {
+  readonly event?: string
+  readonly op?: string
+  readonly [field: string]: unknown
+}
+
+interface WorkerConfig {
+  readonly redis: { readonly url: string; readonly prefix: string }
+  readonly log: string
+  readonly secret?: string
+  readonly lockTtl?: string
+  readonly storeTimeout?: string
+  readonly bodyMillis?: number
+}
+
+/** Every worker started, killed after each test if still running. */
+const running = new Set<Worker>()
+
+/** A worker process and its protocol: `@@` JSON lines on stdout, commands on stdin. */
+class Worker {
+  readonly child: ChildProcess
+  readonly messages: Array<Message & { readonly at: number }> = []
+  /** Stdout lines that are not messages: Effect's log. */
+  readonly logs: Array<string> = []
+  stderr = ""
+  readonly exited: Promise<number | null>
+  private replies = 0
+  private readonly wake = new Set<() => void>()
+  private buffered = ""
+  private done = false
+
+  readonly config: WorkerConfig
+
+  constructor(config: WorkerConfig) {
+    this.config = config
+    this.child = spawn(process.execPath, ["--conditions=@recall/source", worker, JSON.stringify(config)], {
+      stdio: ["pipe", "pipe", "pipe"]
+    })
+    running.add(this)
+    this.child.stdout!.on("data", (chunk: Buffer) => {
+      this.buffered += chunk.toString()
+      const lines = this.buffered.split("\n")
+      this.buffered = lines.pop()!
+      for (const line of lines) {
+        if (line.startsWith("@@")) this.messages.push({ ...(JSON.parse(line.slice(2)) as Message), at: Date.now() })
+        else if (line !== "") this.logs.push(line)
+      }
+      for (const wake of this.wake) wake()
+    })
+    this.child.stderr!.on("data", (chunk: Buffer) => {
+      this.stderr += chunk.toString()
+    })
+    this.exited = new Promise((resolve) =>
+      this.child.on("close", (code) => {
+        this.done = true
+        running.delete(this)
+        for (const wake of this.wake) wake()
+        resolve(code)
+      })
+    )
+  }
+
+  get pid(): number {
+    return this.child.pid!
+  }
+
+  /** The `nth` (1-based) message matching `predicate`, waiting for it (at most `timeoutMs`). */
+  waitFor(predicate: (message: Message) => boolean, what: string, nth = 1, timeoutMs = 20_000): Promise<Message & { readonly at: number }> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const found = this.messages.filter(predicate)[nth - 1]
+        if (found !== undefined) return finish(() => resolve(found))
+        if (this.done) finish(() => reject(new Error(`worker ${this.pid} exited before ${what}; stderr: ${this.stderr}`)))
+      }
+      const timer = setTimeout(
+        () => finish(() => reject(new Error(`worker ${this.pid}: no ${what} within ${timeoutMs} ms; stderr: ${this.stderr}`))),
+        timeoutMs
+      )
+      const finish = (settle: () => void) => {
+        clearTimeout(timer)
+        this.wake.delete(check)
+        settle()
+      }
+      this.wake.add(check)
+      check()
+    })
+  }
+
+  /** Waits (at most `timeoutMs`) until a log line containing `text` was printed. */
+  waitForLog(text: string, timeoutMs = 20_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.logged(text) > 0) return finish(resolve)
+        if (this.done) finish(() => reject(new Error(`worker ${this.pid} exited before logging ${text}; stderr: ${this.stderr}`)))
+      }
+      const timer = setTimeout(
+        () => finish(() => reject(new Error(`worker ${this.pid}: no log "${text}" within ${timeoutMs} ms`))),
+        timeoutMs
+      )
+      const finish = (settle: () => void) => {
+        clearTimeout(timer)
+        this.wake.delete(check)
+        settle()
+      }
+      this.wake.add(check)
+      check()
+    })
+  }
+
+  event(name: string, nth = 1, timeoutMs?: number) {
+    return this.waitFor((message) => message.event === name, `event ${name}`, nth, timeoutMs)
+  }
+
+  ready() {
+    return this.event("ready", 1, 30_000)
+  }
+
+  send(command: object): void {
+    this.child.stdin!.write(`${JSON.stringify(command)}\n`)
+  }
+
+  /** Sends a command and waits for its answer (answers come in order). */
+  async request<A>(command: { readonly op: string; readonly [field: string]: unknown }, timeoutMs?: number): Promise<A> {
+    const nth = ++this.replies
+    this.send(command)
+    return (await this.waitFor((message) => message.op !== undefined, `answer to ${JSON.stringify(command)}`, nth, timeoutMs)) as A
+  }
+
+  call(variant: Variant, arg: number, callers = 1, bodyMillis?: number): Promise<Reply> {
+    return this.request<Reply>({ op: "call", variant, arg, callers, ...(bodyMillis === undefined ? {} : { bodyMillis }) })
+  }
+
+  stats(variant: Variant = "v1"): Promise<DataCache.FunctionStats> {
+    return this.request<{ stats: DataCache.FunctionStats }>({ op: "stats", variant }).then((answer) => answer.stats)
+  }
+
+  /** Waits (bounded) until the function's background writes counted `n`. */
+  async writes(n: number, variant: Variant = "v1"): Promise<DataCache.FunctionStats> {
+    for (let round = 0; round < 200; round++) {
+      const stats = await this.stats(variant)
+      if (stats.storeWrites >= n) return stats
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    throw new Error(`worker ${this.pid}: ${n} store writes did not happen`)
+  }
+
+  /** Closes the layer (waiting for its writes) and exits. */
+  async exit(): Promise<void> {
+    this.send({ op: "exit" })
+    await this.event("closed")
+    assert.strictEqual(await this.exited, 0, this.stderr)
+  }
+
+  kill(): Promise<number | null> {
+    this.child.kill("SIGKILL")
+    return this.exited
+  }
+
+  /** Effect's log lines that contain `text`. */
+  logged(text: string): number {
+    return this.logs.filter((line) => line.includes(text)).length
+  }
+}
+
+afterEach(async () => {
+  await Promise.all(Array.from(running, (w) => w.kill()))
+})
+
+let prefixes = 0
+/** A fresh setting: a key prefix of its own on the server (a store of its own) and a runs log. */
+const setting = (url: string = server().url) => {
+  const base = parentDirectory()
+  return { redis: { url, prefix: `p${process.pid}x${++prefixes}` }, log: join(base, "runs.log") }
+}
+
+/** The runs of the body logged for (variant, arg), as the pids that ran them, in order. */
+const runsOf = (log: string, variant: Variant, arg: number): Array<number> =>
+  existsSync(log)
+    ? readFileSync(log, "utf8")
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => JSON.parse(line) as { pid: number; variant: Variant; arg: number })
+        .filter((run) => run.variant === variant && run.arg === arg)
+        .map((run) => run.pid)
+    : []
+
+/** Every value is the right one for (variant, arg), all from one computation; returns the process that computed it. */
+const assertValues = (reply: Reply, variant: Variant, arg: number, callers: number): number => {
+  assert.strictEqual(reply.values.length, callers)
+  const computedBy = reply.values[0]!.computedBy
+  for (const value of reply.values) {
+    assert.deepStrictEqual(value, { arg, square: arg * arg, variant, computedBy, padding: "p".repeat(64) })
+  }
+  return computedBy
+}
+
+const counts = (stats: DataCache.FunctionStats) => ({ misses: stats.misses, storeHits: stats.storeHits, hits: stats.hits })
+const total = (replies: ReadonlyArray<Reply>, field: "misses" | "storeHits" | "hits" | "storeErrors") =>
+  replies.reduce((n, reply) => n + reply.stats[field], 0)
+
+/** The first message of any of `workers` matching `predicate`, with its worker. */
+const firstOf = (workers: ReadonlyArray<Worker>, predicate: (message: Message) => boolean, what: string) =>
+  Promise.race(workers.map((w) => w.waitFor(predicate, what).then((message) => ({ worker: w, message }))))
+
+/** Every Redis key under a prefix (SCAN, test side). */
+const keysUnder = async (url: string, prefix: string): Promise<Array<string>> => {
+  const client = createClient({ url })
+  await client.connect()
+  try {
+    const keys: Array<string> = []
+    for await (const batch of client.scanIterator({ MATCH: `${prefix}:*`, COUNT: 100 })) keys.push(...batch)
+    return keys
+  } finally {
+    client.destroy()
+  }
+}
+const entryKeys = async (url: string, prefix: string) => (await keysUnder(url, prefix)).filter((key) => /\}:e:[0-9a-f]{32}$/.test(key))
+
+const STORE_FAILED = "recall: the cache store failed"
+const ONCE_PER_OUTAGE = "logged once per outage"
+const STORE_BACK = "recall: the cache store works again"
+const NOT_USED = "was not used and is deleted"
+const SECRET = "a secret of at least sixteen bytes"
+
+describe("DataCache.layerStore on Redis, across OS processes", () => {
+  it("8 processes × 50 concurrent callers of one slow key: the body runs once in all, every caller gets its value", async () => {
+    const { redis, log } = setting()
+    const workers = Array.from({ length: 8 }, () => new Worker({ redis, log, bodyMillis: 1_500 }))
+    // The start barrier: every layer is built before any call is sent.
+    await Promise.all(workers.map((w) => w.ready()))
+    const replies = await Promise.all(workers.map((w) => w.call("v1", 10, 50)))
+    const computedBy = new Set(replies.map((reply) => assertValues(reply, "v1", 10, 50)))
+    assert.strictEqual(computedBy.size, 1, "one computation's value everywhere")
+    assert.deepStrictEqual(runsOf(log, "v1", 10), [...computedBy], "the body ran once, in the process whose value all got")
+    assert.deepStrictEqual(
+      { misses: total(replies, "misses"), storeHits: total(replies, "storeHits"), hits: total(replies, "hits") },
+      { misses: 1, storeHits: 7, hits: 8 * 49 }
+    )
+    assert.strictEqual(total(replies, "storeErrors"), 0)
+    // The waiters were woken by the release, not by a poll at the end of a long wait.
+    for (const reply of replies) assert.isBelow(reply.millis, 1_500 + 3_500, "each process had its value soon after the body ended")
+    await Promise.all(workers.map((w) => w.exit()))
+    assert.strictEqual((await entryKeys(redis.url, redis.prefix)).length, 1, "one entry in Redis")
+  })
+
+  it("8 processes, the computing one killed (SIGKILL) mid-run: exactly one other takes over once its lock expires; two runs in all", async () => {
+    const { redis, log } = setting()
+    const workers = Array.from({ length: 8 }, () => new Worker({ redis, log, lockTtl: "1 second", bodyMillis: 1_500 }))
+    await Promise.all(workers.map((w) => w.ready()))
+    const answers = workers.map((w) => {
+      const answer = w.call("v1", 7, 50)
+      answer.catch(() => {}) // the killed one's never comes; the others are awaited below
+      return answer
+    })
+    const first = await firstOf(workers, (m) => m.event === "computing" && m.arg === 7, "computing 7")
+    const doomed = first.worker
+    const survivors = workers.filter((w) => w !== doomed)
+    const killedAt = Date.now()
+    await doomed.kill()
+    const replies = await Promise.all(survivors.map((w) => answers[workers.indexOf(w)]!))
+    const computedBy = new Set(replies.map((reply) => assertValues(reply, "v1", 7, 50)))
+    assert.strictEqual(computedBy.size, 1, "one computation's value in every surviving process")
+    const runs = runsOf(log, "v1", 7)
+    assert.strictEqual(runs.length, 2, "twice in all: the killed run and one takeover")
+    assert.strictEqual(runs[0], doomed.pid)
+    assert.notStrictEqual(runs[1], doomed.pid)
+    assert.deepStrictEqual([...computedBy], [runs[1]], "everyone got the taker's value")
+    const taker = survivors.find((w) => w.pid === runs[1])!
+    const takeover = await taker.waitFor((m) => m.event === "computing" && m.arg === 7, "computing 7")
+    assert.isAtLeast(takeover.at, killedAt, "taken over only after the holder died")
+    assert.isBelow(takeover.at - killedAt, 5_000, "taken over at the lock's expiry (1 s), not after the default 10 s")
+    assert.deepStrictEqual(
+      { misses: total(replies, "misses"), storeHits: total(replies, "storeHits"), hits: total(replies, "hits") },
+      { misses: 1, storeHits: 6, hits: 7 * 49 }
+    )
+    assert.strictEqual(total(replies, "storeErrors"), 0)
+    await Promise.all(survivors.map((w) => w.exit()))
+  })
+
+  it("Redis stopped and restarted (by pid) under steady load from 4 processes: no failed call, no wrong value, one log per outage, and the tier serves again within seconds", async () => {
+    // A server of its own: stopping it must not touch the other tests' server.
+    let own: RedisServer | undefined
+    try {
+      own = await startRedisServer()
+      const { redis, log } = setting(own.url)
+      const workers = Array.from({ length: 4 }, () => new Worker({ redis, log, storeTimeout: "1 second" }))
+      await Promise.all(workers.map((w) => w.ready()))
+      const args = [1, 2, 3, 4]
+      await Promise.all(workers.map((w) => w.request({ op: "load", args, maxMillis: 40_000 })))
+      // Steady: every process has been served by the store (hits of the others' entries, or writes of its own).
+      const served = (m: Message) => m.event === "sample" && (m.storeHits as number) + (m.storeWrites as number) >= 3
+      await Promise.all(workers.map((w) => w.waitFor(served, "store traffic before the outage")))
+
+      await own.stop()
+      // Down until every process has met the outage (its one warning), while the load goes on.
+      await Promise.all(workers.map((w) => w.waitForLog(STORE_FAILED)))
+      const downSamples = workers.map((w) => w.messages.filter((m) => m.event === "sample").length)
+      // Some load while it is down: two more samples (200 ms or more) from every process.
+      await Promise.all(workers.map((w, i) => w.event("sample", downSamples[i]! + 2)))
+      const before = workers.map((w) => {
+        const last = w.messages.filter((m) => m.event === "sample").at(-1)!
+        return (last.storeHits as number) + (last.storeWrites as number)
+      })
+      await own.start()
+      const restartedAt = Date.now()
+      const back = await Promise.all(
+        workers.map((w, i) =>
+          w.waitFor(
+            (m) => m.event === "sample" && (m.storeHits as number) + (m.storeWrites as number) > before[i]!,
+            "store hits or writes after the restart",
+            1,
+            20_000
+          )
+        )
+      )
+      // Every kind of operation that failed (reads, writes, locks) has worked again: the outage's end, logged.
+      await Promise.all(workers.map((w) => w.waitForLog(STORE_BACK, 20_000)))
+      const reports = await Promise.all(workers.map((w) => w.request<LoadReport & Message>({ op: "unload" })))
+      for (const [i, report] of reports.entries()) {
+        const w = workers[i]!
+        assert.isAbove(report.calls, 100, "a steady load")
+        assert.strictEqual(report.failures, 0, "no call failed")
+        assert.strictEqual(report.wrong, 0, "no wrong value")
+        assert.isAbove(report.stats.storeErrors, 0, "the outage was met")
+        assert.strictEqual(
+          w.logs.filter((line) => line.includes("WARN") && line.includes(ONCE_PER_OUTAGE)).length,
+          1,
+          "one outage, logged once"
+        )
+        assert.strictEqual(w.logged(STORE_BACK), 1, "its end, logged once")
+        assert.isBelow(back[i]!.at - restartedAt, 8_000, "the tier serves again within seconds of Redis returning")
+        assert.isBelow(report.slowest, 3_000, "no call waited long on the dead store")
+      }
+      // Writes after the restart landed in Redis (the restart lost everything before it: no persistence).
+      assert.isAbove((await entryKeys(redis.url, redis.prefix)).length, 0)
+      assert.isAbove(runsOf(log, "short", 1).length, 0)
+      await Promise.all(workers.map((w) => w.exit()))
+    } finally {
+      await own?.dispose()
+    }
+  })
+
+  it("an entry tampered with straight in Redis (secret on) is rejected with a warning and computed again; another secret's entry is a miss", async () => {
+    const { redis, log } = setting()
+    const writer = new Worker({ redis, log, secret: SECRET })
+    const reader = new Worker({ redis, log, secret: SECRET })
+    const stranger = new Worker({ redis, log, secret: "another secret, sixteen bytes or more" })
+    await Promise.all([writer.ready(), reader.ready(), stranger.ready()])
+    assert.strictEqual(assertValues(await writer.call("v1", 1, 2), "v1", 1, 2), writer.pid)
+    assert.strictEqual(assertValues(await writer.call("v1", 2, 2), "v1", 2, 2), writer.pid)
+    await writer.writes(2)
+    // Signed with one secret: read by a process with it.
+    const signed = await reader.call("v1", 2, 2)
+    assert.strictEqual(assertValues(signed, "v1", 2, 2), writer.pid)
+    assert.deepStrictEqual(counts(signed.stats), { misses: 0, storeHits: 1, hits: 1 })
+
+    // Another secret: a miss (names differ), computed and stored apart, silently.
+    const foreign = await stranger.call("v1", 2, 2)
+    assert.strictEqual(assertValues(foreign, "v1", 2, 2), stranger.pid)
+    assert.deepStrictEqual(counts(foreign.stats), { misses: 1, storeHits: 0, hits: 1 })
+    assert.strictEqual(stranger.logged(NOT_USED), 0)
+
+    // One bit flipped in the payload of every entry, straight in Redis (their expiry kept). The reader
+    // has arg 2 in its front tier already; arg 1's entry is the one it reads next.
+    const keys = await entryKeys(redis.url, redis.prefix)
+    assert.strictEqual(keys.length, 3, "two entries of the writer's secret, one of the other")
+    const client = createClient({ url: redis.url }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer })
+    await client.connect()
+    try {
+      for (const key of keys) {
+        const bytes = (await client.get(key))!
+        bytes[bytes.length - 40] = bytes[bytes.length - 40]! ^ 0x01
+        await client.set(key, bytes, { KEEPTTL: true })
+      }
+    } finally {
+      client.destroy()
+    }
+    const tampered = await reader.call("v1", 1, 3)
+    assert.strictEqual(assertValues(tampered, "v1", 1, 3), reader.pid, "rejected and computed again")
+    assert.deepStrictEqual(counts(tampered.stats), { misses: 1, storeHits: 1, hits: 3 })
+    assert.strictEqual(reader.logged(NOT_USED), 1, "one warning")
+    assert.match(reader.logs.find((line) => line.includes(NOT_USED))!, /WARN/)
+    assert.deepStrictEqual(runsOf(log, "v1", 1), [writer.pid, reader.pid])
+    // The recomputed value replaced the tampered entry: a fresh process with the secret reads it.
+    await reader.writes(1)
+    const next = new Worker({ redis, log, secret: SECRET })
+    await next.ready()
+    const hit = await next.call("v1", 1, 2)
+    assert.strictEqual(assertValues(hit, "v1", 1, 2), reader.pid)
+    assert.deepStrictEqual(counts(hit.stats), { misses: 0, storeHits: 1, hits: 1 })
+    assert.strictEqual(next.logged(NOT_USED), 0)
+    await Promise.all([writer.exit(), reader.exit(), stranger.exit(), next.exit()])
+  })
+
+  it("two processes with different code for one function name never read each other's entries", async () => {
+    const { redis, log } = setting()
+    const [one, two] = [new Worker({ redis, log }), new Worker({ redis, log })]
+    await Promise.all([one.ready(), two.ready()])
+    const a = await one.call("v1", 5, 3)
+    assert.strictEqual(assertValues(a, "v1", 5, 3), one.pid)
+    await one.writes(1)
+    const b = await two.call("v2", 5, 3)
+    assert.notStrictEqual(b.id, a.id)
+    assert.strictEqual(b.id.split(":")[0], a.id.split(":")[0], "the same name")
+    assert.strictEqual(assertValues(b, "v2", 5, 3), two.pid, "computed, not v1's entry")
+    assert.deepStrictEqual(counts(b.stats), { misses: 1, storeHits: 0, hits: 2 })
+    await two.writes(1, "v2")
+    // Both running, each version's entry is read by its own code only.
+    const oneV2 = await one.call("v2", 5, 2)
+    assert.strictEqual(assertValues(oneV2, "v2", 5, 2), two.pid)
+    const twoV1 = await two.call("v1", 5, 2)
+    assert.strictEqual(assertValues(twoV1, "v1", 5, 2), one.pid)
+    assert.deepStrictEqual([runsOf(log, "v1", 5), runsOf(log, "v2", 5)], [[one.pid], [two.pid]])
+    assert.strictEqual((await entryKeys(redis.url, redis.prefix)).length, 2, "two entries side by side")
+    await Promise.all([one.exit(), two.exit()])
+  })
+
+  for (const how of ["clear", "invalidate"] as const) {
+    it(`${how === "clear" ? "a" : "an"} ${how} in one process while another computes: its late value is returned but not stored, nothing stale is left behind`, async () => {
+      const { redis, log } = setting()
+      const [a, b] = [new Worker({ redis, log }), new Worker({ redis, log })]
+      await Promise.all([a.ready(), b.ready()])
+      // An entry before: the clear (or the invalidate of arg 2, which it is not) must leave it as it should.
+      assert.strictEqual(assertValues(await a.call("v1", 1, 2), "v1", 1, 2), a.pid)
+      await a.writes(1)
+
+      const slow = a.call("v1", 2, 3, 1_000)
+      slow.catch(() => {}) // awaited below
+      await a.waitFor((m) => m.event === "computing" && m.arg === 2, "computing 2")
+      await b.request(how === "clear" ? { op: "clear" } : { op: "invalidate", variant: "v1", arg: 2 })
+      assert.strictEqual(assertValues(await slow, "v1", 2, 3), a.pid, "a's callers get the value")
+      // a's layer closes once its writes are done: the refused one too.
+      await a.exit()
+      assert.strictEqual((await entryKeys(redis.url, redis.prefix)).length, how === "clear" ? 0 : 1, "a's late value was not stored")
+
+      const after = await b.call("v1", 2, 2)
+      assert.strictEqual(assertValues(after, "v1", 2, 2), b.pid, "computed again: no stale entry")
+      assert.deepStrictEqual(counts(after.stats), { misses: 1, storeHits: 0, hits: 1 })
+      assert.deepStrictEqual(runsOf(log, "v1", 2), [a.pid, b.pid])
+      const first = await b.call("v1", 1)
+      assert.strictEqual(assertValues(first, "v1", 1, 1), how === "clear" ? b.pid : a.pid, how === "clear" ? "cleared too" : "untouched")
+      await b.exit()
+    })
+  }
+})
