@@ -318,6 +318,15 @@ const connectionOf = (client: RedisClient | RedisClusterClient): Connection => {
 // The store
 // ---------------------------------------------------------------------------
 
+interface NamespaceKeys {
+  readonly entries: string
+  readonly index: string
+  readonly meta: string
+  readonly locks: string
+  readonly released: string
+  readonly generation: string
+}
+
 const nameOf = (text: string): string => createHash("sha256").update(text).digest("hex").slice(0, 32)
 const millisOf = (ttl: Duration.Input): number => Duration.toMillis(Duration.fromInputUnsafe(ttl))
 /** A glob pattern matching `text` literally. */
@@ -454,9 +463,18 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
 
     // Keys: the namespace's hash in a hash tag, so that its entries, index and locks share one slot.
     const base = (namespace: string) => `${prefix}:{${nameOf(namespace)}}`
-    const keysOf = (namespace: string) => {
-      const b = base(namespace)
-      return { entries: `${b}:e:`, index: `${b}:i`, meta: `${b}:m`, locks: `${b}:l:`, released: `${b}:r:`, generation: `${b}:g` }
+    // A namespace's keys, remembered: every operation needs them, and a SHA-256 per operation is no small part of a hit.
+    const namespaceKeys = new Map<string, NamespaceKeys>()
+    const keysOf = (namespace: string): NamespaceKeys => {
+      let keys = namespaceKeys.get(namespace)
+      if (keys === undefined) {
+        const b = base(namespace)
+        keys = { entries: `${b}:e:`, index: `${b}:i`, meta: `${b}:m`, locks: `${b}:l:`, released: `${b}:r:`, generation: `${b}:g` }
+        // Bounded: a program with very many namespaces starts over rather than grow without end.
+        if (namespaceKeys.size >= 10_000) namespaceKeys.clear()
+        namespaceKeys.set(namespace, keys)
+      }
+      return keys
     }
 
     const remove = (namespace: string, key: string, operation: string) => {
@@ -469,7 +487,8 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
       Effect.gen(function* () {
         const at = yield* now
         const k = keysOf(namespace)
-        const value = yield* use("get", (c, signal) => c.send(k.entries + nameOf(key), ["GET", k.entries + nameOf(key)], signal))
+        const redisKey = k.entries + nameOf(key)
+        const value = yield* use("get", (c, signal) => c.send(redisKey, ["GET", redisKey], signal))
         if (!Buffer.isBuffer(value)) return Option.none<CacheStore.StoredEntry>()
         const entry = unpackEntry(value, namespace, key)
         if (entry === undefined) return Option.none<CacheStore.StoredEntry>()
