@@ -7,6 +7,7 @@ import { createXXHash128 } from "hash-wasm"
 import { LRUCache } from "lru-cache"
 import { type Figure, gc, interleaved, millis, nsPerOp } from "./measure.ts"
 import { nativeHash } from "./nativeHash.ts"
+import { redis } from "./redis.ts"
 import { store } from "./store.ts"
 import { valueSchema } from "./valueSchema.ts"
 
@@ -272,7 +273,8 @@ const main = Effect.gen(function* () {
     store: Effect.map(
       Effect.promise(() => store()),
       (found) => found.forEach(report)
-    )
+    ),
+    redis: Effect.map(redis, (found) => found.forEach(report))
   }
   const only = process.argv.slice(2).filter((arg) => !arg.startsWith("--"))
   for (const [name, section] of Object.entries(sections)) {
