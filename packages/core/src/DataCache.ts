@@ -558,7 +558,7 @@ export const layerStore = <const O extends StoreLayerOptions = {}>(
         breaker,
         timeout: Duration.millis(checked.timeoutMillis),
         lockMillis: checked.lockMillis,
-        down: new Set(),
+        down: new Map(),
         writes: new Set(),
         scope: yield* Effect.scope
       }

@@ -139,6 +139,30 @@ describe("DataCache.layerStore: a store that fails", () => {
     })
   )
 
+  it.effect(
+    "a kind of operation nobody tries again does not hold an outage open: it ends after a quiet while, and the next is logged",
+    () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const logs = captureLogs()
+        const { fn } = deterministic("quiet")
+        yield* Effect.gen(function* () {
+          h.fault = "fail"
+          yield* fn(1) // its read and its write fail: an outage of reads and writes
+          h.fault = "none"
+          yield* TestClock.adjust("6 seconds")
+          yield* fn.has(5) // a read works; the writes failed 6 s ago: still the same outage
+          assert.deepStrictEqual(logs.infos(), [])
+          yield* TestClock.adjust("11 seconds")
+          yield* fn.has(5) // nobody wrote since, and nothing failed for 10 s: the outage is over
+          assert.strictEqual(logs.infos().length, 1)
+          h.fault = "fail"
+          yield* fn.has(6) // a new outage, logged as such
+        }).pipe(Effect.provide(h.cache()), Effect.provide(logs.layer))
+        assert.strictEqual(logs.warnings().length, 2, logs.warnings().join("\n"))
+      })
+  )
+
   it.effect("a read-only store (reads work, writes and locks fail) is one outage: one warning, no false recovery", () =>
     Effect.gen(function* () {
       const h = makeHarness()

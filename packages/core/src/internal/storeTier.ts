@@ -62,12 +62,15 @@ export interface Tier {
   /** How long a computing process holds the store's lock before it must renew it. */
   readonly lockMillis: number
   /**
-   * The kinds of operation ({@link kindOf}) failing now. An outage starts
-   * when the first kind fails (logged once) and ends when every failing kind
-   * works again (logged once): a read-only store, whose reads work while its
-   * writes and locks fail, is one outage, not one per read.
+   * The kinds of operation ({@link kindOf}) failing now, each with the time
+   * (on Clock) of its last failure. An outage starts when a kind fails while
+   * none failed lately (logged once) and ends once each failing kind worked
+   * again or has not failed for {@link QUIET_MILLIS} (logged once): a
+   * read-only store, whose reads work while its writes fail on every miss,
+   * is one outage, and a kind nobody tried again since (no lock was needed)
+   * does not hold an outage open forever.
    */
-  readonly down: Set<OperationKind>
+  readonly down: Map<OperationKind, number>
   /** Writes in flight (and their lock releases): closing the layer waits for them. */
   readonly writes: Set<Fiber.Fiber<void>>
   /** The layer's scope, which the writes outlive until it closes. */
@@ -150,7 +153,7 @@ export const guarded = <A>(
 ): Effect.Effect<A | typeof failed> =>
   // Interruptible, so that the timeout can stop it even where its caller is not (invalidate, a write's fiber).
   tier.breaker.execute(Effect.timeout(Effect.interruptible(effect), timeout), { key: BREAKER_KEY }).pipe(
-    Effect.tap(() => (tier.down.has(kindOf(operation)) ? recovered(tier, kindOf(operation)) : Effect.void)),
+    Effect.tap(() => (tier.down.size > 0 ? recovered(tier, kindOf(operation)) : Effect.void)),
     Effect.catchCause((cause) => {
       if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
       const error = Cause.squash(cause)
@@ -159,22 +162,36 @@ export const guarded = <A>(
         return Effect.succeed(failed)
       }
       table?.record("storeError")
-      const started = tier.down.size === 0
-      tier.down.add(kindOf(operation))
-      if (!started) return Effect.succeed(failed)
-      return Effect.as(
-        Effect.logWarning(
-          `recall: the cache store failed to ${operation} (${describe(cause)}); calls compute and return their values without it, ` +
-            "and the store is tried again by itself. This is logged once per outage."
-        ),
-        failed
-      )
+      return Effect.clockWith((clock) => {
+        const now = clock.currentTimeMillisUnsafe()
+        const started = !failingLately(tier, now)
+        tier.down.set(kindOf(operation), now)
+        if (!started) return Effect.succeed(failed)
+        return Effect.as(
+          Effect.logWarning(
+            `recall: the cache store failed to ${operation} (${describe(cause)}); calls compute and return their values without it, ` +
+              "and the store is tried again by itself. This is logged once per outage."
+          ),
+          failed
+        )
+      })
     })
   ) as Effect.Effect<A | typeof failed>
 
+/** How long a kind of operation must not have failed for its failure to count as over without a success. */
+const QUIET_MILLIS = 10_000
+
+const failingLately = (tier: Tier, now: number): boolean => {
+  for (const last of tier.down.values()) if (now - last < QUIET_MILLIS) return true
+  return false
+}
+
+/** An operation of `kind` worked: the outage ends once no other kind failed lately. */
 const recovered = (tier: Tier, kind: OperationKind): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    if (!tier.down.delete(kind) || tier.down.size > 0) return Effect.void
+  Effect.clockWith((clock) => {
+    tier.down.delete(kind)
+    if (failingLately(tier, clock.currentTimeMillisUnsafe())) return Effect.void
+    tier.down.clear()
     return Effect.logInfo("recall: the cache store works again; the store tier is back")
   })
 
