@@ -18,7 +18,16 @@
  * `CircuitBreaker`): a failure is counted (`storeErrors`), logged once per
  * outage (and its end once), and treated as a miss or a skipped write; while
  * the breaker is open the store is not called at all, and it is tried again
- * by itself after the open duration.
+ * by itself after the open duration. An outage lasts while some kind of
+ * operation (reads, writes, locks) keeps failing (see `Tier.down`).
+ *
+ * **Across processes.** With the store's locks, a computation whose read
+ * missed takes the entry's lock, reads again under it (another process may
+ * have just written), and only then runs the body; the others wait for the
+ * lock to go and read what was written. With the store's generations, the
+ * namespace's generation is read before the body runs and the write is
+ * conditional on it: a delete or clear in any process since makes it a
+ * no-op.
  *
  * **Entries that do not read** (truncated, corrupt, tampered, signed with
  * another secret, written by another format or codec, a payload that does
