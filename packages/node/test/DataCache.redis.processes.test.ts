@@ -15,7 +15,7 @@ import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { createClient, RESP_TYPES } from "redis"
 import { assertValues, counts, type LoadReport, type Message, type Reply, runsOf, Worker } from "./fixtures/dataCacheWorkers.ts"
-import { type RedisServer, startRedisServer, useRedisServer } from "./fixtures/redisServer.ts"
+import { keysUnder, type RedisServer, startRedisServer, useRedisServer } from "./fixtures/redisServer.ts"
 import { tempDirectories } from "./fixtures/tempDirectories.ts"
 
 const parentDirectory = tempDirectories("recall-dc-redis-")
@@ -35,18 +35,6 @@ const total = (replies: ReadonlyArray<Reply>, field: "misses" | "storeHits" | "h
 const firstOf = (workers: ReadonlyArray<Worker>, predicate: (message: Message) => boolean, what: string) =>
   Promise.race(workers.map((w) => w.waitFor(predicate, what).then((message) => ({ worker: w, message }))))
 
-/** Every Redis key under a prefix (SCAN, test side). */
-const keysUnder = async (url: string, prefix: string): Promise<Array<string>> => {
-  const client = createClient({ url })
-  await client.connect()
-  try {
-    const keys: Array<string> = []
-    for await (const batch of client.scanIterator({ MATCH: `${prefix}:*`, COUNT: 100 })) keys.push(...batch)
-    return keys
-  } finally {
-    client.destroy()
-  }
-}
 const entryKeys = async (url: string, prefix: string) => (await keysUnder(url, prefix)).filter((key) => /\}:e:[0-9a-f]{32}$/.test(key))
 
 const STORE_FAILED = "recall: the cache store failed"

@@ -11,7 +11,7 @@ import { NodeCacheStore } from "@recall/node"
 import * as RecallCommand from "@recall/node/RecallCommand"
 import { Console, Deferred, Effect, Exit, Fiber, Layer, Redacted } from "effect"
 import { createClient, RESP_TYPES } from "redis"
-import { useRedisServer } from "./fixtures/redisServer.ts"
+import { keysUnder, useRedisServer } from "./fixtures/redisServer.ts"
 
 const server = useRedisServer()
 
@@ -33,19 +33,6 @@ const runCli = (args: ReadonlyArray<string>) =>
     const exit = yield* RecallCommand.run(args).pipe(Effect.provideService(Console.Console, console), Effect.exit)
     return { out: out.join("\n"), exit }
   }).pipe(Effect.provide(NodeServices.layer))
-
-/** Every Redis key under a prefix (SCAN, test side). */
-const keysUnder = async (prefix: string): Promise<Array<string>> => {
-  const client = createClient({ url: server().url })
-  await client.connect()
-  try {
-    const keys: Array<string> = []
-    for await (const batch of client.scanIterator({ MATCH: `${prefix}:*`, COUNT: 100 })) keys.push(...batch)
-    return keys
-  } finally {
-    client.destroy()
-  }
-}
 
 describe("DataCache over Redis", () => {
   it.live("a restart is served from Redis: the body runs once, the value is a fresh copy with its typed array", () =>
@@ -147,7 +134,7 @@ describe("DataCache over Redis", () => {
       yield* Effect.provide(value(1), cacheOver(prefix, Redacted.make("another secret, sixteen bytes or more")))
       assert.strictEqual(runs, 2)
       // Flip one byte of every stored value under the prefix, straight in Redis.
-      const keys = yield* Effect.promise(() => keysUnder(prefix))
+      const keys = yield* Effect.promise(() => keysUnder(server().url, prefix))
       const flipped = yield* Effect.promise(async () => {
         const client = createClient({ url: server().url }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer })
         await client.connect()
