@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { CacheStore, DataCache } from "@recall/core"
-import { Context, Deferred, Inspectable, Logger, Effect, Exit, Fiber, Layer, Option, Redacted, Schema, SchemaGetter, Scope } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Inspectable, Layer, Logger, Option, Redacted, Schema, SchemaGetter, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { captureLogs, makeHarness } from "./fixtures/storeHarness.ts"
 
@@ -48,8 +48,9 @@ describe("layerStore attacks: identity", () => {
       const h = makeHarness()
       const before = DataCache.fn({ name: "code", value: Schema.String }, (n: number) => Effect.succeed(String(n * 10)))
       // The same source text once TypeScript is stripped; the value schemas differ.
-      const after = DataCache.fn({ name: "code", value: Schema.NumberFromString }, (n: number) =>
-        Effect.succeed(String(n * 10)) as unknown as Effect.Effect<number>
+      const after = DataCache.fn(
+        { name: "code", value: Schema.NumberFromString },
+        (n: number) => Effect.succeed(String(n * 10)) as unknown as Effect.Effect<number>
       )
       yield* before(4).pipe(Effect.provide(h.cache()))
       assert.notStrictEqual(before.id, after.id)
@@ -260,13 +261,11 @@ describe("layerStore attacks: keys", () => {
     Effect.gen(function* () {
       const h = makeHarness()
       let runs = 0
-      const fn = DataCache.fn(
-        { name: "keyed", key: Schema.Struct({ id: Schema.Number }) },
-        (q: { id: number; trace?: string }) =>
-          Effect.sync(() => {
-            runs++
-            return { id: q.id }
-          })
+      const fn = DataCache.fn({ name: "keyed", key: Schema.Struct({ id: Schema.Number }) }, (q: { id: number; trace?: string }) =>
+        Effect.sync(() => {
+          runs++
+          return { id: q.id }
+        })
       )
       yield* fn({ id: 1, trace: "x" }).pipe(Effect.provide(h.cache()))
       assert.strictEqual((yield* fn({ id: 1, trace: "y" }).pipe(Effect.provide(h.cache()))).id, 1)
@@ -275,10 +274,12 @@ describe("layerStore attacks: keys", () => {
     })
   )
 
-  it.effect("1, \"1\", 1n, [1] and trailing undefined name distinct entries (or the same ones) alike in store and memory", () =>
+  it.effect('1, "1", 1n, [1] and trailing undefined name distinct entries (or the same ones) alike in store and memory', () =>
     Effect.gen(function* () {
       const h = makeHarness()
-      const fn = DataCache.fn("near", (x: unknown, y?: unknown) => Effect.sync(() => ({ x: typeof x, y: y === undefined ? "u" : typeof y })))
+      const fn = DataCache.fn("near", (x: unknown, y?: unknown) =>
+        Effect.sync(() => ({ x: typeof x, y: y === undefined ? "u" : typeof y }))
+      )
       const inputs: Array<[unknown, unknown?]> = [[1], ["1"], [1n], [[1]], [1, undefined], [1, null], [-0], [0]]
       const firstFront = yield* Effect.forEach(inputs, (args) => fn(...args)).pipe(Effect.provide(h.cache()))
       const secondFront = yield* Effect.forEach(inputs, (args) => fn(...args)).pipe(Effect.provide(h.cache()))
@@ -693,17 +694,21 @@ describe("layerStore attacks: Option results in values", () => {
  */
 describe("layerStore attacks: the structured copy's reach, through the store", () => {
   const cases: Array<readonly [string, () => unknown, (read: any, fresh: any) => void]> = [
+    ["an array's own fields besides its indices", () => Object.assign([1, 2], { total: 3 }), (read) => assert.strictEqual(read.total, 3)],
     [
-      "an array's own fields besides its indices",
-      () => Object.assign([1, 2], { total: 3 }),
-      (read) => assert.strictEqual(read.total, 3)
+      "a symbol-keyed field (Symbol.for)",
+      () => ({ a: 1, [Symbol.for("tenant")]: "t1" }),
+      (read) => assert.strictEqual(read[Symbol.for("tenant")], "t1")
     ],
-    ["a symbol-keyed field (Symbol.for)", () => ({ a: 1, [Symbol.for("tenant")]: "t1" }), (read) => assert.strictEqual(read[Symbol.for("tenant")], "t1")],
-    ["a RegExp's lastIndex and flags", () => Object.assign(/a+/gy, { lastIndex: 2 }), (read) => {
-      assert.instanceOf(read, RegExp)
-      assert.strictEqual(read.flags, "gy")
-      assert.strictEqual(read.lastIndex, 2)
-    }],
+    [
+      "a RegExp's lastIndex and flags",
+      () => Object.assign(/a+/gy, { lastIndex: 2 }),
+      (read) => {
+        assert.instanceOf(read, RegExp)
+        assert.strictEqual(read.flags, "gy")
+        assert.strictEqual(read.lastIndex, 2)
+      }
+    ],
     ["own fields of a Map", () => Object.assign(new Map([[1, 2]]), { label: "m" }), (read) => assert.strictEqual(read.label, "m")],
     ["own fields of a Date", () => Object.assign(new Date(5), { zone: "x" }), (read) => assert.strictEqual(read.zone, "x")],
     [
@@ -751,23 +756,31 @@ describe("layerStore attacks: the structured copy's reach, through the store", (
         assert.strictEqual(read.getFloat64(0), Math.PI)
       }
     ],
-    ["a sparse array's hole next to an explicit undefined", () => [1, , undefined, 3], (read) => {
-      assert.isFalse(1 in read)
-      assert.isTrue(2 in read)
-    }],
-    ["a list nested 100,000 deep", () => {
-      let v: unknown = 1
-      for (let i = 0; i < 100_000; i++) v = [v]
-      return v
-    }, (read) => {
-      let depth = 0
-      let v: any = read
-      while (Array.isArray(v)) {
-        v = v[0]
-        depth++
+    [
+      "a sparse array's hole next to an explicit undefined",
+      () => [1, , undefined, 3],
+      (read) => {
+        assert.isFalse(1 in read)
+        assert.isTrue(2 in read)
       }
-      assert.strictEqual(depth, 100_000)
-    }]
+    ],
+    [
+      "a list nested 100,000 deep",
+      () => {
+        let v: unknown = 1
+        for (let i = 0; i < 100_000; i++) v = [v]
+        return v
+      },
+      (read) => {
+        let depth = 0
+        let v: any = read
+        while (Array.isArray(v)) {
+          v = v[0]
+          depth++
+        }
+        assert.strictEqual(depth, 100_000)
+      }
+    ]
   ]
   for (const [label, make, check] of cases) {
     it.effect(`${label}: a restarted front gets it whole, or computes it again`, () =>
@@ -802,12 +815,15 @@ describe("layerStore attacks: replay of odd output through the store", () => {
   const cyc: Record<string, unknown> = { a: 1 }
   cyc.self = cyc
   const bodies: Array<readonly [string, Effect.Effect<void>]> = [
-    ["a cycle, a symbol, a bigint, a Map with object keys and a 100,000-character line", Effect.gen(function* () {
-      yield* Effect.log("cycle", cyc)
-      yield* Effect.log(Symbol("s"), 10n)
-      yield* Effect.log(new Map([[{ k: 1 }, new Set([1])]]))
-      yield* Effect.log("x".repeat(100_000))
-    })],
+    [
+      "a cycle, a symbol, a bigint, a Map with object keys and a 100,000-character line",
+      Effect.gen(function* () {
+        yield* Effect.log("cycle", cyc)
+        yield* Effect.log(Symbol("s"), 10n)
+        yield* Effect.log(new Map([[{ k: 1 }, new Set([1])]]))
+        yield* Effect.log("x".repeat(100_000))
+      })
+    ],
     // docs/data-cache.md (replay): "a class instance ... a `Redacted` stays `<redacted>`" is kept as a short rendering.
     ["a Redacted", Effect.log("token", Redacted.make("hunter2-secret"))],
     ["a Redacted inside an object", Effect.log({ user: "u", token: Redacted.make("hunter2-secret") })]
@@ -849,7 +865,10 @@ describe("layerStore attacks: closing and waiters", () => {
       const scope = yield* Scope.make()
       const front = yield* Layer.buildWithScope(h.cache(), scope)
       const callers = yield* Effect.forkChild(
-        Effect.all(Array.from({ length: 5 }, () => Effect.exit(fn(1))), { concurrency: "unbounded" }).pipe(Effect.provide(front))
+        Effect.all(
+          Array.from({ length: 5 }, () => Effect.exit(fn(1))),
+          { concurrency: "unbounded" }
+        ).pipe(Effect.provide(front))
       )
       yield* Deferred.await(h.reached("get"))
       const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))

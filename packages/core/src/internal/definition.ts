@@ -97,9 +97,40 @@ export interface FaceOf<A, S> {
   readonly cacheIf?: ((value: A) => boolean) | undefined
 }
 
-/** A schema as plain data for the identity: its JSON Schema document. @internal */
+/**
+ * A schema as plain data for the identity: its JSON Schema document, and
+ * the shape of its AST. The document describes the encoded side only
+ * (`Schema.String` and `Schema.NumberFromString` are both `{ type: "string" }`);
+ * the shape adds what it leaves out: each node's kind and fields, the
+ * encodings and their transformations' kinds. A change inside a
+ * transformation's own functions is not seen (their closures have one source
+ * text): bump the function's `version` for that.
+ *
+ * @internal
+ */
 export const schemaIdentity = (schema: Schema.Top | undefined): unknown =>
-  schema === undefined ? null : Schema.toJsonSchemaDocument(schema)
+  schema === undefined ? null : { document: Schema.toJsonSchemaDocument(schema), shape: shapeOf(schema.ast) }
+
+/** The AST as plain data: constructors and fields, functions as a mark, annotations left to the document, cycles as references. */
+const shapeOf = (ast: unknown): unknown => {
+  const seen = new Map<object, number>()
+  const walk = (node: unknown): unknown => {
+    if (typeof node === "function") return "ƒ"
+    if (typeof node === "bigint") return `${node}n`
+    if (typeof node === "symbol") return String(node)
+    if (node === null || typeof node !== "object") return node === undefined ? null : node
+    const at = seen.get(node)
+    if (at !== undefined) return { ref: at }
+    seen.set(node, seen.size)
+    if (Array.isArray(node)) return node.map(walk)
+    const out: Record<string, unknown> = { "~": (node as { constructor?: { name?: unknown } }).constructor?.name ?? null }
+    for (const key of Object.keys(node).sort()) {
+      if (key !== "annotations") out[key] = walk((node as Record<string, unknown>)[key])
+    }
+    return out
+  }
+  return walk(ast)
+}
 
 /**
  * Checks a cached function's options and builds its definition.

@@ -24,10 +24,12 @@
  * the caller keeps the value in memory only): class instances (a Data or
  * Schema class needs a `value` schema: a prototype never comes from the
  * bytes), `Redacted` (it would be written in clear), functions, symbols,
- * subclasses of built-ins, strings that are not well-formed UTF-16 (UTF-8
+ * subclasses of built-ins (a `Redacted` in recorded output is written as the
+ * text it prints), strings that are not well-formed UTF-16 (UTF-8
  * cannot hold a lone surrogate), arrays with holes or fields besides their
  * elements, symbol-keyed fields, own fields on a Map, Set, Date, RegExp,
  * ArrayBuffer or DataView, a RegExp with a `lastIndex`, a SharedArrayBuffer,
+ * views that share one ArrayBuffer (with each other or with the buffer),
  * and values nested deeper than {@link MAX_DEPTH} levels.
  *
  * **Reading never executes code.** cbor2 builds only CBOR's data model
@@ -42,8 +44,9 @@
  * **Aliasing.** Typed arrays are copied out of the payload bytes (one
  * allocation and copy each) unless the caller says it owns those bytes
  * (`adopt`): then an aligned typed array is a view into them, with no copy.
- * Each view is written as its own bytes: views that shared one buffer come
- * back over buffers of their own (the in-memory copy keeps them shared).
+ * Each view is written as its own bytes, so a value whose views share one
+ * buffer is refused (kept in memory, where the copy keeps them shared)
+ * rather than read back apart.
  */
 import { type Writer as CborWriter, decode, type EncodeOptions, Tag, type TypeEncoderMap } from "cbor2"
 import { defaultEncodeOptions, writeLength, writeUnknown } from "cbor2/encoder"
@@ -57,6 +60,7 @@ import * as HashMap from "effect/HashMap"
 import * as HashSet from "effect/HashSet"
 import type * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import * as Copy from "./copy.ts"
 import { type Line, recordedMethods } from "./replay.ts"
@@ -114,7 +118,12 @@ export const Tags = {
   hashSet: OWN + 20,
   dateTime: OWN + 21,
   duration: OWN + 22,
-  bigDecimal: OWN + 23
+  bigDecimal: OWN + 23,
+  /**
+   * A `Redacted` in recorded output: its label or `null`, never its value. It
+   * is read back as a Redacted of nothing, which prints as the original did.
+   */
+  redactedOutput: OWN + 24
 } as const
 
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
@@ -229,9 +238,26 @@ class Writer {
   /** From an earlier walk: the objects to write as shareables, and the index each got. */
   readonly shared: ReadonlySet<object> | undefined
   readonly indices = new Map<object, number>()
+  /** The buffers reached so far, by a view or as themselves: a second reach would not come back shared. */
+  readonly buffers = new Set<ArrayBufferLike>()
+  /** Writing replay lines (output, not the value): a Redacted there is written as the text it prints. */
+  inOutput = false
 
   constructor(shared: ReadonlySet<object> | undefined) {
     this.shared = shared
+  }
+
+  /**
+   * Notes that a view (or a buffer itself) reaches `buffer`. Each view is
+   * written as its own bytes, so views sharing one buffer would come back
+   * apart: such a value is refused (kept in memory, where the copy keeps them
+   * shared) rather than persisted with a different shape.
+   */
+  reachBuffer(value: unknown, buffer: ArrayBufferLike): void {
+    if (this.buffers.has(buffer)) {
+      throw new Refused(value, "it shares its ArrayBuffer with another part of the value, and a stored entry would not keep them shared")
+    }
+    this.buffers.add(buffer)
   }
 
   value(value: unknown, depth: number): unknown {
@@ -287,6 +313,7 @@ class Writer {
       }
       case V.Kind.View: {
         const view = value as ArrayBufferView
+        this.reachBuffer(value, view.buffer)
         if (view instanceof DataView) {
           if (hasOwnFields(view)) throw new Refused(value, "it has fields of its own")
           return new Tag(Tags.dataView, bytesOf(view))
@@ -303,6 +330,7 @@ class Writer {
       }
       case V.Kind.Buffer: {
         if (!(value instanceof ArrayBuffer)) throw new Refused(value, "a SharedArrayBuffer is shared memory, not a value to persist")
+        this.reachBuffer(value, value)
         if (hasOwnFields(value)) throw new Refused(value, "it has fields of its own")
         return new Tag(Tags.arrayBuffer, new Uint8Array(value))
       }
@@ -379,6 +407,8 @@ class Writer {
         return new Tag(Tags.bigDecimal, [decimal.value, decimal.scale])
       }
       case V.Kind.Redacted:
+        // In recorded output a Redacted is what it prints; as (part of) a value it would be written in clear.
+        if (this.inOutput) return new Tag(Tags.redactedOutput, (value as Redacted.Redacted<unknown>).label ?? null)
         throw new Refused(value, "a Redacted value is never persisted: it would be written in clear")
       case V.Kind.Data:
         throw new Refused(
@@ -560,6 +590,7 @@ export const encodePayload = (value: unknown, output?: ReadonlyArray<Line>, room
       const written = writer.value(value, 0)
       if (output === undefined) return new Tag(Tags.payload, [written, null])
       const lines: Array<unknown> = []
+      writer.inOutput = true
       for (let i = 0; i < output.length; i++) {
         current = i
         lines.push(writeLine(writer, output[i]!))
@@ -641,6 +672,8 @@ const arrayOf = (contents: unknown, what: string, length?: number): ReadonlyArra
 class Reader {
   readonly shareables: Array<unknown> = []
   readonly adopt: boolean
+  /** Reading replay lines: only there may a redacted output stand. */
+  inOutput = false
 
   constructor(adopt: boolean) {
     this.adopt = adopt
@@ -795,6 +828,11 @@ class Reader {
         if (isTag(contents)) return this.shared(share, Duration.nanos(bigintOf(Number(contents.tag), contents.contents)))
         throw new Malformed("a malformed Duration")
       }
+      case Tags.redactedOutput: {
+        if (!this.inOutput) throw new Malformed("a redacted output in a value")
+        if (contents !== null && typeof contents !== "string") throw new Malformed("a malformed redacted output")
+        return Redacted.make(undefined, contents === null ? undefined : { label: contents })
+      }
       case Tags.bigDecimal: {
         const [digits, scale] = arrayOf(contents, "BigDecimal", 2)
         if (!isTag(digits) || typeof scale !== "number" || !Number.isSafeInteger(scale)) throw new Malformed("a malformed BigDecimal")
@@ -943,6 +981,7 @@ export const decodePayload = (bytes: Uint8Array, options?: { readonly adopt?: bo
     const [value, output] = arrayOf(data.contents, "payload", 2)
     const reader = new Reader(options?.adopt === true)
     const read = reader.value(value)
+    reader.inOutput = true
     const lines = output === null ? undefined : arrayOf(output, "output").map((line) => readLine(reader, line))
     return Result.succeed({ value: read, output: lines })
   } catch (e) {

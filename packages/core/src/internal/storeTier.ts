@@ -332,9 +332,9 @@ const entryOf = <A, S>(
       const { path, reason } = payload.failure
       return Effect.as(
         Effect.logWarning(
-          `recall: a value of ${place.name} is kept in memory only: the store cannot hold ${path.length === 0 ? "it" : `its part at ${path.join("")}`} (${reason}). ` +
+          `recall: a value of ${place.name} is kept in memory only: the store cannot hold ${path.length === 0 ? "it" : `its part at ${path.join(" ")}`} (${reason}). ` +
             "The call succeeded. To store it, give the function a `value` schema (a Data or Schema class needs one), " +
-            "or set `persist: false` to keep this function in memory and silence this warning. Logged once per function."
+            "or set `persist: false` to keep this function in memory and silence this warning. Logged once per function and layer."
         ),
         undefined
       )
