@@ -648,7 +648,7 @@ describe("layerStore attacks: front bounds with store hits", () => {
           Array.from({ length: 30 }, (_, i) => fn(i % 3)),
           { concurrency: "unbounded" }
         )
-        results.forEach((r, i) => assert.strictEqual(r.n, i % 3))
+        for (const [i, r] of results.entries()) assert.strictEqual(r.n, i % 3)
       }).pipe(Effect.provide(h.cache()))
       assert.strictEqual(runs, 3)
     })
@@ -758,7 +758,13 @@ describe("layerStore attacks: the structured copy's reach, through the store", (
     ],
     [
       "a sparse array's hole next to an explicit undefined",
-      () => [1, , undefined, 3],
+      () => {
+        // A hole at index 1, beside an explicit undefined.
+        const sparse: Array<unknown> = [1]
+        sparse[2] = undefined
+        sparse[3] = 3
+        return sparse
+      },
       (read) => {
         assert.isFalse(1 in read)
         assert.isTrue(2 in read)
