@@ -169,7 +169,7 @@ const compute = <A, S>(
       const current = table.entries.get(call.key)
       return refreshing === undefined || current === refreshing || (current === undefined && refreshing.departed === "expiration")
     }
-    const name = place === undefined ? undefined : entryNameOf(place, call.args)
+    const name = place === undefined ? undefined : StoreTier.entryNameOf(place, call.args)
     if (place === undefined || name === undefined) return run(slot, call, flight, kind, parent, end, mayKeep, undefined, undefined)
     const fromStore = (found: StoreTier.Found<A, S>): Effect.Effect<void> =>
       Effect.sync(() => {
@@ -205,30 +205,29 @@ const compute = <A, S>(
       )
       return yield* run(slot, call, flight, kind, parent, end, mayKeep, { place, name, generation }, held)
     }).pipe(
-      Effect.catchCause((cause) => {
-        // Interrupted while it read the store (the layer closes): the waiters check again.
-        settle(slot, flight, Cause.hasInterruptsOnly(cause) && Cache.closing(cache) ? RETRY : { _tag: "Failed", cause })
-        end("failed")
-        return Effect.void
-      }),
-      Effect.ensuring(
-        Effect.suspend(() => {
-          settle(slot, flight, RETRY)
-          return Cache.drainInBackground(cache)
-        })
-      )
+      // Interrupted while it read the store (the layer closes), or a defect there.
+      Effect.catchCause((cause) => Effect.sync(() => settleFailed(slot, flight, cause, end))),
+      Effect.ensuring(backstop(slot, flight, Effect.void))
     )
   })
 
-/** The store name of a call's arguments, or `undefined` (the call is not persisted) when they cannot be named. */
-const entryNameOf = (place: StoreTier.Place<any, any>, args: ReadonlyArray<unknown>): string | undefined => {
-  try {
-    return place.entryName(args)
-  } catch {
-    // The in-memory key was made already, so the arguments hash; a name that needs what is not loaded stays unpersisted.
-    return undefined
-  }
+/**
+ * Settles a computation that ended without a value: interrupted because the
+ * layer closes, nothing to hand out (the waiters check again, and meet the
+ * closed layer); otherwise (a body that failed, died or interrupted itself)
+ * every waiter gets the cause.
+ */
+const settleFailed = (slot: Slot<any, any>, flight: Table.Flight, cause: Cause.Cause<unknown>, end: (outcome: "failed") => void): void => {
+  settle(slot, flight, Cause.hasInterruptsOnly(cause) && Cache.closing(slot.cache) ? RETRY : { _tag: "Failed", cause })
+  end("failed")
 }
+
+/** The last step of a computation's fiber, whatever happened: the flight is settled, `after` runs, releases start. */
+const backstop = (slot: Slot<any, any>, flight: Table.Flight, after: Effect.Effect<void>): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    settle(slot, flight, RETRY)
+    return Effect.andThen(after, Cache.drainInBackground(slot.cache))
+  })
 
 /** The body, then keeping its value and settling the flight; over a store, writing it there and releasing the lock. */
 const run = <A, S>(
@@ -294,19 +293,12 @@ const run = <A, S>(
       Effect.flatMap((exit): Effect.Effect<void> => {
         if (recorder !== undefined) recorder.closed = true
         if (Exit.isSuccess(exit)) return keep(exit.value)
-        // Interrupted because the layer closes: nothing to hand out; the waiters check again (and meet the
-        // closed layer). A body that interrupted itself ended as any failure does: every waiter gets it.
-        settle(slot, flight, Cause.hasInterruptsOnly(exit.cause) && Cache.closing(cache) ? RETRY : { _tag: "Failed", cause: exit.cause })
-        end("failed")
+        settleFailed(slot, flight, exit.cause, end)
         // What the body acquired before it failed or was interrupted is released now.
         return Cache.closeScope(cache, scope, exit)
       }),
-      Effect.ensuring(
-        Effect.suspend(() => {
-          settle(slot, flight, RETRY)
-          return Effect.andThen(release, Cache.drainInBackground(cache))
-        })
-      )
+      // `release` is read when the fiber ends: the lock, unless a write took it over.
+      Effect.ensuring(Effect.suspend(() => backstop(slot, flight, release)))
     )
   })
 

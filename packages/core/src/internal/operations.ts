@@ -50,14 +50,8 @@ const changing = <X>(slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>,
   )
 
 /** The store name of a call's arguments, when the slot persists and they can be named. */
-const storedName = (slot: Slot<any, any>, args: ReadonlyArray<unknown>): string | undefined => {
-  if (slot.place === undefined) return undefined
-  try {
-    return slot.place.entryName(args)
-  } catch {
-    return undefined
-  }
-}
+const storedName = (slot: Slot<any, any>, args: ReadonlyArray<unknown>): string | undefined =>
+  slot.place === undefined ? undefined : StoreTier.entryNameOf(slot.place, args)
 
 /**
  * Removes one key from both tiers: the front tier at once (a computation in

@@ -103,6 +103,21 @@ export interface Place<A, S> {
 const BREAKER_KEY = "@recall/core/store"
 
 /**
+ * The store name of a call's arguments, or `undefined` (the call is not
+ * persisted) when they cannot be named: the in-memory key was made already,
+ * so they hash; a name that needs what is not loaded leaves them unnamed.
+ *
+ * @internal
+ */
+export const entryNameOf = (place: Place<any, any>, args: ReadonlyArray<unknown>): string | undefined => {
+  try {
+    return place.entryName(args)
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * What a secret gives a tier: the entries' signing key, the naming MAC
  * (HMAC-SHA-256 of the arguments' canonical form under a key of its own,
  * as 32 hex digits), and the key of `Redacted` digests, set for the process
@@ -235,13 +250,10 @@ export interface Found<A, S> {
  */
 export const read = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Found<A, S> | undefined | typeof failed> =>
   Effect.gen(function* () {
-    const { tier, persistence } = place
-    const table = place.table()
-    const got = yield* guarded(tier, table, "read an entry", tier.store.get(place.namespace, name))
-    if (got === failed) return failed
-    if (Option.isNone(got)) return undefined
-    const decoded = yield* check(place, got.value.bytes)
-    if (decoded === failed) return undefined
+    const { persistence } = place
+    const decoded = yield* fetch(place, name)
+    if (decoded === failed) return failed
+    if (decoded === undefined || decoded === unchecked) return undefined
     if (Result.isFailure(decoded)) return yield* unreadable(place, name, EntryFormat.describeMiss(decoded.failure))
     const entry = decoded.success
     // The store's bytes are this reader's alone: typed arrays may be views into them.
@@ -268,6 +280,28 @@ export const read = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Foun
       }
     }
   })
+
+/** What {@link fetch} returns for an entry that could not be checked (WebCrypto failing; counted and warned about). */
+const unchecked: unique symbol = Symbol.for("@recall/core/internal/storeTier/unchecked")
+
+/**
+ * An entry read from the store and checked (header, checksum, signature):
+ * the check's result; `undefined` when there is none; {@link failed} when
+ * the store could not be read; {@link unchecked} when it could not be
+ * checked.
+ */
+const fetch = (
+  place: Place<any, any>,
+  name: string
+): Effect.Effect<Result.Result<EntryFormat.DecodedEntry, EntryFormat.EntryMiss> | undefined | typeof failed | typeof unchecked> =>
+  Effect.flatMap(
+    guarded(place.tier, place.table(), "read an entry", place.tier.store.get(place.namespace, name)),
+    (got): Effect.Effect<Result.Result<EntryFormat.DecodedEntry, EntryFormat.EntryMiss> | undefined | typeof failed | typeof unchecked> => {
+      if (got === failed) return Effect.succeed(failed)
+      if (Option.isNone(got)) return Effect.succeed(undefined)
+      return Effect.map(check(place, got.value.bytes), (decoded) => (decoded === failed ? unchecked : decoded))
+    }
+  )
 
 /**
  * An entry's header, checksum and signature, checked: no store operation,
@@ -436,13 +470,10 @@ export const awaitAllWrites = (tier: Tier): Effect.Effect<void> =>
 
 /** Whether the store holds a live, readable entry for `name` (the payload is not decoded). @internal */
 export const has = (place: Place<any, any>, name: string): Effect.Effect<boolean> =>
-  Effect.gen(function* () {
-    const { tier } = place
-    const got = yield* guarded(tier, place.table(), "read an entry", tier.store.get(place.namespace, name))
-    if (got === failed || Option.isNone(got)) return false
-    const decoded = yield* check(place, got.value.bytes)
-    return decoded !== failed && Result.isSuccess(decoded)
-  })
+  Effect.map(
+    fetch(place, name),
+    (decoded) => decoded !== failed && decoded !== undefined && decoded !== unchecked && Result.isSuccess(decoded)
+  )
 
 /** Deletes one entry, after its writes in flight. @internal */
 export const remove = (place: Place<any, any>, name: string): Effect.Effect<void> =>
