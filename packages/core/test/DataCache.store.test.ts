@@ -28,7 +28,7 @@ import {
 } from "effect"
 import { TestClock } from "effect/testing"
 import { rejection } from "./fixtures/rejection.ts"
-import { captureLogs, makeHarness, storedBytes } from "./fixtures/storeHarness.ts"
+import { captureLogs, type Harness, makeHarness, storedBytes } from "./fixtures/storeHarness.ts"
 
 const SECRET = Redacted.make("a store secret of 32 characters!")
 const OTHER_SECRET = Redacted.make("another secret, also long enough")
@@ -41,6 +41,22 @@ const counted = (name: string, options?: Omit<DataCache.Options<unknown>, "name"
   )
   return { fn, runs }
 }
+
+/** What a restarted front reads of `make()`'s value, computed once by a first front over the same store (the body ran once). */
+const readAfterRestart = <A>(h: Harness, name: string, make: () => A) =>
+  Effect.gen(function* () {
+    let runs = 0
+    const fn = DataCache.fn(name, () =>
+      Effect.sync(() => {
+        runs++
+        return make()
+      })
+    )
+    yield* fn().pipe(Effect.provide(h.cache()))
+    const read = yield* fn().pipe(Effect.provide(h.cache()))
+    assert.strictEqual(runs, 1)
+    return read
+  })
 
 describe("DataCache.layerStore", () => {
   describe("restarts are served from the store", () => {
@@ -122,16 +138,7 @@ describe("DataCache.layerStore", () => {
           bytes: new Uint8Array([0, 255, 7]),
           ints: new Int32Array([-1, 2 ** 31 - 1])
         })
-        let runs = 0
-        const fn = DataCache.fn("kinds", () =>
-          Effect.sync(() => {
-            runs++
-            return make()
-          })
-        )
-        yield* fn().pipe(Effect.provide(h.cache()))
-        const read = yield* fn().pipe(Effect.provide(h.cache()))
-        assert.strictEqual(runs, 1)
+        const read = yield* readAfterRestart(h, "kinds", make)
         assert.instanceOf(read.map, Map)
         assert.instanceOf(read.set, Set)
         assert.instanceOf(read.date, Date)
@@ -153,16 +160,7 @@ describe("DataCache.layerStore", () => {
           chunk: Chunk.make(1, 2, 3),
           map: HashMap.make(["a", 1], ["b", 2])
         })
-        let runs = 0
-        const fn = DataCache.fn("effectTypes", () =>
-          Effect.sync(() => {
-            runs++
-            return make()
-          })
-        )
-        yield* fn().pipe(Effect.provide(h.cache()))
-        const read = yield* fn().pipe(Effect.provide(h.cache()))
-        assert.strictEqual(runs, 1)
+        const read = yield* readAfterRestart(h, "effectTypes", make)
         const expected = make()
         assert.isTrue(Option.isOption(read.some) && Equal.equals(read.some, expected.some))
         assert.isTrue(Option.isOption(read.none) && Option.isNone(read.none))
