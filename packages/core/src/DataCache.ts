@@ -628,8 +628,7 @@ const faceOf = <A>(options: Options<A>, name: string): Definition.FaceOf<A, unkn
       kind: "DataCache",
       keep: (value) => {
         try {
-          const kept = codec.storeUnsafe(value)
-          return { _tag: "Kept", stored: kept.stored, bytes: kept.bytes, value: kept.value }
+          return asKept(codec.storeUnsafe(value))
         } catch (e) {
           return { _tag: "Rejected", error: ValueCodec.toValueError(e, name) }
         }
@@ -650,6 +649,14 @@ const faceOf = <A>(options: Options<A>, name: string): Definition.FaceOf<A, unkn
   }
 }
 
+/** What a codec keeps, as the face hands it to the table. */
+const asKept = <A>(kept: { readonly stored: unknown; readonly bytes: number; readonly value: A }): Face.Kept<A, unknown> => ({
+  _tag: "Kept",
+  stored: kept.stored,
+  bytes: kept.bytes,
+  value: kept.value
+})
+
 /**
  * How a codec's kept values go to a store: a schema's JSON encoding under
  * the schema codec id and the schema's fingerprint; otherwise the value
@@ -667,10 +674,7 @@ const persistenceOf = <A>(codec: ValueCodec.ValueCodec<A>, schema: Schema.Top | 
     },
     toPersisted: codec.persisted.toPersisted,
     readUnsafe: codec.persisted.readUnsafe,
-    keepUnsafe: (value, persisted) => {
-      const kept = codec.persisted.keepUnsafe(value, persisted)
-      return { _tag: "Kept", stored: kept.stored, bytes: kept.bytes, value: kept.value }
-    }
+    keepUnsafe: (value, persisted) => asKept(codec.persisted.keepUnsafe(value, persisted))
   }
 }
 
