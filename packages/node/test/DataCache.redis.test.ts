@@ -7,9 +7,9 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache } from "@recall/core"
-import { NodeCacheStore } from "@recall/node"
+import { CacheStore, NodeCacheStore } from "@recall/node"
 import * as RecallCommand from "@recall/node/RecallCommand"
-import { Console, Deferred, Effect, Exit, Fiber, Layer, Redacted } from "effect"
+import { Console, Deferred, Effect, Exit, Fiber, Layer, Option, Redacted } from "effect"
 import { createClient, RESP_TYPES } from "redis"
 import { keysUnder, useRedisServer } from "./fixtures/redisServer.ts"
 
@@ -78,8 +78,26 @@ describe("DataCache over Redis", () => {
         )
       const a = yield* Effect.forkChild(callers(cacheOver(prefix)))
       yield* Deferred.await(started)
-      const b = yield* Effect.forkChild(callers(cacheOver(prefix)))
-      yield* Effect.sleep("100 millis") // let b reach the lock; it waits there whatever the timing
+      // b's store tells when b found the lock held by a: b waits on it from then on.
+      const bBlocked = yield* Deferred.make<void>()
+      const bStore = Layer.effect(
+        CacheStore.CacheStore,
+        Effect.map(CacheStore.CacheStore, (store) => {
+          const locks = store.locks!
+          return CacheStore.make({
+            ...store,
+            locks: {
+              ...locks,
+              acquire: (namespace, key, ttl) =>
+                Effect.tap(locks.acquire(namespace, key, ttl), (taken) =>
+                  Option.isNone(taken) ? Deferred.succeed(bBlocked, undefined) : Effect.void
+                )
+            }
+          })
+        })
+      ).pipe(Layer.provide(Layer.orDie(NodeCacheStore.layerRedis({ url: server().url, prefix }))))
+      const b = yield* Effect.forkChild(callers(DataCache.layerStore().pipe(Layer.provide(bStore))))
+      yield* Deferred.await(bBlocked)
       yield* Deferred.succeed(go, undefined)
       const [va, vb] = [yield* Fiber.join(a), yield* Fiber.join(b)]
       assert.isTrue([...va, ...vb].every((v) => v === 42))

@@ -11,6 +11,7 @@ import { DataCache } from "@recall/core"
 import { NodeCacheStore } from "@recall/node"
 import * as RecallCommand from "@recall/node/RecallCommand"
 import { Console, Effect, Layer } from "effect"
+import * as TestClock from "effect/testing/TestClock"
 import { tempDirectories } from "./fixtures/tempDirectories.ts"
 
 const fresh = tempDirectories("recall-cli-data-")
@@ -32,7 +33,7 @@ interface Listing {
 }
 
 describe("recall on a DataCache program's directory", () => {
-  it.live("ls names the functions and versions a program cached; prune and clear remove what a restart then recomputes", () =>
+  it.effect("ls names the functions and versions a program cached; prune and clear remove what a restart then recomputes", () =>
     Effect.gen(function* () {
       const directory = fresh()
       const runs = { v1: 0, v2: 0, users: 0 }
@@ -47,7 +48,7 @@ describe("recall on a DataCache program's directory", () => {
       const cache = () => DataCache.layerStore().pipe(Layer.provide(NodeCacheStore.layerFileSystem({ directory })))
       // The old version runs first (an older deploy), then the new one.
       yield* Effect.provide(Effect.all([reportV1(1), reportV1(2)]), cache())
-      yield* Effect.sleep("20 millis")
+      yield* TestClock.adjust("20 millis")
       yield* Effect.provide(Effect.all([reportV2(1), users("ada")]), cache())
 
       const listed = JSON.parse(yield* runCli(["ls", "--dir", directory, "--json"])) as Listing
