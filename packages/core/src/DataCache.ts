@@ -556,6 +556,7 @@ export const layerStore = <const O extends StoreLayerOptions = {}>(
         secret: keys?.entrySecret,
         mac: keys?.mac,
         breaker,
+        healthy: true,
         timeout: Duration.millis(checked.timeoutMillis),
         lockMillis: checked.lockMillis,
         down: new Map(),

@@ -44,6 +44,7 @@ import * as Cause from "effect/Cause"
 import type * as CryptoError from "effect/crypto/CryptoError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as CircuitBreaker from "effect/persistence/CircuitBreaker"
@@ -67,6 +68,11 @@ export interface Tier {
   /** Names arguments under the secret (a keyed digest of their canonical form); `undefined` without one. */
   readonly mac: ((form: Uint8Array) => string) | undefined
   readonly breaker: CircuitBreaker.CircuitBreaker
+  /**
+   * Whether no operation failed since the breaker last recorded a success:
+   * operations then skip the breaker's bookkeeping (see {@link guarded}).
+   */
+  healthy: boolean
   readonly timeout: Duration.Duration
   /** How long a computing process holds the store's lock before it must renew it. */
   readonly lockMillis: number
@@ -166,6 +172,14 @@ const describe = (cause: Cause.Cause<unknown>): string => {
  * its result, or {@link failed} (counted and logged once per outage) when
  * it failed, died, timed out, or the breaker refused it.
  *
+ * While the store works ({@link Tier.healthy}), an operation runs without
+ * the breaker's bookkeeping (a scope, an admission and a record per call,
+ * about a third of a Redis-tier hit): a success after successes changes
+ * nothing in a breaker that counts consecutive failures. The first failure
+ * is recorded in the breaker, and from then on every operation goes through
+ * it (so it opens after five, and refuses calls while open) until one
+ * succeeds, which closes and resets it as a fresh breaker is.
+ *
  * @internal
  */
 export const guarded = <A>(
@@ -176,7 +190,7 @@ export const guarded = <A>(
   timeout: Duration.Duration = tier.timeout
 ): Effect.Effect<A | typeof failed> =>
   // Interruptible, so that the timeout can stop it even where its caller is not (invalidate, a write's fiber).
-  tier.breaker.execute(Effect.timeout(Effect.interruptible(effect), timeout), { key: BREAKER_KEY }).pipe(
+  throughBreaker(tier, Effect.timeout(Effect.interruptible(effect), timeout)).pipe(
     Effect.tap(() => (tier.down.size > 0 ? recovered(tier, kindOf(operation)) : Effect.void)),
     Effect.catchCause((cause) => {
       if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
@@ -201,6 +215,30 @@ export const guarded = <A>(
       })
     })
   ) as Effect.Effect<A | typeof failed>
+
+const markHealthy = (tier: Tier) =>
+  Effect.sync(() => {
+    tier.healthy = true
+  })
+
+/** Runs `effect` through the tier's breaker, or beside it while the store is healthy (see {@link guarded}). */
+const throughBreaker = <A, E>(tier: Tier, effect: Effect.Effect<A, E>): Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError> => {
+  if (!tier.healthy) {
+    return Effect.tap(tier.breaker.execute(effect, { key: BREAKER_KEY }), () => markHealthy(tier))
+  }
+  return Effect.onExit(effect, (exit) => {
+    if (Exit.isSuccess(exit)) {
+      // Another operation failed while this one ran: this success counts, as it would have through the breaker.
+      if (tier.healthy) return Effect.void
+      return Effect.ignore(
+        Effect.andThen(tier.breaker.execute(Effect.void, { key: BREAKER_KEY }), markHealthy(tier))
+      )
+    }
+    if (Cause.hasInterruptsOnly(exit.cause)) return Effect.void
+    tier.healthy = false
+    return Effect.ignore(tier.breaker.execute(Effect.failCause(exit.cause), { key: BREAKER_KEY }))
+  })
+}
 
 /** How long a kind of operation must not have failed for its failure to count as over without a success. */
 const QUIET_MILLIS = 10_000
