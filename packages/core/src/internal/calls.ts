@@ -32,6 +32,7 @@ import { type Hold, unusable } from "./face.ts"
 import * as Refresh from "./refresh.ts"
 import * as Replay from "./replay.ts"
 import { type Slot, warnOnce } from "./slot.ts"
+import * as StoreTier from "./storeTier.ts"
 import type * as Table from "./table.ts"
 import * as Xxh3 from "./xxh3.ts"
 
@@ -271,16 +272,34 @@ const resolve = <A, S>(slot: Slot<A, S>, call: Computation.Call, outer: Restore 
       if (stored !== undefined) return stored
       if (Cache.closing(slot.cache)) return closed(slot)
       const flight = slot.table.flights.get(call.key)
-      const next =
-        flight === undefined
-          ? Effect.flatMap(Computation.start(slot, call, call, "miss", fiber, undefined, undefined), (started) =>
-              wait(slot, call, started, restore, fiber)
-            )
-          : wait(slot, call, flight, restore, fiber)
+      const next = flight === undefined ? begin(slot, call, restore, fiber) : wait(slot, call, flight, restore, fiber)
       // Entries the hit check found expired are released in the background.
       return slot.cache.pending.length === 0 ? next : Effect.andThen(Cache.drainInBackground(slot.cache), next)
     })
   )
+
+/**
+ * Starts the computation of a key nobody computes, and waits for it. Over a
+ * store, the caller reads the store first, in its own fiber: a value found
+ * there is this caller's at once (no computation, no wait).
+ */
+const begin = <A, S>(
+  slot: Slot<A, S>,
+  call: Computation.Call,
+  restore: Restore,
+  fiber: Fiber.Fiber<unknown, unknown>
+): Effect.Effect<A, unknown, unknown> => {
+  const place = slot.place
+  const name = place === undefined ? undefined : StoreTier.entryNameOf(place, call.args)
+  if (place === undefined || name === undefined) {
+    return Effect.flatMap(Computation.start(slot, call, call, "miss", fiber, undefined, undefined), (started) =>
+      wait(slot, call, started, restore, fiber)
+    )
+  }
+  return Effect.flatMap(Computation.startReading(slot, place, name, call, fiber, restore), (reading) =>
+    reading._tag === "Wait" ? wait(slot, call, reading.flight, restore, fiber) : fromStore(slot, call, fiber, reading.output, reading.value)
+  )
+}
 
 /**
  * Waits for a computation: its value, its failure, or the turn to check

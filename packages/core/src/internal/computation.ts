@@ -85,7 +85,12 @@ export const start = <A, S>(
   refreshing: Table.Entry | undefined,
   onEnd: OnEnd | undefined
 ): Effect.Effect<Table.Flight, never, unknown> => {
-  const { cache, table } = slot
+  const flight = register(slot, call, starter)
+  return Effect.as(fork(slot, call, flight, kind, fiber, refreshing, onEnd, undefined), flight)
+}
+
+/** A flight for `call.key`, in the table: callers that come from now on wait for it. */
+const register = (slot: Slot<any, any>, call: Call, starter: object | undefined): Table.Flight => {
   const flight: Table.Flight = {
     key: call.key,
     done: Deferred.makeUnsafe(),
@@ -97,20 +102,123 @@ export const start = <A, S>(
     unstored: undefined,
     settled: false
   }
-  table.flights.set(call.key, flight)
+  slot.table.flights.set(call.key, flight)
   // Over a store, a miss is counted once the store missed too (the body runs).
-  if (slot.place === undefined) table.record("miss")
-  return Effect.as(
-    Effect.tap(
-      Effect.forkIn(compute(slot, call, flight, kind, fiber, refreshing, onEnd), cache.scope, {
-        startImmediately: true,
-        uninterruptible: true
-      }),
-      // The backstop: a fiber interrupted before its first step settles nothing itself.
-      (computation) => Effect.sync(() => computation.addObserver(() => settle(slot, flight, RETRY)))
-    ),
-    flight
+  if (slot.place === undefined) slot.table.record("miss")
+  return flight
+}
+
+/** Starts the computation of a registered flight in the layer's scope (`read`: what a read before it found, if one ran). */
+const fork = <A, S>(
+  slot: Slot<A, S>,
+  call: Call,
+  flight: Table.Flight,
+  kind: CacheReporter.Computation["kind"],
+  fiber: Fiber.Fiber<unknown, unknown>,
+  refreshing: Table.Entry | undefined,
+  onEnd: OnEnd | undefined,
+  read: ReadBefore | undefined
+): Effect.Effect<void, never, unknown> =>
+  Effect.flatMap(
+    Effect.forkIn(compute(slot, call, flight, kind, fiber, refreshing, onEnd, read), slot.cache.scope, {
+      startImmediately: true,
+      uninterruptible: true
+    }),
+    // The backstop: a fiber interrupted before its first step settles nothing itself.
+    (computation) => Effect.sync(() => computation.addObserver(() => settle(slot, flight, RETRY)))
   )
+
+/** What the starting caller's own read of the store found before the computation began: nothing, or a store that failed. */
+type ReadBefore = "missed" | "failed"
+
+/**
+ * What {@link startReading} gives its caller: the value read from the
+ * store (with the output to replay), or the flight to wait for.
+ *
+ * @internal
+ */
+export type Reading<A> =
+  | { readonly _tag: "Read"; readonly value: A; readonly output: ReadonlyArray<Replay.Line> | undefined }
+  | { readonly _tag: "Wait"; readonly flight: Table.Flight }
+
+/**
+ * A miss over a store, whose starting caller reads the store itself: a
+ * value that is there costs one store read, and no fiber. The flight is
+ * registered first, so callers that come meanwhile wait for it. A read that
+ * missed, or a store that failed, hands the flight to a computation of the
+ * layer's scope (which does not read again); so does an interrupt of the
+ * reader (that computation reads again): as everywhere, an interrupted
+ * caller only stops waiting. Must run in the caller's uninterruptible
+ * region; `restore` makes the read as interruptible as the caller was.
+ *
+ * @internal
+ */
+export const startReading = <A, S>(
+  slot: Slot<A, S>,
+  place: StoreTier.Place<A, S>,
+  name: string,
+  call: Call,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
+): Effect.Effect<Reading<A>, unknown, unknown> => {
+  const flight = register(slot, call, call)
+  const handOver = (read: ReadBefore | undefined) => fork(slot, call, flight, "miss", fiber, undefined, undefined, read)
+  return Effect.matchCauseEffect(restore(StoreTier.read(place, name)), {
+    onFailure: (cause) => {
+      // Interrupted: the computation goes on for whoever waits, and fills the cache.
+      if (Cause.hasInterruptsOnly(cause)) return Effect.andThen(handOver(undefined), Effect.failCause(cause))
+      settleFailed(slot, flight, cause, ignoreEnd)
+      return Effect.failCause(cause)
+    },
+    onSuccess: (found): Effect.Effect<Reading<A>, unknown, unknown> => {
+      if (found === undefined || found === StoreTier.failed) {
+        return Effect.as(handOver(found === undefined ? "missed" : "failed"), { _tag: "Wait", flight } as const)
+      }
+      try {
+        const clock = fiber.getRef(Clock.Clock)
+        Cache.useClock(slot.cache, clock)
+        const mayKeep = () => !flight.superseded && !Cache.closing(slot.cache)
+        const value = settleRead(slot, call, flight, found, clock.currentTimeMillisUnsafe(), 0, mayKeep, ignoreEnd)
+        return Effect.succeed({ _tag: "Read", value, output: found.output } as const)
+      } catch (e) {
+        settleFailed(slot, flight, Cause.die(e), ignoreEnd)
+        return Effect.die(e)
+      }
+    }
+  })
+}
+
+const ignoreEnd = (): void => {}
+
+/**
+ * Settles a flight with a value read from the store, and gives its reader's
+ * value: the front tier keeps a copy of it (its times are the entry's own).
+ * A value too large for the front tier, read for its reader alone (no more
+ * than `readers` callers wait), is handed over without a copy.
+ */
+const settleRead = <A, S>(
+  slot: Slot<A, S>,
+  call: Call,
+  flight: Table.Flight,
+  found: StoreTier.Found<A, S>,
+  now: number,
+  readers: number,
+  mayKeep: () => boolean,
+  end: (outcome: "stored" | "unstored") => void
+): A => {
+  const table = slot.table
+  table.record("storeHit")
+  if (found.payloadBytes > Math.min(table.limits.maxBytes, table.registry.maxBytes) && flight.waiters <= readers) {
+    settle(slot, flight, { _tag: "Value", stored: undefined, output: found.output, value: found.value, fromStore: true })
+    end("unstored")
+    return found.value
+  }
+  const kept = found.keep()
+  const stored = mayKeep() && table.store(call.key, kept.stored, found.output, kept.bytes, found.times, now)
+  if (!stored) flight.unstored = { stored: kept.stored }
+  settle(slot, flight, { _tag: "Value", stored: kept.stored, output: found.output, value: kept.value, fromStore: true })
+  end(stored ? "stored" : "unstored")
+  return kept.value
 }
 
 const RETRY: Table.FlightResult = { _tag: "Retry" }
@@ -153,7 +261,8 @@ const compute = <A, S>(
   kind: CacheReporter.Computation["kind"],
   parent: Fiber.Fiber<unknown, unknown>,
   refreshing: Table.Entry | undefined,
-  onEnd: OnEnd | undefined
+  onEnd: OnEnd | undefined,
+  readBefore: ReadBefore | undefined
 ): Effect.Effect<void, never, unknown> =>
   Effect.withFiber((self) => {
     flight.fiberId = self.id
@@ -171,25 +280,18 @@ const compute = <A, S>(
     }
     const name = place === undefined ? undefined : StoreTier.entryNameOf(place, call.args)
     if (place === undefined || name === undefined) return run(slot, call, flight, kind, parent, end, mayKeep, undefined, undefined)
+    // The starter waits among the flight's waiters: a value read for it alone is handed over without a copy.
     const fromStore = (found: StoreTier.Found<A, S>): Effect.Effect<void> =>
       Effect.sync(() => {
-        table.record("storeHit")
-        const now = clock.currentTimeMillisUnsafe()
-        // Too large for the front tier, and read for one caller alone: that caller gets the value read, and no
-        // copy is made for a front tier that would refuse it.
-        if (found.payloadBytes > Math.min(table.limits.maxBytes, table.registry.maxBytes) && flight.waiters <= 1) {
-          settle(slot, flight, { _tag: "Value", stored: undefined, output: found.output, value: found.value, fromStore: true })
-          end("unstored")
-          return
-        }
-        const kept = found.keep()
-        const stored = mayKeep() && table.store(call.key, kept.stored, found.output, kept.bytes, found.times, now)
-        if (!stored) flight.unstored = { stored: kept.stored }
-        settle(slot, flight, { _tag: "Value", stored: kept.stored, output: found.output, value: kept.value, fromStore: true })
-        end(stored ? "stored" : "unstored")
+        settleRead(slot, call, flight, found, clock.currentTimeMillisUnsafe(), 1, mayKeep, end)
       })
     return Effect.gen(function* () {
-      const found = yield* Effect.interruptible(StoreTier.read(place, name))
+      const found =
+        readBefore === undefined
+          ? yield* Effect.interruptible(StoreTier.read(place, name))
+          : readBefore === "failed"
+            ? StoreTier.failed
+            : undefined
       // A refresh takes only what another process wrote since the entry it refreshes.
       if (found !== undefined && found !== StoreTier.failed && (refreshing === undefined || found.times.storedAt > refreshing.storedAt)) {
         return yield* fromStore(found)

@@ -230,9 +230,7 @@ const throughBreaker = <A, E>(tier: Tier, effect: Effect.Effect<A, E>): Effect.E
     if (Exit.isSuccess(exit)) {
       // Another operation failed while this one ran: this success counts, as it would have through the breaker.
       if (tier.healthy) return Effect.void
-      return Effect.ignore(
-        Effect.andThen(tier.breaker.execute(Effect.void, { key: BREAKER_KEY }), markHealthy(tier))
-      )
+      return Effect.ignore(Effect.andThen(tier.breaker.execute(Effect.void, { key: BREAKER_KEY }), markHealthy(tier)))
     }
     if (Cause.hasInterruptsOnly(exit.cause)) return Effect.void
     tier.healthy = false
