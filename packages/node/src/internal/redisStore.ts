@@ -217,6 +217,8 @@ return 1`)
 
 const BLOB_STRING = 36 // RESP_TYPES.BLOB_STRING: bulk replies as Buffers
 const BUFFERS = { [BLOB_STRING]: Buffer } as const
+/** The options of a command whose bulk replies are Buffers (one object for every such command). */
+const BUFFER_REPLIES = { typeMapping: BUFFERS } as const
 
 type Argument = string | Buffer
 
@@ -230,7 +232,7 @@ interface Subscriber {
 interface Connection {
   readonly isReady: () => boolean
   /** A command routed by `key`; bulk replies as Buffers. */
-  readonly send: (key: string, args: ReadonlyArray<Argument>, signal: AbortSignal) => Promise<unknown>
+  readonly send: (key: string, args: ReadonlyArray<Argument>, signal?: AbortSignal) => Promise<unknown>
   /** Every key matching `pattern`, by SCAN, on every master. */
   readonly scan: (pattern: string, signal: AbortSignal) => Promise<ReadonlyArray<string>>
   readonly subscriber: () => Promise<Subscriber>
@@ -295,7 +297,13 @@ const connectionOf = (client: RedisClient | RedisClusterClient): Connection => {
   if (isCluster(client)) {
     return {
       ...shared,
-      send: (key, args, signal) => client.sendCommand(key, false, args as Array<Argument>, { typeMapping: BUFFERS, abortSignal: signal }),
+      send: (key, args, signal) =>
+        client.sendCommand(
+          key,
+          false,
+          args as Array<Argument>,
+          signal === undefined ? BUFFER_REPLIES : { typeMapping: BUFFERS, abortSignal: signal }
+        ),
       scan: async (pattern, signal) => {
         const keys: Array<string> = []
         for (const master of client.masters) await scanClient(await client.nodeClient(master), pattern, signal, keys)
@@ -305,7 +313,8 @@ const connectionOf = (client: RedisClient | RedisClusterClient): Connection => {
   }
   return {
     ...shared,
-    send: (_key, args, signal) => client.sendCommand(args, { typeMapping: BUFFERS, abortSignal: signal }),
+    send: (_key, args, signal) =>
+      client.sendCommand(args, signal === undefined ? BUFFER_REPLIES : { typeMapping: BUFFERS, abortSignal: signal }),
     scan: async (pattern, signal) => {
       const keys: Array<string> = []
       await scanClient(client, pattern, signal, keys)
@@ -327,7 +336,19 @@ interface NamespaceKeys {
   readonly generation: string
 }
 
-const nameOf = (text: string): string => createHash("sha256").update(text).digest("hex").slice(0, 32)
+const names = new Map<string, string>()
+
+/** The hashed name of a namespace or key (remembered: a SHA-256 per operation is no small part of a hit). */
+const nameOf = (text: string): string => {
+  let name = names.get(text)
+  if (name === undefined) {
+    name = createHash("sha256").update(text).digest("hex").slice(0, 32)
+    // Bounded: a program with very many keys starts over rather than grow without end.
+    if (names.size >= 10_000) names.clear()
+    names.set(text, name)
+  }
+  return name
+}
 const millisOf = (ttl: Duration.Input): number => Duration.toMillis(Duration.fromInputUnsafe(ttl))
 /** A glob pattern matching `text` literally. */
 const globEscape = (text: string): string => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
@@ -431,27 +452,35 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
           ? cause
           : new CacheStore.CacheStoreError({ operation, reason: `Redis (${where}): ${describe(cause)}`, cause })
 
+    /** `f` on a ready connection, or an error while Redis is unreachable (the first attempt is awaited, 2 s at most). */
+    const onReady = async <A>(operation: string, f: (c: Connection) => Promise<A>) => {
+      if (!connection.isReady() && firstAttempt !== undefined) {
+        await Promise.race([firstAttempt, new Promise((resolve) => setTimeout(resolve, 2_000).unref())])
+      }
+      if (!connection.isReady()) {
+        throw new CacheStore.CacheStoreError({
+          operation,
+          reason: `not connected to Redis (${where}), reconnecting${lastError === undefined ? "" : `: ${describe(lastError)}`}`,
+          cause: lastError
+        })
+      }
+      return f(connection)
+    }
+
     /** Runs `f` on a ready connection; fails at once while Redis is unreachable (the first attempt is awaited, 2 s at most). */
     const use = <A>(
       operation: string,
       f: (c: Connection, signal: AbortSignal) => Promise<A>
     ): Effect.Effect<A, CacheStore.CacheStoreError> =>
-      Effect.tryPromise({
-        try: async (signal) => {
-          if (!connection.isReady() && firstAttempt !== undefined) {
-            await Promise.race([firstAttempt, new Promise((resolve) => setTimeout(resolve, 2_000).unref())])
-          }
-          if (!connection.isReady()) {
-            throw new CacheStore.CacheStoreError({
-              operation,
-              reason: `not connected to Redis (${where}), reconnecting${lastError === undefined ? "" : `: ${describe(lastError)}`}`,
-              cause: lastError
-            })
-          }
-          return f(connection, signal)
-        },
-        catch: failed(operation)
-      })
+      Effect.tryPromise({ try: (signal) => onReady(operation, (c) => f(c, signal)), catch: failed(operation) })
+
+    /**
+     * {@link use} for a read, which a late reply cannot harm: it is given no
+     * abort signal (an AbortController and its listeners per command are no
+     * small part of a hit), and a ready connection is used at once.
+     */
+    const read = <A>(operation: string, f: (c: Connection) => Promise<A>): Effect.Effect<A, CacheStore.CacheStoreError> =>
+      Effect.tryPromise({ try: () => (connection.isReady() ? f(connection) : onReady(operation, f)), catch: failed(operation) })
 
     const evalScript = (c: Connection, s: Script, keys: ReadonlyArray<string>, args: ReadonlyArray<Argument>, signal: AbortSignal) =>
       c.send(keys[0]!, ["EVALSHA", s.sha, String(keys.length), ...keys, ...args], signal).catch((e: unknown) => {
@@ -483,20 +512,19 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
       return use(operation, (c, signal) => evalScript(c, DELETE, [k.entries + field, k.index, k.meta, k.generation], [field], signal))
     }
 
+    // The hit path: one GET, and no more Effect steps than it needs.
     const get = (namespace: string, key: string) =>
-      Effect.gen(function* () {
-        const at = yield* now
-        const k = keysOf(namespace)
-        const redisKey = k.entries + nameOf(key)
-        const value = yield* use("get", (c, signal) => c.send(redisKey, ["GET", redisKey], signal))
-        if (!Buffer.isBuffer(value)) return Option.none<CacheStore.StoredEntry>()
-        const entry = unpackEntry(value, namespace, key)
-        if (entry === undefined) return Option.none<CacheStore.StoredEntry>()
-        if (entry.expiresAt <= at) {
-          yield* remove(namespace, key, "get")
-          return Option.none<CacheStore.StoredEntry>()
-        }
-        return Option.some(entry)
+      Effect.clockWith((clock) => {
+        const redisKey = keysOf(namespace).entries + nameOf(key)
+        return Effect.flatMap(
+          read("get", (c) => c.send(redisKey, ["GET", redisKey])),
+          (value): Effect.Effect<Option.Option<CacheStore.StoredEntry>, CacheStore.CacheStoreError> => {
+            const entry = Buffer.isBuffer(value) ? unpackEntry(value, namespace, key) : undefined
+            if (entry === undefined) return Effect.succeedNone
+            if (entry.expiresAt <= clock.currentTimeMillisUnsafe()) return Effect.as(remove(namespace, key, "get"), Option.none())
+            return Effect.succeedSome(entry)
+          }
+        )
       })
 
     /** Writes an entry; with a `generation`, only while the namespace's is still that one (whether it wrote). */
