@@ -561,7 +561,8 @@ export const layerStore = <const O extends StoreLayerOptions = {}>(
         lockMillis: checked.lockMillis,
         down: new Map(),
         writes: new Set(),
-        scope: yield* Effect.scope
+        scope: yield* Effect.scope,
+        deadlines: yield* StoreTier.makeDeadlines
       }
       return yield* make({
         maxBytes: checked.maxBytes,

@@ -262,6 +262,30 @@ describe("DataCache.layerStore: a store that fails", () => {
     })
   )
 
+  it.effect("a read that begins while a longer write hangs times out at its own deadline, not the write's", () =>
+    Effect.gen(function* () {
+      const h = makeHarness({ locks: false })
+      h.fault = "hang"
+      h.faultOps.add("get")
+      h.faultOps.add("set")
+      // 5 MB: its write may take storeTimeout + 100 ms (a second per 50 MB).
+      const big = DataCache.fn("bigWrite", (n: number) => Effect.sync(() => new Uint8Array(5_000_000).fill(n)))
+      const { fn, runs } = deterministic("afterBigWrite")
+      const front = yield* Layer.build(h.cache({ storeTimeout: "1 second" }))
+      const first = yield* Effect.forkChild(big(3).pipe(Effect.provide(front)))
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* Fiber.join(first))[0], 3, "its read timed out; computed; its write now hangs until 2.1 s")
+      const second = yield* Effect.forkChild(fn(7).pipe(Effect.provide(front)))
+      yield* TestClock.adjust(999)
+      assert.isUndefined(second.pollUnsafe(), "1 ms before its own deadline")
+      yield* TestClock.adjust(1)
+      assert.strictEqual((yield* Fiber.join(second)).square, 49, "ended at 2 s, before the write's deadline")
+      assert.strictEqual(runs.count, 1)
+      // The two writes time out (at 2.1 s and 3 s): then the layer can close (it waits for its writes).
+      yield* TestClock.adjust("1 second")
+    })
+  )
+
   it.effect("every operation hangs, storeTimeout 1 second: calls return, and closing the layer is bounded too", () =>
     Effect.gen(function* () {
       const h = makeHarness()
