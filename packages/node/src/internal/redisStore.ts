@@ -11,6 +11,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { RedisClientType, RedisClusterType } from "redis"
+import * as NodeHasher from "../NodeHasher.ts"
 
 /** A node-redis client (`createClient`), whatever its modules, scripts and protocol. */
 export type RedisClient = RedisClientType<any, any, any, any, any>
@@ -383,6 +384,8 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
         reason: `the Redis key prefix ${JSON.stringify(prefix)} contains { or }, which would change the keys' hash tags; choose a prefix without braces`
       })
     }
+    // Every hit checks its payload's XXH3-128: the native one is about ten times hash-wasm's speed on a 1 MB value.
+    yield* NodeHasher.install
     const url = options.url ?? "redis://127.0.0.1:6379"
     const where = options.client === undefined ? url.replace(/\/\/[^@/]*@/, "//***@") : "the given client"
     let lastError: unknown
