@@ -206,6 +206,22 @@ describe("DataCache.layerStore: a store that fails", () => {
     })
   )
 
+  it.effect("failures between successes never open the breaker: it counts failures in a row, so every call still reaches the store", () =>
+    Effect.gen(function* () {
+      const h = makeHarness({ locks: false })
+      h.fault = "fail"
+      h.faultOps.add("get")
+      const { fn, runs } = deterministic("interleaved")
+      // Each call: its read fails, its write works. Ten failures, never two in a row.
+      yield* Effect.gen(function* () {
+        for (let i = 0; i < 10; i++) assert.strictEqual((yield* fn(i)).square, i * i)
+      }).pipe(Effect.provide(h.cache()))
+      assert.strictEqual(runs.count, 10)
+      assert.strictEqual(h.calls.get, 10, "no read was refused by an open breaker")
+      assert.strictEqual(h.calls.set, 10)
+    })
+  )
+
   it.effect("a store whose operations die is treated as failing", () =>
     Effect.gen(function* () {
       const h = makeHarness()
