@@ -7,7 +7,7 @@
  * of `harness.cache()` builds one, and closing it waits for its writes.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { DataCache } from "@recall/core"
+import { CacheStore, DataCache } from "@recall/core"
 import {
   Cause,
   Chunk,
@@ -293,6 +293,37 @@ describe("DataCache.layerStore", () => {
           assert.strictEqual((yield* fn(1)).run, 3, "recomputed")
           assert.strictEqual((yield* fn(2)).run, 2, "the other key is still stored")
         }).pipe(Effect.provide(h.cache()))
+      })
+    )
+
+    it.effect("an invalidate in another front while this one computes: its callers get the late value, neither tier keeps it", () =>
+      Effect.gen(function* () {
+        // CacheStore.layerMemory has generations, as Redis does: the late write is refused.
+        const store = Layer.succeedContext(yield* Layer.build(CacheStore.layerMemory()))
+        const started = yield* Deferred.make<void>()
+        const gate = yield* Deferred.make<void>()
+        let runs = 0
+        const fn = DataCache.fn({ name: "lateAfterInvalidate", ttl: "1 hour" }, (n: number) =>
+          Effect.gen(function* () {
+            const run = ++runs
+            if (run === 1) {
+              yield* Deferred.succeed(started, undefined)
+              yield* Deferred.await(gate)
+            }
+            return { n, run }
+          })
+        )
+        const a = yield* Layer.build(DataCache.layerStore().pipe(Layer.provide(store)))
+        const b = yield* Layer.build(DataCache.layerStore().pipe(Layer.provide(store)))
+        const inA = yield* Effect.forkChild(fn(1).pipe(Effect.provide(a)))
+        yield* Deferred.await(started)
+        yield* fn.invalidate(1).pipe(Effect.provide(b))
+        yield* Deferred.succeed(gate, undefined)
+        assert.strictEqual((yield* Fiber.join(inA)).run, 1, "the computation's callers get its value")
+        // Bounded: the write runs in the background, and its refusal drops A's front copy.
+        for (let i = 0; i < 100 && (yield* fn.stats.pipe(Effect.provide(a))).entries > 0; i++) yield* Effect.yieldNow
+        assert.strictEqual((yield* fn(1).pipe(Effect.provide(a))).run, 2, "A's front tier does not serve the value the invalidate removed")
+        assert.strictEqual((yield* fn(1).pipe(Effect.provide(b))).run, 2, "B reads what A computed after the invalidate")
       })
     )
 

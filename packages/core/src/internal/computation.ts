@@ -386,8 +386,12 @@ const run = <A, S>(
       if (persisted === undefined || !keepable) return done()
       const after = release
       release = Effect.void
+      // Only the entry this computation stored leaves: a newer one (or none) stays as it is.
+      const superseded = () => {
+        if (table.entries.get(call.key)?.stored === kept.stored) table.invalidate(call.key, clock.currentTimeMillisUnsafe())
+      }
       return Effect.andThen(
-        StoreTier.writeInBackground(persisted.place, persisted.name, kept.stored, output, times, after, persisted.generation),
+        StoreTier.writeInBackground(persisted.place, persisted.name, kept.stored, output, times, after, persisted.generation, superseded),
         done()
       )
     }

@@ -545,7 +545,9 @@ const entryOf = <A, S>(
 /**
  * Writes a value to the store in a fiber of its own, then runs `after` (a
  * lock's release): the callers do not wait for it; the layer's close, and
- * the `invalidate` or `clear` that removes it, do.
+ * the `invalidate` or `clear` that removes it, do. A write refused by the
+ * store's generation (a delete or clear in any process since the
+ * computation began) calls `superseded`, which drops the front tier's copy.
  *
  * @internal
  */
@@ -556,7 +558,8 @@ export const writeInBackground = <A, S>(
   output: ReadonlyArray<unknown> | undefined,
   times: Table.Times,
   after: Effect.Effect<void>,
-  generation: string | undefined
+  generation: string | undefined,
+  superseded: () => void
 ): Effect.Effect<void> => {
   const { tier } = place
   const write = Effect.gen(function* () {
@@ -581,6 +584,8 @@ export const writeInBackground = <A, S>(
         : generations.setIf(place.namespace, name, bytes, times.expiresAt, generation)
     const written = yield* guarded(tier, table, "write an entry", write, writeTimeout(tier, bytes.byteLength))
     if (written === true) table.record("storeWrite")
+    // A delete or clear in some process came since the computation began: its value must not outlive it here either.
+    else if (written === false) superseded()
   }).pipe(Effect.ensuring(after))
   return track(place, name, write)
 }
