@@ -302,6 +302,39 @@ describe("DataCache.layerStore: a store that fails", () => {
     })
   )
 
+  it.effect("a store with generations that hangs: a call waits one storeTimeout (its read), not one more for the generation", () =>
+    Effect.gen(function* () {
+      const h = makeHarness({ locks: false, generations: true })
+      h.fault = "hang"
+      const { fn, runs } = deterministic("hangsWithGenerations")
+      const front = yield* Layer.build(h.cache({ storeTimeout: "1 second" }))
+      const call = yield* Effect.forkChild(fn(3).pipe(Effect.provide(front)))
+      yield* Deferred.await(h.reached("get"))
+      yield* TestClock.adjust(1000)
+      assert.strictEqual((yield* Fiber.join(call)).square, 9, "the value, one timeout after the read began")
+      assert.strictEqual(runs.count, 1)
+      assert.isUndefined(h.calls.current, "the generation of a store that could not be read is not asked for")
+      assert.isUndefined(h.calls.setIf, "nor is the value written without it")
+      assert.isUndefined(h.calls.set)
+    })
+  )
+
+  it.effect("a generation that cannot be read: the value is returned and kept in front, not written (it could land after a clear)", () =>
+    Effect.gen(function* () {
+      const h = makeHarness({ locks: false, generations: true })
+      h.fault = "fail"
+      h.faultOps.add("current")
+      const { fn, runs } = deterministic("generationFails")
+      const front = yield* Layer.build(h.cache())
+      assert.strictEqual((yield* fn(4).pipe(Effect.provide(front))).square, 16)
+      assert.strictEqual((yield* fn(4).pipe(Effect.provide(front))).square, 16)
+      assert.strictEqual(runs.count, 1, "the front tier kept it")
+      assert.strictEqual(h.calls.current, 1)
+      assert.isUndefined(h.calls.setIf)
+      assert.isUndefined(h.calls.set)
+    })
+  )
+
   it.effect("every operation hangs, storeTimeout 1 second: calls return, and closing the layer is bounded too", () =>
     Effect.gen(function* () {
       const h = makeHarness()

@@ -331,11 +331,14 @@ const wait = <A, S>(
     own.waitingOn = flight
   }
   flight.waiters++
+  const starter = flight.starter === call
+  if (starter) flight.starterWaits = true
   const face = slot.definition.face
   return Effect.flatMap(
     Effect.onExit(restore(Deferred.await(flight.done)), (exit) =>
       Effect.sync(() => {
         if (own !== undefined) own.waitingOn = undefined
+        if (starter) flight.starterWaits = false
         if (Exit.isFailure(exit)) Computation.leaveFlight(slot, flight)
       })
     ),
@@ -392,6 +395,7 @@ const uncached: Table.Flight = {
   fiberId: undefined,
   waitingOn: undefined,
   waiters: 0,
+  starterWaits: false,
   unstored: undefined,
   settled: true
 }

@@ -99,6 +99,7 @@ const register = (slot: Slot<any, any>, call: Call, starter: object | undefined)
     fiberId: undefined,
     waitingOn: undefined,
     waiters: 0,
+    starterWaits: false,
     unstored: undefined,
     settled: false
   }
@@ -178,7 +179,7 @@ export const startReading = <A, S>(
         const clock = fiber.getRef(Clock.Clock)
         Cache.useClock(slot.cache, clock)
         const mayKeep = () => !flight.superseded && !Cache.closing(slot.cache)
-        const value = settleRead(slot, call, flight, found, clock.currentTimeMillisUnsafe(), 0, mayKeep, ignoreEnd)
+        const value = settleRead(slot, call, flight, found, clock.currentTimeMillisUnsafe(), mayKeep, ignoreEnd)
         return Effect.succeed({ _tag: "Read", value, output: found.output } as const)
       } catch (e) {
         settleFailed(slot, flight, Cause.die(e), ignoreEnd)
@@ -193,8 +194,8 @@ const ignoreEnd = (): void => {}
 /**
  * Settles a flight with a value read from the store, and gives its reader's
  * value: the front tier keeps a copy of it (its times are the entry's own).
- * A value too large for the front tier, read for its reader alone (no more
- * than `readers` callers wait), is handed over without a copy.
+ * A value too large for the front tier, read for its starter alone (no other
+ * caller waits), is handed over without a copy.
  */
 const settleRead = <A, S>(
   slot: Slot<A, S>,
@@ -202,13 +203,13 @@ const settleRead = <A, S>(
   flight: Table.Flight,
   found: StoreTier.Found<A, S>,
   now: number,
-  readers: number,
   mayKeep: () => boolean,
   end: (outcome: "stored" | "unstored") => void
 ): A => {
   const table = slot.table
   table.record("storeHit")
-  if (found.payloadBytes > Math.min(table.limits.maxBytes, table.registry.maxBytes) && flight.waiters <= readers) {
+  const others = flight.waiters - (flight.starterWaits ? 1 : 0)
+  if (found.payloadBytes > Math.min(table.limits.maxBytes, table.registry.maxBytes) && others === 0) {
     settle(slot, flight, { _tag: "Value", stored: undefined, output: found.output, value: found.value, fromStore: true })
     end("unstored")
     return found.value
@@ -280,10 +281,9 @@ const compute = <A, S>(
     }
     const name = place === undefined ? undefined : StoreTier.entryNameOf(place, call.args)
     if (place === undefined || name === undefined) return run(slot, call, flight, kind, parent, end, mayKeep, undefined, undefined)
-    // The starter waits among the flight's waiters: a value read for it alone is handed over without a copy.
     const fromStore = (found: StoreTier.Found<A, S>): Effect.Effect<void> =>
       Effect.sync(() => {
-        settleRead(slot, call, flight, found, clock.currentTimeMillisUnsafe(), 1, mayKeep, end)
+        settleRead(slot, call, flight, found, clock.currentTimeMillisUnsafe(), mayKeep, end)
       })
     return Effect.gen(function* () {
       const found =
@@ -301,10 +301,16 @@ const compute = <A, S>(
         refreshing === undefined && found !== StoreTier.failed ? yield* Effect.interruptible(StoreTier.turn(place, name)) : undefined
       if (turn?._tag === "Found") return yield* fromStore(turn.found)
       const held = turn?.held
+      // A store that could not be read is not asked for the generation either (each wait could be a storeTimeout),
+      // and is not written: without the generation, a write could land after a clear in another process.
+      if (found === StoreTier.failed && place.tier.store.generations !== undefined) {
+        return yield* run(slot, call, flight, kind, parent, end, mayKeep, undefined, held)
+      }
       // Read before the body runs: a delete or clear in any process from now on makes its write a no-op.
       const generation = yield* Effect.interruptible(StoreTier.generationOf(place)).pipe(
         Effect.onInterrupt(() => held?.release ?? Effect.void)
       )
+      if (generation === StoreTier.failed) return yield* run(slot, call, flight, kind, parent, end, mayKeep, undefined, held)
       return yield* run(slot, call, flight, kind, parent, end, mayKeep, { place, name, generation }, held)
     }).pipe(
       // Interrupted while it read the store (the layer closes), or a defect there.

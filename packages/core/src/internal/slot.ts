@@ -20,6 +20,7 @@
 import * as Effect from "effect/Effect"
 import * as Cache from "./cache.ts"
 import { type Definition, shownId } from "./definition.ts"
+import * as Replay from "./replay.ts"
 import type * as StoreTier from "./storeTier.ts"
 import * as Table from "./table.ts"
 
@@ -138,5 +139,6 @@ const placeOf = <A, S>(slot: Slot<A, S>): StoreTier.Place<A, S> | undefined => {
 export const warnOnce = (slot: Slot<any, any>): Effect.Effect<void> => {
   const warning = slot.warning
   slot.warning = undefined
-  return warning === undefined ? Effect.void : Effect.logWarning(warning)
+  // Outside any recording: the call may come from another cached function's body, whose output is replayed.
+  return warning === undefined ? Effect.void : Replay.outside(Effect.logWarning(warning))
 }

@@ -57,7 +57,7 @@ import type * as CacheStore from "../CacheStore.ts"
 import * as EntryFormat from "./entryFormat.ts"
 import type { Kept, Persistence } from "./face.ts"
 import * as Payload from "./payload.ts"
-import type * as Replay from "./replay.ts"
+import * as Replay from "./replay.ts"
 import * as SecretDigest from "./secretDigest.ts"
 import type * as Table from "./table.ts"
 import * as Xxh3 from "./xxh3.ts"
@@ -105,13 +105,23 @@ export interface Tier {
  * @internal
  */
 export interface Deadlines {
-  readonly pending: Set<Deadline>
-  /** Where the watcher runs: closed after the layer waited for its writes, so a hanging write still times out then. */
+  /** Where the watchers run: closed after the layer waited for its writes, so a hanging write still times out then. */
   readonly scope: Scope.Scope
+  /**
+   * By Clock: an operation is timed on its caller's Clock, by a watcher
+   * that sleeps on that Clock (a layer may serve fibers of several clocks,
+   * a TestClock per test and the live one).
+   */
+  readonly byClock: Map<Clock.Clock, Watch>
+  closed: boolean
+}
+
+/** The deadlines of one Clock, and the fiber that ends those past theirs. */
+interface Watch {
+  readonly pending: Set<Deadline>
   watcher: Fiber.Fiber<void> | undefined
   /** When the watcher wakes next (Infinity: no watcher). */
   wakeAt: number
-  closed: boolean
 }
 
 interface Deadline {
@@ -133,17 +143,20 @@ const layerClosed = new Error("recall: the layer closed while a store operation 
  */
 export const makeDeadlines: Effect.Effect<Deadlines, never, Scope.Scope> = Effect.gen(function* () {
   const scope = yield* Scope.fork(yield* Effect.scope)
-  const deadlines: Deadlines = { pending: new Set(), scope, watcher: undefined, wakeAt: Infinity, closed: false }
+  const deadlines: Deadlines = { scope, byClock: new Map(), closed: false }
   // The layer waited for its writes already: what still runs (a read, a lock) is ended, as the layer's fibers are.
   yield* Scope.addFinalizer(
     scope,
     Effect.sync(() => {
       deadlines.closed = true
-      for (const deadline of deadlines.pending) {
-        deadline.ended = "closed"
-        deadline.fiber.interruptUnsafe()
+      for (const watch of deadlines.byClock.values()) {
+        for (const deadline of watch.pending) {
+          deadline.ended = "closed"
+          deadline.fiber.interruptUnsafe()
+        }
+        watch.pending.clear()
       }
-      deadlines.pending.clear()
+      deadlines.byClock.clear()
     })
   )
   return deadlines
@@ -163,13 +176,16 @@ const bounded = <A, E>(tier: Tier, effect: Effect.Effect<A, E>, timeout: Duratio
     Effect.flatMap(Effect.forkChild(effect, { startImmediately: true }), (fiber) => {
       const ended = fiber.pollUnsafe()
       if (ended !== undefined) return ended
-      const deadline: Deadline = {
-        fiber,
-        at: parent.getRef(Clock.Clock).currentTimeMillisUnsafe() + Duration.toMillis(timeout),
-        ended: undefined
+      const clock = parent.getRef(Clock.Clock)
+      let watch = deadlines.byClock.get(clock)
+      if (watch === undefined) {
+        watch = { pending: new Set(), watcher: undefined, wakeAt: Infinity }
+        deadlines.byClock.set(clock, watch)
       }
-      deadlines.pending.add(deadline)
-      fiber.addObserver(() => deadlines.pending.delete(deadline))
+      const deadline: Deadline = { fiber, at: clock.currentTimeMillisUnsafe() + Duration.toMillis(timeout), ended: undefined }
+      const pending = watch.pending
+      pending.add(deadline)
+      fiber.addObserver(() => pending.delete(deadline))
       const waited = Effect.flatMap(
         Effect.onInterrupt(Fiber.await(fiber), () => Fiber.interrupt(fiber)),
         (exit): Effect.Effect<A, E | Cause.TimeoutError> =>
@@ -179,45 +195,50 @@ const bounded = <A, E>(tier: Tier, effect: Effect.Effect<A, E>, timeout: Duratio
               ? Effect.die(layerClosed)
               : Effect.fail(new Cause.TimeoutError(`Operation timed out after '${Duration.format(timeout)}'`))
       )
-      return deadlines.watcher !== undefined && deadlines.wakeAt <= deadline.at ? waited : Effect.andThen(watch(deadlines), waited)
+      return watch.watcher !== undefined && watch.wakeAt <= deadline.at
+        ? waited
+        : Effect.andThen(startWatcher(deadlines, clock, watch), waited)
     })
   )
 }
 
-/** Starts a watcher that wakes for the earliest deadline (the one before it wakes later, or not at all: it is stopped). */
-const watch = (deadlines: Deadlines): Effect.Effect<void> =>
-  Effect.flatMap(Effect.forkIn(watching(deadlines), deadlines.scope, { startImmediately: true }), (fiber) =>
+/**
+ * Starts a watcher for one Clock's deadlines, which wakes for the earliest
+ * (the one before it wakes later, or not at all: it is stopped). Forked from
+ * the caller's fiber, it sleeps on the caller's Clock, the one it watches.
+ */
+const startWatcher = (deadlines: Deadlines, clock: Clock.Clock, watch: Watch): Effect.Effect<void> =>
+  Effect.flatMap(Effect.forkIn(watching(deadlines, clock, watch), deadlines.scope, { startImmediately: true }), (fiber) =>
     Effect.sync(() => {
-      const previous = deadlines.watcher
+      const previous = watch.watcher
       // The new watcher may have found nothing to wait for and ended already.
       if (fiber.pollUnsafe() === undefined) {
-        deadlines.watcher = fiber
+        watch.watcher = fiber
         if (previous !== undefined && previous !== fiber) previous.interruptUnsafe()
       }
     })
   )
 
 /** Ends the operations past their deadline, then sleeps until the next one; ends when none is left. */
-const watching = (deadlines: Deadlines): Effect.Effect<void> =>
-  Effect.clockWith((clock) =>
-    Effect.suspend(function sweep(): Effect.Effect<void> {
-      const now = clock.currentTimeMillisUnsafe()
-      let next = Infinity
-      for (const deadline of deadlines.pending) {
-        if (deadline.at <= now) {
-          deadlines.pending.delete(deadline)
-          deadline.ended = "timeout"
-          deadline.fiber.interruptUnsafe()
-        } else if (deadline.at < next) next = deadline.at
-      }
-      deadlines.wakeAt = next
-      if (next === Infinity) {
-        deadlines.watcher = undefined
-        return Effect.void
-      }
-      return Effect.andThen(Effect.sleep(Duration.millis(next - now)), Effect.suspend(sweep))
-    })
-  )
+const watching = (deadlines: Deadlines, clock: Clock.Clock, watch: Watch): Effect.Effect<void> =>
+  Effect.suspend(function sweep(): Effect.Effect<void> {
+    const now = clock.currentTimeMillisUnsafe()
+    let next = Infinity
+    for (const deadline of watch.pending) {
+      if (deadline.at <= now) {
+        watch.pending.delete(deadline)
+        deadline.ended = "timeout"
+        deadline.fiber.interruptUnsafe()
+      } else if (deadline.at < next) next = deadline.at
+    }
+    watch.wakeAt = next
+    if (next === Infinity) {
+      watch.watcher = undefined
+      if (deadlines.byClock.get(clock) === watch) deadlines.byClock.delete(clock)
+      return Effect.void
+    }
+    return Effect.andThen(Effect.sleep(Duration.millis(next - now)), Effect.suspend(sweep))
+  })
 
 /** One function's place in the tier: its namespace, entry names, and the warnings it gave. @internal */
 export interface Place<A, S> {
@@ -232,6 +253,13 @@ export interface Place<A, S> {
   /** Set once the function was warned that a value cannot be stored. */
   warnedUnencodable: boolean
 }
+
+/**
+ * Logs a warning of the tier outside any recording: a store read runs in its
+ * caller's fiber, which may be a body of another cached function, whose
+ * replayed output must not carry the tier's lines.
+ */
+const warn = (message: string): Effect.Effect<void> => Replay.outside(Effect.logWarning(message))
 
 const BREAKER_KEY = "@recall/core/store"
 
@@ -334,7 +362,7 @@ export const guarded = <A>(
         tier.down.set(kindOf(operation), now)
         if (!started) return Effect.succeed(failed)
         return Effect.as(
-          Effect.logWarning(
+          warn(
             `recall: the cache store failed to ${operation} (${describe(cause)}); calls compute and return their values without it, ` +
               "and the store is tried again by itself. This is logged once per outage."
           ),
@@ -344,27 +372,34 @@ export const guarded = <A>(
     })
   ) as Effect.Effect<A | typeof failed>
 
-const markHealthy = (tier: Tier) =>
-  Effect.sync(() => {
-    tier.healthy = true
-  })
+/**
+ * After a success through the breaker: the tier is healthy again once the
+ * breaker is closed (a success admitted before it opened leaves it open).
+ */
+const markHealthy = (tier: Tier): Effect.Effect<void> =>
+  Effect.ignore(
+    Effect.flatMap(tier.breaker.state(BREAKER_KEY), (state) =>
+      Effect.sync(() => {
+        if (state._tag === "Closed") tier.healthy = true
+      })
+    )
+  )
 
-/** Runs `effect` through the tier's breaker, or beside it while the store is healthy (see {@link guarded}). */
-const throughBreaker = <A, E>(tier: Tier, effect: Effect.Effect<A, E>): Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError> => {
-  if (!tier.healthy) {
-    return Effect.tap(tier.breaker.execute(effect, { key: BREAKER_KEY }), () => markHealthy(tier))
-  }
-  return Effect.onExit(effect, (exit) => {
-    if (Exit.isSuccess(exit)) {
-      // Another operation failed while this one ran: this success counts, as it would have through the breaker.
-      if (tier.healthy) return Effect.void
-      return Effect.ignore(Effect.andThen(tier.breaker.execute(Effect.void, { key: BREAKER_KEY }), markHealthy(tier)))
-    }
-    if (Cause.hasInterruptsOnly(exit.cause)) return Effect.void
-    tier.healthy = false
-    return Effect.ignore(tier.breaker.execute(Effect.failCause(exit.cause), { key: BREAKER_KEY }))
+/**
+ * Runs `effect` through the tier's breaker, or beside it while the store is
+ * healthy (see {@link guarded}); which one is decided when it runs, so an
+ * operation built once and run again (a lock's renewal) follows the tier.
+ */
+const throughBreaker = <A, E>(tier: Tier, effect: Effect.Effect<A, E>): Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError> =>
+  Effect.suspend(() => {
+    if (!tier.healthy) return Effect.tap(tier.breaker.execute(effect, { key: BREAKER_KEY }), () => markHealthy(tier))
+    return Effect.onExit(effect, (exit) => {
+      // A success needs no record; one that ends after another operation failed is not counted (as if it came first).
+      if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) return Effect.void
+      tier.healthy = false
+      return Effect.ignore(tier.breaker.execute(Effect.failCause(exit.cause), { key: BREAKER_KEY }))
+    })
   })
-}
 
 /** How long a kind of operation must not have failed for its failure to count as over without a success. */
 const QUIET_MILLIS = 10_000
@@ -380,7 +415,7 @@ const recovered = (tier: Tier, kind: OperationKind): Effect.Effect<void> =>
     tier.down.delete(kind)
     if (failingLately(tier, clock.currentTimeMillisUnsafe())) return Effect.void
     tier.down.clear()
-    return Effect.logInfo("recall: the cache store works again; the store tier is back")
+    return Replay.outside(Effect.logInfo("recall: the cache store works again; the store tier is back"))
   })
 
 /** What an outage is about: a store may fail its writes (read-only, full) or its locks while it still reads. @internal */
@@ -483,17 +518,14 @@ const check = (place: Place<any, any>, bytes: Uint8Array) =>
         ? Effect.failCause(cause as Cause.Cause<never>)
         : Effect.andThen(
             Effect.sync(() => place.table().record("storeError")),
-            Effect.as(
-              Effect.logWarning(`recall: an entry of ${place.name} could not be checked (${describe(cause)}); it is computed again.`),
-              failed
-            )
+            Effect.as(warn(`recall: an entry of ${place.name} could not be checked (${describe(cause)}); it is computed again.`), failed)
           )
     )
   )
 
 const unreadable = (place: Place<any, any>, name: string, reason: string): Effect.Effect<undefined> =>
   Effect.andThen(
-    Effect.logWarning(`recall: a stored entry of ${place.name} was not used and is deleted (${reason}); the value is computed again.`),
+    warn(`recall: a stored entry of ${place.name} was not used and is deleted (${reason}); the value is computed again.`),
     Effect.as(guarded(place.tier, place.table(), "delete an entry", place.tier.store.delete(place.namespace, name)), undefined)
   )
 
@@ -529,7 +561,7 @@ const entryOf = <A, S>(
       place.warnedUnencodable = true
       const { path, reason } = payload.failure
       return Effect.as(
-        Effect.logWarning(
+        warn(
           `recall: a value of ${place.name} is kept in memory only: the store cannot hold ${path.length === 0 ? "it" : `its part at ${path.join(" ")}`} (${reason}). ` +
             "The call succeeded. To store it, give the function a `value` schema (a Data or Schema class needs one), " +
             "or set `persist: false` to keep this function in memory and silence this warning. Logged once per function and layer."
@@ -569,10 +601,7 @@ export const writeInBackground = <A, S>(
     const table = place.table()
     const bytes = yield* entryOf(place, stored, output, times).pipe(
       Effect.catchCause((cause) =>
-        Effect.as(
-          Effect.logWarning(`recall: a value of ${place.name} could not be encoded (${describe(cause)}); it stays in memory.`),
-          undefined
-        )
+        Effect.as(warn(`recall: a value of ${place.name} could not be encoded (${describe(cause)}); it stays in memory.`), undefined)
       )
     )
     if (bytes === undefined) return
@@ -605,17 +634,16 @@ const track = (place: Place<any, any>, name: string, work: Effect.Effect<void>):
 
 /**
  * The namespace's generation before a computation runs, where the store has
- * generations; `undefined` without them (or when the store failed: the write
- * is then unconditional, as in a store without them).
+ * generations; `undefined` without them (the write is unconditional);
+ * {@link failed} when the store could not tell it (then nothing is written:
+ * a write without it could land after a clear in another process).
  *
  * @internal
  */
-export const generationOf = (place: Place<any, any>): Effect.Effect<string | undefined> => {
+export const generationOf = (place: Place<any, any>): Effect.Effect<string | undefined | typeof failed> => {
   const generations = place.tier.store.generations
   if (generations === undefined) return Effect.succeed(undefined)
-  return Effect.map(guarded(place.tier, place.table(), "read a generation", generations.current(place.namespace)), (g) =>
-    g === failed ? undefined : g
-  )
+  return guarded(place.tier, place.table(), "read a generation", generations.current(place.namespace))
 }
 
 /**

@@ -102,6 +102,8 @@ export interface Flight {
   waitingOn: Flight | undefined
   /** Callers waiting for it now. */
   waiters: number
+  /** Whether its starter is among them (a starter interrupted, or reading the store itself, is not). */
+  starterWaits: boolean
   /** A value computed but not stored, released once the last waiter has it (a resource). */
   unstored: { readonly stored: unknown } | undefined
   settled: boolean
