@@ -151,6 +151,20 @@ describe("DataCache.layerStore", () => {
       })
     )
 
+    it.effect("an object with a null prototype comes back with a null prototype, nested and shared too", () =>
+      Effect.gen(function* () {
+        const read = yield* readAfterRestart(makeHarness(), "nullPrototype", () => {
+          const dict = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1, constructor: "c", toString: "t" })
+          return { dict, twice: [dict, dict], plain: { b: 2 } }
+        })
+        assert.isNull(Object.getPrototypeOf(read.dict))
+        assert.deepStrictEqual({ ...read.dict }, { a: 1, constructor: "c", toString: "t" })
+        assert.strictEqual(read.twice[0], read.twice[1], "one object, shared as it was")
+        assert.isNull(Object.getPrototypeOf(read.twice[0]))
+        assert.strictEqual(Object.getPrototypeOf(read.plain), Object.prototype, "a literal keeps Object.prototype")
+      })
+    )
+
     it.effect("Option, Chunk and HashMap come back as values of their own type, Equal to the originals", () =>
       Effect.gen(function* () {
         const h = makeHarness()

@@ -110,6 +110,8 @@ export const Tags = {
    * padding.
    */
   aligned: OWN + 5,
+  /** A plain object with a null prototype (`Object.create(null)`): the map of its fields, as a plain object's. */
+  nullPrototype: OWN + 6,
   /** Effect's data types. */
   option: OWN + 16,
   result: OWN + 17,
@@ -300,7 +302,8 @@ class Writer {
         if (hasSymbolKeys(value)) throw new Refused(value, "it has symbol-keyed fields, which CBOR's text keys cannot hold")
         const out = new Map<string, unknown>()
         for (const key of Object.keys(value)) out.set(key, this.value((value as Record<string, unknown>)[key], next))
-        return out
+        // Read back with the prototype it had: `"constructor" in dict` and `dict.toString` must stay as they were.
+        return Object.getPrototypeOf(value) === null ? new Tag(Tags.nullPrototype, out) : out
       }
       case V.Kind.Array: {
         const array = value as ReadonlyArray<unknown>
@@ -710,8 +713,8 @@ class Reader {
     return out
   }
 
-  plain(node: Map<unknown, unknown>, share: number): Record<string, unknown> {
-    const out: Record<string, unknown> = {}
+  plain(node: Map<unknown, unknown>, share: number, nullPrototype = false): Record<string, unknown> {
+    const out: Record<string, unknown> = nullPrototype ? Object.create(null) : {}
     this.share(share, out)
     for (const [key, item] of node) {
       if (typeof key !== "string") throw new Malformed("an object key that is not a string")
@@ -772,6 +775,9 @@ class Reader {
         if (typeof source !== "string" || typeof flags !== "string") throw new Malformed("a malformed RegExp")
         return this.shared(share, new RegExp(source, flags))
       }
+      case Tags.nullPrototype:
+        if (!(contents instanceof Map)) throw new Malformed("a null-prototype object that is not a map")
+        return this.plain(contents, share, true)
       case Tags.date:
         if (typeof contents !== "number") throw new Malformed("a Date whose time is not a number")
         return this.shared(share, new Date(contents))
