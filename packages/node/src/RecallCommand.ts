@@ -16,6 +16,7 @@
  * @since 0.1.0
  */
 import type * as CacheStore from "@recall/core/CacheStore"
+import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Argument from "effect/cli/Argument"
 import * as CliError from "effect/cli/CliError"
@@ -212,7 +213,7 @@ interface Place {
   /** For messages: the directory, or the URL. */
   readonly label: string
   /** For `--json`: `{ directory }` or `{ redis }`. */
-  readonly json: { readonly directory: string } | { readonly redis: string }
+  readonly json: { readonly directory: string } | { readonly redis: string; readonly prefix: string }
 }
 
 /** A Redis URL as messages show it: without its password. */
@@ -226,21 +227,34 @@ const shownUrl = (url: string): string => {
   }
 }
 
+/** An environment variable (through Config, as the layers read it), when it is set and not empty. */
+const fromEnvironment = (name: string) =>
+  Config.option(Config.String(name)).pipe(
+    Effect.map(Option.filter((value) => value.trim() !== "")),
+    Effect.mapError((e) => userError(`cannot read ${name}: ${e.message}`, e))
+  )
+
 const withStore = <A>(
-  dir: Option.Option<string>,
-  redis: Option.Option<string>,
-  prefix: Option.Option<string>,
+  { dir, redis, prefix }: { dir: Option.Option<string>; redis: Option.Option<string>; prefix: Option.Option<string> },
   body: (store: CacheStore.Service, at: Place) => Effect.Effect<A, CacheStore.CacheStoreError | CliError.UserError>
 ) =>
   Effect.gen(function* () {
     if (Option.isSome(redis) && Option.isSome(dir)) return yield* userError("give --dir or --redis, not both")
-    if (Option.isSome(prefix) && Option.isNone(redis)) return yield* userError("--prefix is for a Redis store: give --redis URL too")
-    const opened = Option.isSome(redis)
+    // As NodeCacheStore.layerRedisConfig reads them: RECALL_REDIS_URL (unless --dir says otherwise) and RECALL_REDIS_PREFIX.
+    const url = Option.isNone(redis) && Option.isNone(dir) ? yield* fromEnvironment("RECALL_REDIS_URL") : redis
+    const keyPrefix = Option.isNone(prefix) && Option.isSome(url) ? yield* fromEnvironment("RECALL_REDIS_PREFIX") : prefix
+    if (Option.isSome(keyPrefix) && Option.isNone(url)) return yield* userError("--prefix is for a Redis store: give --redis URL too")
+    const opened = Option.isSome(url)
       ? Effect.map(
-          NodeCacheStore.makeRedis({ url: redis.value, prefix: Option.getOrUndefined(prefix) }).pipe(
-            Effect.mapError((e) => userError(`cannot use the Redis store at ${shownUrl(redis.value)}: ${e.reason}`, e))
+          NodeCacheStore.makeRedis({ url: url.value, prefix: Option.getOrUndefined(keyPrefix) }).pipe(
+            Effect.mapError((e) => userError(`cannot use the Redis store at ${shownUrl(url.value)}: ${e.reason}`, e))
           ),
-          (store) => ({ store, at: { label: shownUrl(redis.value), json: { redis: shownUrl(redis.value) } } satisfies Place })
+          (store) => {
+            const shown = shownUrl(url.value)
+            const prefixUsed = Option.getOrElse(keyPrefix, () => "recall")
+            const place: Place = { label: `${shown} (key prefix ${prefixUsed})`, json: { redis: shown, prefix: prefixUsed } }
+            return { store, at: place }
+          }
         )
       : Effect.gen(function* () {
           const directory = yield* resolveDirectory(dir)
@@ -262,18 +276,28 @@ const json = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
 // ---------------------------------------------------------------------------
 
 const dirFlag = Flag.String("dir").pipe(
-  Flag.withDescription("The cache directory (default: RECALL_CACHE_DIR, or the user's cache directory for recall)"),
+  Flag.withDescription(
+    "The cache directory (default: RECALL_CACHE_DIR, or the user's cache directory for recall; RECALL_REDIS_URL, when set, means Redis instead)"
+  ),
   Flag.optional
 )
 const redisFlag = Flag.String("redis").pipe(
-  Flag.withDescription("Work on the Redis store at this URL (redis://host:port, rediss:// for TLS) instead of a directory"),
+  Flag.withDescription(
+    "Work on the Redis store at this URL (redis://host:port, rediss:// for TLS) instead of a directory (default: RECALL_REDIS_URL)"
+  ),
   Flag.optional
 )
 const prefixFlag = Flag.String("prefix").pipe(
-  Flag.withDescription("With --redis: the key prefix the program's store uses (default: recall)"),
+  Flag.withDescription("With --redis: the key prefix the program's store uses (default: RECALL_REDIS_PREFIX, or recall)"),
   Flag.optional
 )
 const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("Print one JSON document instead of a table"), Flag.withDefault(false))
+
+/** The command itself, with the flags every subcommand shares (given before or after the subcommand's name). */
+const root = Command.make("recall").pipe(
+  Command.withSharedFlags({ dir: dirFlag, redis: redisFlag, prefix: prefixFlag, json: jsonFlag }),
+  Command.withDescription("Inspect, clear and prune what recall's persistent caches hold: a cache directory, or a Redis store")
+)
 
 const versionJson = (v: Version) => ({
   namespace: v.namespace,
@@ -286,11 +310,9 @@ const versionJson = (v: Version) => ({
   nextExpiry: finite(v.nextExpiry)
 })
 
-const ls = Command.make(
-  "ls",
-  { dir: dirFlag, redis: redisFlag, prefix: prefixFlag, json: jsonFlag },
-  ({ dir, redis, prefix, json: asJson }) =>
-    withStore(dir, redis, prefix, (store, place) =>
+const ls = Command.make("ls", {}, () =>
+  Effect.flatMap(root, ({ json: asJson, ...where }) =>
+    withStore(where, (store, place) =>
       Effect.gen(function* () {
         const functions = groupByName(yield* store.list)
         const at = yield* now
@@ -317,17 +339,16 @@ const ls = Command.make(
         )
       })
     )
+  )
 ).pipe(
   Command.withDescription(
     "List cached functions, their code versions, entries, bytes, ages and next expiry (expired entries are swept first)"
   )
 )
 
-const stats = Command.make(
-  "stats",
-  { dir: dirFlag, redis: redisFlag, prefix: prefixFlag, json: jsonFlag },
-  ({ dir, redis, prefix, json: asJson }) =>
-    withStore(dir, redis, prefix, (store, place) =>
+const stats = Command.make("stats", {}, () =>
+  Effect.flatMap(root, ({ json: asJson, ...where }) =>
+    withStore(where, (store, place) =>
       Effect.gen(function* () {
         const functions = groupByName(yield* store.list)
         // The totals from the same listing (one scan of the directory, not two).
@@ -378,42 +399,39 @@ const stats = Command.make(
         )
       })
     )
+  )
 ).pipe(Command.withDescription("Totals: functions, code versions, entries, bytes, ages and next expiry"))
 
 const clear = Command.make(
   "clear",
   {
-    dir: dirFlag,
-    redis: redisFlag,
-    prefix: prefixFlag,
-    json: jsonFlag,
     name: Argument.String("name").pipe(
       Argument.withDescription("A cached function's name: clears all its code versions (default: everything)"),
       Argument.optional
     )
   },
-  ({ dir, redis, prefix, json: asJson, name }) =>
-    withStore(dir, redis, prefix, (store, place) =>
-      Effect.gen(function* () {
-        const namespaces = yield* store.list
-        const targets = Option.isSome(name) ? namespaces.filter((n) => parseNamespace(n.namespace).name === name.value) : namespaces
-        if (Option.isSome(name)) yield* Effect.forEach(targets, (n) => store.clearNamespace(n.namespace), { discard: true })
-        else yield* store.clearAll
-        const entries = targets.reduce((n, t) => n + t.entries, 0)
-        if (asJson) return yield* json({ ...place.json, cleared: targets.map((t) => t.namespace), entries })
-        if (Option.isSome(name) && targets.length === 0) return yield* Console.log(`Nothing cached for ${name.value} in ${place.label}.`)
-        yield* Console.log(
-          `Cleared ${Option.isSome(name) ? name.value : "everything"}: ${targets.length} code version(s), ${entries} entries, in ${place.label}.`
-        )
-      })
+  ({ name }) =>
+    Effect.flatMap(root, ({ json: asJson, ...where }) =>
+      withStore(where, (store, place) =>
+        Effect.gen(function* () {
+          const namespaces = yield* store.list
+          const targets = Option.isSome(name) ? namespaces.filter((n) => parseNamespace(n.namespace).name === name.value) : namespaces
+          if (Option.isSome(name)) yield* Effect.forEach(targets, (n) => store.clearNamespace(n.namespace), { discard: true })
+          else yield* store.clearAll
+          const entries = targets.reduce((n, t) => n + t.entries, 0)
+          if (asJson) return yield* json({ ...place.json, cleared: targets.map((t) => t.namespace), entries })
+          if (Option.isSome(name) && targets.length === 0) return yield* Console.log(`Nothing cached for ${name.value} in ${place.label}.`)
+          yield* Console.log(
+            `Cleared ${Option.isSome(name) ? name.value : "everything"}: ${targets.length} code version(s), ${entries} entries, in ${place.label}.`
+          )
+        })
+      )
     )
 ).pipe(Command.withDescription("Delete the entries of one cached function (all its code versions), or of every function"))
 
-const prune = Command.make(
-  "prune",
-  { dir: dirFlag, redis: redisFlag, prefix: prefixFlag, json: jsonFlag },
-  ({ dir, redis, prefix, json: asJson }) =>
-    withStore(dir, redis, prefix, (store, place) =>
+const prune = Command.make("prune", {}, () =>
+  Effect.flatMap(root, ({ json: asJson, ...where }) =>
+    withStore(where, (store, place) =>
       Effect.gen(function* () {
         // `list` sweeps expired entries first.
         const functions = groupByName(yield* store.list)
@@ -428,6 +446,7 @@ const prune = Command.make(
         )
       })
     )
+  )
 ).pipe(Command.withDescription("Delete expired entries and every code version but the newest of each function"))
 
 /**
@@ -437,10 +456,7 @@ const prune = Command.make(
  * @category commands
  * @since 0.1.0
  */
-export const command = Command.make("recall").pipe(
-  Command.withDescription("Inspect and prune recall's disk cache"),
-  Command.withSubcommands([ls, stats, clear, prune])
-)
+export const command = root.pipe(Command.withSubcommands([ls, stats, clear, prune]))
 
 /**
  * Runs {@link command} on explicit arguments (without the program name),

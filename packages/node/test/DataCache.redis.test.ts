@@ -9,7 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { DataCache } from "@recall/core"
 import { CacheStore, NodeCacheStore } from "@recall/node"
 import * as RecallCommand from "@recall/node/RecallCommand"
-import { Console, Deferred, Effect, Exit, Fiber, Layer, Option, Redacted } from "effect"
+import { ConfigProvider, Console, Deferred, Effect, Exit, Fiber, Layer, Option, Redacted } from "effect"
 import { createClient, RESP_TYPES } from "redis"
 import { keysUnder, useRedisServer } from "./fixtures/redisServer.ts"
 
@@ -209,6 +209,22 @@ describe("DataCache over Redis", () => {
       assert.deepStrictEqual(other.functions, [])
       const both = yield* runCli(["ls", "--redis", server().url, "--dir", "/tmp"])
       assert.isTrue(Exit.isFailure(both.exit))
+      // The shared flags go before the subcommand's name too.
+      const before = JSON.parse((yield* runCli(["--redis", server().url, "--prefix", prefix, "ls", "--json"])).out) as {
+        prefix: string
+        functions: Array<{ name: string }>
+      }
+      assert.strictEqual(before.prefix, prefix)
+      assert.deepStrictEqual(
+        before.functions.map((f) => f.name),
+        ["report"]
+      )
+      // As NodeCacheStore.layerRedisConfig does, the command reads RECALL_REDIS_URL and RECALL_REDIS_PREFIX.
+      const environment = ConfigProvider.fromUnknown({ RECALL_REDIS_URL: server().url, RECALL_REDIS_PREFIX: prefix })
+      const fromEnvironment = yield* runCli(["ls"]).pipe(Effect.provideService(ConfigProvider.ConfigProvider, environment))
+      assert.isTrue(Exit.isSuccess(fromEnvironment.exit), fromEnvironment.out)
+      assert.include(fromEnvironment.out, `(key prefix ${prefix})`)
+      assert.include(fromEnvironment.out, "report")
     })
   )
 })
