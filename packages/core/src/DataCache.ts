@@ -549,6 +549,9 @@ export const layerStore = <const O extends StoreLayerOptions = {}>(
       const store = yield* CacheStore.CacheStore
       const given = checked.secret as StoreLayerOptions["secret"]
       const secret = given === undefined ? undefined : Config.isConfig(given) ? yield* given : given
+      // A secret read from Config is checked as a given one is (the layer dies with InvalidOptionsError, never showing it).
+      if (secret !== undefined && Config.isConfig(given))
+        Definition.invalidOptions(() => Validate.storeSecret(secret, " (read from Config)"))
       const keys = secret === undefined ? undefined : yield* Effect.orDie(StoreTier.fromSecret(secret))
       const breaker = yield* StoreTier.makeBreaker
       const tier: StoreTier.Tier = {

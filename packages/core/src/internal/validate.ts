@@ -264,19 +264,32 @@ export const storeLayerOptions = (
         "a plain string would show up in logs."
     )
   }
-  if (Redacted.isRedacted(secret)) {
-    const raw = Redacted.value(secret)
-    const bytes = typeof raw === "string" ? utf8Length(raw) : raw instanceof Uint8Array ? raw.byteLength : -1
-    if (bytes < 0) reject(where, "secret", `must hold a string or a Uint8Array, got ${describeType(raw)}.`)
-    if (bytes < 16) {
-      reject(where, "secret", `must be at least 16 bytes, got ${bytes}: use a random string of 32 characters or more.`)
-    }
-  }
+  if (Redacted.isRedacted(secret)) storeSecret(secret, "")
   return {
     ...layer,
     timeoutMillis: finite("storeTimeout", options?.storeTimeout, 5_000),
     lockMillis: finite("lockTtl", options?.lockTtl, 10_000),
     secret
+  }
+}
+
+/**
+ * Checks a store secret's contents: a string or bytes, at least 16 bytes.
+ * `from` says where it came from in the message (" (read from Config)").
+ * The message never shows the secret.
+ *
+ * @internal
+ */
+export const storeSecret = (secret: Redacted.Redacted<unknown>, from: string): void => {
+  const raw = Redacted.value(secret)
+  const bytes = typeof raw === "string" ? utf8Length(raw) : raw instanceof Uint8Array ? raw.byteLength : -1
+  if (bytes < 0) reject("DataCache.layerStore", "secret", `must hold a string or a Uint8Array${from}, got ${describeType(raw)}.`)
+  if (bytes < 16) {
+    reject(
+      "DataCache.layerStore",
+      "secret",
+      `must be at least 16 bytes${from}, got ${bytes}: use a random string of 32 characters or more.`
+    )
   }
 }
 
