@@ -537,77 +537,41 @@ describe("hit path attacks: interrupts and closing", () => {
     { timeout: 10_000 }
   )
 
-  it.effect(
-    "invalidate waiting for a hanging write while the layer closes: it still ends, bounded by storeTimeout",
-    () =>
-      Effect.gen(function* () {
-        const h = makeHarness({ locks: false })
-        const { fn } = counted("invalidateAcrossClose")
-        const scope = yield* Scope.make()
-        const front = yield* Layer.buildWithScope(h.cache({ storeTimeout: "1 second" }), scope)
-        h.fault = "hang"
-        h.faultOps.add("set")
-        h.faultOps.add("delete")
-        yield* fn(1).pipe(Effect.provide(front))
-        yield* Deferred.await(h.reached("set"))
-        const invalidating = yield* Effect.forkChild(fn.invalidate(1).pipe(Effect.provide(front)), { startImmediately: true })
-        const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void), { startImmediately: true })
-        for (let i = 0; i < 10 && (invalidating.pollUnsafe() === undefined || closing.pollUnsafe() === undefined); i++) {
-          yield* TestClock.adjust("1 second")
-        }
-        assert.isDefined(closing.pollUnsafe(), "the close ended")
-        assert.isDefined(invalidating.pollUnsafe(), "the invalidate's delete (after the write) never timed out")
-      }),
-    { timeout: 10_000 }
-  )
-
-  it.effect(
-    "invalidate waiting for a hanging write, the layer closing first: it still ends, bounded by storeTimeout",
-    () =>
-      Effect.gen(function* () {
-        const h = makeHarness({ locks: false })
-        const { fn } = counted("invalidateAfterClose")
-        const scope = yield* Scope.make()
-        const front = yield* Layer.buildWithScope(h.cache({ storeTimeout: "1 second" }), scope)
-        h.fault = "hang"
-        h.faultOps.add("set")
-        h.faultOps.add("delete")
-        yield* fn(1).pipe(Effect.provide(front))
-        yield* Deferred.await(h.reached("set"))
-        const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void), { startImmediately: true })
-        const invalidating = yield* Effect.forkChild(fn.invalidate(1).pipe(Effect.provide(front)), { startImmediately: true })
-        for (let i = 0; i < 10 && (invalidating.pollUnsafe() === undefined || closing.pollUnsafe() === undefined); i++) {
-          yield* TestClock.adjust("1 second")
-        }
-        assert.isDefined(closing.pollUnsafe(), "the close ended")
-        assert.isDefined(invalidating.pollUnsafe(), "the invalidate's delete (after the write) never timed out")
-      }),
-    { timeout: 10_000 }
-  )
-
-  it.effect(
-    "DataCache.clear waiting for a hanging write while the layer closes: it still ends, bounded by storeTimeout",
-    () =>
-      Effect.gen(function* () {
-        const h = makeHarness({ locks: false })
-        const { fn } = counted("clearAcrossClose")
-        const scope = yield* Scope.make()
-        const front = yield* Layer.buildWithScope(h.cache({ storeTimeout: "1 second" }), scope)
-        h.fault = "hang"
-        h.faultOps.add("set")
-        h.faultOps.add("clearAll")
-        yield* fn(1).pipe(Effect.provide(front))
-        yield* Deferred.await(h.reached("set"))
-        const clearing = yield* Effect.forkChild(DataCache.clear.pipe(Effect.provide(front)), { startImmediately: true })
-        const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void), { startImmediately: true })
-        for (let i = 0; i < 10 && (clearing.pollUnsafe() === undefined || closing.pollUnsafe() === undefined); i++) {
-          yield* TestClock.adjust("1 second")
-        }
-        assert.isDefined(closing.pollUnsafe(), "the close ended")
-        assert.isDefined(clearing.pollUnsafe(), "the clear (after the write) never timed out")
-      }),
-    { timeout: 10_000 }
-  )
+  // An operation that waits for a hanging write (invalidate, DataCache.clear), and the layer's close, in either order.
+  const waitsAcrossClose = [
+    { label: "invalidate waiting for a hanging write while the layer closes", op: "delete", closeFirst: false },
+    { label: "invalidate waiting for a hanging write, the layer closing first", op: "delete", closeFirst: true },
+    { label: "DataCache.clear waiting for a hanging write while the layer closes", op: "clearAll", closeFirst: false }
+  ] as const
+  for (const { label, op, closeFirst } of waitsAcrossClose) {
+    it.effect(
+      `${label}: it still ends, bounded by storeTimeout`,
+      () =>
+        Effect.gen(function* () {
+          const h = makeHarness({ locks: false })
+          const { fn } = counted(`acrossClose-${op}-${closeFirst}`)
+          const scope = yield* Scope.make()
+          const front = yield* Layer.buildWithScope(h.cache({ storeTimeout: "1 second" }), scope)
+          h.fault = "hang"
+          h.faultOps.add("set")
+          h.faultOps.add(op)
+          yield* fn(1).pipe(Effect.provide(front))
+          yield* Deferred.await(h.reached("set"))
+          const operation = (op === "delete" ? fn.invalidate(1) : DataCache.clear).pipe(Effect.provide(front))
+          const close = Scope.close(scope, Exit.void)
+          const [first, second] = closeFirst ? [close, operation] : [operation, close]
+          const firstFiber = yield* Effect.forkChild(first, { startImmediately: true })
+          const secondFiber = yield* Effect.forkChild(second, { startImmediately: true })
+          const [operating, closing] = closeFirst ? [secondFiber, firstFiber] : [firstFiber, secondFiber]
+          for (let i = 0; i < 10 && (operating.pollUnsafe() === undefined || closing.pollUnsafe() === undefined); i++) {
+            yield* TestClock.adjust("1 second")
+          }
+          assert.isDefined(closing.pollUnsafe(), "the close ended")
+          assert.isDefined(operating.pollUnsafe(), "the operation (after the write) never timed out")
+        }),
+      { timeout: 10_000 }
+    )
+  }
 })
 
 // ---------------------------------------------------------------------------
