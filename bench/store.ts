@@ -10,7 +10,9 @@
  * - a miss until the entry is on disk (the call, then the layer's close,
  *   which waits for the background write) against a write + fsync + rename
  *   of the same bytes;
- * - the same two for an entry of about 1 KB, many per round;
+ * - the same two for an entry of about 1 KB, many per round, with their pieces: the
+ *   disk store's own operations alone, and the same call over `CacheStore.layerMemory`
+ *   (no disk: the core side's share);
  * - the first run and later hits at 10M and 50M rows beside Streamlit's
  *   published figures (50M needs several GB free: skipped with a note if
  *   not).
@@ -23,9 +25,9 @@ import { closeSync, fsyncSync, mkdtempSync, openSync, readdirSync, readFileSync,
 import { readFile } from "node:fs/promises"
 import { freemem, tmpdir } from "node:os"
 import { join } from "node:path"
-import { DataCache } from "@recall/core"
+import { CacheStore, DataCache } from "@recall/core"
 import { NodeCacheStore } from "@recall/node"
-import { Effect, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
 import * as Copy from "../packages/core/src/internal/copy.ts"
 import * as EntryFormat from "../packages/core/src/internal/entryFormat.ts"
 import * as Payload from "../packages/core/src/internal/payload.ts"
@@ -301,6 +303,94 @@ export const store = async (): Promise<ReadonlyArray<Figure>> => {
     }
     const smallReads = await alternatingAsync(9, [smallRead, smallHit, smallReadAsync])
     const smallWrites = await alternatingAsync(9, [smallWrite, smallMiss])
+
+    // The 1 KB pieces, alone: the disk store's own operations (its layer built untimed), and
+    // the same call over CacheStore.layerMemory (no disk: what the core side costs).
+    const smallHeader = Math.ceil((40 + smallBytes.readUInt32LE(4) + smallBytes.readUInt32LE(8)) / 8) * 8
+    const smallNamespace = smallBytes.subarray(40, 40 + smallBytes.readUInt32LE(4)).toString()
+    const smallKey = smallBytes
+      .subarray(40 + smallBytes.readUInt32LE(4), 40 + smallBytes.readUInt32LE(4) + smallBytes.readUInt32LE(8))
+      .toString()
+    const smallEntry = new Uint8Array(smallBytes.subarray(smallHeader))
+    const withDiskStore = <A>(directory: string, body: (store: CacheStore.Service) => Effect.Effect<A, unknown>) =>
+      Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const context = yield* Layer.build(NodeCacheStore.layerFileSystem({ directory }))
+            return yield* Effect.orDie(body(Context.get(context, CacheStore.CacheStore)))
+          })
+        )
+      )
+    const timedEffect = <A, E>(effect: Effect.Effect<A, E>) =>
+      Effect.gen(function* () {
+        const start = process.hrtime.bigint()
+        yield* effect
+        return since(start)
+      })
+    const storeGet = async () => {
+      let total = 0
+      for (let i = 0; i < PER_ROUND; i++) {
+        total += await withDiskStore(smallDir, (store) =>
+          timedEffect(
+            Effect.tap(store.get(smallNamespace, smallKey), (got) => Effect.sync(() => check(got._tag === "Some", "a store hit")))
+          )
+        )
+      }
+      return total / PER_ROUND
+    }
+    const storeOpsDir = join(root, "small-ops")
+    let k = 0
+    const storeMissOps = async () => {
+      rmSync(storeOpsDir, { recursive: true, force: true })
+      let total = 0
+      for (let i = 0; i < PER_ROUND; i++) {
+        const key = `k${++k}`
+        total += await withDiskStore(storeOpsDir, (store) =>
+          timedEffect(
+            Effect.gen(function* () {
+              yield* store.get(smallNamespace, key)
+              const lock = yield* store.locks!.acquire(smallNamespace, key, "10 seconds")
+              check(lock._tag === "Some", "the lock taken")
+              yield* store.get(smallNamespace, key)
+              yield* store.set(smallNamespace, key, smallEntry, Infinity)
+              if (lock._tag === "Some") yield* store.locks!.release(lock.value)
+            })
+          )
+        )
+      }
+      return total / PER_ROUND
+    }
+    const memoryStore = await Effect.runPromise(
+      Effect.gen(function* () {
+        const context = yield* Layer.build(CacheStore.layerMemory()).pipe(Effect.provideService(Scope.Scope, yield* Scope.make()))
+        const store = Context.get(context, CacheStore.CacheStore)
+        yield* store.set(smallNamespace, smallKey, smallEntry, Infinity)
+        return store
+      })
+    )
+    const overMemory = DataCache.layerStore({ storeTimeout: "10 minutes" }).pipe(
+      Layer.provide(Layer.succeed(CacheStore.CacheStore, memoryStore))
+    )
+    const memoryHit = async () => {
+      let total = 0
+      for (let i = 0; i < PER_ROUND; i++) {
+        const { callMs } = await inFreshLayer(
+          overMemory,
+          Effect.tap(small(0), () => Effect.flatMap(small.stats, (s) => Effect.sync(() => check(s.storeHits === 1, "a store hit"))))
+        )
+        total += callMs
+      }
+      return total / PER_ROUND
+    }
+    const memoryMiss = async () => {
+      let total = 0
+      for (let i = 0; i < PER_ROUND; i++) {
+        const { callMs, closeMs } = await inFreshLayer(overMemory, small(++n))
+        total += callMs + closeMs
+      }
+      return total / PER_ROUND
+    }
+    const smallPieces = await alternatingAsync(9, [smallReadAsync, storeGet, memoryHit, smallWrite, storeMissOps, memoryMiss])
     add(`1 KB entry (${smallBytes.byteLength} B file): readFileSync`, smallReads.ms[0]! * 1000, "µs")
     add("1 KB entry: fs.promises.readFile", smallReads.ms[2]! * 1000, "µs")
     add("1 KB entry: disk hit, cold front", smallReads.ms[1]! * 1000, "µs")
@@ -309,6 +399,12 @@ export const store = async (): Promise<ReadonlyArray<Figure>> => {
     add("1 KB entry: write + fsync + rename", smallWrites.ms[0]! * 1000, "µs")
     add("1 KB entry: miss until on disk", smallWrites.ms[1]! * 1000, "µs")
     add("1 KB miss until on disk / write + fsync + rename", smallWrites.ratios[1]!, "x", "write + fsync + rename")
+    add("1 KB hit piece: fs.promises.readFile", smallPieces.ms[0]! * 1000, "µs")
+    add("1 KB hit piece: the disk store's get alone", smallPieces.ms[1]! * 1000, "µs")
+    add("1 KB hit piece: the same hit over CacheStore.layerMemory (core)", smallPieces.ms[2]! * 1000, "µs")
+    add("1 KB miss piece: write + fsync + rename", smallPieces.ms[3]! * 1000, "µs")
+    add("1 KB miss piece: the disk store's get, acquire, get, set, release", smallPieces.ms[4]! * 1000, "µs")
+    add("1 KB miss piece: the same miss over CacheStore.layerMemory (core)", smallPieces.ms[5]! * 1000, "µs")
 
     // -------------------------------------------------------------------------
     // Streamlit's figures: the first run, later hits, at 10M and 50M rows
