@@ -37,15 +37,18 @@
  *   sweeps delete them (when the layer is built, on `list` and `stats`, and on
  *   a write when `sweepInterval` has passed since the last sweep).
  * - `maxEntries` and `maxBytes` bound the whole directory, least recently
- *   used first (recency is the file's modification time, which a `get`
- *   sets): see {@link Options}.
+ *   used first (recency is the file's modification time, which a write sets
+ *   and a `get` sets again once it is older than the recency precision: a
+ *   tenth of `sweepInterval`, at most a minute): see {@link Options}.
  * - A failing disk (permissions, a full disk, the directory deleted) fails
  *   the operation with `CacheStoreError`; nothing throws, and building the
  *   layer never fails (directories are made on the first write, and again
  *   after they were deleted).
  * - Large entries are one buffer each way: a write is a header and the
- *   caller's bytes written as they are; a read is one `readFile`, whose buffer
- *   the returned bytes are a view of.
+ *   caller's bytes written as they are; a read is an open, one `read` into a
+ *   buffer of the file's size (what this process knows of it, or else what
+ *   its header says) and a close, and the returned bytes are a view of that
+ *   buffer.
  *
  * **Locks** are lock files created with `link(2)`, which, like `O_EXCL`, fails
  * when the name exists, and also publishes the file whole (an `O_EXCL` file
@@ -101,8 +104,9 @@ export interface Options {
    * Default: no bound.
    *
    * **Cost.** Recency is each entry file's modification time, on disk, so
-   * that every process sees the others' uses: every `get` sets it (one
-   * `utimes`). Each process keeps a view of the directory in memory (path,
+   * that every process sees the others' uses: a `get` sets it (one `utimes`)
+   * when it is older than the recency precision (see `sweepInterval`). Each
+   * process keeps a view of the directory in memory (path,
    * recency and size of each entry: a few hundred bytes an entry), built by a
    * scan of the directory (one `readdir` per namespace, then an `open`, an
    * `fstat` and a header read per entry) when the store starts and every
@@ -131,7 +135,15 @@ export interface Options {
    * How often a write also sweeps the directory (deletes expired entries and
    * the temporary files of processes that died mid-write), on `Clock`.
    *
-   * Default: 10 minutes.
+   * It also sets the precision of recency (for `maxEntries` and `maxBytes`):
+   * a tenth of it, at most a minute. A `get` sets an entry's recency on disk
+   * only when the last it knows of is older than that, so hits of one entry
+   * closer together cost no write. This process's own uses all count, in
+   * order (its view of the directory keeps them) until its next scan; on
+   * disk, and so for the other processes and after a scan, entries used
+   * within the precision of each other may be evicted in either order.
+   *
+   * Default: 10 minutes (recency precise to a minute).
    */
   readonly sweepInterval?: Duration.Input | undefined
 }
@@ -154,8 +166,14 @@ const MAGIC = 0x31534352 // "RCS1" little-endian
 const HEADER_BYTES = 40
 /** Where the payload starts after names of `namesLength` bytes. */
 const payloadStart = (namesLength: number): number => Math.ceil((HEADER_BYTES + namesLength) / 8) * 8
-/** The largest file that one `readFile` reads (Node's limit, 2 GiB - 1). */
+/** The largest entry file (2 GiB - 1: Node's limit for one buffer read or written in one call). */
 const MAX_FILE_BYTES = 2 ** 31 - 1
+/** The most one `read` asks for: Linux reads at most 2 GiB - 4 KiB in one call, Node takes at most 2 GiB - 1. */
+const READ_CHUNK = 2 ** 30
+/** What a `get` reads first when this process knows no size for the entry: its header, names and a small payload. */
+const FIRST_READ = 16 * 1024
+/** How often an entry's recency is set again at most, whatever `sweepInterval` is. */
+const MAX_RECENCY_PRECISION = 60_000
 const encoder = new TextEncoder()
 
 const fnv1a = (bytes: Uint8Array, from: number, to: number, seed = 0x811c9dc5): number => {
@@ -176,6 +194,18 @@ const makeHeader = (names: Uint8Array, nsLength: number, writtenAt: number, expi
   out.set(names, HEADER_BYTES)
   view.setUint32(12, fnv1a(out, 16, HEADER_BYTES + names.byteLength), true)
   return out
+}
+
+/**
+ * The size of the entry file whose first bytes (at least {@link HEADER_BYTES})
+ * are `bytes`, by its header; `undefined` when it is not an entry's header.
+ * Not checked further: {@link parseHeader} does that on the whole file.
+ */
+const entrySize = (bytes: Uint8Array): number | undefined => {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES)
+  if (view.getUint32(0, true) !== MAGIC) return undefined
+  const size = payloadStart(view.getUint32(4, true) + view.getUint32(8, true)) + view.getFloat64(32, true)
+  return Number.isSafeInteger(size) && size <= MAX_FILE_BYTES ? size : undefined
 }
 
 interface Header {
@@ -333,6 +363,8 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
     const maxBytes = options.maxBytes ?? Infinity
     const bounded = maxEntries !== Infinity || maxBytes !== Infinity
     const sweepEvery = millisOf(options.sweepInterval ?? "10 minutes")
+    /** A `get` sets an entry's recency only when it is older than this (see {@link Options.sweepInterval}). */
+    const recencyPrecision = Math.min(sweepEvery / 10, MAX_RECENCY_PRECISION)
     const now = Effect.clockWith((clock) => Effect.succeed(clock.currentTimeMillisUnsafe()))
 
     /**
@@ -356,6 +388,23 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
       if (known === undefined || entry === undefined) return
       known.entries.delete(path)
       known.entries.set(path, { usedAt, fileBytes: entry.fileBytes })
+    }
+    /**
+     * A `get` met the entry at `path` (`fileBytes` long) and its recency on
+     * disk is now `usedAt`: it moves to the end of the view, and joins it
+     * when it was written by another process since the last scan.
+     */
+    const seen = (path: string, usedAt: number, fileBytes: number) => {
+      if (known === undefined) return
+      const entry = known.entries.get(path)
+      if (entry === undefined) {
+        known.count++
+      } else {
+        known.entries.delete(path)
+        known.bytes -= entry.fileBytes
+      }
+      known.entries.set(path, { usedAt, fileBytes })
+      known.bytes += fileBytes
     }
     const over = () => known !== undefined && (known.count > maxEntries || known.bytes > maxBytes)
 
@@ -394,6 +443,90 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
       )
     }
 
+    /**
+     * The bytes of the entry file at `path`, read whole into one buffer of
+     * its size (the returned bytes are a view of it, from its start, so a
+     * payload at a multiple of 8 is aligned); none when it is gone. The size
+     * is `sizeHint` (what this process knows of the file), else what its
+     * header says: a file that is not an entry, truncated or too long is
+     * returned as far as it was read (its header then does not check).
+     *
+     * An open, one `read` (up to 1 GiB each) and a close, where Node's
+     * `readFile` would `fstat` and read 512 KiB at a time: one round trip to
+     * the thread pool each. The buffer is one byte longer than the size
+     * expected, so that a read stopping short of it has met the end of the
+     * file (a read of a regular file stops short only there) and a file too
+     * long shows. A file larger than the first read (its size unknown here)
+     * costs an `fstat` and a second read.
+     */
+    const readEntryFile = (path: string, sizeHint: number | undefined) =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const file = yield* fs.open(path, { flag: "r" })
+          let buffer = Buffer.allocUnsafeSlow(
+            sizeHint === undefined ? FIRST_READ : Math.min(Math.max(sizeHint, HEADER_BYTES), MAX_FILE_BYTES) + 1
+          )
+          let filled = 0
+          /** Whether the last read stopped short of what it asked for: at the end of the file, most likely. */
+          let short = false
+          /** Reads until `until` bytes are in the buffer (or it is full) or the file ends. */
+          const fill = (until: number) =>
+            Effect.gen(function* () {
+              while (filled < until && filled < buffer.length) {
+                const want = Math.min(buffer.length - filled, READ_CHUNK)
+                const read = yield* file.read(buffer.subarray(filled, filled + want), { position: BigInt(filled) })
+                filled += read
+                short = read < want
+                if (read === 0) return
+              }
+            })
+          // The first read asks for the whole buffer: most often the whole file.
+          yield* fill(HEADER_BYTES)
+          let size = filled >= HEADER_BYTES ? entrySize(buffer) : undefined
+          if (size !== undefined && size + 1 > buffer.length) {
+            // Larger than this process expected: the file's own size says whether its
+            // header is to be believed (a damaged one may claim gigabytes).
+            if (Number((yield* file.stat).size) === size) {
+              const larger = Buffer.allocUnsafeSlow(size + 1)
+              buffer.copy(larger, 0, 0, filled)
+              buffer = larger
+            } else {
+              size = undefined
+            }
+          }
+          if (size !== undefined) {
+            yield* fill(size)
+            // One byte past the size, unless a read stopped short there already: the file is too long, or it ends.
+            // (A file system that stops short elsewhere only hides a file too long: the bytes read are the file's.)
+            if (filled === size && !short) yield* fill(size + 1)
+          }
+          if (buffer.length === filled + 1) {
+            // The byte past the end was never read: zeroed, since the returned view's buffer reaches it.
+            buffer[filled] = 0
+            return new Uint8Array(buffer.buffer, buffer.byteOffset, filled)
+          }
+          // Read into a buffer of another size (none was known, or it was wrong): copied into one of its own.
+          const exact = new Uint8Array(filled)
+          exact.set(buffer.subarray(0, filled))
+          return exact
+        })
+      ).pipe(
+        Effect.map(Option.some),
+        Effect.catch((e) => (isNotFound(e) ? Effect.succeedNone : Effect.fail(e)))
+      )
+
+    /** Reads into `buffer` from `position` until it is full or the file ends (a read may stop short); how many bytes came. */
+    const readFully = (file: FileSystem.File, buffer: Uint8Array, position: number) =>
+      Effect.gen(function* () {
+        let filled = 0
+        while (filled < buffer.byteLength) {
+          const read = yield* file.read(buffer.subarray(filled), { position: BigInt(position + filled) })
+          if (read === 0) break
+          filled += read
+        }
+        return filled
+      })
+
     /** Reads the header (and names) of an entry file, with its size and modification time; `undefined` when it is gone. */
     const readHeader = (path: string) =>
       Effect.scoped(
@@ -404,7 +537,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
           const usedAt = Option.match(info.mtime, { onNone: () => 0, onSome: (d) => d.getTime() })
           // The header and, most often, the names in one read.
           const first = new Uint8Array(Math.min(size, 512))
-          const read = yield* file.read(first, { position: 0n })
+          const read = yield* readFully(file, first, 0)
           let header = parseHeader(first.subarray(0, read), size)
           if (header === undefined && read >= HEADER_BYTES) {
             // Names longer than what was read: read the header with its names.
@@ -412,7 +545,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
             const namesLength = view.getUint32(4, true) + view.getUint32(8, true)
             if (view.getUint32(0, true) === MAGIC && HEADER_BYTES + namesLength <= size && HEADER_BYTES + namesLength > read) {
               const whole = new Uint8Array(HEADER_BYTES + namesLength)
-              const n = yield* file.read(whole, { position: 0n })
+              const n = yield* readFully(file, whole, 0)
               header = parseHeader(whole.subarray(0, n), size)
             }
           }
@@ -552,10 +685,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
       Effect.gen(function* () {
         const path = entryPath(namespace, key)
         const at = yield* now
-        const file = yield* fs.readFile(path).pipe(
-          Effect.map(Option.some),
-          Effect.catch((e) => (isNotFound(e) ? Effect.succeedNone : Effect.fail(e)))
-        )
+        const file = yield* readEntryFile(path, known?.entries.get(path)?.fileBytes)
         if (Option.isNone(file)) return Option.none<CacheStore.StoredEntry>()
         const bytes = file.value
         const header = parseHeader(bytes, bytes.byteLength)
@@ -566,9 +696,19 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
           yield* Effect.ignore(fs.remove(path, { force: true }))
           return Option.none<CacheStore.StoredEntry>()
         }
-        // A use: the modification time is the recency that eviction reads.
-        yield* Effect.ignore(fs.utimes(path, at / 1000, at / 1000))
-        used(path, at)
+        // A use: the modification time is the recency that eviction reads. It is set
+        // again only when older than the precision (as far as this process knows):
+        // a hit that repeats within it costs no write.
+        const stamp = known?.entries.get(path)?.usedAt
+        if (stamp !== undefined && stamp <= at && at - stamp < recencyPrecision) {
+          seen(path, stamp, bytes.byteLength)
+        } else {
+          const stamped = yield* fs.utimes(path, at / 1000, at / 1000).pipe(
+            Effect.as(true),
+            Effect.orElseSucceed(() => false)
+          )
+          seen(path, stamped ? at : (stamp ?? at), bytes.byteLength)
+        }
         return Option.some<CacheStore.StoredEntry>({
           bytes: new Uint8Array(bytes.buffer, bytes.byteOffset + header.payloadOffset, header.payloadLength),
           writtenAt: header.writtenAt,

@@ -153,6 +153,187 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
     })
   })
 
+  it.effect(
+    "a get sets the recency on disk again only once it is older than the precision (a tenth of sweepInterval, at most a minute); this process's order counts every use",
+    () => {
+      const directory = fresh()
+      return withStore(onDisk({ directory, maxEntries: 3 }), (store) =>
+        Effect.gen(function* () {
+          for (const [time, key] of [
+            [1_000, "a"],
+            [2_000, "b"],
+            [3_000, "c"]
+          ] as const) {
+            yield* TestClock.setTime(time)
+            yield* store.set("ns", key, bytesOf(1), Infinity)
+          }
+          const a = entryPath(directory, "ns", "a")
+          yield* TestClock.setTime(4_000)
+          assert.isTrue(Option.isSome(yield* store.get("ns", "a")))
+          assert.strictEqual(statSync(a).mtimeMs, 1_000, "3 s after its stamp: the file is left alone")
+          yield* TestClock.setTime(5_000)
+          yield* store.set("ns", "d", bytesOf(1), Infinity)
+          assert.isFalse(existsSync(entryPath(directory, "ns", "b")), "b went: the use of a counted in this process")
+          assert.isTrue(existsSync(a))
+          yield* TestClock.setTime(61_000)
+          assert.isTrue(Option.isSome(yield* store.get("ns", "a")))
+          assert.strictEqual(statSync(a).mtimeMs, 61_000, "a minute after its stamp: set again")
+        })
+      ).pipe(
+        Effect.andThen(() => {
+          // With a sweep every 10 seconds, the precision is a second.
+          const other = fresh()
+          return withStore(onDisk({ directory: other, sweepInterval: "10 seconds" }), (store) =>
+            Effect.gen(function* () {
+              yield* TestClock.setTime(100_000)
+              yield* store.set("ns", "a", bytesOf(1), Infinity)
+              yield* TestClock.setTime(100_900)
+              yield* store.get("ns", "a")
+              assert.strictEqual(statSync(entryPath(other, "ns", "a")).mtimeMs, 100_000)
+              yield* TestClock.setTime(101_000)
+              yield* store.get("ns", "a")
+              assert.strictEqual(statSync(entryPath(other, "ns", "a")).mtimeMs, 101_000)
+            })
+          )
+        })
+      )
+    }
+  )
+
+  it.effect(
+    "another process's get counts on disk once the recency it knows is older than the precision; within it, the file is left alone",
+    () => {
+      const directory = fresh()
+      return Effect.gen(function* () {
+        const writer = yield* Effect.provide(
+          Effect.map(CacheStore.CacheStore, (store) => store),
+          onDisk({ directory, maxEntries: 3 })
+        )
+        for (const [time, key] of [
+          [1_000, "a"],
+          [2_000, "b"],
+          [3_000, "c"]
+        ] as const) {
+          yield* TestClock.setTime(time)
+          yield* writer.set("ns", key, bytesOf(1), Infinity)
+        }
+        // Started after the writes: its scan knows each entry's recency.
+        const reader = yield* Effect.provide(
+          Effect.map(CacheStore.CacheStore, (store) => store),
+          onDisk({ directory })
+        )
+        const a = entryPath(directory, "ns", "a")
+        yield* TestClock.setTime(30_000)
+        assert.isTrue(Option.isSome(yield* reader.get("ns", "a")))
+        assert.strictEqual(statSync(a).mtimeMs, 1_000, "within a minute of the stamp it knows")
+        yield* TestClock.setTime(62_000)
+        assert.isTrue(Option.isSome(yield* reader.get("ns", "a")))
+        assert.strictEqual(statSync(a).mtimeMs, 62_000)
+        yield* TestClock.setTime(63_000)
+        yield* writer.set("ns", "d", bytesOf(1), Infinity)
+        assert.isFalse(existsSync(entryPath(directory, "ns", "b")), "b, not a: the reader's use is on disk")
+        assert.isTrue(existsSync(a))
+      })
+    }
+  )
+
+  it.effect("an entry another process wrote since this one's scan counts toward this one's bounds once it reads it", () => {
+    const directory = fresh()
+    return Effect.gen(function* () {
+      const reader = yield* Effect.provide(
+        Effect.map(CacheStore.CacheStore, (store) => store),
+        onDisk({ directory, maxEntries: 1 })
+      )
+      const writer = yield* Effect.provide(
+        Effect.map(CacheStore.CacheStore, (store) => store),
+        onDisk({ directory })
+      )
+      yield* TestClock.setTime(1_000)
+      yield* writer.set("ns", "x", bytesOf(1), Infinity)
+      yield* TestClock.setTime(2_000)
+      assert.isTrue(Option.isSome(yield* reader.get("ns", "x")))
+      assert.strictEqual(statSync(entryPath(directory, "ns", "x")).mtimeMs, 2_000, "unknown to the reader: stamped")
+      yield* TestClock.setTime(3_000)
+      yield* reader.set("ns", "y", bytesOf(2), Infinity)
+      assert.isFalse(existsSync(entryPath(directory, "ns", "x")), "x was in the reader's view: its write evicted it")
+      assert.isTrue(existsSync(entryPath(directory, "ns", "y")))
+    })
+  })
+
+  it.effect("entries of every size read whole: with no size known, a wrong one, and reads that stop short", () => {
+    const directory = fresh()
+    /** The node file system, with every read of an open file returning at most `most` bytes (as a network file system may). */
+    const shortReads = (most: number) =>
+      Layer.effect(
+        FileSystem.FileSystem,
+        Effect.map(
+          FileSystem.FileSystem,
+          (fs): FileSystem.FileSystem => ({
+            ...fs,
+            open: (path, options) =>
+              Effect.map(fs.open(path, options), (file) =>
+                Object.assign(Object.create(file) as FileSystem.File, {
+                  read: (buffer: Uint8Array, readOptions?: FileSystem.File.ReadOptions) =>
+                    file.read(buffer.subarray(0, Math.min(buffer.byteLength, most)), readOptions)
+                })
+              )
+          })
+        )
+      ).pipe(Layer.provide(NodeFileSystem.layer))
+    const payloadOf = (length: number, seed: number) => Uint8Array.from({ length }, (_, i) => (i * 31 + seed) & 0xff)
+    const cases = [
+      ["ns", 0],
+      ["ns", 1],
+      ["ns", 1_000],
+      ["ns", 16_000],
+      ["ns", 16_384],
+      ["ns", 17_000],
+      ["ns", 1_000_000],
+      ["n".repeat(20_000), 10]
+    ] as const
+    return Effect.gen(function* () {
+      const storeOn = (layer: Layer.Layer<CacheStore.CacheStore>) =>
+        Effect.provide(
+          Effect.map(CacheStore.CacheStore, (store) => store),
+          layer
+        )
+      const writer = yield* storeOn(onDisk({ directory }))
+      // Started before the writes: it knows no sizes.
+      const blind = [
+        yield* storeOn(onDisk({ directory })),
+        yield* storeOn(NodeCacheStore.layer({ directory }).pipe(Layer.provide(shortReads(1_000))))
+      ]
+      for (const [namespace, length] of cases) yield* writer.set(namespace, `k${length}`, payloadOf(length, 1), Infinity)
+      // Started after: it knows every size, then each entry is rewritten with another.
+      const knowing = [
+        yield* storeOn(onDisk({ directory })),
+        yield* storeOn(NodeCacheStore.layer({ directory }).pipe(Layer.provide(shortReads(777))))
+      ]
+      for (const [s, store] of [...blind, ...knowing].entries()) {
+        for (const [namespace, length] of cases) {
+          const got = yield* store.get(namespace, `k${length}`)
+          assert.isTrue(Option.isSome(got), `${length} bytes, store ${s}`)
+          assert.deepStrictEqual(Option.getOrThrow(got).bytes, payloadOf(length, 1), `${length} bytes, store ${s}`)
+        }
+      }
+      const swapped = [
+        [0, 17_000],
+        [16_384, 1_000_000],
+        [1, 16_000]
+      ] as const
+      for (const [one, other] of swapped) {
+        yield* writer.set("ns", `k${one}`, payloadOf(other, 2), Infinity)
+        yield* writer.set("ns", `k${other}`, payloadOf(one, 2), Infinity)
+      }
+      for (const [s, store] of [...blind, ...knowing].entries()) {
+        for (const [one, other] of swapped) {
+          assert.deepStrictEqual(Option.getOrThrow(yield* store.get("ns", `k${one}`)).bytes, payloadOf(other, 2), `k${one}, store ${s}`)
+          assert.deepStrictEqual(Option.getOrThrow(yield* store.get("ns", `k${other}`)).bytes, payloadOf(one, 2), `k${other}, store ${s}`)
+        }
+      }
+    })
+  })
+
   it.effect("maxBytes: file bytes bounded, least recently used first; an entry over maxBytes alone is not kept", () => {
     const directory = fresh()
     const kib = () => new Uint8Array(1024).fill(5)
