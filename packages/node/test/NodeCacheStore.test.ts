@@ -23,10 +23,12 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { CacheStore, NodeCacheStore } from "@recall/node"
+import { CacheStore, NodeCacheStore, NodeHasher } from "@recall/node"
 import { Duration, Effect, Exit, FileSystem, Layer, Option } from "effect"
 import * as PlatformError from "effect/PlatformError"
 import * as TestClock from "effect/testing/TestClock"
+// The core's hashing internals, to uninstall the native digester.
+import * as Xxh3 from "../../core/src/internal/xxh3.ts"
 import { storeConformance } from "../../core/test/fixtures/storeConformance.ts"
 import { tempDirectories } from "./fixtures/tempDirectories.ts"
 
@@ -541,6 +543,16 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
       })
     })
   }
+
+  it.effect("layerFileSystem installs NodeHasher's native XXH3-128 for the process; layer, over any FileSystem, does not", () =>
+    Effect.gen(function* () {
+      Xxh3.setLargeDigester(undefined)
+      yield* withStore(NodeCacheStore.layer({ directory: fresh() }).pipe(Layer.provide(NodeFileSystem.layer)), () => Effect.void)
+      assert.strictEqual(NodeHasher.native(), undefined)
+      yield* withStore(onDisk({ directory: fresh() }), () => Effect.void)
+      assert.strictEqual(NodeHasher.native(), "xxhash-addon")
+    })
+  )
 
   it.effect("a payload starts at a multiple of 8 bytes: a Float64Array views it without a copy", () => {
     const directory = fresh()
