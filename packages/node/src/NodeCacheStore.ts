@@ -176,6 +176,8 @@ const MAX_FILE_BYTES = 2 ** 31 - 1
 const READ_CHUNK = 2 ** 30
 /** What a `get` reads first when this process knows no size for the entry: its header, names and a small payload. */
 const FIRST_READ = 16 * 1024
+/** A payload up to this size is written joined to its header (one write); a larger one after it, as it is (no copy). */
+const JOIN_BYTES = 64 * 1024
 /** How often an entry's recency is set again at most, whatever `sweepInterval` is. */
 const MAX_RECENCY_PRECISION = 60_000
 const encoder = new TextEncoder()
@@ -419,29 +421,60 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
     const ensureDirectory = (path: string) => fs.makeDirectory(path, { recursive: true, mode: 0o700 })
 
     /**
-     * Writes `chunks` to a fresh temporary file in `dir` (made when missing),
-     * synced (unless `sync` is false) and closed; returns its path. Lock
-     * files are not synced: other processes see their bytes once written
-     * (the page cache), and after a machine crash a lock means nothing (one
-     * that reads back garbled counts as expired and is taken over).
+     * Writes an entry (its `header`, then `payload`) to a fresh temporary file
+     * in `dir` (made when missing), stamped with the recency `at`, synced and
+     * closed; returns its path. A small payload is joined to its header (one
+     * write), a large one written as it is (no copy). The stamp and the sync
+     * run at once, one round trip less: the sync may not cover the stamp, but
+     * a journaled file system commits metadata in order, so a crash that kept
+     * the rename keeps the stamp; at worst a stamp lost is a recency, never a
+     * byte.
      */
-    const writeTemp = (
+    const writeEntryTemp = (
       dir: string,
-      chunks: ReadonlyArray<Uint8Array>,
-      sync = true,
+      header: Uint8Array,
+      payload: Uint8Array,
+      at: number,
       attempt = 0
     ): Effect.Effect<string, PlatformError.PlatformError> => {
       const path = `${dir}/${tempName()}`
       return Effect.scoped(
         Effect.gen(function* () {
           const file = yield* fs.open(path, { flag: "wx", mode: 0o600 })
-          for (const chunk of chunks) if (chunk.byteLength > 0) yield* file.writeAll(chunk)
-          if (sync) yield* file.sync
+          if (payload.byteLength <= JOIN_BYTES) {
+            const whole = new Uint8Array(header.byteLength + payload.byteLength)
+            whole.set(header)
+            whole.set(payload, header.byteLength)
+            yield* file.writeAll(whole)
+          } else {
+            yield* file.writeAll(header)
+            yield* file.writeAll(payload)
+          }
+          yield* Effect.all([file.sync, fs.utimes(path, at / 1000, at / 1000)], { concurrency: 2, discard: true })
         })
       ).pipe(
         Effect.as(path),
         Effect.catch((e) => {
-          if (isNotFound(e) && attempt < 3) return Effect.andThen(ensureDirectory(dir), writeTemp(dir, chunks, sync, attempt + 1))
+          if (isNotFound(e) && attempt < 3)
+            return Effect.andThen(ensureDirectory(dir), writeEntryTemp(dir, header, payload, at, attempt + 1))
+          return Effect.andThen(Effect.ignore(fs.remove(path, { force: true })), Effect.fail(e))
+        })
+      )
+    }
+
+    /**
+     * Writes `bytes` to a fresh temporary file in `.locks/` (made when
+     * missing), in one `writeFile` (open, write, close); returns its path.
+     * Not synced: other processes see the bytes once written (the page
+     * cache), and after a machine crash a lock means nothing (one that reads
+     * back garbled counts as expired and is taken over).
+     */
+    const writeLockTemp = (bytes: Uint8Array, attempt = 0): Effect.Effect<string, PlatformError.PlatformError> => {
+      const path = `${locksDir}/${tempName()}`
+      return fs.writeFile(path, bytes, { flag: "wx", mode: 0o600 }).pipe(
+        Effect.as(path),
+        Effect.catch((e) => {
+          if (isNotFound(e) && attempt < 3) return Effect.andThen(ensureDirectory(locksDir), writeLockTemp(bytes, attempt + 1))
           return Effect.andThen(Effect.ignore(fs.remove(path, { force: true })), Effect.fail(e))
         })
       )
@@ -743,12 +776,11 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
           forget(path)
           return
         }
-        // Written whole beside the entry, synced, stamped, then renamed over it.
+        // Written whole beside the entry, stamped, synced, then renamed over it.
         let attempt = 0
         while (true) {
-          const temp = yield* writeTemp(dir, [header, bytes])
-          const moved = yield* fs.utimes(temp, at / 1000, at / 1000).pipe(
-            Effect.andThen(fs.rename(temp, path)),
+          const temp = yield* writeEntryTemp(dir, header, bytes, at)
+          const moved = yield* fs.rename(temp, path).pipe(
             Effect.as(true),
             Effect.catch((e) =>
               Effect.andThen(
@@ -807,7 +839,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
 
     /** Creates `path` holding `lock`, whole, if no file has that name: `false` when one has. */
     const publish = (path: string, lock: LockFile) =>
-      Effect.flatMap(writeTemp(locksDir, [lockContent(lock)], false), (temp) =>
+      Effect.flatMap(writeLockTemp(lockContent(lock)), (temp) =>
         fs.link(temp, path).pipe(
           Effect.as(true),
           Effect.catch((e) => (isAlreadyExists(e) ? Effect.succeed(false) : Effect.fail(e))),
@@ -907,7 +939,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
             Effect.gen(function* () {
               const current = yield* readLock(path)
               if (current === undefined || current.token !== lock.token || current.expiresAt <= at) return "lost" as const
-              const temp = yield* writeTemp(locksDir, [lockContent({ token: lock.token, expiresAt: at + millis })], false)
+              const temp = yield* writeLockTemp(lockContent({ token: lock.token, expiresAt: at + millis }))
               yield* fs.rename(temp, path).pipe(Effect.tapError(() => Effect.ignore(fs.remove(temp, { force: true }))))
               return "renewed" as const
             }),
