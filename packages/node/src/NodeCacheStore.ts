@@ -57,11 +57,13 @@
  * when the name exists, and also publishes the file whole (an `O_EXCL` file
  * exists, empty, before its owner writes into it). A lock file holds its
  * owner's token and its expiry on `Clock`; an expired one is taken over.
- * Everything that changes an existing lock file (a takeover, a renewal, a
- * release) first takes the lock's short guard file (created the same way and
- * removed at once), so two processes taking over one expired lock cannot
- * both win, and a holder renewing at its expiry cannot overwrite a new
- * owner's lock. `awaitRelease` polls the lock file, every 5 ms at first and
+ * A takeover first takes the lock's short guard file (created the same way
+ * and removed at once), so two processes taking over one expired lock cannot
+ * both win. A renewal or a release takes it too when the lock has less than
+ * 5 s left, so that a holder renewing at its expiry cannot overwrite a new
+ * owner's lock; with more left, no takeover can come before its one rename
+ * or remove lands, and it takes none (with the default `lockTtl`, renewed
+ * every third, no renewal or release needs it). `awaitRelease` polls the lock file, every 5 ms at first and
  * at most every 100 ms.
  *
  * @since 0.1.0
@@ -857,6 +859,15 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
 
     /** How long a guard is honoured; a guard is held for a few file operations. */
     const GUARD_TTL = 10_000
+    /**
+     * A renewal or a release with at least this long left on the lock (on
+     * `Clock`) takes no guard: a takeover needs the lock expired, and the one
+     * rename or remove that follows the check lands well within it. Half of
+     * {@link GUARD_TTL}, the bound a guard's own holder is trusted to. With
+     * the default `lockTtl` (10 s, renewed every third), every renewal and
+     * release has more than this left.
+     */
+    const UNGUARDED_MARGIN = GUARD_TTL / 2
 
     /**
      * Runs `body` holding the guard of a lock file; `busy` when another
@@ -929,20 +940,36 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
         return Option.none<CacheStore.Lock>()
       }).pipe(Effect.mapError(failed("acquire a lock")))
 
+    /** Whether `current` (what the lock file holds at `at`) is still the live lock of `lock`'s holder. */
+    const ours = (current: LockFile | undefined, lock: CacheStore.Lock, at: number): current is LockFile =>
+      current !== undefined && current.token === lock.token && current.expiresAt > at
+
+    /** The lock file rewritten whole, with a new expiry: a temporary file renamed over it. */
+    const extend = (path: string, lock: CacheStore.Lock, expiresAt: number) =>
+      Effect.flatMap(writeLockTemp(lockContent({ token: lock.token, expiresAt })), (temp) =>
+        fs.rename(temp, path).pipe(Effect.tapError(() => Effect.ignore(fs.remove(temp, { force: true }))))
+      )
+
     const renew = (lock: CacheStore.Lock, ttl: Duration.Input) =>
       Effect.gen(function* () {
         const path = lockPath(lock.namespace, lock.key)
         const millis = millisOf(ttl)
+        const start = yield* now
+        const current = yield* readLock(path)
+        if (!ours(current, lock, start)) return false
+        // Far from its expiry: nobody may take the lock over before the rename lands, so no guard.
+        const at = yield* now
+        if (current.expiresAt - at >= UNGUARDED_MARGIN) {
+          yield* extend(path, lock, at + millis)
+          return true
+        }
+        // Near it: under the guard, so that a takeover cannot come between the check and the rename.
         const result = yield* guarded(
           path,
           (at) =>
-            Effect.gen(function* () {
-              const current = yield* readLock(path)
-              if (current === undefined || current.token !== lock.token || current.expiresAt <= at) return "lost" as const
-              const temp = yield* writeLockTemp(lockContent({ token: lock.token, expiresAt: at + millis }))
-              yield* fs.rename(temp, path).pipe(Effect.tapError(() => Effect.ignore(fs.remove(temp, { force: true }))))
-              return "renewed" as const
-            }),
+            Effect.flatMap(readLock(path), (current) =>
+              ours(current, lock, at) ? Effect.as(extend(path, lock, at + millis), "renewed" as const) : Effect.succeed("lost" as const)
+            ),
           "busy" as const,
           true
         )
@@ -958,14 +985,16 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
     const release = (lock: CacheStore.Lock) =>
       Effect.gen(function* () {
         const path = lockPath(lock.namespace, lock.key)
+        const current = yield* readLock(path)
+        const at = yield* now
+        // Not this holder's any more (expired, taken over, gone): nothing to give back.
+        if (!ours(current, lock, at)) return
+        // Far from its expiry: nobody may take the lock over before the remove lands, so no guard.
+        if (current.expiresAt - at >= UNGUARDED_MARGIN) return yield* fs.remove(path, { force: true })
+        // Near it: under the guard, so that a takeover cannot come between the check and the remove.
         yield* guarded(
           path,
-          (at) =>
-            Effect.flatMap(readLock(path), (current) =>
-              current !== undefined && current.token === lock.token && current.expiresAt > at
-                ? fs.remove(path, { force: true })
-                : Effect.void
-            ),
+          (at) => Effect.flatMap(readLock(path), (current) => (ours(current, lock, at) ? fs.remove(path, { force: true }) : Effect.void)),
           // Still held by another after the retries: the lock is left to expire.
           undefined,
           true

@@ -589,6 +589,35 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
     )
   })
 
+  it.effect(
+    "a renewal or release with 5 s or more left on its lock takes no guard; nearer its expiry it waits for the guard, which a takeover may hold",
+    () => {
+      const directory = fresh()
+      return withStore(onDisk({ directory }), (store) =>
+        Effect.gen(function* () {
+          const locks = store.locks!
+          const lockFile = (key: string) => join(directory, ".locks", `${nameOf("ns")}-${nameOf(key)}.lock`)
+          /** The lock's guard file, as another process taking the lock over holds it. */
+          const guardHeld = (key: string) =>
+            writeFileSync(`${lockFile(key)}.guard`, JSON.stringify({ token: "another process", expiresAt: Number.MAX_VALUE }), {
+              mode: 0o600
+            })
+          const far = Option.getOrThrow(yield* locks.acquire("ns", "far", "1 minute"))
+          guardHeld("far")
+          assert.isTrue(yield* locks.renew(far, "1 minute"), "renewed, the guard held elsewhere")
+          yield* locks.release(far)
+          assert.isFalse(existsSync(lockFile("far")), "released, the guard held elsewhere")
+
+          const near = Option.getOrThrow(yield* locks.acquire("ns", "near", "4 seconds"))
+          guardHeld("near")
+          assert.isTrue(Exit.isFailure(yield* Effect.exit(locks.renew(near, "4 seconds"))), "a renewal waits for the guard, then fails")
+          yield* locks.release(near)
+          assert.isTrue(existsSync(lockFile("near")), "a release leaves the lock to the guard's holder")
+        })
+      )
+    }
+  )
+
   it.effect("many stores racing to take over one expired lock: exactly one gets it", () => {
     const directory = fresh()
     return Effect.gen(function* () {
