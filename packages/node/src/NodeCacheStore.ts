@@ -53,18 +53,25 @@
  *   its header says) and a close, and the returned bytes are a view of that
  *   buffer.
  *
- * **Locks** are lock files created with `link(2)`, which, like `O_EXCL`, fails
- * when the name exists, and also publishes the file whole (an `O_EXCL` file
- * exists, empty, before its owner writes into it). A lock file holds its
- * owner's token and its expiry on `Clock`; an expired one is taken over.
- * A takeover first takes the lock's short guard file (created the same way
- * and removed at once), so two processes taking over one expired lock cannot
- * both win. A renewal or a release takes it too when the lock has less than
- * 5 s left, so that a holder renewing at its expiry cannot overwrite a new
- * owner's lock; with more left, no takeover can come before its one rename
- * or remove lands, and it takes none (with the default `lockTtl`, renewed
- * every third, no renewal or release needs it). `awaitRelease` polls the lock file, every 5 ms at first and
- * at most every 100 ms.
+ * **Locks** are lock files created with `O_EXCL` (which fails when the name
+ * exists) and written in the same call. A lock file holds its owner's token
+ * and its expiry on `Clock`; an expired one is taken over. From the create to
+ * the write the file exists, empty: a lock file that is empty or does not
+ * parse counts as one being written, held while its modification time is
+ * less than 10 s old (real time), and is taken over when older (its creator
+ * died in between, or it was garbled). A creator that took 5 s or more reads
+ * its file back before it counts the lock as held (it may have been taken
+ * over as old meanwhile).
+ *
+ * A takeover first takes the lock's short guard file (published whole, with
+ * `link(2)` of a written temporary file, and removed at once), so two
+ * processes taking over one expired lock cannot both win. A renewal or a
+ * release takes it too when the lock has less than 5 s left, so that a
+ * holder renewing at its expiry cannot overwrite a new owner's lock; with
+ * more left, no takeover can come before its one rename or remove lands, and
+ * it takes none (with the default `lockTtl`, renewed every third, no renewal
+ * or release needs it). `awaitRelease` polls the lock file, every 5 ms at
+ * first and at most every 100 ms.
  *
  * @since 0.1.0
  */
@@ -347,6 +354,8 @@ interface Known {
 interface LockFile {
   readonly token: string
   readonly expiresAt: number
+  /** Empty, cut short or not JSON: a lock file being written, or garbled (see {@link make}'s `create`). */
+  readonly damaged?: true
 }
 
 /** How many files a scan reads at once. */
@@ -812,6 +821,12 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
 
     const lockPath = (namespace: string, key: string) => `${locksDir}/${nameOf(namespace)}-${nameOf(key)}.lock`
 
+    /**
+     * What a lock or guard file holds; `undefined` when there is none. One
+     * that does not parse is `damaged`, with no owner and long expired: a
+     * guard (published whole) is then garbage, to take over; a lock file may
+     * be one being written (see {@link create}).
+     */
     const readLock = (path: string): Effect.Effect<LockFile | undefined, PlatformError.PlatformError> =>
       fs.readFileString(path).pipe(
         Effect.map((text): LockFile => {
@@ -821,12 +836,32 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
               return { token: parsed.token, expiresAt: parsed.expiresAt }
             }
           } catch {
-            // Not a lock file: expired, so that it is taken over.
+            // Not JSON: empty, cut short, or not a lock file.
           }
-          return { token: "", expiresAt: -Infinity }
+          return { token: "", expiresAt: -Infinity, damaged: true }
         }),
         Effect.catch((e) => (isNotFound(e) ? Effect.undefined : Effect.fail(e)))
       )
+
+    /**
+     * How long a damaged lock file counts as one being written, so held, by
+     * its modification time (real time: the file system sets it). Its owner
+     * writes it right after creating it; only a process that died between the
+     * two, or stalled this long, leaves it so longer.
+     */
+    const LOCK_WRITE_WINDOW = 10_000
+
+    /** Whether the lock file at `path` was made (or last written) less than {@link LOCK_WRITE_WINDOW} ago. */
+    const young = (path: string) =>
+      fs.stat(path).pipe(
+        Effect.map((info) =>
+          Option.match(info.mtime, { onNone: () => false, onSome: (mtime) => Date.now() - mtime.getTime() < LOCK_WRITE_WINDOW })
+        ),
+        Effect.catch((e) => (isNotFound(e) ? Effect.succeed(false) : Effect.fail(e)))
+      )
+
+    /** Whether `lock`, read from the lock file at `path` at `at`, holds the key: live, or damaged while young. */
+    const holds = (path: string, lock: LockFile, at: number) => (lock.damaged === true ? young(path) : Effect.succeed(lock.expiresAt > at))
 
     const lockContent = (lock: LockFile) =>
       encoder.encode(
@@ -839,7 +874,36 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
         })
       )
 
-    /** Creates `path` holding `lock`, whole, if no file has that name: `false` when one has. */
+    /**
+     * Creates the lock file `path` holding `lock`, if no file has that name
+     * (`false` when one has): one `writeFile` with `O_EXCL` (open, write and
+     * close in one call). Between its open and its write the file exists,
+     * empty, so readers take a damaged lock file for one being written, held
+     * while {@link young}. A creation that took half of that window or more
+     * (its process stalled) reads the file back before it counts as held,
+     * since it may have been taken over as old meanwhile. A creation whose
+     * write failed (a full disk) removes its empty file, unless it stalled.
+     */
+    const create = (path: string, lock: LockFile, attempt = 0): Effect.Effect<boolean, PlatformError.PlatformError> =>
+      Effect.suspend(() => {
+        const started = performance.now()
+        const stalled = () => performance.now() - started >= LOCK_WRITE_WINDOW / 2
+        return fs.writeFile(path, lockContent(lock), { flag: "wx", mode: 0o600 }).pipe(
+          Effect.as(true),
+          Effect.catch((e): Effect.Effect<boolean, PlatformError.PlatformError> => {
+            if (isAlreadyExists(e)) return Effect.succeed(false)
+            if (isNotFound(e) && attempt < 3) return Effect.andThen(ensureDirectory(locksDir), create(path, lock, attempt + 1))
+            // Made by this open (Node names the call that failed), then not written.
+            const made = e.reason._tag !== "BadArgument" && e.reason.syscall !== undefined && e.reason.syscall !== "open"
+            return Effect.andThen(made && !stalled() ? Effect.ignore(fs.remove(path, { force: true })) : Effect.void, Effect.fail(e))
+          }),
+          Effect.flatMap((created) =>
+            created && stalled() ? Effect.map(readLock(path), (held) => held?.token === lock.token) : Effect.succeed(created)
+          )
+        )
+      })
+
+    /** Creates a guard file `path` holding `lock`, whole (`link(2)` of a written temporary file), if no file has that name: `false` when one has. */
     const publish = (path: string, lock: LockFile) =>
       Effect.flatMap(writeLockTemp(lockContent(lock)), (temp) =>
         fs.link(temp, path).pipe(
@@ -917,19 +981,19 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
         const millis = millisOf(ttl)
         for (let attempt = 0; attempt < 3; attempt++) {
           const at = yield* now
-          if (yield* publish(path, { token, expiresAt: at + millis })) return Option.some<CacheStore.Lock>({ namespace, key, token })
+          if (yield* create(path, { token, expiresAt: at + millis })) return Option.some<CacheStore.Lock>({ namespace, key, token })
           const held = yield* readLock(path)
           if (held === undefined) continue // released meanwhile
-          if (held.expiresAt > at) return Option.none<CacheStore.Lock>()
-          // Expired: taken over under the guard, if it is still the expired one.
+          if (yield* holds(path, held, at)) return Option.none<CacheStore.Lock>()
+          // Expired (or damaged and old): taken over under the guard, if it is still the one judged so.
           const taken = yield* guarded(
             path,
             (at) =>
               Effect.gen(function* () {
                 const current = yield* readLock(path)
-                if (current !== undefined && (current.token !== held.token || current.expiresAt > at)) return false
+                if (current !== undefined && (current.token !== held.token || (yield* holds(path, current, at)))) return false
                 yield* fs.remove(path, { force: true })
-                return yield* publish(path, { token, expiresAt: at + millis })
+                return yield* create(path, { token, expiresAt: at + millis })
               }),
             // Another process is changing this lock (taking it over, renewing it): it is held.
             false,
@@ -1009,7 +1073,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
         while (true) {
           const at = yield* now
           const held = yield* readLock(path)
-          if (held === undefined || held.expiresAt <= at || at >= deadline) return
+          if (held === undefined || at >= deadline || !(yield* holds(path, held, at))) return
           yield* pause(interval)
           interval = Math.min(interval * 2, 100)
         }
@@ -1096,9 +1160,10 @@ export const layer = (options: Options): Layer.Layer<CacheStore.CacheStore, neve
  *
  * - Give it a directory of its own; `clearAll` removes its namespace
  *   directories.
- * - On a network file system (NFS), renames and links are atomic but time
- *   stamps and the check for a dead writer's temporary files are per
- *   machine; locks assume one machine's processes (and one clock).
+ * - On a network file system (NFS), renames, links and `O_EXCL` creates
+ *   are atomic but time stamps and the check for a dead writer's temporary
+ *   files are per machine; locks assume one machine's processes (and one
+ *   clock).
  *
  * @example
  * ```ts

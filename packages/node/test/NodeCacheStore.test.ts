@@ -17,14 +17,15 @@ import {
   rmSync,
   statSync,
   truncateSync,
+  utimesSync,
   writeFileSync
 } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { NodeFileSystem } from "@effect/platform-node"
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe, it, vi } from "@effect/vitest"
 import { CacheStore, NodeCacheStore, NodeHasher } from "@recall/node"
-import { Duration, Effect, Exit, FileSystem, Layer, Option } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, FileSystem, Layer, Option } from "effect"
 import * as PlatformError from "effect/PlatformError"
 import * as TestClock from "effect/testing/TestClock"
 // The core's hashing internals, to uninstall the native digester.
@@ -569,7 +570,7 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
     )
   })
 
-  it.effect("a lock with an infinite ttl stays held; a damaged lock file counts as expired", () => {
+  it.effect("a lock with an infinite ttl stays held", () => {
     const directory = fresh()
     return withStore(onDisk({ directory }), (store) =>
       Effect.gen(function* () {
@@ -580,14 +581,149 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
         assert.isTrue(yield* locks.renew(forever, Duration.infinity))
         yield* locks.release(forever)
         assert.isTrue(Option.isSome(yield* locks.acquire("ns", "forever", "1 second")))
-
-        yield* locks.acquire("ns", "damaged", "1 hour")
-        const lockFile = join(directory, ".locks", `${nameOf("ns")}-${nameOf("damaged")}.lock`)
-        writeFileSync(lockFile, "{ not json")
-        assert.isTrue(Option.isSome(yield* locks.acquire("ns", "damaged", "1 hour")), "taken over")
       })
     )
   })
+
+  const lockFileOf = (directory: string, key: string) => join(directory, ".locks", `${nameOf("ns")}-${nameOf(key)}.lock`)
+  /** Sets a file's modification time a minute back (real time, as the file system keeps it). */
+  const age = (path: string) => {
+    const minuteAgo = (Date.now() - 60_000) / 1000
+    utimesSync(path, minuteAgo, minuteAgo)
+  }
+
+  it.effect(
+    "a lock file being written (empty, cut short, not JSON) is held while it is young, by its modification time; an older one is taken over",
+    () => {
+      const directory = fresh()
+      const polledTwice = Deferred.makeUnsafe<void>()
+      let polls = 0
+      /** The node file system, telling when the lock file of "waiting" was read twice. */
+      const watching = Layer.effect(
+        FileSystem.FileSystem,
+        Effect.map(
+          FileSystem.FileSystem,
+          (fs): FileSystem.FileSystem => ({
+            ...fs,
+            readFileString: (path, encoding) =>
+              Effect.tap(fs.readFileString(path, encoding), () =>
+                Effect.sync(() => {
+                  if (path === lockFileOf(directory, "waiting") && ++polls === 2) Deferred.doneUnsafe(polledTwice, Effect.void)
+                })
+              )
+          })
+        )
+      ).pipe(Layer.provide(NodeFileSystem.layer))
+      return withStore(NodeCacheStore.layer({ directory }).pipe(Layer.provide(watching)), (store) =>
+        Effect.gen(function* () {
+          const locks = store.locks!
+          yield* locks.acquire("ns", "first", "1 minute")
+          for (const [key, content] of [
+            ["empty", ""],
+            ["cut", '{"token":"ab'],
+            ["garbled", "{ not json"]
+          ] as const) {
+            writeFileSync(lockFileOf(directory, key), content, { mode: 0o600 })
+            assert.isTrue(Option.isNone(yield* locks.acquire("ns", key, "1 minute")), `${key}: young, held`)
+            age(lockFileOf(directory, key))
+            assert.isTrue(Option.isSome(yield* locks.acquire("ns", key, "1 minute")), `${key}: old, taken over`)
+          }
+          writeFileSync(lockFileOf(directory, "waiting"), "", { mode: 0o600 })
+          const waiting = yield* Effect.forkChild(locks.awaitRelease("ns", "waiting", "1 hour"))
+          yield* Deferred.await(polledTwice)
+          assert.isUndefined(waiting.pollUnsafe(), "polled again: the empty lock file is young, so held")
+          age(lockFileOf(directory, "waiting"))
+          yield* Fiber.join(waiting)
+        })
+      )
+    }
+  )
+
+  it.effect("a lock's creation that stalled 5 s or more reads its file back: taken over meanwhile, the lock is not held", () => {
+    const directory = fresh()
+    let stall: "no" | "alone" | "taken over" = "no"
+    const taker = JSON.stringify({ token: "the taker", expiresAt: Number.MAX_VALUE })
+    let offset = 0
+    const realNow = performance.now.bind(performance)
+    /** The node file system, whose lock creation stalls on demand (the monotonic clock jumps), another process taking the lock over meanwhile. */
+    const stalling = Layer.effect(
+      FileSystem.FileSystem,
+      Effect.map(
+        FileSystem.FileSystem,
+        (fs): FileSystem.FileSystem => ({
+          ...fs,
+          writeFile: (path, data, options) =>
+            Effect.tap(fs.writeFile(path, data, options), () =>
+              Effect.sync(() => {
+                if (!path.endsWith(".lock") || stall === "no") return
+                offset += 6_000
+                if (stall === "taken over") writeFileSync(path, taker)
+              })
+            )
+        })
+      )
+    ).pipe(Layer.provide(NodeFileSystem.layer))
+    return Effect.acquireUseRelease(
+      Effect.sync(() => vi.spyOn(performance, "now").mockImplementation(() => realNow() + offset)),
+      () =>
+        withStore(NodeCacheStore.layer({ directory }).pipe(Layer.provide(stalling)), (store) =>
+          Effect.gen(function* () {
+            stall = "alone"
+            assert.isTrue(Option.isSome(yield* store.locks!.acquire("ns", "alone", "1 minute")), "still its own: held")
+            stall = "taken over"
+            assert.isTrue(Option.isNone(yield* store.locks!.acquire("ns", "taken", "1 minute")), "another's: not held")
+            assert.strictEqual(readFileSync(lockFileOf(directory, "taken"), "utf8"), taker, "and left alone")
+          })
+        ),
+      (spy) => Effect.sync(() => spy.mockRestore())
+    )
+  })
+
+  it.effect(
+    "a lock's creation whose write failed after its open (a full disk) removes its empty file; one whose open failed removes nothing",
+    () => {
+      const directory = fresh()
+      const other = JSON.stringify({ token: "another process", expiresAt: Number.MAX_VALUE })
+      /** The node file system, whose lock files are created and then not written (ENOSPC), or not opened at all (EACCES). */
+      const failing = Layer.effect(
+        FileSystem.FileSystem,
+        Effect.map(
+          FileSystem.FileSystem,
+          (fs): FileSystem.FileSystem => ({
+            ...fs,
+            writeFile: (path, data, options) =>
+              !path.endsWith(".lock")
+                ? fs.writeFile(path, data, options)
+                : Effect.suspend(() => {
+                    const opened = path.endsWith(`${nameOf("full")}.lock`)
+                    if (opened) writeFileSync(path, "", { flag: "wx", mode: 0o600 })
+                    return Effect.fail(
+                      PlatformError.systemError({
+                        _tag: opened ? "Unknown" : "PermissionDenied",
+                        module: "FileSystem",
+                        method: "writeFile",
+                        pathOrDescriptor: path,
+                        syscall: opened ? "write" : "open",
+                        cause: Object.assign(new Error(opened ? "ENOSPC" : "EACCES"), { code: opened ? "ENOSPC" : "EACCES" })
+                      })
+                    )
+                  })
+          })
+        )
+      ).pipe(Layer.provide(NodeFileSystem.layer))
+      return withStore(NodeCacheStore.layer({ directory }).pipe(Layer.provide(failing)), (store) =>
+        Effect.gen(function* () {
+          mkdirSync(join(directory, ".locks"), { recursive: true, mode: 0o700 })
+          assert.isTrue(Exit.isFailure(yield* Effect.exit(store.locks!.acquire("ns", "full", "1 minute"))))
+          assert.isFalse(existsSync(lockFileOf(directory, "full")), "the empty file it made is gone")
+          writeFileSync(lockFileOf(directory, "denied"), other, { mode: 0o600 })
+          age(lockFileOf(directory, "denied"))
+          assert.isTrue(Exit.isFailure(yield* Effect.exit(store.locks!.acquire("ns", "denied", "1 minute"))))
+          assert.strictEqual(readFileSync(lockFileOf(directory, "denied"), "utf8"), other, "another's file is left alone")
+        })
+      )
+    }
+  )
 
   it.effect(
     "a renewal or release with 5 s or more left on its lock takes no guard; nearer its expiry it waits for the guard, which a takeover may hold",
