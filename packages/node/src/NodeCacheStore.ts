@@ -48,10 +48,10 @@
  *   for the process (the entry format's checksum of a large payload, on
  *   every read and write, then runs at about memory bandwidth).
  * - Large entries are one buffer each way: a write is a header and the
- *   caller's bytes written as they are; a read is an open, one `read` into a
- *   buffer of the file's size (what this process knows of it, or else what
- *   its header says) and a close, and the returned bytes are a view of that
- *   buffer.
+ *   caller's bytes written as they are; a read of an entry this process
+ *   knows (its scan, its writes, its reads) is an open, one `read` into a
+ *   buffer of the file's size and a close (one it does not know yet, one
+ *   `readFile`), and the returned bytes are a view of that buffer.
  *
  * **Locks** are lock files created with `O_EXCL` (which fails when the name
  * exists) and written in the same call. A lock file holds its owner's token
@@ -183,8 +183,6 @@ const payloadStart = (namesLength: number): number => Math.ceil((HEADER_BYTES + 
 const MAX_FILE_BYTES = 2 ** 31 - 1
 /** The most one `read` asks for: Linux reads at most 2 GiB - 4 KiB in one call, Node takes at most 2 GiB - 1. */
 const READ_CHUNK = 2 ** 30
-/** What a `get` reads first when this process knows no size for the entry: its header, names and a small payload. */
-const FIRST_READ = 16 * 1024
 /** A payload up to this size is written joined to its header (one write); a larger one after it, as it is (no copy). */
 const JOIN_BYTES = 64 * 1024
 /** How often an entry's recency is set again at most, whatever `sweepInterval` is. */
@@ -492,28 +490,33 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
     }
 
     /**
-     * The bytes of the entry file at `path`, read whole into one buffer of
-     * its size (the returned bytes are a view of it, from its start, so a
-     * payload at a multiple of 8 is aligned); none when it is gone. The size
-     * is `sizeHint` (what this process knows of the file), else what its
-     * header says: a file that is not an entry, truncated or too long is
-     * returned as far as it was read (its header then does not check).
+     * The bytes of the entry file at `path`, read whole into one buffer (the
+     * returned bytes are a view of it, from its start, so a payload at a
+     * multiple of 8 is aligned); none when it is gone. A file that is not an
+     * entry, truncated or too long is returned as far as it was read (its
+     * header then does not check).
      *
-     * An open, one `read` (up to 1 GiB each) and a close, where Node's
-     * `readFile` would `fstat` and read 512 KiB at a time: one round trip to
-     * the thread pool each. The buffer is one byte longer than the size
-     * expected, so that a read stopping short of it has met the end of the
-     * file (a read of a regular file stops short only there) and a file too
-     * long shows. A file larger than the first read (its size unknown here)
-     * costs an `fstat` and a second read.
+     * With `sizeHint` (what this process knows of the file: its scan, its
+     * writes, its reads), an open, one `read` (up to 1 GiB each) into a
+     * buffer of that size and a close, where Node's `readFile` would `fstat`
+     * and read 512 KiB at a time: one round trip to the thread pool each. The
+     * buffer is one byte longer than expected, so that a read stopping short
+     * of it has met the end of the file (a read of a regular file stops short
+     * only there) and a file too long shows; a file larger than expected (the
+     * entry rewritten by another process) costs an `fstat` and a second read.
+     * Without a size (most often a miss: one failed open), `readFile`.
      */
     const readEntryFile = (path: string, sizeHint: number | undefined) =>
+      (sizeHint === undefined ? fs.readFile(path) : readSized(path, sizeHint)).pipe(
+        Effect.map(Option.some),
+        Effect.catch((e) => (isNotFound(e) ? Effect.succeedNone : Effect.fail(e)))
+      )
+
+    const readSized = (path: string, sizeHint: number) =>
       Effect.scoped(
         Effect.gen(function* () {
           const file = yield* fs.open(path, { flag: "r" })
-          let buffer = Buffer.allocUnsafeSlow(
-            sizeHint === undefined ? FIRST_READ : Math.min(Math.max(sizeHint, HEADER_BYTES), MAX_FILE_BYTES) + 1
-          )
+          let buffer = Buffer.allocUnsafeSlow(Math.min(Math.max(sizeHint, HEADER_BYTES), MAX_FILE_BYTES) + 1)
           let filled = 0
           /** Whether the last read stopped short of what it asked for: at the end of the file, most likely. */
           let short = false
@@ -553,14 +556,11 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
             buffer[filled] = 0
             return new Uint8Array(buffer.buffer, buffer.byteOffset, filled)
           }
-          // Read into a buffer of another size (none was known, or it was wrong): copied into one of its own.
+          // Read into a buffer of another size (the size known was wrong): copied into one of its own.
           const exact = new Uint8Array(filled)
           exact.set(buffer.subarray(0, filled))
           return exact
         })
-      ).pipe(
-        Effect.map(Option.some),
-        Effect.catch((e) => (isNotFound(e) ? Effect.succeedNone : Effect.fail(e)))
       )
 
     /** Reads into `buffer` from `position` until it is full or the file ends (a read may stop short); how many bytes came. */
