@@ -886,8 +886,9 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
      */
     const create = (path: string, lock: LockFile, attempt = 0): Effect.Effect<boolean, PlatformError.PlatformError> =>
       Effect.suspend(() => {
-        const started = performance.now()
-        const stalled = () => performance.now() - started >= LOCK_WRITE_WINDOW / 2
+        // On the clock that judges a lock file's age (the wall clock, as its modification time).
+        const started = Date.now()
+        const stalled = () => Date.now() - started >= LOCK_WRITE_WINDOW / 2
         return fs.writeFile(path, lockContent(lock), { flag: "wx", mode: 0o600 }).pipe(
           Effect.as(true),
           Effect.catch((e): Effect.Effect<boolean, PlatformError.PlatformError> => {

@@ -644,8 +644,8 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
     let stall: "no" | "alone" | "taken over" = "no"
     const taker = JSON.stringify({ token: "the taker", expiresAt: Number.MAX_VALUE })
     let offset = 0
-    const realNow = performance.now.bind(performance)
-    /** The node file system, whose lock creation stalls on demand (the monotonic clock jumps), another process taking the lock over meanwhile. */
+    const realNow = Date.now.bind(Date)
+    /** The node file system, whose lock creation stalls on demand (the wall clock jumps), another process taking the lock over meanwhile. */
     const stalling = Layer.effect(
       FileSystem.FileSystem,
       Effect.map(
@@ -664,7 +664,7 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
       )
     ).pipe(Layer.provide(NodeFileSystem.layer))
     return Effect.acquireUseRelease(
-      Effect.sync(() => vi.spyOn(performance, "now").mockImplementation(() => realNow() + offset)),
+      Effect.sync(() => vi.spyOn(Date, "now").mockImplementation(() => realNow() + offset)),
       () =>
         withStore(NodeCacheStore.layer({ directory }).pipe(Layer.provide(stalling)), (store) =>
           Effect.gen(function* () {
