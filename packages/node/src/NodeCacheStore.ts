@@ -129,9 +129,10 @@ export interface Options {
    * modification time moved) is kept and moved to the end instead. A full
    * store's write costs a `stat` and an `unlink` more.
    *
-   * **Several processes.** Each sees the others' writes at its next scan,
-   * so the directory may exceed the bound by what the others wrote since:
-   * with P processes writing, up to about P times the bound between scans.
+   * **Several processes.** Each sees the others' writes at its next scan
+   * (or when it reads them), so the directory may exceed the bound by what
+   * the others wrote since: with P processes writing, up to about P times
+   * the bound between scans.
    */
   readonly maxEntries?: number | undefined
   /**
