@@ -658,6 +658,27 @@ describe("hit path attacks: the caller's read, continued", () => {
     })
   )
 
+  it.effect(
+    "stale window, a value larger than the front: calls in the window start a refresh (the stale value is not served forever)",
+    () =>
+      Effect.gen(function* () {
+        const h = makeHarness({ locks: false })
+        let runs = 0
+        const fn = DataCache.fn({ name: "staleBig", ttl: "1 hour", staleWhileRevalidate: "1 day" }, (n: number) =>
+          Effect.sync(() => ({ n, run: ++runs, list: Array.from({ length: 2000 }, (_, i) => i) }))
+        )
+        yield* fn(1).pipe(Effect.provide(over(h.inner)))
+        yield* TestClock.adjust(60 * 60_000 + 1)
+        const front = yield* Layer.build(h.cache({ maxBytes: 1000 }))
+        const seen: Array<number> = []
+        for (let i = 0; i < 5; i++) {
+          seen.push((yield* fn(1).pipe(Effect.provide(front))).run)
+          yield* TestClock.adjust("1 minute")
+        }
+        assert.isAbove(runs, 1, `five calls over 5 minutes in the stale window all got the stale value and none refreshed it: ${seen}`)
+      })
+  )
+
   it.effect("a reader that finds a corrupt entry while a caller waits: both get the computed value; one run, one warning", () =>
     Effect.gen(function* () {
       const h = makeHarness({ locks: false })

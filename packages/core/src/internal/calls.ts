@@ -297,7 +297,9 @@ const begin = <A, S>(
     )
   }
   return Effect.flatMap(Computation.startReading(slot, place, name, call, fiber, restore), (reading) =>
-    reading._tag === "Wait" ? wait(slot, call, reading.flight, restore, fiber) : fromStore(slot, call, fiber, reading.output, reading.value)
+    reading._tag === "Wait"
+      ? wait(slot, call, reading.flight, restore, fiber)
+      : fromStore(slot, call, fiber, reading.output, reading.value, reading.times)
   )
 }
 
@@ -351,7 +353,7 @@ const wait = <A, S>(
           if (value === unusable) return resolve(slot, call, restore)
           // The starter saw its body's output as it ran; a value from the store replays what its computer wrote.
           if (first && !result.fromStore) return served(slot.cache, undefined, value)
-          if (first) return fromStore(slot, call, fiber, result.output, value)
+          if (first) return fromStore(slot, call, fiber, result.output, value, result.times)
           slot.table.record("hit")
           return served(slot.cache, result.output, value)
         }
@@ -371,18 +373,23 @@ const wait = <A, S>(
  * The caller whose miss read the value from the store: its recorded output
  * is replayed, and an entry read in its stale window starts its refresh at
  * once (another process wrote it, and this one serves it stale meanwhile).
+ * A value the front tier did not keep (larger than its budget) is refreshed
+ * from its stored times.
  */
 const fromStore = <A>(
   slot: Slot<A, any>,
   call: Computation.Call,
   fiber: Fiber.Fiber<unknown, unknown>,
   output: ReadonlyArray<unknown> | undefined,
-  value: A
+  value: A,
+  times: Table.Times | undefined
 ): Effect.Effect<A, unknown, unknown> => {
   const result = served(slot.cache, output, value)
   const entry = slot.table.entries.get(call.key)
-  if (entry === undefined) return result
   const now = nowOf(fiber, slot.cache)
+  if (entry === undefined) {
+    return times === undefined || now < times.freshUntil ? result : Effect.andThen(Refresh.ofStored(slot, call, times), result)
+  }
   return now < entry.freshUntil ? result : Effect.andThen(Refresh.inBackground(slot, call, entry, now), result)
 }
 

@@ -139,7 +139,12 @@ type ReadBefore = "missed" | "failed"
  * @internal
  */
 export type Reading<A> =
-  | { readonly _tag: "Read"; readonly value: A; readonly output: ReadonlyArray<Replay.Line> | undefined }
+  | {
+      readonly _tag: "Read"
+      readonly value: A
+      readonly output: ReadonlyArray<Replay.Line> | undefined
+      readonly times: Table.Times
+    }
   | { readonly _tag: "Wait"; readonly flight: Table.Flight }
 
 /**
@@ -180,7 +185,7 @@ export const startReading = <A, S>(
         Cache.useClock(slot.cache, clock)
         const mayKeep = () => !flight.superseded && !Cache.closing(slot.cache)
         const value = settleRead(slot, call, flight, found, clock.currentTimeMillisUnsafe(), mayKeep, ignoreEnd)
-        return Effect.succeed({ _tag: "Read", value, output: found.output } as const)
+        return Effect.succeed({ _tag: "Read", value, output: found.output, times: found.times } as const)
       } catch (e) {
         settleFailed(slot, flight, Cause.die(e), ignoreEnd)
         return Effect.die(e)
@@ -210,14 +215,21 @@ const settleRead = <A, S>(
   table.record("storeHit")
   const others = flight.waiters - (flight.starterWaits ? 1 : 0)
   if (found.payloadBytes > Math.min(table.limits.maxBytes, table.registry.maxBytes) && others === 0) {
-    settle(slot, flight, { _tag: "Value", stored: undefined, output: found.output, value: found.value, fromStore: true })
+    settle(slot, flight, {
+      _tag: "Value",
+      stored: undefined,
+      output: found.output,
+      value: found.value,
+      fromStore: true,
+      times: found.times
+    })
     end("unstored")
     return found.value
   }
   const kept = found.keep()
   const stored = mayKeep() && table.store(call.key, kept.stored, found.output, kept.bytes, found.times, now)
   if (!stored) flight.unstored = { stored: kept.stored }
-  settle(slot, flight, { _tag: "Value", stored: kept.stored, output: found.output, value: kept.value, fromStore: true })
+  settle(slot, flight, { _tag: "Value", stored: kept.stored, output: found.output, value: kept.value, fromStore: true, times: found.times })
   end(stored ? "stored" : "unstored")
   return kept.value
 }

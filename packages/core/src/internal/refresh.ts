@@ -62,3 +62,28 @@ export const inBackground = (
     })
   )
 }
+
+/**
+ * Starts one background refresh of a stale entry that only the store holds
+ * (its value is larger than the front tier's budget), unless a computation
+ * of the key runs. It stands on the stored entry's times: it takes only what
+ * another process wrote since, and its value goes to the store (as one that
+ * replaces an expired front entry would). There is no backoff to keep: each
+ * such call reads the store anyway.
+ *
+ * @internal
+ */
+export const ofStored = (slot: Slot<any, any>, call: Computation.Call, times: Table.Times): Effect.Effect<void, never, unknown> => {
+  const startable = () => !slot.table.flights.has(call.key) && !Cache.closing(slot.cache)
+  if (!startable()) return Effect.void
+  return Effect.uninterruptible(
+    Effect.withFiber((fiber) => {
+      if (!startable()) return Effect.void
+      // What the computation checks of the entry it refreshes: when it was stored, and that it is gone from the front.
+      const stored = { storedAt: times.storedAt, departed: "expiration" } as Table.Entry
+      return Effect.asVoid(
+        Replay.outside(Computation.start(slot, { ...call, hold: undefined }, undefined, "refresh", fiber, stored, undefined))
+      )
+    })
+  )
+}

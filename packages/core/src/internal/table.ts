@@ -79,6 +79,8 @@ export type FlightResult =
       readonly value: unknown
       /** Read from the store rather than computed: the starter replays its output too. */
       readonly fromStore: boolean
+      /** The stored entry's times, when it was read from the store. */
+      readonly times?: Times | undefined
     }
   | { readonly _tag: "Failed"; readonly cause: unknown }
   | { readonly _tag: "Retry" }
