@@ -56,6 +56,19 @@ const onDisk = (options: NodeCacheStore.Options) => NodeCacheStore.layerFileSyst
 
 storeConformance("NodeCacheStore.layerFileSystem", () => onDisk({ directory: fresh() }), { locks: true })
 
+/** Writes the entries "a", "b" and "c" of namespace "ns" at 1 s, 2 s and 3 s on the TestClock (oldest first). */
+const writeAbc = (store: CacheStore.Service, bytes: () => Uint8Array) =>
+  Effect.gen(function* () {
+    for (const [time, key] of [
+      [1_000, "a"],
+      [2_000, "b"],
+      [3_000, "c"]
+    ] as const) {
+      yield* TestClock.setTime(time)
+      yield* store.set("ns", key, bytes(), Infinity)
+    }
+  })
+
 describe("NodeCacheStore.layerFileSystem on disk", () => {
   it.effect("files are 0600 in directories 0700, lock files included", () => {
     const directory = fresh()
@@ -98,14 +111,7 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
     const directory = fresh()
     return withStore(onDisk({ directory, maxEntries: 3 }), (store) =>
       Effect.gen(function* () {
-        for (const [time, key] of [
-          [1_000, "a"],
-          [2_000, "b"],
-          [3_000, "c"]
-        ] as const) {
-          yield* TestClock.setTime(time)
-          yield* store.set("ns", key, bytesOf(1), Infinity)
-        }
+        yield* writeAbc(store, () => bytesOf(1))
         yield* TestClock.setTime(4_000)
         assert.isTrue(Option.isSome(yield* store.get("ns", "a")), "a used after b and c")
         yield* TestClock.setTime(5_000)
@@ -138,14 +144,7 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
         Effect.map(CacheStore.CacheStore, (store) => store),
         onDisk({ directory })
       )
-      for (const [time, key] of [
-        [1_000, "a"],
-        [2_000, "b"],
-        [3_000, "c"]
-      ] as const) {
-        yield* TestClock.setTime(time)
-        yield* writer.set("ns", key, bytesOf(1), Infinity)
-      }
+      yield* writeAbc(writer, () => bytesOf(1))
       yield* TestClock.setTime(4_000)
       assert.isTrue(Option.isSome(yield* reader.get("ns", "a")))
       yield* TestClock.setTime(5_000)
@@ -162,14 +161,7 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
       const directory = fresh()
       return withStore(onDisk({ directory, maxEntries: 3 }), (store) =>
         Effect.gen(function* () {
-          for (const [time, key] of [
-            [1_000, "a"],
-            [2_000, "b"],
-            [3_000, "c"]
-          ] as const) {
-            yield* TestClock.setTime(time)
-            yield* store.set("ns", key, bytesOf(1), Infinity)
-          }
+          yield* writeAbc(store, () => bytesOf(1))
           const a = entryPath(directory, "ns", "a")
           yield* TestClock.setTime(4_000)
           assert.isTrue(Option.isSome(yield* store.get("ns", "a")))
@@ -212,14 +204,7 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
           Effect.map(CacheStore.CacheStore, (store) => store),
           onDisk({ directory, maxEntries: 3 })
         )
-        for (const [time, key] of [
-          [1_000, "a"],
-          [2_000, "b"],
-          [3_000, "c"]
-        ] as const) {
-          yield* TestClock.setTime(time)
-          yield* writer.set("ns", key, bytesOf(1), Infinity)
-        }
+        yield* writeAbc(writer, () => bytesOf(1))
         // Started after the writes: its scan knows each entry's recency.
         const reader = yield* Effect.provide(
           Effect.map(CacheStore.CacheStore, (store) => store),
@@ -342,14 +327,7 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
     const kib = () => new Uint8Array(1024).fill(5)
     return withStore(onDisk({ directory, maxBytes: 3_400 }), (store) =>
       Effect.gen(function* () {
-        for (const [time, key] of [
-          [1_000, "a"],
-          [2_000, "b"],
-          [3_000, "c"]
-        ] as const) {
-          yield* TestClock.setTime(time)
-          yield* store.set("ns", key, kib(), Infinity)
-        }
+        yield* writeAbc(store, kib)
         yield* TestClock.setTime(4_000)
         yield* store.get("ns", "a")
         yield* TestClock.setTime(5_000)
