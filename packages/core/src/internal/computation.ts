@@ -183,7 +183,7 @@ export const startReading = <A, S>(
       try {
         const clock = fiber.getRef(Clock.Clock)
         Cache.useClock(slot.cache, clock)
-        const mayKeep = () => !flight.superseded && !Cache.closing(slot.cache)
+        const mayKeep = () => keepable(slot, call, flight, undefined)
         const value = settleRead(slot, call, flight, found, clock.currentTimeMillisUnsafe(), mayKeep, ignoreEnd)
         return Effect.succeed({ _tag: "Read", value, output: found.output, times: found.times } as const)
       } catch (e) {
@@ -195,6 +195,18 @@ export const startReading = <A, S>(
 }
 
 const ignoreEnd = (): void => {}
+
+/**
+ * Whether a value of this flight's key may still be kept: not after a clear
+ * or invalidate, nor once the layer closes; a refresh replaces the entry it
+ * refreshes, or that entry once it expired, never a newer one nor an evicted
+ * one.
+ */
+const keepable = (slot: Slot<any, any>, call: Call, flight: Table.Flight, refreshing: Table.Entry | undefined): boolean => {
+  if (flight.superseded || Cache.closing(slot.cache)) return false
+  const current = slot.table.entries.get(call.key)
+  return refreshing === undefined || current === refreshing || (current === undefined && refreshing.departed === "expiration")
+}
 
 /**
  * Settles a flight with a value read from the store, and gives its reader's
@@ -279,18 +291,12 @@ const compute = <A, S>(
 ): Effect.Effect<void, never, unknown> =>
   Effect.withFiber((self) => {
     flight.fiberId = self.id
-    const { cache, table } = slot
+    const cache = slot.cache
     const place = slot.place
     const clock = self.getRef(Clock.Clock)
     Cache.useClock(cache, clock)
     const end = (outcome: "stored" | "unstored" | "failed") => onEnd?.(outcome, clock.currentTimeMillisUnsafe())
-    // Whether a value for this key may still be kept: not after a clear or invalidate, nor once the layer closes;
-    // a refresh replaces the entry it refreshes, or that entry once it expired, never a newer one nor an evicted one.
-    const mayKeep = () => {
-      if (flight.superseded || Cache.closing(cache)) return false
-      const current = table.entries.get(call.key)
-      return refreshing === undefined || current === refreshing || (current === undefined && refreshing.departed === "expiration")
-    }
+    const mayKeep = () => keepable(slot, call, flight, refreshing)
     const name = place === undefined ? undefined : StoreTier.entryNameOf(place, call.args)
     if (place === undefined || name === undefined) return run(slot, call, flight, kind, parent, end, mayKeep, undefined, undefined)
     const fromStore = (found: StoreTier.Found<A, S>): Effect.Effect<void> =>
