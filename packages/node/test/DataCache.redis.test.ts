@@ -11,7 +11,7 @@ import { CacheStore, NodeCacheStore } from "@recall/node"
 import * as RecallCommand from "@recall/node/RecallCommand"
 import { ConfigProvider, Console, Deferred, Effect, Exit, Fiber, Layer, Option, Redacted } from "effect"
 import { createClient, RESP_TYPES } from "redis"
-import { keysUnder, useRedisServer } from "./fixtures/redisServer.ts"
+import { keysUnder, startRedisServer, useRedisServer } from "./fixtures/redisServer.ts"
 
 const server = useRedisServer()
 
@@ -135,6 +135,65 @@ describe("DataCache over Redis", () => {
         assert.deepStrictEqual(yield* Effect.provide(compute(1), cacheOver(prefix)), { n: 1, run: 2 }, remove)
       }
     })
+  )
+
+  it.live("a hung Redis (SIGSTOP: connected, never answering) costs a call its storeTimeout; after SIGCONT it serves again", () =>
+    Effect.acquireUseRelease(
+      Effect.promise(() => startRedisServer()),
+      (own) =>
+        Effect.gen(function* () {
+          const prefix = freshPrefix()
+          const layer = DataCache.layerStore({ storeTimeout: "300 millis" }).pipe(
+            Layer.provide(Layer.orDie(NodeCacheStore.layerRedis({ url: own.url, prefix })))
+          )
+          let runs = 0
+          const square = DataCache.fn("hung-square", (n: number) => Effect.sync(() => ({ n, square: n * n, run: ++runs })))
+          // Stored: a layer's close waits for its writes.
+          yield* Effect.provide(square(1), layer)
+          yield* Effect.provide(
+            Effect.gen(function* () {
+              process.kill(own.pid()!, "SIGSTOP")
+              // Ten callers on keys of their own: each read hangs until its deadline; each computes and returns.
+              const start = Date.now()
+              const values = yield* Effect.forEach(
+                Array.from({ length: 10 }, (_, i) => i + 2),
+                (n) => square(n),
+                {
+                  concurrency: "unbounded"
+                }
+              )
+              const took = Date.now() - start
+              assert.deepStrictEqual(
+                values.map((v) => v.square),
+                Array.from({ length: 10 }, (_, i) => (i + 2) ** 2)
+              )
+              // The read's 300 ms, and not node-redis's own 5 s command timeout (the store turns it off).
+              assert.isBelow(took, 3_000, `the calls took ${took} ms`)
+              assert.isAtLeast((yield* square.stats).storeErrors, 1)
+            }),
+            layer
+          )
+          process.kill(own.pid()!, "SIGCONT")
+          // A new layer reads what was stored before the hang, once Redis answers (the breaker may hold it a few seconds).
+          const deadline = Date.now() + 10_000
+          while (true) {
+            const [value, stats] = yield* Effect.provide(Effect.all([square(1), square.stats]), layer)
+            assert.deepStrictEqual([value.n, value.square], [1, 1])
+            if (stats.storeHits === 1) {
+              assert.strictEqual(value.run, 1, "the stored value, not a recomputed one")
+              break
+            }
+            assert.isBelow(Date.now(), deadline, "Redis serves again within 10 s of SIGCONT")
+            yield* Effect.sleep("50 millis")
+          }
+        }),
+      (own) =>
+        Effect.promise(async () => {
+          const pid = own.pid()
+          if (pid !== undefined) process.kill(pid, "SIGCONT")
+          await own.dispose()
+        })
+    )
   )
 
   it.live("an entry tampered with in Redis, or signed with another secret, is a miss: recomputed, right value", () =>

@@ -220,6 +220,38 @@ describe("NodeCacheStore.layerRedis in Redis", () => {
     })
   )
 
+  it.live("every command it sends turns node-redis's own command timeout off: the store's deadline bounds each operation", () => {
+    // node-redis 6 times each command out after 5 s by default, with an AbortSignal.timeout, a listener and
+    // a timer per command (and a DOMException when the timer fires, reply or not): a sixth of a hit's CPU.
+    const client = newClient(server().url)
+    const sent: Array<{ readonly command: string; readonly timeout: unknown }> = []
+    const send = client.sendCommand.bind(client)
+    client.sendCommand = ((args: ReadonlyArray<unknown>, options?: { readonly timeout?: unknown }) => {
+      sent.push({ command: String(args[0]), timeout: options?.timeout })
+      return send(args as never, options as never)
+    }) as typeof client.sendCommand
+    return Effect.ensuring(
+      withStore(NodeCacheStore.layerRedis({ client, prefix: freshPrefix() }).pipe(Layer.orDie), (store) =>
+        Effect.gen(function* () {
+          yield* store.set("ns", "k", bytesOf(1), Infinity)
+          assert.isTrue(Option.isSome(yield* store.get("ns", "k")))
+          const lock = Option.getOrThrow(yield* store.locks!.acquire("ns", "k", "1 minute"))
+          yield* store.locks!.release(lock)
+          yield* store.delete("ns", "k")
+          yield* store.list
+          const commands = new Set(sent.map((s) => s.command))
+          for (const command of ["GET", "EVALSHA"]) assert.isTrue(commands.has(command), `${command} among ${[...commands]}`)
+          assert.deepStrictEqual(
+            sent.filter((s) => s.timeout !== 0),
+            [],
+            "no command with node-redis's timeout on"
+          )
+        })
+      ),
+      Effect.sync(() => client.destroy())
+    )
+  })
+
   it.effect("a prefix with braces fails the layer with CacheStoreError", () =>
     Effect.gen(function* () {
       const exit = yield* Effect.exit(

@@ -218,8 +218,14 @@ return 1`)
 
 const BLOB_STRING = 36 // RESP_TYPES.BLOB_STRING: bulk replies as Buffers
 const BUFFERS = { [BLOB_STRING]: Buffer } as const
-/** The options of a command whose bulk replies are Buffers (one object for every such command). */
-const BUFFER_REPLIES = { typeMapping: BUFFERS } as const
+/**
+ * The options of a command whose bulk replies are Buffers (one object for every such command),
+ * with node-redis's own command timeout off: the store's deadline (`storeTimeout`) bounds every
+ * operation already, and node-redis's (5 s by default since v6) costs each command an
+ * `AbortSignal.timeout`, its listener and a timer, and a `DOMException` when that timer fires,
+ * reply or not: about a sixth of the CPU of a hit.
+ */
+const BUFFER_REPLIES = { typeMapping: BUFFERS, timeout: 0 } as const
 
 type Argument = string | Buffer
 
@@ -247,10 +253,10 @@ const isCluster = (client: RedisClient | RedisClusterClient): client is RedisClu
 const scanClient = async (client: RedisClient, pattern: string, signal: AbortSignal, into: Array<string>) => {
   let cursor = "0"
   do {
-    const [next, keys] = (await client.sendCommand(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"], { abortSignal: signal })) as [
-      string,
-      Array<string>
-    ]
+    const [next, keys] = (await client.sendCommand(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"], {
+      abortSignal: signal,
+      timeout: 0 // as BUFFER_REPLIES: the store's deadline bounds it
+    })) as [string, Array<string>]
     cursor = String(next)
     for (const key of keys) into.push(String(key))
   } while (cursor !== "0")
@@ -303,7 +309,7 @@ const connectionOf = (client: RedisClient | RedisClusterClient): Connection => {
           key,
           false,
           args as Array<Argument>,
-          signal === undefined ? BUFFER_REPLIES : { typeMapping: BUFFERS, abortSignal: signal }
+          signal === undefined ? BUFFER_REPLIES : { ...BUFFER_REPLIES, abortSignal: signal }
         ),
       scan: async (pattern, signal) => {
         const keys: Array<string> = []
@@ -315,7 +321,7 @@ const connectionOf = (client: RedisClient | RedisClusterClient): Connection => {
   return {
     ...shared,
     send: (_key, args, signal) =>
-      client.sendCommand(args, signal === undefined ? BUFFER_REPLIES : { typeMapping: BUFFERS, abortSignal: signal }),
+      client.sendCommand(args, signal === undefined ? BUFFER_REPLIES : { ...BUFFER_REPLIES, abortSignal: signal }),
     scan: async (pattern, signal) => {
       const keys: Array<string> = []
       await scanClient(client, pattern, signal, keys)
