@@ -1280,7 +1280,10 @@ export interface RedisOptions {
    * options do. The store uses it as it is and never closes it (it is
    * yours); one that is not open yet is connected (in the background).
    * Give a client that reconnects (node-redis's default) so the store serves
-   * again once Redis is back.
+   * again once Redis is back. The store's own commands run with node-redis's
+   * command timeout (`commandOptions.timeout`) off: `DataCache.layerStore`'s
+   * `storeTimeout` bounds each of them instead, at no cost per command; the
+   * client's other users keep theirs.
    *
    * Default: a client of the store's own, made from `url`, that fails its
    * commands at once while disconnected (no offline queue) and reconnects
