@@ -115,8 +115,13 @@ export const redis: Effect.Effect<ReadonlyArray<Figure>> = Effect.promise(async 
   const logs = mkdtempSync(join(tmpdir(), "recall-bench-redis-"))
   const workers: Array<Worker> = []
   const raw = createClient({ url: server.url }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer })
+  // The same with node-redis's own command timeout off, as the Redis store sends its commands (its deadline bounds them).
+  const rawUntimed = createClient({ url: server.url, commandOptions: { timeout: 0 } }).withTypeMapping({
+    [RESP_TYPES.BLOB_STRING]: Buffer
+  })
   try {
     await raw.connect()
+    await rawUntimed.connect()
     // One Redis round trip, for the single-flight target.
     const pings: Array<number> = []
     for (let i = 0; i < 200; i++) {
@@ -155,27 +160,34 @@ export const redis: Effect.Effect<ReadonlyArray<Figure>> = Effect.promise(async 
                 for (let i = 0; i < n; i++) check(yield* blob(c), c)
               }).pipe(Effect.provide(context))
             )
-          const rawLoop = async (c: number, n: number) => {
-            for (let i = 0; i < n; i++) check((await raw.get(`raw${size}:${c}`))!, c)
+          const rawLoop = (client: typeof raw) => async (c: number, n: number) => {
+            for (let i = 0; i < n; i++) check((await client.get(`raw${size}:${c}`))!, c)
           }
           const perCaller = Math.ceil(ops / CALLERS)
-          const [recallOne, rawOne] = yield* Effect.promise(() => throughput(7, ops, [() => recallLoop(0, ops), () => rawLoop(0, ops)]))
-          const [recallMany, rawMany] = yield* Effect.promise(() =>
-            throughput(7, perCaller * CALLERS, [
-              () => Promise.all(Array.from({ length: CALLERS }, (_, c) => recallLoop(c, perCaller))).then(() => {}),
-              () => Promise.all(Array.from({ length: CALLERS }, (_, c) => rawLoop(c, perCaller))).then(() => {})
-            ])
+          const [recallOne, rawOne, untimedOne] = yield* Effect.promise(() =>
+            throughput(7, ops, [() => recallLoop(0, ops), () => rawLoop(raw)(0, ops), () => rawLoop(rawUntimed)(0, ops)])
+          )
+          const many = (loop: (c: number, n: number) => Promise<void>) => () =>
+            Promise.all(Array.from({ length: CALLERS }, (_, c) => loop(c, perCaller))).then(() => {})
+          const [recallMany, rawMany, untimedMany] = yield* Effect.promise(() =>
+            throughput(7, perCaller * CALLERS, [many(recallLoop), many(rawLoop(raw)), many(rawLoop(rawUntimed))])
           )
           const after = yield* blob.stats
           if (after.misses !== CALLERS || after.hits !== 0) throw new Error(`not every call was a Redis-tier hit: ${JSON.stringify(after)}`)
-          return [recallOne!, rawOne!, recallMany!, rawMany!] as const
+          return [recallOne!, rawOne!, untimedOne!, recallMany!, rawMany!, untimedMany!] as const
         }).pipe(Effect.provide(layer))
       )
-      const [recallOne, rawOne, recallMany, rawMany] = rows
+      const [recallOne, rawOne, untimedOne, recallMany, rawMany, untimedMany] = rows
       const unit = "ops/s"
       figures.push({ name: `redis ${label}, 1 caller: raw GET`, value: rawOne, unit })
       figures.push({ name: `redis ${label}, 1 caller: recall Redis-tier hit`, value: recallOne, unit })
       figures.push({ name: `redis ${label}, 1 caller: recall / raw GET`, value: recallOne / rawOne, unit: "x", baseline: "raw GET" })
+      figures.push({
+        name: `redis ${label}, 1 caller: recall / raw GET with node-redis's timeout off`,
+        value: recallOne / untimedOne,
+        unit: "x",
+        baseline: "raw GET, timeout off"
+      })
       figures.push({ name: `redis ${label}, ${CALLERS} callers: raw GET`, value: rawMany, unit })
       figures.push({ name: `redis ${label}, ${CALLERS} callers: recall Redis-tier hit`, value: recallMany, unit })
       figures.push({
@@ -183,6 +195,12 @@ export const redis: Effect.Effect<ReadonlyArray<Figure>> = Effect.promise(async 
         value: recallMany / rawMany,
         unit: "x",
         baseline: "raw GET"
+      })
+      figures.push({
+        name: `redis ${label}, ${CALLERS} callers: recall / raw GET with node-redis's timeout off`,
+        value: recallMany / untimedMany,
+        unit: "x",
+        baseline: "raw GET, timeout off"
       })
     }
 
@@ -245,6 +263,7 @@ export const redis: Effect.Effect<ReadonlyArray<Figure>> = Effect.promise(async 
   } finally {
     for (const w of workers) w.kill()
     raw.destroy()
+    rawUntimed.destroy()
     await server.dispose()
     rmSync(logs, { recursive: true, force: true })
   }
