@@ -21,7 +21,19 @@
  * Each figure where recall is over its floor comes with a breakdown of its
  * pieces, timed alone (the library's internals, called directly).
  */
-import { closeSync, fsyncSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs"
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync
+} from "node:fs"
 import { open, readFile, rename } from "node:fs/promises"
 import { freemem, tmpdir } from "node:os"
 import { join } from "node:path"
@@ -31,6 +43,7 @@ import { Context, Effect, Exit, Layer, Scope } from "effect"
 import * as Copy from "../packages/core/src/internal/copy.ts"
 import * as EntryFormat from "../packages/core/src/internal/entryFormat.ts"
 import * as Payload from "../packages/core/src/internal/payload.ts"
+import * as StoreTier from "../packages/core/src/internal/storeTier.ts"
 import * as Xxh3 from "../packages/core/src/internal/xxh3.ts"
 import { alternatingAsync, type Figure, gc, since } from "./measure.ts"
 
@@ -475,6 +488,90 @@ export const store = async (): Promise<ReadonlyArray<Figure>> => {
       "µs"
     )
     add("1 KB miss piece: the same miss over CacheStore.layerMemory (core)", smallPieces.ms[5]! * 1000, "µs")
+
+    // The same 1 KB hit and miss in a running layer, as a server sees them: the layer has
+    // served calls already, and each timed call is the first of its key there (a cold front:
+    // the entry was written by another layer, or is new). Above, each call is a new layer's first.
+    const runningDir = join(root, "small-running")
+    let fresh = 1_000_000
+    /** Keys written to `runningDir` by another layer, for a round of hits. */
+    const writeRound = async (): Promise<ReadonlyArray<number>> => {
+      const keys = Array.from({ length: PER_ROUND }, () => ++fresh)
+      await inFreshLayer(
+        layerOver(runningDir),
+        Effect.forEach(keys, (i) => small(i), { discard: true })
+      )
+      return keys
+    }
+    /** Runs `timedCalls` in a layer that has made one call already; the layer's build and close are untimed. */
+    const inRunningLayer = (timedCalls: (cache: DataCache.Service) => Effect.Effect<number, unknown, DataCache.DataCache>) =>
+      inFreshLayer(
+        layerOver(runningDir),
+        Effect.andThen(
+          small(0),
+          Effect.gen(function* () {
+            return yield* timedCalls(yield* DataCache.DataCache)
+          })
+        )
+      ).then(({ value }) => value)
+    const runningHit = async () => {
+      const keys = await writeRound()
+      return inRunningLayer(() =>
+        Effect.gen(function* () {
+          const before = (yield* small.stats).storeHits
+          let total = 0
+          for (const i of keys) {
+            const start = process.hrtime.bigint()
+            yield* small(i)
+            total += since(start)
+          }
+          const { storeHits } = yield* small.stats
+          check(storeHits - before === keys.length, "each call a store hit")
+          return total / keys.length
+        })
+      )
+    }
+    const runningMiss = async () =>
+      inRunningLayer((cache) =>
+        Effect.gen(function* () {
+          let total = 0
+          for (let i = 0; i < PER_ROUND; i++) {
+            const start = process.hrtime.bigint()
+            yield* small(++fresh)
+            // Until the entry is on disk: the call returns before its background write ends.
+            yield* StoreTier.awaitAllWrites(cache.cache.tier!)
+            total += since(start)
+          }
+          return total / PER_ROUND
+        })
+      )
+    const runningFiles = async () => {
+      const before = new Set(existsSync(runningDir) ? entryFiles(runningDir) : [])
+      await writeRound()
+      return entryFiles(runningDir).filter((path) => !before.has(path))
+    }
+    const runningReadAsync = async () => {
+      const files = await runningFiles()
+      let total = 0
+      for (const path of files) {
+        const start = process.hrtime.bigint()
+        await readFile(path)
+        total += since(start)
+      }
+      return total / files.length
+    }
+    const runningReads = await alternatingAsync(9, [runningReadAsync, runningHit])
+    const runningWrites = await alternatingAsync(9, [smallWrite, runningMiss, smallWriteAsync])
+    add("1 KB, a running layer: disk hit, cold front", runningReads.ms[1]! * 1000, "µs")
+    add("1 KB, a running layer: disk hit / fs.promises.readFile", runningReads.ratios[1]!, "x", "fs.promises.readFile")
+    add("1 KB, a running layer: miss until on disk", runningWrites.ms[1]! * 1000, "µs")
+    add("1 KB, a running layer: miss until on disk / write + fsync + rename", runningWrites.ratios[1]!, "x", "write + fsync + rename")
+    add(
+      "1 KB, a running layer: miss until on disk / the same write through fs.promises",
+      runningWrites.ms[1]! / runningWrites.ms[2]!,
+      "x",
+      "write + fsync + rename through fs.promises"
+    )
 
     // -------------------------------------------------------------------------
     // Streamlit's figures: the first run, later hits, at 10M and 50M rows
