@@ -11,6 +11,9 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
+import { DataCache } from "@recall/core"
+import { NodeCacheStore } from "@recall/node"
+import { Effect, Layer } from "effect"
 import { assertValues, counts, runsOf, Worker } from "./fixtures/dataCacheWorkers.ts"
 import { tempDirectories } from "./fixtures/tempDirectories.ts"
 
@@ -394,4 +397,27 @@ describe("DataCache.layerStore on a failing disk: every call returns its value, 
     assert.strictEqual(hit.stats.storeHits, 1)
     await last.exit()
   })
+})
+
+describe("DataCache.layerStore on disk, in one process", () => {
+  // The miss's write runs in the background, on the disk's thread pool: the caller has its value first.
+  it.live("an invalidate or clear right after a miss, its write still in flight, removes the entry: the next call computes", () =>
+    Effect.gen(function* () {
+      for (const remove of ["invalidate", "clear", "DataCache.clear"] as const) {
+        let runs = 0
+        const f = DataCache.fn(`write-then-${remove}`, (k: number) => Effect.sync(() => ({ k, run: ++runs })))
+        for (let k = 0; k < 20; k++) {
+          const first = yield* f(k)
+          yield* remove === "invalidate" ? f.invalidate(k) : remove === "clear" ? f.clear : DataCache.clear
+          assert.isFalse(yield* f.has(k), `${remove} ${k}: gone at once`)
+          const again = yield* f(k)
+          assert.strictEqual(again.run, first.run + 1, `${remove} ${k}: computed again, not the removed value read back`)
+        }
+      }
+    }).pipe(
+      Effect.provide(
+        DataCache.layerStore().pipe(Layer.provide(NodeCacheStore.layerFileSystem({ directory: join(parentDirectory(), "cache") })))
+      )
+    )
+  )
 })

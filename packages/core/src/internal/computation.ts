@@ -355,6 +355,9 @@ const backstop = (slot: Slot<any, any>, flight: Table.Flight, after: Effect.Effe
     return Effect.andThen(after, Cache.drainInBackground(slot.cache))
   })
 
+/** From this size (the front tier's estimate) a value's entry is encoded after its callers have it. */
+const DEFERRED_ENCODING_BYTES = 1 << 20
+
 /** The body, then keeping its value and settling the flight; over a store, writing it there and releasing the lock. */
 const run = <A, S>(
   slot: Slot<A, S>,
@@ -404,19 +407,35 @@ const run = <A, S>(
       const stored = keepable && table.store(call.key, kept.stored, output, kept.bytes + (recorder?.bytes ?? 0), times, now)
       // Computed but not kept: it leaves once the callers waiting now have it (a resource is released once unborrowed).
       if (!stored) flight.unstored = { stored: kept.stored }
-      settle(slot, flight, { _tag: "Value", stored: kept.stored, output, value: kept.value, fromStore: false })
-      end(stored ? "stored" : "unstored")
+      const settled = (): Effect.Effect<void> => {
+        settle(slot, flight, { _tag: "Value", stored: kept.stored, output, value: kept.value, fromStore: false })
+        end(stored ? "stored" : "unstored")
+        return done()
+      }
       // The store keeps what the front tier may be too small for (a value over the front's byte budget).
-      if (persisted === undefined || !keepable) return done()
+      if (persisted === undefined || !keepable) return settled()
       const after = release
       release = Effect.void
       // Only the entry this computation stored leaves: a newer one (or none) stays as it is.
       const superseded = () => {
         if (table.entries.get(call.key)?.stored === kept.stored) table.invalidate(call.key, clock.currentTimeMillisUnsafe())
       }
+      // The write is registered before the callers have the value, so that an invalidate or clear they
+      // make next waits for it (and deletes after it) rather than letting it land afterwards. A large
+      // value's encoding waits until they have it (it takes a while); a small one's runs first.
       return Effect.andThen(
-        StoreTier.writeInBackground(persisted.place, persisted.name, kept.stored, output, times, after, persisted.generation, superseded),
-        done()
+        StoreTier.writeInBackground(
+          persisted.place,
+          persisted.name,
+          kept.stored,
+          output,
+          times,
+          after,
+          persisted.generation,
+          superseded,
+          kept.bytes >= DEFERRED_ENCODING_BYTES
+        ),
+        Effect.suspend(settled)
       )
     }
     return Effect.exit(Effect.interruptible(body)).pipe(

@@ -591,34 +591,39 @@ export const writeInBackground = <A, S>(
   times: Table.Times,
   after: Effect.Effect<void>,
   generation: string | undefined,
-  superseded: () => void
-): Effect.Effect<void> => {
-  const { tier } = place
-  const write = Effect.gen(function* () {
+  superseded: () => void,
+  deferEncoding: boolean
+): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const { tier } = place
+    // Writes of one name land in the order they started (read here: this write is registered before it starts).
     const previous = place.writing.get(name)
-    // Writes of one name land in the order they started.
-    if (previous !== undefined) yield* Fiber.await(previous)
-    const table = place.table()
-    const bytes = yield* entryOf(place, stored, output, times).pipe(
-      Effect.catchCause((cause) =>
-        Effect.as(warn(`recall: a value of ${place.name} could not be encoded (${describe(cause)}); it stays in memory.`), undefined)
+    const write = Effect.gen(function* () {
+      // A large value is encoded once the forking fiber has gone on (its callers then have their value first).
+      if (deferEncoding) yield* Effect.yieldNow
+      if (previous !== undefined) yield* Fiber.await(previous)
+      const table = place.table()
+      const bytes = yield* entryOf(place, stored, output, times).pipe(
+        Effect.catchCause((cause) =>
+          Effect.as(warn(`recall: a value of ${place.name} could not be encoded (${describe(cause)}); it stays in memory.`), undefined)
+        )
       )
-    )
-    if (bytes === undefined) return
-    // With generations, written only while no delete or clear (here or in another process) came since the computation began.
-    const generations = tier.store.generations
-    const write =
-      generation === undefined || generations === undefined
-        ? Effect.as(tier.store.set(place.namespace, name, bytes, times.expiresAt), true)
-        : generations.setIf(place.namespace, name, bytes, times.expiresAt, generation)
-    const written = yield* guarded(tier, table, "write an entry", write, writeTimeout(tier, bytes.byteLength))
-    if (written === true) table.record("storeWrite")
-    // A delete or clear in some process came since the computation began: its value must not outlive it here either.
-    else if (written === false) superseded()
-  }).pipe(Effect.ensuring(after))
-  return track(place, name, write)
-}
+      if (bytes === undefined) return
+      // With generations, written only while no delete or clear (here or in another process) came since the computation began.
+      const generations = tier.store.generations
+      const write =
+        generation === undefined || generations === undefined
+          ? Effect.as(tier.store.set(place.namespace, name, bytes, times.expiresAt), true)
+          : generations.setIf(place.namespace, name, bytes, times.expiresAt, generation)
+      const written = yield* guarded(tier, table, "write an entry", write, writeTimeout(tier, bytes.byteLength))
+      if (written === true) table.record("storeWrite")
+      // A delete or clear in some process came since the computation began: its value must not outlive it here either.
+      else if (written === false) superseded()
+    }).pipe(Effect.ensuring(after))
+    return track(place, name, write)
+  })
 
+/** Forks `work` and registers it as the name's write in flight. */
 const track = (place: Place<any, any>, name: string, work: Effect.Effect<void>): Effect.Effect<void> =>
   Effect.flatMap(Effect.forkDetach(work, { startImmediately: true, uninterruptible: true }), (fiber) =>
     Effect.sync(() => {
