@@ -460,6 +460,23 @@ describe("DataCache.layerStore", () => {
     )
   })
 
+  it.effect("a Redacted value: kept in memory, and the warning does not advise a value schema (that would store the secret in clear)", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      const logs = captureLogs()
+      const token = DataCache.fn("token", (user: string) => Effect.succeed(Redacted.make(`secret of ${user}`)))
+      const value = yield* token("ann").pipe(Effect.provide(h.cache()), Effect.provide(logs.layer))
+      assert.strictEqual(Redacted.value(value), "secret of ann")
+      const warnings = logs.warnings()
+      assert.strictEqual(warnings.length, 1, warnings.join("\n"))
+      assert.include(warnings[0], "persist: false")
+      assert.include(warnings[0], "in clear")
+      assert.notInclude(warnings[0], "To store it")
+      assert.notInclude(warnings[0], "Data or Schema class")
+      assert.deepStrictEqual(yield* h.inner.stats, { namespaces: 0, entries: 0, bytes: 0 })
+    })
+  )
+
   it.effect("replay: after a restart, the store hit writes the body's Console and log lines again, in order", () =>
     Effect.gen(function* () {
       const h = makeHarness()

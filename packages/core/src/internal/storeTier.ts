@@ -563,8 +563,7 @@ const entryOf = <A, S>(
       return Effect.as(
         warn(
           `recall: a value of ${place.name} is kept in memory only: the store cannot hold ${path.length === 0 ? "it" : `its part at ${path.join(" ")}`} (${reason}). ` +
-            "The call succeeded. To store it, give the function a `value` schema (a Data or Schema class needs one), " +
-            "or set `persist: false` to keep this function in memory and silence this warning. Logged once per function and layer."
+            `The call succeeded. ${fixFor(reason)} Logged once per function and layer.`
         ),
         undefined
       )
@@ -573,6 +572,15 @@ const entryOf = <A, S>(
       Effect.map(Option.getOrUndefined)
     )
   })
+
+/** What to do about a value the store cannot hold, by why it cannot. */
+const fixFor = (reason: string): string =>
+  reason.includes("Redacted")
+    ? // A value schema would store the secret's encoded form: the secret itself, in clear (a store secret signs, it does not encrypt).
+      "Set `persist: false` to keep this function in memory and silence this warning; a `value` schema would store the secret in clear."
+    : "To store it, give the function a `value` schema" +
+      (reason.includes("class") ? " (a Data or Schema class needs one)" : "") +
+      ", or set `persist: false` to keep this function in memory and silence this warning."
 
 /**
  * Writes a value to the store in a fiber of its own, then runs `after` (a
