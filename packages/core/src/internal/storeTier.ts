@@ -49,7 +49,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as CircuitBreaker from "effect/persistence/CircuitBreaker"
-import type * as Redacted from "effect/Redacted"
+import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import { createHMAC, createSHA256 } from "hash-wasm"
@@ -559,11 +559,11 @@ const entryOf = <A, S>(
     if (Result.isFailure(payload)) {
       if (place.warnedUnencodable) return Effect.succeed(undefined)
       place.warnedUnencodable = true
-      const { path, reason } = payload.failure
+      const { path, reason, value } = payload.failure
       return Effect.as(
         warn(
           `recall: a value of ${place.name} is kept in memory only: the store cannot hold ${path.length === 0 ? "it" : `its part at ${path.join(" ")}`} (${reason}). ` +
-            `The call succeeded. ${fixFor(reason)} Logged once per function and layer.`
+            `The call succeeded. ${fixFor(value, reason)} Logged once per function and layer.`
         ),
         undefined
       )
@@ -574,8 +574,8 @@ const entryOf = <A, S>(
   })
 
 /** What to do about a value the store cannot hold, by why it cannot. */
-const fixFor = (reason: string): string =>
-  reason.includes("Redacted")
+const fixFor = (part: unknown, reason: string): string =>
+  Redacted.isRedacted(part)
     ? // A value schema would store the secret's encoded form: the secret itself, in clear (a store secret signs, it does not encrypt).
       "Set `persist: false` to keep this function in memory and silence this warning; a `value` schema would store the secret in clear."
     : "To store it, give the function a `value` schema" +

@@ -219,13 +219,14 @@ return 1`)
 const BLOB_STRING = 36 // RESP_TYPES.BLOB_STRING: bulk replies as Buffers
 const BUFFERS = { [BLOB_STRING]: Buffer } as const
 /**
- * The options of a command whose bulk replies are Buffers (one object for every such command),
- * with node-redis's own command timeout off: the store's deadline (`storeTimeout`) bounds every
- * operation already, and node-redis's (5 s by default since v6) costs each command an
- * `AbortSignal.timeout`, its listener and a timer, and a `DOMException` when that timer fires,
- * reply or not: about a sixth of the CPU of a hit.
+ * node-redis's own command timeout, off for every command the store sends: the store's deadline
+ * (`storeTimeout`) bounds every operation already, and node-redis's (5 s by default since v6)
+ * costs each command an `AbortSignal.timeout`, its listener and a timer, and a `DOMException`
+ * when that timer fires, reply or not: about a sixth of the CPU of a hit.
  */
-const BUFFER_REPLIES = { typeMapping: BUFFERS, timeout: 0 } as const
+const UNTIMED = { timeout: 0 } as const
+/** The options of a command whose bulk replies are Buffers (one object for every such command). */
+const BUFFER_REPLIES = { typeMapping: BUFFERS, ...UNTIMED } as const
 
 type Argument = string | Buffer
 
@@ -254,8 +255,8 @@ const scanClient = async (client: RedisClient, pattern: string, signal: AbortSig
   let cursor = "0"
   do {
     const [next, keys] = (await client.sendCommand(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"], {
-      abortSignal: signal,
-      timeout: 0 // as BUFFER_REPLIES: the store's deadline bounds it
+      ...UNTIMED,
+      abortSignal: signal
     })) as [string, Array<string>]
     cursor = String(next)
     for (const key of keys) into.push(String(key))
