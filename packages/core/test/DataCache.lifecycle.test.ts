@@ -138,6 +138,69 @@ describe("DataCache lifecycles", () => {
       )
     )
 
+    it.effect("a cycle through fibers a body forks and waits for (Effect.all with concurrency) is warned about, names the function, and ends with the layer", () =>
+      Effect.gen(function* () {
+        const log = warnings()
+        const a: (n: number) => Effect.Effect<unknown, never, DataCache.DataCache> = DataCache.fn("fanOut", (n: number) =>
+          Effect.all([b(n), c(n)], { concurrency: "unbounded" })
+        )
+        const b: (n: number) => Effect.Effect<unknown, never, DataCache.DataCache> = DataCache.fn("backEdge", (n: number) =>
+          Effect.suspend(() => a(n))
+        )
+        const c = DataCache.fn("leaf", (n: number) => Effect.succeed(n))
+        yield* Effect.gen(function* () {
+          const caller = yield* Effect.forkChild(a(1))
+          assert.isTrue(yield* until(() => log.lines.length > 0), "the cycle is warned about while it waits")
+          yield* Fiber.interrupt(caller)
+        }).pipe(withCache, Effect.provide(log.layer))
+        assert.strictEqual(log.lines.length, 1)
+        // Whichever of the two closes the cycle names itself (which one does depends on the order the fibers run in).
+        assert.match(log.lines[0], /^(fanOut|backEdge) was called in a cycle/)
+        assert.include(log.lines[0], "Effect.all with concurrency")
+      })
+    )
+
+    it.effect("a forked fiber that calls the same key through another function waits and gets the value (warned once)", () =>
+      Effect.gen(function* () {
+        const log = warnings()
+        const done = yield* Deferred.make<unknown>()
+        let summaries = 0
+        const summary: (n: number) => Effect.Effect<number, never, DataCache.DataCache> = DataCache.fn("summary", (n: number) =>
+          Effect.gen(function* () {
+            summaries++
+            // Warms the details, which read this summary, in the background.
+            yield* Effect.forkDetach(Effect.flatMap(details(n), (d) => Deferred.succeed(done, d)), { startImmediately: true })
+            return n * 10
+          })
+        )
+        const details: (n: number) => Effect.Effect<string, never, DataCache.DataCache> = DataCache.fn("details", (n: number) =>
+          Effect.map(summary(n), (s) => `details of ${s}`)
+        )
+        yield* Effect.gen(function* () {
+          assert.strictEqual(yield* summary(1), 10)
+          assert.strictEqual(yield* Deferred.await(done), "details of 10")
+          assert.strictEqual(yield* details(1), "details of 10")
+        }).pipe(withCache, Effect.provide(log.layer))
+        assert.strictEqual(summaries, 1)
+        assert.strictEqual(log.lines.length, 1, "the possible cycle is named once")
+      })
+    )
+
+    it.effect("concurrent branches that wait for one computation are no cycle", () =>
+      Effect.gen(function* () {
+        const log = warnings()
+        let shared = 0
+        const base = DataCache.fn("base", (n: number) => Effect.sync(() => ++shared + n))
+        const left = DataCache.fn("left", (n: number) => Effect.map(base(n), (x) => `l${x}`))
+        const right = DataCache.fn("right", (n: number) => Effect.map(base(n), (x) => `r${x}`))
+        const top = DataCache.fn("top", (n: number) => Effect.all([left(n), right(n), base(n)], { concurrency: "unbounded" }))
+        const result = yield* top(1).pipe(withCache, Effect.provide(log.layer))
+        assert.deepStrictEqual(result, ["l2", "r2", 2])
+        assert.strictEqual(shared, 1)
+        assert.deepStrictEqual(log.lines, [])
+      })
+    )
+
     it.effect("a body that calls itself with its own arguments dies with a message", () =>
       withCache(
         Effect.gen(function* () {

@@ -12,9 +12,11 @@
  *   choosing between joining and starting a flight, and registering and
  *   starting a computation cannot be separated by an interrupt. Only waits
  *   are interruptible: for a computation, for `validate`, for a release.
- * - A caller waiting for a computation never waits for itself: a wait that
- *   would close a cycle (a body calling itself with its own arguments, two
- *   bodies waiting for each other) dies with a message instead.
+ * - A computation's own fiber never waits for itself: a wait that would close
+ *   a cycle (a body calling itself with its own arguments, two bodies waiting
+ *   for each other) dies with a message instead. A cycle through a fiber a
+ *   body forked is logged once per function, and waits: it hangs only if the
+ *   body waits for that fiber, which no fiber shows.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -314,10 +316,13 @@ const wait = <A, S>(
   restore: Restore,
   fiber: Fiber.Fiber<unknown, unknown>
 ): Effect.Effect<A, unknown, unknown> => {
-  // Only a computation's own fiber can close a cycle by waiting: fibers it
-  // forks may wait for it without blocking it.
+  // A wait by a computation's own fiber that leads back to it is a cycle:
+  // that fiber is blocked. A fiber it forked may be waited for (Effect.all
+  // with concurrency) or not (a fork left to run): its wait is recorded, and a
+  // cycle through it is warned about, since only the first kind hangs.
   const current = fiber.getRef(Computation.CurrentComputation)
   const own = current !== undefined && current.fiberId === fiber.id ? current : undefined
+  let warning: Effect.Effect<void> = Effect.void
   if (own !== undefined) {
     for (let at: Table.Flight | undefined = flight; at !== undefined; at = at.waitingOn) {
       if (at === own) {
@@ -331,15 +336,29 @@ const wait = <A, S>(
       }
     }
     own.waitingOn = flight
+  } else if (current !== undefined) {
+    ;(current.forkedWaits ??= []).push(flight)
+  }
+  if (current !== undefined && !warnedCycles.has(slot) && leadsTo(flight, current)) {
+    warnedCycles.add(slot)
+    warning = Replay.outside(
+      Effect.logWarning(
+        `${slot.definition.name} was called in a cycle: the computation it waits for waits for this call, ` +
+          "through a fiber that a body in the cycle forked (Effect.all with concurrency, Effect.forkChild, a race). " +
+          "If the body waits for that fiber, neither ever ends: compute the inner value without the cache, or with other arguments. " +
+          "A fiber the body does not wait for gets the value once the body ends."
+      )
+    )
   }
   flight.waiters++
   const starter = flight.starter === call
   if (starter) flight.starterWaits = true
   const face = slot.definition.face
   return Effect.flatMap(
-    Effect.onExit(restore(Deferred.await(flight.done)), (exit) =>
+    Effect.onExit(Effect.andThen(warning, restore(Deferred.await(flight.done))), (exit) =>
       Effect.sync(() => {
         if (own !== undefined) own.waitingOn = undefined
+        else if (current !== undefined) current.forkedWaits!.splice(current.forkedWaits!.indexOf(flight), 1)
         if (starter) flight.starterWaits = false
         if (Exit.isFailure(exit)) Computation.leaveFlight(slot, flight)
       })
@@ -367,6 +386,31 @@ const wait = <A, S>(
       }
     }
   )
+}
+
+/** The functions (per layer) warned about a cycle through a forked fiber: once each. */
+const warnedCycles = new WeakSet<Slot<any, any>>()
+
+/**
+ * Whether `from` is `target`, or waits for it through the flights that its
+ * fibers (its own and those it forked) wait for. The graph is the nesting of
+ * cached calls: small, and walked with a visited set, since cycles through
+ * forked fibers stay in it.
+ */
+const leadsTo = (from: Table.Flight, target: Table.Flight): boolean => {
+  if (from === target) return true
+  if (from.waitingOn === undefined && (from.forkedWaits === undefined || from.forkedWaits.length === 0)) return false
+  const seen = new Set<Table.Flight>()
+  const pending = [from]
+  while (pending.length > 0) {
+    const at = pending.pop()!
+    if (at === target) return true
+    if (seen.has(at)) continue
+    seen.add(at)
+    if (at.waitingOn !== undefined) pending.push(at.waitingOn)
+    if (at.forkedWaits !== undefined) for (const next of at.forkedWaits) pending.push(next)
+  }
+  return false
 }
 
 /**
@@ -401,6 +445,7 @@ const uncached: Table.Flight = {
   superseded: true,
   fiberId: undefined,
   waitingOn: undefined,
+  forkedWaits: undefined,
   waiters: 0,
   starterWaits: false,
   unstored: undefined,

@@ -98,6 +98,7 @@ const register = (slot: Slot<any, any>, call: Call, starter: object | undefined)
     superseded: false,
     fiberId: undefined,
     waitingOn: undefined,
+    forkedWaits: undefined,
     waiters: 0,
     starterWaits: false,
     unstored: undefined,

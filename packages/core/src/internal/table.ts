@@ -102,6 +102,13 @@ export interface Flight {
   fiberId: number | undefined
   /** The flight this computation's own fiber is waiting for, if any (to find cycles). */
   waitingOn: Flight | undefined
+  /**
+   * The flights that fibers it forked wait for now, one element per wait
+   * (`Effect.all` with concurrency, a fork it may or may not join): a cycle
+   * through them hangs only if the body waits for that fiber, which nothing
+   * shows, so it is warned about rather than ended.
+   */
+  forkedWaits: Array<Flight> | undefined
   /** Callers waiting for it now. */
   waiters: number
   /** Whether its starter is among them (a starter interrupted, or reading the store itself, is not). */
