@@ -138,26 +138,28 @@ describe("DataCache lifecycles", () => {
       )
     )
 
-    it.effect("a cycle through fibers a body forks and waits for (Effect.all with concurrency) is warned about, names the function, and ends with the layer", () =>
-      Effect.gen(function* () {
-        const log = warnings()
-        const a: (n: number) => Effect.Effect<unknown, never, DataCache.DataCache> = DataCache.fn("fanOut", (n: number) =>
-          Effect.all([b(n), c(n)], { concurrency: "unbounded" })
-        )
-        const b: (n: number) => Effect.Effect<unknown, never, DataCache.DataCache> = DataCache.fn("backEdge", (n: number) =>
-          Effect.suspend(() => a(n))
-        )
-        const c = DataCache.fn("leaf", (n: number) => Effect.succeed(n))
-        yield* Effect.gen(function* () {
-          const caller = yield* Effect.forkChild(a(1))
-          assert.isTrue(yield* until(() => log.lines.length > 0), "the cycle is warned about while it waits")
-          yield* Fiber.interrupt(caller)
-        }).pipe(withCache, Effect.provide(log.layer))
-        assert.strictEqual(log.lines.length, 1)
-        // Whichever of the two closes the cycle names itself (which one does depends on the order the fibers run in).
-        assert.match(log.lines[0], /^(fanOut|backEdge) was called in a cycle/)
-        assert.include(log.lines[0], "Effect.all with concurrency")
-      })
+    it.effect(
+      "a cycle through fibers a body forks and waits for (Effect.all with concurrency) is warned about, names the function, and ends with the layer",
+      () =>
+        Effect.gen(function* () {
+          const log = warnings()
+          const a: (n: number) => Effect.Effect<unknown, unknown, DataCache.DataCache> = DataCache.fn("fanOut", (n: number) =>
+            Effect.all([b(n), c(n)], { concurrency: "unbounded" })
+          )
+          const b: (n: number) => Effect.Effect<unknown, unknown, DataCache.DataCache> = DataCache.fn("backEdge", (n: number) =>
+            Effect.suspend(() => a(n))
+          )
+          const c = DataCache.fn("leaf", (n: number) => Effect.succeed(n))
+          yield* Effect.gen(function* () {
+            const caller = yield* Effect.forkChild(a(1))
+            assert.isTrue(yield* until(() => log.lines.length > 0), "the cycle is warned about while it waits")
+            yield* Fiber.interrupt(caller)
+          }).pipe(withCache, Effect.provide(log.layer))
+          assert.strictEqual(log.lines.length, 1)
+          // Whichever of the two closes the cycle names itself (which one does depends on the order the fibers run in).
+          assert.match(log.lines[0] ?? "", /^(fanOut|backEdge) was called in a cycle/)
+          assert.include(log.lines[0], "Effect.all with concurrency")
+        })
     )
 
     it.effect("a forked fiber that calls the same key through another function waits and gets the value (warned once)", () =>
@@ -169,7 +171,10 @@ describe("DataCache lifecycles", () => {
           Effect.gen(function* () {
             summaries++
             // Warms the details, which read this summary, in the background.
-            yield* Effect.forkDetach(Effect.flatMap(details(n), (d) => Deferred.succeed(done, d)), { startImmediately: true })
+            yield* Effect.forkDetach(
+              Effect.flatMap(details(n), (d) => Deferred.succeed(done, d)),
+              { startImmediately: true }
+            )
             return n * 10
           })
         )

@@ -337,7 +337,8 @@ const wait = <A, S>(
     }
     own.waitingOn = flight
   } else if (current !== undefined) {
-    ;(current.forkedWaits ??= []).push(flight)
+    if (current.forkedWaits === undefined) current.forkedWaits = []
+    current.forkedWaits.push(flight)
   }
   if (current !== undefined && !warnedCycles.has(slot) && leadsTo(flight, current)) {
     warnedCycles.add(slot)
