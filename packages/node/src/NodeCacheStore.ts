@@ -10,6 +10,7 @@
  *
  * ```text
  * <directory>/                     0700
+ *   CACHEDIR.TAG                   0600, the cache directory tag (https://bford.info/cachedir/)
  *   <hash of the namespace>/       0700, one per namespace
  *     <hash of the key>            0600, one entry: a header, then the bytes
  *     .tmp-<host>-<pid>-<ms>-<n>   a write in progress (never read)
@@ -105,8 +106,11 @@ import * as NodeHasher from "./NodeHasher.ts"
 export interface Options {
   /**
    * The store's directory. Made (0700, with its parents) on the first write.
-   * Give the store a directory of its own: `clearAll` removes every
-   * namespace directory in it (other files are left alone).
+   * Give the store a directory of its own: `clearAll` clears every
+   * namespace directory in it. The store deletes only files it made (other
+   * files, in the directory or in a namespace directory, are left alone), and
+   * its first write tags the directory with a `CACHEDIR.TAG`, without which
+   * the `recall` command leaves a directory that has files alone.
    */
   readonly directory: string
   /**
@@ -277,6 +281,26 @@ const decoder = new TextDecoder()
 const nameOf = (text: string): string => createHash("sha256").update(text).digest("hex").slice(0, 32)
 const HASH_NAME = /^[0-9a-f]{32}$/
 
+/**
+ * The Cache Directory Tagging Specification's tag (https://bford.info/cachedir/),
+ * which the store writes into its directory on its first write: backup tools
+ * skip a tagged directory, and the `recall` command works only on a directory
+ * that has it (or is empty), so that a `--dir` pointed at the wrong place
+ * never deletes anything there.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const CACHE_DIRECTORY_TAG = "CACHEDIR.TAG"
+const TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55"
+const TAG_TEXT = `${TAG_SIGNATURE}
+# This file is a cache directory tag created by recall (a disk cache of @recall/node).
+# For information about cache directory tags, see: https://bford.info/cachedir/
+`
+
+/** Whether `text` (a file's first bytes) is a cache directory tag: it starts with the signature. */
+export const isCacheDirectoryTag = (text: string): boolean => text.startsWith(TAG_SIGNATURE)
+
 const HOST = nameOf(hostname()).slice(0, 8)
 let counter = 0
 /** A fresh name for a temporary file: its host, process and creation time, so that sweeps know whose it is. */
@@ -429,6 +453,24 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
 
     /** Makes a directory (and its parents) 0700; one that exists is fine. */
     const ensureDirectory = (path: string) => fs.makeDirectory(path, { recursive: true, mode: 0o700 })
+
+    /**
+     * Writes the cache directory tag into the directory once per layer, on its
+     * first write (making the directory when it is missing); a tag that is
+     * there already is kept. A failure is no failure of the write: it is tried
+     * again on the next one.
+     */
+    let tagged = false
+    const tagDirectory = Effect.suspend(() => {
+      if (tagged) return Effect.void
+      const write = fs.writeFileString(`${root}/${CACHE_DIRECTORY_TAG}`, TAG_TEXT, { flag: "wx", mode: 0o600 })
+      return write.pipe(
+        Effect.catch((e) => (isNotFound(e) ? Effect.andThen(ensureDirectory(root), write) : Effect.fail(e))),
+        Effect.catch((e) => (e.reason._tag === "AlreadyExists" ? Effect.void : Effect.fail(e))),
+        Effect.tap(() => Effect.sync(() => (tagged = true))),
+        Effect.ignore
+      )
+    })
 
     /**
      * Writes an entry (its `header`, then `payload`) to a fresh temporary file
@@ -598,7 +640,8 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
               header = parseHeader(whole.subarray(0, n), size)
             }
           }
-          return { header, size, usedAt }
+          const magic = read >= 4 && new DataView(first.buffer, 0, 4).getUint32(0, true) === MAGIC
+          return { header, magic, size, usedAt }
         })
       ).pipe(
         Effect.map(Option.some),
@@ -617,6 +660,8 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
     const scan = (at: number, evict: boolean) =>
       Effect.gen(function* () {
         const names = yield* listDirectory(root)
+        // A tag there already: the first write needs no try at one (the layer is built with a scan).
+        if (names.includes(CACHE_DIRECTORY_TAG)) tagged = true
         const dirs: Array<string> = []
         for (const dirName of names) {
           if (dirName.startsWith(".tmp-")) {
@@ -640,7 +685,9 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
           (path) =>
             Effect.flatMap(readHeader(path), (read): Effect.Effect<Found | undefined, PlatformError.PlatformError> => {
               if (Option.isNone(read)) return Effect.undefined
-              const { header, size, usedAt } = read.value
+              const { header, magic, size, usedAt } = read.value
+              // A file without the magic number was never an entry: not the store's to delete.
+              if (header === undefined && !magic) return Effect.undefined
               if (header === undefined || header.expiresAt <= at)
                 return Effect.as(Effect.ignore(fs.remove(path, { force: true })), undefined)
               return Effect.succeed({
@@ -721,6 +768,27 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
       return Array.from(byNamespace, ([namespace, info]) => ({ namespace, ...info }))
     }
 
+    /**
+     * Clears a namespace directory. One that holds only what the store makes
+     * (entry files, each starting with the magic number, and temporary files)
+     * is renamed away first, so that writers into it start a new one, then
+     * removed. One that holds anything else (the directory was never the
+     * store's own) keeps it: only the entry files in it are deleted.
+     */
+    const clearDirectory = (path: string) =>
+      Effect.gen(function* () {
+        const names = yield* listDirectory(path)
+        const candidates = names.filter((name) => HASH_NAME.test(name))
+        const entries = yield* Effect.filter(
+          candidates,
+          (name) => Effect.map(readHeader(`${path}/${name}`), (read) => Option.isNone(read) || read.value.magic),
+          { concurrency: SCAN_CONCURRENCY }
+        )
+        const onlyOurs = entries.length === candidates.length && names.every((name) => HASH_NAME.test(name) || TEMP_NAME.test(name))
+        if (onlyOurs) return yield* removeTree(path)
+        for (const name of entries) yield* fs.remove(`${path}/${name}`, { force: true })
+      })
+
     /** Removes a directory tree atomically first (renamed away), so that writers into it start a new one. */
     const removeTree = (path: string) => {
       const trash = `${root}/${tempName()}`
@@ -788,6 +856,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
           forget(path)
           return
         }
+        yield* tagDirectory
         // Written whole beside the entry, stamped, synced, then renamed over it.
         let attempt = 0
         while (true) {
@@ -1098,7 +1167,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
       },
       clearNamespace: (namespace) => {
         const dir = `${namespaceDir(namespace)}/`
-        return removeTree(namespaceDir(namespace)).pipe(
+        return clearDirectory(namespaceDir(namespace)).pipe(
           Effect.tap(() =>
             Effect.sync(() => {
               for (const path of [...(known?.entries.keys() ?? [])]) if (path.startsWith(dir)) forget(path)
@@ -1109,7 +1178,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
       },
       clearAll: Effect.gen(function* () {
         const names = yield* fs.readDirectory(root).pipe(Effect.catch((e) => (isNotFound(e) ? Effect.succeed([]) : Effect.fail(e))))
-        for (const name of names) if (HASH_NAME.test(name)) yield* removeTree(`${root}/${name}`)
+        for (const name of names) if (HASH_NAME.test(name)) yield* clearDirectory(`${root}/${name}`)
         known = { entries: new Map(), count: 0, bytes: 0 }
       }).pipe(Effect.mapError(failed("clear"))),
       list: Effect.flatMap(now, (at) => Effect.map(scan(at, false), summarize)).pipe(Effect.mapError(failed("list"))),
@@ -1160,7 +1229,7 @@ export const layer = (options: Options): Layer.Layer<CacheStore.CacheStore, neve
  *
  * **Gotchas**
  *
- * - Give it a directory of its own; `clearAll` removes its namespace
+ * - Give it a directory of its own; `clearAll` clears its namespace
  *   directories.
  * - On a network file system (NFS), renames, links and `O_EXCL` creates
  *   are atomic but time stamps and the check for a dead writer's temporary

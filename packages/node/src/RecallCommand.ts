@@ -196,7 +196,7 @@ const resolveDirectory = (dir: Option.Option<string>) =>
         )
       )
     if (info.type !== "Directory") return yield* userError(`${directory} is not a directory`)
-    yield* fs
+    const names = yield* fs
       .readDirectory(directory)
       .pipe(
         Effect.mapError((e) =>
@@ -205,6 +205,16 @@ const resolveDirectory = (dir: Option.Option<string>) =>
             : userError(`cannot read the cache directory ${directory}: ${e.message}`, e)
         )
       )
+    // A directory the disk store never wrote to is left alone, whatever its files are named.
+    if (names.length > 0) {
+      const tag = yield* fs.readFileString(`${directory}/${NodeCacheStore.CACHE_DIRECTORY_TAG}`).pipe(Effect.orElseSucceed(() => ""))
+      if (!NodeCacheStore.isCacheDirectoryTag(tag)) {
+        return yield* userError(
+          `${directory} is not a recall cache directory (it has files, and no ${NodeCacheStore.CACHE_DIRECTORY_TAG} that the disk store writes there); ` +
+            "nothing was read or changed. Pass the directory given to NodeCacheStore.layerFileSystem, or set RECALL_CACHE_DIR"
+        )
+      }
+    }
     return directory
   })
 

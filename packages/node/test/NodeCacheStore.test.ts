@@ -96,13 +96,55 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
         const names = walk(directory)
         assert.isAbove(names.length, 2)
         for (const name of names) {
-          assert.match(name, /^(\.locks|[0-9a-f]{32})(\/([0-9a-f]{32}|[0-9a-f]{32}-[0-9a-f]{32}\.lock))?$/, name)
+          assert.match(name, /^(CACHEDIR\.TAG|\.locks|[0-9a-f]{32})(\/([0-9a-f]{32}|[0-9a-f]{32}-[0-9a-f]{32}\.lock))?$/, name)
           assert.notMatch(name, /Oslo|hunter2|secret|loadReport/)
         }
         assert.deepStrictEqual(
           (yield* store.list).map((info) => info.namespace),
           ["loadReport:secret"]
         )
+      })
+    )
+  })
+
+  it.effect("the first write tags the directory (CACHEDIR.TAG), and keeps a tag that is there", () => {
+    const directory = fresh()
+    return withStore(onDisk({ directory }), (store) =>
+      Effect.gen(function* () {
+        yield* store.set("ns", "k", bytesOf(1), Infinity)
+        const tag = readFileSync(join(directory, NodeCacheStore.CACHE_DIRECTORY_TAG), "utf8")
+        assert.isTrue(tag.startsWith("Signature: 8a477f597d28d172789f06886806bc55"))
+        assert.isTrue(NodeCacheStore.isCacheDirectoryTag(tag))
+        assert.strictEqual(modeOf(join(directory, NodeCacheStore.CACHE_DIRECTORY_TAG)), 0o600)
+        writeFileSync(join(directory, NodeCacheStore.CACHE_DIRECTORY_TAG), `${tag}# edited\n`)
+        yield* store.set("ns", "k2", bytesOf(2), Infinity)
+        assert.include(readFileSync(join(directory, NodeCacheStore.CACHE_DIRECTORY_TAG), "utf8"), "# edited")
+      })
+    )
+  })
+
+  it.effect("files the store did not make are never deleted: not by sweeps, clearNamespace or clearAll", () => {
+    const directory = fresh()
+    const ns = join(directory, nameOf("ns"))
+    const foreign = join(directory, "f".repeat(32))
+    return withStore(onDisk({ directory }), (store) =>
+      Effect.gen(function* () {
+        yield* store.set("ns", "k", bytesOf(1), Infinity)
+        // Beside the store's entry: a file with another name, and one with an entry's name but no entry in it.
+        writeFileSync(join(ns, "notes.txt"), "keep")
+        writeFileSync(join(ns, "e".repeat(32)), "not an entry")
+        mkdirSync(foreign)
+        writeFileSync(join(foreign, "d".repeat(32)), "another program's")
+        yield* store.list
+        assert.isTrue(existsSync(join(ns, "e".repeat(32))), "a sweep deletes only entries")
+        yield* store.clearNamespace("ns")
+        assert.isTrue(Option.isNone(yield* store.get("ns", "k")))
+        assert.sameMembers(readdirSync(ns), ["notes.txt", "e".repeat(32)])
+        yield* store.set("ns", "k", bytesOf(1), Infinity)
+        yield* store.clearAll
+        assert.isTrue(Option.isNone(yield* store.get("ns", "k")))
+        assert.sameMembers(readdirSync(ns), ["notes.txt", "e".repeat(32)])
+        assert.strictEqual(readFileSync(join(foreign, "d".repeat(32)), "utf8"), "another program's")
       })
     )
   })

@@ -6,7 +6,7 @@
  * (`fixtures/recall-writer.ts`).
  */
 import { spawn, spawnSync } from "node:child_process"
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { NodeServices } from "@effect/platform-node"
@@ -208,6 +208,29 @@ describe("recall, in this process", () => {
     })
   )
 
+  it.effect("a directory that is not a cache: every command fails with a clear message and nothing in it changes", () =>
+    Effect.gen(function* () {
+      const directory = fresh()
+      // Names the store would give (32 hex digits), but no tag: another program's files.
+      mkdirSync(join(directory, A))
+      writeFileSync(join(directory, A, B), "another program's data")
+      writeFileSync(join(directory, A, "notes.txt"), "keep me")
+      writeFileSync(join(directory, "readme.txt"), "keep me too")
+      const before = readdirSync(directory, { recursive: true, encoding: "utf8" }).sort()
+      for (const args of [["ls"], ["stats"], ["clear"], ["clear", "report"], ["prune"]]) {
+        const result = yield* runCli([...args, "--dir", directory])
+        assert.isTrue(Exit.isFailure(result.exit), args.join(" "))
+        assert.include(result.err, `recall: ${directory} is not a recall cache directory`)
+        assert.include(result.err, "nothing was read or changed")
+      }
+      assert.deepStrictEqual(readdirSync(directory, { recursive: true, encoding: "utf8" }).sort(), before)
+      assert.strictEqual(readFileSync(join(directory, A, B), "utf8"), "another program's data")
+      // An empty directory is an empty cache.
+      const empty = fresh()
+      assert.match((yield* runCli(["ls", "--dir", empty])).out, /No cached functions/)
+    })
+  )
+
   it.effect("a missing directory, or a file, fails with a clear message", () =>
     Effect.gen(function* () {
       const missing = join(fresh(), "nope")
@@ -321,6 +344,23 @@ describe("recall, the built binary", () => {
         assert.strictEqual(entryFiles(directory), 0)
       }),
     60_000
+  )
+
+  it.live(
+    "a directory that is not a cache: exit code 1, a clear message, and its files untouched",
+    () =>
+      Effect.gen(function* () {
+        const directory = fresh()
+        mkdirSync(join(directory, A))
+        writeFileSync(join(directory, A, "photo.jpg"), "jpeg")
+        for (const sub of ["clear", "prune"]) {
+          const run = yield* recall([sub, "--dir", directory])
+          assert.strictEqual(run.code, 1, sub)
+          assert.include(run.stderr, `recall: ${directory} is not a recall cache directory`)
+        }
+        assert.strictEqual(readFileSync(join(directory, A, "photo.jpg"), "utf8"), "jpeg")
+      }),
+    30_000
   )
 
   it.live(
