@@ -61,7 +61,7 @@ export const build = <A, S>(
     Effect.withFiber((fiber) => Effect.uninterruptible(operation(slotOf(fiber), fiber)))
   // A function's own `name` is read-only to assignment, not to definition.
   Object.defineProperty(cached, "name", { value: definition.name })
-  Object.defineProperty(cached, "id", { get: definition.publicId, enumerable: true })
+  Object.defineProperty(cached, "id", { get: () => identityOf(definition), enumerable: true })
   return Object.assign(
     cached,
     {
@@ -95,4 +95,22 @@ export const bindFunction = (
   }
   for (const name of values) bound[name] = provide(f[name] as Effect.Effect<unknown, unknown, unknown>)
   return bound
+}
+
+/**
+ * A function's `id`, whose hash needs the WebAssembly hasher: read before it
+ * loaded, it throws an error that says when it can be read.
+ */
+const identityOf = (definition: Definition<any, any>): string => {
+  try {
+    return definition.publicId()
+  } catch (e) {
+    if (!(e instanceof Xxh3.NotLoaded)) throw e
+    throw new Xxh3.NotLoaded(
+      `${definition.name}.id needs recall's hasher (XXH3-128, WebAssembly), which`,
+      e.load,
+      "It loads with the first call of a cached function or the first DataCache layer built; " +
+        "read `id` after one, or run `yield* Hasher.load` first."
+    )
+  }
 }

@@ -131,11 +131,13 @@ export const isLoaded = (): boolean => hasher !== undefined
  */
 export class NotLoaded extends Error {
   readonly load: Effect.Effect<void, WebAssemblyUnavailableError>
-  constructor(what = "recall's hasher (XXH3-128, WebAssembly)", loader: Effect.Effect<void, WebAssemblyUnavailableError> = load) {
-    super(
-      `${what} is not loaded yet. It loads when a cached function's key first needs a digest; ` +
-        "to hash outside one, use `Hasher.hash`, or run `Hasher.load` first (e.g. `yield* Hasher.load`)."
-    )
+  constructor(
+    what = "recall's hasher (XXH3-128, WebAssembly)",
+    loader: Effect.Effect<void, WebAssemblyUnavailableError> = load,
+    advice = "It loads when a cached function's key first needs a digest; " +
+      "to hash outside one, use `Hasher.hash`, or run `Hasher.load` first (e.g. `yield* Hasher.load`)."
+  ) {
+    super(`${what} is not loaded yet. ${advice}`)
     this.name = "NotLoaded"
     this.load = loader
   }
