@@ -5,7 +5,7 @@
  * before any body can run.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { DataCache } from "@recall/core"
+import { DataCache, ResourceCache } from "@recall/core"
 import { Effect, Fiber, Schema } from "effect"
 import { rejection } from "./fixtures/rejection.ts"
 
@@ -106,6 +106,21 @@ describe("DataCache options", () => {
     const error = rejection(() => DataCache.fn({ name: "page", key } as never, f))
     assert.strictEqual(error.option, "key")
     assert.include(error.message, "Schema.Tuple([...])")
+  })
+
+  it("the body alone, or nothing, is refused with an error that says the name comes first (DataCache and ResourceCache)", () => {
+    const load = (id: number) => Effect.succeed(id)
+    const alone = rejection(() => (DataCache.fn as unknown as (f: unknown) => unknown)(load))
+    assert.strictEqual(alone.option, "name")
+    assert.include(alone.message, "takes a name (or options with a `name`) first, then the body")
+    assert.include(alone.message, 'DataCache.fn("load", body)')
+    const anonymous = rejection(() => (DataCache.fn as unknown as (f: unknown) => unknown)((id: number) => Effect.succeed(id)))
+    assert.include(anonymous.message, "it was given a function first")
+    const nothing = rejection(() => (DataCache.fn as unknown as () => unknown)())
+    assert.strictEqual(nothing.option, "name")
+    assert.include(nothing.message, "was called with nothing")
+    const resource = rejection(() => (ResourceCache.fn as unknown as (f: unknown) => unknown)(load))
+    assert.include(resource.message, 'ResourceCache.fn("load", body)')
   })
 
   it("a bound function (source `[native code]`) is refused without a version: its source cannot tell it apart", () => {

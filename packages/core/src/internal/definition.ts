@@ -193,6 +193,25 @@ export const computeOf = (name: string, f: Function): ((...args: ReadonlyArray<u
 
 /** Rejects a second argument that is not a function. @internal */
 export const requireFunction = (kind: Kind, nameOrOptions: unknown, f: unknown): void => {
+  if (typeof nameOrOptions === "function") {
+    // The body alone (Streamlit's decorator has no name to give): the name comes first.
+    const named = nameOrOptions.name === "" ? "load" : nameOrOptions.name
+    throw new InvalidOptionsError({
+      functionName: nameOrOptions.name === "" ? "(anonymous)" : nameOrOptions.name,
+      option: "name",
+      reason:
+        `${kind}.fn takes a name (or options with a \`name\`) first, then the body; it was given a function first. ` +
+        `Write ${kind}.fn("${named}", body) or ${kind}.fn({ name: "${named}", ... }, body): ` +
+        "the name is the function's identity in stats, Metrics and stores, so it is never guessed."
+    })
+  }
+  if (nameOrOptions === undefined && f === undefined) {
+    throw new InvalidOptionsError({
+      functionName: "(anonymous)",
+      option: "name",
+      reason: `${kind}.fn was called with nothing: it takes a name (or options with a \`name\`), then the body: ${kind}.fn("load", (id: number) => ...).`
+    })
+  }
   if (typeof f !== "function") {
     throw new InvalidOptionsError({
       functionName:
