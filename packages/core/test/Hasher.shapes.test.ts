@@ -152,6 +152,31 @@ describe("Hasher shapes", () => {
       )
     })
 
+    it("a RegExp's lastIndex counts when it is not 0 (where a global or sticky one's exec starts)", () => {
+      const at = (n: unknown) => Object.assign(/a/g, { lastIndex: n })
+      distinct(at(2), /a/g, "lastIndex")
+      distinct(at(2), at(3), "lastIndex values")
+      same(at(0), /a/g, "0 is the RegExp's own form")
+      same(at("2"), at(2), "read as exec reads it")
+      same(at(-1), /a/g, "a negative one starts at 0")
+      same(at(Number.NaN), /a/g, "NaN starts at 0")
+    })
+
+    it.effect("through DataCache.fn: a global RegExp part way through a string is another key", () =>
+      withCache(
+        Effect.gen(function* () {
+          const next = DataCache.fn("next", (re: RegExp, text: string) => Effect.sync(() => re.exec(text)?.index ?? -1))
+          const re = /a/g
+          assert.strictEqual(yield* next(re, "abab"), 0)
+          re.lastIndex = 1
+          assert.strictEqual(yield* next(re, "abab"), 2, "not the value computed from index 0")
+          const alone = DataCache.fn("alone", (re: RegExp) => Effect.sync(() => re.exec("abab")?.index ?? -1))
+          assert.strictEqual(yield* alone(/a/g), 0)
+          assert.strictEqual(yield* alone(Object.assign(/a/g, { lastIndex: 1 })), 2)
+        })
+      )
+    )
+
     it("a field of a large array or Map counts too, and cycles through it end", () => {
       const rows = Array.from({ length: 300 }, (_, i) => i)
       distinct(Object.assign([...rows], { x: 1 }), Object.assign([...rows], { x: 2 }), "large array")

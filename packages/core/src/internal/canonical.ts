@@ -225,8 +225,32 @@ const Tag = {
   /** An effect/Redacted in a persistent form: the HMAC-SHA-256 (keyed) of its value's form, 16 code units. */
   redactedDigest: 36,
   /** An effect/BigDecimal: its normalised value (hex) and scale. */
-  bigDecimal: 37
+  bigDecimal: 37,
+  /**
+   * A RegExp whose `lastIndex` is not 0 (a global or sticky one part way
+   * through a string, where `exec` and `test` start): source, flags, then
+   * `lastIndex`. One at 0 keeps {@link Tag.regexp}'s form.
+   */
+  regexpAt: 38
 } as const
+
+/**
+ * Where a RegExp's `exec` would start: its `lastIndex` as the language reads
+ * it (ToLength: `"3"` is 3, `NaN` and negatives are 0). A `lastIndex` that
+ * cannot be read as a number (a symbol) makes `exec` throw: it counts as 0.
+ */
+const lastIndexOf = (regexp: RegExp): number => {
+  const raw: unknown = regexp.lastIndex
+  if (raw === 0) return 0
+  let n: number
+  try {
+    n = Number(raw)
+  } catch {
+    return 0
+  }
+  n = Math.trunc(n)
+  return Number.isNaN(n) || n <= 0 ? 0 : Math.min(n, Number.MAX_SAFE_INTEGER)
+}
 
 /**
  * A number for each class of value object (Data, Schema.Class, Equal),
@@ -997,11 +1021,13 @@ class Walk {
         return this.unordered(value, Tag.set, Array.from(value as Set<unknown>), SET_MEMBER, this.extra(value))
       case V.Kind.RegExp: {
         const { flags, source } = value as RegExp
+        const lastIndex = lastIndexOf(value as RegExp)
         const extra = this.extra(value)
         if (extra !== undefined) w.unit(Tag.withFields)
-        w.unit(Tag.regexp)
+        w.unit(lastIndex === 0 ? Tag.regexp : Tag.regexpAt)
         w.string(source)
         w.string(flags)
+        if (lastIndex !== 0) w.number(Tag.number, lastIndex)
         if (extra === undefined) return
         this.enter(value, LEAVE)
         return this.push(extra, EXTRA_FIELDS)

@@ -113,7 +113,7 @@ export const kinds: Readonly<
   [Kind.Date]: { name: "Date", hash: "its time value", copy: "same", freeze: false },
   [Kind.Map]: { name: "Map", hash: "entries in any order", copy: "same", freeze: false },
   [Kind.Set]: { name: "Set", hash: "members in any order", copy: "same", freeze: false },
-  [Kind.RegExp]: { name: "RegExp", hash: "source and flags", copy: "same", freeze: false },
+  [Kind.RegExp]: { name: "RegExp", hash: "source and flags (and lastIndex, when not 0)", copy: "same", freeze: false },
   [Kind.Option]: { name: "Option", hash: "None, or Some and its value", copy: "fields", freeze: false },
   [Kind.Result]: { name: "Result", hash: "Success or Failure and its value", copy: "fields", freeze: false },
   [Kind.Chunk]: { name: "Chunk", hash: "elements in order", copy: "build", freeze: false },
