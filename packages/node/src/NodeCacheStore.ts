@@ -50,9 +50,11 @@
  *   every read and write, then runs at about memory bandwidth).
  * - Large entries are one buffer each way: a write is a header and the
  *   caller's bytes written as they are; a read of an entry this process
- *   knows (its scan, its writes, its reads) is an open, one `read` into a
- *   buffer of the file's size and a close (one it does not know yet, one
- *   `readFile`), and the returned bytes are a view of that buffer.
+ *   knows (its scan, its writes, its reads) is an open and one `read` into a
+ *   buffer of the file's size, the file closed in the background (one it
+ *   does not know yet starts with 16 KiB), and the returned bytes are a view
+ *   of that buffer. `layerFileSystem` reads with Node's `fs` directly
+ *   (internal/entryRead.ts); {@link layer} through its `FileSystem`.
  *
  * **Locks** are lock files created with `O_EXCL` (which fails when the name
  * exists) and written in the same call. A lock file holds its owner's token
@@ -89,7 +91,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as PlatformError from "effect/PlatformError"
 import * as UserDirectories from "effect/persistence/UserDirectories"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
+import * as EntryRead from "./internal/entryRead.ts"
 import * as RedisStore from "./internal/redisStore.ts"
 import * as NodeHasher from "./NodeHasher.ts"
 
@@ -281,6 +284,16 @@ const decoder = new TextDecoder()
 const nameOf = (text: string): string => createHash("sha256").update(text).digest("hex").slice(0, 32)
 const HASH_NAME = /^[0-9a-f]{32}$/
 
+const READ_LIMITS: EntryRead.Limits = {
+  minBytes: HEADER_BYTES,
+  maxBytes: MAX_FILE_BYTES,
+  readChunk: READ_CHUNK,
+  entrySize: (bytes) => entrySize(bytes)
+}
+
+/** The buffer a read of an entry of unknown size starts with: most entries fit, and a larger one costs an `fstat` and a second read. */
+const SIZE_GUESS = 16 * 1024
+
 /**
  * The Cache Directory Tagging Specification's tag (https://bford.info/cachedir/),
  * which the store writes into its directory on its first write: backup tools
@@ -394,7 +407,10 @@ const millisOf = (ttl: Duration.Input): number => Duration.toMillis(Duration.fro
  * @category constructors
  * @since 0.1.0
  */
-export const make = (options: Options): Effect.Effect<CacheStore.Service, never, FileSystem.FileSystem> =>
+export const make = (options: Options): Effect.Effect<CacheStore.Service, never, FileSystem.FileSystem> => makeStore(options, false)
+
+/** {@link make}; with `nodeReads`, entry files are read with Node's `fs` directly (internal/entryRead.ts). */
+const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheStore.Service, never, FileSystem.FileSystem> =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const root = resolve(options.directory)
@@ -448,7 +464,17 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
     }
     const over = () => known !== undefined && (known.count > maxEntries || known.bytes > maxBytes)
 
-    const namespaceDir = (namespace: string) => `${root}/${nameOf(namespace)}`
+    // A namespace's directory, remembered: a get names it on every call, and a SHA-256 is a few µs.
+    const namespaceDirs = new Map<string, string>()
+    const namespaceDir = (namespace: string) => {
+      let dir = namespaceDirs.get(namespace)
+      if (dir === undefined) {
+        dir = `${root}/${nameOf(namespace)}`
+        if (namespaceDirs.size >= 1024) namespaceDirs.clear()
+        namespaceDirs.set(namespace, dir)
+      }
+      return dir
+    }
     const entryPath = (namespace: string, key: string) => `${namespaceDir(namespace)}/${nameOf(key)}`
 
     /** Makes a directory (and its parents) 0700; one that exists is fine. */
@@ -547,18 +573,22 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
      * of it has met the end of the file (a read of a regular file stops short
      * only there) and a file too long shows; a file larger than expected (the
      * entry rewritten by another process) costs an `fstat` and a second read.
-     * Without a size (most often a miss: one failed open), `readFile`.
+     * Without a size (an entry another process wrote since, or a miss: one
+     * failed open), the same with a guess of {@link SIZE_GUESS} bytes: a small
+     * entry is still one read, a larger one an `fstat` and a second read. The
+     * file is closed in the background (see {@link readingFile}).
      */
     const readEntryFile = (path: string, sizeHint: number | undefined) =>
-      (sizeHint === undefined ? fs.readFile(path) : readSized(path, sizeHint)).pipe(
-        Effect.map(Option.some),
-        Effect.catch((e) => (isNotFound(e) ? Effect.succeedNone : Effect.fail(e)))
-      )
+      nodeReads
+        ? EntryRead.readEntry(path, sizeHint ?? SIZE_GUESS, READ_LIMITS)
+        : readSized(path, sizeHint ?? SIZE_GUESS).pipe(
+            Effect.map(Option.some),
+            Effect.catch((e) => (isNotFound(e) ? Effect.succeedNone : Effect.fail(e)))
+          )
 
     const readSized = (path: string, sizeHint: number) =>
-      Effect.scoped(
+      readingFile(path, (file) =>
         Effect.gen(function* () {
-          const file = yield* fs.open(path, { flag: "r" })
           let buffer = Buffer.allocUnsafeSlow(Math.min(Math.max(sizeHint, HEADER_BYTES), MAX_FILE_BYTES) + 1)
           let filled = 0
           /** Whether the last read stopped short of what it asked for: at the end of the file, most likely. */
@@ -604,6 +634,20 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, never,
           exact.set(buffer.subarray(0, filled))
           return exact
         })
+      )
+
+    /**
+     * Opens `path` for reading and runs `use` on it; the file is closed in the
+     * background, once `use` ended. A read needs the bytes, not the close: a
+     * close awaited is one more round trip to the thread pool (about a third
+     * of a small entry's read), and a file open a moment longer is harmless
+     * (an entry is replaced by a rename, never written in place).
+     */
+    const readingFile = <A, E>(path: string, use: (file: FileSystem.File) => Effect.Effect<A, E>) =>
+      Effect.flatMap(Scope.make(), (scope) =>
+        Effect.onExit(Effect.flatMap(Scope.provide(fs.open(path, { flag: "r" }), scope), use), (exit) =>
+          Effect.asVoid(Effect.forkDetach(Scope.close(scope, exit)))
+        )
       )
 
     /** Reads into `buffer` from `position` until it is full or the file ends (a read may stop short); how many bytes came. */
@@ -1256,7 +1300,7 @@ export const layer = (options: Options): Layer.Layer<CacheStore.CacheStore, neve
  * @since 0.1.0
  */
 export const layerFileSystem = (options: Options): Layer.Layer<CacheStore.CacheStore> =>
-  Layer.merge(layer(options).pipe(Layer.provide(NodeFileSystem.layer)), NodeHasher.layer)
+  Layer.merge(Layer.effect(CacheStore.CacheStore, makeStore(options, true)).pipe(Layer.provide(NodeFileSystem.layer)), NodeHasher.layer)
 
 /**
  * The disk store in the directory named by `RECALL_CACHE_DIR`, or else the

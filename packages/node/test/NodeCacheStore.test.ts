@@ -364,6 +364,34 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
     })
   })
 
+  it.live("reads interrupted at every step leave no file open, and the entries still read", () => {
+    const directory = fresh()
+    const openFiles = () => readdirSync("/proc/self/fd").length
+    return withStore(onDisk({ directory }), (store) =>
+      Effect.gen(function* () {
+        for (let i = 0; i < 20; i++) yield* store.set("ns", `k${i}`, bytesOf(i, 1, 2), Infinity)
+        yield* store.set("ns", "large", new Uint8Array(3_000_000).fill(7), Infinity)
+        const before = openFiles()
+        let interrupted = 0
+        for (let turns = 0; turns < 40; turns++) {
+          const fibers = []
+          for (const key of [...Array.from({ length: 20 }, (_, i) => `k${i}`), "large", "missing"]) {
+            fibers.push(yield* Effect.forkChild(store.get("ns", key), { startImmediately: true }))
+          }
+          for (let t = 0; t < turns % 5; t++) yield* Effect.yieldNow
+          yield* Fiber.interruptAll(fibers)
+          for (const fiber of fibers) if (Exit.hasInterrupts(yield* Fiber.await(fiber))) interrupted++
+        }
+        assert.isAbove(interrupted, 100, "reads were interrupted in flight")
+        // The closes run on the thread pool: bounded, they are done within a few seconds.
+        for (let waited = 0; openFiles() > before && waited < 100; waited++) yield* Effect.sleep("20 millis")
+        assert.isAtMost(openFiles(), before, "every file opened by an interrupted read is closed")
+        for (let i = 0; i < 20; i++) assert.deepStrictEqual(Option.getOrThrow(yield* store.get("ns", `k${i}`)).bytes, bytesOf(i, 1, 2))
+        assert.strictEqual(Option.getOrThrow(yield* store.get("ns", "large")).bytes.byteLength, 3_000_000)
+      })
+    )
+  })
+
   it.effect("maxBytes: file bytes bounded, least recently used first; an entry over maxBytes alone is not kept", () => {
     const directory = fresh()
     const kib = () => new Uint8Array(1024).fill(5)
