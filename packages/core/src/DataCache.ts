@@ -564,6 +564,7 @@ export const layerStore = <const O extends StoreLayerOptions = {}>(
         lockMillis: checked.lockMillis,
         down: new Map(),
         writes: new Set(),
+        clearing: undefined,
         scope: yield* Effect.scope,
         deadlines: yield* StoreTier.makeDeadlines
       }

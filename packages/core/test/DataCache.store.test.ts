@@ -59,6 +59,35 @@ const readAfterRestart = <A>(h: Harness, name: string, make: () => A) =>
   })
 
 describe("DataCache.layerStore", () => {
+  it.effect("a call made while an invalidate or clear is removing from the store never reads what it removes", () =>
+    Effect.gen(function* () {
+      const removals = [
+        ["fn.invalidate", (f: ReturnType<typeof counted>["fn"]) => f.invalidate(1), "delete"],
+        ["fn.clear", (f: ReturnType<typeof counted>["fn"]) => f.clear, "clearNamespace"],
+        ["DataCache.clear", () => DataCache.clear, "clearAll"]
+      ] as const
+      for (const [label, remove, operation] of removals) {
+        const h = makeHarness()
+        const { fn, runs } = counted(`removing through ${label}`)
+        yield* Effect.gen(function* () {
+          assert.strictEqual((yield* fn(1)).run, 1)
+          // The store's removal waits at a gate, after the front tier let the entry go.
+          h.fault = "gate"
+          h.faultOps.add(operation)
+          h.gate = yield* Deferred.make<void>()
+          const removing = yield* Effect.forkChild(remove(fn), { startImmediately: true })
+          yield* Deferred.await(h.reached(operation))
+          const during = yield* Effect.forkChild(fn(1), { startImmediately: true })
+          yield* Deferred.succeed(h.gate, undefined)
+          yield* Fiber.join(removing)
+          assert.strictEqual((yield* Fiber.join(during)).run, 2, `${label}: the call after it computes anew`)
+          assert.strictEqual((yield* fn(1)).run, 2, `${label}: and that value is the one kept`)
+          assert.strictEqual(runs.count, 2)
+        }).pipe(Effect.provide(h.cache()))
+      }
+    })
+  )
+
   describe("restarts are served from the store", () => {
     it.effect("a second front tier over the same store reads the value: the body ran once, a store hit, then front hits", () =>
       Effect.gen(function* () {

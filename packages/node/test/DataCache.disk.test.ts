@@ -400,6 +400,39 @@ describe("DataCache.layerStore on a failing disk: every call returns its value, 
 })
 
 describe("DataCache.layerStore on disk, in one process", () => {
+  // Found by a stranger trial: between the front tier's invalidate and the store's delete, another
+  // caller's miss read the entry about to be deleted, and kept it as fresh.
+  it.live("30 fibers invalidating and calling one key: a call after an invalidate never gets a value computed before it", () =>
+    Effect.gen(function* () {
+      let generation = 0
+      const stale: Array<string> = []
+      const f = DataCache.fn("invalidate-race", (k: string) => Effect.sync(() => ({ k, generation })).pipe(Effect.delay("2 millis")))
+      const worker = Effect.gen(function* () {
+        for (let j = 0; j < 40; j++) {
+          if (j % 10 !== 3) {
+            yield* f("k")
+            continue
+          }
+          const before = ++generation
+          yield* f.invalidate("k")
+          const value = yield* f("k")
+          if (value.generation < before) stale.push(`after the invalidate at ${before}, a value of ${value.generation}`)
+        }
+      })
+      for (let round = 0; round < 3; round++) {
+        yield* Effect.all(
+          Array.from({ length: 30 }, () => worker),
+          { concurrency: "unbounded", discard: true }
+        ).pipe(
+          Effect.provide(
+            DataCache.layerStore().pipe(Layer.provide(NodeCacheStore.layerFileSystem({ directory: join(parentDirectory(), "cache") })))
+          )
+        )
+      }
+      assert.deepStrictEqual(stale, [])
+    })
+  )
+
   // The miss's write runs in the background, on the disk's thread pool: the caller has its value first.
   it.live("an invalidate or clear right after a miss, its write still in flight, removes the entry: the next call computes", () =>
     Effect.gen(function* () {

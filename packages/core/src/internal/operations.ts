@@ -55,7 +55,9 @@ const storedName = (slot: Slot<any, any>, args: ReadonlyArray<unknown>): string 
 
 /**
  * Removes one key from both tiers: the front tier at once (a computation in
- * flight is superseded), then the store, after its write in flight.
+ * flight is superseded), then the store, after its write in flight. Reads
+ * of the entry wait for the store's delete from the front tier's step on, so
+ * that no caller reads back what is being removed.
  *
  * @internal
  */
@@ -65,9 +67,15 @@ export const invalidate = (
   fiber: Fiber.Fiber<unknown, unknown>,
   args: ReadonlyArray<unknown>
 ): Effect.Effect<void> => {
-  const front = changing(slot, fiber, (table, now) => table.invalidate(key, now))
   const name = storedName(slot, args)
-  return name === undefined ? front : Effect.andThen(front, StoreTier.remove(slot.place!, name))
+  return Effect.flatMap(
+    changing(slot, fiber, (table, now) => {
+      table.invalidate(key, now)
+      // In the same step: from now on, reads of the name wait for its removal from the store.
+      return name === undefined ? Effect.void : StoreTier.beginRemove(slot.place!, name, fiber)
+    }),
+    (removal) => removal
+  )
 }
 
 /**
@@ -92,10 +100,15 @@ export const has = (
   )
 
 /** Removes every entry of the function, from both tiers. @internal */
-export const clear = (slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> => {
-  const front = changing(slot, fiber, (table, now) => table.clear(now))
-  return slot.place === undefined ? front : Effect.andThen(front, StoreTier.clearNamespace(slot.place))
-}
+export const clear = (slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> =>
+  Effect.flatMap(
+    changing(slot, fiber, (table, now) => {
+      table.clear(now)
+      // In the same step: from now on, reads of the function's entries wait for the store's clear.
+      return slot.place === undefined ? Effect.void : StoreTier.beginClearNamespace(slot.place, fiber)
+    }),
+    (removal) => removal
+  )
 
 /** @internal */
 export const stats = (slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<FunctionStats> =>
@@ -118,15 +131,20 @@ export const functionStats = (table: Table.Table): FunctionStats => ({
  */
 export const clearAll = (cache: Cache.Cache): Effect.Effect<void> =>
   Effect.withFiber((fiber) => {
-    const front = afterPurge(
-      cache,
-      fiber,
-      (now) => cache.registry.purgeExpired(now),
-      (now) => {
-        for (const table of cache.registry.tables.values()) table.clear(now)
-      }
+    const tier = cache.tier
+    return Effect.flatMap(
+      afterPurge(
+        cache,
+        fiber,
+        (now) => cache.registry.purgeExpired(now),
+        (now) => {
+          for (const table of cache.registry.tables.values()) table.clear(now)
+          // In the same step: from now on, every read of the store waits for its clear.
+          return tier === undefined ? Effect.void : StoreTier.beginClearAll(tier, fiber)
+        }
+      ),
+      (removal) => removal
     )
-    return cache.tier === undefined ? front : Effect.andThen(front, StoreTier.clearAll(cache.tier))
   })
 
 /**

@@ -21,7 +21,7 @@ import * as Effect from "effect/Effect"
 import * as Cache from "./cache.ts"
 import { type Definition, shownId } from "./definition.ts"
 import * as Replay from "./replay.ts"
-import type * as StoreTier from "./storeTier.ts"
+import * as StoreTier from "./storeTier.ts"
 import * as Table from "./table.ts"
 
 /** @internal */
@@ -127,6 +127,7 @@ const placeOf = <A, S>(slot: Slot<A, S>): StoreTier.Place<A, S> | undefined => {
     entryName: definition.storeNamer(tier.mac),
     table: () => slot.table,
     writing: new Map(),
+    removals: StoreTier.makeRemovals(),
     warnedUnencodable: false
   }
 }

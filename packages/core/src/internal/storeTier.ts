@@ -43,6 +43,7 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import type * as CryptoError from "effect/crypto/CryptoError"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -89,6 +90,8 @@ export interface Tier {
   readonly down: Map<OperationKind, number>
   /** Writes in flight (and their lock releases): closing the layer waits for them. */
   readonly writes: Set<Fiber.Fiber<void>>
+  /** A `clearAll` of the store in progress: every read waits for it (see {@link Removals}). */
+  clearing: Deferred.Deferred<void> | undefined
   /** The layer's scope, which the writes outlive until it closes. */
   readonly scope: Scope.Scope
   /** The operations in flight with a deadline ({@link bounded}). */
@@ -250,9 +253,30 @@ export interface Place<A, S> {
   readonly table: () => Table.Table
   /** Writes in flight, by entry name. */
   readonly writing: Map<string, Fiber.Fiber<void>>
+  /** Removals from the store in progress (see {@link Removals}). */
+  readonly removals: Removals
   /** Set once the function was warned that a value cannot be stored. */
   warnedUnencodable: boolean
 }
+
+/**
+ * The removals of one function's entries in progress: by entry name
+ * (`invalidate`) and of its whole namespace (`clear`). A removal takes the
+ * front tier first, then the store (after the writes in flight); a read of
+ * the store between the two would find the entry the removal is about to
+ * delete, and keep it as fresh. So a removal is registered in the same
+ * synchronous step as its front-tier change ({@link beginRemove}), and reads
+ * of what it removes wait for it ({@link awaitRemovals}).
+ *
+ * @internal
+ */
+export interface Removals {
+  readonly byName: Map<string, Deferred.Deferred<void>>
+  namespace: Deferred.Deferred<void> | undefined
+}
+
+/** @internal */
+export const makeRemovals = (): Removals => ({ byName: new Map(), namespace: undefined })
 
 /**
  * Logs a warning of the tier outside any recording: a store read runs in its
@@ -493,6 +517,23 @@ const fetch = (
   place: Place<any, any>,
   name: string
 ): Effect.Effect<Result.Result<EntryFormat.DecodedEntry, EntryFormat.EntryMiss> | undefined | typeof failed | typeof unchecked> =>
+  awaitRemovals(place, name, fetchNow(place, name))
+
+/** Runs `then` once no removal of `name` is in progress: at once, most often. */
+const awaitRemovals = <X>(place: Place<any, any>, name: string, then: Effect.Effect<X>): Effect.Effect<X> => {
+  const pending = place.removals.byName.get(name) ?? place.removals.namespace ?? place.tier.clearing
+  return pending === undefined
+    ? then
+    : Effect.andThen(
+        Deferred.await(pending),
+        Effect.suspend(() => awaitRemovals(place, name, then))
+      )
+}
+
+const fetchNow = (
+  place: Place<any, any>,
+  name: string
+): Effect.Effect<Result.Result<EntryFormat.DecodedEntry, EntryFormat.EntryMiss> | undefined | typeof failed | typeof unchecked> =>
   Effect.flatMap(
     guarded(place.tier, place.table(), "read an entry", place.tier.store.get(place.namespace, name)),
     (got): Effect.Effect<Result.Result<EntryFormat.DecodedEntry, EntryFormat.EntryMiss> | undefined | typeof failed | typeof unchecked> => {
@@ -685,23 +726,102 @@ export const has = (place: Place<any, any>, name: string): Effect.Effect<boolean
     (decoded) => decoded !== failed && decoded !== undefined && decoded !== unchecked && Result.isSuccess(decoded)
   )
 
-/** Deletes one entry, after its writes in flight. @internal */
-export const remove = (place: Place<any, any>, name: string): Effect.Effect<void> =>
-  Effect.andThen(
-    awaitWrites(place, name),
-    Effect.asVoid(guarded(place.tier, place.table(), "delete an entry", place.tier.store.delete(place.namespace, name)))
+/**
+ * Registers a removal now and starts it in a fiber of its own (on the
+ * context of `fiber`, the caller's), returning the wait for it: reads see the
+ * removal from the moment this is called (see {@link Removals}) until it
+ * ended, however it ends. As a computation does, it belongs to the cache: an
+ * interrupted caller only stops waiting, and the layer's close waits for it
+ * as for a write. Registered twice, the later one is awaited by the reads
+ * that come after it.
+ */
+const registered = (
+  tier: Tier,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  register: (done: Deferred.Deferred<void>) => void,
+  unregister: (done: Deferred.Deferred<void>) => void,
+  work: Effect.Effect<void>
+): Effect.Effect<void> => {
+  const done = Deferred.makeUnsafe<void>()
+  register(done)
+  const finish = Effect.sync(() => {
+    unregister(done)
+    Deferred.doneUnsafe(done, Exit.void)
+  })
+  // Started after the caller's synchronous step (the front tier's change) has ended.
+  const running = Effect.runForkWith(fiber.context)(Effect.ensuring(Effect.andThen(Effect.yieldNow, work), finish), {
+    uninterruptible: true
+  })
+  tier.writes.add(running)
+  running.addObserver(() => tier.writes.delete(running))
+  return Fiber.await(running).pipe(Effect.asVoid)
+}
+
+/**
+ * Deletes one entry, after its writes in flight; registered and started at
+ * once, so call it in the same synchronous step as the front tier's
+ * invalidate.
+ *
+ * @internal
+ */
+export const beginRemove = (place: Place<any, any>, name: string, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> =>
+  registered(
+    place.tier,
+    fiber,
+    (done) => place.removals.byName.set(name, done),
+    (done) => {
+      if (place.removals.byName.get(name) === done) place.removals.byName.delete(name)
+    },
+    Effect.andThen(
+      awaitWrites(place, name),
+      Effect.asVoid(guarded(place.tier, place.table(), "delete an entry", place.tier.store.delete(place.namespace, name)))
+    )
   )
 
-/** Deletes every entry of the function, after its writes in flight. @internal */
-export const clearNamespace = (place: Place<any, any>): Effect.Effect<void> =>
-  Effect.andThen(
-    awaitWrites(place),
-    Effect.asVoid(guarded(place.tier, place.table(), "clear a namespace", place.tier.store.clearNamespace(place.namespace)))
+/**
+ * Deletes every entry of the function, after its writes in flight;
+ * registered at once, as {@link beginRemove}.
+ *
+ * @internal
+ */
+export const beginClearNamespace = (place: Place<any, any>, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> =>
+  registered(
+    place.tier,
+    fiber,
+    (done) => {
+      place.removals.namespace = done
+    },
+    (done) => {
+      if (place.removals.namespace === done) place.removals.namespace = undefined
+    },
+    Effect.andThen(
+      awaitWrites(place),
+      Effect.asVoid(guarded(place.tier, place.table(), "clear a namespace", place.tier.store.clearNamespace(place.namespace)))
+    )
   )
 
-/** Deletes every entry of the store, after the writes in flight. @internal */
-export const clearAll = (tier: Tier): Effect.Effect<void> =>
-  Effect.andThen(awaitAllWrites(tier), Effect.asVoid(guarded(tier, undefined, "clear the store", tier.store.clearAll)))
+/**
+ * Deletes every entry of the store, after the writes in flight; registered
+ * at once, as {@link beginRemove}.
+ *
+ * @internal
+ */
+export const beginClearAll = (tier: Tier, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> =>
+  registered(
+    tier,
+    fiber,
+    (done) => {
+      tier.clearing = done
+    },
+    (done) => {
+      if (tier.clearing === done) tier.clearing = undefined
+    },
+    // The writes in flight now (taken before this clear joins them, so that it does not wait for itself).
+    Effect.andThen(awaitFibers(Array.from(tier.writes)), Effect.asVoid(guarded(tier, undefined, "clear the store", tier.store.clearAll)))
+  )
+
+const awaitFibers = (fibers: ReadonlyArray<Fiber.Fiber<void>>): Effect.Effect<void> =>
+  fibers.length === 0 ? Effect.void : Effect.asVoid(Fiber.awaitAll(fibers))
 
 // ---------------------------------------------------------------------------
 // Cross-process single flight
