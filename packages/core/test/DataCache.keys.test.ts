@@ -6,9 +6,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache, Hasher, ResourceCache } from "@recall/core"
-import { Data, DateTime, Duration, Effect, Equal, Hash, Option, Redacted, Schema, SchemaGetter } from "effect"
+import { Data, DateTime, Deferred, Duration, Effect, Equal, Exit, Fiber, Hash, Option, Redacted, Schema, SchemaGetter } from "effect"
 import { summarize } from "../src/internal/summary.ts"
 import { bitFlips, identify, knownCollisions, nearValues } from "./fixtures/nearValues.ts"
+import { captureLogs, makeHarness } from "./fixtures/storeHarness.ts"
 
 const withCache = <A, E>(effect: Effect.Effect<A, E, DataCache.DataCache>) => Effect.provide(effect, DataCache.layerMemory())
 
@@ -235,14 +236,15 @@ describe("DataCache keys", () => {
           assert.strictEqual(yield* f(getter as never), "getter")
           assert.strictEqual(yield* f(proxy as never), "proxy")
           assert.strictEqual(yield* f({ v: element, _label: "element getter" } as never), "element getter")
-          assert.strictEqual(yield* f({ x: 1, _label: "x: 1" } as never), "getter", "the getter's key holds what was read: 1")
-          assert.strictEqual(yield* f({ x: 2, _label: "x: 2" } as never), "proxy", "the Proxy's key holds what was read: 2")
-          assert.strictEqual(yield* f({ v: [3], _label: "[3]" } as never), "element getter")
+          // Each answered otherwise when the computation ended (its arguments changed): nothing was kept under either key.
+          assert.strictEqual(yield* f({ x: 1, _label: "x: 1" } as never), "x: 1", "no other value under the key of what was read: 1")
+          assert.strictEqual(yield* f({ x: 2, _label: "x: 2" } as never), "x: 2", "no other value under the key of what was read: 2")
+          assert.strictEqual(yield* f({ v: [3], _label: "[3]" } as never), "[3]")
         })
       )
     )
 
-    it.effect("a key reads each field once, at the top level and below", () =>
+    it.effect("a key reads each field once, at the top level and below (and a miss once more, when its body ended)", () =>
       withCache(
         Effect.gen(function* () {
           let reads = 0
@@ -256,7 +258,10 @@ describe("DataCache keys", () => {
           for (const args of [[counted()], [{ inner: counted() }], [[counted()]], [1, { a: [counted()] }]]) {
             reads = 0
             yield* f(...(args as [unknown]))
-            assert.strictEqual(reads, 1, JSON.stringify(args))
+            assert.strictEqual(reads, 2, `${JSON.stringify(args)}: its key, then the check that the arguments did not change`)
+            reads = 0
+            yield* f(...(args as [unknown]))
+            assert.strictEqual(reads, 1, `${JSON.stringify(args)}: a hit reads them once`)
           }
           const hasher = Hasher.structural()
           for (const value of [counted(), { at: new Date(0), inner: counted() }, new Map([[1, counted()]])]) {
@@ -862,4 +867,90 @@ describe("DataCache keys: one value model", () => {
       )
     )
   })
+})
+
+describe("arguments changed while their call runs", () => {
+  /** A sum whose body waits at `gate` after it started; `runs` counts its runs. */
+  const gatedSum = (name: string) => {
+    const state = { runs: 0, started: Deferred.makeUnsafe<void>(), gate: Deferred.makeUnsafe<void>() }
+    const sum = DataCache.fn(name, (q: { ids: Array<number> }) =>
+      Effect.gen(function* () {
+        state.runs++
+        Deferred.doneUnsafe(state.started, Exit.void)
+        yield* Deferred.await(state.gate)
+        return q.ids.reduce((a, b) => a + b, 0)
+      })
+    )
+    return { sum, state }
+  }
+
+  it.effect("a caller that stopped waiting and then changed its argument: nothing is kept under the key it called with", () =>
+    Effect.gen(function* () {
+      const log = captureLogs()
+      const { sum, state } = gatedSum("sumChanged")
+      yield* Effect.gen(function* () {
+        const q = { ids: [1] }
+        const caller = yield* Effect.forkChild(sum(q), { startImmediately: true })
+        yield* Deferred.await(state.started)
+        yield* Fiber.interrupt(caller)
+        q.ids.push(100)
+        Deferred.doneUnsafe(state.gate, Exit.void)
+        assert.strictEqual(yield* sum({ ids: [1] }), 1, "computed for [1], not the value of [1, 100]")
+        assert.strictEqual(yield* sum({ ids: [1] }), 1)
+        assert.strictEqual(state.runs, 2)
+      }).pipe(Effect.provide(DataCache.layerMemory()), Effect.provide(log.layer))
+      assert.strictEqual(log.warnings().length, 1)
+      assert.include(log.warnings()[0], "the arguments of sumChanged changed while it computed")
+    })
+  )
+
+  it.effect("callers that joined with equal arguments compute again; the starter gets the value of what its body saw", () =>
+    Effect.gen(function* () {
+      const { sum, state } = gatedSum("sumJoined")
+      yield* Effect.gen(function* () {
+        const q = { ids: [1] }
+        const starter = yield* Effect.forkChild(sum(q), { startImmediately: true })
+        yield* Deferred.await(state.started)
+        const joiner = yield* Effect.forkChild(sum({ ids: [1] }), { startImmediately: true })
+        q.ids.push(100)
+        Deferred.doneUnsafe(state.gate, Exit.void)
+        assert.strictEqual(yield* Fiber.join(starter), 101)
+        assert.strictEqual(yield* Fiber.join(joiner), 1)
+        assert.strictEqual(state.runs, 2)
+      }).pipe(Effect.provide(DataCache.layerMemory()))
+    })
+  )
+
+  it.effect("a body that sorts its argument in place: the call gets its value, nothing is cached, one warning says why", () =>
+    Effect.gen(function* () {
+      const log = captureLogs()
+      let runs = 0
+      const smallest = DataCache.fn("smallest", (xs: Array<number>) => Effect.sync(() => (runs++, xs.sort((a, b) => a - b)[0])))
+      yield* Effect.gen(function* () {
+        assert.strictEqual(yield* smallest([3, 1, 2]), 1)
+        assert.strictEqual(yield* smallest([3, 1, 2]), 1)
+        assert.strictEqual(runs, 2)
+      }).pipe(Effect.provide(DataCache.layerMemory()), Effect.provide(log.layer))
+      assert.strictEqual(log.warnings().length, 1)
+      assert.include(log.warnings()[0], "as an in-place sort does")
+    })
+  )
+
+  it.effect("over a store: a value computed from changed arguments is never written", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      const { sum, state } = gatedSum("sumStored")
+      yield* Effect.gen(function* () {
+        const q = { ids: [1] }
+        const caller = yield* Effect.forkChild(sum(q), { startImmediately: true })
+        yield* Deferred.await(state.started)
+        yield* Fiber.interrupt(caller)
+        q.ids.push(100)
+        Deferred.doneUnsafe(state.gate, Exit.void)
+        assert.strictEqual(yield* sum({ ids: [1] }), 1)
+      }).pipe(Effect.provide(h.cache()))
+      assert.strictEqual(h.written.length, 1, "only the value computed for [1]")
+      assert.strictEqual(yield* sum({ ids: [1] }).pipe(Effect.provide(h.cache())), 1, "a new front tier reads the right value")
+    })
+  )
 })

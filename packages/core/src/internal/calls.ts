@@ -368,6 +368,11 @@ const wait = <A, S>(
       switch (result._tag) {
         case "Value": {
           const first = flight.starter === call
+          if (!first && result.argumentsChanged === true) {
+            // Computed from arguments that were changed meanwhile: not this caller's value.
+            Computation.leaveFlight(slot, flight)
+            return resolve(slot, call, restore)
+          }
           const value = first ? (result.value as A) : face.load(result.stored as S, call.hold)
           Computation.leaveFlight(slot, flight)
           if (value === unusable) return resolve(slot, call, restore)

@@ -356,6 +356,38 @@ const backstop = (slot: Slot<any, any>, flight: Table.Flight, after: Effect.Effe
     return Effect.andThen(after, Cache.drainInBackground(slot.cache))
   })
 
+/**
+ * Whether the arguments' key is not the one the call was made with: an
+ * argument object changed while the body ran (by a caller that stopped
+ * waiting, another fiber, or the body itself). The body then saw other
+ * arguments than its key says, so its value is not kept under that key.
+ * Arguments that no longer hash count as changed.
+ */
+const argumentsChanged = (slot: Slot<any, any>, call: Call): boolean => {
+  if (call.args.length === 0) return false
+  try {
+    return slot.definition.hashKey(call.args) !== call.key
+  } catch {
+    return true
+  }
+}
+
+/** The functions (per layer) warned that their arguments changed during a computation: once each. */
+const warnedArguments = new WeakSet<Slot<any, any>>()
+
+const warnArgumentsChanged = (slot: Slot<any, any>): Effect.Effect<void> => {
+  if (warnedArguments.has(slot)) return Effect.void
+  warnedArguments.add(slot)
+  return Replay.outside(
+    Effect.logWarning(
+      `recall: the arguments of ${slot.definition.name} changed while it computed (an object passed to it was changed ` +
+        "by a caller that stopped waiting, by another fiber, or by the body itself, as an in-place sort does). " +
+        "Its value went to the call that started it and is not cached; other callers waiting for it compute again. " +
+        "Leave arguments unchanged while a call runs: pass a copy (or, in the body, change a copy)."
+    )
+  )
+}
+
 /** From this size (the front tier's estimate) a value's entry is encoded after its callers have it. */
 const DEFERRED_ENCODING_BYTES = 1 << 20
 
@@ -402,16 +434,24 @@ const run = <A, S>(
         end("failed")
         return done()
       }
+      const changed = argumentsChanged(slot, call)
       const now = clock.currentTimeMillisUnsafe()
       const times = table.timesAt(now)
-      const keepable = keepIt && mayKeep()
+      const keepable = keepIt && !changed && mayKeep()
       const stored = keepable && table.store(call.key, kept.stored, output, kept.bytes + (recorder?.bytes ?? 0), times, now)
       // Computed but not kept: it leaves once the callers waiting now have it (a resource is released once unborrowed).
       if (!stored) flight.unstored = { stored: kept.stored }
       const settled = (): Effect.Effect<void> => {
-        settle(slot, flight, { _tag: "Value", stored: kept.stored, output, value: kept.value, fromStore: false })
+        settle(slot, flight, {
+          _tag: "Value",
+          stored: kept.stored,
+          output,
+          value: kept.value,
+          fromStore: false,
+          argumentsChanged: changed ? true : undefined
+        })
         end(stored ? "stored" : "unstored")
-        return done()
+        return changed ? Effect.andThen(warnArgumentsChanged(slot), done()) : done()
       }
       // The store keeps what the front tier may be too small for (a value over the front's byte budget).
       if (persisted === undefined || !keepable) return settled()

@@ -81,6 +81,12 @@ export type FlightResult =
       readonly fromStore: boolean
       /** The stored entry's times, when it was read from the store. */
       readonly times?: Times | undefined
+      /**
+       * The arguments' key changed while the body ran (an argument object
+       * was changed): the value is its starter's alone; other callers, whose
+       * arguments had the key the body began with, compute again.
+       */
+      readonly argumentsChanged?: true | undefined
     }
   | { readonly _tag: "Failed"; readonly cause: unknown }
   | { readonly _tag: "Retry" }
