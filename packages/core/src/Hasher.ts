@@ -67,6 +67,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Canonical from "./internal/canonical.ts"
 import * as SecretDigest from "./internal/secretDigest.ts"
+import * as V from "./internal/valueKinds.ts"
 import * as Xxh3 from "./internal/xxh3.ts"
 
 const TypeId = "~@recall/core/Hasher" as const
@@ -299,6 +300,14 @@ export const by = <T>(Class: abstract new (...args: ReadonlyArray<any>) => T, ha
       `Hasher.by(${Class.name}, ...): the second argument must be a function from an instance to a hashable value, got ${describeType(hash)}.`
     )
   }
+  if ((Class as unknown) === Object || (Class as unknown) === Array) {
+    // Every plain object (or array) is an instance: the hasher would key them all by what it picks.
+    throw new TypeError(
+      `Hasher.by(${Class.name}, ...): every ${Class.name === "Object" ? "plain object" : "array"} is an instance of ${Class.name}, ` +
+        "so this hasher would key all of them by what it returns, and different arguments would share entries. " +
+        'Give the hasher a class of your own, or leave the argument out of the key with a "_" parameter name.'
+    )
+  }
   return [Class, hash]
 }
 
@@ -361,6 +370,8 @@ export const describeType = (value: unknown): string => {
   try {
     if (typeof value === "function") return value.name ? `function ${value.name}` : "function"
     if (typeof value !== "object") return typeof value
+    const effect = V.effectTypeName(value)
+    if (effect !== undefined) return `Effect ${effect}`
     const name = value.constructor?.name
     return typeof name === "string" && name !== "" ? name : "object"
   } catch {
@@ -549,6 +560,14 @@ export class UnhashableParamError extends Schema.TaggedError<UnhashableParamErro
     if (reason === "threw") return [`${subject}: ${this.issue ?? "reading it threw"}.`, ...ways(keySchema, underscore)].join("\n")
     if (reason === "value") {
       return [`${subject}: ${this.issue ?? `a ${this.typeName} has no value form to hash`}.`, ...ways(underscore, keySchema)].join("\n")
+    }
+    // An Effect structure, or an object whose prototype is no class's: state to leave out, no class to give a hasher.
+    if (this.typeName.startsWith("Effect ") || this.typeName === "Object" || this.typeName === "object") {
+      const what = this.typeName.startsWith("Effect ") ? `an ${this.typeName}` : "an object made from a prototype that is no class's"
+      return [
+        `${subject}: ${this.issue ?? `${what} holds state its fields do not show, so it cannot be part of a key`}.`,
+        ...ways(underscore, `pass what identifies it instead (an id, a name)`)
+      ].join("\n")
     }
     return [
       `${subject}: ${this.issue ?? `a ${this.typeName} is a class instance the structural hasher cannot see into`}.`,

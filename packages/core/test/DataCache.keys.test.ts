@@ -6,7 +6,24 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache, Hasher, ResourceCache } from "@recall/core"
-import { Data, DateTime, Deferred, Duration, Effect, Equal, Exit, Fiber, Hash, Option, Redacted, Schema, SchemaGetter } from "effect"
+import {
+  Cause,
+  Data,
+  DateTime,
+  Deferred,
+  Duration,
+  Effect,
+  Equal,
+  Exit,
+  Fiber,
+  Hash,
+  Option,
+  Redacted,
+  Ref,
+  Schema,
+  SchemaGetter,
+  Scope
+} from "effect"
 import { summarize } from "../src/internal/summary.ts"
 import { bitFlips, identify, knownCollisions, nearValues } from "./fixtures/nearValues.ts"
 import { captureLogs, makeHarness } from "./fixtures/storeHarness.ts"
@@ -953,4 +970,42 @@ describe("arguments changed while their call runs", () => {
       assert.strictEqual(yield* sum({ ids: [1] }).pipe(Effect.provide(h.cache())), 1, "a new front tier reads the right value")
     })
   )
+})
+
+describe("Effect structures with state, as arguments and values", () => {
+  it.effect("a Scope is refused as an argument (open, closed, or holding a finalizer) and as a value, with what it is", () =>
+    Effect.gen(function* () {
+      const f = DataCache.fn("withScope", (scope: Scope.Scope) => Effect.succeed(typeof scope))
+      const open = yield* Scope.make()
+      const other = yield* Scope.make()
+      const closed = yield* Scope.make()
+      yield* Scope.close(closed, Exit.void)
+      for (const scope of [open, other, closed]) {
+        const error = yield* Effect.flip(f(scope))
+        assert.instanceOf(error, Hasher.UnhashableParamError)
+        assert.include(error.message, "Effect Scope")
+        assert.notInclude(error.message, "Hasher.by(")
+      }
+      const returns = DataCache.fn("returnsScope", () => Scope.make())
+      const refused = yield* Effect.exit(returns())
+      assert.isTrue(Exit.isFailure(refused))
+      assert.include(String(Exit.isFailure(refused) ? Cause.squash(refused.cause) : ""), "it is an Effect Scope")
+    }).pipe(withCache)
+  )
+
+  it.effect("a Ref is refused with a message that names it and never suggests a hasher for Object", () =>
+    Effect.gen(function* () {
+      const f = DataCache.fn("withRef", (ref: Ref.Ref<number>) => Ref.get(ref))
+      const error = yield* Effect.flip(f(yield* Ref.make(1)))
+      assert.include(error.message, "an Effect Ref implements Equal")
+      assert.notInclude(error.message, "Hasher.by(")
+      assert.include(error.message, 'name that starts with "_"')
+    }).pipe(withCache)
+  )
+
+  it("Hasher.by(Object, ...) and Hasher.by(Array, ...) are refused: they would key every plain object or array alike", () => {
+    for (const Class of [Object, Array] as const) {
+      assert.throws(() => Hasher.by(Class as never, (value: { id?: unknown }) => value.id), TypeError, "would key all of them")
+    }
+  })
 })

@@ -255,6 +255,48 @@ const classify = (value: object, proto: object): Kind => {
 }
 
 /**
+ * The type ids of Effect's structures that are plain objects (no prototype
+ * of their own) but hold state their fields do not show: a `Scope` (its
+ * finalizers, whether it closed; an open and a closed one may read alike)
+ * and a `PartitionedSemaphore`. As arguments they would share keys; as
+ * values, a copy would be a plain object that no longer works.
+ */
+const STATEFUL_TYPE_IDS: ReadonlyArray<string> = ["~effect/Scope", "~effect/PartitionedSemaphore"]
+
+const isEffectState = (value: object): boolean => {
+  for (const id of STATEFUL_TYPE_IDS) if (id in value) return true
+  return false
+}
+
+/** The Effect structure a plain object is, by its type id, if it is one {@link isEffectState} names. */
+const effectStateName = (value: object): string | undefined => {
+  for (const id of STATEFUL_TYPE_IDS) if (id in value) return id.slice("~effect/".length)
+  return undefined
+}
+
+/**
+ * The name of the Effect structure a value is (`Ref`, `Deferred`, `Scope`),
+ * from the `"~effect/..."` type id on it or its prototypes (the shortest, so
+ * a `Scope.Closeable` is a `Scope`), when it is no instance of a class of
+ * its own (Effect makes these from prototype objects); for messages, never a
+ * hot path.
+ *
+ * @internal
+ */
+export const effectTypeName = (value: object): string | undefined => {
+  // An instance of a class of its own (a user's Equal class, an error class) goes by its class's name.
+  const constructor = (value as { readonly constructor?: unknown }).constructor
+  if (typeof constructor === "function" && constructor !== Object && constructor.name !== "") return undefined
+  let best: string | undefined
+  for (let o: object | null = value; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const key of Object.getOwnPropertyNames(o)) {
+      if (key.startsWith("~effect/") && (best === undefined || key.length < best.length)) best = key
+    }
+  }
+  return best?.slice("~effect/".length)
+}
+
+/**
  * The kind of an object. May throw what reading it throws (a revoked Proxy):
  * every walk turns that into its own typed error.
  *
@@ -263,7 +305,7 @@ const classify = (value: object, proto: object): Kind => {
 export const kindOf = (value: object): Kind => {
   const proto: object | null = Object.getPrototypeOf(value)
   if (Array.isArray(value)) return proto === Array.prototype ? Kind.Array : Kind.Opaque
-  if (proto === Object.prototype || proto === null) return Kind.Plain
+  if (proto === Object.prototype || proto === null) return isEffectState(value) ? Kind.Opaque : Kind.Plain
   let kind = byPrototype.get(proto)
   if (kind === undefined) {
     kind = classify(value, proto)
@@ -283,9 +325,18 @@ export const kindOf = (value: object): Kind => {
  */
 export const opaqueReason = (value: object, purpose: "hash" | "copy"): string | undefined => {
   try {
+    const state = effectStateName(value)
+    if (state !== undefined) {
+      return purpose === "hash"
+        ? `it is an Effect ${state}, which holds state its fields do not show (an open and a closed one may read alike): ` +
+            'it cannot be part of a key; leave it out with a "_" parameter name, or pass what identifies it'
+        : `it is an Effect ${state}, which holds state its fields do not show: a copy would be a plain object that no longer works; ` +
+            "share it through a ResourceCache, or return what it identifies"
+    }
     if (Equal.isEqual(value)) {
+      const effect = effectTypeName(value)
       const name = (value as { readonly constructor?: { readonly name?: unknown } }).constructor?.name
-      const type = typeof name === "string" && name !== "" ? name : "it"
+      const type = effect !== undefined ? `an Effect ${effect}` : typeof name === "string" && name !== "" && name !== "Object" ? name : "it"
       return purpose === "hash"
         ? `${type} implements Equal with an equality of its own, which recall cannot see (its state may be #private): ` +
             "two values it tells apart could share a key"
