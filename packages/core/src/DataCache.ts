@@ -492,6 +492,18 @@ export interface StoreLayerOptions extends LayerOptions {
    * after this long, and another takes over. Default: 10 seconds.
    */
   readonly lockTtl?: Duration.Input | undefined
+  /**
+   * With a store that has locks: the longest a call waits for another
+   * process computing its key (holding its lock, and renewing it) before it
+   * computes the key itself, without the lock; the body then runs in both
+   * processes, and one warning per function says so. It bounds what nothing
+   * else would: two processes whose bodies call each other's keys (`a` calls
+   * `b` in one, `b` calls `a` in the other) each hold one lock and wait for
+   * the other's; after this long each computes, meets its own cycle and
+   * fails with the message a cycle gets in one process. Set it above your
+   * longest body. Default: 5 minutes.
+   */
+  readonly lockWait?: Duration.Input | undefined
 }
 
 /**
@@ -562,6 +574,7 @@ export const layerStore = <const O extends StoreLayerOptions = {}>(
         healthy: true,
         timeout: Duration.millis(checked.timeoutMillis),
         lockMillis: checked.lockMillis,
+        lockWaitMillis: checked.lockWaitMillis,
         down: new Map(),
         writes: new Set(),
         clearing: undefined,

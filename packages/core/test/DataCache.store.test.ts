@@ -732,12 +732,13 @@ describe("DataCache.layerStore", () => {
   })
 
   describe("options", () => {
-    it("bad storeTimeout, lockTtl, secret and persist are InvalidOptionsErrors naming the option", () => {
+    it("bad storeTimeout, lockTtl, lockWait, secret and persist are InvalidOptionsErrors naming the option", () => {
       for (const storeTimeout of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, "soon", "-5 seconds", {}, null]) {
         assert.strictEqual(rejection(() => DataCache.layerStore({ storeTimeout: storeTimeout as never })).option, "storeTimeout")
       }
       for (const lockTtl of [0, -1, Number.NaN, "forever", "Infinity", true]) {
         assert.strictEqual(rejection(() => DataCache.layerStore({ lockTtl: lockTtl as never })).option, "lockTtl")
+        assert.strictEqual(rejection(() => DataCache.layerStore({ lockWait: lockTtl as never })).option, "lockWait")
       }
       for (const secret of ["plain", 42, { value: "x" }, new Uint8Array(32)]) {
         assert.strictEqual(rejection(() => DataCache.layerStore({ secret: secret as never })).option, "secret")

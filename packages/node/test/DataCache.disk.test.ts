@@ -13,7 +13,7 @@ import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache } from "@recall/core"
 import { NodeCacheStore } from "@recall/node"
-import { Effect, Layer } from "effect"
+import { Cause, Effect, Exit, Layer } from "effect"
 import { assertValues, counts, runsOf, Worker } from "./fixtures/dataCacheWorkers.ts"
 import { tempDirectories } from "./fixtures/tempDirectories.ts"
 
@@ -400,6 +400,34 @@ describe("DataCache.layerStore on a failing disk: every call returns its value, 
 })
 
 describe("DataCache.layerStore on disk, in one process", () => {
+  // Found by a stranger trial: two processes whose bodies call each other's keys each held one lock, renewed
+  // it, and waited for the other's forever. Two layers over one directory stand for the two processes here.
+  it.live("two processes whose bodies call each other's keys: after lockWait each computes, and both end with the cycle message", () =>
+    Effect.gen(function* () {
+      const directory = join(parentDirectory(), "cache")
+      const process = () =>
+        DataCache.layerStore({ lockWait: "1 second" }).pipe(Layer.provide(NodeCacheStore.layerFileSystem({ directory })))
+      const a: (n: number) => Effect.Effect<number, unknown, DataCache.DataCache> = DataCache.fn("cycleA", (n: number) =>
+        Effect.map(b(n), (x) => x + 1)
+      )
+      const b: (n: number) => Effect.Effect<number, unknown, DataCache.DataCache> = DataCache.fn("cycleB", (n: number) =>
+        Effect.map(Effect.andThen(Effect.sleep("50 millis"), a(n)), (x) => x + 1)
+      )
+      const started = Date.now()
+      const [one, two] = yield* Effect.all(
+        [Effect.exit(a(1).pipe(Effect.provide(process()))), Effect.exit(b(1).pipe(Effect.provide(process())))],
+        {
+          concurrency: 2
+        }
+      )
+      assert.isBelow(Date.now() - started, 20_000, "bounded by lockWait, not by the test's timeout")
+      for (const exit of [one, two]) {
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isFailure(exit)) assert.include(String(Cause.squash(exit.cause)), "called itself with the same arguments")
+      }
+    })
+  )
+
   // Found by a stranger trial: between the front tier's invalidate and the store's delete, another
   // caller's miss read the entry about to be deleted, and kept it as fresh.
   it.live("30 fibers invalidating and calling one key: a call after an invalidate never gets a value computed before it", () =>

@@ -78,6 +78,8 @@ export interface Tier {
   readonly timeout: Duration.Duration
   /** How long a computing process holds the store's lock before it must renew it. */
   readonly lockMillis: number
+  /** The longest a computation waits for another process's lock before it computes without it. */
+  readonly lockWaitMillis: number
   /**
    * The kinds of operation ({@link kindOf}) failing now, each with the time
    * (on Clock) of its last failure. An outage starts when a kind fails while
@@ -855,6 +857,8 @@ export const turn = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Turn
     const locks = tier.store.locks
     if (locks === undefined) return { _tag: "Compute", held: undefined } as const
     const table = place.table()
+    const clock = yield* Clock.Clock
+    let waitingSince: number | undefined
     for (;;) {
       const acquired = yield* guarded(tier, table, "take a lock", locks.acquire(place.namespace, name, tier.lockMillis))
       if (acquired === failed) return { _tag: "Compute", held: undefined } as const
@@ -871,13 +875,22 @@ export const turn = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Turn
         if (found === undefined || found === failed) return { _tag: "Compute", held } as const
         return { _tag: "Found", found } as const
       }
-      // Another process computes it: wait for it to finish (or its lock to expire), then read what it wrote.
+      // Another process computes it: wait for it to finish (or its lock to expire), then read what it wrote;
+      // for lockWait at most, since a holder that keeps renewing may itself wait for this process (a cycle).
+      const now = clock.currentTimeMillisUnsafe()
+      waitingSince ??= now
+      const left = waitingSince + tier.lockWaitMillis - now
+      if (left <= 0) {
+        yield* warnLockWait(place)
+        return { _tag: "Compute", held: undefined } as const
+      }
+      const wait = Math.min(tier.lockMillis, left)
       const waited = yield* guarded(
         tier,
         table,
         "wait for a lock",
-        locks.awaitRelease(place.namespace, name, tier.lockMillis),
-        Duration.sum(Duration.millis(tier.lockMillis), tier.timeout)
+        locks.awaitRelease(place.namespace, name, wait),
+        Duration.sum(Duration.millis(wait), tier.timeout)
       )
       if (waited === failed) return { _tag: "Compute", held: undefined } as const
       const found = yield* read(place, name)
@@ -885,6 +898,20 @@ export const turn = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Turn
       if (found !== undefined) return { _tag: "Found", found } as const
     }
   })
+
+/** The functions (per layer) warned that a call stopped waiting for another process: once each. */
+const warnedLockWait = new WeakSet<Place<any, any>>()
+
+const warnLockWait = (place: Place<any, any>): Effect.Effect<void> => {
+  if (warnedLockWait.has(place)) return Effect.void
+  warnedLockWait.add(place)
+  return warn(
+    `recall: a call of ${place.name} waited lockWait (${Math.round(place.tier.lockWaitMillis / 1000)} s) for another process ` +
+      "computing the same arguments, and computes them itself: the body runs in both. Either that body takes longer than " +
+      "lockWait (raise it: DataCache.layerStore({ lockWait })), or the two processes wait for each other (bodies that call " +
+      "each other's keys, which this process's call then reports as a cycle)."
+  )
+}
 
 /** Renews a held lock every third of its time, in a fiber of the layer's scope, until it is released. */
 const renewing = (tier: Tier, lock: CacheStore.Lock): Effect.Effect<Held> =>

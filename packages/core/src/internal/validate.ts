@@ -221,24 +221,32 @@ export const layerOptions = (
   return { maxBytes, sweepMillis, replay }
 }
 
-const storeLayerOptionNames: ReadonlySet<string> = new Set([...layerOptionNames, "secret", "storeTimeout", "lockTtl"])
+const storeLayerOptionNames: ReadonlySet<string> = new Set([...layerOptionNames, "secret", "storeTimeout", "lockTtl", "lockWait"])
 
 /**
  * Checks `DataCache.layerStore`'s options: the layer's, plus the store's
- * `secret`, `storeTimeout` (default 5 seconds) and `lockTtl` (default 10
- * seconds).
+ * `secret`, `storeTimeout` (default 5 seconds), `lockTtl` (default 10
+ * seconds) and `lockWait` (default 5 minutes).
  *
  * @throws OptionProblem
  * @internal
  */
 export const storeLayerOptions = (
-  options: (LayerOptions & { readonly secret?: unknown; readonly storeTimeout?: unknown; readonly lockTtl?: unknown }) | undefined
+  options:
+    | (LayerOptions & {
+        readonly secret?: unknown
+        readonly storeTimeout?: unknown
+        readonly lockTtl?: unknown
+        readonly lockWait?: unknown
+      })
+    | undefined
 ): {
   readonly maxBytes: number
   readonly sweepMillis: number
   readonly replay: boolean | undefined
   readonly timeoutMillis: number
   readonly lockMillis: number
+  readonly lockWaitMillis: number
   readonly secret: unknown
 } => {
   const where = "DataCache.layerStore"
@@ -269,6 +277,7 @@ export const storeLayerOptions = (
     ...layer,
     timeoutMillis: finite("storeTimeout", options?.storeTimeout, 5_000),
     lockMillis: finite("lockTtl", options?.lockTtl, 10_000),
+    lockWaitMillis: finite("lockWait", options?.lockWait, 5 * 60_000),
     secret
   }
 }
