@@ -1,6 +1,7 @@
 /**
  * Single flight: ten concurrent callers, one computation. A failure is not
- * cached and is not shared: a waiter takes over.
+ * cached: the callers waiting for it when it fails all get it (one run per
+ * failure), and the next call runs again.
  */
 import { DataCache } from "@recall/core"
 import { Console, Effect } from "effect"

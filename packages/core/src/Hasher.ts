@@ -533,7 +533,8 @@ export class UnhashableParamError extends Schema.TaggedError<UnhashableParamErro
     const subject = `Cannot hash ${this.argument} of ${this.functionName}`
     const keySchema = `describe the arguments with a \`key\` schema: DataCache.fn({ name: "${this.functionName}", key: Schema.Tuple([...]) }, ...)`
     const underscore =
-      `leave it out of the key: give its parameter a name that starts with "_" (e.g. (_db: Db, n: number) => ...), ` +
+      `leave it out of the key: give its parameter a name that starts with "_" and two letters or more (e.g. (_db: Db, n: number) => ...; ` +
+      `"_", "_a", "_v" or "_x2" are names compilers make up, which stay in the key), ` +
       `or pass it in an object parameter that is destructured with a "_" name (e.g. ({ url, _http }) => ..., which minifiers keep)`
     const unreadable = this.parametersUnreadable === true
     const ways = (...lines: ReadonlyArray<string>) => [

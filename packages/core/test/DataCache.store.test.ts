@@ -506,6 +506,25 @@ describe("DataCache.layerStore", () => {
     })
   )
 
+  it.effect("a value nested 1,500 levels deep: kept in memory, and the warning names its part in a short line", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      const logs = captureLogs()
+      const deep = DataCache.fn("deep", (levels: number) =>
+        Effect.sync(() => {
+          let value: unknown = "bottom"
+          for (let i = 0; i < levels; i++) value = { o: value }
+          return value
+        })
+      )
+      yield* deep(1500).pipe(Effect.provide(h.cache()), Effect.provide(logs.layer))
+      const [warning] = logs.warnings()
+      assert.include(warning, "nested more than 1000 levels deep")
+      assert.include(warning, "more …")
+      assert.isBelow(warning!.length, 1000)
+    })
+  )
+
   it.effect("replay: after a restart, the store hit writes the body's Console and log lines again, in order", () =>
     Effect.gen(function* () {
       const h = makeHarness()

@@ -361,7 +361,10 @@ class Writer {
       case V.Kind.RegExp: {
         const regExp = value as RegExp
         if (regExp.lastIndex !== 0 || hasOwnFields(regExp)) {
-          throw new Refused(value, "it has a lastIndex or fields of its own, which tag 21066 cannot hold")
+          throw new Refused(
+            value,
+            "it has a lastIndex other than 0 or fields of its own, which the stored form of a RegExp (its source and flags) does not hold"
+          )
         }
         return new Tag(Tags.regExp, [regExp.source, regExp.flags])
       }

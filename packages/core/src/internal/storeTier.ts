@@ -605,7 +605,7 @@ const entryOf = <A, S>(
       const { path, reason, value } = payload.failure
       return Effect.as(
         warn(
-          `recall: a value of ${place.name} is kept in memory only: the store cannot hold ${path.length === 0 ? "it" : `its part at ${path.join(" ")}`} (${reason}). ` +
+          `recall: a value of ${place.name} is kept in memory only: the store cannot hold ${path.length === 0 ? "it" : `its part at ${shownPath(path)}`} (${reason}). ` +
             `The call succeeded. ${fixFor(value, reason)} Logged once per function and layer.`
         ),
         undefined
@@ -615,6 +615,15 @@ const entryOf = <A, S>(
       Effect.map(Option.getOrUndefined)
     )
   })
+
+/** The longest path a warning shows whole; a longer one keeps its first and last steps. */
+const MAX_PATH_STEPS = 12
+
+/** A part's path for a warning: a part 1,000 levels deep must not make a 10 KB line. */
+const shownPath = (path: ReadonlyArray<string>): string =>
+  path.length <= MAX_PATH_STEPS
+    ? path.join(" ")
+    : [...path.slice(0, MAX_PATH_STEPS / 2), `… ${path.length - MAX_PATH_STEPS} more …`, ...path.slice(-MAX_PATH_STEPS / 2)].join(" ")
 
 /** What to do about a value the store cannot hold, by why it cannot. */
 const fixFor = (part: unknown, reason: string): string =>
