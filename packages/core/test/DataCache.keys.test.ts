@@ -942,7 +942,12 @@ describe("arguments changed while their call runs", () => {
     Effect.gen(function* () {
       const log = captureLogs()
       let runs = 0
-      const smallest = DataCache.fn("smallest", (xs: Array<number>) => Effect.sync(() => (runs++, xs.sort((a, b) => a - b)[0])))
+      const smallest = DataCache.fn("smallest", (xs: Array<number>) =>
+        Effect.sync(() => {
+          runs++
+          return xs.sort((a, b) => a - b)[0]
+        })
+      )
       yield* Effect.gen(function* () {
         assert.strictEqual(yield* smallest([3, 1, 2]), 1)
         assert.strictEqual(yield* smallest([3, 1, 2]), 1)

@@ -285,8 +285,8 @@ const effectStateName = (value: object): string | undefined => {
  */
 export const effectTypeName = (value: object): string | undefined => {
   // An instance of a class of its own (a user's Equal class, an error class) goes by its class's name.
-  const constructor = (value as { readonly constructor?: unknown }).constructor
-  if (typeof constructor === "function" && constructor !== Object && constructor.name !== "") return undefined
+  const made = (value as { readonly constructor?: unknown }).constructor
+  if (typeof made === "function" && made !== Object && made.name !== "") return undefined
   let best: string | undefined
   for (let o: object | null = value; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
     for (const key of Object.getOwnPropertyNames(o)) {
