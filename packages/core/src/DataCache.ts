@@ -578,6 +578,7 @@ export const layerStore = <const O extends StoreLayerOptions = {}>(
         down: new Map(),
         writes: new Set(),
         clearing: undefined,
+        tombstone: undefined,
         scope: yield* Effect.scope,
         deadlines: yield* StoreTier.makeDeadlines
       }

@@ -59,6 +59,33 @@ const readAfterRestart = <A>(h: Harness, name: string, make: () => A) =>
   })
 
 describe("DataCache.layerStore", () => {
+  it.effect("a removal whose store operation fails (or hangs): what it meant to delete never comes back from the store", () =>
+    Effect.gen(function* () {
+      const removals = [
+        ["fn.invalidate", (f: ReturnType<typeof counted>["fn"]) => f.invalidate(1), "delete"],
+        ["fn.clear", (f: ReturnType<typeof counted>["fn"]) => f.clear, "clearNamespace"],
+        ["DataCache.clear", () => DataCache.clear, "clearAll"]
+      ] as const
+      for (const fault of ["fail", "hang"] as const) {
+        for (const [label, remove, operation] of removals) {
+          const h = makeHarness()
+          const { fn, runs } = counted(`failing ${operation} ${fault}`)
+          yield* Effect.gen(function* () {
+            assert.strictEqual((yield* fn(1)).run, 1)
+            h.fault = fault
+            h.faultOps.add(operation)
+            const removing = yield* Effect.forkChild(remove(fn), { startImmediately: true })
+            if (fault === "hang") yield* TestClock.adjust("10 seconds")
+            yield* Fiber.join(removing)
+            assert.isFalse(yield* fn.has(1), `${label} (${fault}): gone`)
+            assert.strictEqual((yield* fn(1)).run, 2, `${label} (${fault}): the call after it computes anew`)
+            assert.strictEqual(runs.count, 2)
+          }).pipe(Effect.provide(h.cache({ storeTimeout: "1 second" })), Effect.provide(captureLogs().layer))
+        }
+      }
+    })
+  )
+
   it.effect("a call made while an invalidate or clear is removing from the store never reads what it removes", () =>
     Effect.gen(function* () {
       const removals = [

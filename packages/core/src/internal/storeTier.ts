@@ -94,6 +94,8 @@ export interface Tier {
   readonly writes: Set<Fiber.Fiber<void>>
   /** A `clearAll` of the store in progress: every read waits for it (see {@link Removals}). */
   clearing: Deferred.Deferred<void> | undefined
+  /** When a `clearAll` whose store operation failed began: older entries read as misses (see {@link Tombstones}). */
+  tombstone: number | undefined
   /** The layer's scope, which the writes outlive until it closes. */
   readonly scope: Scope.Scope
   /** The operations in flight with a deadline ({@link bounded}). */
@@ -275,10 +277,52 @@ export interface Place<A, S> {
 export interface Removals {
   readonly byName: Map<string, Deferred.Deferred<void>>
   namespace: Deferred.Deferred<void> | undefined
+  /**
+   * Removals whose store operation failed (the store down, read-only, too
+   * slow): the time each began, by entry name, and for the whole namespace.
+   * An entry stored at or before it is one the removal meant to delete, and
+   * reads as a miss (see {@link Tombstones}).
+   */
+  readonly tombstones: Tombstones
 }
 
+/**
+ * Where a removal's store operation failed, the entries it meant to delete
+ * are still there; a read must not bring them back. A tombstone keeps the
+ * time the removal began: a read of an entry stored at or before it is a
+ * miss. One per name that failed (at most {@link MAX_TOMBSTONES}; past that,
+ * the whole namespace's, which only costs misses), and one per namespace.
+ *
+ * @internal
+ */
+export interface Tombstones {
+  readonly byName: Map<string, number>
+  namespace: number | undefined
+}
+
+const MAX_TOMBSTONES = 10_000
+
 /** @internal */
-export const makeRemovals = (): Removals => ({ byName: new Map(), namespace: undefined })
+export const makeRemovals = (): Removals => ({
+  byName: new Map(),
+  namespace: undefined,
+  tombstones: { byName: new Map(), namespace: undefined }
+})
+
+/** The time before which an entry of `name` was removed (by a removal whose store operation failed), if any. */
+const removedBefore = (place: Place<any, any>, name: string): number => {
+  const { tombstones } = place.removals
+  return Math.max(tombstones.byName.get(name) ?? -Infinity, tombstones.namespace ?? -Infinity, place.tier.tombstone ?? -Infinity)
+}
+
+const bury = (tombstones: Tombstones, name: string | undefined, at: number): void => {
+  if (name === undefined || tombstones.byName.size >= MAX_TOMBSTONES) {
+    tombstones.namespace = Math.max(tombstones.namespace ?? -Infinity, at)
+    if (name === undefined) tombstones.byName.clear()
+  } else {
+    tombstones.byName.set(name, Math.max(tombstones.byName.get(name) ?? -Infinity, at))
+  }
+}
 
 /**
  * Logs a warning of the tier outside any recording: a store read runs in its
@@ -541,7 +585,12 @@ const fetchNow = (
     (got): Effect.Effect<Result.Result<EntryFormat.DecodedEntry, EntryFormat.EntryMiss> | undefined | typeof failed | typeof unchecked> => {
       if (got === failed) return Effect.succeed(failed)
       if (Option.isNone(got)) return Effect.succeed(undefined)
-      return Effect.map(check(place, got.value.bytes), (decoded) => (decoded === failed ? unchecked : decoded))
+      return Effect.map(check(place, got.value.bytes), (decoded) => {
+        if (decoded === failed) return unchecked
+        // An entry a removal meant to delete, whose delete failed: gone all the same.
+        if (Result.isSuccess(decoded) && decoded.success.storedAt <= removedBefore(place, name)) return undefined
+        return decoded
+      })
     }
   )
 
@@ -785,7 +834,11 @@ export const beginRemove = (place: Place<any, any>, name: string, fiber: Fiber.F
     },
     Effect.andThen(
       awaitWrites(place, name),
-      Effect.asVoid(guarded(place.tier, place.table(), "delete an entry", place.tier.store.delete(place.namespace, name)))
+      buryIfFailed(
+        guarded(place.tier, place.table(), "delete an entry", place.tier.store.delete(place.namespace, name)),
+        (at) => bury(place.removals.tombstones, name, at),
+        fiber
+      )
     )
   )
 
@@ -807,7 +860,11 @@ export const beginClearNamespace = (place: Place<any, any>, fiber: Fiber.Fiber<u
     },
     Effect.andThen(
       awaitWrites(place),
-      Effect.asVoid(guarded(place.tier, place.table(), "clear a namespace", place.tier.store.clearNamespace(place.namespace)))
+      buryIfFailed(
+        guarded(place.tier, place.table(), "clear a namespace", place.tier.store.clearNamespace(place.namespace)),
+        (at) => bury(place.removals.tombstones, undefined, at),
+        fiber
+      )
     )
   )
 
@@ -828,8 +885,35 @@ export const beginClearAll = (tier: Tier, fiber: Fiber.Fiber<unknown, unknown>):
       if (tier.clearing === done) tier.clearing = undefined
     },
     // The writes in flight now (taken before this clear joins them, so that it does not wait for itself).
-    Effect.andThen(awaitFibers(Array.from(tier.writes)), Effect.asVoid(guarded(tier, undefined, "clear the store", tier.store.clearAll)))
+    Effect.andThen(
+      awaitFibers(Array.from(tier.writes)),
+      buryIfFailed(
+        guarded(tier, undefined, "clear the store", tier.store.clearAll),
+        (at) => {
+          tier.tombstone = Math.max(tier.tombstone ?? -Infinity, at)
+        },
+        fiber
+      )
+    )
   )
+
+/**
+ * Runs a removal's store operation; where it failed, `bury` keeps the time
+ * the removal began (on the caller's clock, which stamps this process's
+ * entries), so that what it meant to delete reads as a miss.
+ */
+const buryIfFailed = (
+  operation: Effect.Effect<unknown>,
+  bury: (at: number) => void,
+  fiber: Fiber.Fiber<unknown, unknown>
+): Effect.Effect<void> => {
+  const began = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+  return Effect.flatMap(operation, (result) =>
+    Effect.sync(() => {
+      if (result === failed) bury(began)
+    })
+  )
+}
 
 const awaitFibers = (fibers: ReadonlyArray<Fiber.Fiber<void>>): Effect.Effect<void> =>
   fibers.length === 0 ? Effect.void : Effect.asVoid(Fiber.awaitAll(fibers))
