@@ -958,6 +958,44 @@ describe("arguments changed while their call runs", () => {
     })
   )
 
+  it.effect("50 callers of a body that sorts its argument in place: the joined ones compute at once, not one after another", () =>
+    Effect.gen(function* () {
+      let runs = 0
+      let running = 0
+      const first = yield* Deferred.make<void>()
+      const later = yield* Deferred.make<void>()
+      const smallest = DataCache.fn("smallestAtOnce", (xs: Array<number>) =>
+        Effect.gen(function* () {
+          running++
+          yield* Deferred.await(++runs === 1 ? first : later)
+          running--
+          return xs.sort((a, b) => a - b)[0]
+        })
+      )
+      yield* Effect.gen(function* () {
+        const calls = yield* Effect.forkChild(
+          Effect.all(
+            Array.from({ length: 50 }, () => smallest([3, 1, 2])),
+            { concurrency: "unbounded" }
+          ),
+          { startImmediately: true }
+        )
+        yield* Deferred.succeed(first, undefined)
+        const together = yield* Effect.gen(function* () {
+          for (let i = 0; i < 100 && running < 49; i++) yield* Effect.yieldNow
+          return running
+        })
+        assert.strictEqual(together, 49, "after the first run, the 49 joined callers run together")
+        yield* Deferred.succeed(later, undefined)
+        assert.deepStrictEqual(
+          yield* Fiber.join(calls),
+          Array.from({ length: 50 }, () => 1)
+        )
+        assert.strictEqual(runs, 50)
+      }).pipe(Effect.provide(DataCache.layerMemory()), Effect.provide(captureLogs().layer))
+    })
+  )
+
   it.effect("over a store: a value computed from changed arguments is never written", () =>
     Effect.gen(function* () {
       const h = makeHarness()

@@ -369,9 +369,11 @@ const wait = <A, S>(
         case "Value": {
           const first = flight.starter === call
           if (!first && result.argumentsChanged === true) {
-            // Computed from arguments that were changed meanwhile: not this caller's value.
+            // Computed from arguments that were changed meanwhile: not this caller's value. It runs the body on its
+            // own arguments, uncached, rather than join another computation that may change them again (as a body
+            // that sorts its argument in place does): the callers waiting now compute at once, not one after another.
             Computation.leaveFlight(slot, flight)
-            return resolve(slot, call, restore)
+            return face.lifecycle === undefined ? restore(passThrough(slot, call, fiber)) : resolve(slot, call, restore)
           }
           const value = first ? (result.value as A) : face.load(result.stored as S, call.hold)
           Computation.leaveFlight(slot, flight)

@@ -383,6 +383,9 @@ const warnArgumentsChanged = (slot: Slot<any, any>): Effect.Effect<void> => {
       `recall: the arguments of ${slot.definition.name} changed while it computed (an object passed to it was changed ` +
         "by a caller that stopped waiting, by another fiber, or by the body itself, as an in-place sort does). " +
         "Its value went to the call that started it and is not cached; other callers waiting for it compute again. " +
+        (slot.definition.face.lifecycle === undefined
+          ? ""
+          : "As any instance that is not cached, it is released once the callers waiting have it (hold it with `use`). ") +
         "Leave arguments unchanged while a call runs: pass a copy (or, in the body, change a copy)."
     )
   )
