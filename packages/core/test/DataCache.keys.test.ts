@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { DataCache, Hasher, ResourceCache } from "@recall/core"
 import {
   Cause,
+  Context,
   Data,
   DateTime,
   Deferred,
@@ -18,6 +19,7 @@ import {
   Fiber,
   Hash,
   Option,
+  PubSub,
   Redacted,
   Ref,
   Schema,
@@ -1043,6 +1045,18 @@ describe("Effect structures with state, as arguments and values", () => {
       assert.include(error.message, "an Effect Ref implements Equal")
       assert.notInclude(error.message, "Hasher.by(")
       assert.include(error.message, 'name that starts with "_"')
+    }).pipe(withCache)
+  )
+
+  it.effect("Effect structures are named by their type in messages: a Context, a PubSub, a Fiber", () =>
+    Effect.gen(function* () {
+      const f = DataCache.fn("withStructure", (x: unknown) => Effect.succeed(typeof x))
+      const cases: ReadonlyArray<readonly [unknown, string]> = [
+        [Context.empty(), "an Effect Context"],
+        [yield* PubSub.unbounded<number>(), "an Effect PubSub"],
+        [yield* Effect.forkChild(Effect.never), "an Effect Fiber"]
+      ]
+      for (const [value, name] of cases) assert.include((yield* Effect.flip(f(value))).message, name)
     }).pipe(withCache)
   )
 

@@ -210,7 +210,7 @@ const resolveDirectory = (dir: Option.Option<string>) =>
       const tag = yield* fs.readFileString(`${directory}/${NodeCacheStore.CACHE_DIRECTORY_TAG}`).pipe(Effect.orElseSucceed(() => ""))
       if (!NodeCacheStore.isCacheDirectoryTag(tag)) {
         return yield* userError(
-          `${directory} is not a recall cache directory (it has files, and no ${NodeCacheStore.CACHE_DIRECTORY_TAG} that the disk store writes there); ` +
+          `${directory} is not a recall cache directory (it has files, and no valid ${NodeCacheStore.CACHE_DIRECTORY_TAG}, which the disk store writes there); ` +
             "nothing was read or changed. Pass the directory given to NodeCacheStore.layerFileSystem, or set RECALL_CACHE_DIR"
         )
       }

@@ -999,7 +999,7 @@ const warnLockWait = (place: Place<any, any>): Effect.Effect<void> => {
   if (warnedLockWait.has(place)) return Effect.void
   warnedLockWait.add(place)
   return warn(
-    `recall: a call of ${place.name} waited lockWait (${Math.round(place.tier.lockWaitMillis / 1000)} s) for another process ` +
+    `recall: a call of ${place.name} waited lockWait (${Duration.format(Duration.millis(place.tier.lockWaitMillis))}) for another process ` +
       "computing the same arguments, and computes them itself: the body runs in both. Either that body takes longer than " +
       "lockWait (raise it: DataCache.layerStore({ lockWait })), or the two processes wait for each other (bodies that call " +
       "each other's keys, which this process's call then reports as a cycle)."

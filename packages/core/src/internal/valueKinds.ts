@@ -284,17 +284,30 @@ const effectStateName = (value: object): string | undefined => {
  * @internal
  */
 export const effectTypeName = (value: object): string | undefined => {
-  // An instance of a class of its own (a user's Equal class, an error class) goes by its class's name.
+  // An instance of a class of its own (a user's Equal class, an error class) goes by its class's name;
+  // Effect's own classes (`PubSubImpl`, `FiberImpl`) by their type id.
   const made = (value as { readonly constructor?: unknown }).constructor
-  if (typeof made === "function" && made !== Object && made.name !== "") return undefined
+  if (typeof made === "function" && made !== Object && made.name !== "" && !made.name.endsWith("Impl")) return undefined
   let best: string | undefined
   for (let o: object | null = value; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
     for (const key of Object.getOwnPropertyNames(o)) {
-      if (key.startsWith("~effect/") && (best === undefined || key.length < best.length)) best = key
+      if (!key.startsWith("~effect/") || TRAIT_IDS.has(key)) continue
+      if (best === undefined || key.length < best.length) best = key
     }
+    // The nearest object that has one names it (a Scope.Closeable is a Scope: the shorter of its own ids).
+    if (best !== undefined) break
   }
   return best?.slice("~effect/".length)
 }
+
+/** Type ids of Effect's traits, which many structures carry: they name none of them. */
+const TRAIT_IDS: ReadonlySet<string> = new Set([
+  "~effect/Equal",
+  "~effect/Hash",
+  "~effect/Inspectable",
+  "~effect/Pipeable",
+  "~effect/Effect"
+])
 
 /**
  * The kind of an object. May throw what reading it throws (a revoked Proxy):
