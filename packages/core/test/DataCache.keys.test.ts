@@ -903,17 +903,24 @@ describe("arguments changed while their call runs", () => {
     return { sum, state }
   }
 
+  /** Calls `sum(q)`, stops waiting once the body started, changes `q`, and lets the body end. */
+  const abandonThenChange = (gated: ReturnType<typeof gatedSum>) =>
+    Effect.gen(function* () {
+      const q = { ids: [1] }
+      const caller = yield* Effect.forkChild(gated.sum(q), { startImmediately: true })
+      yield* Deferred.await(gated.state.started)
+      yield* Fiber.interrupt(caller)
+      q.ids.push(100)
+      Deferred.doneUnsafe(gated.state.gate, Exit.void)
+    })
+
   it.effect("a caller that stopped waiting and then changed its argument: nothing is kept under the key it called with", () =>
     Effect.gen(function* () {
       const log = captureLogs()
-      const { sum, state } = gatedSum("sumChanged")
+      const gated = gatedSum("sumChanged")
+      const { sum, state } = gated
       yield* Effect.gen(function* () {
-        const q = { ids: [1] }
-        const caller = yield* Effect.forkChild(sum(q), { startImmediately: true })
-        yield* Deferred.await(state.started)
-        yield* Fiber.interrupt(caller)
-        q.ids.push(100)
-        Deferred.doneUnsafe(state.gate, Exit.void)
+        yield* abandonThenChange(gated)
         assert.strictEqual(yield* sum({ ids: [1] }), 1, "computed for [1], not the value of [1, 100]")
         assert.strictEqual(yield* sum({ ids: [1] }), 1)
         assert.strictEqual(state.runs, 2)
@@ -1001,14 +1008,10 @@ describe("arguments changed while their call runs", () => {
   it.effect("over a store: a value computed from changed arguments is never written", () =>
     Effect.gen(function* () {
       const h = makeHarness()
-      const { sum, state } = gatedSum("sumStored")
+      const gated = gatedSum("sumStored")
+      const { sum } = gated
       yield* Effect.gen(function* () {
-        const q = { ids: [1] }
-        const caller = yield* Effect.forkChild(sum(q), { startImmediately: true })
-        yield* Deferred.await(state.started)
-        yield* Fiber.interrupt(caller)
-        q.ids.push(100)
-        Deferred.doneUnsafe(state.gate, Exit.void)
+        yield* abandonThenChange(gated)
         assert.strictEqual(yield* sum({ ids: [1] }), 1)
       }).pipe(Effect.provide(h.cache()))
       assert.strictEqual(h.written.length, 1, "only the value computed for [1]")

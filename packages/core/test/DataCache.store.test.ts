@@ -58,14 +58,16 @@ const readAfterRestart = <A>(h: Harness, name: string, make: () => A) =>
     return read
   })
 
+/** The three removals, each with the store operation it ends in. */
+const removals = [
+  ["fn.invalidate", (f: ReturnType<typeof counted>["fn"]) => f.invalidate(1), "delete"],
+  ["fn.clear", (f: ReturnType<typeof counted>["fn"]) => f.clear, "clearNamespace"],
+  ["DataCache.clear", () => DataCache.clear, "clearAll"]
+] as const
+
 describe("DataCache.layerStore", () => {
   it.effect("a removal whose store operation fails (or hangs): what it meant to delete never comes back from the store", () =>
     Effect.gen(function* () {
-      const removals = [
-        ["fn.invalidate", (f: ReturnType<typeof counted>["fn"]) => f.invalidate(1), "delete"],
-        ["fn.clear", (f: ReturnType<typeof counted>["fn"]) => f.clear, "clearNamespace"],
-        ["DataCache.clear", () => DataCache.clear, "clearAll"]
-      ] as const
       for (const fault of ["fail", "hang"] as const) {
         for (const [label, remove, operation] of removals) {
           const h = makeHarness()
@@ -88,11 +90,6 @@ describe("DataCache.layerStore", () => {
 
   it.effect("a call made while an invalidate or clear is removing from the store never reads what it removes", () =>
     Effect.gen(function* () {
-      const removals = [
-        ["fn.invalidate", (f: ReturnType<typeof counted>["fn"]) => f.invalidate(1), "delete"],
-        ["fn.clear", (f: ReturnType<typeof counted>["fn"]) => f.clear, "clearNamespace"],
-        ["DataCache.clear", () => DataCache.clear, "clearAll"]
-      ] as const
       for (const [label, remove, operation] of removals) {
         const h = makeHarness()
         const { fn, runs } = counted(`removing through ${label}`)
