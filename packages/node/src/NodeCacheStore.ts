@@ -813,7 +813,8 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
     }
 
     /**
-     * Clears a namespace directory. One that holds only what the store makes
+     * Clears a namespace directory (a symbolic link in its place is removed,
+     * never followed). One that holds only what the store makes
      * (entry files, each starting with the magic number, and temporary files)
      * is renamed away first, so that writers into it start a new one, then
      * removed. One that holds anything else (the directory was never the
@@ -821,6 +822,13 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
      */
     const clearDirectory = (path: string) =>
       Effect.gen(function* () {
+        // A link where a namespace directory belongs is not the store's to follow: the link goes, its target stays.
+        const info = yield* fs.lstat(path).pipe(
+          Effect.map(Option.some),
+          Effect.catch((e) => (isNotFound(e) ? Effect.succeedNone : Effect.fail(e)))
+        )
+        if (Option.isNone(info)) return
+        if (info.value.type === "SymbolicLink") return yield* fs.remove(path)
         const names = yield* listDirectory(path)
         const candidates = names.filter((name) => HASH_NAME.test(name))
         const entries = yield* Effect.filter(

@@ -16,6 +16,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   truncateSync,
   utimesSync,
   writeFileSync
@@ -145,6 +146,15 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
         assert.isTrue(Option.isNone(yield* store.get("ns", "k")))
         assert.sameMembers(readdirSync(ns), ["notes.txt", "e".repeat(32)])
         assert.strictEqual(readFileSync(join(foreign, "d".repeat(32)), "utf8"), "another program's")
+        // A link in a namespace directory's place: the link goes, what it points to stays, entries included.
+        const elsewhere = fresh()
+        yield* withStore(onDisk({ directory: elsewhere }), (other) => other.set("ns", "k", bytesOf(9), Infinity))
+        rmSync(ns, { recursive: true, force: true })
+        symlinkSync(join(elsewhere, nameOf("ns")), ns)
+        writeFileSync(join(elsewhere, nameOf("ns"), "notes.txt"), "keep")
+        yield* store.clearAll
+        assert.isFalse(existsSync(ns))
+        assert.isTrue(existsSync(entryPath(elsewhere, "ns", "k")), "the entry the link pointed at is not deleted")
       })
     )
   })
