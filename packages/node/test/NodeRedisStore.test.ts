@@ -158,6 +158,38 @@ describe("NodeCacheStore.layerRedis in Redis", () => {
     )
   })
 
+  it.effect(
+    "clearAll wins over computations in flight: their generation, read before it, no longer writes, even where the namespace had no key",
+    () =>
+      withStore(onServer(), (store) =>
+        Effect.gen(function* () {
+          const generations = store.generations!
+          // A computation began in a namespace with nothing in Redis yet (no entry, no lock), and one beside an entry.
+          const lone = yield* generations.current("lone")
+          yield* store.set("busy", "old", bytesOf(1), Infinity)
+          const busy = yield* generations.current("busy")
+          const writes = yield* Effect.forkChild(
+            Effect.forEach(
+              Array.from({ length: 20 }, (_, i) => i),
+              (i) => generations.setIf("busy", `k${i}`, bytesOf(i), Infinity, busy),
+              {
+                concurrency: 4
+              }
+            ),
+            { startImmediately: true }
+          )
+          yield* store.clearAll
+          yield* Fiber.join(writes)
+          assert.isFalse(yield* generations.setIf("lone", "k", bytesOf(1), Infinity, lone), "the lone namespace's generation changed")
+          assert.isTrue(Option.isNone(yield* store.get("lone", "k")))
+          assert.isFalse(yield* generations.setIf("busy", "late", bytesOf(1), Infinity, busy))
+          for (let i = 0; i < 20; i++)
+            assert.isTrue(Option.isNone(yield* store.get("busy", `k${i}`)), `k${i}: written before the clear, gone after it`)
+          assert.isTrue(Option.isNone(yield* store.get("busy", "old")))
+        })
+      )
+  )
+
   it.effect("a prefix keeps stores apart: clearAll, list and stats see only their own", () => {
     const url = server().url
     const a = NodeCacheStore.layerRedis({ url, prefix: freshPrefix() }).pipe(Layer.orDie)

@@ -134,6 +134,17 @@ return 1`)
  */
 const GENERATION_MILLIS = "86400000"
 
+/**
+ * KEYS: generation. A computation's read of its namespace's generation,
+ * which makes the key (at 0) when it is missing: a `clearAll`, which finds
+ * namespaces by scanning, then finds every namespace a computation is in
+ * flight for, and changes its generation too.
+ */
+const CURRENT = script(`
+local value = redis.call("INCRBY", KEYS[1], 0)
+redis.call("PEXPIRE", KEYS[1], ${GENERATION_MILLIS})
+return value`)
+
 /** KEYS: entry, index, meta, generation. ARGV: field. Changes the namespace's generation. */
 const DELETE = script(`
 redis.call("INCR", KEYS[4])
@@ -537,6 +548,23 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
         )
       })
 
+    /** Changes the generation of every namespace that one of `keys` (keys of this prefix) belongs to. */
+    const changeGenerations = (keys: ReadonlyArray<string>) => {
+      const generations = new Set<string>()
+      for (const key of keys) {
+        const end = key.indexOf("}:")
+        if (key.startsWith(`${prefix}:{`) && end > 0) generations.add(`${key.slice(0, end + 1)}:g`)
+      }
+      return use("clear", (c, signal) =>
+        Promise.all(
+          Array.from(generations, async (key) => {
+            await c.send(key, ["INCR", key], signal)
+            await c.send(key, ["PEXPIRE", key, GENERATION_MILLIS], signal)
+          })
+        )
+      )
+    }
+
     /** Writes an entry; with a `generation`, only while the namespace's is still that one (whether it wrote). */
     const write = (namespace: string, key: string, bytes: Uint8Array, expiresAt: number, generation: string | undefined) =>
       Effect.gen(function* () {
@@ -726,25 +754,20 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
           evalScript(c, CLEAR_NAMESPACE, [k.index, k.meta, k.generation], [k.entries], signal)
         ).pipe(Effect.asVoid)
       },
+      // Not one atomic step (a cluster cannot have one over every slot), so in three: every namespace met
+      // changes its generation, so that computations in flight there write nothing from then on (each one's
+      // generation key exists: reading it makes it, see CURRENT); a second scan then finds what such a
+      // computation wrote between the first scan and that change; and everything either scan found is deleted.
       clearAll: Effect.gen(function* () {
-        const keys = yield* use("clear", (c, signal) => c.scan(`${globEscape(prefix)}:{*}:*`, signal))
+        const scan = use("clear", (c, signal) => c.scan(`${globEscape(prefix)}:{*}:*`, signal))
+        const first = yield* scan
+        yield* changeGenerations(first)
+        const second = yield* scan
+        const met = new Set(first)
+        yield* changeGenerations(second.filter((key) => !met.has(key)))
         // Entries and indexes; locks are left to their holders.
-        const ours = keys.filter((key) => key.startsWith(`${prefix}:{`) && /\}:(?:e:[0-9a-f]{32}|i|m)$/.test(key))
-        // Every namespace met changes its generation first, so computations in flight there do not write after the clear.
-        const generations = new Set<string>()
-        for (const key of keys) {
-          const end = key.indexOf("}:")
-          if (key.startsWith(`${prefix}:{`) && end > 0) generations.add(`${key.slice(0, end + 1)}:g`)
-        }
-        yield* use("clear", (c, signal) =>
-          Promise.all(
-            Array.from(generations, async (key) => {
-              await c.send(key, ["INCR", key], signal)
-              await c.send(key, ["PEXPIRE", key, GENERATION_MILLIS], signal)
-            })
-          )
-        )
-        yield* use("clear", (c, signal) => Promise.all(ours.map((key) => c.send(key, ["DEL", key], signal))))
+        const ours = new Set([...first, ...second].filter((key) => key.startsWith(`${prefix}:{`) && /\}:(?:e:[0-9a-f]{32}|i|m)$/.test(key)))
+        yield* use("clear", (c, signal) => Promise.all(Array.from(ours, (key) => c.send(key, ["DEL", key], signal))))
       }),
       list: list("list"),
       stats: Effect.map(list("read stats"), (namespaces) => ({
@@ -755,7 +778,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
       locks: { acquire, renew, release, awaitRelease },
       generations: {
         current: (namespace) =>
-          use("read a generation", (c, signal) => c.send(keysOf(namespace).generation, ["GET", keysOf(namespace).generation], signal)).pipe(
+          use("read a generation", (c, signal) => evalScript(c, CURRENT, [keysOf(namespace).generation], [], signal)).pipe(
             Effect.map((value) => (value === null || value === undefined ? "0" : String(value)))
           ),
         setIf: (namespace, key, bytes, expiresAt, generation) => write(namespace, key, bytes, expiresAt, generation)
