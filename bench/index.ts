@@ -202,6 +202,25 @@ const hashing = Effect.gen(function* () {
   report({ name: "hash / Buffer.copy", value: hashMs / copyMs, unit: "x", baseline: "Buffer.copy" })
   report({ name: "hash-wasm XXH3-128 alone / Buffer.copy", value: rawMs / copyMs, unit: "x", baseline: "Buffer.copy" })
 
+  // A miss whose argument is the same 320 MB array (a new key each round: one element changed), against one
+  // hash of it: a miss reads its arguments' key twice, at the call and once more when the body ends.
+  const summarize = DataCache.fn("bench/summarize", (xs: Float64Array) => Effect.succeed(xs.length))
+  const inLayer = yield* Effect.context<DataCache.DataCache>()
+  let round = 0
+  const [oneHashMs, missMs] = interleaved(
+    7,
+    () => {
+      sink += hasher.hashUnsafe(floats).length
+    },
+    () => {
+      floats[0] = ++round
+      sink += Effect.runSync(Effect.provide(summarize(floats), inLayer))
+    }
+  )
+  report({ name: "miss with a 320 MB argument (its key read twice)", value: missMs, unit: "ms" })
+  report({ name: "miss with a 320 MB argument / one hash of it", value: missMs / oneHashMs, unit: "x", baseline: "recall hash" })
+  yield* summarize.clear
+
   // Keys of small object arguments: a recall hit against Effect's Cache.get
   // with the JSON of the arguments as its key, the usual way to key an object.
   type Query = { readonly city: string; readonly year: number }
