@@ -492,7 +492,7 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
       const write = fs.writeFileString(`${root}/${CACHE_DIRECTORY_TAG}`, TAG_TEXT, { flag: "wx", mode: 0o600 })
       return write.pipe(
         Effect.catch((e) => (isNotFound(e) ? Effect.andThen(ensureDirectory(root), write) : Effect.fail(e))),
-        Effect.catch((e) => (e.reason._tag === "AlreadyExists" ? Effect.void : Effect.fail(e))),
+        Effect.catch((e) => (isAlreadyExists(e) ? Effect.void : Effect.fail(e))),
         Effect.tap(() => Effect.sync(() => (tagged = true))),
         Effect.ignore
       )

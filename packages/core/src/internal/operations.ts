@@ -68,13 +68,12 @@ export const invalidate = (
   args: ReadonlyArray<unknown>
 ): Effect.Effect<void> => {
   const name = storedName(slot, args)
-  return Effect.flatMap(
+  return Effect.flatten(
     changing(slot, fiber, (table, now) => {
       table.invalidate(key, now)
       // In the same step: from now on, reads of the name wait for its removal from the store.
       return name === undefined ? Effect.void : StoreTier.beginRemove(slot.place!, name, fiber)
-    }),
-    (removal) => removal
+    })
   )
 }
 
@@ -101,13 +100,12 @@ export const has = (
 
 /** Removes every entry of the function, from both tiers. @internal */
 export const clear = (slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> =>
-  Effect.flatMap(
+  Effect.flatten(
     changing(slot, fiber, (table, now) => {
       table.clear(now)
       // In the same step: from now on, reads of the function's entries wait for the store's clear.
       return slot.place === undefined ? Effect.void : StoreTier.beginClearNamespace(slot.place, fiber)
-    }),
-    (removal) => removal
+    })
   )
 
 /** @internal */
@@ -132,7 +130,7 @@ export const functionStats = (table: Table.Table): FunctionStats => ({
 export const clearAll = (cache: Cache.Cache): Effect.Effect<void> =>
   Effect.withFiber((fiber) => {
     const tier = cache.tier
-    return Effect.flatMap(
+    return Effect.flatten(
       afterPurge(
         cache,
         fiber,
@@ -142,8 +140,7 @@ export const clearAll = (cache: Cache.Cache): Effect.Effect<void> =>
           // In the same step: from now on, every read of the store waits for its clear.
           return tier === undefined ? Effect.void : StoreTier.beginClearAll(tier, fiber)
         }
-      ),
-      (removal) => removal
+      )
     )
   })
 

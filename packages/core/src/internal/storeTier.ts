@@ -768,16 +768,19 @@ export const generationOf = (place: Place<any, any>): Effect.Effect<string | und
 const writeTimeout = (tier: Tier, bytes: number): Duration.Duration =>
   Duration.sum(tier.timeout, Duration.millis(Math.floor(bytes / 50_000)))
 
+/** Waits for `fibers` to end (at once when there are none). */
+const awaitFibers = (fibers: ReadonlyArray<Fiber.Fiber<void>>): Effect.Effect<void> =>
+  fibers.length === 0 ? Effect.void : Effect.asVoid(Fiber.awaitAll(fibers))
+
 /** Waits for the writes in flight of one entry name, or of every name of the function. @internal */
 export const awaitWrites = (place: Place<any, any>, name?: string): Effect.Effect<void> =>
   Effect.suspend(() => {
     const fibers = name === undefined ? Array.from(place.writing.values()) : [place.writing.get(name)].filter((f) => f !== undefined)
-    return fibers.length === 0 ? Effect.void : Effect.asVoid(Fiber.awaitAll(fibers))
+    return awaitFibers(fibers)
   })
 
 /** Waits for every write in flight of the tier (the layer closes: bounded by each write's timeout). @internal */
-export const awaitAllWrites = (tier: Tier): Effect.Effect<void> =>
-  Effect.suspend(() => (tier.writes.size === 0 ? Effect.void : Effect.asVoid(Fiber.awaitAll(Array.from(tier.writes)))))
+export const awaitAllWrites = (tier: Tier): Effect.Effect<void> => Effect.suspend(() => awaitFibers(Array.from(tier.writes)))
 
 /** Whether the store holds a live, readable entry for `name` (the payload is not decoded). @internal */
 export const has = (place: Place<any, any>, name: string): Effect.Effect<boolean> =>
@@ -914,9 +917,6 @@ const buryIfFailed = (
     })
   )
 }
-
-const awaitFibers = (fibers: ReadonlyArray<Fiber.Fiber<void>>): Effect.Effect<void> =>
-  fibers.length === 0 ? Effect.void : Effect.asVoid(Fiber.awaitAll(fibers))
 
 // ---------------------------------------------------------------------------
 // Cross-process single flight

@@ -263,12 +263,7 @@ const classify = (value: object, proto: object): Kind => {
  */
 const STATEFUL_TYPE_IDS: ReadonlyArray<string> = ["~effect/Scope", "~effect/PartitionedSemaphore"]
 
-const isEffectState = (value: object): boolean => {
-  for (const id of STATEFUL_TYPE_IDS) if (id in value) return true
-  return false
-}
-
-/** The Effect structure a plain object is, by its type id, if it is one {@link isEffectState} names. */
+/** The Effect structure with hidden state that a plain object is, by its type id, if it is one. */
 const effectStateName = (value: object): string | undefined => {
   for (const id of STATEFUL_TYPE_IDS) if (id in value) return id.slice("~effect/".length)
   return undefined
@@ -318,7 +313,7 @@ const TRAIT_IDS: ReadonlySet<string> = new Set([
 export const kindOf = (value: object): Kind => {
   const proto: object | null = Object.getPrototypeOf(value)
   if (Array.isArray(value)) return proto === Array.prototype ? Kind.Array : Kind.Opaque
-  if (proto === Object.prototype || proto === null) return isEffectState(value) ? Kind.Opaque : Kind.Plain
+  if (proto === Object.prototype || proto === null) return effectStateName(value) === undefined ? Kind.Plain : Kind.Opaque
   let kind = byPrototype.get(proto)
   if (kind === undefined) {
     kind = classify(value, proto)

@@ -548,14 +548,19 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
         )
       })
 
-    /** Changes the generation of every namespace that one of `keys` (keys of this prefix) belongs to. */
-    const changeGenerations = (keys: ReadonlyArray<string>) => {
+    /** The generation keys of the namespaces that `keys` (keys of this prefix) belong to. */
+    const generationKeysOf = (keys: ReadonlyArray<string>): Set<string> => {
       const generations = new Set<string>()
       for (const key of keys) {
         const end = key.indexOf("}:")
         if (key.startsWith(`${prefix}:{`) && end > 0) generations.add(`${key.slice(0, end + 1)}:g`)
       }
-      return use("clear", (c, signal) =>
+      return generations
+    }
+
+    /** Changes each of these generations. */
+    const changeGenerations = (generations: ReadonlySet<string>) =>
+      use("clear", (c, signal) =>
         Promise.all(
           Array.from(generations, async (key) => {
             await c.send(key, ["INCR", key], signal)
@@ -563,7 +568,6 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
           })
         )
       )
-    }
 
     /** Writes an entry; with a `generation`, only while the namespace's is still that one (whether it wrote). */
     const write = (namespace: string, key: string, bytes: Uint8Array, expiresAt: number, generation: string | undefined) =>
@@ -761,10 +765,11 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
       clearAll: Effect.gen(function* () {
         const scan = use("clear", (c, signal) => c.scan(`${globEscape(prefix)}:{*}:*`, signal))
         const first = yield* scan
-        yield* changeGenerations(first)
+        const met = generationKeysOf(first)
+        yield* changeGenerations(met)
         const second = yield* scan
-        const met = new Set(first)
-        yield* changeGenerations(second.filter((key) => !met.has(key)))
+        // Namespaces met only now (each one's generation changed once, not twice).
+        yield* changeGenerations(new Set(Array.from(generationKeysOf(second)).filter((key) => !met.has(key))))
         // Entries and indexes; locks are left to their holders.
         const ours = new Set([...first, ...second].filter((key) => key.startsWith(`${prefix}:{`) && /\}:(?:e:[0-9a-f]{32}|i|m)$/.test(key)))
         yield* use("clear", (c, signal) => Promise.all(Array.from(ours, (key) => c.send(key, ["DEL", key], signal))))
