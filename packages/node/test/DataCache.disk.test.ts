@@ -13,7 +13,7 @@ import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache } from "@recall/core"
 import { NodeCacheStore } from "@recall/node"
-import { Cause, Effect, Exit, Layer } from "effect"
+import { Cause, Deferred, Effect, Exit, Layer } from "effect"
 import { assertValues, counts, runsOf, Worker } from "./fixtures/dataCacheWorkers.ts"
 import { tempDirectories } from "./fixtures/tempDirectories.ts"
 
@@ -407,11 +407,20 @@ describe("DataCache.layerStore on disk, in one process", () => {
       const directory = join(parentDirectory(), "cache")
       const process = () =>
         DataCache.layerStore({ lockWait: "1 second" }).pipe(Layer.provide(NodeCacheStore.layerFileSystem({ directory })))
+      // Each body calls the other key once both hold their locks: each process then waits for the other's.
+      const aStarted = yield* Deferred.make<void>()
+      const bStarted = yield* Deferred.make<void>()
       const a: (n: number) => Effect.Effect<number, unknown, DataCache.DataCache> = DataCache.fn("cycleA", (n: number) =>
-        Effect.map(b(n), (x) => x + 1)
+        Effect.andThen(Deferred.succeed(aStarted, undefined), Deferred.await(bStarted)).pipe(
+          Effect.andThen(b(n)),
+          Effect.map((x) => x + 1)
+        )
       )
       const b: (n: number) => Effect.Effect<number, unknown, DataCache.DataCache> = DataCache.fn("cycleB", (n: number) =>
-        Effect.map(Effect.andThen(Effect.sleep("50 millis"), a(n)), (x) => x + 1)
+        Effect.andThen(Deferred.succeed(bStarted, undefined), Deferred.await(aStarted)).pipe(
+          Effect.andThen(a(n)),
+          Effect.map((x) => x + 1)
+        )
       )
       const started = Date.now()
       const [one, two] = yield* Effect.all(
