@@ -8,7 +8,8 @@
  * **Contract**
  *
  * - `set` writes bytes under (namespace, key) with an absolute expiry in
- *   epoch milliseconds (`Infinity`: never), replacing what was there.
+ *   epoch milliseconds (`Infinity`: never), replacing what was there. A store
+ *   may also offer `setParts`, the same write of bytes given in parts.
  * - `get` returns the bytes and times of an entry that has not expired at the
  *   clock's time (Effect's `Clock`, so `TestClock` drives it); at or after
  *   `expiresAt` the entry is gone (the store may delete it then). Expired
@@ -170,6 +171,17 @@ export interface Service {
   readonly [TypeId]: typeof TypeId
   readonly get: (namespace: string, key: string) => Effect.Effect<Option.Option<StoredEntry>, CacheStoreError>
   readonly set: (namespace: string, key: string, bytes: Uint8Array, expiresAt: number) => Effect.Effect<void, CacheStoreError>
+  /**
+   * Optional: `set` of the bytes of `parts` one after another, for a store
+   * that writes them without joining them first (the disk store writes each
+   * as it is): DataCache hands a large value's entry over this way, its typed
+   * arrays' bytes as they lie in the front tier's copy, rather than copying
+   * it into one buffer. Absent, the entry is given to `set` whole. The parts
+   * are the store's as `set`'s bytes are.
+   */
+  readonly setParts?:
+    | ((namespace: string, key: string, parts: ReadonlyArray<Uint8Array>, expiresAt: number) => Effect.Effect<void, CacheStoreError>)
+    | undefined
   readonly delete: (namespace: string, key: string) => Effect.Effect<void, CacheStoreError>
   readonly clearNamespace: (namespace: string) => Effect.Effect<void, CacheStoreError>
   readonly clearAll: Effect.Effect<void, CacheStoreError>

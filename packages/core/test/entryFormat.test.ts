@@ -755,6 +755,68 @@ describe("aligned typed arrays", () => {
   })
 })
 
+describe("an entry in parts (a large value for a store's setParts)", () => {
+  const joined = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+    const out = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0))
+    let at = 0
+    for (const part of parts) {
+      out.set(part, at)
+      at += part.byteLength
+    }
+    return out
+  }
+
+  it.effect("its parts joined are the entry written whole, byte for byte; its typed arrays are parts by reference", () =>
+    Effect.gen(function* () {
+      const a = new Float64Array(20_000).map((_, i) => i / 3)
+      const c = new Int16Array(40_000).fill(-7)
+      const values = [
+        { a, b: "text between", c, d: new Uint8Array(3), e: [new Float32Array(17_000).fill(0.5), new Map([["k", 1]])] },
+        a,
+        { small: new Float64Array(10), text: "héllo" },
+        { a, c }
+      ]
+      const output: ReadonlyArray<Line> = [{ _tag: "Console", method: "log", args: ["a line"] }]
+      // Names of every length modulo 8 move the payload's start: the padding follows it in parts as whole.
+      for (const name of ["f", "ab", "abc", "abcd", "abcde", "abcdef", "abcdefg", "abcdefgh"]) {
+        const entryFields = fields({ name, identity: `${name}:0123` })
+        for (const value of values) {
+          for (const lines of [undefined, output]) {
+            const room = Entry.entryRoom(entryFields, false)
+            const whole = yield* Entry.encodeEntry(entryFields, Result.getOrThrow(Payload.encodePayload(value, lines, room)), undefined, {
+              inPlace: true
+            })
+            const payload = Result.getOrThrow(Payload.encodePayloadParts(value, lines, room.before))
+            const parts = yield* Entry.encodeEntryParts(entryFields, payload)
+            assert.deepStrictEqual(joined(parts), whole, `${name}: the same bytes`)
+            assert.strictEqual(joined(parts).byteLength, room.before + payload.byteLength)
+          }
+        }
+        const parts = Result.getOrThrow(Payload.encodePayloadParts(values[0], undefined, 100)).parts
+        assert.isTrue(
+          parts.some((part) => part.buffer === a.buffer),
+          "a typed array of 64 KiB and more is a part of its own, not copied"
+        )
+        assert.isTrue(parts.some((part) => part.buffer === c.buffer))
+      }
+    })
+  )
+
+  it.effect("its payload checksum is XXH3-128 of the joined payload, as @node-rs/xxhash computes it", () =>
+    Effect.gen(function* () {
+      const value = { a: new Float64Array(30_000).fill(1.25), b: "between", c: new Uint8Array(70_000).fill(9) }
+      const room = Entry.entryRoom(fields(), false)
+      const payload = Result.getOrThrow(Payload.encodePayloadParts(value, undefined, room.before))
+      assert.isAbove(payload.parts.length, 2)
+      const entry = joined(yield* Entry.encodeEntryParts(fields(), payload))
+      const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")
+      assert.strictEqual(hex(entry.subarray(64, 80)), nativeHex(entry.subarray(room.before)))
+      const read = Result.getOrThrow(yield* Entry.decodeEntry(entry, expected))
+      same(Result.getOrThrow(Payload.decodePayload(read.payload)).value, value)
+    })
+  )
+})
+
 describe("a 10M-element Float64Array", () => {
   it.effect("is written and read as its raw bytes, at about the cost of slice()", () =>
     Effect.gen(function* () {

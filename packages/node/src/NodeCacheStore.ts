@@ -191,8 +191,40 @@ const payloadStart = (namesLength: number): number => Math.ceil((HEADER_BYTES + 
 const MAX_FILE_BYTES = 2 ** 31 - 1
 /** The most one `read` asks for: Linux reads at most 2 GiB - 4 KiB in one call, Node takes at most 2 GiB - 1. */
 const READ_CHUNK = 2 ** 30
-/** A payload up to this size is written joined to its header (one write); a larger one after it, as it is (no copy). */
+/** Parts of an entry up to this size are written joined to their neighbours and the header (one write); a larger part as it is (no copy). */
 const JOIN_BYTES = 64 * 1024
+
+/**
+ * The writes of an entry's parts: runs of parts under {@link JOIN_BYTES}
+ * joined into one buffer (a write per part would be a round trip to the
+ * thread pool each), larger parts as they are.
+ */
+const writesOf = (parts: ReadonlyArray<Uint8Array>): ReadonlyArray<Uint8Array> => {
+  const writes: Array<Uint8Array> = []
+  let run: Array<Uint8Array> = []
+  const endRun = () => {
+    if (run.length === 1) writes.push(run[0]!)
+    else if (run.length > 1) {
+      const joined = new Uint8Array(run.reduce((n, part) => n + part.byteLength, 0))
+      let at = 0
+      for (const part of run) {
+        joined.set(part, at)
+        at += part.byteLength
+      }
+      writes.push(joined)
+    }
+    run = []
+  }
+  for (const part of parts) {
+    if (part.byteLength === 0) continue
+    if (part.byteLength > JOIN_BYTES) {
+      endRun()
+      writes.push(part)
+    } else run.push(part)
+  }
+  endRun()
+  return writes
+}
 /** How often an entry's recency is set again at most, whatever `sweepInterval` is. */
 const MAX_RECENCY_PRECISION = 60_000
 const encoder = new TextEncoder()
@@ -499,19 +531,20 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
     })
 
     /**
-     * Writes an entry (its `header`, then `payload`) to a fresh temporary file
-     * in `dir` (made when missing), stamped with the recency `at`, synced and
-     * closed; returns its path. A small payload is joined to its header (one
-     * write), a large one written as it is (no copy). The stamp and the sync
-     * run at once, one round trip less: the sync may not cover the stamp, but
-     * a journaled file system commits metadata in order, so a crash that kept
-     * the rename keeps the stamp; at worst a stamp lost is a recency, never a
-     * byte.
+     * Writes an entry (its `header`, then the bytes of `parts` one after
+     * another) to a fresh temporary file in `dir` (made when missing),
+     * stamped with the recency `at`, synced and closed; returns its path.
+     * Small parts are joined to their neighbours (one write for a small
+     * entry and its header), large ones written as they are (no copy). The
+     * stamp and the sync run at once, one round trip less: the sync may not
+     * cover the stamp, but a journaled file system commits metadata in order,
+     * so a crash that kept the rename keeps the stamp; at worst a stamp lost
+     * is a recency, never a byte.
      */
     const writeEntryTemp = (
       dir: string,
       header: Uint8Array,
-      payload: Uint8Array,
+      parts: ReadonlyArray<Uint8Array>,
       at: number,
       attempt = 0
     ): Effect.Effect<string, PlatformError.PlatformError> => {
@@ -519,22 +552,13 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
       return Effect.scoped(
         Effect.gen(function* () {
           const file = yield* fs.open(path, { flag: "wx", mode: 0o600 })
-          if (payload.byteLength <= JOIN_BYTES) {
-            const whole = new Uint8Array(header.byteLength + payload.byteLength)
-            whole.set(header)
-            whole.set(payload, header.byteLength)
-            yield* file.writeAll(whole)
-          } else {
-            yield* file.writeAll(header)
-            yield* file.writeAll(payload)
-          }
+          for (const bytes of writesOf([header, ...parts])) yield* file.writeAll(bytes)
           yield* Effect.all([file.sync, fs.utimes(path, at / 1000, at / 1000)], { concurrency: 2, discard: true })
         })
       ).pipe(
         Effect.as(path),
         Effect.catch((e) => {
-          if (isNotFound(e) && attempt < 3)
-            return Effect.andThen(ensureDirectory(dir), writeEntryTemp(dir, header, payload, at, attempt + 1))
+          if (isNotFound(e) && attempt < 3) return Effect.andThen(ensureDirectory(dir), writeEntryTemp(dir, header, parts, at, attempt + 1))
           return Effect.andThen(Effect.ignore(fs.remove(path, { force: true })), Effect.fail(e))
         })
       )
@@ -885,7 +909,9 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
         })
       }).pipe(Effect.mapError(failed("get")))
 
-    const set = (namespace: string, key: string, bytes: Uint8Array, expiresAt: number) =>
+    const set = (namespace: string, key: string, bytes: Uint8Array, expiresAt: number) => setParts(namespace, key, [bytes], expiresAt)
+
+    const setParts = (namespace: string, key: string, parts: ReadonlyArray<Uint8Array>, expiresAt: number) =>
       Effect.gen(function* () {
         const dir = namespaceDir(namespace)
         const path = `${dir}/${nameOf(key)}`
@@ -894,8 +920,9 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
         const names = new Uint8Array(nsBytes.byteLength + encoder.encode(key).byteLength)
         names.set(nsBytes)
         encoder.encodeInto(key, names.subarray(nsBytes.byteLength))
-        const header = makeHeader(names, nsBytes.byteLength, at, expiresAt, bytes.byteLength)
-        const fileBytes = header.byteLength + bytes.byteLength
+        const payloadLength = parts.reduce((n, part) => n + part.byteLength, 0)
+        const header = makeHeader(names, nsBytes.byteLength, at, expiresAt, payloadLength)
+        const fileBytes = header.byteLength + payloadLength
         if (fileBytes > MAX_FILE_BYTES) {
           return yield* new CacheStore.CacheStoreError({
             operation: "set",
@@ -912,7 +939,7 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
         // Written whole beside the entry, stamped, synced, then renamed over it.
         let attempt = 0
         while (true) {
-          const temp = yield* writeEntryTemp(dir, header, bytes, at)
+          const temp = yield* writeEntryTemp(dir, header, parts, at)
           const moved = yield* fs.rename(temp, path).pipe(
             Effect.as(true),
             Effect.catch((e) =>
@@ -1210,6 +1237,7 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
     return CacheStore.make({
       get,
       set,
+      setParts,
       delete: (namespace, key) => {
         const path = entryPath(namespace, key)
         return fs.remove(path, { force: true }).pipe(

@@ -37,8 +37,14 @@ import * as Layer from "effect/Layer"
 
 /** What `xxhash-addon` exports that is used here. */
 interface Addon {
-  readonly XXHash128: { readonly hash: (data: Uint8Array) => Uint8Array }
+  readonly XXHash128: {
+    readonly hash: (data: Uint8Array) => Uint8Array
+    new (seed: Uint8Array): { update(data: Uint8Array): void; digest(): Uint8Array }
+  }
 }
+
+/** Seed 0, as the one-shot `hash` uses (the constructor takes 4 or 8 bytes of seed; anything else aborts the process). */
+const SEED_ZERO = new Uint8Array(8)
 
 // A variable, so that bundlers and the type checker leave the optional
 // dependency alone when it is not installed.
@@ -64,6 +70,12 @@ const digester = (addon: Addon): Hasher.LargeDigester => {
       // addon would crash the process instead of throwing.
       if (!safeForAddon(bytes)) throw new TypeError("NodeHasher: the native digester takes typed arrays over an ArrayBuffer only")
       return hash(bytes)
+    },
+    digestParts: (parts) => {
+      if (!parts.every(safeForAddon)) throw new TypeError("NodeHasher: the native digester takes typed arrays over an ArrayBuffer only")
+      const state = new addon.XXHash128(SEED_ZERO)
+      for (const part of parts) state.update(part)
+      return state.digest()
     }
   }
 }

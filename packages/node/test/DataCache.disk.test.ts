@@ -11,9 +11,9 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { DataCache } from "@recall/core"
+import { CacheStore, DataCache } from "@recall/core"
 import { NodeCacheStore } from "@recall/node"
-import { Cause, Deferred, Effect, Exit, Layer } from "effect"
+import { Cause, Deferred, Effect, Exit, Layer, Redacted } from "effect"
 import { assertValues, counts, runsOf, Worker } from "./fixtures/dataCacheWorkers.ts"
 import { tempDirectories } from "./fixtures/tempDirectories.ts"
 
@@ -489,5 +489,59 @@ describe("DataCache.layerStore on disk, in one process", () => {
         DataCache.layerStore().pipe(Layer.provide(NodeCacheStore.layerFileSystem({ directory: join(parentDirectory(), "cache") })))
       )
     )
+  )
+
+  // A large value's entry goes to the disk store in parts (setParts): its typed arrays' bytes as they lie in the
+  // front tier's copy, never joined into one buffer. The caller's own value is another object.
+  it.live("a large value goes to the store in parts, a small one whole, a signed one whole; each reads back exactly in a new layer", () =>
+    Effect.gen(function* () {
+      const directory = join(parentDirectory(), "cache")
+      const calls: Array<string> = []
+      const spied = Layer.effect(
+        CacheStore.CacheStore,
+        Effect.map(CacheStore.CacheStore, (store) =>
+          CacheStore.make({
+            ...store,
+            set: (namespace, key, bytes, expiresAt) => {
+              calls.push(`set ${bytes.byteLength}`)
+              return store.set(namespace, key, bytes, expiresAt)
+            },
+            setParts: (namespace, key, parts, expiresAt) => {
+              calls.push(`setParts ${parts.length}`)
+              return store.setParts!(namespace, key, parts, expiresAt)
+            }
+          })
+        )
+      ).pipe(Layer.provide(NodeCacheStore.layerFileSystem({ directory })))
+      const column = (seed: number) => new Float64Array(1 << 17).map((_, i) => seed + i / 7)
+      let runs = 0
+      const frame = DataCache.fn("parts-frame", (seed: number) =>
+        Effect.sync(() => {
+          runs++
+          return { a: column(seed), b: column(seed + 1), label: `frame ${seed}`, small: new Int8Array([1, -1]) }
+        })
+      )
+      const expected = (seed: number) => ({ a: column(seed), b: column(seed + 1), label: `frame ${seed}`, small: new Int8Array([1, -1]) })
+      for (const signed of [false, true]) {
+        calls.length = 0
+        const layer = () =>
+          DataCache.layerStore(signed ? { secret: Redacted.make("a secret of more than sixteen bytes") } : {}).pipe(Layer.provide(spied))
+        const seed = signed ? 10 : 0
+        yield* Effect.gen(function* () {
+          const got = yield* frame(seed)
+          // The caller's value is its own: changed at once, before the background write ran, it is not what is stored.
+          got.a.fill(-1)
+          got.label = "changed"
+          assert.deepStrictEqual(yield* frame(seed + 100).pipe(Effect.map((v) => v.label)), `frame ${seed + 100}`)
+          yield* DataCache.fn("parts-small", (n: number) => Effect.succeed({ n }))(1)
+        }).pipe(Effect.provide(layer()))
+        assert.strictEqual(calls.filter((call) => call.startsWith("setParts")).length, signed ? 0 : 2, calls.join(", "))
+        assert.strictEqual(calls.filter((call) => call.startsWith("set ")).length, signed ? 3 : 1, calls.join(", "))
+        const before = runs
+        const read = yield* Effect.all([frame(seed), frame(seed + 100)]).pipe(Effect.provide(layer()))
+        assert.strictEqual(runs, before, "both read from the store, not computed")
+        assert.deepStrictEqual(read, [expected(seed), expected(seed + 100)])
+      }
+    })
   )
 })

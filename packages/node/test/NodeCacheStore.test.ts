@@ -55,7 +55,7 @@ const withStore = <A, E>(layer: Layer.Layer<CacheStore.CacheStore>, body: (store
 
 const onDisk = (options: NodeCacheStore.Options) => NodeCacheStore.layerFileSystem(options)
 
-storeConformance("NodeCacheStore.layerFileSystem", () => onDisk({ directory: fresh() }), { locks: true })
+storeConformance("NodeCacheStore.layerFileSystem", () => onDisk({ directory: fresh() }), { locks: true, setParts: true })
 
 /** Writes the entries "a", "b" and "c" of namespace "ns" at 1 s, 2 s and 3 s on the TestClock (oldest first). */
 const writeAbc = (store: CacheStore.Service, bytes: () => Uint8Array) =>

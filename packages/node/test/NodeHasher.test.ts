@@ -68,6 +68,32 @@ describe("NodeHasher", () => {
     })
   })
 
+  describe("digests of parts (an entry written in parts)", () => {
+    it.effect("the native digester's, and hash-wasm's, of parts cut anywhere are the whole's; a third implementation agrees", () =>
+      Effect.gen(function* () {
+        const length = (1 << 20) + 13
+        const bytes = randomBytes(length, 6)
+        const whole = third(bytes)
+        for (const cuts of [[0], [1], [4095, 4096], [7, 70_000, 70_001], [length - 1], [1 << 19, (1 << 19) + 64 * 1024]]) {
+          const ends = [...cuts, length]
+          const parts = ends.map((end, i) => bytes.subarray(i === 0 ? 0 : ends[i - 1]!, end))
+          assert.strictEqual(
+            parts.reduce((n, part) => n + part.byteLength, 0),
+            length
+          )
+          assert.strictEqual(hex(Xxh3.digestParts(parts)), whole, `native, cut at ${cuts.join(", ")}`)
+          assert.strictEqual(hex(yield* withoutNative(() => Xxh3.digestParts(parts))), whole, `hash-wasm, cut at ${cuts.join(", ")}`)
+        }
+        // Small parts, on both, and a part over shared memory (never given to the addon).
+        const small = [bytes.subarray(0, 10), bytes.subarray(10, 100), bytes.subarray(100, 3000)]
+        assert.strictEqual(hex(Xxh3.digestParts(small)), third(bytes.subarray(0, 3000)))
+        const shared = new Uint8Array(new SharedArrayBuffer(5000))
+        shared.set(bytes.subarray(3000, 8000))
+        assert.strictEqual(hex(Xxh3.digestParts([bytes.subarray(0, 3000), shared])), third(bytes.subarray(0, 8000)))
+      })
+    )
+  })
+
   describe("hashes of arguments", () => {
     it.effect("a large Float64Array argument has the same hash and key with the layer and without", () =>
       Effect.gen(function* () {

@@ -343,14 +343,9 @@ export const encodeEntry = (
   options?: { readonly inPlace?: boolean }
 ): Effect.Effect<Uint8Array, Xxh3.WebAssemblyUnavailableError | CryptoError.CryptoError> =>
   Effect.flatMap(Xxh3.load, () => {
-    const name = encoder.encode(fields.name)
-    const identity = encoder.encode(fields.identity)
-    if (fields.fingerprint.byteLength !== FINGERPRINT_BYTES) return Effect.die(new RangeError("a fingerprint is 16 bytes"))
-    if (name.byteLength > MAX_NAME_BYTES || identity.byteLength > MAX_NAME_BYTES) {
-      return Effect.die(new RangeError("a name or identity is at most 65,535 bytes of UTF-8"))
-    }
-    if (!(fields.staleUntil >= fields.expiresAt)) return Effect.die(new RangeError("staleUntil is at least expiresAt"))
-    const namesLength = name.byteLength + identity.byteLength
+    const names = namesOf(fields)
+    if (names instanceof RangeError) return Effect.die(names)
+    const namesLength = names.name.byteLength + names.identity.byteLength
     const bodyLength = HEADER_BYTES + namesLength + payload.byteLength
     const entryLength = bodyLength + (secret === undefined ? 0 : SIGNATURE_BYTES)
     let entry: Uint8Array
@@ -364,28 +359,75 @@ export const encodeEntry = (
       entry = new Uint8Array(entryLength)
       entry.set(payload, HEADER_BYTES + namesLength)
     }
-    const view = new DataView(entry.buffer, entry.byteOffset, entry.byteLength)
-    entry.set(MAGIC, Offsets.magic)
-    view.setUint16(Offsets.version, FORMAT_VERSION, true)
-    view.setUint8(Offsets.codec, fields.codec)
-    view.setUint8(Offsets.flags, secret === undefined ? 0 : SIGNED)
-    entry.set(fields.fingerprint, Offsets.fingerprint)
-    view.setFloat64(Offsets.storedAt, fields.storedAt, true)
-    view.setFloat64(Offsets.expiresAt, fields.expiresAt, true)
-    view.setFloat64(Offsets.staleUntil, fields.staleUntil, true)
-    view.setUint32(Offsets.nameLength, name.byteLength, true)
-    view.setUint32(Offsets.identityLength, identity.byteLength, true)
-    view.setBigUint64(Offsets.payloadLength, BigInt(payload.byteLength), true)
-    entry.set(Xxh3.digest(payload), Offsets.payloadChecksum)
-    entry.set(name, HEADER_BYTES)
-    entry.set(identity, HEADER_BYTES + name.byteLength)
-    entry.set(headerDigest(entry, namesLength), Offsets.headerChecksum)
+    writeHeader(entry, fields, names, payload.byteLength, Xxh3.digest(payload), secret !== undefined)
     if (secret === undefined) return Effect.succeed(entry)
     return Effect.map(secret.sign(entry.subarray(0, bodyLength)), (signature) => {
       entry.set(signature, bodyLength)
       return entry
     })
   })
+
+/**
+ * An unsigned entry of these fields as parts whose bytes one after another
+ * are {@link encodeEntry}'s: its header and names, then the payload's parts
+ * as they are (encodePayloadParts', written at {@link entryRoom}'s offset),
+ * so that a large entry reaches a store that writes parts without being
+ * joined into one buffer. Loads the XXH3 hasher if it is not loaded.
+ *
+ * @throws RangeError (a defect) as {@link encodeEntry}.
+ * @internal
+ */
+export const encodeEntryParts = (
+  fields: EntryFields,
+  payload: { readonly parts: ReadonlyArray<Uint8Array>; readonly byteLength: number }
+): Effect.Effect<ReadonlyArray<Uint8Array>, Xxh3.WebAssemblyUnavailableError> =>
+  Effect.flatMap(Xxh3.load, () => {
+    const names = namesOf(fields)
+    if (names instanceof RangeError) return Effect.die(names)
+    const head = new Uint8Array(HEADER_BYTES + names.name.byteLength + names.identity.byteLength)
+    writeHeader(head, fields, names, payload.byteLength, Xxh3.digestParts(payload.parts), false)
+    return Effect.succeed([head, ...payload.parts])
+  })
+
+/** The fields' names as UTF-8, or the RangeError of fields no entry can hold. */
+const namesOf = (fields: EntryFields): { readonly name: Uint8Array; readonly identity: Uint8Array } | RangeError => {
+  const name = encoder.encode(fields.name)
+  const identity = encoder.encode(fields.identity)
+  if (fields.fingerprint.byteLength !== FINGERPRINT_BYTES) return new RangeError("a fingerprint is 16 bytes")
+  if (name.byteLength > MAX_NAME_BYTES || identity.byteLength > MAX_NAME_BYTES) {
+    return new RangeError("a name or identity is at most 65,535 bytes of UTF-8")
+  }
+  if (!(fields.staleUntil >= fields.expiresAt)) return new RangeError("staleUntil is at least expiresAt")
+  return { name, identity }
+}
+
+/** Writes the fixed header and the names at the start of `entry`, the header checksum last. */
+const writeHeader = (
+  entry: Uint8Array,
+  fields: EntryFields,
+  names: { readonly name: Uint8Array; readonly identity: Uint8Array },
+  payloadLength: number,
+  payloadChecksum: Uint8Array,
+  signed: boolean
+): void => {
+  const { name, identity } = names
+  const view = new DataView(entry.buffer, entry.byteOffset, HEADER_BYTES)
+  entry.set(MAGIC, Offsets.magic)
+  view.setUint16(Offsets.version, FORMAT_VERSION, true)
+  view.setUint8(Offsets.codec, fields.codec)
+  view.setUint8(Offsets.flags, signed ? SIGNED : 0)
+  entry.set(fields.fingerprint, Offsets.fingerprint)
+  view.setFloat64(Offsets.storedAt, fields.storedAt, true)
+  view.setFloat64(Offsets.expiresAt, fields.expiresAt, true)
+  view.setFloat64(Offsets.staleUntil, fields.staleUntil, true)
+  view.setUint32(Offsets.nameLength, name.byteLength, true)
+  view.setUint32(Offsets.identityLength, identity.byteLength, true)
+  view.setBigUint64(Offsets.payloadLength, BigInt(payloadLength), true)
+  entry.set(payloadChecksum, Offsets.payloadChecksum)
+  entry.set(name, HEADER_BYTES)
+  entry.set(identity, HEADER_BYTES + name.byteLength)
+  entry.set(headerDigest(entry, name.byteLength + identity.byteLength), Offsets.headerChecksum)
+}
 
 // ---------------------------------------------------------------------------
 // Reading

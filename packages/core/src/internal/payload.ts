@@ -588,7 +588,97 @@ export interface Room {
  *
  * @internal
  */
-export const encodePayload = (value: unknown, output?: ReadonlyArray<Line>, room?: Room): Result.Result<Uint8Array, Unencodable> => {
+export const encodePayload = (value: unknown, output?: ReadonlyArray<Line>, room?: Room): Result.Result<Uint8Array, Unencodable> =>
+  Result.map(
+    writePayload(value, output, () => {
+      // cbor2's `encode`, with the room written around it: the writer keeps large byte strings by reference and
+      // copies every chunk once into the buffer it reads out.
+      const writer = new CborOutput(encodeOptions)
+      if (room !== undefined && room.before > 0) writer.write(new Uint8Array(room.before))
+      return writer
+    }),
+    (writer) => {
+      if (room !== undefined && room.after > 0) writer.write(new Uint8Array(room.after))
+      const bytes = writer.read()
+      return room === undefined ? bytes : bytes.subarray(room.before, bytes.byteLength - room.after)
+    }
+  )
+
+/** Byte strings of at least this many bytes are parts of their own in {@link encodePayloadParts}. */
+const PART_FROM = 64 * 1024
+
+/**
+ * cbor2's writer, keeping the output as parts: large byte strings (a typed
+ * array's bytes) are parts of their own, by reference; the bytes between
+ * them are read out of the writer into parts of their own. `length` counts
+ * from `offset`, where the payload starts in its entry, so that aligned typed
+ * arrays are padded as in a payload written whole.
+ */
+class PartsOutput extends CborOutput {
+  readonly parts: Array<Uint8Array> = []
+  private flushed: number
+  private readonly offset: number
+  constructor(offset: number) {
+    super(encodeOptions)
+    this.flushed = offset
+    this.offset = offset
+  }
+  override get length(): number {
+    return this.flushed + super.length
+  }
+  override write(bytes: Uint8Array): void {
+    if (bytes.length < PART_FROM) return super.write(bytes)
+    this.flush()
+    this.parts.push(bytes)
+    this.flushed += bytes.length
+  }
+  /** The parts, their bytes' count, once everything is written. */
+  finish(): Parts {
+    this.flush()
+    return { parts: this.parts, byteLength: this.flushed - this.offset }
+  }
+  private flush(): void {
+    if (super.length === 0) return
+    const bytes = super.read()
+    super.clear()
+    this.parts.push(bytes)
+    this.flushed += bytes.byteLength
+  }
+}
+
+/** A payload as parts to write one after another. @internal */
+export interface Parts {
+  readonly parts: ReadonlyArray<Uint8Array>
+  /** Their bytes, in all. */
+  readonly byteLength: number
+}
+
+/**
+ * The payload of {@link encodePayload}, as parts whose bytes one after
+ * another are that payload's, written at `offset` in its entry (the room
+ * before it): the bytes of typed arrays of 64 KiB and more are parts of their
+ * own, views of the value's own memory, so that a large value is written to a
+ * store without being copied into one buffer first. The value must not
+ * change until its parts are written.
+ *
+ * @internal
+ */
+export const encodePayloadParts = (
+  value: unknown,
+  output: ReadonlyArray<Line> | undefined,
+  offset: number
+): Result.Result<Parts, Unencodable> =>
+  Result.map(
+    writePayload(value, output, () => new PartsOutput(offset)),
+    (writer) => writer.finish()
+  )
+
+/** Writes the payload of `value` and `output` to the writer `start` makes, or says why it cannot be written. */
+const writePayload = <W extends CborOutput>(
+  value: unknown,
+  output: ReadonlyArray<Line> | undefined,
+  start: () => W
+): Result.Result<W, Unencodable> => {
   let current: "value" | number = "value"
   try {
     const data = model((writer) => {
@@ -603,14 +693,9 @@ export const encodePayload = (value: unknown, output?: ReadonlyArray<Line>, room
       }
       return new Tag(Tags.payload, [written, lines])
     })
-    // cbor2's `encode`, with the room written around it: the writer keeps large byte strings by reference and
-    // copies every chunk once into the buffer it reads out.
-    const writer = new CborOutput(encodeOptions)
-    if (room !== undefined && room.before > 0) writer.write(new Uint8Array(room.before))
+    const writer = start()
     writeUnknown(data, writer, encodeOptions)
-    if (room !== undefined && room.after > 0) writer.write(new Uint8Array(room.after))
-    const bytes = writer.read()
-    return Result.succeed(room === undefined ? bytes : bytes.subarray(room.before, bytes.byteLength - room.after))
+    return Result.succeed(writer)
   } catch (e) {
     if (e instanceof Refused) {
       return Result.fail(current === "value" ? refusedAt(value, e, []) : refusedAt(output![current], e, [`output line ${current}`]))

@@ -621,18 +621,23 @@ const unreadable = (place: Place<any, any>, name: string, reason: string): Effec
     Effect.as(guarded(place.tier, place.table(), "delete an entry", place.tier.store.delete(place.namespace, name)), undefined)
   )
 
+/** An entry to write: whole, or as parts whose bytes one after another are the entry's. */
+type Entry = Uint8Array | ReadonlyArray<Uint8Array>
+
 /**
- * The entry bytes of a value, or `undefined` (warned about once per
- * function) when the payload codec cannot write it: the value then stays in
- * the front tier only.
+ * The entry of a value, or `undefined` (warned about once per function) when
+ * the payload codec cannot write it: the value then stays in the front tier
+ * only. `inParts`: as parts (encodeEntryParts), for a store's `setParts`;
+ * else whole.
  */
 const entryOf = <A, S>(
   place: Place<A, S>,
   stored: S,
   output: ReadonlyArray<unknown> | undefined,
-  times: Table.Times
-): Effect.Effect<Uint8Array | undefined, CryptoError.CryptoError | Xxh3.WebAssemblyUnavailableError> =>
-  Effect.suspend(() => {
+  times: Table.Times,
+  inParts: boolean
+): Effect.Effect<Entry | undefined, CryptoError.CryptoError | Xxh3.WebAssemblyUnavailableError> =>
+  Effect.suspend((): Effect.Effect<Entry | undefined, CryptoError.CryptoError | Xxh3.WebAssemblyUnavailableError> => {
     const fields: EntryFormat.EntryFields = {
       codec: place.persistence.codec,
       fingerprint: place.persistence.fingerprint,
@@ -642,28 +647,33 @@ const entryOf = <A, S>(
       expiresAt: times.freshUntil,
       staleUntil: times.expiresAt
     }
-    // Encoded with room for the entry around it: the entry is written in place, not copied (the payload is most of it).
-    const payload = Payload.encodePayload(
-      place.persistence.toPersisted(stored),
-      output as ReadonlyArray<Replay.Line> | undefined,
-      EntryFormat.entryRoom(fields, place.tier.secret !== undefined)
-    )
-    if (Result.isFailure(payload)) {
-      if (place.warnedUnencodable) return Effect.succeed(undefined)
-      place.warnedUnencodable = true
-      const { path, reason, value } = payload.failure
-      return Effect.as(
-        warn(
-          `recall: a value of ${place.name} is kept in memory only: the store cannot hold ${path.length === 0 ? "it" : `its part at ${shownPath(path)}`} (${reason}). ` +
-            `The call succeeded. ${fixFor(value, reason)} Logged once per function and layer.`
-        ),
-        undefined
-      )
+    const room = EntryFormat.entryRoom(fields, place.tier.secret !== undefined)
+    const persisted = place.persistence.toPersisted(stored)
+    const lines = output as ReadonlyArray<Replay.Line> | undefined
+    if (inParts) {
+      // The typed arrays' bytes go to the store as they lie in the front tier's copy: not copied into one buffer.
+      const payload = Payload.encodePayloadParts(persisted, lines, room.before)
+      return Result.isFailure(payload) ? unencodable(place, payload.failure) : EntryFormat.encodeEntryParts(fields, payload.success)
     }
-    return Effect.asSome(EntryFormat.encodeEntry(fields, payload.success, place.tier.secret, { inPlace: true })).pipe(
-      Effect.map(Option.getOrUndefined)
-    )
+    // Encoded with room for the entry around it: the entry is written in place, not copied (the payload is most of it).
+    const payload = Payload.encodePayload(persisted, lines, room)
+    return Result.isFailure(payload)
+      ? unencodable(place, payload.failure)
+      : EntryFormat.encodeEntry(fields, payload.success, place.tier.secret, { inPlace: true })
   })
+
+/** A value the store cannot hold: warned about once per function, and kept in the front tier only. */
+const unencodable = (place: Place<any, any>, { path, reason, value }: Payload.Unencodable): Effect.Effect<undefined> => {
+  if (place.warnedUnencodable) return Effect.succeed(undefined)
+  place.warnedUnencodable = true
+  return Effect.as(
+    warn(
+      `recall: a value of ${place.name} is kept in memory only: the store cannot hold ${path.length === 0 ? "it" : `its part at ${shownPath(path)}`} (${reason}). ` +
+        `The call succeeded. ${fixFor(value, reason)} Logged once per function and layer.`
+    ),
+    undefined
+  )
+}
 
 /** The longest path a warning shows whole; a longer one keeps its first and last steps. */
 const MAX_PATH_STEPS = 12
@@ -712,19 +722,30 @@ export const writeInBackground = <A, S>(
       if (deferEncoding) yield* Effect.yieldNow
       if (previous !== undefined) yield* Fiber.await(previous)
       const table = place.table()
-      const bytes = yield* entryOf(place, stored, output, times).pipe(
+      const generations = tier.store.generations
+      const conditional = generation !== undefined && generations !== undefined
+      const { setParts } = tier.store
+      // A large unsigned entry goes in parts to a store that writes them as they are (a signature covers the joined bytes).
+      const inParts = deferEncoding && setParts !== undefined && tier.secret === undefined && !conditional
+      const entry = yield* entryOf(place, stored, output, times, inParts).pipe(
         Effect.catchCause((cause) =>
           Effect.as(warn(`recall: a value of ${place.name} could not be encoded (${describe(cause)}); it stays in memory.`), undefined)
         )
       )
-      if (bytes === undefined) return
-      // With generations, written only while no delete or clear (here or in another process) came since the computation began.
-      const generations = tier.store.generations
-      const write =
-        generation === undefined || generations === undefined
-          ? Effect.as(tier.store.set(place.namespace, name, bytes, times.expiresAt), true)
-          : generations.setIf(place.namespace, name, bytes, times.expiresAt, generation)
-      const written = yield* guarded(tier, table, "write an entry", write, writeTimeout(tier, bytes.byteLength))
+      if (entry === undefined) return
+      let bytes = 0
+      let write: Effect.Effect<boolean, CacheStore.CacheStoreError>
+      if (entry instanceof Uint8Array) {
+        bytes = entry.byteLength
+        // With generations, written only while no delete or clear (here or in another process) came since the computation began.
+        write = conditional
+          ? generations.setIf(place.namespace, name, entry, times.expiresAt, generation)
+          : Effect.as(tier.store.set(place.namespace, name, entry, times.expiresAt), true)
+      } else {
+        for (const part of entry) bytes += part.byteLength
+        write = Effect.as(setParts!(place.namespace, name, entry, times.expiresAt), true)
+      }
+      const written = yield* guarded(tier, table, "write an entry", write, writeTimeout(tier, bytes))
       if (written === true) table.record("storeWrite")
       // A delete or clear in some process came since the computation began: its value must not outlive it here either.
       else if (written === false) superseded()

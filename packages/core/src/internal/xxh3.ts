@@ -167,6 +167,13 @@ export interface LargeDigester {
    * not keep `bytes`.
    */
   readonly digest: (bytes: Uint8Array) => Uint8Array
+  /**
+   * Optional: the XXH3-128 of the parts' bytes one after another (what
+   * `digest` of their concatenation gives), without joining them. Used for
+   * an entry written in parts (a large value's typed arrays as they are);
+   * without it, hash-wasm hashes the parts. Same rules as `digest`.
+   */
+  readonly digestParts?: ((parts: ReadonlyArray<Uint8Array>) => Uint8Array) | undefined
 }
 
 /**
@@ -226,9 +233,19 @@ export const setLargeDigester = (digester: LargeDigester | undefined): void => {
   }
   if (large !== undefined && large.name === digester.name) return
   for (const [length, expected] of referenceDigests) {
-    const got = toHex(digester.digest(referenceInput(length)))
+    const input = referenceInput(length)
+    const got = toHex(digester.digest(input))
     if (got !== expected) {
       throw new Error(`${digester.name} is not XXH3-128: ${length} reference bytes gave ${got}, expected ${expected}`)
+    }
+    if (digester.digestParts === undefined) continue
+    // In three uneven parts (the first empty when the input is): the parts' digest is the whole's.
+    const third = Math.floor(length / 3)
+    const inParts = toHex(digester.digestParts([input.subarray(0, third), input.subarray(third, length - 7), input.subarray(length - 7)]))
+    if (inParts !== expected) {
+      throw new Error(
+        `${digester.name}'s digestParts is not XXH3-128: ${length} reference bytes in parts gave ${inParts}, expected ${expected}`
+      )
     }
   }
   large = digester
@@ -295,6 +312,34 @@ const toHex = (digest: Uint8Array): string => hex8(digest, 0) + hex8(digest, 4) 
  * @internal
  */
 export const digest = (bytes: Uint8Array): Uint8Array => native(bytes) ?? loaded().update(bytes).digest("binary")
+
+/**
+ * The XXH3-128 of the parts' bytes one after another: {@link digest} of
+ * their concatenation, without joining them (an entry written in parts, a
+ * large value's typed arrays as they are, is checksummed where it lies).
+ *
+ * @internal
+ */
+export const digestParts = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  if (parts.length === 1) return digest(parts[0]!)
+  const inParts = large?.digestParts
+  if (inParts !== undefined && (hasher === undefined || parts.some((part) => part.byteLength >= LARGE_DIGEST_BYTES))) {
+    if (parts.every((part) => backing(part) === "plain")) return inParts(parts)
+  }
+  if (hasher === undefined && refused) {
+    // No hash-wasm, and a native digester that cannot take these parts: it takes them joined.
+    const joined = new Uint8Array(parts.reduce((n, part) => n + byteLengthOf.call(part), 0))
+    let at = 0
+    for (const part of parts) {
+      joined.set(part, at)
+      at += part.byteLength
+    }
+    return digest(joined)
+  }
+  const wasm = loaded()
+  for (const part of parts) wasm.update(part)
+  return wasm.digest("binary")
+}
 
 /**
  * The XXH3-128 hash of `bytes` as 32 lowercase hex digits, in canonical
