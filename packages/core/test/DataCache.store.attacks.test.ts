@@ -244,6 +244,37 @@ describe("layerStore attacks: keys", () => {
     })
   )
 
+  // Found by a stranger trial: alice's signed entry, copied unchanged to mallory's name, was read as mallory's balance.
+  it.effect("with a secret, an entry copied to another call's name is a miss: computed for that call, never the other's value", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      const secret = Redacted.make("a store secret of 32 characters!")
+      let runs = 0
+      const balance = DataCache.fn("balance", (user: string) =>
+        Effect.sync(() => ({ user, balance: user === "alice" ? 1_000_000 : 5, run: ++runs }))
+      )
+      yield* balance("alice").pipe(Effect.provide(h.cache({ secret })))
+      const alice = h.lastWritten()
+      yield* balance("mallory").pipe(Effect.provide(h.cache({ secret })))
+      const mallory = h.lastWritten()
+      assert.strictEqual(alice.namespace, mallory.namespace)
+      // Someone who can write to the store, without the secret, puts alice's entry under mallory's name.
+      const stolen = Option.getOrThrow(yield* h.inner.get(alice.namespace, alice.key))
+      yield* h.inner.set(mallory.namespace, mallory.key, stolen.bytes.slice(), stolen.expiresAt)
+      const logs = captureLogs()
+      const read = yield* balance("mallory").pipe(Effect.provide(Layer.merge(h.cache({ secret }), logs.layer)))
+      assert.strictEqual(read.user, "mallory", "mallory's own value, computed again")
+      assert.strictEqual(read.balance, 5)
+      assert.strictEqual(runs, 3)
+      assert.isTrue(
+        logs.lines.some((line) => line.includes("signature")),
+        logs.lines.join("\n")
+      )
+      // Alice's entry, where it belongs, still reads.
+      assert.strictEqual((yield* balance("alice").pipe(Effect.provide(h.cache({ secret })))).run, 1)
+    })
+  )
+
   it.effect("Redacted arguments with different values never share an entry, with or without a secret", () =>
     Effect.gen(function* () {
       const h = makeHarness()

@@ -54,11 +54,18 @@ const fields = (overrides?: Partial<Entry.EntryFields>): Entry.EntryFields => ({
   ...overrides
 })
 
+/** The name the test entries are stored under, in their namespace (a signature covers it). */
+const STORE_NAME = "3f9a0c1b2d4e5f60718293a4b5c6d7e8"
+
 const expected: Entry.Expected = {
   codec: Entry.Codec.structured,
   fingerprint: Entry.NO_FINGERPRINT,
-  identity: "reports.ts#loadReport:1f2e"
+  identity: "reports.ts#loadReport:1f2e",
+  storeName: STORE_NAME
 }
+
+/** encodeEntry's options for an entry stored under STORE_NAME. */
+const named = { storeName: STORE_NAME }
 
 const secret = Entry.makeSecret(Redacted.make("a secret of more than sixteen bytes"))
 const otherSecret = Entry.makeSecret(Redacted.make("another secret of more than sixteen bytes"))
@@ -521,7 +528,7 @@ describe("entry: round trips", () => {
       const payload = encoded(sample)
       const key = yield* secret
       for (const signing of [undefined, key]) {
-        const bytes = yield* Entry.encodeEntry(fields(), payload, signing)
+        const bytes = yield* Entry.encodeEntry(fields(), payload, signing, named)
         assert.strictEqual(bytes.byteLength, Entry.HEADER_BYTES + 10 + 26 + payload.byteLength + (signing ? 32 : 0))
         const entry = yield* Entry.decodeEntry(bytes, expected, signing)
         assert.isTrue(Result.isSuccess(entry))
@@ -583,10 +590,20 @@ describe("entry: checked against second implementations", () => {
 
   it.effect("the signature is HMAC-SHA-256 as node:crypto computes it, under the derived key", () =>
     Effect.gen(function* () {
-      const bytes = yield* Entry.encodeEntry(fields(), encoded(sample), yield* secret)
+      const bytes = yield* Entry.encodeEntry(fields(), encoded(sample), yield* secret, named)
       const key = createHmac("sha256", "a secret of more than sixteen bytes").update("recall entry signature, format 1").digest()
       const body = bytes.subarray(0, bytes.length - 32)
-      assert.strictEqual(hex(bytes.subarray(bytes.length - 32)), createHmac("sha256", key).update(body).digest("hex"))
+      // HMAC("recall entry stored as" || u32le(name length) || name || HMAC(body)), as docs/entry-format.md lays it out.
+      const inner = createHmac("sha256", key).update(body).digest()
+      const length = Buffer.alloc(4)
+      length.writeUInt32LE(Buffer.byteLength(STORE_NAME))
+      const signature = createHmac("sha256", key)
+        .update("recall entry stored as")
+        .update(length)
+        .update(STORE_NAME)
+        .update(inner)
+        .digest("hex")
+      assert.strictEqual(hex(bytes.subarray(bytes.length - 32)), signature)
       assert.strictEqual(bytes[Entry.Offsets.flags], 1)
     })
   )
@@ -595,7 +612,7 @@ describe("entry: checked against second implementations", () => {
 describe("entry: every corruption is a miss", () => {
   const corruptions = (key: Entry.EntrySecret | undefined) =>
     Effect.gen(function* () {
-      const bytes = yield* Entry.encodeEntry(fields(), encoded(sample, [{ _tag: "Console", method: "log", args: ["x"] }]), key)
+      const bytes = yield* Entry.encodeEntry(fields(), encoded(sample, [{ _tag: "Console", method: "log", args: ["x"] }]), key, named)
       const reasons = new Set<string>()
       for (let i = 0; i < bytes.length; i++) {
         for (const mask of [0x01, 0xff]) {
@@ -657,9 +674,9 @@ describe("entry: the reason of each miss", () => {
         const room = Entry.entryRoom(fields(), signing !== undefined)
         const spaced = Payload.encodePayload(value, undefined, room)
         if (Result.isFailure(spaced)) throw new Error("unencodable")
-        const inPlace = yield* Entry.encodeEntry(fields(), spaced.success, signing, { inPlace: true })
+        const inPlace = yield* Entry.encodeEntry(fields(), spaced.success, signing, { inPlace: true, ...named })
         assert.strictEqual(inPlace.buffer, spaced.success.buffer)
-        assert.deepStrictEqual(inPlace, yield* Entry.encodeEntry(fields(), encoded(value), signing))
+        assert.deepStrictEqual(inPlace, yield* Entry.encodeEntry(fields(), encoded(value), signing, named))
       }
     })
   )
@@ -668,7 +685,7 @@ describe("entry: the reason of each miss", () => {
     Effect.gen(function* () {
       const key = yield* secret
       const other = yield* otherSecret
-      const signed = yield* Entry.encodeEntry(fields(), payload, key)
+      const signed = yield* Entry.encodeEntry(fields(), payload, key, named)
       const unsigned = yield* Entry.encodeEntry(fields(), payload)
       assert.strictEqual(reasonOf(yield* Entry.decodeEntry(signed, expected, other)), "BadSignature")
       assert.strictEqual(reasonOf(yield* Entry.decodeEntry(unsigned, expected, key)), "MissingSignature")
@@ -677,6 +694,10 @@ describe("entry: the reason of each miss", () => {
       const tampered = signed.slice()
       tampered[Entry.Offsets.expiresAt + 7]! ^= 0x01
       assert.strictEqual(reasonOf(yield* Entry.decodeEntry(tampered, expected, key)), "BadSignature")
+      // Found by a stranger trial: a signed entry copied, unchanged, to another call's name (alice's balance
+      // read as mallory's). The signature covers the name it is stored under.
+      assert.strictEqual(reasonOf(yield* Entry.decodeEntry(signed, { ...expected, storeName: "another call's name" }, key)), "BadSignature")
+      assert.isTrue(Result.isSuccess(yield* Entry.decodeEntry(signed, expected, key)))
     })
   )
 

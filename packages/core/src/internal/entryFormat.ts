@@ -138,6 +138,8 @@ export interface Expected {
   readonly fingerprint: Uint8Array
   /** When given, an entry of another identity is a miss (it was written under the wrong name). */
   readonly identity?: string | undefined
+  /** The name the entry was read from, in its namespace: with a secret, its signature must cover it (an entry moved from another call's name is a miss). */
+  readonly storeName?: string | undefined
 }
 
 /**
@@ -212,8 +214,9 @@ const TypeId = "~@recall/core/internal/EntrySecret" as const
  */
 export interface EntrySecret {
   readonly [TypeId]: typeof TypeId
-  readonly sign: (data: Uint8Array) => Effect.Effect<Uint8Array, CryptoError.CryptoError>
-  readonly verify: (tag: Uint8Array, data: Uint8Array) => Effect.Effect<boolean, CryptoError.CryptoError>
+  /** The signature of an entry's `body` stored under `storeName` (see {@link signedMessage}). */
+  readonly sign: (body: Uint8Array, storeName: string) => Effect.Effect<Uint8Array, CryptoError.CryptoError>
+  readonly verify: (tag: Uint8Array, body: Uint8Array, storeName: string) => Effect.Effect<boolean, CryptoError.CryptoError>
 }
 
 const MacWebCrypto = Mac.layerWebCrypto.pipe(Layer.provide(SecureRandom.layerWebCrypto))
@@ -270,6 +273,31 @@ export const NAMING_PURPOSE = encoder.encode("recall entry names, format 1")
 /** @internal */
 export const REDACTED_PURPOSE = encoder.encode("recall redacted digests, format 1")
 
+/** What the signed message of an entry starts with. */
+const NAME_DOMAIN = encoder.encode("recall entry stored as")
+
+/**
+ * What an entry's signature is the HMAC-SHA-256 of: its store name (the key
+ * it is stored under, in its namespace) and the HMAC-SHA-256 of its body,
+ * under the same key. So an entry moved to another name (another call's) is
+ * a miss, as a changed one is: the body names the function, the store name
+ * the call. Nested, so that a large body is signed where it lies rather than
+ * copied after the name: the inner HMAC, a pseudorandom function of the body
+ * under the secret, stands for it. Laid out as `"recall entry stored as"`,
+ * the name's UTF-8 length (u32, little-endian), the name, the inner HMAC.
+ *
+ * @internal
+ */
+export const signedMessage = (storeName: string, inner: Uint8Array): Uint8Array => {
+  const name = encoder.encode(storeName)
+  const out = new Uint8Array(NAME_DOMAIN.byteLength + 4 + name.byteLength + inner.byteLength)
+  out.set(NAME_DOMAIN)
+  new DataView(out.buffer).setUint32(NAME_DOMAIN.byteLength, name.byteLength, true)
+  out.set(name, NAME_DOMAIN.byteLength + 4)
+  out.set(inner, NAME_DOMAIN.byteLength + 4 + name.byteLength)
+  return out
+}
+
 /**
  * The signing key of a store secret (a string, as `Config.Redacted` gives
  * it, or bytes; at least 16 bytes): HMAC-SHA-256(secret, purpose), so the
@@ -283,10 +311,12 @@ export const makeSecret = (secret: Redacted.Redacted<string | Uint8Array>): Effe
     const mac = yield* Mac.Mac
     const derived = yield* deriveKey(secret, SIGNING_PURPOSE)
     const key = yield* Mac.key(Mac.hmacSha256, derived)
+    const message = (body: Uint8Array, storeName: string) =>
+      Effect.map(mac.sign(key, body), (inner) => signedMessage(storeName, inner))
     return {
       [TypeId]: TypeId,
-      sign: (data: Uint8Array) => mac.sign(key, data),
-      verify: (tag: Uint8Array, data: Uint8Array) => mac.verify(key, tag, data)
+      sign: (body, storeName) => Effect.flatMap(message(body, storeName), (data) => mac.sign(key, data)),
+      verify: (tag, body, storeName) => Effect.flatMap(message(body, storeName), (data) => mac.verify(key, tag, data))
     } satisfies EntrySecret
   }).pipe(Effect.provide(MacWebCrypto))
 
@@ -330,19 +360,24 @@ export const entryRoom = (
  *
  * `inPlace`: `payload` is a view into a buffer of exactly the entry's
  * length, at the offset {@link entryRoom} gives: the entry is written
- * around it, into that buffer, rather than into a copy.
+ * around it, into that buffer, rather than into a copy. `storeName`: the
+ * name the entry is stored under in its namespace, which a signature covers
+ * (needed with a `secret`).
  *
  * @throws RangeError (a defect) for fields no entry can hold: a fingerprint
- *   of another size, a name over 64 KiB, `staleUntil` before `expiresAt`.
+ *   of another size, a name over 64 KiB, `staleUntil` before `expiresAt`; a
+ *   `secret` without `storeName`.
  * @internal
  */
 export const encodeEntry = (
   fields: EntryFields,
   payload: Uint8Array,
   secret?: EntrySecret,
-  options?: { readonly inPlace?: boolean }
+  options?: { readonly inPlace?: boolean; readonly storeName?: string | undefined }
 ): Effect.Effect<Uint8Array, Xxh3.WebAssemblyUnavailableError | CryptoError.CryptoError> =>
   Effect.flatMap(Xxh3.load, () => {
+    const storeName = options?.storeName
+    if (secret !== undefined && storeName === undefined) return Effect.die(new RangeError("a signed entry needs the name it is stored under"))
     const names = namesOf(fields)
     if (names instanceof RangeError) return Effect.die(names)
     const namesLength = names.name.byteLength + names.identity.byteLength
@@ -361,7 +396,7 @@ export const encodeEntry = (
     }
     writeHeader(entry, fields, names, payload.byteLength, Xxh3.digest(payload), secret !== undefined)
     if (secret === undefined) return Effect.succeed(entry)
-    return Effect.map(secret.sign(entry.subarray(0, bodyLength)), (signature) => {
+    return Effect.map(secret.sign(entry.subarray(0, bodyLength), storeName!), (signature) => {
       entry.set(signature, bodyLength)
       return entry
     })
@@ -575,7 +610,8 @@ export const decodeEntry = (
     }
     if (secret === undefined) return Effect.sync(rest)
     // The signature first: nothing else of a tampered entry is looked at.
-    return Effect.map(secret.verify(bytes.subarray(at.bodyLength), bytes.subarray(0, at.bodyLength)), (valid) =>
+    if (expected.storeName === undefined) return Effect.die(new RangeError("a signed entry is checked against the name it is stored under"))
+    return Effect.map(secret.verify(bytes.subarray(at.bodyLength), bytes.subarray(0, at.bodyLength), expected.storeName), (valid) =>
       valid ? rest() : miss({ _tag: "BadSignature" })
     )
   })

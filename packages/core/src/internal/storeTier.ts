@@ -585,7 +585,7 @@ const fetchNow = (
     (got): Effect.Effect<Result.Result<EntryFormat.DecodedEntry, EntryFormat.EntryMiss> | undefined | typeof failed | typeof unchecked> => {
       if (got === failed) return Effect.succeed(failed)
       if (Option.isNone(got)) return Effect.succeed(undefined)
-      return Effect.map(check(place, got.value.bytes), (decoded) => {
+      return Effect.map(check(place, name, got.value.bytes), (decoded) => {
         if (decoded === failed) return unchecked
         // An entry a removal meant to delete, whose delete failed: gone all the same.
         if (Result.isSuccess(decoded) && decoded.success.storedAt <= removedBefore(place, name)) return undefined
@@ -599,10 +599,10 @@ const fetchNow = (
  * so neither the breaker nor the timeout; WebCrypto failing (not a wrong
  * signature) is a store error all the same.
  */
-const check = (place: Place<any, any>, bytes: Uint8Array) =>
+const check = (place: Place<any, any>, name: string, bytes: Uint8Array) =>
   EntryFormat.decodeEntry(
     bytes,
-    { codec: place.persistence.codec, fingerprint: place.persistence.fingerprint, identity: place.namespace },
+    { codec: place.persistence.codec, fingerprint: place.persistence.fingerprint, identity: place.namespace, storeName: name },
     place.tier.secret
   ).pipe(
     Effect.catchCause((cause) =>
@@ -632,6 +632,7 @@ type Entry = Uint8Array | ReadonlyArray<Uint8Array>
  */
 const entryOf = <A, S>(
   place: Place<A, S>,
+  name: string,
   stored: S,
   output: ReadonlyArray<unknown> | undefined,
   times: Table.Times,
@@ -659,7 +660,7 @@ const entryOf = <A, S>(
     const payload = Payload.encodePayload(persisted, lines, room)
     return Result.isFailure(payload)
       ? unencodable(place, payload.failure)
-      : EntryFormat.encodeEntry(fields, payload.success, place.tier.secret, { inPlace: true })
+      : EntryFormat.encodeEntry(fields, payload.success, place.tier.secret, { inPlace: true, storeName: name })
   })
 
 /** A value the store cannot hold: warned about once per function, and kept in the front tier only. */
@@ -727,7 +728,7 @@ export const writeInBackground = <A, S>(
       const { setParts } = tier.store
       // A large unsigned entry goes in parts to a store that writes them as they are (a signature covers the joined bytes).
       const inParts = deferEncoding && setParts !== undefined && tier.secret === undefined && !conditional
-      const entry = yield* entryOf(place, stored, output, times, inParts).pipe(
+      const entry = yield* entryOf(place, name, stored, output, times, inParts).pipe(
         Effect.catchCause((cause) =>
           Effect.as(warn(`recall: a value of ${place.name} could not be encoded (${describe(cause)}); it stays in memory.`), undefined)
         )
