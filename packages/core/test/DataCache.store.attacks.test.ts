@@ -337,6 +337,43 @@ describe("layerStore attacks: times", () => {
     })
   )
 
+  // Found by a stranger trial: deploy 1 had `ttl: "1 hour"`, deploy 2 (the same body) `ttl: "2 seconds"`, and
+  // deploy 2 was served a 4-second-old value from the store. ttl is not part of a function's identity.
+  it.effect("a ttl shortened in code applies to entries stored under the longer one; a longer ttl does not outlive the stored expiry", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      let runs = 0
+      const body = (n: number) => Effect.sync(() => ({ n, run: ++runs }))
+      const deploy1 = DataCache.fn({ name: "rates", ttl: "1 hour" }, body)
+      const deploy2 = DataCache.fn({ name: "rates", ttl: "2 seconds" }, body)
+      const deploy3 = DataCache.fn({ name: "rates", ttl: "2 seconds", staleWhileRevalidate: "10 seconds" }, body)
+      const deploy4 = DataCache.fn({ name: "rates", ttl: "1 day" }, body)
+      yield* deploy1(1).pipe(Effect.provide(h.cache()))
+      assert.strictEqual(deploy1.id, deploy2.id, "one identity: they share entries")
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* deploy2(1).pipe(Effect.provide(h.cache()))).run, 1, "within the new ttl: read from the store")
+      assert.isTrue(yield* deploy2.has(1).pipe(Effect.provide(h.cache())))
+      yield* TestClock.adjust("3 seconds")
+      assert.isFalse(yield* deploy2.has(1).pipe(Effect.provide(h.cache())), "past storedAt + the new ttl: not there")
+      assert.strictEqual((yield* deploy2(1).pipe(Effect.provide(h.cache()))).run, 2, "past storedAt + the new ttl: computed")
+      // Stored at 4 s with a 2 s ttl and no stale window (kept in the store until 6 s): a 1-day ttl does not read it at 7 s.
+      yield* TestClock.adjust("3 seconds")
+      assert.strictEqual((yield* deploy4(1).pipe(Effect.provide(h.cache()))).run, 3)
+      // The stale window too: stored at 7 s under a 1-day ttl, it is stale at 10 s under ttl 2 s + 10 s, served while it
+      // refreshes; past 7 s + 2 s + 10 s it is a miss.
+      yield* TestClock.adjust("3 seconds")
+      yield* Effect.gen(function* () {
+        assert.strictEqual((yield* deploy3(1)).run, 3, "stale, served while it refreshes")
+        yield* TestClock.adjust("1 millis")
+        assert.strictEqual((yield* deploy3(1)).run, 4, "refreshed")
+      }).pipe(Effect.provide(h.cache()))
+      yield* deploy4.invalidate(1).pipe(Effect.provide(h.cache()))
+      yield* deploy4(1).pipe(Effect.provide(h.cache()))
+      yield* TestClock.adjust("13 seconds")
+      assert.strictEqual((yield* deploy3(1).pipe(Effect.provide(h.cache()))).run, 6, "past storedAt + ttl + staleWhileRevalidate: computed")
+    })
+  )
+
   it.effect("staleWhileRevalidate: a stale entry read from the store is refreshed, the refresh is stored, a restart reads it", () =>
     Effect.gen(function* () {
       const h = makeHarness()

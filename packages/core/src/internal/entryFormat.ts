@@ -311,8 +311,7 @@ export const makeSecret = (secret: Redacted.Redacted<string | Uint8Array>): Effe
     const mac = yield* Mac.Mac
     const derived = yield* deriveKey(secret, SIGNING_PURPOSE)
     const key = yield* Mac.key(Mac.hmacSha256, derived)
-    const message = (body: Uint8Array, storeName: string) =>
-      Effect.map(mac.sign(key, body), (inner) => signedMessage(storeName, inner))
+    const message = (body: Uint8Array, storeName: string) => Effect.map(mac.sign(key, body), (inner) => signedMessage(storeName, inner))
     return {
       [TypeId]: TypeId,
       sign: (body, storeName) => Effect.flatMap(message(body, storeName), (data) => mac.sign(key, data)),
@@ -377,7 +376,8 @@ export const encodeEntry = (
 ): Effect.Effect<Uint8Array, Xxh3.WebAssemblyUnavailableError | CryptoError.CryptoError> =>
   Effect.flatMap(Xxh3.load, () => {
     const storeName = options?.storeName
-    if (secret !== undefined && storeName === undefined) return Effect.die(new RangeError("a signed entry needs the name it is stored under"))
+    if (secret !== undefined && storeName === undefined)
+      return Effect.die(new RangeError("a signed entry needs the name it is stored under"))
     const names = namesOf(fields)
     if (names instanceof RangeError) return Effect.die(names)
     const namesLength = names.name.byteLength + names.identity.byteLength

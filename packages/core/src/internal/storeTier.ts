@@ -525,6 +525,9 @@ export const read = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Foun
     if (decoded === undefined || decoded === unchecked) return undefined
     if (Result.isFailure(decoded)) return yield* unreadable(place, name, EntryFormat.describeMiss(decoded.failure))
     const entry = decoded.success
+    const times = timesOf(entry, place.table().limits)
+    // Expired under the function's ttl as it is now: a miss here (another process with the old ttl may still read it).
+    if ((yield* Clock.currentTimeMillis) >= times.expiresAt) return undefined
     // The store's bytes are this reader's alone: typed arrays may be views into them.
     const payload = Payload.decodePayload(entry.payload, { adopt: true })
     if (Result.isFailure(payload)) return yield* unreadable(place, name, EntryFormat.describeMiss(payload.failure))
@@ -540,7 +543,7 @@ export const read = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Foun
     return {
       value,
       output,
-      times: { storedAt: entry.storedAt, freshUntil: entry.expiresAt, expiresAt: entry.staleUntil },
+      times,
       payloadBytes,
       keep: () => {
         const kept = persistence.keepUnsafe(value, persisted)
@@ -549,6 +552,23 @@ export const read = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Foun
       }
     }
   })
+
+/**
+ * A stored entry's times in the front tier: as stored, but never past what
+ * the function's `ttl` and `staleWhileRevalidate` give now from its
+ * `storedAt`, so that a ttl shortened in code applies to entries stored
+ * under the longer one (an entry is a miss at exactly `storedAt + ttl`). A
+ * longer ttl does not lengthen them: the store keeps an entry only until
+ * its stored expiry.
+ */
+const timesOf = (entry: EntryFormat.EntryFields, limits: Table.Limits): Table.Times => {
+  const freshUntil = Math.min(entry.expiresAt, entry.storedAt + limits.ttlMillis)
+  return {
+    storedAt: entry.storedAt,
+    freshUntil,
+    expiresAt: Math.max(freshUntil, Math.min(entry.staleUntil, entry.storedAt + limits.ttlMillis + limits.staleMillis))
+  }
+}
 
 /** What {@link fetch} returns for an entry that could not be checked (WebCrypto failing; counted and warned about). */
 const unchecked: unique symbol = Symbol.for("@recall/core/internal/storeTier/unchecked")
@@ -806,9 +826,10 @@ export const awaitAllWrites = (tier: Tier): Effect.Effect<void> => Effect.suspen
 
 /** Whether the store holds a live, readable entry for `name` (the payload is not decoded). @internal */
 export const has = (place: Place<any, any>, name: string): Effect.Effect<boolean> =>
-  Effect.map(
-    fetch(place, name),
-    (decoded) => decoded !== failed && decoded !== undefined && decoded !== unchecked && Result.isSuccess(decoded)
+  Effect.flatMap(fetch(place, name), (decoded) =>
+    decoded === failed || decoded === undefined || decoded === unchecked || Result.isFailure(decoded)
+      ? Effect.succeed(false)
+      : Effect.map(Clock.currentTimeMillis, (now) => now < timesOf(decoded.success, place.table().limits).expiresAt)
   )
 
 /**
