@@ -404,29 +404,40 @@ export const layerMemory = (): Layer.Layer<CacheStore> =>
 // Over Effect's KeyValueStore
 // ---------------------------------------------------------------------------
 
-// An entry's value in the key-value store: a 16-byte header (writtenAt,
-// expiresAt as little-endian float64; Infinity is a float64 too), then the bytes.
-const HEADER_BYTES = 16
+// An entry's value in the key-value store: a 24-byte header (the magic
+// "RCKV", 4 zero bytes, writtenAt and expiresAt as little-endian float64;
+// Infinity is a float64 too), then the bytes. The magic tells recall's values
+// from others' in a store the application shares.
+const HEADER_BYTES = 24
+const MAGIC = [0x52, 0x43, 0x4b, 0x56]
 
 const pack = (bytes: Uint8Array, writtenAt: number, expiresAt: number): Uint8Array => {
   const out = new Uint8Array(HEADER_BYTES + bytes.byteLength)
   const view = new DataView(out.buffer)
-  view.setFloat64(0, writtenAt, true)
-  view.setFloat64(8, expiresAt, true)
+  out.set(MAGIC)
+  view.setFloat64(8, writtenAt, true)
+  view.setFloat64(16, expiresAt, true)
   out.set(bytes, HEADER_BYTES)
   return out
 }
 
+/** The entry in a value under recall's prefix, or `undefined` when it is not one (damaged, truncated). */
 const unpack = (value: Uint8Array): StoredEntry | undefined => {
-  if (value.byteLength < HEADER_BYTES) return undefined
+  if (value.byteLength < HEADER_BYTES || MAGIC.some((byte, i) => value[i] !== byte)) return undefined
   const view = new DataView(value.buffer, value.byteOffset, HEADER_BYTES)
-  return { writtenAt: view.getFloat64(0, true), expiresAt: view.getFloat64(8, true), bytes: value.slice(HEADER_BYTES) }
+  const writtenAt = view.getFloat64(8, true)
+  const expiresAt = view.getFloat64(16, true)
+  if (Number.isNaN(writtenAt) || Number.isNaN(expiresAt)) return undefined
+  return { writtenAt, expiresAt, bytes: value.slice(HEADER_BYTES) }
 }
 
-// Namespace and key are each escaped, so neither can contain the separator.
+// Every key of the adapter starts with this prefix; namespace and key are each escaped after it, so neither
+// can contain the separator. Keys without the prefix are the application's: never read, listed or removed.
 const SEPARATOR = "/"
-const storeKey = (namespace: string, key: string): string => `${encodeURIComponent(namespace)}${SEPARATOR}${encodeURIComponent(key)}`
-const namespacePrefix = (namespace: string): string => `${encodeURIComponent(namespace)}${SEPARATOR}`
+const PREFIX = `recall${SEPARATOR}`
+const storeKey = (namespace: string, key: string): string =>
+  `${PREFIX}${encodeURIComponent(namespace)}${SEPARATOR}${encodeURIComponent(key)}`
+const namespacePrefix = (namespace: string): string => `${PREFIX}${encodeURIComponent(namespace)}${SEPARATOR}`
 
 const failed =
   (operation: string) =>
@@ -438,6 +449,11 @@ const failed =
  * `layerFileSystem`, `layerSql` and `layerStorage` (the browser) serve as
  * stores with no extra code. The expiry is kept in each value's header;
  * expired entries are deleted when met. It offers no locks.
+ *
+ * The key-value store may be the application's too: recall's keys all start
+ * with `recall/`, and its values with a magic; `list`, `stats`, `clearAll`
+ * and the removal of expired entries only ever touch those, never another
+ * key.
  *
  * **Gotchas**
  *
@@ -452,25 +468,35 @@ const failed =
 export const layerKeyValueStore: Layer.Layer<CacheStore, never, KeyValueStore.KeyValueStore> = Layer.effect(
   CacheStore,
   Effect.map(KeyValueStore.KeyValueStore, (kvs: KeyValueStore.KeyValueStore) => {
+    // A key under recall's prefix: its entry, or `undefined` when it is expired or damaged (then removed).
     const read = (key: string, at: number) =>
       Effect.flatMap(kvs.getUint8Array(key), (value) => {
         const entry = value === undefined ? undefined : unpack(value)
         if (entry !== undefined && entry.expiresAt > at) return Effect.succeed(entry)
-        // Expired, or not an entry of this store: gone.
         return value === undefined ? Effect.undefined : Effect.as(kvs.remove(key), undefined)
       })
+    /** The namespace of one of recall's keys, or `undefined` for a key that is not recall's. */
+    const namespaceOf = (key: string): string | undefined => {
+      if (!key.startsWith(PREFIX)) return undefined
+      const end = key.indexOf(SEPARATOR, PREFIX.length)
+      if (end < 0 || key.indexOf(SEPARATOR, end + 1) >= 0) return undefined
+      try {
+        return decodeURIComponent(key.slice(PREFIX.length, end))
+      } catch {
+        return undefined
+      }
+    }
     const live = (at: number) =>
       Effect.flatMap(kvs.keys, (keys) =>
         Effect.map(
-          Effect.forEach(keys, (key) => Effect.map(read(key, at), (entry) => [key, entry] as const)),
-          (pairs) => {
-            const found: Array<readonly [string, StoredEntry]> = []
-            for (const [key, entry] of pairs) {
-              const at = key.indexOf(SEPARATOR)
-              if (entry !== undefined && at > 0) found.push([decodeURIComponent(key.slice(0, at)), entry])
-            }
-            return found
-          }
+          Effect.forEach(
+            keys.flatMap((key) => {
+              const namespace = namespaceOf(key)
+              return namespace === undefined ? [] : [[key, namespace] as const]
+            }),
+            ([key, namespace]) => Effect.map(read(key, at), (entry) => [namespace, entry] as const)
+          ),
+          (pairs) => pairs.filter((pair): pair is readonly [string, StoredEntry] => pair[1] !== undefined)
         )
       )
     return make({
@@ -485,7 +511,7 @@ export const layerKeyValueStore: Layer.Layer<CacheStore, never, KeyValueStore.Ke
         ),
       delete: (namespace, key) => Effect.mapError(kvs.remove(storeKey(namespace, key)), failed("delete")),
       clearNamespace: (namespace) => Effect.mapError(kvs.clearPrefix(namespacePrefix(namespace)), failed("clear a namespace")),
-      clearAll: Effect.mapError(kvs.clear, failed("clear")),
+      clearAll: Effect.mapError(kvs.clearPrefix(PREFIX), failed("clear")),
       list: Effect.clockWith((clock) => Effect.map(live(clock.currentTimeMillisUnsafe()), summarize)).pipe(Effect.mapError(failed("list"))),
       stats: Effect.clockWith((clock) => Effect.map(live(clock.currentTimeMillisUnsafe()), (found) => totals(summarize(found)))).pipe(
         Effect.mapError(failed("read stats"))
