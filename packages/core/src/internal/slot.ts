@@ -99,8 +99,9 @@ const attach = (slot: Slot<any, any>): void => {
     slot.warning =
       `recall: a second live ${definition.face.kind} function claims the identity of ${definition.name} ` +
       "(the same name and the same source text, e.g. two functions made by one factory), so the two share entries: " +
-      "one may return what the other computed. Give each its own name, or a `version` " +
-      `(${definition.face.kind}.fn({ name: "${definition.name}", version: "orders" }, ...)).`
+      "one may return what the other computed. Give each its own name " +
+      `(${definition.face.kind}.fn({ name: "${definition.name}:orders" }, ...)): a \`version\` would separate them too, ` +
+      "but a store's `recall prune` keeps only the newest version of each name."
   }
   table.users++
   slot.table = table
