@@ -1000,11 +1000,26 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
      */
     const LOCK_WRITE_WINDOW = 10_000
 
+    /**
+     * How far in the future a lock file's modification time may be and still
+     * count as now (file systems round times; clocks of one machine agree).
+     * One further ahead (the clock stepped back after a crash, a copied
+     * file) was not written just now: it would never age out of
+     * {@link LOCK_WRITE_WINDOW}, and hold the key for every `lockWait`.
+     */
+    const LOCK_CLOCK_SLACK = 1_000
+
     /** Whether the lock file at `path` was made (or last written) less than {@link LOCK_WRITE_WINDOW} ago. */
     const young = (path: string) =>
       fs.stat(path).pipe(
         Effect.map((info) =>
-          Option.match(info.mtime, { onNone: () => false, onSome: (mtime) => Date.now() - mtime.getTime() < LOCK_WRITE_WINDOW })
+          Option.match(info.mtime, {
+            onNone: () => false,
+            onSome: (mtime) => {
+              const age = Date.now() - mtime.getTime()
+              return age > -LOCK_CLOCK_SLACK && age < LOCK_WRITE_WINDOW
+            }
+          })
         ),
         Effect.catch((e) => (isNotFound(e) ? Effect.succeed(false) : Effect.fail(e)))
       )

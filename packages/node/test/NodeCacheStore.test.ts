@@ -686,6 +686,15 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
             age(lockFileOf(directory, key))
             assert.isTrue(Option.isSome(yield* locks.acquire("ns", key, "1 minute")), `${key}: old, taken over`)
           }
+          // Found by a stranger trial: a damaged lock file dated an hour ahead (the clock stepped back) never aged,
+          // and held its key for every caller's full lockWait.
+          writeFileSync(lockFileOf(directory, "future"), "", { mode: 0o600 })
+          const hourAhead = (Date.now() + 3_600_000) / 1000
+          utimesSync(lockFileOf(directory, "future"), hourAhead, hourAhead)
+          assert.isTrue(
+            Option.isSome(yield* locks.acquire("ns", "future", "1 minute")),
+            "dated in the future: not being written, taken over"
+          )
           writeFileSync(lockFileOf(directory, "waiting"), "", { mode: 0o600 })
           const waiting = yield* Effect.forkChild(locks.awaitRelease("ns", "waiting", "1 hour"))
           yield* Deferred.await(polledTwice)
