@@ -112,6 +112,32 @@ describe("DataCache lifecycles", () => {
         assert.strictEqual(runs, 1, "the body ran for the live call only")
       })
     )
+
+    // Found by a stranger trial: calls died, but has, invalidate and clear went on silently (reaching the disk store),
+    // and stats counted the close as invalidations.
+    it.effect("has, invalidate and clear through a closed layer die as its calls do; stats keep the counts the layer had", () =>
+      Effect.gen(function* () {
+        const f = DataCache.fn("opsAfterClose", (n: number) => Effect.succeed(n))
+        const s = yield* session
+        const bound = yield* Effect.provide(DataCache.bind(f), s.context)
+        yield* bound(1)
+        yield* bound(2)
+        yield* bound(1)
+        const before = yield* bound.stats
+        yield* Scope.close(s.scope, Exit.void)
+        const exits: ReadonlyArray<Exit.Exit<unknown>> = [
+          yield* Effect.exit(bound.has(1)),
+          yield* Effect.exit(bound.invalidate(1)),
+          yield* Effect.exit(bound.clear)
+        ]
+        for (const exit of exits) {
+          assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
+          assert.instanceOf(defectOf(exit), DataCache.CacheClosedError)
+        }
+        const after = yield* bound.stats
+        assert.deepStrictEqual([after.hits, after.misses, after.invalidations, after.expirations], [before.hits, before.misses, 0, 0])
+      })
+    )
   })
 
   describe("calls that wait for themselves", () => {

@@ -120,7 +120,7 @@ export const make = (options: {
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         cache.closed = true
-        for (const table of Array.from(registry.tables.values())) table.clear(Infinity)
+        for (const table of Array.from(registry.tables.values())) table.close()
         for (const table of Array.from(cache.metrics.keys())) unregisterMetrics(cache, table)
         for (const close of cache.onClose) close()
         cache.onClose.clear()

@@ -9,7 +9,7 @@
  */
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import type { FunctionStats, Stats } from "../CachedFunction.ts"
+import { CacheClosedError, type FunctionStats, type Stats } from "../CachedFunction.ts"
 import * as Cache from "./cache.ts"
 import { nowOf } from "./calls.ts"
 import { shownId } from "./definition.ts"
@@ -49,6 +49,14 @@ const changing = <X>(slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>,
     (now) => change(slot.table, now)
   )
 
+/**
+ * What `invalidate`, `has` and `clear` through a closed layer get, as its
+ * calls do: the cache (and its store) is gone; acting on it would be
+ * answered by nobody. `stats` still reads the final counters.
+ */
+const closedLayer = (slot: Slot<any, any>) =>
+  Effect.die(new CacheClosedError({ functionName: slot.definition.name, cache: slot.cache.kind }))
+
 /** The store name of a call's arguments, when the slot persists and they can be named. */
 const storedName = (slot: Slot<any, any>, args: ReadonlyArray<unknown>): string | undefined =>
   slot.place === undefined ? undefined : StoreTier.entryNameOf(slot.place, args)
@@ -67,6 +75,7 @@ export const invalidate = (
   fiber: Fiber.Fiber<unknown, unknown>,
   args: ReadonlyArray<unknown>
 ): Effect.Effect<void> => {
+  if (slot.cache.closed) return closedLayer(slot)
   const name = storedName(slot, args)
   return Effect.flatten(
     changing(slot, fiber, (table, now) => {
@@ -89,24 +98,28 @@ export const has = (
   fiber: Fiber.Fiber<unknown, unknown>,
   args: ReadonlyArray<unknown>
 ): Effect.Effect<boolean> =>
-  Effect.flatMap(
-    changing(slot, fiber, (table, now) => table.has(key, now)),
-    (front) => {
-      if (front) return Effect.succeed(true)
-      const name = storedName(slot, args)
-      return name === undefined ? Effect.succeed(false) : StoreTier.has(slot.place!, name)
-    }
-  )
+  slot.cache.closed
+    ? closedLayer(slot)
+    : Effect.flatMap(
+        changing(slot, fiber, (table, now) => table.has(key, now)),
+        (front) => {
+          if (front) return Effect.succeed(true)
+          const name = storedName(slot, args)
+          return name === undefined ? Effect.succeed(false) : StoreTier.has(slot.place!, name)
+        }
+      )
 
 /** Removes every entry of the function, from both tiers. @internal */
 export const clear = (slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> =>
-  Effect.flatten(
-    changing(slot, fiber, (table, now) => {
-      table.clear(now)
-      // In the same step: from now on, reads of the function's entries wait for the store's clear.
-      return slot.place === undefined ? Effect.void : StoreTier.beginClearNamespace(slot.place, fiber)
-    })
-  )
+  slot.cache.closed
+    ? closedLayer(slot)
+    : Effect.flatten(
+        changing(slot, fiber, (table, now) => {
+          table.clear(now)
+          // In the same step: from now on, reads of the function's entries wait for the store's clear.
+          return slot.place === undefined ? Effect.void : StoreTier.beginClearNamespace(slot.place, fiber)
+        })
+      )
 
 /** @internal */
 export const stats = (slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<FunctionStats> =>

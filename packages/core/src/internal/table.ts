@@ -319,6 +319,15 @@ export class Table {
   clear(now: number): void {
     this.purgeExpired(now)
     if (this.entries.size > 0) this.record("invalidation", this.entries.size)
+    this.removeAll()
+  }
+
+  /** Removes every entry and supersedes every computation, counting nothing: the layer closed, nobody invalidated them. */
+  close(): void {
+    this.removeAll()
+  }
+
+  private removeAll(): void {
     this.registry.bytes -= this.bytes
     this.bytes = 0
     const left = Array.from(this.entries.values())
