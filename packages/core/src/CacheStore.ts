@@ -303,7 +303,7 @@ export const layerMemory = (): Layer.Layer<CacheStore> =>
     const live = function* (now: number): Generator<readonly [string, StoredEntry]> {
       for (const [namespace, entries] of namespaces) {
         for (const [key, entry] of entries) {
-          if (entry.expiresAt <= now) entries.delete(key)
+          if (!(entry.expiresAt > now)) entries.delete(key)
           else yield [namespace, entry]
         }
         if (entries.size === 0) namespaces.delete(namespace)
@@ -329,7 +329,8 @@ export const layerMemory = (): Layer.Layer<CacheStore> =>
           const entries = namespaces.get(namespace)
           const entry = entries?.get(key)
           if (entry === undefined) return Option.none()
-          if (entry.expiresAt <= at) {
+          // `!(expiresAt > at)`: an entry whose expiry is not a time (NaN) is expired, as in the other stores.
+          if (!(entry.expiresAt > at)) {
             entries!.delete(key)
             return Option.none()
           }

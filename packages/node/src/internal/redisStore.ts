@@ -575,8 +575,8 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
         const at = yield* now
         const k = keysOf(namespace)
         const field = nameOf(key)
-        // Gone already: what it replaces is gone too (a conditional write of it just does nothing).
-        if (expiresAt <= at) {
+        // Gone already (or an expiry that is not a time): what it replaces is gone too (a conditional write of it just does nothing).
+        if (!(expiresAt > at)) {
           if (generation !== undefined) return false
           yield* remove(namespace, key, "set")
           return true
