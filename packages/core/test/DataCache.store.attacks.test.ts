@@ -374,6 +374,23 @@ describe("layerStore attacks: times", () => {
     })
   )
 
+  // Found by a stranger trial (over Redis, whose store header is unsigned): an expired signed entry written back
+  // with a later store expiry was served again, 5.6 s old with a 2 s ttl.
+  it.effect("an entry the store returns past the expiry its bytes carry (its store expiry rewritten) is a miss", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      const secret = Redacted.make("a store secret of 32 characters!")
+      let runs = 0
+      const fn = DataCache.fn({ name: "revived", ttl: "2 seconds" }, (n: number) => Effect.sync(() => ({ n, run: ++runs })))
+      yield* fn(1).pipe(Effect.provide(h.cache({ secret })))
+      const { namespace, key } = h.lastWritten()
+      const saved = Option.getOrThrow(yield* h.inner.get(namespace, key))
+      yield* TestClock.adjust("3 seconds")
+      yield* h.inner.set(namespace, key, saved.bytes.slice(), Infinity)
+      assert.strictEqual((yield* fn(1).pipe(Effect.provide(h.cache({ secret })))).run, 2, "computed again, not the revived entry")
+    })
+  )
+
   it.effect("staleWhileRevalidate: a stale entry read from the store is refreshed, the refresh is stored, a restart reads it", () =>
     Effect.gen(function* () {
       const h = makeHarness()

@@ -190,6 +190,37 @@ describe("NodeCacheStore.layerRedis in Redis", () => {
       )
   )
 
+  // Found by a stranger trial: generations were counters, so a generation key lost (Redis restarted without
+  // persistence, or evicted it) started again at 0, and a delete then handed a computation in flight its old
+  // generation back: its value landed over the delete.
+  it.effect("a generation key lost while a computation runs: a delete after it still refuses the computation's write", () => {
+    const url = server().url
+    const prefix = freshPrefix()
+    // Every generation key of the prefix gone, as a restart or an eviction would lose them.
+    const loseGenerations = inspect(url, async (client) => {
+      for await (const batch of client.scanIterator({ MATCH: `${prefix}:*:g`, COUNT: 1000 })) {
+        for (const key of batch) await client.del(String(key))
+      }
+    })
+    return withStore(onServer(prefix), (store) =>
+      Effect.gen(function* () {
+        const generations = store.generations!
+        yield* store.delete("ns", "k")
+        const begun = yield* generations.current("ns")
+        yield* loseGenerations
+        yield* store.delete("ns", "k")
+        assert.notStrictEqual(yield* generations.current("ns"), begun)
+        assert.isFalse(yield* generations.setIf("ns", "k", bytesOf(1), Infinity, begun), "begun before the delete: not written")
+        assert.isTrue(Option.isNone(yield* store.get("ns", "k")))
+        // Lost and not remade: the computation's write is refused too (the store cannot tell what came between).
+        const again = yield* generations.current("ns")
+        yield* loseGenerations
+        assert.isFalse(yield* generations.setIf("ns", "k", bytesOf(1), Infinity, again))
+        assert.isTrue(yield* generations.setIf("ns", "k", bytesOf(2), Infinity, yield* generations.current("ns")))
+      })
+    )
+  })
+
   it.effect("a prefix keeps stores apart: clearAll, list and stats see only their own", () => {
     const url = server().url
     const a = NodeCacheStore.layerRedis({ url, prefix: freshPrefix() }).pipe(Layer.orDie)

@@ -119,7 +119,7 @@ return 1`)
  * delete or clear changed it since (0), else SET (1).
  */
 const SET_IF = script(`${PRUNE}
-if (redis.call("GET", KEYS[4]) or "0") ~= ARGV[1] then return 0 end
+if redis.call("GET", KEYS[4]) ~= ARGV[1] then return 0 end
 if ARGV[3] == "" then redis.call("SET", KEYS[1], ARGV[2]) else redis.call("SET", KEYS[1], ARGV[2], "PX", ARGV[3]) end
 redis.call("ZADD", KEYS[2], ARGV[7], ARGV[4])
 redis.call("HSET", KEYS[3], ARGV[4], ARGV[5], "${NAMESPACE_FIELD}", ARGV[6])
@@ -127,38 +127,50 @@ prune(KEYS[2], KEYS[3], ARGV[9], ARGV[8], 64)
 return 1`)
 
 /**
- * A namespace's generation lives a day past its last change: a computation
+ * A namespace's generation is a random token, new at every change: a
+ * counter would start again at 0 when its key is lost (Redis restarted
+ * without persistence, or evicted it), and a delete then would give a
+ * computation in flight its old generation back, letting its value in over
+ * the delete. A lost key refuses every computation that read it.
+ *
+ * It lives a day past its last change: a computation
  * that began before a delete or clear and ends a day after it could write
  * again; anything shorter cannot. (So generations of namespaces long gone
  * leave Redis too.)
  */
 const GENERATION_MILLIS = "86400000"
 
+/** A new generation token: 128 random bits. */
+const newGeneration = (): string => randomBytes(16).toString("hex")
+
 /**
- * KEYS: generation. A computation's read of its namespace's generation,
- * which makes the key (at 0) when it is missing: a `clearAll`, which finds
- * namespaces by scanning, then finds every namespace a computation is in
- * flight for, and changes its generation too.
+ * KEYS: generation. ARGV: a new token. A computation's read of its
+ * namespace's generation, which makes the key (with the new token) when it
+ * is missing: a `clearAll`, which finds namespaces by scanning, then finds
+ * every namespace a computation is in flight for, and changes its
+ * generation too.
  */
 const CURRENT = script(`
-local value = redis.call("INCRBY", KEYS[1], 0)
+local value = redis.call("GET", KEYS[1])
+if not value then
+  value = ARGV[1]
+  redis.call("SET", KEYS[1], value)
+end
 redis.call("PEXPIRE", KEYS[1], ${GENERATION_MILLIS})
 return value`)
 
-/** KEYS: entry, index, meta, generation. ARGV: field. Changes the namespace's generation. */
+/** KEYS: entry, index, meta, generation. ARGV: field, a new token. Changes the namespace's generation. */
 const DELETE = script(`
-redis.call("INCR", KEYS[4])
-redis.call("PEXPIRE", KEYS[4], ${GENERATION_MILLIS})
+redis.call("SET", KEYS[4], ARGV[2], "PX", ${GENERATION_MILLIS})
 redis.call("DEL", KEYS[1])
 redis.call("ZREM", KEYS[2], ARGV[1])
 redis.call("HDEL", KEYS[3], ARGV[1])
 if redis.call("HLEN", KEYS[3]) <= 1 then redis.call("DEL", KEYS[3], KEYS[2]) end
 return 1`)
 
-/** KEYS: index, meta, generation. ARGV: entry prefix. Changes the namespace's generation. */
+/** KEYS: index, meta, generation. ARGV: entry prefix, a new token. Changes the namespace's generation. */
 const CLEAR_NAMESPACE = script(`
-redis.call("INCR", KEYS[3])
-redis.call("PEXPIRE", KEYS[3], ${GENERATION_MILLIS})
+redis.call("SET", KEYS[3], ARGV[2], "PX", ${GENERATION_MILLIS})
 local fields = redis.call("ZRANGE", KEYS[1], 0, -1)
 for i = 1, #fields do redis.call("DEL", ARGV[1] .. fields[i]) end
 redis.call("DEL", KEYS[1], KEYS[2])
@@ -530,7 +542,9 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
     const remove = (namespace: string, key: string, operation: string) => {
       const k = keysOf(namespace)
       const field = nameOf(key)
-      return use(operation, (c, signal) => evalScript(c, DELETE, [k.entries + field, k.index, k.meta, k.generation], [field], signal))
+      return use(operation, (c, signal) =>
+        evalScript(c, DELETE, [k.entries + field, k.index, k.meta, k.generation], [field, newGeneration()], signal)
+      )
     }
 
     // The hit path: one GET, and no more Effect steps than it needs.
@@ -561,12 +575,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
     /** Changes each of these generations. */
     const changeGenerations = (generations: ReadonlySet<string>) =>
       use("clear", (c, signal) =>
-        Promise.all(
-          Array.from(generations, async (key) => {
-            await c.send(key, ["INCR", key], signal)
-            await c.send(key, ["PEXPIRE", key, GENERATION_MILLIS], signal)
-          })
-        )
+        Promise.all(Array.from(generations, (key) => c.send(key, ["SET", key, newGeneration(), "PX", GENERATION_MILLIS], signal)))
       )
 
     /** Writes an entry; with a `generation`, only while the namespace's is still that one (whether it wrote). */
@@ -755,7 +764,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
       clearNamespace: (namespace) => {
         const k = keysOf(namespace)
         return use("clear a namespace", (c, signal) =>
-          evalScript(c, CLEAR_NAMESPACE, [k.index, k.meta, k.generation], [k.entries], signal)
+          evalScript(c, CLEAR_NAMESPACE, [k.index, k.meta, k.generation], [k.entries, newGeneration()], signal)
         ).pipe(Effect.asVoid)
       },
       // Not one atomic step (a cluster cannot have one over every slot), so in three: every namespace met
@@ -783,8 +792,8 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
       locks: { acquire, renew, release, awaitRelease },
       generations: {
         current: (namespace) =>
-          use("read a generation", (c, signal) => evalScript(c, CURRENT, [keysOf(namespace).generation], [], signal)).pipe(
-            Effect.map((value) => (value === null || value === undefined ? "0" : String(value)))
+          use("read a generation", (c, signal) => evalScript(c, CURRENT, [keysOf(namespace).generation], [newGeneration()], signal)).pipe(
+            Effect.map((value) => String(value))
           ),
         setIf: (namespace, key, bytes, expiresAt, generation) => write(namespace, key, bytes, expiresAt, generation)
       }
