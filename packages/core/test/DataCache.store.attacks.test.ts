@@ -82,6 +82,32 @@ describe("layerStore attacks: identity", () => {
 })
 
 describe("layerStore attacks: values read from the store", () => {
+  // Found by a stranger trial: typed arrays read from the store were views into the entry's one buffer (its header
+  // and the value's other fields visible through `.buffer`; transferring one detached the others), and front-tier
+  // hits after the read kept them sharing a buffer.
+  it.effect("typed arrays read from the store each have a buffer of their own, in the read and in later front-tier hits", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      const fn = DataCache.fn("columns", (n: number) =>
+        Effect.sync(() => ({ a: new Float64Array(20_000).fill(n), b: new Float64Array(20_000).fill(n + 1), s: new Uint8Array([1, 2, 3]) }))
+      )
+      yield* fn(1).pipe(Effect.provide(h.cache()))
+      yield* Effect.gen(function* () {
+        for (const [i, value] of [yield* fn(1), yield* fn(1)].entries()) {
+          const buffers = [value.a.buffer, value.b.buffer, value.s.buffer]
+          assert.strictEqual(new Set(buffers).size, 3, `read ${i}: three buffers`)
+          assert.deepStrictEqual(
+            buffers.map((buffer) => buffer.byteLength),
+            [160_000, 160_000, 3],
+            `read ${i}: each buffer holds its array only`
+          )
+          structuredClone(value.a, { transfer: [value.a.buffer] })
+          assert.strictEqual(value.b[19_999], 2, `read ${i}: b is whole after a's buffer was transferred`)
+        }
+      }).pipe(Effect.provide(h.cache()))
+    })
+  )
+
   it.effect("copy: readonly: a value read from the store is deeply frozen, and the next caller sees it unchanged", () =>
     Effect.gen(function* () {
       const h = makeHarness()

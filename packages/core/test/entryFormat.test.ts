@@ -233,16 +233,38 @@ describe("payload: round trips", () => {
     assert.strictEqual(Option.getOrThrow(back.option), back.a)
   })
 
-  it("typed arrays are copies of their own by default, and views into the bytes when the caller adopts them", () => {
+  it("typed arrays are copies of their own by default; adopted, only the largest (64 KiB or more) is a view into the bytes", () => {
     const bytes = encoded({ a: new Float64Array([1, 2, 3]), b: new Uint8Array([4, 5]) })
     const copied = decoded(bytes).value as { a: Float64Array; b: Uint8Array }
     assert.notStrictEqual(copied.a.buffer, bytes.buffer)
     assert.notStrictEqual(copied.b.buffer, bytes.buffer)
     assert.strictEqual(copied.a.buffer.byteLength, 24)
-    const adopted = decoded(bytes, true).value as { a: Float64Array; b: Uint8Array }
-    // The Uint8Array is always aligned; the Float64Array only when its bytes happen to sit on an 8-byte boundary.
-    assert.strictEqual(adopted.b.buffer, bytes.buffer)
-    same(adopted, copied)
+    // Small ones are copies even when adopted: a view would show the whole entry through its buffer.
+    const small = decoded(bytes, true).value as { a: Float64Array; b: Uint8Array }
+    assert.notStrictEqual(small.b.buffer, bytes.buffer)
+    same(small, copied)
+    // Found by a stranger trial: adopted views of one entry shared its buffer, which the body's arrays did not
+    // (transferring one's buffer detached the other). Only the largest is a view; each other has a buffer of its own.
+    const large = encoded({ a: new Float64Array(10_000).fill(1), b: new Float64Array(50_000).fill(2), c: new Int32Array(30_000).fill(3) })
+    const adopted = decoded(large, true).value as { a: Float64Array; b: Float64Array; c: Int32Array }
+    assert.strictEqual(adopted.b.buffer, large.buffer, "the largest, over half of the bytes, is a view")
+    assert.notStrictEqual(adopted.a.buffer, large.buffer)
+    assert.notStrictEqual(adopted.c.buffer, large.buffer)
+    assert.notStrictEqual(adopted.a.buffer, adopted.c.buffer)
+    assert.strictEqual(adopted.a.buffer.byteLength, adopted.a.byteLength)
+    structuredClone(adopted.a, { transfer: [adopted.a.buffer] })
+    assert.strictEqual(adopted.c[29_999], 3, "transferring one array's buffer leaves the others whole")
+    assert.strictEqual(adopted.b[49_999], 2)
+    // Four columns of a quarter each: a view of one would keep all four columns' bytes alive; every one is a copy.
+    const frame = encoded({
+      a: new Float64Array(20_000),
+      b: new Float64Array(20_000),
+      c: new Float64Array(20_000),
+      d: new Float64Array(20_000)
+    })
+    const columns = Object.values(decoded(frame, true).value as Record<string, Float64Array>)
+    for (const column of columns) assert.notStrictEqual(column.buffer, frame.buffer)
+    assert.strictEqual(new Set(columns.map((column) => column.buffer)).size, 4)
   })
 
   it("decoding never throws, whatever the bytes (every byte of a payload flipped, every truncation)", () => {
@@ -752,8 +774,8 @@ describe("aligned typed arrays", () => {
         const bytes = yield* Entry.encodeEntry(entryFields, payload, undefined, { inPlace: true })
         const entry = Result.getOrThrow(yield* Entry.decodeEntry(bytes, { codec: entryFields.codec, fingerprint: entryFields.fingerprint }))
         const read = Result.getOrThrow(Payload.decodePayload(entry.payload, { adopt: true })).value as typeof value
-        assert.strictEqual(read.a.buffer, bytes.buffer, `${name}: the Float64Array is a view into the entry`)
-        assert.strictEqual(read.c.buffer, bytes.buffer, `${name}: the Int32Array too`)
+        assert.strictEqual(read.a.buffer, bytes.buffer, `${name}: the Float64Array, the largest, is a view into the entry`)
+        assert.notStrictEqual(read.c.buffer, bytes.buffer, `${name}: the Int32Array is a copy (one view per buffer)`)
         assert.strictEqual(read.a.byteOffset % 8, 0)
         same(read, value)
         // Without adopting, every array is a copy of its own.

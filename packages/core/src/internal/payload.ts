@@ -43,7 +43,10 @@
  *
  * **Aliasing.** Typed arrays are copied out of the payload bytes (one
  * allocation and copy each) unless the caller says it owns those bytes
- * (`adopt`): then an aligned typed array is a view into them, with no copy.
+ * (`adopt`): then the largest typed array (64 KiB or more, aligned, and at
+ * least half of the bytes) is a view into them, with no copy, and the
+ * others are copies, so that no two views share a buffer the body's value
+ * did not share.
  * Each view is written as its own bytes, so a value whose views share one
  * buffer is refused (kept in memory, where the copy keeps them shared)
  * rather than read back apart.
@@ -762,11 +765,12 @@ const arrayOf = (contents: unknown, what: string, length?: number): ReadonlyArra
 /** Rebuilds values from cbor2's data model, through the runtime's and Effect's own constructors. */
 class Reader {
   readonly shareables: Array<unknown> = []
-  readonly adopt: boolean
+  /** The one byte string a typed array may view in place (see {@link adoptable}); every other is copied. */
+  readonly adopt: Uint8Array | undefined
   /** Reading replay lines: only there may a redacted output stand. */
   inOutput = false
 
-  constructor(adopt: boolean) {
+  constructor(adopt: Uint8Array | undefined) {
     this.adopt = adopt
   }
 
@@ -965,7 +969,7 @@ class Reader {
     const size = (Constructor as unknown as { readonly BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT
     if (bytes.byteLength % size !== 0) throw new Malformed(`a typed array of ${bytes.byteLength} bytes, not a multiple of ${size}`)
     const length = bytes.byteLength / size
-    if (native && this.adopt && bytes.byteOffset % size === 0) return new Constructor(bytes.buffer, bytes.byteOffset, length)
+    if (native && bytes === this.adopt && bytes.byteOffset % size === 0) return new Constructor(bytes.buffer, bytes.byteOffset, length)
     // One copy of the whole buffer (page faults dominate; never element by element).
     const copy = copyOf(bytes)
     if (!native) {
@@ -1052,13 +1056,48 @@ export interface Payload {
   readonly output: ReadonlyArray<Line> | undefined
 }
 
+/** Typed arrays of at least this many bytes may be views into the bytes read ({@link adoptable}); smaller ones are copied. */
+const ADOPT_FROM = 64 * 1024
+
+/**
+ * The byte string of the value's largest typed array, when it is of
+ * {@link ADOPT_FROM} bytes or more and at least half of the `payloadBytes`
+ * read: the one typed array that may be a view into the bytes read. Only
+ * one: two views of one buffer would share it, as the value the body
+ * returned did not (a transfer of one's buffer would detach the other; a
+ * view of one's buffer would reach the other's bytes). At least half: the
+ * view keeps the whole buffer alive, so a value of several large arrays
+ * would hold its bytes nearly twice (each other array is a copy); then every
+ * array is a copy, and the bytes read are free once decoded.
+ */
+const adoptable = (value: unknown, payloadBytes: number): Uint8Array | undefined => {
+  let largest: Uint8Array | undefined
+  const stack: Array<unknown> = [value]
+  while (stack.length > 0) {
+    const node = stack.pop()
+    if (node === null || typeof node !== "object") continue
+    if (Array.isArray(node)) {
+      for (const item of node) stack.push(item)
+    } else if (node instanceof Map) {
+      for (const [key, item] of node) stack.push(key, item)
+    } else if (isTag(node)) {
+      const contents = node.contents
+      if (contents instanceof Uint8Array && typedArrayByTag.has(Number(node.tag))) {
+        if (contents.byteLength >= ADOPT_FROM && (largest === undefined || contents.byteLength > largest.byteLength)) largest = contents
+      } else stack.push(contents)
+    }
+  }
+  return largest !== undefined && largest.byteLength * 2 >= payloadBytes ? largest : undefined
+}
+
 /**
  * The value and replay lines of payload bytes, or why they are a miss.
  * Never throws, never runs code from the bytes.
  *
  * `adopt`: the caller owns `bytes` (freshly read, held by nothing else), so
- * typed arrays may be views into them rather than copies. By default every
- * typed array and buffer is a copy of its own.
+ * the value's largest typed array (of 64 KiB or more, and at least half of
+ * `bytes`) may be a view into them rather than a copy; the others are
+ * copies, each with a buffer of its own. By default every typed array and buffer is a copy of its own.
  *
  * @internal
  */
@@ -1073,7 +1112,7 @@ export const decodePayload = (bytes: Uint8Array, options?: { readonly adopt?: bo
     })
     if (!isTag(data) || Number(data.tag) !== Tags.payload) throw new Malformed("not a recall payload")
     const [value, output] = arrayOf(data.contents, "payload", 2)
-    const reader = new Reader(options?.adopt === true)
+    const reader = new Reader(options?.adopt === true ? adoptable(value, bytes.byteLength) : undefined)
     const read = reader.value(value)
     reader.inOutput = true
     const lines = output === null ? undefined : arrayOf(output, "output").map((line) => readLine(reader, line))
