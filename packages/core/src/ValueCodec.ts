@@ -295,18 +295,25 @@ export const fromSchema = <S extends Schema.Top & { readonly DecodingServices: n
     (value) => {
       const encoded = encode(value)
       if (encoded._tag === "Failure") throw new Unstorable(value, { issue: encoded.failure.message })
-      const stored = toJson(value, encoded.success)
-      const decoded = decode(JSON.parse(stored))
-      if (decoded._tag === "Failure") {
-        throw new Unstorable(value, { issue: `its encoding does not decode back: ${decoded.failure.message}` })
+      const attempt = (keepNegativeZero: boolean) => {
+        const stored = toJson(value, encoded.success, keepNegativeZero)
+        const decoded = decode(JSON.parse(stored))
+        if (decoded._tag === "Failure") {
+          throw new Unstorable(value, { issue: `its encoding does not decode back: ${decoded.failure.message}` })
+        }
+        const difference = roundTrip.check(value, decoded.success, (e) => {
+          // A value JSON could hold but nested too deeply to compare (some 3,000 levels under `Schema.Any`).
+          if (!(e instanceof RangeError)) throw e
+          throw new Unstorable(value, { issue: `it cannot be checked to come back from its encoding as it was: ${describeError(e)}` })
+        })
+        return { stored, decoded: decoded.success, difference }
       }
-      const difference = roundTrip.check(value, decoded.success, (e) => {
-        // A value JSON could hold but nested too deeply to compare (some 3,000 levels under `Schema.Any`).
-        if (!(e instanceof RangeError)) throw e
-        throw new Unstorable(value, { issue: `it cannot be checked to come back from its encoding as it was: ${describeError(e)}` })
-      })
+      let result = attempt(false)
+      // JSON.stringify writes -0 as 0; written again with -0 kept as `-0` (valid JSON, which JSON.parse reads as -0).
+      if (result.difference !== undefined && rawJson !== undefined) result = attempt(true)
+      const { difference } = result
       if (difference !== undefined) throw new Unstorable(difference.returned, { path: difference.path, issue: explain(difference) })
-      return kept(stored, decoded.success)
+      return kept(result.stored, result.decoded)
     },
     load,
     {
@@ -632,8 +639,8 @@ const ownKeys = (value: object): Array<PropertyKey> => {
 }
 
 /** `===`, except that NaN is NaN (a NaN kept as JSON comes back as NaN, which is what the body returned). */
-const sameValue = (a: unknown, b: unknown): boolean =>
-  a === b || (typeof a === "number" && typeof b === "number" && Number.isNaN(a) && Number.isNaN(b))
+/** `Object.is`: NaN is NaN, and -0 is not 0 (a value that held -0 must come back with it). */
+const sameValue = (a: unknown, b: unknown): boolean => Object.is(a, b)
 
 /** Typed arrays element by element (NaN equal to NaN), DataViews and ArrayBuffers byte by byte. */
 const sameElements = (returned: ArrayBufferView | ArrayBuffer, decoded: ArrayBufferView | ArrayBuffer): boolean => {
@@ -738,10 +745,20 @@ const describeValue = (value: unknown): string => {
 
 const describeError = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
-/** The JSON text of an encoded value; `Schema.Any` lets a cycle or a bigint through, which JSON cannot hold. */
-const toJson = (value: unknown, encoded: unknown): string => {
+/** `JSON.rawJSON` (ES2025; Node 21+, recent browsers), where the runtime has it. */
+const rawJson = (JSON as unknown as { readonly rawJSON?: (text: string) => unknown }).rawJSON
+
+/** Writes -0 as `-0`, which `JSON.stringify` alone writes as `0`. */
+const keepingNegativeZero = (_key: string, item: unknown): unknown => (Object.is(item, -0) ? rawJson!("-0") : item)
+
+/**
+ * The JSON text of an encoded value; `Schema.Any` lets a cycle or a bigint
+ * through, which JSON cannot hold. `keepNegativeZero` (only where
+ * `JSON.rawJSON` exists) writes -0 as `-0`.
+ */
+const toJson = (value: unknown, encoded: unknown, keepNegativeZero = false): string => {
   try {
-    return JSON.stringify(encoded) ?? "null"
+    return (keepNegativeZero ? JSON.stringify(encoded, keepingNegativeZero) : JSON.stringify(encoded)) ?? "null"
   } catch (e) {
     throw new Unstorable(value, { issue: `its encoding is not JSON: ${describeError(e)}` })
   }

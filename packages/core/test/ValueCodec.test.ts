@@ -673,6 +673,20 @@ describe("ValueCodec", () => {
       }
     })
 
+    // Found by a stranger trial: JSON.stringify writes -0 as 0, so a value schema's value lost its sign, on the miss too.
+    it("keeps -0: in the value the miss returns, in hits, and in the JSON a store keeps", () => {
+      class Point extends Schema.Class<Point>("Point")({ x: Schema.Number, ys: Schema.Array(Schema.Number) }) {}
+      const codec = ValueCodec.fromSchema(Point)
+      const { stored, value } = codec.storeUnsafe(new Point({ x: -0, ys: [0, -0] }))
+      const json = (stored as { readonly json: string }).json
+      for (const point of [value, codec.loadUnsafe(stored), codec.loadUnsafe(json)]) {
+        assert.isTrue(Object.is(point.x, -0))
+        assert.isTrue(Object.is(point.ys[0], 0))
+        assert.isTrue(Object.is(point.ys[1], -0))
+      }
+      assert.include(json, "-0")
+    })
+
     it("serves hits by copying the decoded value, not by decoding, when the copier can copy it", () => {
       let decodes = 0
       const Counted = Schema.Number.pipe(
