@@ -80,7 +80,7 @@
  */
 import { createHash, randomBytes } from "node:crypto"
 import { hostname } from "node:os"
-import { resolve } from "node:path"
+import { dirname, resolve } from "node:path"
 import { NodeFileSystem } from "@effect/platform-node"
 import * as CacheStore from "@recall/core/CacheStore"
 import * as Config from "effect/Config"
@@ -187,6 +187,9 @@ const MAGIC = 0x31534352 // "RCS1" little-endian
 const HEADER_BYTES = 40
 /** Where the payload starts after names of `namesLength` bytes. */
 const payloadStart = (namesLength: number): number => Math.ceil((HEADER_BYTES + namesLength) / 8) * 8
+/** The most parent directories {@link make}'s `ensureDirectory` makes for one path. */
+const MAX_DIRECTORY_DEPTH = 64
+
 /** The largest entry file (2 GiB - 1: Node's limit for one buffer read or written in one call). */
 const MAX_FILE_BYTES = 2 ** 31 - 1
 /** The most one `read` asks for: Linux reads at most 2 GiB - 4 KiB in one call, Node takes at most 2 GiB - 1. */
@@ -510,7 +513,26 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
     const entryPath = (namespace: string, key: string) => `${namespaceDir(namespace)}/${nameOf(key)}`
 
     /** Makes a directory (and its parents) 0700; one that exists is fine. */
-    const ensureDirectory = (path: string) => fs.makeDirectory(path, { recursive: true, mode: 0o700 })
+    /**
+     * Makes the directory `path` and its missing parents, one `mkdir` each.
+     * Not Node's `recursive: true`: where `mkdir` says ENOENT with the parent
+     * there (a path under `/proc`), Node 24's recursive mkdir loops forever,
+     * on a thread of the pool, so that four such calls stop every file
+     * operation of the process. Here an ENOENT climbs to the parent, makes
+     * it, and tries once more: then it fails.
+     */
+    const ensureDirectory = (path: string, depth = 0): Effect.Effect<void, PlatformError.PlatformError> =>
+      fs.makeDirectory(path, { mode: 0o700 }).pipe(
+        Effect.catch((e) => {
+          if (isAlreadyExists(e)) return Effect.void
+          const parent = dirname(path)
+          if (!isNotFound(e) || parent === path || depth >= MAX_DIRECTORY_DEPTH) return Effect.fail(e)
+          return Effect.andThen(
+            ensureDirectory(parent, depth + 1),
+            fs.makeDirectory(path, { mode: 0o700 }).pipe(Effect.catch((e) => (isAlreadyExists(e) ? Effect.void : Effect.fail(e))))
+          )
+        })
+      )
 
     /**
      * Writes the cache directory tag into the directory once per layer, on its

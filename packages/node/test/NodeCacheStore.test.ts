@@ -26,7 +26,7 @@ import { fileURLToPath } from "node:url"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it, vi } from "@effect/vitest"
 import { CacheStore, NodeCacheStore, NodeHasher } from "@recall/node"
-import { Deferred, Duration, Effect, Exit, Fiber, FileSystem, Layer, Option } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, FileSystem, Layer, Option } from "effect"
 import * as PlatformError from "effect/PlatformError"
 import * as TestClock from "effect/testing/TestClock"
 // The core's hashing internals, to uninstall the native digester.
@@ -1003,6 +1003,24 @@ describe("NodeCacheStore.layerFileSystem across OS processes", () => {
       assert.deepStrictEqual(temps(), [])
     })
   })
+
+  // Found by a stranger trial: under /proc, mkdir says ENOENT with the parent there, and Node's recursive mkdir then
+  // loops forever on a thread of the pool: every lock and write of the store waited out its timeout.
+  it.live("a directory that cannot be made (under /proc: mkdir says ENOENT): writes and locks fail at once with CacheStoreError", () =>
+    withStore(onDisk({ directory: `/proc/recall-test-${process.pid}/cache` }), (store) =>
+      Effect.gen(function* () {
+        for (let round = 0; round < 6; round++) {
+          const wrote = yield* Effect.exit(store.set("ns", `k${round}`, new Uint8Array([1]), Infinity))
+          const locked = yield* Effect.exit(store.locks!.acquire("ns", `k${round}`, "1 minute"))
+          for (const exit of [wrote, locked] as ReadonlyArray<Exit.Exit<unknown, unknown>>) {
+            assert.isTrue(Exit.isFailure(exit))
+            if (Exit.isFailure(exit)) assert.include(String(Cause.squash(exit.cause)), "ENOENT")
+          }
+        }
+        assert.isTrue(Option.isNone(yield* store.get("ns", "k0")))
+      })
+    )
+  )
 
   it.live("a read-only directory (chmod 0500): writes fail with CacheStoreError, reads work (as a user that is not root)", () => {
     const directory = fresh()
