@@ -583,7 +583,7 @@ export class InvalidOptionsError extends Schema.TaggedError<InvalidOptionsError>
     return this.option === "body"
       ? `Invalid body of cached function ${this.functionName}: ${this.reason}`
       : // A layer's options name the layer (`DataCache.layerStore`), not a cached function.
-        `Invalid option \`${this.option}\` for ${/^(DataCache|ResourceCache)\.layer/.test(this.functionName) ? "" : "cached function "}${this.functionName}: ${this.reason}`
+        `Invalid option \`${this.option}\` for ${/^[A-Z]\w*\.(layer|make)/.test(this.functionName) ? "" : "cached function "}${this.functionName}: ${this.reason}`
   }
 }
 

@@ -82,6 +82,7 @@ import { createHash, randomBytes } from "node:crypto"
 import { hostname } from "node:os"
 import { dirname, resolve } from "node:path"
 import { NodeFileSystem } from "@effect/platform-node"
+import { InvalidOptionsError } from "@recall/core/CachedFunction"
 import * as CacheStore from "@recall/core/CacheStore"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
@@ -113,7 +114,9 @@ export interface Options {
    * namespace directory in it. The store deletes only files it made (other
    * files, in the directory or in a namespace directory, are left alone), and
    * its first write tags the directory with a `CACHEDIR.TAG`, without which
-   * the `recall` command leaves a directory that has files alone.
+   * the `recall` command leaves a directory that has files alone. A
+   * relative path is resolved against the working directory; `""` is an
+   * `InvalidOptionsError`, as are bounds under 1.
    */
   readonly directory: string
   /**
@@ -442,7 +445,37 @@ const millisOf = (ttl: Duration.Input): number => Duration.toMillis(Duration.fro
  * @category constructors
  * @since 0.1.0
  */
-export const make = (options: Options): Effect.Effect<CacheStore.Service, never, FileSystem.FileSystem> => makeStore(options, false)
+export const make = (options: Options): Effect.Effect<CacheStore.Service, never, FileSystem.FileSystem> =>
+  makeStore(checked("NodeCacheStore.make", options), false)
+
+/**
+ * `options`, checked: a directory that is a non-empty string (`""` would be
+ * the working directory, silently), bounds of at least 1.
+ *
+ * @throws InvalidOptionsError, naming the option and the fix.
+ */
+const checked = (maker: string, options: Options): Options => {
+  const invalid = (option: string, reason: string) => new InvalidOptionsError({ functionName: maker, option, reason })
+  if (options === null || typeof options !== "object") throw invalid("options", "pass an object: { directory }")
+  if (typeof options.directory !== "string" || options.directory.length === 0) {
+    throw invalid(
+      "directory",
+      `got ${options.directory === "" ? "an empty string, which would be the working directory" : typeof options.directory}; ` +
+        'give the path of the cache directory (e.g. "/var/cache/my-app"), or use NodeCacheStore.layerFileSystemConfig for RECALL_CACHE_DIR or the user cache directory'
+    )
+  }
+  for (const option of ["maxEntries", "maxBytes"] as const) {
+    const bound = options[option]
+    if (bound === undefined || bound === Infinity) continue
+    if (typeof bound !== "number" || !(bound >= 1) || (option === "maxEntries" && !Number.isInteger(bound))) {
+      throw invalid(
+        option,
+        `got ${String(bound)}; give ${option === "maxEntries" ? "a whole number" : "a number of bytes"} of at least 1, or leave it out for no bound`
+      )
+    }
+  }
+  return options
+}
 
 /** {@link make}; with `nodeReads`, entry files are read with Node's `fs` directly (internal/entryRead.ts). */
 const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheStore.Service, never, FileSystem.FileSystem> =>
@@ -1324,7 +1357,7 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
  * @since 0.1.0
  */
 export const layer = (options: Options): Layer.Layer<CacheStore.CacheStore, never, FileSystem.FileSystem> =>
-  Layer.effect(CacheStore.CacheStore, make(options))
+  Layer.effect(CacheStore.CacheStore, makeStore(checked("NodeCacheStore.layer", options), false))
 
 /**
  * The disk store in `directory`, on `@effect/platform-node`'s file system:
@@ -1373,7 +1406,12 @@ export const layer = (options: Options): Layer.Layer<CacheStore.CacheStore, neve
  * @since 0.1.0
  */
 export const layerFileSystem = (options: Options): Layer.Layer<CacheStore.CacheStore> =>
-  Layer.merge(Layer.effect(CacheStore.CacheStore, makeStore(options, true)).pipe(Layer.provide(NodeFileSystem.layer)), NodeHasher.layer)
+  Layer.merge(
+    Layer.effect(CacheStore.CacheStore, makeStore(checked("NodeCacheStore.layerFileSystem", options), true)).pipe(
+      Layer.provide(NodeFileSystem.layer)
+    ),
+    NodeHasher.layer
+  )
 
 /**
  * The disk store in the directory named by `RECALL_CACHE_DIR`, or else the
@@ -1409,7 +1447,8 @@ export const layerFileSystemConfig = (
  */
 export const configuredDirectory: Effect.Effect<string, Config.ConfigError | CacheStore.CacheStoreError> = Effect.gen(function* () {
   const configured = yield* Config.option(Config.String("RECALL_CACHE_DIR"))
-  if (Option.isSome(configured)) return configured.value
+  // Set but empty (RECALL_CACHE_DIR= in a shell or an env file) counts as not set: "" would be the working directory.
+  if (Option.isSome(configured) && configured.value !== "") return configured.value
   return yield* Effect.flatMap(UserDirectories.UserDirectories, (dirs) => dirs.cache("recall")).pipe(
     Effect.provide(UserDirectories.layer),
     Effect.mapError(

@@ -179,6 +179,7 @@ const userError = (message: string, cause?: unknown) =>
 const resolveDirectory = (dir: Option.Option<string>) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
+    if (Option.isSome(dir) && dir.value === "") return yield* userError("--dir is empty: pass the path of the cache directory")
     const directory = Option.isSome(dir)
       ? dir.value
       : yield* NodeCacheStore.configuredDirectory.pipe(

@@ -25,6 +25,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it, vi } from "@effect/vitest"
+import { InvalidOptionsError } from "@recall/core/CachedFunction"
 import { CacheStore, NodeCacheStore, NodeHasher } from "@recall/node"
 import { Cause, Deferred, Duration, Effect, Exit, Fiber, FileSystem, Layer, Option } from "effect"
 import * as PlatformError from "effect/PlatformError"
@@ -71,6 +72,36 @@ const writeAbc = (store: CacheStore.Service, bytes: () => Uint8Array) =>
   })
 
 describe("NodeCacheStore.layerFileSystem on disk", () => {
+  // Found by a stranger trial: `directory: ""` silently used the working directory (its .locks/ and CACHEDIR.TAG
+  // landed in the project's root), and `maxEntries: 0` was taken.
+  it("bad options are an InvalidOptionsError when the layer is made, naming the option and the fix", () => {
+    const cases: ReadonlyArray<readonly [NodeCacheStore.Options, string, string]> = [
+      [{ directory: "" }, "directory", "working directory"],
+      [{ directory: 7 as unknown as string }, "directory", "number"],
+      [{ directory: fresh(), maxEntries: 0 }, "maxEntries", "at least 1"],
+      [{ directory: fresh(), maxEntries: 2.5 }, "maxEntries", "whole number"],
+      [{ directory: fresh(), maxBytes: -1 }, "maxBytes", "at least 1"],
+      [{ directory: fresh(), maxBytes: Number.NaN }, "maxBytes", "at least 1"]
+    ]
+    for (const [options, option, says] of cases) {
+      for (const make of [NodeCacheStore.layerFileSystem, NodeCacheStore.layer, NodeCacheStore.make] as ReadonlyArray<
+        (options: NodeCacheStore.Options) => unknown
+      >) {
+        let thrown: unknown
+        try {
+          make(options)
+        } catch (e) {
+          thrown = e
+        }
+        assert.instanceOf(thrown, InvalidOptionsError, `${option}: ${String(thrown)}`)
+        assert.include((thrown as Error).message, `\`${option}\``)
+        assert.include((thrown as Error).message, says)
+      }
+    }
+    // Bounds left out, or Infinity, are no bound.
+    NodeCacheStore.layerFileSystem({ directory: fresh(), maxEntries: Infinity, maxBytes: undefined })
+  })
+
   it.effect("files are 0600 in directories 0700, lock files included", () => {
     const directory = fresh()
     return withStore(onDisk({ directory }), (store) =>
