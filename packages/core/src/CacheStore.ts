@@ -469,12 +469,12 @@ const failed =
 export const layerKeyValueStore: Layer.Layer<CacheStore, never, KeyValueStore.KeyValueStore> = Layer.effect(
   CacheStore,
   Effect.map(KeyValueStore.KeyValueStore, (kvs: KeyValueStore.KeyValueStore) => {
-    // A key under recall's prefix: its entry, or `undefined` when it is expired or damaged (then removed).
+    // A key under recall's prefix: its entry, or `undefined` when it is expired (then removed) or not recall's (left alone).
     const read = (key: string, at: number) =>
       Effect.flatMap(kvs.getUint8Array(key), (value) => {
         const entry = value === undefined ? undefined : unpack(value)
-        if (entry !== undefined && entry.expiresAt > at) return Effect.succeed(entry)
-        return value === undefined ? Effect.undefined : Effect.as(kvs.remove(key), undefined)
+        if (entry === undefined) return Effect.undefined
+        return entry.expiresAt > at ? Effect.succeed(entry) : Effect.as(kvs.remove(key), undefined)
       })
     /** The namespace of one of recall's keys, or `undefined` for a key that is not recall's. */
     const namespaceOf = (key: string): string | undefined => {

@@ -85,6 +85,14 @@ describe("CacheStore.layerKeyValueStore in a key-value store the application sha
         yield* TestClock.setTime(6_000)
         assert.strictEqual((yield* store.stats).entries, 2, "the expired entry is gone")
         assert.isTrue(Option.isNone(yield* store.get("user", "42")), "the application's key is not read as an entry")
+        // Under recall's prefix but without its magic (a stranger trial): not an entry, not removed by list, stats or get.
+        yield* kv.set("recall/a/b", "the application's, under recall's prefix")
+        yield* kv.set(`recall/${encodeURIComponent("report")}/zz`, new Uint8Array(40).fill(3))
+        assert.strictEqual((yield* store.stats).entries, 2)
+        assert.isTrue(Option.isNone(yield* store.get("a", "b")))
+        assert.isTrue(Option.isNone(yield* store.get("report", "zz")))
+        assert.strictEqual(yield* kv.get("recall/a/b"), "the application's, under recall's prefix")
+        assert.deepStrictEqual(yield* kv.getUint8Array(`recall/${encodeURIComponent("report")}/zz`), new Uint8Array(40).fill(3))
         yield* store.clearNamespace("report")
         assert.deepStrictEqual(
           (yield* store.list).map((info) => info.namespace),

@@ -136,6 +136,10 @@ describe("DataCache lifecycles", () => {
         }
         const after = yield* bound.stats
         assert.deepStrictEqual([after.hits, after.misses, after.invalidations, after.expirations], [before.hits, before.misses, 0, 0])
+        // DataCache.clear through the closed layer's service too (found by a second stranger trial).
+        const clearAll = yield* Effect.exit(Effect.provide(DataCache.clear, s.context))
+        assert.isTrue(Exit.isFailure(clearAll) && Cause.hasDies(clearAll.cause))
+        assert.instanceOf(defectOf(clearAll), DataCache.CacheClosedError)
       })
     )
   })

@@ -142,6 +142,8 @@ export const functionStats = (table: Table.Table): FunctionStats => ({
  */
 export const clearAll = (cache: Cache.Cache): Effect.Effect<void> =>
   Effect.withFiber((fiber) => {
+    // As a function's operations: the cache (and its store) is gone, and a clear through it would answer for nobody.
+    if (cache.closed) return Effect.die(new CacheClosedError({ functionName: `${cache.kind}.clear`, cache: cache.kind }))
     const tier = cache.tier
     return Effect.flatten(
       afterPurge(
