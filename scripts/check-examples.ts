@@ -1,6 +1,9 @@
 /**
  * `npm run check:examples` (part of `npm run check`): type-checks every
- * ```ts block of a JSDoc `@example` in packages/<name>/src, as its own module,
+ * ```ts block of a JSDoc `@example` in packages/<name>/src, and every ```ts
+ * block of the READMEs and docs/*.md that imports (a program a reader would
+ * paste; a block without imports is an excerpt of its page's running
+ * example), each as its own module,
  * with the workspace's compiler options (unused names allowed: examples
  * declare things to show them). `@recall/*` resolve to the sources through
  * the `@recall/source` condition. Errors point at the source lines.
@@ -66,6 +69,45 @@ const examples = readdirSync(join(root, "packages")).flatMap((pkg) => {
   }
 })
 
+/** The ```ts blocks of a Markdown page (the docs and the READMEs): each, as written, is a program of its own. */
+const snippetsOf = (page: string): Array<Example> => {
+  const lines = readFileSync(page, "utf8").split("\n")
+  const found: Array<Example> = []
+  let block: { start: number; lines: Array<string> } | undefined
+  lines.forEach((line, index) => {
+    if (block === undefined && /^```(ts|typescript)\s*$/.test(line)) block = { start: index + 2, lines: [] }
+    else if (block !== undefined && /^```\s*$/.test(line)) {
+      const file = relative(root, page)
+      found.push({
+        file: `${file.replace(/[/\\]/g, ".").replace(/\.md$/, "")}.${block.start}.ts`,
+        source: file,
+        line: block.start,
+        text: block.lines.join("\n")
+      })
+      block = undefined
+    } else if (block !== undefined) block.lines.push(line)
+  })
+  return found
+}
+
+const pages = [
+  join(root, "README.md"),
+  ...readdirSync(join(root, "packages")).map((pkg) => join(root, "packages", pkg, "README.md")),
+  ...readdirSync(join(root, "docs"))
+    .filter((name) => name.endsWith(".md"))
+    .map((name) => join(root, "docs", name))
+].filter((page) => {
+  try {
+    readFileSync(page)
+    return true
+  } catch {
+    return false
+  }
+})
+// A block that imports is a program, as a reader would paste it: it must compile as written. One that does not
+// is an excerpt of the page's running example (its names come from the blocks before it).
+examples.push(...pages.flatMap(snippetsOf).filter((snippet) => /^import /m.test(snippet.text)))
+
 rmSync(out, { recursive: true, force: true })
 mkdirSync(out, { recursive: true })
 for (const example of examples) writeFileSync(join(out, example.file), `${example.text}\nexport {}\n`)
@@ -79,7 +121,7 @@ writeFileSync(join(out, "tsconfig.json"), JSON.stringify(tsconfig, null, 2))
 const tsc = join(dirname(createRequire(import.meta.url).resolve("typescript/package.json")), "bin", "tsc")
 try {
   execFileSync(process.execPath, [tsc, "-p", join(out, "tsconfig.json"), "--pretty", "false"], { encoding: "utf8", stdio: "pipe" })
-  process.stdout.write(`check-examples: ${examples.length} @example blocks type-check\n`)
+  process.stdout.write(`check-examples: ${examples.length} @example blocks and docs programs type-check\n`)
 } catch (error) {
   const output = String((error as { stdout?: string }).stdout ?? error)
   // node_modules/.cache/recall-examples/core.DataCache.400.ts(3,5) -> packages/core/src/DataCache.ts(402,8)
@@ -91,6 +133,6 @@ try {
       return example === undefined ? match : `${example.source}(${example.line + Number(line) - 1},${Number(column) + 3})`
     }
   )
-  process.stderr.write(`check-examples: @example blocks that do not type-check:\n${mapped}`)
+  process.stderr.write(`check-examples: @example blocks and docs programs that do not type-check:\n${mapped}`)
   process.exitCode = 1
 }
