@@ -234,7 +234,9 @@ const shownUrl = (url: string): string => {
     if (parsed.password !== "") parsed.password = "***"
     return parsed.toString().replace(/\/$/, "")
   } catch {
-    return url
+    // A URL that does not parse (a bad port, say) may still hold a password: what stands before its last `@`
+    // after `//` is hidden, as the store hides it.
+    return url.replace(/\/\/.*@/, "//***@")
   }
 }
 

@@ -9,7 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { DataCache } from "@recall/core"
 import { CacheStore, NodeCacheStore } from "@recall/node"
 import * as RecallCommand from "@recall/node/RecallCommand"
-import { ConfigProvider, Console, Deferred, Effect, Exit, Fiber, Layer, Option, Redacted } from "effect"
+import { Cause, ConfigProvider, Console, Deferred, Effect, Exit, Fiber, Layer, Option, Redacted } from "effect"
 import { createClient, RESP_TYPES } from "redis"
 import { keysUnder, startRedisServer, useRedisServer } from "./fixtures/redisServer.ts"
 
@@ -234,6 +234,25 @@ describe("DataCache over Redis", () => {
       const got = yield* Effect.provide(value(1), cacheOver(prefix, SECRET))
       assert.deepStrictEqual(got, { n: 1, text: "x".repeat(64) })
       assert.strictEqual(runs, 3, "the tampered entry was not used")
+    })
+  )
+
+  // Found by a stranger trial: a URL that did not parse (a bad port) was printed whole, password and all.
+  it.live("recall --redis never shows the URL's password, also when the URL does not parse", () =>
+    Effect.gen(function* () {
+      for (const url of [
+        "redis://app:hunter2@127.0.0.1:notaport",
+        "redis://app:hunter2@127.0.0.1:99999",
+        "redis://:hu/nter2@127.0.0.1:1"
+      ]) {
+        const run = yield* runCli(["ls", "--redis", url])
+        assert.isTrue(Exit.isFailure(run.exit), url)
+        const said = `${run.out} ${Exit.isFailure(run.exit) ? String(Cause.squash(run.exit.cause)) : ""} ${
+          Exit.isFailure(run.exit) ? JSON.stringify(Cause.squash(run.exit.cause)) : ""
+        }`
+        assert.notInclude(said, "hunter2", url)
+        assert.notInclude(said, "hu/nter2", url)
+      }
     })
   )
 

@@ -417,7 +417,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
     // Every hit checks its payload's XXH3-128: the native one is about ten times hash-wasm's speed on a 1 MB value.
     yield* NodeHasher.install
     const url = options.url ?? "redis://127.0.0.1:6379"
-    const where = options.client === undefined ? url.replace(/\/\/[^@/]*@/, "//***@") : "the given client"
+    const where = options.client === undefined ? url.replace(/\/\/.*@/, "//***@") : "the given client"
     let lastError: unknown
     /** Settles with the first connection attempt (ready or failed), so that the first operations wait for it. */
     let firstAttempt: Promise<void> | undefined
@@ -467,8 +467,8 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
           }
           return { client, own, unwatch, connection: connectionOf(client) }
         },
-        catch: (cause) =>
-          new CacheStore.CacheStoreError({ operation: "start", reason: `cannot make a Redis client: ${describe(cause)}`, cause })
+        // Not the cause itself: Node's URL errors carry the URL (`input`), password and all.
+        catch: (cause) => new CacheStore.CacheStoreError({ operation: "start", reason: `cannot make a Redis client: ${describe(cause)}` })
       }),
       ({ client, own, unwatch, connection }) =>
         Effect.promise(async () => {
