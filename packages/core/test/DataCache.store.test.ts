@@ -581,6 +581,31 @@ describe("DataCache.layerStore", () => {
     })
   )
 
+  // Found by a stranger trial: a process with replay off still replayed the output another process had stored.
+  it.effect("replay: false, on the function or the layer, replays nothing that other processes stored", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      const lines: Array<string> = []
+      const console: Console.Console = Object.assign(Object.create(globalThis.console), {
+        log: (...args: ReadonlyArray<unknown>) => lines.push(args.join(" "))
+      })
+      const body = (n: number) => Effect.as(Console.log("computing", n), n * 2)
+      const chatty = DataCache.fn("quietly", body)
+      const quiet = DataCache.fn({ name: "quietly", replay: false }, body)
+      const run = <A, E>(effect: Effect.Effect<A, E, DataCache.DataCache>, layer = h.cache()) =>
+        effect.pipe(Effect.provide(layer), Effect.provideService(Console.Console, console))
+      yield* run(chatty(1))
+      yield* run(chatty(2))
+      assert.deepStrictEqual(lines, ["computing 1", "computing 2"])
+      lines.length = 0
+      assert.strictEqual(yield* run(quiet(1)), 2)
+      assert.strictEqual(yield* run(chatty(2), h.cache({ replay: false })), 4)
+      assert.deepStrictEqual(lines, [], "read from the store, nothing replayed")
+      assert.strictEqual(yield* run(chatty(1)), 2)
+      assert.deepStrictEqual(lines, ["computing 1"], "with replay on, the stored output is replayed")
+    })
+  )
+
   describe("secret", () => {
     it.effect("entries are signed; a front with the same secret reads them", () =>
       Effect.gen(function* () {

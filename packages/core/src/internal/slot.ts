@@ -127,6 +127,7 @@ const placeOf = <A, S>(slot: Slot<A, S>): StoreTier.Place<A, S> | undefined => {
     persistence,
     entryName: definition.storeNamer(tier.mac),
     table: () => slot.table,
+    replay: definition.replay ?? cache.replay,
     writing: new Map(),
     removals: StoreTier.makeRemovals(),
     warnedUnencodable: false

@@ -255,6 +255,8 @@ export interface Place<A, S> {
   readonly persistence: Persistence<A, S>
   readonly entryName: (args: ReadonlyArray<unknown>) => string
   readonly table: () => Table.Table
+  /** Whether the function replays recorded output (its `replay`, else the layer's): off, output stored by others is not replayed either. */
+  readonly replay: boolean
   /** Writes in flight, by entry name. */
   readonly writing: Map<string, Fiber.Fiber<void>>
   /** Removals from the store in progress (see {@link Removals}). */
@@ -538,7 +540,8 @@ export const read = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Foun
     } catch (e) {
       return yield* unreadable(place, name, `its value does not load: ${e instanceof Error ? e.message : String(e)}`)
     }
-    const output = payload.success.output
+    // With replay off (for the function or the layer), output that another process recorded is not replayed here.
+    const output = place.replay ? payload.success.output : undefined
     const payloadBytes = entry.payload.byteLength
     return {
       value,
