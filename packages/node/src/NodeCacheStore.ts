@@ -1519,7 +1519,9 @@ export interface RedisOptions {
    * The first part of every key (`<prefix>:{<namespace hash>}:...`), so that
    * several stores (apps, environments) share one Redis apart: `clearAll`,
    * `list` and `stats` see only their own prefix. No braces (they would
-   * change the keys' hash tags).
+   * change the keys' hash tags), and not empty (an empty
+   * `RECALL_REDIS_PREFIX` reads as not set, the default): either fails the
+   * layer with `CacheStoreError`.
    *
    * Default: `recall`.
    */

@@ -408,6 +408,13 @@ const describe = (cause: unknown): string => {
 export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheStore.CacheStoreError, import("effect/Scope").Scope> =>
   Effect.gen(function* () {
     const prefix = options.prefix ?? "recall"
+    if (prefix === "") {
+      // As Effect's Config reads an empty RECALL_REDIS_PREFIX (not set: the default), so "" never names a store of its own.
+      return yield* new CacheStore.CacheStoreError({
+        operation: "start",
+        reason: 'the Redis key prefix is empty; leave it out for the default ("recall"), or choose a name of its own for this store'
+      })
+    }
     if (/[{}]/.test(prefix)) {
       return yield* new CacheStore.CacheStoreError({
         operation: "start",
