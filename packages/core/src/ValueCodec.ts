@@ -638,7 +638,6 @@ const ownKeys = (value: object): Array<PropertyKey> => {
   return keys
 }
 
-/** `===`, except that NaN is NaN (a NaN kept as JSON comes back as NaN, which is what the body returned). */
 /** `Object.is`: NaN is NaN, and -0 is not 0 (a value that held -0 must come back with it). */
 const sameValue = (a: unknown, b: unknown): boolean => Object.is(a, b)
 

@@ -210,15 +210,7 @@ const writesOf = (parts: ReadonlyArray<Uint8Array>): ReadonlyArray<Uint8Array> =
   let run: Array<Uint8Array> = []
   const endRun = () => {
     if (run.length === 1) writes.push(run[0]!)
-    else if (run.length > 1) {
-      const joined = new Uint8Array(run.reduce((n, part) => n + part.byteLength, 0))
-      let at = 0
-      for (const part of run) {
-        joined.set(part, at)
-        at += part.byteLength
-      }
-      writes.push(joined)
-    }
+    else if (run.length > 1) writes.push(Buffer.concat(run))
     run = []
   }
   for (const part of parts) {
@@ -545,9 +537,9 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
     }
     const entryPath = (namespace: string, key: string) => `${namespaceDir(namespace)}/${nameOf(key)}`
 
-    /** Makes a directory (and its parents) 0700; one that exists is fine. */
     /**
-     * Makes the directory `path` and its missing parents, one `mkdir` each.
+     * Makes the directory `path` (0700) and its missing parents, one `mkdir`
+     * each; one that exists is fine.
      * Not Node's `recursive: true`: where `mkdir` says ENOENT with the parent
      * there (a path under `/proc`), Node 24's recursive mkdir loops forever,
      * on a thread of the pool, so that four such calls stop every file

@@ -90,8 +90,9 @@ type Restore = <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X,
 const withRegion = <A>(outer: Restore | undefined, body: (restore: Restore) => Effect.Effect<A, unknown, unknown>) =>
   outer === undefined ? Effect.uninterruptibleMask(body) : body(outer)
 
-/** What a call through a closed layer gets. */
-const closed = (slot: Slot<any, any>) => Effect.die(new CacheClosedError({ functionName: slot.definition.name, cache: slot.cache.kind }))
+/** What a call (or `has`, `invalidate`, `clear`) through a closed layer gets. @internal */
+export const closed = (slot: Slot<any, any>) =>
+  Effect.die(new CacheClosedError({ functionName: slot.definition.name, cache: slot.cache.kind }))
 
 /**
  * A call: a hit from the table, or the miss path.

@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import { CacheClosedError, type FunctionStats, type Stats } from "../CachedFunction.ts"
 import * as Cache from "./cache.ts"
-import { nowOf } from "./calls.ts"
+import { closed, nowOf } from "./calls.ts"
 import { shownId } from "./definition.ts"
 import type { Slot } from "./slot.ts"
 import * as StoreTier from "./storeTier.ts"
@@ -49,14 +49,6 @@ const changing = <X>(slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>,
     (now) => change(slot.table, now)
   )
 
-/**
- * What `invalidate`, `has` and `clear` through a closed layer get, as its
- * calls do: the cache (and its store) is gone; acting on it would be
- * answered by nobody. `stats` still reads the final counters.
- */
-const closedLayer = (slot: Slot<any, any>) =>
-  Effect.die(new CacheClosedError({ functionName: slot.definition.name, cache: slot.cache.kind }))
-
 /** The store name of a call's arguments, when the slot persists and they can be named. */
 const storedName = (slot: Slot<any, any>, args: ReadonlyArray<unknown>): string | undefined =>
   slot.place === undefined ? undefined : StoreTier.entryNameOf(slot.place, args)
@@ -75,7 +67,7 @@ export const invalidate = (
   fiber: Fiber.Fiber<unknown, unknown>,
   args: ReadonlyArray<unknown>
 ): Effect.Effect<void> => {
-  if (slot.cache.closed) return closedLayer(slot)
+  if (slot.cache.closed) return closed(slot)
   const name = storedName(slot, args)
   return Effect.flatten(
     changing(slot, fiber, (table, now) => {
@@ -99,7 +91,7 @@ export const has = (
   args: ReadonlyArray<unknown>
 ): Effect.Effect<boolean> =>
   slot.cache.closed
-    ? closedLayer(slot)
+    ? closed(slot)
     : Effect.flatMap(
         changing(slot, fiber, (table, now) => table.has(key, now)),
         (front) => {
@@ -112,7 +104,7 @@ export const has = (
 /** Removes every entry of the function, from both tiers. @internal */
 export const clear = (slot: Slot<any, any>, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> =>
   slot.cache.closed
-    ? closedLayer(slot)
+    ? closed(slot)
     : Effect.flatten(
         changing(slot, fiber, (table, now) => {
           table.clear(now)
