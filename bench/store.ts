@@ -138,11 +138,15 @@ const check = (ok: boolean, what: string) => {
 const entryOf = (file: Buffer) => {
   const nsLength = file.readUInt32LE(4)
   const keyLength = file.readUInt32LE(8)
+  // "RCS1": a 40-byte header; "RCS2" (a table of the parts written apart after the names): 48 bytes.
+  const parted = file.toString("latin1", 0, 4) === "RCS2"
+  const namesAt = parted ? 48 : 40
+  const rows = parted ? file.readUInt32LE(40) : 0
   return {
-    namespace: file.subarray(40, 40 + nsLength).toString(),
-    key: file.subarray(40 + nsLength, 40 + nsLength + keyLength).toString(),
-    // The disk store's header (40 bytes, the names, padding to 8) comes first.
-    entry: new Uint8Array(file.subarray(Math.ceil((40 + nsLength + keyLength) / 8) * 8))
+    namespace: file.subarray(namesAt, namesAt + nsLength).toString(),
+    key: file.subarray(namesAt + nsLength, namesAt + nsLength + keyLength).toString(),
+    // The disk store's header (the names, the table, padding to 8) comes first.
+    entry: new Uint8Array(file.subarray(Math.ceil((namesAt + nsLength + keyLength + rows * 16) / 8) * 8))
   }
 }
 
@@ -224,7 +228,7 @@ export const store = async (): Promise<ReadonlyArray<Figure>> => {
         timed(() => {
           const decoded = Effect.runSync(EntryFormat.decodeEntry(entry, expected))
           check(decoded._tag === "Success", "the entry decodes")
-          if (decoded._tag === "Success") decodedPayload = decoded.success.payload
+          if (decoded._tag === "Success") decodedPayload = decoded.success.payload as Uint8Array
         }),
       async () => timed(() => Xxh3.digest(decodedPayload!)),
       async () =>

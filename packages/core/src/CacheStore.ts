@@ -13,7 +13,8 @@
  * - `get` returns the bytes and times of an entry that has not expired at the
  *   clock's time (Effect's `Clock`, so `TestClock` drives it); at or after
  *   `expiresAt` the entry is gone (the store may delete it then). Expired
- *   entries count nowhere: not in `list`, not in `stats`.
+ *   entries count nowhere: not in `list`, not in `stats`. A store may also
+ *   offer `getParts`, the same read of bytes returned in parts.
  * - `delete`, `clearNamespace` and `clearAll` remove; removing what is not
  *   there is not an error.
  * - `list` gives each namespace with entries: their count, bytes, and the
@@ -63,6 +64,21 @@ import * as Schema from "effect/Schema"
  */
 export interface StoredEntry {
   readonly bytes: Uint8Array
+  /** When it was written, in epoch milliseconds on the writer's clock. */
+  readonly writtenAt: number
+  /** From this time on (epoch milliseconds) it is gone; `Infinity` never. */
+  readonly expiresAt: number
+}
+
+/**
+ * An entry as `getParts` reads it: {@link StoredEntry}, its bytes in parts.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface StoredParts {
+  /** The entry's bytes, one part after another. */
+  readonly parts: ReadonlyArray<Uint8Array>
   /** When it was written, in epoch milliseconds on the writer's clock. */
   readonly writtenAt: number
   /** From this time on (epoch milliseconds) it is gone; `Infinity` never. */
@@ -182,6 +198,16 @@ export interface Service {
   readonly setParts?:
     | ((namespace: string, key: string, parts: ReadonlyArray<Uint8Array>, expiresAt: number) => Effect.Effect<void, CacheStoreError>)
     | undefined
+  /**
+   * Optional: `get`, its bytes in parts, for a store that keeps the parts
+   * `setParts` was given apart (the disk store): the bytes of `parts` one
+   * after another are `get`'s, and a part that is the whole of its
+   * `ArrayBuffer` is this reader's alone (nothing else holds the buffer), so
+   * DataCache may keep a typed array as a view of it instead of a copy. A
+   * large value's typed arrays then come back from the store each in a
+   * buffer of its own, read once. Absent, `get`.
+   */
+  readonly getParts?: ((namespace: string, key: string) => Effect.Effect<Option.Option<StoredParts>, CacheStoreError>) | undefined
   readonly delete: (namespace: string, key: string) => Effect.Effect<void, CacheStoreError>
   readonly clearNamespace: (namespace: string) => Effect.Effect<void, CacheStoreError>
   readonly clearAll: Effect.Effect<void, CacheStoreError>

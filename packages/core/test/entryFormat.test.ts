@@ -11,6 +11,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as CborX from "cbor-x"
 import { Tag as Cbor2Tag, encode as cbor2Encode } from "cbor2"
 import { BigDecimal, Cause, Chunk, Data, DateTime, Duration, Effect, Equal, HashMap, HashSet, Option, Redacted, Result } from "effect"
+import fc from "fast-check"
 import * as Entry from "../src/internal/entryFormat.ts"
 import * as Payload from "../src/internal/payload.ts"
 import type { Line } from "../src/internal/replay.ts"
@@ -19,6 +20,11 @@ import { nativeHex } from "./fixtures/bytes.ts"
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
+
+const reasonOf = (result: Result.Result<unknown, Entry.EntryMiss>): string => {
+  assert.isTrue(Result.isFailure(result))
+  return (result as Result.Failure<unknown, Entry.EntryMiss>).failure._tag
+}
 
 const encoded = (value: unknown, output?: ReadonlyArray<Line>): Uint8Array => {
   const result = Payload.encodePayload(value, output)
@@ -562,7 +568,7 @@ describe("entry: round trips", () => {
         assert.strictEqual(got.staleUntil, 1_700_000_120_000)
         assert.strictEqual(got.signed, signing !== undefined)
         assert.deepStrictEqual(got.payload, payload)
-        same(decoded(got.payload).value, sample)
+        same(decoded(got.payload as Uint8Array).value, sample)
       }
     })
   )
@@ -674,10 +680,6 @@ describe("entry: every corruption is a miss", () => {
 })
 
 describe("entry: the reason of each miss", () => {
-  const reasonOf = (result: Result.Result<unknown, Entry.EntryMiss>): string => {
-    assert.isTrue(Result.isFailure(result))
-    return (result as Result.Failure<unknown, Entry.EntryMiss>).failure._tag
-  }
   const payload = new Uint8Array([1, 2, 3])
 
   it.effect("a bad payload checksum", () =>
@@ -904,6 +906,184 @@ describe("a 10M-element Float64Array", () => {
           `encodeEntry ${encodeEntryMs.toFixed(1)} ms, decodeEntry (checksums) ${entryMs.toFixed(1)} ms`
         ].join("; ")
       )
+    })
+  )
+})
+
+describe("a payload read in parts (a store's getParts)", () => {
+  /** A copy of `bytes` alone in a buffer of its own, as a store that reads parts apart returns a large one. */
+  const alone = (bytes: Uint8Array): Uint8Array => {
+    const own = new Uint8Array(bytes.byteLength)
+    own.set(bytes)
+    return own
+  }
+  const joined = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+    const out = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0))
+    let at = 0
+    for (const part of parts) {
+      out.set(part, at)
+      at += part.byteLength
+    }
+    return out
+  }
+  /**
+   * `encodePayloadParts`' parts as the disk store returns them: each part of
+   * 64 KiB or more alone in its buffer, the runs of smaller ones joined (then
+   * cut again at `cuts`, fractions of each run, as a store may).
+   */
+  const asRead = (parts: ReadonlyArray<Uint8Array>, cuts: ReadonlyArray<number> = []): Array<Uint8Array> => {
+    const out: Array<Uint8Array> = []
+    let run: Array<Uint8Array> = []
+    const endRun = () => {
+      if (run.length === 0) return
+      const bytes = joined(run)
+      run = []
+      let from = 0
+      for (const cut of [...cuts].sort()) {
+        const at = Math.floor(cut * bytes.byteLength)
+        if (at > from) out.push(bytes.subarray(from, at))
+        from = Math.max(from, at)
+      }
+      out.push(bytes.subarray(from))
+    }
+    for (const part of parts) {
+      if (part.byteLength >= 64 * 1024) {
+        endRun()
+        out.push(alone(part))
+      } else run.push(part)
+    }
+    endRun()
+    return out
+  }
+  const partsOf = (value: unknown, output?: ReadonlyArray<Line>) => Result.getOrThrow(Payload.encodePayloadParts(value, output, 0)).parts
+  const inParts = (parts: ReadonlyArray<Uint8Array>, adopt: boolean) => Result.getOrThrow(Payload.decodePayload(parts, { adopt }))
+
+  it("a frame's columns come back each a view of its own part, with adopt; copies without; the small ones copies", () => {
+    const frame = {
+      a: new Float64Array(20_000).map((_, i) => i / 3),
+      b: new Int32Array(30_000).map((_, i) => -i),
+      label: "a frame",
+      small: new Float32Array([1.5, -0]),
+      nested: [new Uint16Array(40_000).fill(7), { c: new BigInt64Array(9_000).fill(-3n) }]
+    }
+    const output: ReadonlyArray<Line> = [{ _tag: "Console", method: "log", args: ["a line", new Float64Array(10_000).fill(2)] }]
+    const parts = asRead(partsOf(frame, output))
+    const large = parts.filter((part) => part.byteLength >= 64 * 1024)
+    assert.strictEqual(large.length, 5)
+    const read = inParts(parts, true)
+    same(read.value, frame)
+    same(read.output, output)
+    const value = read.value as typeof frame
+    const logged = (read.output![0] as Extract<Line, { _tag: "Console" }>).args[1] as Float64Array
+    const columns = [value.a, value.b, value.nested[0] as Uint16Array, (value.nested[1] as { c: BigInt64Array }).c, logged]
+    for (const column of columns) {
+      assert.isTrue(
+        large.some((part) => part.buffer === column.buffer),
+        "a view of its part, not a copy"
+      )
+    }
+    assert.strictEqual(new Set(columns.map((column) => column.buffer)).size, 5, "no two share a buffer")
+    assert.isFalse(large.some((part) => part.buffer === value.small.buffer))
+    const copied = inParts(asRead(partsOf(frame)), false).value as typeof frame
+    assert.isFalse(
+      large.some((part) => part.buffer === copied.a.buffer || part.buffer === copied.b.buffer),
+      "without adopt, copies"
+    )
+    same(copied, frame)
+  })
+
+  it("a large part that is not alone in its buffer is copied, not viewed", () => {
+    const a = new Float64Array(20_000).fill(1.25)
+    const shared = new Uint8Array(a.byteLength + 16)
+    const parts = asRead(partsOf({ a })).map((part) => {
+      if (part.byteLength < 64 * 1024) return part
+      shared.set(part, 8)
+      return shared.subarray(8, 8 + part.byteLength)
+    })
+    const read = inParts(parts, true).value as { a: Float64Array }
+    same(read, { a })
+    assert.notStrictEqual(read.a.buffer, shared.buffer)
+  })
+
+  it("bytes inside a string that look like the head of the part after them: the payload is read whole, the string intact", () => {
+    // "Z" is 0x5a, and 0x00010000 is 65,536: the head of a byte string of 65,536 bytes, inside a text string.
+    const text = `${"x".repeat(10)}Z\u0000\u0001\u0000\u0000${"y".repeat(65_536)}${"z".repeat(10)}`
+    const value = { text, a: new Float64Array(10_000).fill(3) }
+    const whole = encoded(value)
+    const at = Buffer.from(whole).indexOf(Buffer.from([0x5a, 0x00, 0x01, 0x00, 0x00])) + 5
+    assert.isAbove(at, 5)
+    const parts = [whole.subarray(0, at), alone(whole.subarray(at, at + 65_536)), whole.subarray(at + 65_536)]
+    same(inParts(parts, true).value, value)
+    same(inParts(parts, false).value, value)
+  })
+
+  it("a look-alike head whose skeleton still reads (as another value): the cut nobody took makes the payload read whole", () => {
+    // A's bytes begin with what looks like the head of a 65,536-byte byte string (the part cut after it). Left out,
+    // A would take in B's heads and most of B, and the skeleton would read as [A', 1]: a value, a wrong one.
+    const a = new Uint8Array(5 + 65_536).fill(0xab)
+    a.set([0x5a, 0x00, 0x01, 0x00, 0x00])
+    const b = new Uint8Array(65_532).fill(0xcd)
+    b[b.length - 1] = 0x01
+    const whole = cbor2Encode(new Cbor2Tag(Payload.Tags.payload, [[new Cbor2Tag(64, a), new Cbor2Tag(64, b)], null]))
+    const at = Buffer.from(whole).indexOf(Buffer.from(a.subarray(0, 8))) + 5
+    const parts = [whole.subarray(0, at), alone(whole.subarray(at, at + 65_536)), whole.subarray(at + 65_536)]
+    same(decoded(whole).value, [a, b])
+    same(inParts(parts, true).value, [a, b])
+  })
+
+  it("a damaged payload in parts is a miss, never a throw; one part, and no parts, read as whole", () => {
+    const value = { a: new Float64Array(20_000).fill(1), b: "between" }
+    const parts = asRead(partsOf(value))
+    const cut = parts.slice(0, -1)
+    assert.isTrue(Result.isFailure(Payload.decodePayload(cut, { adopt: true })))
+    same(inParts([joined(parts)], true).value, value)
+    assert.isTrue(Result.isFailure(Payload.decodePayload([], { adopt: true })))
+  })
+
+  it("any value, its parts cut anywhere between the large ones: the value read whole", () => {
+    const typed = fc.oneof(
+      fc.integer({ min: 0, max: 20_000 }).map((n) => new Float64Array(n).map((_, i) => i * 0.5)),
+      fc.integer({ min: 0, max: 70_000 }).map((n) => new Uint8Array(n).map((_, i) => i)),
+      fc.integer({ min: 0, max: 40_000 }).map((n) => new Int16Array(n).map((_, i) => -i)),
+      fc.integer({ min: 60_000, max: 70_000 }).map((n) => new Uint8Array(n).fill(0x5a))
+    )
+    const item = fc.oneof(typed, fc.string({ maxLength: 20 }), fc.double(), fc.constant(null))
+    const value = fc.oneof(fc.array(item, { maxLength: 6 }), fc.dictionary(fc.string({ maxLength: 4 }), item, { maxKeys: 5 }))
+    fc.assert(
+      fc.property(value, fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 4 }), fc.boolean(), (v, cuts, adopt) => {
+        const parts = asRead(partsOf(v), cuts)
+        same(inParts(parts, adopt).value, decoded(joined(parts)).value)
+      }),
+      { seed: 42, numRuns: 150 }
+    )
+  })
+
+  it.effect("an entry in parts: decoded as the joined entry; a flipped byte in a part is a bad checksum; signed, it is checked whole", () =>
+    Effect.gen(function* () {
+      const value = { a: new Float64Array(30_000).fill(1.25), b: "between", c: new Uint8Array(70_000).fill(9) }
+      const room = Entry.entryRoom(fields(), false)
+      const entryParts = asRead(
+        yield* Entry.encodeEntryParts(fields(), Result.getOrThrow(Payload.encodePayloadParts(value, undefined, room.before)))
+      )
+      const read = Result.getOrThrow(yield* Entry.decodeEntry(entryParts, expected))
+      same(Result.getOrThrow(Payload.decodePayload(read.payload, { adopt: true })).value, value)
+      assert.deepStrictEqual(Result.getOrThrow(yield* Entry.decodeEntry(joined(entryParts), expected)).storedAt, read.storedAt)
+      // The header cut across parts: the parts are joined, and read the same.
+      const early = [joined(entryParts).subarray(0, 50), joined(entryParts).subarray(50)]
+      same(Result.getOrThrow(Payload.decodePayload(Result.getOrThrow(yield* Entry.decodeEntry(early, expected)).payload)).value, value)
+      const large = entryParts.findIndex((part) => part.byteLength === 70_000)
+      const flipped = entryParts.map((part, i) => (i === large ? Uint8Array.from(part, (b, j) => (j === 12_345 ? b ^ 1 : b)) : part))
+      assert.strictEqual(reasonOf(yield* Entry.decodeEntry(flipped, expected)), "BadChecksum")
+      const key = yield* secret
+      const signed = yield* Entry.encodeEntry(fields(), encoded(value), key, named)
+      const signedParts = [signed.subarray(0, 200), alone(signed.subarray(200, 100_000)), signed.subarray(100_000)]
+      same(
+        Result.getOrThrow(Payload.decodePayload(Result.getOrThrow(yield* Entry.decodeEntry(signedParts, expected, key)).payload)).value,
+        value
+      )
+      assert.strictEqual(reasonOf(yield* Entry.decodeEntry(signedParts, expected)), "UnexpectedSignature")
+      const other = yield* otherSecret
+      assert.strictEqual(reasonOf(yield* Entry.decodeEntry(signedParts, expected, other)), "BadSignature")
     })
   )
 })

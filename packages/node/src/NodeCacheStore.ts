@@ -176,20 +176,59 @@ export interface Options {
 // Entry files
 // ---------------------------------------------------------------------------
 
-// An entry file: a 40-byte header, the namespace and the key (UTF-8), zeros
-// up to a multiple of 8 bytes (so that a payload read into a fresh buffer is
-// aligned for any typed array view), then the payload.
-//   0  magic "RCS1"
-//   4  namespace byte length, u32 LE
-//   8  key byte length, u32 LE
-//  12  FNV-1a 32 of bytes 16..40 and of the namespace and key, u32 LE
-//  16  writtenAt, f64 LE (epoch ms)
-//  24  expiresAt, f64 LE (epoch ms; Infinity never)
-//  32  payload length, f64 LE
+// An entry file: a fixed header, the namespace and the key (UTF-8), for a
+// file written in parts its table of parts, zeros up to a multiple of 8
+// bytes (so that a payload read into a fresh buffer is aligned for any typed
+// array view), then the payload. Little-endian throughout.
+//   0  magic "RCS1", or "RCS2" for a file with a table of parts
+//   4  namespace byte length, u32
+//   8  key byte length, u32
+//  12  FNV-1a 32 of bytes 16 up to the payload's padding (the names and the table included), u32
+//  16  writtenAt, f64 (epoch ms)
+//  24  expiresAt, f64 (epoch ms; Infinity never)
+//  32  payload length, f64
+// "RCS2" only (a 48-byte fixed header):
+//  40  number of parts in the table, u32 (1 to MAX_TABLE_ROWS)
+//  44  zero, u32
+// The table, after the names: per part, its offset in the payload and its
+// length (f64 each), in order, apart from each other: the parts of the
+// payload that `setParts` was given of JOIN_BYTES or more, which `getParts`
+// reads into buffers of their own.
 const MAGIC = 0x31534352 // "RCS1" little-endian
+const MAGIC_PARTED = 0x32534352 // "RCS2" little-endian
 const HEADER_BYTES = 40
-/** Where the payload starts after names of `namesLength` bytes. */
-const payloadStart = (namesLength: number): number => Math.ceil((HEADER_BYTES + namesLength) / 8) * 8
+const PARTED_HEADER_BYTES = 48
+const ROW_BYTES = 16
+/** The most parts a table holds: an entry of more large parts is written without one (read whole). */
+const MAX_TABLE_ROWS = 4096
+
+/** Where a file's header ends and its payload starts, from its first bytes; `undefined` when they are no entry's header (or too few). */
+interface FileLayout {
+  readonly nsLength: number
+  readonly keyLength: number
+  readonly namesStart: number
+  readonly rows: number
+  /** The end of the names and the table: what the header checksum covers from byte 16. */
+  readonly headerEnd: number
+  readonly payloadOffset: number
+}
+
+const fileLayout = (bytes: Uint8Array): FileLayout | undefined => {
+  if (bytes.byteLength < HEADER_BYTES) return undefined
+  const view = new DataView(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, PARTED_HEADER_BYTES))
+  const magic = view.getUint32(0, true)
+  const parted = magic === MAGIC_PARTED
+  if (!parted && magic !== MAGIC) return undefined
+  if (parted && bytes.byteLength < PARTED_HEADER_BYTES) return undefined
+  const rows = parted ? view.getUint32(40, true) : 0
+  if (parted && (rows === 0 || rows > MAX_TABLE_ROWS || view.getUint32(44, true) !== 0)) return undefined
+  const nsLength = view.getUint32(4, true)
+  const keyLength = view.getUint32(8, true)
+  const namesStart = parted ? PARTED_HEADER_BYTES : HEADER_BYTES
+  const headerEnd = namesStart + nsLength + keyLength + rows * ROW_BYTES
+  return { nsLength, keyLength, namesStart, rows, headerEnd, payloadOffset: Math.ceil(headerEnd / 8) * 8 }
+}
+
 /** The most parent directories {@link make}'s `ensureDirectory` makes for one path. */
 const MAX_DIRECTORY_DEPTH = 64
 
@@ -197,7 +236,11 @@ const MAX_DIRECTORY_DEPTH = 64
 const MAX_FILE_BYTES = 2 ** 31 - 1
 /** The most one `read` asks for: Linux reads at most 2 GiB - 4 KiB in one call, Node takes at most 2 GiB - 1. */
 const READ_CHUNK = 2 ** 30
-/** Parts of an entry up to this size are written joined to their neighbours and the header (one write); a larger part as it is (no copy). */
+/**
+ * Parts of an entry under this size are written joined to their neighbours
+ * and the header (one write); a part of this size or more as it is (no
+ * copy), and kept in the table (read apart by `getParts`).
+ */
 const JOIN_BYTES = 64 * 1024
 
 /**
@@ -215,7 +258,7 @@ const writesOf = (parts: ReadonlyArray<Uint8Array>): ReadonlyArray<Uint8Array> =
   }
   for (const part of parts) {
     if (part.byteLength === 0) continue
-    if (part.byteLength > JOIN_BYTES) {
+    if (part.byteLength >= JOIN_BYTES) {
       endRun()
       writes.push(part)
     } else run.push(part)
@@ -223,6 +266,24 @@ const writesOf = (parts: ReadonlyArray<Uint8Array>): ReadonlyArray<Uint8Array> =
   endRun()
   return writes
 }
+
+/** A part of the payload that is read apart: its offset in the payload and its length. */
+interface Row {
+  readonly offset: number
+  readonly length: number
+}
+
+/** The table of a payload given as `parts`: its parts of {@link JOIN_BYTES} or more; none past {@link MAX_TABLE_ROWS}. */
+const rowsOf = (parts: ReadonlyArray<Uint8Array>): ReadonlyArray<Row> => {
+  const rows: Array<Row> = []
+  let offset = 0
+  for (const part of parts) {
+    if (part.byteLength >= JOIN_BYTES) rows.push({ offset, length: part.byteLength })
+    offset += part.byteLength
+  }
+  return rows.length <= MAX_TABLE_ROWS ? rows : []
+}
+
 /** How often an entry's recency is set again at most, whatever `sweepInterval` is. */
 const MAX_RECENCY_PRECISION = 60_000
 const encoder = new TextEncoder()
@@ -233,29 +294,44 @@ const fnv1a = (bytes: Uint8Array, from: number, to: number, seed = 0x811c9dc5): 
   return h
 }
 
-const makeHeader = (names: Uint8Array, nsLength: number, writtenAt: number, expiresAt: number, payloadLength: number): Uint8Array => {
-  const out = new Uint8Array(payloadStart(names.byteLength))
+/** An entry file's header: "RCS1", or "RCS2" with the table of `rows` when there are any. */
+const makeHeader = (
+  names: Uint8Array,
+  nsLength: number,
+  writtenAt: number,
+  expiresAt: number,
+  payloadLength: number,
+  rows: ReadonlyArray<Row>
+): Uint8Array => {
+  const namesStart = rows.length === 0 ? HEADER_BYTES : PARTED_HEADER_BYTES
+  const headerEnd = namesStart + names.byteLength + rows.length * ROW_BYTES
+  const out = new Uint8Array(Math.ceil(headerEnd / 8) * 8)
   const view = new DataView(out.buffer)
-  view.setUint32(0, MAGIC, true)
+  view.setUint32(0, rows.length === 0 ? MAGIC : MAGIC_PARTED, true)
   view.setUint32(4, nsLength, true)
   view.setUint32(8, names.byteLength - nsLength, true)
   view.setFloat64(16, writtenAt, true)
   view.setFloat64(24, expiresAt, true)
   view.setFloat64(32, payloadLength, true)
-  out.set(names, HEADER_BYTES)
-  view.setUint32(12, fnv1a(out, 16, HEADER_BYTES + names.byteLength), true)
+  if (rows.length > 0) view.setUint32(40, rows.length, true)
+  out.set(names, namesStart)
+  rows.forEach((row, i) => {
+    view.setFloat64(namesStart + names.byteLength + i * ROW_BYTES, row.offset, true)
+    view.setFloat64(namesStart + names.byteLength + i * ROW_BYTES + 8, row.length, true)
+  })
+  view.setUint32(12, fnv1a(out, 16, headerEnd), true)
   return out
 }
 
 /**
- * The size of the entry file whose first bytes (at least {@link HEADER_BYTES})
- * are `bytes`, by its header; `undefined` when it is not an entry's header.
- * Not checked further: {@link parseHeader} does that on the whole file.
+ * The size of the entry file whose first bytes are `bytes`, by its header;
+ * `undefined` when they are not (or not enough of) an entry's header. Not
+ * checked further: {@link parseHeader} does that.
  */
 const entrySize = (bytes: Uint8Array): number | undefined => {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES)
-  if (view.getUint32(0, true) !== MAGIC) return undefined
-  const size = payloadStart(view.getUint32(4, true) + view.getUint32(8, true)) + view.getFloat64(32, true)
+  const at = fileLayout(bytes)
+  if (at === undefined) return undefined
+  const size = at.payloadOffset + new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES).getFloat64(32, true)
   return Number.isSafeInteger(size) && size <= MAX_FILE_BYTES ? size : undefined
 }
 
@@ -267,34 +343,43 @@ interface Header {
   readonly payloadOffset: number
   readonly namespace: Uint8Array
   readonly key: Uint8Array
+  /** The parts read apart (none for an "RCS1" file), checked: in order, apart, inside the payload. */
+  readonly rows: ReadonlyArray<Row>
 }
 
 /**
- * The header of an entry file from its first bytes (at least the header and
- * the names), checked; `undefined` when it is not an entry or `size` (the
- * file's) does not match it.
+ * The header of an entry file from its first bytes (at least the header,
+ * the names and the table), checked; `undefined` when it is not an entry or
+ * `size` (the file's) does not match it.
  */
 const parseHeader = (bytes: Uint8Array, size: number): Header | undefined => {
-  if (bytes.byteLength < HEADER_BYTES) return undefined
-  const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES)
-  if (view.getUint32(0, true) !== MAGIC) return undefined
-  const nsLength = view.getUint32(4, true)
-  const keyLength = view.getUint32(8, true)
-  const namesEnd = HEADER_BYTES + nsLength + keyLength
-  const payloadOffset = payloadStart(nsLength + keyLength)
-  if (bytes.byteLength < namesEnd) return undefined
-  if (fnv1a(bytes, 16, namesEnd) !== view.getUint32(12, true)) return undefined
+  const at = fileLayout(bytes)
+  if (at === undefined || bytes.byteLength < at.headerEnd) return undefined
+  const view = new DataView(bytes.buffer, bytes.byteOffset, at.headerEnd)
+  if (fnv1a(bytes, 16, at.headerEnd) !== view.getUint32(12, true)) return undefined
   const writtenAt = view.getFloat64(16, true)
   const expiresAt = view.getFloat64(24, true)
   const payloadLength = view.getFloat64(32, true)
-  if (!Number.isFinite(writtenAt) || Number.isNaN(expiresAt) || payloadOffset + payloadLength !== size) return undefined
+  if (!Number.isFinite(writtenAt) || Number.isNaN(expiresAt) || at.payloadOffset + payloadLength !== size) return undefined
+  const namesEnd = at.namesStart + at.nsLength + at.keyLength
+  const rows: Array<Row> = []
+  for (let i = 0, end = 0; i < at.rows; i++) {
+    const offset = view.getFloat64(namesEnd + i * ROW_BYTES, true)
+    const length = view.getFloat64(namesEnd + i * ROW_BYTES + 8, true)
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < end || length < 1 || offset + length > payloadLength) {
+      return undefined
+    }
+    rows.push({ offset, length })
+    end = offset + length
+  }
   return {
     writtenAt,
     expiresAt,
     payloadLength,
-    payloadOffset,
-    namespace: bytes.subarray(HEADER_BYTES, HEADER_BYTES + nsLength),
-    key: bytes.subarray(HEADER_BYTES + nsLength, namesEnd)
+    payloadOffset: at.payloadOffset,
+    namespace: bytes.subarray(at.namesStart, at.namesStart + at.nsLength),
+    key: bytes.subarray(at.namesStart + at.nsLength, namesEnd),
+    rows
   }
 }
 
@@ -323,6 +408,23 @@ const READ_LIMITS: EntryRead.Limits = {
 
 /** The buffer a read of an entry of unknown size starts with: most entries fit, and a larger one costs an `fstat` and a second read. */
 const SIZE_GUESS = 16 * 1024
+
+/** Files of this size or more that a process knows of are read by `getParts` header first ({@link APART_PROBE}); smaller ones whole. */
+const APART_FROM = 1024 * 1024
+
+/** The first read of a large file by `getParts`: its header and table (a larger one makes the file read whole). */
+const APART_PROBE = 64 * 1024
+
+/** How a file with a table is read in parts (see EntryRead.readEntryApart): its rows as file positions; none for a file without. */
+const planOf = (bytes: Uint8Array): EntryRead.Plan | undefined => {
+  const size = entrySize(bytes)
+  const header = size === undefined ? undefined : parseHeader(bytes, size)
+  if (header === undefined || header.rows.length === 0) return undefined
+  return {
+    from: header.payloadOffset,
+    rows: header.rows.map((row) => ({ at: header.payloadOffset + row.offset, length: row.length }))
+  }
+}
 
 /**
  * The Cache Directory Tagging Specification's tag (https://bford.info/cachedir/),
@@ -677,7 +779,7 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
             })
           // The first read asks for the whole buffer: most often the whole file.
           yield* fill(HEADER_BYTES)
-          let size = filled >= HEADER_BYTES ? entrySize(buffer) : undefined
+          let size = entrySize(buffer.subarray(0, filled))
           if (size !== undefined && size + 1 > buffer.length) {
             // Larger than this process expected: the file's own size says whether its
             // header is to be believed (a damaged one may claim gigabytes).
@@ -745,17 +847,15 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
           const first = new Uint8Array(Math.min(size, 512))
           const read = yield* readFully(file, first, 0)
           let header = parseHeader(first.subarray(0, read), size)
-          if (header === undefined && read >= HEADER_BYTES) {
-            // Names longer than what was read: read the header with its names.
-            const view = new DataView(first.buffer)
-            const namesLength = view.getUint32(4, true) + view.getUint32(8, true)
-            if (view.getUint32(0, true) === MAGIC && HEADER_BYTES + namesLength <= size && HEADER_BYTES + namesLength > read) {
-              const whole = new Uint8Array(HEADER_BYTES + namesLength)
-              const n = yield* readFully(file, whole, 0)
-              header = parseHeader(whole.subarray(0, n), size)
-            }
+          const layout = fileLayout(first.subarray(0, read))
+          if (header === undefined && layout !== undefined && layout.headerEnd <= size && layout.headerEnd > read) {
+            // Names (or a table) longer than what was read: read the header with them.
+            const whole = new Uint8Array(layout.headerEnd)
+            const n = yield* readFully(file, whole, 0)
+            header = parseHeader(whole.subarray(0, n), size)
           }
-          const magic = read >= 4 && new DataView(first.buffer, 0, 4).getUint32(0, true) === MAGIC
+          const magicNumber = read >= 4 ? new DataView(first.buffer, 0, 4).getUint32(0, true) : undefined
+          const magic = magicNumber === MAGIC || magicNumber === MAGIC_PARTED
           return { header, magic, size, usedAt }
         })
       ).pipe(
@@ -921,40 +1021,102 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
       )
     }
 
-    const get = (namespace: string, key: string) =>
+    /**
+     * The entry of `namespace` and `key`, read by `read` (whole, or in parts),
+     * checked against its header and stamped with its use; none when it is
+     * missing, malformed, another key's or expired (then deleted).
+     */
+    const readStored = <A, P>(
+      namespace: string,
+      key: string,
+      read: (path: string) => Effect.Effect<Option.Option<A>, PlatformError.PlatformError>,
+      payloadOf: (file: A) => { readonly header: Header | undefined; readonly fileBytes: number; readonly payload: () => P }
+    ) =>
       Effect.gen(function* () {
         const path = entryPath(namespace, key)
         const at = yield* now
-        const file = yield* readEntryFile(path, known?.entries.get(path)?.fileBytes)
-        if (Option.isNone(file)) return Option.none<CacheStore.StoredEntry>()
-        const bytes = file.value
-        const header = parseHeader(bytes, bytes.byteLength)
+        const file = yield* read(path)
+        if (Option.isNone(file)) return Option.none<{ readonly header: Header; readonly payload: P }>()
+        const { header, fileBytes, payload } = payloadOf(file.value)
         const valid =
           header !== undefined && sameBytes(header.namespace, encoder.encode(namespace)) && sameBytes(header.key, encoder.encode(key))
         if (!valid || header.expiresAt <= at) {
           // Malformed, truncated, another key's, or expired: gone.
           yield* Effect.ignore(fs.remove(path, { force: true }))
-          return Option.none<CacheStore.StoredEntry>()
+          return Option.none<{ readonly header: Header; readonly payload: P }>()
         }
         // A use: the modification time is the recency that eviction reads. It is set
         // again only when older than the precision (as far as this process knows):
         // a hit that repeats within it costs no write.
         const stamp = known?.entries.get(path)?.usedAt
         if (stamp !== undefined && stamp <= at && at - stamp < recencyPrecision) {
-          seen(path, stamp, bytes.byteLength)
+          seen(path, stamp, fileBytes)
         } else {
           const stamped = yield* fs.utimes(path, at / 1000, at / 1000).pipe(
             Effect.as(true),
             Effect.orElseSucceed(() => false)
           )
-          seen(path, stamped ? at : (stamp ?? at), bytes.byteLength)
+          seen(path, stamped ? at : (stamp ?? at), fileBytes)
         }
-        return Option.some<CacheStore.StoredEntry>({
-          bytes: new Uint8Array(bytes.buffer, bytes.byteOffset + header.payloadOffset, header.payloadLength),
-          writtenAt: header.writtenAt,
-          expiresAt: header.expiresAt
-        })
-      }).pipe(Effect.mapError(failed("get")))
+        return Option.some({ header, payload: payload() })
+      })
+
+    const wholeFile = (bytes: Uint8Array) => {
+      const header = parseHeader(bytes, bytes.byteLength)
+      return {
+        header,
+        fileBytes: bytes.byteLength,
+        payload: () => new Uint8Array(bytes.buffer, bytes.byteOffset + header!.payloadOffset, header!.payloadLength)
+      }
+    }
+
+    const get = (namespace: string, key: string) =>
+      readStored(namespace, key, (path) => readEntryFile(path, known?.entries.get(path)?.fileBytes), wholeFile).pipe(
+        Effect.map(
+          Option.map(
+            ({ header, payload }): CacheStore.StoredEntry => ({ bytes: payload, writtenAt: header.writtenAt, expiresAt: header.expiresAt })
+          )
+        ),
+        Effect.mapError(failed("get"))
+      )
+
+    /**
+     * `get`, its bytes in parts: a file with a table of parts (a large entry
+     * written by `setParts`) is read a part at a time, each part of the table
+     * into a buffer of its own. The first read is as `get`'s (a file this
+     * process knows to be small is read whole at once), but for a file it
+     * knows to be large, which starts with a read of {@link APART_PROBE}
+     * bytes (its header and table); a file larger than that first read and
+     * with no table is read whole.
+     */
+    const getParts = (namespace: string, key: string) =>
+      readStored(
+        namespace,
+        key,
+        (path): Effect.Effect<Option.Option<Uint8Array | EntryRead.Apart>, PlatformError.PlatformError> => {
+          const size = known?.entries.get(path)?.fileBytes
+          const first = size === undefined ? SIZE_GUESS : size < APART_FROM ? size : APART_PROBE
+          return EntryRead.readEntryApart(path, first, READ_LIMITS, planOf)
+        },
+        (file) => {
+          if (file instanceof Uint8Array) {
+            const whole = wholeFile(file)
+            return { ...whole, payload: () => [whole.payload()] }
+          }
+          return { header: parseHeader(file.head, file.size), fileBytes: file.size, payload: () => file.parts }
+        }
+      ).pipe(
+        Effect.map(
+          Option.map(
+            ({ header, payload }): CacheStore.StoredParts => ({
+              parts: payload,
+              writtenAt: header.writtenAt,
+              expiresAt: header.expiresAt
+            })
+          )
+        ),
+        Effect.mapError(failed("get"))
+      )
 
     const set = (namespace: string, key: string, bytes: Uint8Array, expiresAt: number) => setParts(namespace, key, [bytes], expiresAt)
 
@@ -968,7 +1130,7 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
         names.set(nsBytes)
         encoder.encodeInto(key, names.subarray(nsBytes.byteLength))
         const payloadLength = parts.reduce((n, part) => n + part.byteLength, 0)
-        const header = makeHeader(names, nsBytes.byteLength, at, expiresAt, payloadLength)
+        const header = makeHeader(names, nsBytes.byteLength, at, expiresAt, payloadLength, rowsOf(parts))
         const fileBytes = header.byteLength + payloadLength
         if (fileBytes > MAX_FILE_BYTES) {
           return yield* new CacheStore.CacheStoreError({
@@ -1300,6 +1462,7 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
       get,
       set,
       setParts,
+      getParts: nodeReads ? getParts : undefined,
       delete: (namespace, key) => {
         const path = entryPath(namespace, key)
         return fs.remove(path, { force: true }).pipe(

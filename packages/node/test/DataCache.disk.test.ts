@@ -13,7 +13,7 @@ import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { CacheStore, DataCache } from "@recall/core"
 import { NodeCacheStore } from "@recall/node"
-import { Cause, Deferred, Effect, Exit, Layer, Redacted } from "effect"
+import { Cause, Deferred, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { assertValues, counts, runsOf, Worker } from "./fixtures/dataCacheWorkers.ts"
 import { tempDirectories } from "./fixtures/tempDirectories.ts"
 
@@ -489,6 +489,45 @@ describe("DataCache.layerStore on disk, in one process", () => {
         DataCache.layerStore().pipe(Layer.provide(NodeCacheStore.layerFileSystem({ directory: join(parentDirectory(), "cache") })))
       )
     )
+  )
+
+  // Read back in a new layer, each of its large typed arrays is a view of the buffer the disk store read its bytes into:
+  // no copy out of one buffer holding them all (none shares a buffer with another).
+  it.live("a large value read back from disk: each large typed array in a buffer of its own, as read (getParts), none copied", () =>
+    Effect.gen(function* () {
+      const directory = join(parentDirectory(), "cache")
+      const read: Array<Uint8Array> = []
+      const spied = Layer.effect(
+        CacheStore.CacheStore,
+        Effect.map(CacheStore.CacheStore, (store) =>
+          CacheStore.make({
+            ...store,
+            getParts: (namespace, key) =>
+              Effect.tap(store.getParts!(namespace, key), (got) => Effect.sync(() => Option.isSome(got) && read.push(...got.value.parts)))
+          })
+        )
+      ).pipe(Layer.provide(NodeCacheStore.layerFileSystem({ directory })))
+      const column = (seed: number) => new Float64Array(1 << 17).map((_, i) => seed + i / 7)
+      const frame = DataCache.fn("apart-frame", (seed: number) =>
+        Effect.sync(() => ({ a: column(seed), b: column(seed + 1), c: new Int32Array(1 << 18).fill(seed), label: `frame ${seed}` }))
+      )
+      yield* frame(1).pipe(Effect.provide(DataCache.layerStore().pipe(Layer.provide(spied))))
+      read.length = 0
+      const got = yield* Effect.gen(function* () {
+        const value = yield* frame(1)
+        assert.strictEqual((yield* frame.stats).storeHits, 1)
+        return value
+      }).pipe(Effect.provide(DataCache.layerStore().pipe(Layer.provide(spied))))
+      assert.deepStrictEqual(got, { a: column(1), b: column(2), c: new Int32Array(1 << 18).fill(1), label: "frame 1" })
+      for (const array of [got.a, got.b, got.c]) {
+        assert.isTrue(
+          read.some((part) => part.buffer === array.buffer),
+          "a view of the buffer the store read"
+        )
+        assert.strictEqual(array.buffer.byteLength, array.byteLength)
+      }
+      assert.strictEqual(new Set([got.a.buffer, got.b.buffer, got.c.buffer]).size, 3)
+    })
   )
 
   // A large value's entry goes to the disk store in parts (setParts): its typed arrays' bytes as they lie in the

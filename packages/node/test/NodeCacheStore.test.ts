@@ -56,7 +56,7 @@ const withStore = <A, E>(layer: Layer.Layer<CacheStore.CacheStore>, body: (store
 
 const onDisk = (options: NodeCacheStore.Options) => NodeCacheStore.layerFileSystem(options)
 
-storeConformance("NodeCacheStore.layerFileSystem", () => onDisk({ directory: fresh() }), { locks: true, setParts: true })
+storeConformance("NodeCacheStore.layerFileSystem", () => onDisk({ directory: fresh() }), { locks: true, setParts: true, getParts: true })
 
 /** Writes the entries "a", "b" and "c" of namespace "ns" at 1 s, 2 s and 3 s on the TestClock (oldest first). */
 const writeAbc = (store: CacheStore.Service, bytes: () => Uint8Array) =>
@@ -432,6 +432,144 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
       })
     )
   })
+
+  it.live("reads in parts interrupted at every step leave no file open, and the entries still read", () => {
+    const directory = fresh()
+    const openFiles = () => readdirSync("/proc/self/fd").length
+    const large = (seed: number) => new Uint8Array(1_200_000).fill(seed)
+    return withStore(onDisk({ directory }), (store) =>
+      Effect.gen(function* () {
+        for (let i = 0; i < 4; i++)
+          yield* store.setParts!("ns", `k${i}`, [bytesOf(i), large(i), bytesOf(i, i), large(i + 1), bytesOf(9)], Infinity)
+        const before = openFiles()
+        let interrupted = 0
+        for (let turns = 0; turns < 40; turns++) {
+          const fibers = []
+          for (const key of ["k0", "k1", "k2", "k3", "missing"]) {
+            fibers.push(yield* Effect.forkChild(store.getParts!("ns", key), { startImmediately: true }))
+          }
+          for (let t = 0; t < turns % 8; t++) yield* Effect.yieldNow
+          yield* Fiber.interruptAll(fibers)
+          for (const fiber of fibers) if (Exit.hasInterrupts(yield* Fiber.await(fiber))) interrupted++
+        }
+        assert.isAbove(interrupted, 50, "reads were interrupted in flight")
+        for (let waited = 0; openFiles() > before && waited < 100; waited++) yield* Effect.sleep("20 millis")
+        assert.isAtMost(openFiles(), before, "every file opened by an interrupted read is closed")
+        for (let i = 0; i < 4; i++) {
+          const parts = Option.getOrThrow(yield* store.getParts!("ns", `k${i}`)).parts
+          assert.deepStrictEqual(
+            parts.map((part) => part.byteLength),
+            [1, 1_200_000, 2, 1_200_000, 1]
+          )
+          assert.deepStrictEqual(parts[3], large(i + 1))
+        }
+      })
+    )
+  })
+
+  it.effect(
+    "an entry with a table of parts (RCS2): header and table flipped, cut at its parts' edges, one byte too many: a miss or the same bytes",
+    () => {
+      const directory = fresh()
+      const large = (seed: number) => Uint8Array.from({ length: 1_100_000 }, (_, i) => (i * 7 + seed) & 0xff)
+      const parts = [bytesOf(1, 2, 3), large(1), bytesOf(4), large(2), bytesOf(5, 6)]
+      const whole = Buffer.concat(parts)
+      return Effect.gen(function* () {
+        const provide = <A, E>(body: (store: CacheStore.Service) => Effect.Effect<A, E>) => withStore(onDisk({ directory }), body)
+        yield* TestClock.setTime(1_000)
+        yield* provide((store) => store.setParts!("ns", "k", parts, 1_000_000))
+        const path = entryPath(directory, "ns", "k")
+        const original = readFileSync(path)
+        assert.strictEqual(original.toString("latin1", 0, 4), "RCS2")
+        const payloadAt = original.byteLength - whole.byteLength
+        // Each read both ways, by a store that knows the file (its scan) and by one that started before it was written.
+        const reads = (store: CacheStore.Service) =>
+          Effect.gen(function* () {
+            const got = yield* store.get("ns", "k")
+            const inParts = yield* store.getParts!("ns", "k")
+            return [got, Option.map(inParts, (entry) => ({ ...entry, bytes: Buffer.concat(entry.parts) }))] as const
+          })
+        const check = (
+          what: string,
+          read: ReadonlyArray<Option.Option<{ readonly bytes: Uint8Array; readonly expiresAt: number }>>,
+          mayRead: boolean
+        ) => {
+          for (const got of read) {
+            if (Option.isNone(got)) continue
+            assert.isTrue(mayRead, `${what}: read`)
+            assert.isTrue(Buffer.from(got.value.bytes).equals(whole), `${what}: the same bytes`)
+            assert.strictEqual(got.value.expiresAt, 1_000_000)
+          }
+        }
+        for (let i = 0; i < payloadAt; i++) {
+          const flipped = Buffer.from(original)
+          flipped[i]! ^= 0x10
+          writeFileSync(path, flipped)
+          // Only the padding after the table may change unseen.
+          check(`byte ${i} flipped`, yield* provide(reads), i >= payloadAt - 7)
+        }
+        const edges = [0, 4, 40, 48, payloadAt - 1, payloadAt, payloadAt + 3, payloadAt + 4, payloadAt + 1_100_003, original.byteLength - 1]
+        for (const edge of edges) {
+          for (const length of [edge - 1, edge, edge + 1]) {
+            if (length < 0 || length >= original.byteLength) continue
+            writeFileSync(path, original.subarray(0, length))
+            check(`cut to ${length} bytes`, yield* provide(reads), false)
+          }
+        }
+        writeFileSync(path, Buffer.concat([original, Buffer.from([0])]))
+        check("one byte too many", yield* provide(reads), false)
+        writeFileSync(path, original)
+        const [got, inParts] = yield* provide(reads)
+        assert.isTrue(Buffer.from(Option.getOrThrow(got).bytes).equals(whole), "the original still reads")
+        assert.isTrue(Buffer.from(Option.getOrThrow(inParts).bytes).equals(whole), "the original still reads in parts")
+      })
+    }
+  )
+
+  it.effect(
+    "getParts reads apart whatever this process knows of the file: nothing, its size, a size gone stale; names longer than the first read",
+    () => {
+      const directory = fresh()
+      const large = (length: number, seed: number) => Uint8Array.from({ length }, (_, i) => (i * 13 + seed) & 0xff)
+      const longNamespace = "n".repeat(70_000)
+      return Effect.gen(function* () {
+        const storeOn = () =>
+          Effect.provide(
+            Effect.map(CacheStore.CacheStore, (store) => store),
+            onDisk({ directory })
+          )
+        const writer = yield* storeOn()
+        const blind = yield* storeOn()
+        const write = (namespace: string, seed: number, length: number) =>
+          writer.setParts!(namespace, "k", [bytesOf(seed), large(length, seed), bytesOf(seed, seed)], Infinity)
+        yield* write("ns", 1, 1_500_000)
+        yield* write(longNamespace, 2, 1_500_000)
+        yield* write("small", 3, 100_000)
+        const knowing = yield* storeOn()
+        /** Reads the entry in parts: the same bytes; with `apart`, its large part alone in its buffer. */
+        const expect = (store: CacheStore.Service, namespace: string, seed: number, length: number, apart: boolean, what: string) =>
+          Effect.gen(function* () {
+            const parts = Option.getOrThrow(yield* store.getParts!(namespace, "k")).parts
+            assert.isTrue(Buffer.concat(parts).equals(Buffer.concat([bytesOf(seed), large(length, seed), bytesOf(seed, seed)])), what)
+            const alone = parts.some((part) => part.byteLength === length && part.buffer.byteLength === length)
+            if (apart) assert.isTrue(alone, `${what}: read apart`)
+          })
+        for (const [s, store] of [blind, knowing, writer].entries()) {
+          yield* expect(store, "ns", 1, 1_500_000, true, `store ${s}`)
+          // Its names and table are past the first read: read whole.
+          yield* expect(store, longNamespace, 2, 1_500_000, false, `store ${s}, a long name`)
+          yield* expect(store, "small", 3, 100_000, false, `store ${s}, a small entry`)
+        }
+        // Each rewritten at another size: what the readers knew is stale.
+        yield* write("ns", 4, 200_000)
+        yield* write("small", 5, 2_000_000)
+        for (const [s, store] of [blind, knowing].entries()) {
+          yield* expect(store, "ns", 4, 200_000, false, `store ${s}, shrunk`)
+          yield* expect(store, "small", 5, 2_000_000, true, `store ${s}, grown`)
+        }
+      })
+    }
+  )
 
   it.effect("maxBytes: file bytes bounded, least recently used first; an entry over maxBytes alone is not kept", () => {
     const directory = fresh()

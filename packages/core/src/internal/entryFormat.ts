@@ -125,7 +125,8 @@ export interface EntryFields {
  */
 export interface DecodedEntry extends EntryFields {
   readonly signed: boolean
-  readonly payload: Uint8Array
+  /** Whole, or in parts for an entry read in parts (see `decodePayload`). */
+  readonly payload: Uint8Array | ReadonlyArray<Uint8Array>
 }
 
 /**
@@ -481,14 +482,14 @@ interface Layout {
   readonly bodyLength: number
 }
 
-/** The fixed header's structure: magic, version, flags, lengths against the bytes there are. */
-const layout = (bytes: Uint8Array): Result.Result<Layout, EntryMiss> => {
+/** The fixed header's structure: magic, version, flags, lengths against the `total` bytes there are (`bytes`, or parts it begins). */
+const layout = (bytes: Uint8Array, total = bytes.byteLength): Result.Result<Layout, EntryMiss> => {
   if (bytes.byteLength < MAGIC.length || MAGIC.some((byte, i) => bytes[i] !== byte)) {
     return bytes.byteLength < MAGIC.length && MAGIC.slice(0, bytes.byteLength).every((byte, i) => bytes[i] === byte)
-      ? miss({ _tag: "Truncated", length: bytes.byteLength, expected: HEADER_BYTES })
+      ? miss({ _tag: "Truncated", length: total, expected: HEADER_BYTES })
       : miss({ _tag: "NotAnEntry" })
   }
-  if (bytes.byteLength < HEADER_BYTES) return miss({ _tag: "Truncated", length: bytes.byteLength, expected: HEADER_BYTES })
+  if (bytes.byteLength < HEADER_BYTES) return miss({ _tag: "Truncated", length: total, expected: HEADER_BYTES })
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const version = view.getUint16(Offsets.version, true)
   if (version !== FORMAT_VERSION) return miss({ _tag: "UnsupportedVersion", version })
@@ -502,8 +503,8 @@ const layout = (bytes: Uint8Array): Result.Result<Layout, EntryMiss> => {
   if (payloadLength > BigInt(Number.MAX_SAFE_INTEGER)) return miss({ _tag: "Malformed", reason: "a payload length past 2^53" })
   const bodyLength = HEADER_BYTES + nameLength + identityLength + Number(payloadLength)
   const expected = bodyLength + (signed ? SIGNATURE_BYTES : 0)
-  if (bytes.byteLength < expected) return miss({ _tag: "Truncated", length: bytes.byteLength, expected })
-  if (bytes.byteLength > expected) return miss({ _tag: "TrailingBytes", length: bytes.byteLength, expected })
+  if (total < expected) return miss({ _tag: "Truncated", length: total, expected })
+  if (total > expected) return miss({ _tag: "TrailingBytes", length: total, expected })
   return Result.succeed({ view, signed, nameLength, identityLength, payloadLength: Number(payloadLength), bodyLength })
 }
 
@@ -578,13 +579,20 @@ export const readHeader = (
  * @internal
  */
 export const decodeEntry = (
-  bytes: Uint8Array,
+  entry: Uint8Array | ReadonlyArray<Uint8Array>,
   expected: Expected,
   secret?: EntrySecret
 ): Effect.Effect<Result.Result<DecodedEntry, EntryMiss>, Xxh3.WebAssemblyUnavailableError | CryptoError.CryptoError> =>
   Effect.flatMap(Xxh3.load, (): Effect.Effect<Result.Result<DecodedEntry, EntryMiss>, CryptoError.CryptoError> => {
+    const inParts = !(entry instanceof Uint8Array) && entry.length > 1 ? entry : undefined
     // A Node Buffer's `slice` is a view: work on a plain Uint8Array over the same bytes.
-    bytes = plainBytes(bytes)
+    let bytes = plainBytes(entry instanceof Uint8Array ? entry : (entry[0] ?? new Uint8Array(0)))
+    if (inParts !== undefined) {
+      const parted = decodeParts(bytes, inParts, expected, secret)
+      if (parted !== undefined) return Effect.succeed(parted)
+      // Parts that this reading does not take (a signature to check, a header cut across parts): joined.
+      bytes = joined(inParts)
+    }
     const checked = layout(bytes)
     if (Result.isFailure(checked)) return Effect.succeed(miss(checked.failure))
     const at = checked.success
@@ -615,3 +623,56 @@ export const decodeEntry = (
       valid ? rest() : miss({ _tag: "BadSignature" })
     )
   })
+
+const joined = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0))
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.byteLength
+  }
+  return out
+}
+
+/**
+ * {@link decodeEntry} of an unsigned entry given in `parts` (`first` is the
+ * first, as a plain Uint8Array), without joining them: its header and names
+ * read from the first part, its payload checksum over the parts; the
+ * payload is the parts (the first cut to where the payload starts).
+ * `undefined` when this reading does not apply: an entry to be checked
+ * against a signature (WebCrypto takes one buffer), or a first part that
+ * does not hold the header and names whole.
+ */
+const decodeParts = (
+  first: Uint8Array,
+  parts: ReadonlyArray<Uint8Array>,
+  expected: Expected,
+  secret: EntrySecret | undefined
+): Result.Result<DecodedEntry, EntryMiss> | undefined => {
+  if (secret !== undefined || first.byteLength < HEADER_BYTES) return undefined
+  const checked = layout(
+    first,
+    parts.reduce((n, part) => n + part.byteLength, 0)
+  )
+  if (Result.isFailure(checked)) return miss(checked.failure)
+  const at = checked.success
+  if (at.signed) return miss({ _tag: "UnexpectedSignature" })
+  const namesLength = at.nameLength + at.identityLength
+  if (first.byteLength < HEADER_BYTES + namesLength) return undefined
+  if (!equalBytes(headerDigest(first, namesLength), first.subarray(Offsets.headerChecksum, HEADER_BYTES))) {
+    return miss({ _tag: "BadHeaderChecksum" })
+  }
+  const read = fieldsOf(first, at)
+  if (Result.isFailure(read)) return miss(read.failure)
+  const fields = read.success
+  if (fields.codec !== expected.codec) return miss({ _tag: "CodecMismatch", codec: fields.codec, expected: expected.codec })
+  if (!equalBytes(fields.fingerprint, expected.fingerprint)) return miss({ _tag: "FingerprintMismatch" })
+  if (expected.identity !== undefined && fields.identity !== expected.identity) {
+    return miss({ _tag: "IdentityMismatch", identity: fields.identity, expected: expected.identity })
+  }
+  const payload = [first.subarray(HEADER_BYTES + namesLength), ...parts.slice(1)]
+  if (!equalBytes(Xxh3.digestParts(payload), first.subarray(Offsets.payloadChecksum, Offsets.payloadChecksum + 16))) {
+    return miss({ _tag: "BadChecksum" })
+  }
+  return Result.succeed({ ...fields, signed: false, payload })
+}

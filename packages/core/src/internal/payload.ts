@@ -767,11 +767,19 @@ class Reader {
   readonly shareables: Array<unknown> = []
   /** The one byte string a typed array may view in place (see {@link adoptable}); every other is copied. */
   readonly adopt: Uint8Array | undefined
+  /** A payload read in parts: where its parts left out of the skeleton go (see {@link skeletonOf}). */
+  readonly skeleton: Skeleton | undefined
+  /** The parts of {@link skeleton} taken back, each alone in its buffer: typed arrays may view them (with `adopt`). */
+  readonly alone = new Set<Uint8Array>()
+  /** Whether typed arrays may view the parts of {@link skeleton} in place. */
+  readonly adoptParts: boolean
   /** Reading replay lines: only there may a redacted output stand. */
   inOutput = false
 
-  constructor(adopt: Uint8Array | undefined) {
+  constructor(adopt: Uint8Array | undefined, skeleton?: Skeleton, adoptParts = false) {
     this.adopt = adopt
+    this.skeleton = skeleton
+    this.adoptParts = adoptParts
   }
 
   value(node: unknown): unknown {
@@ -962,6 +970,17 @@ class Reader {
 
   bytes(contents: unknown): Uint8Array {
     if (!(contents instanceof Uint8Array)) throw new Malformed("binary contents that is not a byte string")
+    const skeleton = this.skeleton
+    if (skeleton !== undefined && contents.byteLength === 0 && contents.buffer === skeleton.bytes.buffer) {
+      // One of the byte strings cut out of the skeleton: the part it was cut for.
+      const at = contents.byteOffset - skeleton.bytes.byteOffset
+      const part = skeleton.cut.get(at)
+      if (part !== undefined) {
+        skeleton.cut.delete(at)
+        this.alone.add(part)
+        return part
+      }
+    }
     return contents
   }
 
@@ -969,7 +988,9 @@ class Reader {
     const size = (Constructor as unknown as { readonly BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT
     if (bytes.byteLength % size !== 0) throw new Malformed(`a typed array of ${bytes.byteLength} bytes, not a multiple of ${size}`)
     const length = bytes.byteLength / size
-    if (native && bytes === this.adopt && bytes.byteOffset % size === 0) return new Constructor(bytes.buffer, bytes.byteOffset, length)
+    if (native && (bytes === this.adopt || (this.adoptParts && this.alone.has(bytes))) && bytes.byteOffset % size === 0) {
+      return new Constructor(bytes.buffer, bytes.byteOffset, length)
+    }
     // One copy of the whole buffer (page faults dominate; never element by element).
     const copy = copyOf(bytes)
     if (!native) {
@@ -1091,17 +1112,139 @@ const adoptable = (value: unknown, payloadBytes: number): Uint8Array | undefined
 }
 
 /**
+ * Payload bytes: whole, or in parts one after another (a store's
+ * `getParts`), where a part that is the whole of its buffer is the
+ * reader's alone.
+ *
+ * @internal
+ */
+export type PayloadBytes = Uint8Array | ReadonlyArray<Uint8Array>
+
+/** The bytes of a payload, whole or in parts. @internal */
+export const byteLengthOf = (bytes: PayloadBytes): number =>
+  bytes instanceof Uint8Array ? bytes.byteLength : bytes.reduce((n, part) => n + part.byteLength, 0)
+
+/**
+ * A payload in parts, without its large byte strings: the other parts
+ * joined (`bytes`), and, for each large part left out, where in them its
+ * byte string now stands, empty (`cut`).
+ */
+interface Skeleton {
+  readonly bytes: Uint8Array
+  /** Offset in `bytes` of an empty byte string's contents -> the part that was its contents. */
+  readonly cut: Map<number, Uint8Array>
+}
+
+/**
+ * Whether `before` ends with the head of a byte string of `length` bytes,
+ * as cbor2 writes it (lengths of 64 KiB and more take a 4- or 8-byte
+ * argument); the head's width, or 0.
+ */
+const headBefore = (before: Uint8Array, length: number): number => {
+  const width = length < 2 ** 32 ? 5 : 9
+  if (before.byteLength < width) return 0
+  const view = new DataView(before.buffer, before.byteOffset + before.byteLength - width, width)
+  if (width === 5) return view.getUint8(0) === 0x5a && view.getUint32(1) === length ? 5 : 0
+  return view.getUint8(0) === 0x5b && view.getBigUint64(1) === BigInt(length) ? 9 : 0
+}
+
+/**
+ * The skeleton of a payload in `parts`, or `undefined` when no part is left
+ * out. A part is left out when it is of {@link ADOPT_FROM} bytes or more, the
+ * whole of its buffer, and the part before it (one that is kept) ends with
+ * the head of a byte string of exactly its length: the contents of that byte
+ * string, as a store that keeps `setParts`' parts apart returns them. Its
+ * head is kept with its width and a length of 0 (CBOR allows a longer head
+ * than needed; cbor2 reads it), so that the skeleton reads as the payload
+ * with that byte string empty, at a known offset. Whether each head was a
+ * head (and not bytes inside a string that look like one) shows when the
+ * skeleton is read: a cut that no byte string took makes the payload read
+ * whole instead (see {@link decodePayload}).
+ */
+const skeletonOf = (parts: ReadonlyArray<Uint8Array>): Skeleton | undefined => {
+  const widths = new Array<number>(parts.length).fill(0)
+  let kept = 0
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!
+    const before = parts[i - 1]
+    if (
+      before !== undefined &&
+      widths[i - 1] === 0 &&
+      part.byteLength >= ADOPT_FROM &&
+      part.byteOffset === 0 &&
+      part.buffer.byteLength === part.byteLength
+    ) {
+      widths[i] = headBefore(before, part.byteLength)
+    }
+    if (widths[i] === 0) kept += part.byteLength
+  }
+  if (widths.every((width) => width === 0)) return undefined
+  const bytes = new Uint8Array(kept)
+  const cut = new Map<number, Uint8Array>()
+  let at = 0
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!
+    if (widths[i] === 0) {
+      bytes.set(part, at)
+      at += part.byteLength
+    } else {
+      // The head's length, zeroed: an empty byte string whose contents start at `at`.
+      bytes.fill(0, at - widths[i]! + 1, at)
+      cut.set(at, part)
+    }
+  }
+  return { bytes, cut }
+}
+
+const joinedParts = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const out = new Uint8Array(byteLengthOf(parts))
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.byteLength
+  }
+  return out
+}
+
+/**
  * The value and replay lines of payload bytes, or why they are a miss.
  * Never throws, never runs code from the bytes.
  *
  * `adopt`: the caller owns `bytes` (freshly read, held by nothing else), so
  * the value's largest typed array (of 64 KiB or more, and at least half of
  * `bytes`) may be a view into them rather than a copy; the others are
- * copies, each with a buffer of its own. By default every typed array and buffer is a copy of its own.
+ * copies, each with a buffer of its own. By default every typed array and
+ * buffer is a copy of its own.
+ *
+ * In parts, a part alone in its buffer that holds a byte string's contents
+ * (a typed array written by `encodePayloadParts`, read back by a store that
+ * keeps parts apart) is not copied into the rest: with `adopt`, the typed
+ * array is a view of it, each in its own buffer; the rest is read from a
+ * skeleton of the other parts ({@link skeletonOf}). When that reading does
+ * not take every such part where it was cut, the parts are joined and read
+ * whole: the same value, at the cost of a copy.
  *
  * @internal
  */
-export const decodePayload = (bytes: Uint8Array, options?: { readonly adopt?: boolean }): Result.Result<Payload, PayloadMiss> => {
+export const decodePayload = (bytes: PayloadBytes, options?: { readonly adopt?: boolean }): Result.Result<Payload, PayloadMiss> => {
+  const adopt = options?.adopt === true
+  if (bytes instanceof Uint8Array) return decodeWith(bytes, adopt ? (value) => adoptable(value, bytes.byteLength) : undefined)
+  if (bytes.length === 1) return decodePayload(bytes[0]!, options)
+  const skeleton = skeletonOf(bytes)
+  if (skeleton !== undefined) {
+    const read = decodeWith(skeleton.bytes, undefined, skeleton, adopt)
+    if (Result.isSuccess(read) && skeleton.cut.size === 0) return read
+  }
+  const whole = joinedParts(bytes)
+  return decodeWith(whole, adopt ? (value) => adoptable(value, whole.byteLength) : undefined)
+}
+
+const decodeWith = (
+  bytes: Uint8Array,
+  adopt: ((value: unknown) => Uint8Array | undefined) | undefined,
+  skeleton?: Skeleton,
+  adoptParts?: boolean
+): Result.Result<Payload, PayloadMiss> => {
   try {
     const data = decode(plainBytes(bytes), {
       ignoreGlobalTags: true,
@@ -1112,7 +1255,7 @@ export const decodePayload = (bytes: Uint8Array, options?: { readonly adopt?: bo
     })
     if (!isTag(data) || Number(data.tag) !== Tags.payload) throw new Malformed("not a recall payload")
     const [value, output] = arrayOf(data.contents, "payload", 2)
-    const reader = new Reader(options?.adopt === true ? adoptable(value, bytes.byteLength) : undefined)
+    const reader = new Reader(adopt?.(value), skeleton, adoptParts)
     const read = reader.value(value)
     reader.inOutput = true
     const lines = output === null ? undefined : arrayOf(output, "output").map((line) => readLine(reader, line))

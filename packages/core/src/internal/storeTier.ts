@@ -542,7 +542,7 @@ export const read = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Foun
     }
     // With replay off (for the function or the layer), output that another process recorded is not replayed here.
     const output = place.replay ? payload.success.output : undefined
-    const payloadBytes = entry.payload.byteLength
+    const payloadBytes = Payload.byteLengthOf(entry.payload)
     return {
       value,
       output,
@@ -604,11 +604,11 @@ const fetchNow = (
   name: string
 ): Effect.Effect<Result.Result<EntryFormat.DecodedEntry, EntryFormat.EntryMiss> | undefined | typeof failed | typeof unchecked> =>
   Effect.flatMap(
-    guarded(place.tier, place.table(), "read an entry", place.tier.store.get(place.namespace, name)),
+    guarded(place.tier, place.table(), "read an entry", readEntry(place, name)),
     (got): Effect.Effect<Result.Result<EntryFormat.DecodedEntry, EntryFormat.EntryMiss> | undefined | typeof failed | typeof unchecked> => {
       if (got === failed) return Effect.succeed(failed)
       if (Option.isNone(got)) return Effect.succeed(undefined)
-      return Effect.map(check(place, name, got.value.bytes), (decoded) => {
+      return Effect.map(check(place, name, got.value), (decoded) => {
         if (decoded === failed) return unchecked
         // An entry a removal meant to delete, whose delete failed: gone all the same.
         if (Result.isSuccess(decoded) && decoded.success.storedAt <= removedBefore(place, name)) return undefined
@@ -618,11 +618,34 @@ const fetchNow = (
   )
 
 /**
+ * The bytes of an entry: in parts from a store that offers `getParts` (a
+ * large value's typed arrays then come back each in a buffer of its own, not
+ * copied out of one), unless they are to be checked against a signature
+ * (WebCrypto's HMAC takes one buffer); else whole.
+ */
+const readEntry = (
+  place: Place<any, any>,
+  name: string
+): Effect.Effect<Option.Option<Payload.PayloadBytes>, CacheStore.CacheStoreError> => {
+  const { store, secret } = place.tier
+  if (store.getParts !== undefined && secret === undefined) {
+    return Effect.map(
+      store.getParts(place.namespace, name),
+      Option.map((entry) => entry.parts)
+    )
+  }
+  return Effect.map(
+    store.get(place.namespace, name),
+    Option.map((entry) => entry.bytes)
+  )
+}
+
+/**
  * An entry's header, checksum and signature, checked: no store operation,
  * so neither the breaker nor the timeout; WebCrypto failing (not a wrong
  * signature) is a store error all the same.
  */
-const check = (place: Place<any, any>, name: string, bytes: Uint8Array) =>
+const check = (place: Place<any, any>, name: string, bytes: Payload.PayloadBytes) =>
   EntryFormat.decodeEntry(
     bytes,
     { codec: place.persistence.codec, fingerprint: place.persistence.fingerprint, identity: place.namespace, storeName: name },

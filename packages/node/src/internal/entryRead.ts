@@ -23,6 +23,13 @@
  * - Interrupted, it returns at once; the file is closed when its operation in
  *   flight comes back.
  *
+ * {@link readEntryApart} reads the same, but a file larger than its buffer
+ * whose header has a table of parts (`apart`) is read into a buffer per
+ * part instead of one for the whole file: each part in the table alone in
+ * its buffer (so that the reader may keep views of it), the bytes between
+ * them views of the first read's buffer when they are in it, buffers of
+ * their own otherwise.
+ *
  * @internal
  */
 import * as NFS from "node:fs"
@@ -39,6 +46,24 @@ export interface Limits {
   readonly readChunk: number
   /** The entry's whole size from its first `minBytes` bytes, when they are a header. */
   readonly entrySize: (bytes: Uint8Array) => number | undefined
+}
+
+/** Where the parts of a file are, from its first bytes (see {@link readEntryApart}). */
+export interface Plan {
+  /** Where the bytes read in parts start: the file's bytes before are its header. */
+  readonly from: number
+  /** The parts to read alone in their buffers, as file positions: in order, apart, between `from` and the end. */
+  readonly rows: ReadonlyArray<{ readonly at: number; readonly length: number }>
+}
+
+/** A file read in parts. */
+export interface Apart {
+  /** The file's first bytes, its header among them. */
+  readonly head: Uint8Array
+  /** The file's size, checked with `fstat`. */
+  readonly size: number
+  /** The bytes from the plan's `from` to the end of the file, in parts one after another. */
+  readonly parts: ReadonlyArray<Uint8Array>
 }
 
 const REASONS: Record<string, PlatformError.SystemErrorTag> = {
@@ -75,7 +100,29 @@ export const readEntry = (
   sizeHint: number,
   limits: Limits
 ): Effect.Effect<Option.Option<Uint8Array>, PlatformError.PlatformError> =>
-  Effect.callback<Option.Option<Uint8Array>, PlatformError.PlatformError>((resume) => {
+  read(path, sizeHint, limits, undefined) as Effect.Effect<Option.Option<Uint8Array>, PlatformError.PlatformError>
+
+/**
+ * The bytes of the file at `path`, whole or, for a file larger than
+ * `sizeHint` whose first bytes give a {@link Plan} (`apart`), in parts (see
+ * the module's contract).
+ *
+ * @internal
+ */
+export const readEntryApart = (
+  path: string,
+  sizeHint: number,
+  limits: Limits,
+  apart: (bytes: Uint8Array) => Plan | undefined
+): Effect.Effect<Option.Option<Uint8Array | Apart>, PlatformError.PlatformError> => read(path, sizeHint, limits, apart)
+
+const read = (
+  path: string,
+  sizeHint: number,
+  limits: Limits,
+  apart: ((bytes: Uint8Array) => Plan | undefined) | undefined
+): Effect.Effect<Option.Option<Uint8Array | Apart>, PlatformError.PlatformError> =>
+  Effect.callback<Option.Option<Uint8Array | Apart>, PlatformError.PlatformError>((resume) => {
     let interrupted = false
     let buffer = Buffer.allocUnsafeSlow(Math.min(Math.max(sizeHint, limits.minBytes), limits.maxBytes) + 1)
     let filled = 0
@@ -119,7 +166,7 @@ export const readEntry = (
         })
       }
       const afterHeader = () => {
-        size = filled >= limits.minBytes ? limits.entrySize(buffer) : undefined
+        size = limits.entrySize(buffer.subarray(0, filled))
         if (size === undefined) return finish()
         if (size + 1 <= buffer.length) return fill(size, afterWhole)
         // Larger than expected: the file's own size says whether its header is to be
@@ -128,11 +175,57 @@ export const readEntry = (
           if (interrupted) return closeQuietly(fd)
           if (e) return fail(e, "stat")
           if (stats.size !== size) return finish()
+          const plan = apart?.(buffer.subarray(0, filled))
+          if (plan !== undefined) return readApart(plan, size!)
           const larger = Buffer.allocUnsafeSlow(size! + 1)
           buffer.copy(larger, 0, 0, filled)
           buffer = larger
           fill(size!, afterWhole)
         })
+      }
+      /** Reads `length` bytes at `position` into `into` from `offset` on; `done(false)` when the file ended first. */
+      const readInto = (into: Buffer, offset: number, position: number, length: number, done: (whole: boolean) => void) => {
+        if (length === 0) return done(true)
+        NFS.read(fd, into, offset, Math.min(length, limits.readChunk), position, (e, got) => {
+          if (interrupted) return closeQuietly(fd)
+          if (e) return fail(e, "read")
+          if (got === 0) return done(false)
+          readInto(into, offset + got, position + got, length - got, done)
+        })
+      }
+      /** The bytes from `plan.from` to `size`, a part at a time (see {@link readEntryApart}). */
+      const readApart = (plan: Plan, size: number) => {
+        const segments: Array<{ readonly at: number; readonly end: number; readonly alone: boolean }> = []
+        let at = plan.from
+        for (const row of plan.rows) {
+          if (row.at > at) segments.push({ at, end: row.at, alone: false })
+          segments.push({ at: row.at, end: row.at + row.length, alone: true })
+          at = row.at + row.length
+        }
+        if (size > at) segments.push({ at, end: size, alone: false })
+        const parts: Array<Uint8Array> = []
+        const next = (i: number) => {
+          if (i === segments.length) {
+            closeQuietly(fd)
+            return resume(Effect.succeedSome({ head: new Uint8Array(buffer.buffer, buffer.byteOffset, filled), size, parts }))
+          }
+          const { at, end, alone } = segments[i]!
+          if (!alone && end <= filled) {
+            parts.push(new Uint8Array(buffer.buffer, buffer.byteOffset + at, end - at))
+            return next(i + 1)
+          }
+          // Its own buffer: what the first read has of it copied, the rest read.
+          const own = Buffer.allocUnsafeSlow(end - at)
+          const copied = Math.max(0, Math.min(filled, end) - at)
+          if (copied > 0) buffer.copy(own, 0, at, at + copied)
+          readInto(own, copied, at + copied, end - at - copied, (whole) => {
+            // Cut short (the file shrank under the read): what was read first, whose header then does not check.
+            if (!whole) return finish()
+            parts.push(new Uint8Array(own.buffer, own.byteOffset, own.byteLength))
+            next(i + 1)
+          })
+        }
+        next(0)
       }
       const afterWhole = () => {
         // One byte past the size, unless a read stopped short there already: the file is too long, or it ends.
