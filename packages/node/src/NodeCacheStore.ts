@@ -1685,8 +1685,9 @@ export interface RedisOptions {
 
 /**
  * The Redis store as a scoped effect: what {@link layerRedis} builds. Fails
- * only for a prefix with braces; a Redis that is down fails operations, not
- * this.
+ * (with `CacheStoreError`) for options no store can start with: an empty
+ * prefix or one with braces, a `url` that does not parse; a Redis that is
+ * down, or that refuses the credentials, fails operations, not this.
  *
  * @category constructors
  * @since 0.1.0
@@ -1717,7 +1718,15 @@ export const makeRedis = (options: RedisOptions = {}): Effect.Effect<CacheStore.
  *   has not dropped it yet, and a hash collision reads as a miss.
  * - `list` and `stats` find namespaces by `SCAN` on every master, then read
  *   each index (dropping what expired, or what Redis evicted); `clearAll`
- *   scans the same way and deletes the entries and indexes of this prefix.
+ *   scans the same way and deletes the entries and indexes of this prefix;
+ *   `clearNamespace` deletes what the namespace's index names, then scans
+ *   for the namespace's entries too (Redis may have evicted the index and
+ *   kept entries).
+ * - An index key of another type (written by hand, or by another program
+ *   under this prefix) makes writes to its namespace fail with
+ *   `CacheStoreError`, naming the key, before anything is written; `list`
+ *   leaves that namespace out; `delete` and `clearNamespace` still work, and
+ *   `clearNamespace` deletes the damaged keys.
  * - Locks: `acquire` is `SET NX PX` in effect (a script: the lock's value
  *   also records its expiry on the holder's `Clock`, and a lock past it is
  *   taken over even before Redis drops it); `renew` and `release` are
@@ -1739,9 +1748,11 @@ export const makeRedis = (options: RedisOptions = {}): Effect.Effect<CacheStore.
  * - Lock expiry is on each process's clock as well as Redis's: keep the
  *   machines' clocks synchronised (NTP). A clock ahead by s takes over
  *   locks s early, which costs a computation twice, never a wrong value.
- * - Redis evicting keys (`maxmemory-policy`) is fine: an evicted entry is a
- *   miss. A Redis without persistence loses the cache on restart, which is
- *   only a cold cache.
+ * - Redis evicting keys (`maxmemory-policy`, `allkeys-lru` included) is
+ *   fine: an evicted entry is a miss, and a clear finds entries whose index
+ *   was evicted. (`list`, and so `recall ls`, counts only indexed entries.)
+ *   A Redis without persistence loses the cache on restart, which is only a
+ *   cold cache.
  *
  * @example
  * ```ts

@@ -54,6 +54,14 @@ const inspect = <A>(url: string, f: (client: ReturnType<typeof newClient>) => Pr
     }
   })
 
+/** Every key of `prefix` on the server. */
+const serverKeys = (prefix: string) =>
+  inspect(server().url, async (client) => {
+    const keys: Array<string> = []
+    for await (const batch of client.scanIterator({ MATCH: `${prefix}:*`, COUNT: 1000 })) keys.push(...batch.map(String))
+    return keys
+  })
+
 /** Every key of `prefix` on the cluster, scanned on each master. */
 const clusterKeys = (prefix: string) =>
   Effect.promise(async () => {
@@ -98,6 +106,67 @@ describe("NodeCacheStore.layerRedis in Redis", () => {
       assert.lengthOf(left, 3)
       for (const [, ttl] of left) assert.isAbove(ttl, 0)
     })
+  )
+
+  it.effect("an index Redis evicted (allkeys-lru): clearNamespace still deletes every entry of the namespace", () =>
+    Effect.gen(function* () {
+      const onOne = { layer: onServer, keys: serverKeys, del: (key: string) => inspect(server().url, (c) => c.del(key)) }
+      const onMany = {
+        layer: onCluster,
+        keys: clusterKeys,
+        del: (key: string) => Effect.promise(() => clusterClient!.sendCommand(key, false, ["DEL", key]))
+      }
+      for (const on of [onOne, onMany]) {
+        const prefix = freshPrefix()
+        yield* withStore(on.layer(prefix), (store) =>
+          Effect.gen(function* () {
+            for (let i = 0; i < 20; i++) yield* store.set("evicted", `k${i}`, bytesOf(i), Infinity)
+            yield* store.set("kept", "k", bytesOf(99), Infinity)
+            // Redis drops the namespaces' indexes (their :i and :m keys), as it may drop any key; more entries come.
+            for (const key of (yield* on.keys(prefix)).filter((key) => /\}:[im]$/.test(key))) yield* on.del(key)
+            for (let i = 20; i < 25; i++) yield* store.set("evicted", `k${i}`, bytesOf(i), Infinity)
+            yield* store.clearNamespace("evicted")
+            for (let i = 0; i < 25; i++) assert.isTrue(Option.isNone(yield* store.get("evicted", `k${i}`)), `k${i} is gone`)
+            assert.deepStrictEqual(Option.getOrThrow(yield* store.get("kept", "k")).bytes, bytesOf(99))
+            assert.lengthOf(
+              (yield* on.keys(prefix)).filter((key) => key.includes(":e:")),
+              1
+            )
+          })
+        )
+      }
+    })
+  )
+
+  it.effect(
+    "an index key of another type (written by hand): writes fail with CacheStoreError before writing anything; removals and clears work",
+    () =>
+      Effect.gen(function* () {
+        const prefix = freshPrefix()
+        yield* withStore(onServer(prefix), (store) =>
+          Effect.gen(function* () {
+            yield* store.set("damaged", "old", bytesOf(1), Infinity)
+            const index = (yield* serverKeys(prefix)).find((key) => key.endsWith("}:i"))!
+            yield* Effect.promise(() => rawCommand(server().port, `DEL ${index}`))
+            yield* Effect.promise(() => rawCommand(server().port, `SET ${index} notazset`))
+            const exit = yield* Effect.exit(store.set("damaged", "new", bytesOf(2), Infinity))
+            assert.isTrue(Exit.isFailure(exit))
+            assert.match(JSON.stringify(exit), /CacheStoreError.*another type; delete those keys/)
+            assert.isTrue(Option.isNone(yield* store.get("damaged", "new")), "nothing written")
+            // The rest of the store still lists; a delete and a clear of the namespace work, and repair it.
+            yield* store.set("fine", "k", bytesOf(3), Infinity)
+            assert.deepStrictEqual(
+              (yield* store.list).map((info) => info.namespace),
+              ["fine"]
+            )
+            yield* store.delete("damaged", "old")
+            assert.isTrue(Option.isNone(yield* store.get("damaged", "old")))
+            yield* store.clearNamespace("damaged")
+            yield* store.set("damaged", "new", bytesOf(2), Infinity)
+            assert.deepStrictEqual(Option.getOrThrow(yield* store.get("damaged", "new")).bytes, bytesOf(2))
+          })
+        )
+      })
   )
 
   it.effect("on a cluster, an entry, its lock and its namespace's index are on one slot", () => {

@@ -90,10 +90,28 @@ const script = (source: string): Script => ({ source, sha: createHash("sha1").up
 const NAMESPACE_FIELD = "@namespace"
 
 /**
+ * `indexed(idx, meta)`: whether a namespace's index keys are of their types
+ * (or missing). A key of another type there (written by hand, or by another
+ * program) would make the index commands fail part way through a script,
+ * after its first writes (Redis does not roll a script back): writes check
+ * first and refuse, saying which key to delete; removals skip the index.
+ */
+const INDEXED = `
+local function indexed(idx, meta)
+  local i = redis.call("TYPE", idx)["ok"]
+  local m = redis.call("TYPE", meta)["ok"]
+  return (i == "none" or i == "zset") and (m == "none" or m == "hash")
+end
+local function refuse(idx, meta)
+  return redis.error_reply("recall's index of this namespace (" .. idx .. ", " .. meta .. ") holds a key of another type; delete those keys (recall clear, or DEL) to let writes in")
+end
+`
+
+/**
  * Drops index members that expired at `now` (on the caller's clock), with
  * their entries: at most `limit` of them. `idx`, `meta`, the entry prefix.
  */
-const PRUNE = `
+const PRUNE = `${INDEXED}
 local function prune(idx, meta, entries, now, limit)
   local gone = redis.call("ZRANGEBYSCORE", idx, "-inf", now, "LIMIT", 0, limit)
   for i = 1, #gone do
@@ -107,6 +125,7 @@ end
 
 /** KEYS: entry, index, meta. ARGV: value, px ("" never), field, "writtenAt expiresAt bytes", namespace, score, now, entry prefix. */
 const SET = script(`${PRUNE}
+if not indexed(KEYS[2], KEYS[3]) then return refuse(KEYS[2], KEYS[3]) end
 if ARGV[2] == "" then redis.call("SET", KEYS[1], ARGV[1]) else redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2]) end
 redis.call("ZADD", KEYS[2], ARGV[6], ARGV[3])
 redis.call("HSET", KEYS[3], ARGV[3], ARGV[4], "${NAMESPACE_FIELD}", ARGV[5])
@@ -120,6 +139,7 @@ return 1`)
  */
 const SET_IF = script(`${PRUNE}
 if redis.call("GET", KEYS[4]) ~= ARGV[1] then return 0 end
+if not indexed(KEYS[2], KEYS[3]) then return refuse(KEYS[2], KEYS[3]) end
 if ARGV[3] == "" then redis.call("SET", KEYS[1], ARGV[2]) else redis.call("SET", KEYS[1], ARGV[2], "PX", ARGV[3]) end
 redis.call("ZADD", KEYS[2], ARGV[7], ARGV[4])
 redis.call("HSET", KEYS[3], ARGV[4], ARGV[5], "${NAMESPACE_FIELD}", ARGV[6])
@@ -160,18 +180,26 @@ redis.call("PEXPIRE", KEYS[1], ${GENERATION_MILLIS})
 return value`)
 
 /** KEYS: entry, index, meta, generation. ARGV: field, a new token. Changes the namespace's generation. */
-const DELETE = script(`
+const DELETE = script(`${INDEXED}
 redis.call("SET", KEYS[4], ARGV[2], "PX", ${GENERATION_MILLIS})
 redis.call("DEL", KEYS[1])
-redis.call("ZREM", KEYS[2], ARGV[1])
-redis.call("HDEL", KEYS[3], ARGV[1])
-if redis.call("HLEN", KEYS[3]) <= 1 then redis.call("DEL", KEYS[3], KEYS[2]) end
+if indexed(KEYS[2], KEYS[3]) then
+  redis.call("ZREM", KEYS[2], ARGV[1])
+  redis.call("HDEL", KEYS[3], ARGV[1])
+  if redis.call("HLEN", KEYS[3]) <= 1 then redis.call("DEL", KEYS[3], KEYS[2]) end
+end
 return 1`)
 
-/** KEYS: index, meta, generation. ARGV: entry prefix, a new token. Changes the namespace's generation. */
-const CLEAR_NAMESPACE = script(`
+/**
+ * KEYS: index, meta, generation. ARGV: entry prefix, a new token. Changes
+ * the namespace's generation, deletes the entries its index names, and the
+ * index (whatever its type). Entries the index lost (Redis evicted it) are
+ * left to a scan after it (see `clearNamespace`).
+ */
+const CLEAR_NAMESPACE = script(`${INDEXED}
 redis.call("SET", KEYS[3], ARGV[2], "PX", ${GENERATION_MILLIS})
-local fields = redis.call("ZRANGE", KEYS[1], 0, -1)
+local fields = {}
+if indexed(KEYS[1], KEYS[2]) then fields = redis.call("ZRANGE", KEYS[1], 0, -1) end
 for i = 1, #fields do redis.call("DEL", ARGV[1] .. fields[i]) end
 redis.call("DEL", KEYS[1], KEYS[2])
 return #fields`)
@@ -182,6 +210,7 @@ return #fields`)
  * namespace's name and each live entry's "writtenAt expiresAt bytes".
  */
 const LIST = script(`${PRUNE}
+if not indexed(KEYS[1], KEYS[2]) then return {} end
 prune(KEYS[1], KEYS[2], ARGV[2], ARGV[1], 1000000)
 local name = redis.call("HGET", KEYS[2], "${NAMESPACE_FIELD}")
 if not name then return {} end
@@ -768,11 +797,16 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
       get,
       set,
       delete: (namespace, key) => Effect.asVoid(remove(namespace, key, "delete")),
+      // The index first (the generation changes with it, so computations in flight write nothing from then
+      // on), then a scan of the namespace's entries: an entry whose index member Redis evicted (maxmemory-policy
+      // allkeys-*) is still found, and no entry outlives the clear.
       clearNamespace: (namespace) => {
         const k = keysOf(namespace)
-        return use("clear a namespace", (c, signal) =>
-          evalScript(c, CLEAR_NAMESPACE, [k.index, k.meta, k.generation], [k.entries, newGeneration()], signal)
-        ).pipe(Effect.asVoid)
+        return use("clear a namespace", async (c, signal) => {
+          await evalScript(c, CLEAR_NAMESPACE, [k.index, k.meta, k.generation], [k.entries, newGeneration()], signal)
+          const left = await c.scan(`${globEscape(k.entries)}*`, signal)
+          await Promise.all(left.map((key) => c.send(key, ["DEL", key], signal)))
+        })
       },
       // Not one atomic step (a cluster cannot have one over every slot), so in three: every namespace met
       // changes its generation, so that computations in flight there write nothing from then on (each one's
