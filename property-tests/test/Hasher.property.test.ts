@@ -66,13 +66,14 @@ const permutations = fc.integer().map((seed) => {
  * A reference spelling of a value, written independently of recall: two
  * values are equal (as recall's keys mean it) exactly when their spellings
  * are. Object keys and Map and Set members sorted, every NaN one value, 0 and
- * -0 one value, typed arrays by type and bytes. With `strip`, the value is a
+ * -0 two (Map keys and Set members aside, where JavaScript stores -0 as 0),
+ * typed arrays by type and bytes. With `strip`, the value is a
  * list of arguments and the `_` fields of its plain objects are left out.
  */
 const spell = (value: unknown, depth = 0, strip = false): string => {
   switch (typeof value) {
     case "number":
-      return Number.isNaN(value) ? "n:NaN" : `n:${value === 0 ? 0 : value}`
+      return Number.isNaN(value) ? "n:NaN" : Object.is(value, -0) ? "n:-0" : `n:${value}`
     case "string":
       return `s:${JSON.stringify(value)}`
     case "bigint":

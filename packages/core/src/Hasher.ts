@@ -8,8 +8,8 @@
  *   and in Redis).
  * - Distinct types never collide on purpose: `1`, `"1"`, `1n`, `true` and `[1]`
  *   have different canonical forms. Plain-object keys are sorted, Map and Set
- *   contents are order-independent, every NaN is one value and `0` and `-0`
- *   are one value.
+ *   contents are order-independent, every NaN is one value, and `0` and `-0`
+ *   are two (`1 / -0` is `-Infinity`: a body can tell them apart).
  * - The hash is XXH3-128 (32 hex digits) of the canonical form, from
  *   hash-wasm's WebAssembly build, checked in the tests against the native
  *   implementation: a published hash with reference vectors and a clean
@@ -430,7 +430,8 @@ const make = <A>(form: (value: A) => unknown, hashers: ReadonlyArray<TypeHasher>
  *
  * Typed arrays are keyed by their bytes (and their type): two Float64Arrays
  * that differ only in a NaN's payload bits or in the sign of a zero are two
- * keys. Everywhere else every NaN is one value, and `0` and `-0` are one.
+ * keys. Everywhere else every NaN is one value; `0` and `-0` are two
+ * everywhere.
  *
  * @example
  * ```ts

@@ -350,7 +350,7 @@ describe("DataCache keys", () => {
       )
     )
 
-    it.effect("every NaN is one key, at the top level and inside arrays, objects and Maps", () =>
+    it.effect("every NaN is one key, at the top level and inside arrays, objects and Maps; 0 and -0 are two", () =>
       withCache(
         Effect.gen(function* () {
           const body = counting()
@@ -360,11 +360,31 @@ describe("DataCache keys", () => {
             yield* f(wrap(otherNaN))
           }
           assert.strictEqual(body.runs(), 4)
-          yield* f(-0)
-          yield* f(0)
-          yield* f([-0, { x: -0 }])
-          yield* f([0, { x: 0 }])
-          assert.strictEqual(body.runs(), 6, "0 and -0 are one key too")
+          // 0 and -0 are two keys (a body can tell them apart), as arguments, in JSON-like values and in others.
+          const sign = DataCache.fn("sign", (x: unknown) => Effect.sync(() => JSON.stringify(x, (_, v) => (Object.is(v, -0) ? "-0" : v))))
+          for (const [zero, negative] of [
+            [0, -0],
+            [
+              [0, { x: 0 }],
+              [-0, { x: -0 }]
+            ],
+            [new Date(0), new Date(0)],
+            [
+              { at: new Date(0), x: 0 },
+              { at: new Date(0), x: -0 }
+            ],
+            [Option.some(0), Option.some(-0)]
+          ] as const) {
+            const a = yield* sign(zero)
+            const b = yield* sign(negative)
+            const a2 = yield* sign(zero)
+            assert.strictEqual(a2, a)
+            if (zero instanceof Date) assert.strictEqual(b, a)
+            else assert.notStrictEqual(b, a, `${a} and its -0 twin`)
+          }
+          const inverse = DataCache.fn("inverse", (x: number) => Effect.succeed(1 / x))
+          assert.strictEqual(yield* inverse(0), Infinity)
+          assert.strictEqual(yield* inverse(-0), -Infinity)
         })
       )
     )

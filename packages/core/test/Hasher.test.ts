@@ -126,9 +126,10 @@ describe("Hasher", () => {
       assert.notStrictEqual(hash(floats), hash(new Uint8Array(floats.buffer)))
     })
 
-    it("treats 0 and -0 as one value, like ===", () => {
-      assert.strictEqual(hash(0), hash(-0))
-      assert.strictEqual(hash([0, { x: 0 }]), hash([-0, { x: -0 }]))
+    it("treats 0 and -0 as two values (a body can tell them apart), every NaN as one", () => {
+      assert.notStrictEqual(hash(0), hash(-0))
+      assert.notStrictEqual(hash([0, { x: 0 }]), hash([-0, { x: -0 }]))
+      assert.strictEqual(hash(-0), hash(-0))
     })
 
     it("treats every NaN as one value, inside arrays, objects, Maps and Dates too", () => {

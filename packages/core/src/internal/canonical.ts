@@ -9,7 +9,8 @@
  *
  * - strings: their code units as they are (no encoding step, so lone
  *   surrogates stay distinct); numbers: the four code units of their float64
- *   bits, with one pattern for `0` and `-0` and one for every NaN;
+ *   bits, with one pattern for every NaN (`0` and `-0` keep theirs: they are
+ *   `===`, but `1 / x` and `Object.is` tell them apart, so a body may too);
  * - plain-object keys sorted (registered-symbol keys apart, after them); Map
  *   entries and Set members sorted by their own canonical forms, so insertion
  *   order never counts;
@@ -321,8 +322,8 @@ const bitsOf = (n: number): void => {
     scratchUnits[2] = 0
     scratchUnits[3] = 0x7ff8
   } else {
-    // One pattern for 0 and -0 (they are ===).
-    scratch[0] = n === 0 ? 0 : n
+    // -0 keeps its sign bit: `1 / -0` is -Infinity, so f(-0) and f(0) may differ.
+    scratch[0] = n
   }
 }
 

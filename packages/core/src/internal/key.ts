@@ -49,7 +49,8 @@ const MAX_INLINE_STRING = 64
 
 /**
  * An in-memory key spelled out from primitive arguments: numbers as
- * `String(n)` (one spelling per value: -0 and 0 alike, every NaN alike) ended
+ * `String(n)` (one spelling per value, every NaN alike; -0 as "-0", since
+ * `String(-0)` is "0") ended
  * by `;`, strings length-prefixed. Keys start with "p". `undefined` when an
  * argument is not a short primitive.
  */
@@ -59,7 +60,7 @@ const primitiveKey = (args: ReadonlyArray<unknown>): string | undefined => {
     const arg = args[i]
     switch (typeof arg) {
       case "number":
-        key += "n" + String(arg) + ";"
+        key += "n" + (Object.is(arg, -0) ? "-0" : String(arg)) + ";"
         break
       case "string":
         if (arg.length > MAX_INLINE_STRING) return undefined
@@ -122,8 +123,8 @@ const jsonCopy = (value: unknown, depth: number): unknown => {
       budget -= value.length + 2
       return budget >= 0 ? value : NOT_JSON
     case "number":
-      // NaN and the infinities would print as null.
-      return Number.isFinite(value) ? value : NOT_JSON
+      // NaN and the infinities would print as null, -0 as 0.
+      return Number.isFinite(value) && !Object.is(value, -0) ? value : NOT_JSON
     case "boolean":
       return value
     case "object": {
