@@ -21,7 +21,10 @@
  *   are dropped: `f(1)` and `f(1, undefined)` are one key.
  * - Copy isolation: every call, the first included, returns a value that
  *   shares no mutable state with the cache or with other callers (unless
- *   `copy: "readonly"`).
+ *   `copy: "readonly"`). The call that ran the body gets the body's own
+ *   value (the cache keeps a copy of it), as Streamlit's does: a body that
+ *   returns an object it also keeps elsewhere (a module-level table, its own
+ *   argument) hands that object itself to its first caller.
  * - `ttl`: an entry is a miss at exactly `storedAt + ttl`, on Effect's
  *   `Clock` (so `TestClock` drives it); reads do not extend it. Expired
  *   entries are removed on the next access to their function and by a sweep
@@ -232,7 +235,10 @@ export interface Options<A> extends CommonOptions {
   /**
    * `"clone"` (default): every caller gets its own deep copy. `"readonly"`:
    * every caller gets the same deep-frozen instance, typed deeply readonly;
-   * no copy on hit, for large data where copying costs too much.
+   * no copy on hit, for large data where copying costs too much. (What JS
+   * cannot freeze, such as typed-array elements, Map contents and instances
+   * of your own classes, is readonly in the types only: see
+   * `ValueCodec.readonly`.)
    */
   readonly copy?: "clone" | "readonly" | undefined
   /**

@@ -769,13 +769,17 @@ const toJson = (value: unknown, encoded: unknown, keepNegativeZero = false): str
  *
  * **Gotchas**
  *
- * `Object.freeze` reaches plain objects and arrays (also inside Maps, Sets
- * and Effect's data types): writing to them throws in strict mode. JS cannot
- * freeze the elements of a typed array, the bytes of an ArrayBuffer, the
- * contents of a Map or Set, or a Date: for those, {@link DeepReadonly} makes
- * every write a type error, and nothing stops a write at run time (after a
- * cast, or from plain JS). Freezing happens in place, so the value the
- * computation returned is frozen too.
+ * `Object.freeze` reaches plain objects and arrays, Data and Schema class
+ * instances, Options and Results (also inside Maps, Sets and Effect's other
+ * data types): writing to them throws in strict mode. JS cannot freeze the
+ * elements of a typed array, the bytes of an ArrayBuffer, the contents of a
+ * Map or Set, or a Date; Effect's Chunk, HashMap, HashSet and DateTime keep
+ * lazy state on themselves, and instances of other classes may write to
+ * themselves, so those are not frozen (nor is anything inside such a class
+ * instance): for them, {@link DeepReadonly} makes every write a type error,
+ * and nothing stops a write at run time (after a cast, or from plain JS).
+ * Freezing happens in place, so the value the computation returned is frozen
+ * too.
  *
  * @category constructors
  * @since 0.1.0

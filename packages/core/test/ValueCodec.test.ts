@@ -8,6 +8,7 @@ import {
   Duration,
   Effect,
   Equal,
+  Hash,
   HashMap,
   HashSet,
   Option,
@@ -937,6 +938,34 @@ describe("ValueCodec", () => {
       roundTrip(codec, { option: Option.some(inner), chunk: Chunk.make({ n: 1 }), parsed })
       assert.isTrue(Object.isFrozen(inner.list))
       assert.isTrue(Object.isFrozen(Object.getOwnPropertyDescriptor(parsed, "__proto__")!.value))
+    })
+
+    it("freezes Data and Schema class instances, Options and Results themselves: a write through a cast throws", () => {
+      class Point extends Schema.Class<Point>("Point")({ x: Schema.Number, tags: Schema.Array(Schema.String) }) {
+        get double() {
+          return this.x * 2
+        }
+      }
+      class Pair extends Data.Class<{ readonly a: number }> {}
+      const codec = ValueCodec.readonly<any>()
+      const value = {
+        point: new Point({ x: 1, tags: ["a"] }),
+        pair: new Pair({ a: 1 }),
+        some: Option.some({ k: 1 }),
+        ok: Result.succeed([1])
+      }
+      const shared: any = roundTrip(codec, value)
+      for (const part of [shared.point, shared.point.tags, shared.pair, shared.some, shared.some.value, shared.ok, shared.ok.success]) {
+        assert.isTrue(Object.isFrozen(part))
+      }
+      assert.throws(() => {
+        shared.point.x = 999
+      }, TypeError)
+      // Still themselves: equality, hashing (Effect keeps hashes beside them, not on them), getters, encoding.
+      assert.isTrue(Equal.equals(shared.point, new Point({ x: 1, tags: ["a"] })))
+      assert.strictEqual(Hash.hash(shared.pair), Hash.hash(new Pair({ a: 1 })))
+      assert.strictEqual(shared.point.double, 2)
+      assert.deepStrictEqual(Schema.encodeSync(Point)(shared.point), { x: 1, tags: ["a"] })
     })
 
     it("freezes plain data under symbol keys", () => {

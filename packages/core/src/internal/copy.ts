@@ -713,10 +713,13 @@ const fieldsTree = (value: object, out: Record<string, unknown>, depth: number):
 }
 
 /**
- * Deep-freezes plain objects and arrays in place and estimates the size,
- * walking into Maps, Sets and Effect's data types to freeze the plain data
- * they hold. Typed arrays cannot be frozen by JS; Map, Set, class instances
- * and Effect's own types (which keep internal caches) stay as they are: their
+ * Deep-freezes plain objects, arrays, Data and Schema class instances,
+ * Options and Results in place (Effect keeps their hashes in a WeakMap, not
+ * on them) and estimates the size, walking into Maps, Sets and Effect's
+ * collections to freeze the plain data they hold. Typed arrays cannot be
+ * frozen by JS; Map, Set, other class instances (whose own methods may write
+ * to them) and Effect's collections and times (Chunk, HashMap, HashSet and
+ * DateTime keep lazy state on themselves) stay as they are: their
  * readonly-ness is in the types only.
  *
  * @internal
@@ -760,6 +763,7 @@ export const freeze = <A>(value: A): Sized<A> => {
       case V.Kind.Option:
       case V.Kind.Result:
       case V.Kind.Data:
+        Object.freeze(item)
         for (const key of Object.keys(item)) stack.push((item as Record<string, unknown>)[key])
         break
       case V.Kind.Chunk:

@@ -114,15 +114,15 @@ export const kinds: Readonly<
   [Kind.Map]: { name: "Map", hash: "entries in any order", copy: "same", freeze: false },
   [Kind.Set]: { name: "Set", hash: "members in any order", copy: "same", freeze: false },
   [Kind.RegExp]: { name: "RegExp", hash: "source and flags (and lastIndex, when not 0)", copy: "same", freeze: false },
-  [Kind.Option]: { name: "Option", hash: "None, or Some and its value", copy: "fields", freeze: false },
-  [Kind.Result]: { name: "Result", hash: "Success or Failure and its value", copy: "fields", freeze: false },
+  [Kind.Option]: { name: "Option", hash: "None, or Some and its value", copy: "fields", freeze: true },
+  [Kind.Result]: { name: "Result", hash: "Success or Failure and its value", copy: "fields", freeze: true },
   [Kind.Chunk]: { name: "Chunk", hash: "elements in order", copy: "build", freeze: false },
   [Kind.HashMap]: { name: "HashMap", hash: "entries in any order", copy: "build", freeze: false },
   [Kind.HashSet]: { name: "HashSet", hash: "members in any order", copy: "build", freeze: false },
   [Kind.DateTime]: { name: "DateTime", hash: "epoch millis; zoned: and the zone id or offset", copy: "rebuild", freeze: false },
   [Kind.Duration]: { name: "Duration", hash: "nanoseconds (normalised), or ±infinity", copy: "rebuild", freeze: false },
   [Kind.Redacted]: { name: "Redacted", hash: "its value; persisted forms: HMAC-SHA-256 of it", copy: "build", freeze: false },
-  [Kind.Data]: { name: "Data class", hash: "class name, _tag, own fields", copy: "fields", freeze: false },
+  [Kind.Data]: { name: "Data class", hash: "class name, _tag, own fields", copy: "fields", freeze: true },
   [Kind.BigDecimal]: { name: "BigDecimal", hash: "its normalised digits and scale", copy: "rebuild", freeze: false }
 }
 
