@@ -1,10 +1,12 @@
 /**
  * `npm run build` (and `prepack` of each package): every package's `src` to
  * `dist` from clean: ES modules, `.d.ts`, declaration and source maps. Core
- * first, since @recall/node's declarations import @recall/core's.
+ * first, since @recall/node's declarations import @recall/core's. The
+ * user's docs (`docs/*.md`) go into each package's `docs/` too, so that the
+ * READMEs' links work in `node_modules`.
  */
 import { execFileSync } from "node:child_process"
-import { rmSync } from "node:fs"
+import { cpSync, mkdirSync, readdirSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -16,4 +18,9 @@ for (const pkg of ["core", "node"]) {
   const dir = join(root, "packages", pkg)
   rmSync(join(dir, "dist"), { recursive: true, force: true })
   execFileSync(process.execPath, [tsc, "-p", join(dir, "tsconfig.build.json")], { stdio: "inherit" })
+  rmSync(join(dir, "docs"), { recursive: true, force: true })
+  mkdirSync(join(dir, "docs"))
+  for (const doc of readdirSync(join(root, "docs")).filter((name) => name.endsWith(".md"))) {
+    cpSync(join(root, "docs", doc), join(dir, "docs", doc))
+  }
 }

@@ -91,7 +91,9 @@ export interface CommonOptions {
   /**
    * Time to live of each entry, from the moment it is stored. An entry is a
    * miss at exactly `storedAt + ttl` (unless `staleWhileRevalidate` serves
-   * it stale); reads do not extend it.
+   * it stale); reads do not extend it. A `Duration`, a string such as
+   * `"1 hour"`, or a number of **milliseconds** (Effect's `Duration.Input`:
+   * `ttl: 3600` is 3.6 seconds, where Streamlit's `ttl=3600` is an hour).
    *
    * Default: no expiry. Must be positive. Time comes from Effect's `Clock`.
    */

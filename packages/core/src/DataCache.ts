@@ -57,6 +57,7 @@
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -476,7 +477,9 @@ export interface StoreLayerOptions extends LayerOptions {
    * without the secret is a miss, and nobody who controls arguments can
    * craft a name that collides with another call's. At least 16 bytes; a
    * `Config` (`Config.Redacted("RECALL_SECRET")`) is read when the layer is
-   * built. Every process that shares the store needs the same secret: an
+   * built, and one missing or shorter than 16 bytes fails the layer with
+   * `ConfigError` (a secret in code that is too short is an
+   * `InvalidOptionsError` when the layer is made). Every process that shares the store needs the same secret: an
    * entry signed with another is a miss (recomputed, not an error).
    *
    * Default: none (entries are checked by their XXH3-128 checksum only:
@@ -567,9 +570,18 @@ export const layerStore = <const O extends StoreLayerOptions = {}>(
       const store = yield* CacheStore.CacheStore
       const given = checked.secret as StoreLayerOptions["secret"]
       const secret = given === undefined ? undefined : Config.isConfig(given) ? yield* given : given
-      // A secret read from Config is checked as a given one is (the layer dies with InvalidOptionsError, never showing it).
-      if (secret !== undefined && Config.isConfig(given))
-        Definition.invalidOptions(() => Validate.storeSecret(secret, " (read from Config)"))
+      // A secret read from Config is checked as a given one is, but fails the layer with a ConfigError (the
+      // environment is wrong, not the code), whose message never shows it.
+      if (secret !== undefined && Config.isConfig(given)) {
+        try {
+          Definition.invalidOptions(() => Validate.storeSecret(secret, " (read from Config)"))
+        } catch (e) {
+          if (!(e instanceof InvalidOptionsError)) throw e
+          return yield* Effect.fail(
+            new Config.ConfigError(new ConfigProvider.SourceError({ message: `DataCache.layerStore's secret: ${e.reason}` }))
+          )
+        }
+      }
       const keys = secret === undefined ? undefined : yield* Effect.orDie(StoreTier.fromSecret(secret))
       const breaker = yield* StoreTier.makeBreaker
       const tier: StoreTier.Tier = {

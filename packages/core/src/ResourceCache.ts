@@ -15,7 +15,12 @@
  *   reason: LRU eviction, `ttl`, `invalidate`, `clear`, a false or failed
  *   `validate`, replacement by a background refresh, or the layer's scope
  *   closing. Releases are independent: each runs in a fiber of its own, so
- *   one that hangs delays only its entry. A body that fails or is
+ *   one that hangs delays only its entry, and what waits for it:
+ *   `invalidate`, `clear` and the end of a `use` wait (interruptibly) for
+ *   the releases they made due, and closing the layer waits for every
+ *   release, so a release that never ends keeps the layer's close (and a
+ *   `ManagedRuntime`'s `dispose`) waiting: bound one that can hang with
+ *   `Effect.timeout` inside it. A body that fails or is
  *   interrupted after acquiring (the layer closed) releases
  *   what it acquired at once. A release that fails is logged and the other
  *   entries are still released.
@@ -80,7 +85,9 @@ export interface Options<A> extends CommonOptions {
    * computed the instance, nor for callers that waited for that computation.
    *
    * Default: none. Cost: the check runs on every hit, which is then no
-   * longer synchronous.
+   * longer synchronous, and waits for it: a check that never ends keeps its
+   * caller waiting (bound a ping with `Effect.timeout`; a timeout's failure
+   * counts as invalid).
    */
   readonly validate?: ((resource: NoInfer<A>) => Effect.Effect<boolean, unknown>) | undefined
 }

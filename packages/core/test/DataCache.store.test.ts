@@ -708,7 +708,7 @@ describe("DataCache.layerStore", () => {
       })
     )
 
-    it.effect("a short secret from Config fails the layer when it is built, saying so", () =>
+    it.effect("a short secret from Config fails the layer with a ConfigError (typed, catchable), saying so", () =>
       Effect.gen(function* () {
         const h = makeHarness()
         const exit = yield* Effect.exit(
@@ -719,11 +719,13 @@ describe("DataCache.layerStore", () => {
         )
         assert.isTrue(Exit.isFailure(exit))
         if (Exit.isFailure(exit)) {
-          // As for a secret given directly: InvalidOptionsError, naming the option and where it came from, never the secret.
-          const error = Cause.squash(exit.cause)
-          assert.instanceOf(error, DataCache.InvalidOptionsError)
-          assert.include(String(error), "16 bytes (read from Config)")
-          assert.notInclude(String(error), "too short")
+          // A failure, not a defect (the environment is wrong, not the code): naming the option and where it came
+          // from, never the secret.
+          const error = Cause.findErrorOption(exit.cause)
+          assert.isTrue(Option.isSome(error))
+          assert.instanceOf(Option.getOrThrow(error), Config.ConfigError)
+          assert.include(String(Option.getOrThrow(error)), "16 bytes (read from Config)")
+          assert.notInclude(String(Option.getOrThrow(error)), "too short")
         }
         assert.deepStrictEqual(h.calls, {}, "the store was not used")
       })

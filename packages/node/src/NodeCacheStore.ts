@@ -707,7 +707,11 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
       ).pipe(
         Effect.as(path),
         Effect.catch((e) => {
-          if (isNotFound(e) && attempt < 3) return Effect.andThen(ensureDirectory(dir), writeEntryTemp(dir, header, parts, at, attempt + 1))
+          if (isNotFound(e) && attempt < 3) {
+            // The directory is gone (deleted under the running store): made again, and tagged again after the write.
+            tagged = false
+            return Effect.andThen(ensureDirectory(dir), writeEntryTemp(dir, header, parts, at, attempt + 1))
+          }
           return Effect.andThen(Effect.ignore(fs.remove(path, { force: true })), Effect.fail(e))
         })
       )
@@ -1161,6 +1165,7 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
           )
           if (moved) break
         }
+        yield* tagDirectory
         if (known !== undefined) {
           // Whatever it replaced (this process's view of it) is gone; it is the most recently used.
           forget(path)

@@ -686,7 +686,7 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
     })
   })
 
-  it.effect("the directory deleted under a running store: reads miss, the next write makes it again", () => {
+  it.effect("the directory deleted under a running store: reads miss, the next write makes it again, tagged", () => {
     const directory = fresh()
     return withStore(onDisk({ directory }), (store) =>
       Effect.gen(function* () {
@@ -701,6 +701,8 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
         yield* store.set("ns", "k", bytesOf(2), Infinity)
         assert.deepStrictEqual(Option.getOrThrow(yield* store.get("ns", "k")).bytes, bytesOf(2))
         assert.strictEqual(modeOf(directory), 0o700)
+        // Tagged again, so the recall command still takes it for a cache directory.
+        assert.isTrue(existsSync(join(directory, "CACHEDIR.TAG")))
         assert.isTrue(Option.isSome(yield* store.locks!.acquire("ns", "held", "1 minute")), "the lock files went too")
       })
     )
