@@ -51,6 +51,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as KeyValueStore from "effect/persistence/KeyValueStore"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 
 // ---------------------------------------------------------------------------
 // Models
@@ -217,6 +218,37 @@ export interface Service {
   readonly locks: Locks | undefined
   /** The generation capability, for stores that several processes share; absent when the store has none. */
   readonly generations?: Generations | undefined
+  /** The notice capability, for stores that several processes share; absent when the store has none. */
+  readonly notices?: Notices | undefined
+}
+
+/**
+ * A removal done through another instance of a shared store (another
+ * process, or another layer over the same Redis): one entry deleted, a
+ * namespace cleared, or the whole store cleared.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Notice =
+  | { readonly _tag: "Deleted"; readonly namespace: string; readonly key: string }
+  | { readonly _tag: "NamespaceCleared"; readonly namespace: string }
+  | { readonly _tag: "Cleared" }
+
+/**
+ * Optional capability of a store that several processes share: hearing of
+ * the removals the others make (`delete`, `clearNamespace`, `clearAll`
+ * through another instance of the store), so that a process drops the
+ * copies its memory keeps of what they removed. Best effort: a notice sent
+ * while a listener is disconnected is not heard (the copies then live until
+ * they expire).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Notices {
+  /** Calls `onNotice` for every removal made through another instance of the store, until the scope closes. */
+  readonly subscribe: (onNotice: (notice: Notice) => void) => Effect.Effect<void, never, Scope.Scope>
 }
 
 /**

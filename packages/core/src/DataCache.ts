@@ -530,7 +530,13 @@ export interface StoreLayerOptions extends LayerOptions {
  *   original `storedAt` and expiry, and its recorded output is replayed.
  * - `fn.invalidate` and `fn.clear` reach the store; {@link clear} removes
  *   every entry of the store, also those of functions this process has not
- *   called (and of other programs that share it).
+ *   called (and of other programs that share it). Each process keeps its own
+ *   front tier: over a store with notices (`CacheStore.Notices`: the disk
+ *   and Redis stores), a removal in one process (or by `recall clear`) also
+ *   drops the front-tier copies the others hold of that function, within a
+ *   message's time (best effort: a process disconnected from Redis then
+ *   keeps its copies until they expire); over a store without, other
+ *   processes keep serving their copies until they expire.
  * - A store that fails, is slow or full never fails a call: the call
  *   computes and returns its value; the failure is counted (`storeErrors`),
  *   logged once per outage, and a circuit breaker stops calling the store
@@ -598,15 +604,24 @@ export const layerStore = <const O extends StoreLayerOptions = {}>(
         clearing: undefined,
         tombstone: undefined,
         scope: yield* Effect.scope,
-        deadlines: yield* StoreTier.makeDeadlines
+        deadlines: yield* StoreTier.makeDeadlines,
+        places: new Map()
       }
-      return yield* make({
+      const service = yield* make({
         maxBytes: checked.maxBytes,
         sweepMillis: checked.sweepMillis,
         passthrough: false,
         replay: checked.replay ?? true,
         tier
       })
+      // Removals in other processes reach this one's front tier (a store that can tell: Redis).
+      if (store.notices !== undefined) {
+        const cache = service.cache
+        yield* store.notices.subscribe((notice) => {
+          if (!cache.closed) StoreTier.hear(tier, notice, cache.clock?.currentTimeMillisUnsafe() ?? Date.now())
+        })
+      }
+      return service
     })
   ) as Layer.Layer<DataCache, any, CacheStore.CacheStore>
 }

@@ -16,6 +16,8 @@
  *     .tmp-<host>-<pid>-<ms>-<n>   a write in progress (never read)
  *   .locks/                        0700
  *     <ns hash>-<key hash>.lock    a held lock: its owner's token and expiry
+ *   .notices/                      0700
+ *     <ms>-<origin>-<n>.json       a removal's notice, for the other processes (swept after a minute)
  * ```
  *
  * Names are hashes only (SHA-256 of the text, 32 hex digits), never argument
@@ -76,23 +78,35 @@
  * or release needs it). `awaitRelease` polls the lock file, every 5 ms at
  * first and at most every 100 ms.
  *
+ * **Notices** (`CacheStore.Notices`): every `delete`, `clearNamespace` and
+ * `clearAll` writes a small file into `.notices/` (written beside, renamed
+ * in: the removal, its namespace and key, and the writing instance's
+ * origin); `notices.subscribe` watches the directory (`fs.watch`) and hears
+ * the files of other instances, so that a `DataCache.layerStore` drops its
+ * front tier's copies of what another process (or `recall clear`) removed.
+ * Best effort: a file system without change events (some network ones)
+ * sends none. Sweeps delete notices older than a minute.
+ *
  * @since 0.1.0
  */
 import { createHash, randomBytes } from "node:crypto"
 import { hostname } from "node:os"
-import { dirname, resolve } from "node:path"
+import { basename, dirname, resolve } from "node:path"
 import { NodeFileSystem } from "@effect/platform-node"
 import { InvalidOptionsError } from "@recall/core/CachedFunction"
 import * as CacheStore from "@recall/core/CacheStore"
 import * as Config from "effect/Config"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as FileSystem from "effect/FileSystem"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as PlatformError from "effect/PlatformError"
 import * as UserDirectories from "effect/persistence/UserDirectories"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as EntryRead from "./internal/entryRead.ts"
 import * as RedisStore from "./internal/redisStore.ts"
 import * as NodeHasher from "./NodeHasher.ts"
@@ -466,6 +480,29 @@ const processAlive = (pid: number): boolean => {
   }
 }
 
+/** A notice file's name: when it was written (epoch ms, this host's clock), the writer's origin, a count. */
+const NOTICE_NAME = /^(\d+)-[0-9a-f]{16}-\d+\.json$/
+/** How long a notice file stays in `.notices/`: listeners read it when it appears; sweeps delete it after this. */
+const NOTICE_MILLIS = 60_000
+
+/** A notice from a notice file's text, unless it is this instance's own (`origin`) or not a notice. */
+const noticeFrom = (text: string, origin: string): CacheStore.Notice | undefined => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (typeof parsed !== "object" || parsed === null) return undefined
+  const { origin: from, _tag, namespace, key } = parsed as Record<string, unknown>
+  if (from === origin || typeof from !== "string") return undefined
+  if (_tag === "Cleared") return { _tag }
+  if (typeof namespace !== "string") return undefined
+  if (_tag === "NamespaceCleared") return { _tag, namespace }
+  if (_tag === "Deleted" && typeof key === "string") return { _tag, namespace, key }
+  return undefined
+}
+
 /** Whether a temporary file (by its name) belongs to a writer that is gone. */
 const abandoned = (name: string): boolean => {
   const match = TEMP_NAME.exec(name)
@@ -577,6 +614,7 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
     const fs = yield* FileSystem.FileSystem
     const root = resolve(options.directory)
     const locksDir = `${root}/.locks`
+    const noticesDir = `${root}/.notices`
     const maxEntries = options.maxEntries ?? Infinity
     const maxBytes = options.maxBytes ?? Infinity
     const bounded = maxEntries !== Infinity || maxBytes !== Infinity
@@ -924,6 +962,14 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
         const found = inspected.filter((f): f is Found => f !== undefined)
         const lockFiles = yield* fs.readDirectory(locksDir).pipe(Effect.orElseSucceed((): Array<string> => []))
         for (const name of lockFiles) if (abandoned(name)) yield* Effect.ignore(fs.remove(`${locksDir}/${name}`, { force: true }))
+        // Notices past their time (their listeners read them when they came), and abandoned writes of them.
+        const noticeFiles = yield* fs.readDirectory(noticesDir).pipe(Effect.orElseSucceed((): Array<string> => []))
+        for (const name of noticeFiles) {
+          const written = NOTICE_NAME.exec(name)?.[1]
+          if ((written !== undefined && Date.now() - Number(written) > NOTICE_MILLIS) || abandoned(name)) {
+            yield* Effect.ignore(fs.remove(`${noticesDir}/${name}`, { force: true }))
+          }
+        }
         const byUse = [...found].sort((a, b) => a.usedAt - b.usedAt)
         known = {
           entries: new Map(byUse.map((f) => [f.path, { usedAt: f.usedAt, fileBytes: f.fileBytes }])),
@@ -1458,6 +1504,62 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
         }
       }).pipe(Effect.mapError(failed("wait for a lock")))
 
+    // --- Notices ---------------------------------------------------------------
+
+    // Every removal through this instance is written as a small file into .notices/ (written beside, renamed in),
+    // marked with this instance's origin; the other instances over the directory (other processes) watch it.
+    const origin = randomBytes(8).toString("hex")
+    let notices = 0
+    /** Tells the other instances of a removal: best effort (a failure to write the notice is no failure of the removal). */
+    const tellOthers = (notice: CacheStore.Notice): Effect.Effect<void> => {
+      const temp = `${noticesDir}/${tempName()}`
+      const write = fs.writeFileString(temp, JSON.stringify({ origin, ...notice }), { flag: "wx", mode: 0o600 })
+      return write.pipe(
+        // .notices/ made when missing, but not the store's directory: a removal where it is gone tells nobody.
+        Effect.catch((e) => (isNotFound(e) ? Effect.andThen(fs.makeDirectory(noticesDir, { mode: 0o700 }), write) : Effect.fail(e))),
+        Effect.andThen(fs.rename(temp, `${noticesDir}/${Date.now()}-${origin}-${++notices}.json`)),
+        Effect.catch(() => Effect.ignore(fs.remove(temp, { force: true })))
+      )
+    }
+
+    /**
+     * Hears the notices of the other instances while the scope lasts: a watch
+     * of .notices/ (made when missing, with the directory and its tag), ready
+     * before this returns (a second at most); each new notice file is read
+     * once. Best effort: a directory
+     * deleted under the store ends the watch, and file systems without
+     * change events (some network ones) send none.
+     */
+    const subscribeNotices = (onNotice: (notice: CacheStore.Notice) => void) =>
+      Effect.gen(function* () {
+        // The directory is the store's from now on (as on its first write): made, tagged, and its .notices/ made.
+        yield* tagDirectory
+        yield* Effect.ignore(ensureDirectory(noticesDir))
+        const ready = yield* Deferred.make<void>()
+        const heard = new Set<string>()
+        const hear = (name: string) => {
+          if (!NOTICE_NAME.test(name) || heard.has(name)) return Effect.void
+          if (heard.size >= 1024) heard.clear()
+          heard.add(name)
+          return fs.readFileString(`${noticesDir}/${name}`).pipe(
+            Effect.tap((text) =>
+              Effect.sync(() => {
+                const notice = noticeFrom(text, origin)
+                if (notice !== undefined) onNotice(notice)
+              })
+            ),
+            Effect.ignore
+          )
+        }
+        yield* fs.watch(noticesDir, { onReady: () => Deferred.doneUnsafe(ready, Exit.void) }).pipe(
+          Stream.runForEach((event) => (event._tag === "Remove" ? Effect.void : hear(basename(event.path)))),
+          Effect.ignore,
+          Effect.ensuring(Deferred.done(ready, Exit.void)),
+          Effect.forkScoped
+        )
+        yield* Deferred.await(ready).pipe(Effect.timeoutOption("1 second"))
+      })
+
     // The first sweep, as the store starts: it counts the directory for the
     // bounds and deletes what expired while no process ran. A failing disk
     // does not fail the layer: its operations will say so.
@@ -1472,7 +1574,8 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
         const path = entryPath(namespace, key)
         return fs.remove(path, { force: true }).pipe(
           Effect.tap(() => Effect.sync(() => forget(path))),
-          Effect.mapError(failed("delete"))
+          Effect.mapError(failed("delete")),
+          Effect.tap(() => tellOthers({ _tag: "Deleted", namespace, key }))
         )
       },
       clearNamespace: (namespace) => {
@@ -1483,14 +1586,18 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
               for (const path of [...(known?.entries.keys() ?? [])]) if (path.startsWith(dir)) forget(path)
             })
           ),
-          Effect.mapError(failed("clear a namespace"))
+          Effect.mapError(failed("clear a namespace")),
+          Effect.tap(() => tellOthers({ _tag: "NamespaceCleared", namespace }))
         )
       },
       clearAll: Effect.gen(function* () {
         const names = yield* fs.readDirectory(root).pipe(Effect.catch((e) => (isNotFound(e) ? Effect.succeed([]) : Effect.fail(e))))
         for (const name of names) if (HASH_NAME.test(name)) yield* clearDirectory(`${root}/${name}`)
         known = { entries: new Map(), count: 0, bytes: 0 }
-      }).pipe(Effect.mapError(failed("clear"))),
+      }).pipe(
+        Effect.mapError(failed("clear")),
+        Effect.tap(() => tellOthers({ _tag: "Cleared" }))
+      ),
       list: Effect.flatMap(now, (at) => Effect.map(scan(at, false), summarize)).pipe(Effect.mapError(failed("list"))),
       stats: Effect.flatMap(now, (at) =>
         Effect.map(scan(at, false), (found) => {
@@ -1502,7 +1609,8 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
           }
         })
       ).pipe(Effect.mapError(failed("read stats"))),
-      locks: { acquire, renew, release, awaitRelease }
+      locks: { acquire, renew, release, awaitRelease },
+      notices: { subscribe: subscribeNotices }
     })
   })
 
@@ -1743,6 +1851,12 @@ export const makeRedis = (options: RedisOptions = {}): Effect.Effect<CacheStore.
  * - Redis down, unreachable or restarted: operations fail with
  *   `CacheStoreError` (at once, while the client reconnects) and work again
  *   when Redis is back; building the layer never waits for Redis.
+ * - Notices (`CacheStore.Notices`): every `delete`, `clearNamespace` and
+ *   `clearAll` publishes a notice on the channel `<prefix>:notices` (in the
+ *   same script as the removal, for the first two); a `DataCache.layerStore`
+ *   over the store listens (on the subscriber connection the locks use) and
+ *   drops its front tier's copies of what another instance removed. Best
+ *   effort: notices sent while the listener is disconnected are not heard.
  * - Building the layer installs `NodeHasher`'s native XXH3-128 for the
  *   process (as `NodeHasher.layer` does; same digests, harmless to others):
  *   every hit checks its payload's checksum, about ten times faster so on a
@@ -1750,6 +1864,13 @@ export const makeRedis = (options: RedisOptions = {}): Effect.Effect<CacheStore.
  *
  * **Gotchas**
  *
+ * - A wrong password, ACL user or database index is not an error when the
+ *   layer is built (building never waits for Redis): it looks like an
+ *   outage. Calls compute on their own, `storeErrors` counts, and the one
+ *   warning of the outage carries Redis's reply (`WRONGPASS`, `NOAUTH`,
+ *   `NOPERM`): check the log or the stats after a deploy.
+ * - An operation after the store's layer closed fails at once with
+ *   `CacheStoreError` ("is closed").
  * - Lock expiry is on each process's clock as well as Redis's: keep the
  *   machines' clocks synchronised (NTP). A clock ahead by s takes over
  *   locks s early, which costs a computation twice, never a wrong value.

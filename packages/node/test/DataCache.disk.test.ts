@@ -10,10 +10,12 @@
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs"
 import { join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { CacheStore, DataCache } from "@recall/core"
 import { NodeCacheStore } from "@recall/node"
-import { Cause, Deferred, Effect, Exit, Layer, Option, Redacted } from "effect"
+import * as RecallCommand from "@recall/node/RecallCommand"
+import { Cause, Console, Deferred, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { assertValues, counts, runsOf, Worker } from "./fixtures/dataCacheWorkers.ts"
 import { tempDirectories } from "./fixtures/tempDirectories.ts"
 
@@ -187,7 +189,7 @@ describe("DataCache.layerStore on disk, across OS processes", () => {
 })
 
 describe("DataCache.clear across OS processes", () => {
-  it("a clear in one process while another computes: the clear reaches the disk, every value is right, nothing hangs", async () => {
+  it("a clear in one process while another computes: the clear reaches the disk and the other's front tier, every value is right, nothing hangs", async () => {
     const { directory, log } = setting()
     const [a, b] = [new Worker({ directory, log }), new Worker({ directory, log })]
     await Promise.all([a.ready(), b.ready()])
@@ -203,8 +205,14 @@ describe("DataCache.clear across OS processes", () => {
     const recomputed = await b.call("v1", 1, 2)
     assert.strictEqual(assertValues(recomputed, "v1", 1, 2), b.pid, "cleared in both tiers: computed again")
     assert.strictEqual(assertValues(await slow, "v1", 2, 3), a.pid)
-    await a.writes(2)
-    // a's computation ran across b's clear; its value (written after the clear) or b's own is right.
+    // a heard b's clear (a notice in .notices/, within moments; its computation of 2 took 800 ms): its front copy of 1
+    // is gone, so 1 is read from the disk (b's value) or computed, never a's old copy from before the clear.
+    const hitsBefore = (await a.stats()).hits
+    const fromA = await a.call("v1", 1, 1)
+    assertValues(fromA, "v1", 1, 1)
+    assert.strictEqual(fromA.stats.hits, hitsBefore, "not a front-tier hit of the copy from before the clear")
+    // a's computation ran across b's clear: its value is not kept (superseded by the clear), or, when it ended before
+    // a heard the clear, written after it; either that or b's own is right.
     const after = await b.call("v1", 2, 2)
     assertValues(after, "v1", 2, 2)
     assert.include([a.pid, b.pid], after.values[0]!.computedBy)
@@ -489,6 +497,72 @@ describe("DataCache.layerStore on disk, in one process", () => {
         DataCache.layerStore().pipe(Layer.provide(NodeCacheStore.layerFileSystem({ directory: join(parentDirectory(), "cache") })))
       )
     )
+  )
+
+  // Two layers over two instances of the disk store (as two processes have), and the recall command: a removal
+  // through any of them reaches the others' front tiers, which would otherwise serve their copies until they expired.
+  it.live(
+    "an invalidate, a function's clear, DataCache.clear or recall clear reaches the front tier of another cache over the directory",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const directory = join(parentDirectory(), "cache")
+          let version = 1
+          const data = DataCache.fn({ name: "data", ttl: "1 hour" }, (k: string) => Effect.sync(() => `${k}@v${version}`))
+          const other = DataCache.fn({ name: "other", ttl: "1 hour" }, (k: string) => Effect.sync(() => `${k}@v${version}`))
+          const cache = () => Layer.build(DataCache.layerStore().pipe(Layer.provide(NodeCacheStore.layerFileSystem({ directory }))))
+          const a = yield* cache()
+          const b = yield* cache()
+          const inA = <X, E>(effect: Effect.Effect<X, E, DataCache.DataCache>) => Effect.provide(effect, a)
+          const inB = <X, E>(effect: Effect.Effect<X, E, DataCache.DataCache>) => Effect.provide(effect, b)
+          /** B's value, once its front tier dropped the old one (a notice is a file another process watches for: it comes soon, not at once). */
+          const untilB = (f: typeof data, key: string, expected: string) =>
+            Effect.gen(function* () {
+              const deadline = Date.now() + 5_000
+              let got = yield* inB(f(key))
+              while (got !== expected && Date.now() < deadline) {
+                yield* Effect.sleep("10 millis")
+                got = yield* inB(f(key))
+              }
+              return got
+            })
+          /**
+           * Once B's write of what it computed is on disk (a write is in the background, and the disk store has no
+           * generations: a clear does not stop a write already under way, see persistence.md).
+           */
+          const landed = (f: typeof data, key: string) =>
+            Effect.gen(function* () {
+              const deadline = Date.now() + 5_000
+              while (!(yield* inA(f.has(key))) && Date.now() < deadline) yield* Effect.sleep("10 millis")
+            })
+          assert.strictEqual(yield* inA(data("k")), "k@v1")
+          yield* landed(data, "k")
+          assert.strictEqual(yield* inB(data("k")), "k@v1", "B reads A's entry and keeps it in front")
+          assert.strictEqual(yield* inB(other("k")), "k@v1")
+          yield* landed(other, "k")
+          version = 2
+          yield* inA(data.invalidate("k"))
+          assert.strictEqual(yield* untilB(data, "k", "k@v2"), "k@v2", "A's invalidate reached B's front tier")
+          assert.strictEqual(yield* inB(other("k")), "k@v1", "another function's front copy stays")
+          yield* landed(data, "k")
+          version = 3
+          yield* inA(data.clear)
+          assert.strictEqual(yield* untilB(data, "k", "k@v3"), "k@v3", "A's function clear reached B")
+          yield* landed(data, "k")
+          version = 4
+          yield* inA(DataCache.clear)
+          assert.strictEqual(yield* untilB(other, "k", "k@v4"), "k@v4", "A's DataCache.clear reached B")
+          // The recall command, a store of its own over the directory.
+          version = 5
+          const cleared = yield* RecallCommand.run(["clear", "--dir", directory]).pipe(
+            Effect.provideService(Console.Console, { ...globalThis.console, log: () => {} }),
+            Effect.provide(NodeServices.layer),
+            Effect.exit
+          )
+          assert.isTrue(Exit.isSuccess(cleared))
+          assert.strictEqual(yield* untilB(other, "k", "k@v5"), "k@v5", "recall clear reached B")
+        })
+      )
   )
 
   // Read back in a new layer, each of its large typed arrays is a view of the buffer the disk store read its bytes into:

@@ -35,6 +35,68 @@ const runCli = (args: ReadonlyArray<string>) =>
   }).pipe(Effect.provide(NodeServices.layer))
 
 describe("DataCache over Redis", () => {
+  // Two layers over two instances of the store (as two processes have): a removal through one reaches the other's
+  // front tier, which would otherwise serve its copy until it expired.
+  it.live("an invalidate, a function's clear or DataCache.clear in one cache reaches the front tier of another over the same Redis", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const prefix = freshPrefix()
+        let version = 1
+        const data = DataCache.fn({ name: "data", ttl: "1 hour" }, (k: string) => Effect.sync(() => `${k}@v${version}`))
+        const other = DataCache.fn({ name: "other", ttl: "1 hour" }, (k: string) => Effect.sync(() => `${k}@v${version}`))
+        /** A cache over a store instance of its own, built once Redis answered (its notices then subscribed). */
+        const cache = () =>
+          Effect.gen(function* () {
+            const store = yield* Layer.build(Layer.orDie(NodeCacheStore.layerRedis({ url: server().url, prefix })))
+            yield* Effect.provide(
+              Effect.flatMap(CacheStore.CacheStore, (s) => s.get("warm", "up")),
+              store
+            )
+            return yield* Layer.build(DataCache.layerStore().pipe(Layer.provide(Layer.succeedContext(store))))
+          })
+        const a = yield* cache()
+        const b = yield* cache()
+        const inA = <X, E>(effect: Effect.Effect<X, E, DataCache.DataCache>) => Effect.provide(effect, a)
+        const inB = <X, E>(effect: Effect.Effect<X, E, DataCache.DataCache>) => Effect.provide(effect, b)
+        /** B's value of `key`, once its front tier dropped the old one (a notice is a message: it comes soon, not at once). */
+        const untilB = (f: typeof data, key: string, expected: string) =>
+          Effect.gen(function* () {
+            const deadline = Date.now() + 5_000
+            let got = yield* inB(f(key))
+            while (got !== expected && Date.now() < deadline) {
+              yield* Effect.sleep("10 millis")
+              got = yield* inB(f(key))
+            }
+            return got
+          })
+        assert.strictEqual(yield* inA(data("k")), "k@v1")
+        assert.strictEqual(yield* inB(data("k")), "k@v1", "B reads A's entry and keeps it in front")
+        assert.strictEqual(yield* inB(other("k")), "k@v1")
+        version = 2
+        yield* inA(data.invalidate("k"))
+        assert.strictEqual(yield* untilB(data, "k", "k@v2"), "k@v2", "A's invalidate reached B's front tier")
+        assert.strictEqual(yield* inB(other("k")), "k@v1", "another function's front copy stays")
+        version = 3
+        yield* inA(data.clear)
+        assert.strictEqual(yield* untilB(data, "k", "k@v3"), "k@v3", "A's function clear reached B")
+        version = 4
+        yield* inA(DataCache.clear)
+        assert.strictEqual(yield* untilB(other, "k", "k@v4"), "k@v4", "A's DataCache.clear reached B")
+        // B's own removals: B's front is as after its own clear, and A hears them.
+        version = 5
+        yield* inB(DataCache.clear)
+        assert.strictEqual(yield* inB(data("k")), "k@v5")
+        const deadline = Date.now() + 5_000
+        let fromA = yield* inA(data("k"))
+        while (fromA !== "k@v5" && Date.now() < deadline) {
+          yield* Effect.sleep("10 millis")
+          fromA = yield* inA(data("k"))
+        }
+        assert.strictEqual(fromA, "k@v5")
+      })
+    )
+  )
+
   it.live("a restart is served from Redis: the body runs once, the value is a fresh copy with its typed array", () =>
     Effect.gen(function* () {
       const prefix = freshPrefix()

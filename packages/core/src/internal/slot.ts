@@ -44,6 +44,7 @@ interface Claim {
 const finalizers = new FinalizationRegistry<Claim>((claim) => {
   claim.slot.cache.onClose.delete(claim.close)
   claim.slot.table.release()
+  if (claim.slot.place !== undefined) StoreTier.leave(claim.slot.place)
 })
 
 /**
@@ -60,6 +61,7 @@ export const slotsOf = <A, S>(definition: Definition<A, S>, owner: object): ((ca
       slot = { definition, cache, table: undefined!, place: undefined, warning: undefined }
       attach(slot)
       slot.place = placeOf(slot)
+      if (slot.place !== undefined) StoreTier.join(slot.place)
       slots.set(cache, slot)
       claim(owner, slot)
     } else if (slot.table.dropped) {

@@ -100,6 +100,8 @@ export interface Tier {
   readonly scope: Scope.Scope
   /** The operations in flight with a deadline ({@link bounded}). */
   readonly deadlines: Deadlines
+  /** The places of the functions called through the tier, by namespace: what a store's notice reaches ({@link hear}). */
+  readonly places: Map<string, Set<Place<any, any>>>
 }
 
 /**
@@ -310,6 +312,45 @@ export const makeRemovals = (): Removals => ({
   namespace: undefined,
   tombstones: { byName: new Map(), namespace: undefined }
 })
+
+/**
+ * A place joins its tier's {@link Tier.places}, so that notices of removals
+ * in other processes reach its front tier; `forget` (its function collected,
+ * or the layer closed) leaves.
+ *
+ * @internal
+ */
+export const join = (place: Place<any, any>): void => {
+  const places = place.tier.places.get(place.namespace) ?? new Set()
+  places.add(place)
+  place.tier.places.set(place.namespace, places)
+}
+
+/** @internal */
+export const leave = (place: Place<any, any>): void => {
+  const places = place.tier.places.get(place.namespace)
+  places?.delete(place)
+  if (places?.size === 0) place.tier.places.delete(place.namespace)
+}
+
+/**
+ * A removal made through another instance of the store (another process):
+ * the front tier of each function it concerns drops its copies and
+ * supersedes its computations in flight (whose values are then not kept in
+ * front), as a `clear` of the function does here, without touching the
+ * store. A deleted entry's function drops all its copies: the front tier
+ * keeps them by key, not by entry name, and the others are read back from
+ * the store (store hits, not computations).
+ *
+ * @internal
+ */
+export const hear = (tier: Tier, notice: CacheStore.Notice, now: number): void => {
+  const places =
+    notice._tag === "Cleared"
+      ? Array.from(tier.places.values(), (set) => Array.from(set)).flat()
+      : Array.from(tier.places.get(notice.namespace) ?? [])
+  for (const place of places) place.table().clear(now)
+}
 
 /** The time before which an entry of `name` was removed (by a removal whose store operation failed), if any. */
 const removedBefore = (place: Place<any, any>, name: string): number => {

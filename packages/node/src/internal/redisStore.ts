@@ -179,7 +179,11 @@ end
 redis.call("PEXPIRE", KEYS[1], ${GENERATION_MILLIS})
 return value`)
 
-/** KEYS: entry, index, meta, generation. ARGV: field, a new token. Changes the namespace's generation. */
+/**
+ * KEYS: entry, index, meta, generation. ARGV: field, a new token, and a
+ * channel and a notice to publish on it ("" for none). Changes the
+ * namespace's generation.
+ */
 const DELETE = script(`${INDEXED}
 redis.call("SET", KEYS[4], ARGV[2], "PX", ${GENERATION_MILLIS})
 redis.call("DEL", KEYS[1])
@@ -188,12 +192,13 @@ if indexed(KEYS[2], KEYS[3]) then
   redis.call("HDEL", KEYS[3], ARGV[1])
   if redis.call("HLEN", KEYS[3]) <= 1 then redis.call("DEL", KEYS[3], KEYS[2]) end
 end
+if ARGV[3] ~= "" then redis.call("PUBLISH", ARGV[3], ARGV[4]) end
 return 1`)
 
 /**
- * KEYS: index, meta, generation. ARGV: entry prefix, a new token. Changes
- * the namespace's generation, deletes the entries its index names, and the
- * index (whatever its type). Entries the index lost (Redis evicted it) are
+ * KEYS: index, meta, generation. ARGV: entry prefix, a new token, a channel
+ * and the notice to publish on it. Changes the namespace's generation,
+ * deletes the entries its index names, and the index (whatever its type). Entries the index lost (Redis evicted it) are
  * left to a scan after it (see `clearNamespace`).
  */
 const CLEAR_NAMESPACE = script(`${INDEXED}
@@ -202,6 +207,7 @@ local fields = {}
 if indexed(KEYS[1], KEYS[2]) then fields = redis.call("ZRANGE", KEYS[1], 0, -1) end
 for i = 1, #fields do redis.call("DEL", ARGV[1] .. fields[i]) end
 redis.call("DEL", KEYS[1], KEYS[2])
+redis.call("PUBLISH", ARGV[3], ARGV[4])
 return #fields`)
 
 /**
@@ -283,8 +289,8 @@ const BUFFER_REPLIES = { typeMapping: BUFFERS, ...UNTIMED } as const
 type Argument = string | Buffer
 
 interface Subscriber {
-  readonly subscribe: (channel: string, listener: () => void) => Promise<void>
-  readonly unsubscribe: (channel: string, listener: () => void) => Promise<void>
+  readonly subscribe: (channel: string, listener: (message: string) => void) => Promise<void>
+  readonly unsubscribe: (channel: string, listener: (message: string) => void) => Promise<void>
   readonly close: () => void
 }
 
@@ -457,6 +463,8 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
     let lastError: unknown
     /** Settles with the first connection attempt (ready or failed), so that the first operations wait for it. */
     let firstAttempt: Promise<void> | undefined
+    /** Set when the store's scope closed: its client is gone for good, and operations say so at once. */
+    let closed = false
 
     const watch = (client: RedisClient | RedisClusterClient) => {
       const onError = (cause: unknown) => {
@@ -508,6 +516,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
       }),
       ({ client, own, unwatch, connection }) =>
         Effect.promise(async () => {
+          closed = true
           unwatch()
           await connection.close()
           if (own && client.isOpen) client.destroy()
@@ -523,6 +532,12 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
 
     /** `f` on a ready connection, or an error while Redis is unreachable (the first attempt is awaited, 2 s at most). */
     const onReady = async <A>(operation: string, f: (c: Connection) => Promise<A>) => {
+      if (closed) {
+        throw new CacheStore.CacheStoreError({
+          operation,
+          reason: `the Redis store (${where}) is closed: its layer's scope ended; use the store inside the scope that provides it`
+        })
+      }
       if (!connection.isReady() && firstAttempt !== undefined) {
         await Promise.race([firstAttempt, new Promise((resolve) => setTimeout(resolve, 2_000).unref())])
       }
@@ -575,11 +590,82 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
       return keys
     }
 
-    const remove = (namespace: string, key: string, operation: string) => {
+    /** Deletes an entry; `notify`: and tells the other instances of the store (a `delete`, not an expiry). */
+    const remove = (namespace: string, key: string, operation: string, notify = false) => {
       const k = keysOf(namespace)
       const field = nameOf(key)
+      const notice = notify ? [noticeChannel, noticeOf({ _tag: "Deleted", namespace, key })] : ["", ""]
       return use(operation, (c, signal) =>
-        evalScript(c, DELETE, [k.entries + field, k.index, k.meta, k.generation], [field, newGeneration()], signal)
+        evalScript(c, DELETE, [k.entries + field, k.index, k.meta, k.generation], [field, newGeneration(), ...notice], signal)
+      )
+    }
+
+    // Notices: every removal through this instance is published on one channel of the prefix, marked with this
+    // instance's origin, so that the others (other processes' layers) drop their front tiers' copies.
+    const noticeChannel = `${prefix}:notices`
+    const origin = randomBytes(8).toString("hex")
+    const noticeOf = (notice: CacheStore.Notice): string => JSON.stringify({ origin, ...notice })
+    const noticeFrom = (message: string): CacheStore.Notice | undefined => {
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(message)
+      } catch {
+        return undefined
+      }
+      if (typeof parsed !== "object" || parsed === null) return undefined
+      const { origin: from, _tag, namespace, key } = parsed as Record<string, unknown>
+      if (from === origin) return undefined
+      if (_tag === "Cleared") return { _tag }
+      if (typeof namespace !== "string") return undefined
+      if (_tag === "NamespaceCleared") return { _tag, namespace }
+      if (_tag === "Deleted" && typeof key === "string") return { _tag, namespace, key }
+      return undefined
+    }
+
+    /**
+     * Listens to the notices of the other instances while the scope lasts.
+     * With Redis connected, it returns once subscribed (waiting a second at
+     * most); otherwise it subscribes in the background as soon as Redis can
+     * be reached (trying again every second; node-redis resubscribes by itself
+     * after a reconnect): building a layer never waits for a Redis that is
+     * down. Notices sent while it is not subscribed are not heard.
+     */
+    const subscribeNotices = (onNotice: (notice: CacheStore.Notice) => void) => {
+      const listener = (message: string) => {
+        const notice = noticeFrom(message)
+        if (notice !== undefined) onNotice(notice)
+      }
+      return Effect.asVoid(
+        Effect.acquireRelease(
+          Effect.promise(async () => {
+            let stopped = false
+            let subscribed: Subscriber | undefined
+            let retry: ReturnType<typeof setTimeout> | undefined
+            const attempt = (): Promise<void> => {
+              if (stopped) return Promise.resolve()
+              return connection
+                .subscriber()
+                .then(async (s) => {
+                  await s.subscribe(noticeChannel, listener)
+                  subscribed = s
+                  if (stopped) await s.unsubscribe(noticeChannel, listener)
+                })
+                .catch(() => {
+                  if (!stopped) retry = setTimeout(attempt, 1_000).unref()
+                })
+            }
+            const first = attempt()
+            if (connection.isReady()) {
+              await Promise.race([first, new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref())])
+            }
+            return () => {
+              stopped = true
+              if (retry !== undefined) clearTimeout(retry)
+              subscribed?.unsubscribe(noticeChannel, listener).catch(() => undefined)
+            }
+          }),
+          (stop) => Effect.sync(stop)
+        )
       )
     }
 
@@ -796,14 +882,20 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
     return CacheStore.make({
       get,
       set,
-      delete: (namespace, key) => Effect.asVoid(remove(namespace, key, "delete")),
+      delete: (namespace, key) => Effect.asVoid(remove(namespace, key, "delete", true)),
       // The index first (the generation changes with it, so computations in flight write nothing from then
       // on), then a scan of the namespace's entries: an entry whose index member Redis evicted (maxmemory-policy
       // allkeys-*) is still found, and no entry outlives the clear.
       clearNamespace: (namespace) => {
         const k = keysOf(namespace)
         return use("clear a namespace", async (c, signal) => {
-          await evalScript(c, CLEAR_NAMESPACE, [k.index, k.meta, k.generation], [k.entries, newGeneration()], signal)
+          await evalScript(
+            c,
+            CLEAR_NAMESPACE,
+            [k.index, k.meta, k.generation],
+            [k.entries, newGeneration(), noticeChannel, noticeOf({ _tag: "NamespaceCleared", namespace })],
+            signal
+          )
           const left = await c.scan(`${globEscape(k.entries)}*`, signal)
           await Promise.all(left.map((key) => c.send(key, ["DEL", key], signal)))
         })
@@ -823,6 +915,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
         // Entries and indexes; locks are left to their holders.
         const ours = new Set([...first, ...second].filter((key) => key.startsWith(`${prefix}:{`) && /\}:(?:e:[0-9a-f]{32}|i|m)$/.test(key)))
         yield* use("clear", (c, signal) => Promise.all(Array.from(ours, (key) => c.send(key, ["DEL", key], signal))))
+        yield* use("clear", (c, signal) => c.send(noticeChannel, ["PUBLISH", noticeChannel, noticeOf({ _tag: "Cleared" })], signal))
       }),
       list: list("list"),
       stats: Effect.map(list("read stats"), (namespaces) => ({
@@ -831,6 +924,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
         bytes: namespaces.reduce((n, info) => n + info.bytes, 0)
       })),
       locks: { acquire, renew, release, awaitRelease },
+      notices: { subscribe: subscribeNotices },
       generations: {
         current: (namespace) =>
           use("read a generation", (c, signal) => evalScript(c, CURRENT, [keysOf(namespace).generation], [newGeneration()], signal)).pipe(
