@@ -95,6 +95,7 @@ import { basename, dirname, resolve } from "node:path"
 import { NodeFileSystem } from "@effect/platform-node"
 import { InvalidOptionsError } from "@recall/core/CachedFunction"
 import * as CacheStore from "@recall/core/CacheStore"
+import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -1553,7 +1554,8 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
         }
         yield* fs.watch(noticesDir, { onReady: () => Deferred.doneUnsafe(ready, Exit.void) }).pipe(
           Stream.runForEach((event) => (event._tag === "Remove" ? Effect.void : hear(basename(event.path)))),
-          Effect.ignore,
+          // A watch that cannot be made (no more inotify watches: fs.watch throws) or that ends: no notices, no failure.
+          Effect.catchCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.void)),
           Effect.ensuring(Deferred.done(ready, Exit.void)),
           Effect.forkScoped
         )

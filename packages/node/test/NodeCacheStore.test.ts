@@ -27,7 +27,7 @@ import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it, vi } from "@effect/vitest"
 import { InvalidOptionsError } from "@recall/core/CachedFunction"
 import { CacheStore, NodeCacheStore, NodeHasher } from "@recall/node"
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, FileSystem, Layer, Option, Queue } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, FileSystem, Layer, Option, Queue, Stream } from "effect"
 import * as PlatformError from "effect/PlatformError"
 import * as TestClock from "effect/testing/TestClock"
 // The core's hashing internals, to uninstall the native digester.
@@ -620,6 +620,35 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
         assert.isAbove(readdirSync(join(directory, ".notices")).length, 0, "recent ones stay")
       })
     )
+  )
+
+  it.live(
+    "a watch that cannot be made (fs.watch throws: no inotify watches left) or that fails: subscribing returns, the store works",
+    () =>
+      Effect.gen(function* () {
+        for (const broken of [
+          Stream.die(new Error("ENOSPC: System limit for number of file watchers reached")),
+          Stream.fail(failure("Unknown", "EIO", "watch", "x"))
+        ]) {
+          const directory = fresh()
+          const unwatchable = Layer.effect(
+            FileSystem.FileSystem,
+            Effect.map(FileSystem.FileSystem, (fs): FileSystem.FileSystem => ({ ...fs, watch: () => broken }))
+          ).pipe(Layer.provide(NodeFileSystem.layer))
+          yield* Effect.scoped(
+            Effect.gen(function* () {
+              const store = yield* Effect.provide(
+                CacheStore.CacheStore,
+                yield* Layer.build(NodeCacheStore.layer({ directory }).pipe(Layer.provide(unwatchable)))
+              )
+              yield* store.notices!.subscribe(() => {})
+              yield* store.set("ns", "k", bytesOf(1), Infinity)
+              yield* store.delete("ns", "k")
+              assert.isTrue(Option.isNone(yield* store.get("ns", "k")))
+            })
+          )
+        }
+      })
   )
 
   it.effect("maxBytes: file bytes bounded, least recently used first; an entry over maxBytes alone is not kept", () => {
