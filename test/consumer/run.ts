@@ -110,12 +110,15 @@ for (const pack of packs) {
     "dist/index.js",
     "dist/index.d.ts",
     "dist/index.js.map",
-    "dist/index.d.ts.map"
+    "dist/index.d.ts.map",
+    // The guides the READMEs link to.
+    "docs/persistence.md",
+    "docs/using-recall.md"
   ]) {
     if (!paths.includes(required)) fail(`${pack.name}'s tarball lacks ${required}`)
   }
   const stray = paths.filter(
-    (path) => !/^(package\.json|README\.md|LICENSE|src\/.+\.ts|dist\/.+\.(js|js\.map|d\.ts|d\.ts\.map))$/.test(path)
+    (path) => !/^(package\.json|README\.md|LICENSE|docs\/[a-z-]+\.md|src\/.+\.ts|dist\/.+\.(js|js\.map|d\.ts|d\.ts\.map))$/.test(path)
   )
   if (stray.length > 0) fail(`${pack.name}'s tarball holds ${stray.join(", ")}`)
   if (paths.some((path) => /(^|\/)test\/|\.test\.ts$|tsconfig/.test(path))) fail(`${pack.name}'s tarball holds tests or a tsconfig`)
@@ -219,6 +222,17 @@ step("npm ci --offline", () => npm(["ci", "--offline", "--no-audit", "--no-fund"
 // --- type-check, emit, run ----------------------------------------------------
 
 const nodeModule = (path: string) => join(project, "node_modules", path)
+
+// A stranger reads the READMEs in node_modules: every relative link there must reach a file of the package.
+step("the installed READMEs' relative links reach files of their packages", () => {
+  for (const name of ["@recall/core", "@recall/node"]) {
+    const readme = readFileSync(nodeModule(`${name}/README.md`), "utf8")
+    for (const [, target] of readme.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+      if (/^[a-z]+:/.test(target!)) continue
+      if (!existsSync(nodeModule(`${name}/${target}`))) fail(`${name}'s README links ${target}, which its package does not hold`)
+    }
+  }
+})
 step("tsc -p . (strict, exactOptionalPropertyTypes, emit JS)", () =>
   run(process.execPath, [nodeModule("typescript/bin/tsc"), "-p", "."], { cwd: project })
 )

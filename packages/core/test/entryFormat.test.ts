@@ -15,7 +15,7 @@ import fc from "fast-check"
 import * as Entry from "../src/internal/entryFormat.ts"
 import * as Payload from "../src/internal/payload.ts"
 import type { Line } from "../src/internal/replay.ts"
-import { nativeHex } from "./fixtures/bytes.ts"
+import { joinedBytes as joined, nativeHex } from "./fixtures/bytes.ts"
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -801,16 +801,6 @@ describe("aligned typed arrays", () => {
 })
 
 describe("an entry in parts (a large value for a store's setParts)", () => {
-  const joined = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-    const out = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0))
-    let at = 0
-    for (const part of parts) {
-      out.set(part, at)
-      at += part.byteLength
-    }
-    return out
-  }
-
   it.effect("its parts joined are the entry written whole, byte for byte; its typed arrays are parts by reference", () =>
     Effect.gen(function* () {
       const a = new Float64Array(20_000).map((_, i) => i / 3)
@@ -916,15 +906,6 @@ describe("a payload read in parts (a store's getParts)", () => {
     const own = new Uint8Array(bytes.byteLength)
     own.set(bytes)
     return own
-  }
-  const joined = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-    const out = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0))
-    let at = 0
-    for (const part of parts) {
-      out.set(part, at)
-      at += part.byteLength
-    }
-    return out
   }
   /**
    * `encodePayloadParts`' parts as the disk store returns them: each part of

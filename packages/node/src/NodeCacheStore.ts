@@ -109,6 +109,7 @@ import * as UserDirectories from "effect/persistence/UserDirectories"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as EntryRead from "./internal/entryRead.ts"
+import * as Notice from "./internal/notice.ts"
 import * as RedisStore from "./internal/redisStore.ts"
 import * as NodeHasher from "./NodeHasher.ts"
 
@@ -485,24 +486,6 @@ const processAlive = (pid: number): boolean => {
 const NOTICE_NAME = /^(\d+)-[0-9a-f]{16}-\d+\.json$/
 /** How long a notice file stays in `.notices/`: listeners read it when it appears; sweeps delete it after this. */
 const NOTICE_MILLIS = 60_000
-
-/** A notice from a notice file's text, unless it is this instance's own (`origin`) or not a notice. */
-const noticeFrom = (text: string, origin: string): CacheStore.Notice | undefined => {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    return undefined
-  }
-  if (typeof parsed !== "object" || parsed === null) return undefined
-  const { origin: from, _tag, namespace, key } = parsed as Record<string, unknown>
-  if (from === origin || typeof from !== "string") return undefined
-  if (_tag === "Cleared") return { _tag }
-  if (typeof namespace !== "string") return undefined
-  if (_tag === "NamespaceCleared") return { _tag, namespace }
-  if (_tag === "Deleted" && typeof key === "string") return { _tag, namespace, key }
-  return undefined
-}
 
 /** Whether a temporary file (by its name) belongs to a writer that is gone. */
 const abandoned = (name: string): boolean => {
@@ -1514,7 +1497,7 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
     /** Tells the other instances of a removal: best effort (a failure to write the notice is no failure of the removal). */
     const tellOthers = (notice: CacheStore.Notice): Effect.Effect<void> => {
       const temp = `${noticesDir}/${tempName()}`
-      const write = fs.writeFileString(temp, JSON.stringify({ origin, ...notice }), { flag: "wx", mode: 0o600 })
+      const write = fs.writeFileString(temp, Notice.encode(origin, notice), { flag: "wx", mode: 0o600 })
       return write.pipe(
         // .notices/ made when missing, but not the store's directory: a removal where it is gone tells nobody.
         Effect.catch((e) => (isNotFound(e) ? Effect.andThen(fs.makeDirectory(noticesDir, { mode: 0o700 }), write) : Effect.fail(e))),
@@ -1545,7 +1528,7 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
           return fs.readFileString(`${noticesDir}/${name}`).pipe(
             Effect.tap((text) =>
               Effect.sync(() => {
-                const notice = noticeFrom(text, origin)
+                const notice = Notice.decode(text, origin)
                 if (notice !== undefined) onNotice(notice)
               })
             ),

@@ -31,7 +31,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
-import { plainBytes } from "./payload.ts"
+import { joinedParts, plainBytes } from "./payload.ts"
 import * as Xxh3 from "./xxh3.ts"
 
 // ---------------------------------------------------------------------------
@@ -591,30 +591,20 @@ export const decodeEntry = (
       const parted = decodeParts(bytes, inParts, expected, secret)
       if (parted !== undefined) return Effect.succeed(parted)
       // Parts that this reading does not take (a signature to check, a header cut across parts): joined.
-      bytes = joined(inParts)
+      bytes = joinedParts(inParts)
     }
     const checked = layout(bytes)
     if (Result.isFailure(checked)) return Effect.succeed(miss(checked.failure))
     const at = checked.success
     if (at.signed !== (secret !== undefined)) return Effect.succeed(miss({ _tag: at.signed ? "UnexpectedSignature" : "MissingSignature" }))
     const rest = (): Result.Result<DecodedEntry, EntryMiss> => {
-      const namesLength = at.nameLength + at.identityLength
-      if (!equalBytes(headerDigest(bytes, namesLength), bytes.subarray(Offsets.headerChecksum, HEADER_BYTES))) {
-        return miss({ _tag: "BadHeaderChecksum" })
-      }
-      const read = fieldsOf(bytes, at)
-      if (Result.isFailure(read)) return miss(read.failure)
-      const fields = read.success
-      if (fields.codec !== expected.codec) return miss({ _tag: "CodecMismatch", codec: fields.codec, expected: expected.codec })
-      if (!equalBytes(fields.fingerprint, expected.fingerprint)) return miss({ _tag: "FingerprintMismatch" })
-      if (expected.identity !== undefined && fields.identity !== expected.identity) {
-        return miss({ _tag: "IdentityMismatch", identity: fields.identity, expected: expected.identity })
-      }
-      const payload = bytes.subarray(HEADER_BYTES + namesLength, at.bodyLength)
+      const header = checkedHeader(bytes, at, expected)
+      if (Result.isFailure(header)) return miss(header.failure)
+      const payload = bytes.subarray(HEADER_BYTES + at.nameLength + at.identityLength, at.bodyLength)
       if (!equalBytes(Xxh3.digest(payload), bytes.subarray(Offsets.payloadChecksum, Offsets.payloadChecksum + 16))) {
         return miss({ _tag: "BadChecksum" })
       }
-      return Result.succeed({ ...fields, signed: at.signed, payload })
+      return Result.succeed({ ...header.success, signed: at.signed, payload })
     }
     if (secret === undefined) return Effect.sync(rest)
     // The signature first: nothing else of a tampered entry is looked at.
@@ -624,14 +614,20 @@ export const decodeEntry = (
     )
   })
 
-const joined = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0))
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.byteLength
+/** The header and names of an entry laid out as `at`, checked (its checksum) and against what the reader expects. */
+const checkedHeader = (bytes: Uint8Array, at: Layout, expected: Expected): Result.Result<EntryFields, EntryMiss> => {
+  if (!equalBytes(headerDigest(bytes, at.nameLength + at.identityLength), bytes.subarray(Offsets.headerChecksum, HEADER_BYTES))) {
+    return miss({ _tag: "BadHeaderChecksum" })
   }
-  return out
+  const read = fieldsOf(bytes, at)
+  if (Result.isFailure(read)) return miss(read.failure)
+  const fields = read.success
+  if (fields.codec !== expected.codec) return miss({ _tag: "CodecMismatch", codec: fields.codec, expected: expected.codec })
+  if (!equalBytes(fields.fingerprint, expected.fingerprint)) return miss({ _tag: "FingerprintMismatch" })
+  if (expected.identity !== undefined && fields.identity !== expected.identity) {
+    return miss({ _tag: "IdentityMismatch", identity: fields.identity, expected: expected.identity })
+  }
+  return Result.succeed(fields)
 }
 
 /**
@@ -659,20 +655,11 @@ const decodeParts = (
   if (at.signed) return miss({ _tag: "UnexpectedSignature" })
   const namesLength = at.nameLength + at.identityLength
   if (first.byteLength < HEADER_BYTES + namesLength) return undefined
-  if (!equalBytes(headerDigest(first, namesLength), first.subarray(Offsets.headerChecksum, HEADER_BYTES))) {
-    return miss({ _tag: "BadHeaderChecksum" })
-  }
-  const read = fieldsOf(first, at)
-  if (Result.isFailure(read)) return miss(read.failure)
-  const fields = read.success
-  if (fields.codec !== expected.codec) return miss({ _tag: "CodecMismatch", codec: fields.codec, expected: expected.codec })
-  if (!equalBytes(fields.fingerprint, expected.fingerprint)) return miss({ _tag: "FingerprintMismatch" })
-  if (expected.identity !== undefined && fields.identity !== expected.identity) {
-    return miss({ _tag: "IdentityMismatch", identity: fields.identity, expected: expected.identity })
-  }
+  const header = checkedHeader(first, at, expected)
+  if (Result.isFailure(header)) return miss(header.failure)
   const payload = [first.subarray(HEADER_BYTES + namesLength), ...parts.slice(1)]
   if (!equalBytes(Xxh3.digestParts(payload), first.subarray(Offsets.payloadChecksum, Offsets.payloadChecksum + 16))) {
     return miss({ _tag: "BadChecksum" })
   }
-  return Result.succeed({ ...fields, signed: false, payload })
+  return Result.succeed({ ...header.success, signed: false, payload })
 }

@@ -1196,7 +1196,8 @@ const skeletonOf = (parts: ReadonlyArray<Uint8Array>): Skeleton | undefined => {
   return { bytes, cut }
 }
 
-const joinedParts = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+/** The bytes of `parts` one after another, in one new buffer. @internal */
+export const joinedParts = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
   const out = new Uint8Array(byteLengthOf(parts))
   let at = 0
   for (const part of parts) {

@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { RedisClientType, RedisClusterType } from "redis"
 import * as NodeHasher from "../NodeHasher.ts"
+import * as Notice from "./notice.ts"
 
 /** A node-redis client (`createClient`), whatever its modules, scripts and protocol. */
 export type RedisClient = RedisClientType<any, any, any, any, any>
@@ -604,23 +605,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
     // instance's origin, so that the others (other processes' layers) drop their front tiers' copies.
     const noticeChannel = `${prefix}:notices`
     const origin = randomBytes(8).toString("hex")
-    const noticeOf = (notice: CacheStore.Notice): string => JSON.stringify({ origin, ...notice })
-    const noticeFrom = (message: string): CacheStore.Notice | undefined => {
-      let parsed: unknown
-      try {
-        parsed = JSON.parse(message)
-      } catch {
-        return undefined
-      }
-      if (typeof parsed !== "object" || parsed === null) return undefined
-      const { origin: from, _tag, namespace, key } = parsed as Record<string, unknown>
-      if (from === origin) return undefined
-      if (_tag === "Cleared") return { _tag }
-      if (typeof namespace !== "string") return undefined
-      if (_tag === "NamespaceCleared") return { _tag, namespace }
-      if (_tag === "Deleted" && typeof key === "string") return { _tag, namespace, key }
-      return undefined
-    }
+    const noticeOf = (notice: CacheStore.Notice): string => Notice.encode(origin, notice)
 
     /**
      * Listens to the notices of the other instances while the scope lasts.
@@ -632,7 +617,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
      */
     const subscribeNotices = (onNotice: (notice: CacheStore.Notice) => void) => {
       const listener = (message: string) => {
-        const notice = noticeFrom(message)
+        const notice = Notice.decode(message, origin)
         if (notice !== undefined) onNotice(notice)
       }
       return Effect.asVoid(
