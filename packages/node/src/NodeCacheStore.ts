@@ -486,6 +486,8 @@ const processAlive = (pid: number): boolean => {
 const NOTICE_NAME = /^(\d+)-[0-9a-f]{16}-\d+\.json$/
 /** How long a notice file stays in `.notices/`: listeners read it when it appears; sweeps delete it after this. */
 const NOTICE_MILLIS = 60_000
+/** How often a listener checks that `.notices/` is still the directory it watches (real time). */
+const NOTICE_POLL_MILLIS = 1_000
 
 /** Whether a temporary file (by its name) belongs to a writer that is gone. */
 const abandoned = (name: string): boolean => {
@@ -1499,8 +1501,7 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
       const temp = `${noticesDir}/${tempName()}`
       const write = fs.writeFileString(temp, Notice.encode(origin, notice), { flag: "wx", mode: 0o600 })
       return write.pipe(
-        // .notices/ made when missing, but not the store's directory: a removal where it is gone tells nobody.
-        Effect.catch((e) => (isNotFound(e) ? Effect.andThen(fs.makeDirectory(noticesDir, { mode: 0o700 }), write) : Effect.fail(e))),
+        // Without .notices/ nobody listens (listeners make it): nothing to tell, and nothing made.
         Effect.andThen(fs.rename(temp, `${noticesDir}/${Date.now()}-${origin}-${++notices}.json`)),
         Effect.catch(() => Effect.ignore(fs.remove(temp, { force: true })))
       )
@@ -1535,13 +1536,49 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
             Effect.ignore
           )
         }
-        yield* fs.watch(noticesDir, { onReady: () => Deferred.doneUnsafe(ready, Exit.void) }).pipe(
-          Stream.runForEach((event) => (event._tag === "Remove" ? Effect.void : hear(basename(event.path)))),
-          // A watch that cannot be made (no more inotify watches: fs.watch throws) or that ends: no notices, no failure.
-          Effect.catchCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.void)),
-          Effect.ensuring(Deferred.done(ready, Exit.void)),
-          Effect.forkScoped
+        /** The notice files there are now that were not heard yet: what came while no watch was in place. */
+        const hearAll = fs.readDirectory(noticesDir).pipe(
+          Effect.flatMap((names) => Effect.forEach(names, hear, { discard: true })),
+          Effect.ignore
         )
+        const inode = fs.stat(noticesDir).pipe(
+          Effect.map((info) => Option.getOrUndefined(info.ino)),
+          Effect.orElseSucceed(() => undefined)
+        )
+        /**
+         * One watch of .notices/, until the directory it watches is gone or
+         * another (deleted and made again: a watch stays on the inode it was
+         * given, and would hear nothing more), checked every
+         * {@link NOTICE_POLL_MILLIS} in real time. A directory missing is made
+         * again where the store's directory is still there.
+         */
+        const watchOnce = (first: boolean) =>
+          Effect.gen(function* () {
+            let watched = yield* inode
+            if (watched === undefined) {
+              yield* Effect.ignore(fs.makeDirectory(noticesDir, { mode: 0o700 }))
+              watched = yield* inode
+              if (watched === undefined) return
+            }
+            const watching = fs.watch(noticesDir, { onReady: () => Deferred.doneUnsafe(ready, Exit.void) }).pipe(
+              Stream.runForEach((event) => (event._tag === "Remove" ? Effect.void : hear(basename(event.path)))),
+              // A watch that cannot be made (no more inotify watches: fs.watch throws) or that ends: no notices, no failure.
+              Effect.catchCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.void)),
+              Effect.andThen(Effect.never)
+            )
+            const replaced = Effect.gen(function* () {
+              if (!first) yield* hearAll
+              while ((yield* inode) === watched) yield* pause(NOTICE_POLL_MILLIS)
+            })
+            yield* Effect.raceFirst(watching, replaced)
+          })
+        yield* Effect.gen(function* () {
+          yield* watchOnce(true).pipe(Effect.ensuring(Deferred.done(ready, Exit.void)))
+          while (true) {
+            yield* pause(NOTICE_POLL_MILLIS)
+            yield* watchOnce(false)
+          }
+        }).pipe(Effect.forkScoped)
         yield* Deferred.await(ready).pipe(Effect.timeoutOption("1 second"))
       })
 

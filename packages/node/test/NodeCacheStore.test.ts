@@ -27,7 +27,7 @@ import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it, vi } from "@effect/vitest"
 import { InvalidOptionsError } from "@recall/core/CachedFunction"
 import { CacheStore, NodeCacheStore, NodeHasher } from "@recall/node"
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, FileSystem, Layer, Option, Stream } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, FileSystem, Layer, Option, Queue, Stream } from "effect"
 import * as PlatformError from "effect/PlatformError"
 import * as TestClock from "effect/testing/TestClock"
 // The core's hashing internals, to uninstall the native digester.
@@ -597,6 +597,51 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
         assert.isTrue(existsSync(recent), "a recent one stays")
       })
     )
+  )
+
+  it.live("notices after the directory, or its .notices/, is deleted and made again: listeners watch the new one within seconds", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const directory = fresh()
+        const storeOn = () =>
+          Effect.flatMap(Layer.build(onDisk({ directory })), (context) => Effect.provide(CacheStore.CacheStore, context))
+        const writer = yield* storeOn()
+        const listener = yield* storeOn()
+        const arrived = yield* Queue.unbounded<CacheStore.Notice>()
+        yield* listener.notices!.subscribe((notice) => Queue.offerUnsafe(arrived, notice))
+        /** Deletes keys through the writer until the listener hears one (the first may come before its new watch). */
+        const heardAgain = (what: string) =>
+          Effect.gen(function* () {
+            for (let i = 0; i < 40; i++) {
+              yield* writer.delete("ns", `${what}${i}`)
+              const notice = yield* Queue.take(arrived).pipe(Effect.timeoutOption("250 millis"))
+              if (Option.isSome(notice)) return notice.value
+            }
+            return assert.fail(`${what}: no notice heard within 10 s`)
+          })
+        assert.deepStrictEqual(yield* heardAgain("before"), { _tag: "Deleted", namespace: "ns", key: "before0" })
+        rmSync(join(directory, ".notices"), { recursive: true, force: true })
+        assert.strictEqual((yield* heardAgain("notices"))._tag, "Deleted")
+        rmSync(directory, { recursive: true, force: true })
+        yield* writer.set("ns", "k", bytesOf(1), Infinity)
+        assert.strictEqual((yield* heardAgain("directory"))._tag, "Deleted")
+      })
+    )
+  )
+
+  it.effect("a removal where nobody listens (no .notices/) writes no notice and makes nothing: an empty directory stays empty", () =>
+    Effect.gen(function* () {
+      const directory = fresh()
+      mkdirSync(directory)
+      yield* withStore(onDisk({ directory }), (store) =>
+        Effect.gen(function* () {
+          yield* store.clearAll
+          yield* store.clearNamespace("ns")
+          yield* store.delete("ns", "k")
+        })
+      )
+      assert.deepStrictEqual(readdirSync(directory), [])
+    })
   )
 
   it.live(
