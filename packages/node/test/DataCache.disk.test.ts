@@ -17,6 +17,7 @@ import { NodeCacheStore } from "@recall/node"
 import * as RecallCommand from "@recall/node/RecallCommand"
 import { Cause, Console, Deferred, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { assertValues, counts, runsOf, Worker } from "./fixtures/dataCacheWorkers.ts"
+import { eventually } from "./fixtures/eventually.ts"
 import { tempDirectories } from "./fixtures/tempDirectories.ts"
 
 const parentDirectory = tempDirectories("recall-dc-disk-")
@@ -515,17 +516,8 @@ describe("DataCache.layerStore on disk, in one process", () => {
           const b = yield* cache()
           const inA = <X, E>(effect: Effect.Effect<X, E, DataCache.DataCache>) => Effect.provide(effect, a)
           const inB = <X, E>(effect: Effect.Effect<X, E, DataCache.DataCache>) => Effect.provide(effect, b)
-          /** B's value, once its front tier dropped the old one (a notice is a file another process watches for: it comes soon, not at once). */
-          const untilB = (f: typeof data, key: string, expected: string) =>
-            Effect.gen(function* () {
-              const deadline = Date.now() + 5_000
-              let got = yield* inB(f(key))
-              while (got !== expected && Date.now() < deadline) {
-                yield* Effect.sleep("10 millis")
-                got = yield* inB(f(key))
-              }
-              return got
-            })
+          /** B's value, once its front tier dropped the old one (a notice comes soon, not at once). */
+          const untilB = (f: typeof data, key: string, expected: string) => eventually(inB(f(key)), expected)
           /**
            * Once B's write of what it computed is on disk (a write is in the background, and the disk store has no
            * generations: a clear does not stop a write already under way, see persistence.md).

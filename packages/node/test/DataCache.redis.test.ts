@@ -11,6 +11,7 @@ import { CacheStore, NodeCacheStore } from "@recall/node"
 import * as RecallCommand from "@recall/node/RecallCommand"
 import { Cause, ConfigProvider, Console, Deferred, Effect, Exit, Fiber, Layer, Option, Redacted } from "effect"
 import { createClient, RESP_TYPES } from "redis"
+import { eventually } from "./fixtures/eventually.ts"
 import { keysUnder, startRedisServer, useRedisServer } from "./fixtures/redisServer.ts"
 
 const server = useRedisServer()
@@ -58,17 +59,8 @@ describe("DataCache over Redis", () => {
         const b = yield* cache()
         const inA = <X, E>(effect: Effect.Effect<X, E, DataCache.DataCache>) => Effect.provide(effect, a)
         const inB = <X, E>(effect: Effect.Effect<X, E, DataCache.DataCache>) => Effect.provide(effect, b)
-        /** B's value of `key`, once its front tier dropped the old one (a notice is a message: it comes soon, not at once). */
-        const untilB = (f: typeof data, key: string, expected: string) =>
-          Effect.gen(function* () {
-            const deadline = Date.now() + 5_000
-            let got = yield* inB(f(key))
-            while (got !== expected && Date.now() < deadline) {
-              yield* Effect.sleep("10 millis")
-              got = yield* inB(f(key))
-            }
-            return got
-          })
+        /** B's value, once its front tier dropped the old one (a notice comes soon, not at once). */
+        const untilB = (f: typeof data, key: string, expected: string) => eventually(inB(f(key)), expected)
         assert.strictEqual(yield* inA(data("k")), "k@v1")
         assert.strictEqual(yield* inB(data("k")), "k@v1", "B reads A's entry and keeps it in front")
         assert.strictEqual(yield* inB(other("k")), "k@v1")
@@ -86,13 +78,7 @@ describe("DataCache over Redis", () => {
         version = 5
         yield* inB(DataCache.clear)
         assert.strictEqual(yield* inB(data("k")), "k@v5")
-        const deadline = Date.now() + 5_000
-        let fromA = yield* inA(data("k"))
-        while (fromA !== "k@v5" && Date.now() < deadline) {
-          yield* Effect.sleep("10 millis")
-          fromA = yield* inA(data("k"))
-        }
-        assert.strictEqual(fromA, "k@v5")
+        assert.strictEqual(yield* eventually(inA(data("k")), "k@v5"), "k@v5")
       })
     )
   )
