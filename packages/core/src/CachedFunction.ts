@@ -590,6 +590,29 @@ export class InvalidOptionsError extends Schema.TaggedError<InvalidOptionsError>
 }
 
 /**
+ * Raised (as a defect) when a cached function's computation calls the same
+ * function with the same arguments, directly or through cached functions
+ * that wait for each other: that call would wait for its own result forever.
+ * Compute the inner value without the cache, or with other arguments.
+ * (Across processes, the same cycle waits for the store's lock until
+ * `lockWait`, then fails with this error too.)
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class CycleError extends Schema.TaggedError<CycleError>()("CycleError", {
+  functionName: Schema.String
+}) {
+  override get message(): string {
+    return (
+      `${this.functionName} called itself with the same arguments while computing them ` +
+      "(directly, or through cached functions that wait for each other); " +
+      "that call would wait for its own result forever. Compute the inner value without the cache, or with other arguments."
+    )
+  }
+}
+
+/**
  * Raised (as a defect) when a cached function is called through a layer
  * whose scope has closed: a bound function kept after its session ended,
  * or a context that escaped its `Effect.provide`. A closed cache holds

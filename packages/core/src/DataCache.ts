@@ -118,7 +118,7 @@ export type {
   TtlCheck,
   UnknownOption
 } from "./CachedFunction.ts"
-export { CacheClosedError, InvalidOptionsError } from "./CachedFunction.ts"
+export { CacheClosedError, CycleError, InvalidOptionsError } from "./CachedFunction.ts"
 
 // ---------------------------------------------------------------------------
 // Types

@@ -209,7 +209,7 @@ export interface BoundFunction<Args extends ReadonlyArray<unknown>, A, E, R, Loo
 }
 
 export type { Counters, FunctionStats, Stats } from "./CachedFunction.ts"
-export { CacheClosedError, InvalidOptionsError } from "./CachedFunction.ts"
+export { CacheClosedError, CycleError, InvalidOptionsError } from "./CachedFunction.ts"
 
 // ---------------------------------------------------------------------------
 // Service

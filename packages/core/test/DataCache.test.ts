@@ -835,6 +835,11 @@ describe("DataCache", () => {
         )
         const exit = yield* Effect.exit(loop(1))
         assert.isTrue(Exit.isFailure(exit) && Cause.pretty(exit.cause).includes("called itself with the same arguments"))
+        // A tagged error of its own (a defect: the program has a cycle), matched by class or tag.
+        const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+        assert.instanceOf(defect, DataCache.CycleError)
+        assert.strictEqual((defect as DataCache.CycleError)._tag, "CycleError")
+        assert.strictEqual((defect as DataCache.CycleError).functionName, "loop")
         const fine: (n: number) => Effect.Effect<number, unknown, DataCache.DataCache> = DataCache.fn("fine", (n: number) =>
           n === 0 ? Effect.succeed(0) : Effect.map(fine(n - 1), (x) => x + 1)
         )

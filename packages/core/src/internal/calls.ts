@@ -26,7 +26,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
-import { CacheClosedError } from "../CachedFunction.ts"
+import { CacheClosedError, CycleError } from "../CachedFunction.ts"
 import * as Hasher from "../Hasher.ts"
 import * as Cache from "./cache.ts"
 import * as Computation from "./computation.ts"
@@ -327,13 +327,7 @@ const wait = <A, S>(
   if (own !== undefined) {
     for (let at: Table.Flight | undefined = flight; at !== undefined; at = at.waitingOn) {
       if (at === own) {
-        return Effect.die(
-          new Error(
-            `${slot.definition.name} called itself with the same arguments while computing them ` +
-              "(directly, or through cached functions that wait for each other); " +
-              "that call would wait for its own result forever. Compute the inner value without the cache, or with other arguments."
-          )
-        )
+        return Effect.die(new CycleError({ functionName: slot.definition.name }))
       }
     }
     own.waitingOn = flight
