@@ -695,7 +695,18 @@ const faceOf = <A>(options: Options<A>, name: string): Definition.FaceOf<A, unkn
         }
       },
       lifecycle: undefined,
-      persistence: options.persist === false ? undefined : persistenceOf(codec, options.value)
+      persistence:
+        options.persist === false
+          ? undefined
+          : options.copy === "readonly"
+            ? {
+                ...persistenceOf(codec, undefined),
+                // A value schema does nothing here: readonly keeps (and stores) the instance itself.
+                unstorableFix:
+                  '`copy: "readonly"` keeps the instance itself, and a `value` schema does not apply to it: to store such values, ' +
+                  "leave `copy` at its default and give the function a `value` schema, or set `persist: false` to keep this function in memory and silence this warning."
+              }
+            : persistenceOf(codec, options.value)
     },
     identity: [Definition.schemaIdentity(options.value), codec.kind],
     cacheIf: options.cacheIf

@@ -513,6 +513,19 @@ describe("DataCache.layerStore", () => {
     )
   })
 
+  it.effect('copy: "readonly" with a value schema: the warning says the schema does not apply there, not to add one', () =>
+    Effect.gen(function* () {
+      class Point extends Schema.Class<Point>("Point")({ x: Schema.Number }) {}
+      const h = makeHarness()
+      const logs = captureLogs()
+      const point = DataCache.fn({ name: "point", copy: "readonly", value: Point }, (x: number) => Effect.sync(() => new Point({ x })))
+      yield* point(1).pipe(Effect.provide(h.cache()), Effect.provide(logs.layer))
+      const [warning] = logs.warnings()
+      assert.include(warning, 'copy: "readonly"` keeps the instance itself')
+      assert.notInclude(warning, "To store it, give the function a `value` schema")
+    })
+  )
+
   it.effect("a Redacted value: kept in memory, and the warning does not advise a value schema (that would store the secret in clear)", () =>
     Effect.gen(function* () {
       const h = makeHarness()

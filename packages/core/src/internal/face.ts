@@ -85,6 +85,8 @@ export interface Persistence<A, S> {
   readonly readUnsafe: (persisted: unknown) => A
   /** What the table keeps of a value read (its own copy), with the reader's value. */
   readonly keepUnsafe: (value: A, persisted: unknown) => Kept<A, S>
+  /** The fix to give for a value the store cannot hold, where the usual one (a `value` schema) does not apply. */
+  readonly unstorableFix?: string | undefined
 }
 
 /**

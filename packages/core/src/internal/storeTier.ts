@@ -757,7 +757,7 @@ const unencodable = (place: Place<any, any>, { path, reason, value }: Payload.Un
   return Effect.as(
     warn(
       `recall: a value of ${place.name} is kept in memory only: the store cannot hold ${path.length === 0 ? "it" : `its part at ${shownPath(path)}`} (${reason}). ` +
-        `The call succeeded. ${fixFor(value, reason)} Logged once per function and layer.`
+        `The call succeeded. ${place.persistence.unstorableFix ?? fixFor(value, reason)} Logged once per function and layer.`
     ),
     undefined
   )
