@@ -197,10 +197,11 @@ if ARGV[3] ~= "" then redis.call("PUBLISH", ARGV[3], ARGV[4]) end
 return 1`)
 
 /**
- * KEYS: index, meta, generation. ARGV: entry prefix, a new token, a channel
- * and the notice to publish on it. Changes the namespace's generation,
- * deletes the entries its index names, and the index (whatever its type). Entries the index lost (Redis evicted it) are
- * left to a scan after it (see `clearNamespace`).
+ * KEYS: index, meta, generation. ARGV: entry prefix, a new token. Changes
+ * the namespace's generation, deletes the entries its index names, and the
+ * index (whatever its type). Entries the index lost (Redis evicted it) are
+ * left to a scan after it, and the notice to the publish after that (see
+ * `clearNamespace`).
  */
 const CLEAR_NAMESPACE = script(`${INDEXED}
 redis.call("SET", KEYS[3], ARGV[2], "PX", ${GENERATION_MILLIS})
@@ -208,7 +209,6 @@ local fields = {}
 if indexed(KEYS[1], KEYS[2]) then fields = redis.call("ZRANGE", KEYS[1], 0, -1) end
 for i = 1, #fields do redis.call("DEL", ARGV[1] .. fields[i]) end
 redis.call("DEL", KEYS[1], KEYS[2])
-redis.call("PUBLISH", ARGV[3], ARGV[4])
 return #fields`)
 
 /**
@@ -870,19 +870,15 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
       delete: (namespace, key) => Effect.asVoid(remove(namespace, key, "delete", true)),
       // The index first (the generation changes with it, so computations in flight write nothing from then
       // on), then a scan of the namespace's entries: an entry whose index member Redis evicted (maxmemory-policy
-      // allkeys-*) is still found, and no entry outlives the clear.
+      // allkeys-*) is still found, and no entry outlives the clear. The notice last, once nothing is left: a
+      // listener that drops its copies and reads the store again finds none of the old entries.
       clearNamespace: (namespace) => {
         const k = keysOf(namespace)
         return use("clear a namespace", async (c, signal) => {
-          await evalScript(
-            c,
-            CLEAR_NAMESPACE,
-            [k.index, k.meta, k.generation],
-            [k.entries, newGeneration(), noticeChannel, noticeOf({ _tag: "NamespaceCleared", namespace })],
-            signal
-          )
+          await evalScript(c, CLEAR_NAMESPACE, [k.index, k.meta, k.generation], [k.entries, newGeneration()], signal)
           const left = await c.scan(`${globEscape(k.entries)}*`, signal)
           await Promise.all(left.map((key) => c.send(key, ["DEL", key], signal)))
+          await c.send(noticeChannel, ["PUBLISH", noticeChannel, noticeOf({ _tag: "NamespaceCleared", namespace })], signal)
         })
       },
       // Not one atomic step (a cluster cannot have one over every slot), so in three: every namespace met
