@@ -614,7 +614,7 @@ export const layerStore = <const O extends StoreLayerOptions = {}>(
         replay: checked.replay ?? true,
         tier
       })
-      // Removals in other processes reach this one's front tier (a store that can tell: Redis).
+      // Removals in other processes reach this one's front tier (a store that can tell: the disk and Redis stores).
       if (store.notices !== undefined) {
         const cache = service.cache
         yield* store.notices.subscribe((notice) => {
@@ -699,13 +699,13 @@ const faceOf = <A>(options: Options<A>, name: string): Definition.FaceOf<A, unkn
         options.persist === false
           ? undefined
           : options.copy === "readonly"
-            ? {
-                ...persistenceOf(codec, undefined),
-                // A value schema does nothing here: readonly keeps (and stores) the instance itself.
-                unstorableFix:
-                  '`copy: "readonly"` keeps the instance itself, and a `value` schema does not apply to it: to store such values, ' +
+            ? // A value schema does nothing here: readonly keeps (and stores) the instance itself.
+              persistenceOf(
+                codec,
+                undefined,
+                '`copy: "readonly"` keeps the instance itself, and a `value` schema does not apply to it: to store such values, ' +
                   "leave `copy` at its default and give the function a `value` schema, or set `persist: false` to keep this function in memory and silence this warning."
-              }
+              )
             : persistenceOf(codec, options.value)
     },
     identity: [Definition.schemaIdentity(options.value), codec.kind],
@@ -726,9 +726,14 @@ const asKept = <A>(kept: { readonly stored: unknown; readonly bytes: number; rea
  * the schema codec id and the schema's fingerprint; otherwise the value
  * itself, under the structured codec id.
  */
-const persistenceOf = <A>(codec: ValueCodec.ValueCodec<A>, schema: Schema.Top | undefined): Face.Persistence<A, unknown> => {
+const persistenceOf = <A>(
+  codec: ValueCodec.ValueCodec<A>,
+  schema: Schema.Top | undefined,
+  unstorableFix?: string
+): Face.Persistence<A, unknown> => {
   let fingerprint: Uint8Array | undefined
   return {
+    unstorableFix,
     codec: schema === undefined ? EntryFormat.Codec.structured : EntryFormat.Codec.schema,
     // The schema's XXH3-128, read once the hasher loaded (by the layer, before any store operation).
     get fingerprint() {

@@ -218,6 +218,9 @@ const ROW_BYTES = 16
 /** The most parts a table holds: an entry of more large parts is written without one (read whole). */
 const MAX_TABLE_ROWS = 4096
 
+/** Where the payload starts after a header ending at `headerEnd`: the next multiple of 8. */
+const payloadStart = (headerEnd: number): number => Math.ceil(headerEnd / 8) * 8
+
 /** Where a file's header ends and its payload starts, from its first bytes; `undefined` when they are no entry's header (or too few). */
 interface FileLayout {
   readonly nsLength: number
@@ -242,7 +245,7 @@ const fileLayout = (bytes: Uint8Array): FileLayout | undefined => {
   const keyLength = view.getUint32(8, true)
   const namesStart = parted ? PARTED_HEADER_BYTES : HEADER_BYTES
   const headerEnd = namesStart + nsLength + keyLength + rows * ROW_BYTES
-  return { nsLength, keyLength, namesStart, rows, headerEnd, payloadOffset: Math.ceil(headerEnd / 8) * 8 }
+  return { nsLength, keyLength, namesStart, rows, headerEnd, payloadOffset: payloadStart(headerEnd) }
 }
 
 /** The most parent directories {@link make}'s `ensureDirectory` makes for one path. */
@@ -321,7 +324,7 @@ const makeHeader = (
 ): Uint8Array => {
   const namesStart = rows.length === 0 ? HEADER_BYTES : PARTED_HEADER_BYTES
   const headerEnd = namesStart + names.byteLength + rows.length * ROW_BYTES
-  const out = new Uint8Array(Math.ceil(headerEnd / 8) * 8)
+  const out = new Uint8Array(payloadStart(headerEnd))
   const view = new DataView(out.buffer)
   view.setUint32(0, rows.length === 0 ? MAGIC : MAGIC_PARTED, true)
   view.setUint32(4, nsLength, true)
@@ -1059,27 +1062,28 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
 
     /**
      * The entry of `namespace` and `key`, read by `read` (whole, or in parts),
-     * checked against its header and stamped with its use; none when it is
-     * missing, malformed, another key's or expired (then deleted).
+     * checked against its header and stamped with its use, as `entryOf`
+     * makes it of the file read; none when it is missing, malformed, another
+     * key's or expired (then deleted).
      */
-    const readStored = <A, P>(
+    const readStored = <A, R>(
       namespace: string,
       key: string,
       read: (path: string) => Effect.Effect<Option.Option<A>, PlatformError.PlatformError>,
-      payloadOf: (file: A) => { readonly header: Header | undefined; readonly fileBytes: number; readonly payload: () => P }
+      entryOf: (file: A) => { readonly header: Header | undefined; readonly fileBytes: number; readonly entry: (header: Header) => R }
     ) =>
       Effect.gen(function* () {
         const path = entryPath(namespace, key)
         const at = yield* now
         const file = yield* read(path)
-        if (Option.isNone(file)) return Option.none<{ readonly header: Header; readonly payload: P }>()
-        const { header, fileBytes, payload } = payloadOf(file.value)
+        if (Option.isNone(file)) return Option.none<R>()
+        const { header, fileBytes, entry } = entryOf(file.value)
         const valid =
           header !== undefined && sameBytes(header.namespace, encoder.encode(namespace)) && sameBytes(header.key, encoder.encode(key))
         if (!valid || header.expiresAt <= at) {
           // Malformed, truncated, another key's, or expired: gone.
           yield* Effect.ignore(fs.remove(path, { force: true }))
-          return Option.none<{ readonly header: Header; readonly payload: P }>()
+          return Option.none<R>()
         }
         // A use: the modification time is the recency that eviction reads. It is set
         // again only when older than the precision (as far as this process knows):
@@ -1094,27 +1098,28 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
           )
           seen(path, stamped ? at : (stamp ?? at), fileBytes)
         }
-        return Option.some({ header, payload: payload() })
+        return Option.some(entry(header))
       })
 
-    const wholeFile = (bytes: Uint8Array) => {
-      const header = parseHeader(bytes, bytes.byteLength)
-      return {
-        header,
-        fileBytes: bytes.byteLength,
-        payload: () => new Uint8Array(bytes.buffer, bytes.byteOffset + header!.payloadOffset, header!.payloadLength)
-      }
-    }
+    /** The payload of an entry file read whole: a view of the bytes read. */
+    const payloadOf = (bytes: Uint8Array, header: Header) =>
+      new Uint8Array(bytes.buffer, bytes.byteOffset + header.payloadOffset, header.payloadLength)
 
     const get = (namespace: string, key: string) =>
-      readStored(namespace, key, (path) => readEntryFile(path, known?.entries.get(path)?.fileBytes), wholeFile).pipe(
-        Effect.map(
-          Option.map(
-            ({ header, payload }): CacheStore.StoredEntry => ({ bytes: payload, writtenAt: header.writtenAt, expiresAt: header.expiresAt })
-          )
-        ),
-        Effect.mapError(failed("get"))
-      )
+      readStored(
+        namespace,
+        key,
+        (path) => readEntryFile(path, known?.entries.get(path)?.fileBytes),
+        (bytes) => ({
+          header: parseHeader(bytes, bytes.byteLength),
+          fileBytes: bytes.byteLength,
+          entry: (header): CacheStore.StoredEntry => ({
+            bytes: payloadOf(bytes, header),
+            writtenAt: header.writtenAt,
+            expiresAt: header.expiresAt
+          })
+        })
+      ).pipe(Effect.mapError(failed("get")))
 
     /**
      * `get`, its bytes in parts: a file with a table of parts (a large entry
@@ -1135,24 +1140,18 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
           return EntryRead.readEntryApart(path, first, READ_LIMITS, planOf)
         },
         (file) => {
-          if (file instanceof Uint8Array) {
-            const whole = wholeFile(file)
-            return { ...whole, payload: () => [whole.payload()] }
-          }
-          return { header: parseHeader(file.head, file.size), fileBytes: file.size, payload: () => file.parts }
-        }
-      ).pipe(
-        Effect.map(
-          Option.map(
-            ({ header, payload }): CacheStore.StoredParts => ({
-              parts: payload,
+          const whole = file instanceof Uint8Array
+          return {
+            header: whole ? parseHeader(file, file.byteLength) : parseHeader(file.head, file.size),
+            fileBytes: whole ? file.byteLength : file.size,
+            entry: (header): CacheStore.StoredParts => ({
+              parts: whole ? [payloadOf(file, header)] : file.parts,
               writtenAt: header.writtenAt,
               expiresAt: header.expiresAt
             })
-          )
-        ),
-        Effect.mapError(failed("get"))
-      )
+          }
+        }
+      ).pipe(Effect.mapError(failed("get")))
 
     const set = (namespace: string, key: string, bytes: Uint8Array, expiresAt: number) => setParts(namespace, key, [bytes], expiresAt)
 
@@ -1502,8 +1501,12 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
       const write = fs.writeFileString(temp, Notice.encode(origin, notice), { flag: "wx", mode: 0o600 })
       return write.pipe(
         // Without .notices/ nobody listens (listeners make it): nothing to tell, and nothing made.
-        Effect.andThen(fs.rename(temp, `${noticesDir}/${Date.now()}-${origin}-${++notices}.json`)),
-        Effect.catch(() => Effect.ignore(fs.remove(temp, { force: true })))
+        Effect.andThen(
+          fs
+            .rename(temp, `${noticesDir}/${Date.now()}-${origin}-${++notices}.json`)
+            .pipe(Effect.catch(() => fs.remove(temp, { force: true })))
+        ),
+        Effect.ignore
       )
     }
 
@@ -1511,9 +1514,10 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
      * Hears the notices of the other instances while the scope lasts: a watch
      * of .notices/ (made when missing, with the directory and its tag), ready
      * before this returns (a second at most); each new notice file is read
-     * once. Best effort: a directory
-     * deleted under the store ends the watch, and file systems without
-     * change events (some network ones) send none.
+     * once. A `.notices/` deleted (with the directory or alone) and made
+     * again is watched again within {@link NOTICE_POLL_MILLIS}, and the
+     * notices that came meanwhile are read. Best effort: file systems
+     * without change events (some network ones) send none.
      */
     const subscribeNotices = (onNotice: (notice: CacheStore.Notice) => void) =>
       Effect.gen(function* () {
@@ -1874,8 +1878,9 @@ export const makeRedis = (options: RedisOptions = {}): Effect.Effect<CacheStore.
  *   `CacheStoreError` (at once, while the client reconnects) and work again
  *   when Redis is back; building the layer never waits for Redis.
  * - Notices (`CacheStore.Notices`): every `delete`, `clearNamespace` and
- *   `clearAll` publishes a notice on the channel `<prefix>:notices` (in the
- *   same script as the removal, for the first two); a `DataCache.layerStore`
+ *   `clearAll` publishes a notice on the channel `<prefix>:notices` once its
+ *   entries are gone (in the same script as the removal, for `delete`); a
+ *   `DataCache.layerStore`
  *   over the store listens (on the subscriber connection the locks use) and
  *   drops its front tier's copies of what another instance removed. Best
  *   effort: notices sent while the listener is disconnected are not heard.

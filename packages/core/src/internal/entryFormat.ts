@@ -31,7 +31,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
-import { joinedParts, plainBytes } from "./payload.ts"
+import { byteLengthOf, joinedParts, plainBytes } from "./payload.ts"
 import * as Xxh3 from "./xxh3.ts"
 
 // ---------------------------------------------------------------------------
@@ -646,10 +646,7 @@ const decodeParts = (
   secret: EntrySecret | undefined
 ): Result.Result<DecodedEntry, EntryMiss> | undefined => {
   if (secret !== undefined || first.byteLength < HEADER_BYTES) return undefined
-  const checked = layout(
-    first,
-    parts.reduce((n, part) => n + part.byteLength, 0)
-  )
+  const checked = layout(first, byteLengthOf(parts))
   if (Result.isFailure(checked)) return miss(checked.failure)
   const at = checked.success
   if (at.signed) return miss({ _tag: "UnexpectedSignature" })

@@ -315,8 +315,8 @@ export const makeRemovals = (): Removals => ({
 
 /**
  * A place joins its tier's {@link Tier.places}, so that notices of removals
- * in other processes reach its front tier; `forget` (its function collected,
- * or the layer closed) leaves.
+ * in other processes reach its front tier; {@link leave} (its function
+ * collected) takes it out.
  *
  * @internal
  */
@@ -649,7 +649,8 @@ const fetchNow = (
     (got): Effect.Effect<Result.Result<EntryFormat.DecodedEntry, EntryFormat.EntryMiss> | undefined | typeof failed | typeof unchecked> => {
       if (got === failed) return Effect.succeed(failed)
       if (Option.isNone(got)) return Effect.succeed(undefined)
-      return Effect.map(check(place, name, got.value), (decoded) => {
+      const entry = got.value
+      return Effect.map(check(place, name, "parts" in entry ? entry.parts : entry.bytes), (decoded) => {
         if (decoded === failed) return unchecked
         // An entry a removal meant to delete, whose delete failed: gone all the same.
         if (Result.isSuccess(decoded) && decoded.success.storedAt <= removedBefore(place, name)) return undefined
@@ -659,26 +660,18 @@ const fetchNow = (
   )
 
 /**
- * The bytes of an entry: in parts from a store that offers `getParts` (a
- * large value's typed arrays then come back each in a buffer of its own, not
- * copied out of one), unless they are to be checked against a signature
- * (WebCrypto's HMAC takes one buffer); else whole.
+ * An entry as the store reads it: in parts from a store that offers
+ * `getParts` (a large value's typed arrays then come back each in a buffer
+ * of its own, not copied out of one), unless it is to be checked against a
+ * signature (WebCrypto's HMAC takes one buffer); else whole. The store's
+ * answer as it is: no step more on the hit path.
  */
 const readEntry = (
   place: Place<any, any>,
   name: string
-): Effect.Effect<Option.Option<Payload.PayloadBytes>, CacheStore.CacheStoreError> => {
+): Effect.Effect<Option.Option<CacheStore.StoredEntry | CacheStore.StoredParts>, CacheStore.CacheStoreError> => {
   const { store, secret } = place.tier
-  if (store.getParts !== undefined && secret === undefined) {
-    return Effect.map(
-      store.getParts(place.namespace, name),
-      Option.map((entry) => entry.parts)
-    )
-  }
-  return Effect.map(
-    store.get(place.namespace, name),
-    Option.map((entry) => entry.bytes)
-  )
+  return store.getParts !== undefined && secret === undefined ? store.getParts(place.namespace, name) : store.get(place.namespace, name)
 }
 
 /**
