@@ -513,6 +513,34 @@ describe("DataCache.layerStore", () => {
     )
   })
 
+  // Found by an attack trial: a large value's entry was encoded after its callers had it, from the instance kept,
+  // which under readonly is theirs too: a caller's write into a typed array (those cannot be frozen) reached the
+  // store, and so every process and every restart after.
+  it.effect('copy: "readonly": a caller\'s write into a typed array after the call never reaches the store, small or large', () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      for (const length of [10, 300_000]) {
+        let runs = 0
+        const frame = DataCache.fn({ name: `frame-${length}`, copy: "readonly" }, () =>
+          Effect.sync(() => {
+            runs++
+            return { f: new Float64Array(length) }
+          })
+        )
+        yield* Effect.gen(function* () {
+          // The types forbid the write (a ReadonlyTypedArray); the bytes cannot.
+          const f = (yield* frame()).f as unknown as Float64Array
+          f[0] = 777
+          f[length - 1] = 777
+        }).pipe(Effect.provide(h.cache()))
+        const read = yield* frame().pipe(Effect.provide(h.cache()))
+        assert.strictEqual(runs, 1, "read from the store")
+        assert.strictEqual(read.f[0], 0, `${length} elements: the first`)
+        assert.strictEqual(read.f[length - 1], 0, `${length} elements: the last`)
+      }
+    })
+  )
+
   it.effect('copy: "readonly" with a value schema: the warning says the schema does not apply there, not to add one', () =>
     Effect.gen(function* () {
       class Point extends Schema.Class<Point>("Point")({ x: Schema.Number }) {}

@@ -477,7 +477,8 @@ const run = <A, S>(
           after,
           persisted.generation,
           superseded,
-          kept.bytes >= DEFERRED_ENCODING_BYTES
+          // Not when the callers hold the very instance kept (`copy: "readonly"`): its entry is encoded before they have it.
+          kept.bytes >= DEFERRED_ENCODING_BYTES && (kept.value as unknown) !== kept.stored
         ),
         Effect.suspend(settled)
       )

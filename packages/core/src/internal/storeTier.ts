@@ -798,40 +798,46 @@ export const writeInBackground = <A, S>(
     const { tier } = place
     // Writes of one name land in the order they started (read here: this write is registered before it starts).
     const previous = place.writing.get(name)
-    const write = Effect.gen(function* () {
-      // A large value is encoded once the forking fiber has gone on (its callers then have their value first).
-      if (deferEncoding) yield* Effect.yieldNow
-      if (previous !== undefined) yield* Fiber.await(previous)
-      const table = place.table()
-      const generations = tier.store.generations
-      const conditional = generation !== undefined && generations !== undefined
-      const { setParts } = tier.store
-      // A large unsigned entry goes in parts to a store that writes them as they are (a signature covers the joined bytes).
-      const inParts = deferEncoding && setParts !== undefined && tier.secret === undefined && !conditional
-      const entry = yield* entryOf(place, name, stored, output, times, inParts).pipe(
-        Effect.catchCause((cause) =>
-          Effect.as(warn(`recall: a value of ${place.name} could not be encoded (${describe(cause)}); it stays in memory.`), undefined)
-        )
+    const generations = tier.store.generations
+    const conditional = generation !== undefined && generations !== undefined
+    const { setParts } = tier.store
+    // A large unsigned entry goes in parts to a store that writes them as they are (a signature covers the joined bytes).
+    const inParts = deferEncoding && setParts !== undefined && tier.secret === undefined && !conditional
+    const encode = entryOf(place, name, stored, output, times, inParts).pipe(
+      Effect.catchCause((cause) =>
+        Effect.as(warn(`recall: a value of ${place.name} could not be encoded (${describe(cause)}); it stays in memory.`), undefined)
       )
-      if (entry === undefined) return
-      let bytes = 0
-      let write: Effect.Effect<boolean, CacheStore.CacheStoreError>
-      if (entry instanceof Uint8Array) {
-        bytes = entry.byteLength
-        // With generations, written only while no delete or clear (here or in another process) came since the computation began.
-        write = conditional
-          ? generations.setIf(place.namespace, name, entry, times.expiresAt, generation)
-          : Effect.as(tier.store.set(place.namespace, name, entry, times.expiresAt), true)
-      } else {
-        for (const part of entry) bytes += part.byteLength
-        write = Effect.as(setParts!(place.namespace, name, entry, times.expiresAt), true)
-      }
-      const written = yield* guarded(tier, table, "write an entry", write, writeTimeout(tier, bytes))
-      if (written === true) table.record("storeWrite")
-      // A delete or clear in some process came since the computation began: its value must not outlive it here either.
-      else if (written === false) superseded()
-    }).pipe(Effect.ensuring(after))
-    return track(place, name, write)
+    )
+    const write = (encoded: Effect.Effect<Entry | undefined>) =>
+      Effect.gen(function* () {
+        // A large value is encoded once the forking fiber has gone on (its callers then have their value first).
+        if (deferEncoding) yield* Effect.yieldNow
+        if (previous !== undefined) yield* Fiber.await(previous)
+        const table = place.table()
+        const entry = yield* encoded
+        if (entry === undefined) return
+        let bytes = 0
+        let write: Effect.Effect<boolean, CacheStore.CacheStoreError>
+        if (entry instanceof Uint8Array) {
+          bytes = entry.byteLength
+          // With generations, written only while no delete or clear (here or in another process) came since the computation began.
+          write = conditional
+            ? generations.setIf(place.namespace, name, entry, times.expiresAt, generation)
+            : Effect.as(tier.store.set(place.namespace, name, entry, times.expiresAt), true)
+        } else {
+          for (const part of entry) bytes += part.byteLength
+          write = Effect.as(setParts!(place.namespace, name, entry, times.expiresAt), true)
+        }
+        const written = yield* guarded(tier, table, "write an entry", write, writeTimeout(tier, bytes))
+        if (written === true) table.record("storeWrite")
+        // A delete or clear in some process came since the computation began: its value must not outlive it here either.
+        else if (written === false) superseded()
+      }).pipe(Effect.ensuring(after))
+    // Not deferred, the entry is encoded here, before the callers have the value: its bytes are then a
+    // snapshot, whatever a caller does with the value next (under `copy: "readonly"` the callers hold the
+    // very instance kept, whose typed arrays cannot be frozen), even when the write waits for an earlier one.
+    if (deferEncoding) return track(place, name, write(encode))
+    return Effect.flatMap(encode, (entry) => track(place, name, write(Effect.succeed(entry))))
   })
 
 /** Forks `work` and registers it as the name's write in flight. */
