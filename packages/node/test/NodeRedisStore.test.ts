@@ -9,7 +9,7 @@
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { CacheStore, NodeCacheStore } from "@recall/node"
-import { ConfigProvider, Effect, Exit, Fiber, Layer, Option } from "effect"
+import { Cause, ConfigProvider, Effect, Exit, Fiber, Layer, Option } from "effect"
 import { createClient, createCluster } from "redis"
 import { storeConformance } from "../../core/test/fixtures/storeConformance.ts"
 import { freePort, rawCommand, startRedisServer, useRedisCluster, useRedisServer } from "./fixtures/redisServer.ts"
@@ -413,6 +413,28 @@ describe("NodeCacheStore.layerRedis in Redis", () => {
         )
         assert.isTrue(Exit.isFailure(exit), JSON.stringify(prefix))
         assert.include(String(Exit.isFailure(exit) ? exit.cause : ""), "CacheStoreError")
+      }
+    })
+  )
+
+  // Found by a stranger trial: `url: "nonsense"` failed the build with node-redis's bare "Invalid URL", naming neither the
+  // option nor the value.
+  it.effect("a URL that is not a redis: or rediss: URL fails the layer with CacheStoreError naming it (password hidden) and the fix", () =>
+    Effect.gen(function* () {
+      for (const [url, says] of [
+        ["nonsense", "is not a URL"],
+        ["http://app:hunter2@127.0.0.1:6379", "has the scheme http:"],
+        [7 as unknown as string, "is a number"]
+      ] as const) {
+        const exit = yield* Effect.exit(
+          Effect.provide(Effect.asVoid(Effect.map(CacheStore.CacheStore, (store) => store)), NodeCacheStore.layerRedis({ url }))
+        )
+        assert.isTrue(Exit.isFailure(exit), String(url))
+        const message = String(Exit.isFailure(exit) ? Cause.squash(exit.cause) : "")
+        assert.include(message, says)
+        assert.include(message, "RECALL_REDIS_URL")
+        assert.include(message, "redis://127.0.0.1:6379")
+        assert.notInclude(message, "hunter2")
       }
     })
   )

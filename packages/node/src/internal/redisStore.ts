@@ -441,6 +441,19 @@ const describe = (cause: unknown): string => {
   return typeof code === "string" && !message.includes(code) ? `${message} (${code})` : message
 }
 
+/** What is wrong with `url` as a Redis URL for node-redis, or `undefined`. */
+const urlProblem = (url: unknown): string | undefined => {
+  if (typeof url !== "string") return `is a ${typeof url}, not a string`
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return "is not a URL"
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") return `has the scheme ${parsed.protocol}, not redis: or rediss:`
+  return undefined
+}
+
 export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheStore.CacheStoreError, import("effect/Scope").Scope> =>
   Effect.gen(function* () {
     const prefix = options.prefix ?? "recall"
@@ -457,10 +470,18 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
         reason: `the Redis key prefix ${JSON.stringify(prefix)} contains { or }, which would change the keys' hash tags; choose a prefix without braces`
       })
     }
+    const url = options.url ?? "redis://127.0.0.1:6379"
+    const where = options.client === undefined ? String(url).replace(/\/\/.*@/, "//***@") : "the given client"
+    const badUrl = options.client === undefined ? urlProblem(url) : undefined
+    if (badUrl !== undefined) {
+      // Found by a stranger trial: a URL that does not parse failed the build with node-redis's bare "Invalid URL".
+      return yield* new CacheStore.CacheStoreError({
+        operation: "start",
+        reason: `the Redis URL ${JSON.stringify(where)} (the \`url\` option, or RECALL_REDIS_URL) ${badUrl}; give one such as redis://127.0.0.1:6379, rediss://cache.internal:6380 for TLS, or redis://user:password@host:6379/0`
+      })
+    }
     // Every hit checks its payload's XXH3-128: the native one is about ten times hash-wasm's speed on a 1 MB value.
     yield* NodeHasher.install
-    const url = options.url ?? "redis://127.0.0.1:6379"
-    const where = options.client === undefined ? url.replace(/\/\/.*@/, "//***@") : "the given client"
     let lastError: unknown
     /** Settles with the first connection attempt (ready or failed), so that the first operations wait for it. */
     let firstAttempt: Promise<void> | undefined
