@@ -33,6 +33,7 @@ import * as TestClock from "effect/testing/TestClock"
 // The core's hashing internals, to uninstall the native digester.
 import * as Xxh3 from "../../core/src/internal/xxh3.ts"
 import { storeConformance } from "../../core/test/fixtures/storeConformance.ts"
+import * as EntryRead from "../src/internal/entryRead.ts"
 import { tempDirectories } from "./fixtures/tempDirectories.ts"
 
 const parentDirectory = tempDirectories("recall-disk-")
@@ -367,6 +368,9 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
       ["ns", 16_000],
       ["ns", 16_384],
       ["ns", 17_000],
+      ["ns", 65_400],
+      ["ns", 65_536],
+      ["ns", 70_000],
       ["ns", 1_000_000],
       ["n".repeat(20_000), 10]
     ] as const
@@ -380,12 +384,14 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
       // Started before the writes: it knows no sizes.
       const blind = [
         yield* storeOn(onDisk({ directory })),
+        yield* storeOn(onDisk({ directory, synchronousReads: false })),
         yield* storeOn(NodeCacheStore.layer({ directory }).pipe(Layer.provide(shortReads(1_000))))
       ]
       for (const [namespace, length] of cases) yield* writer.set(namespace, `k${length}`, payloadOf(length, 1), Infinity)
       // Started after: it knows every size, then each entry is rewritten with another.
       const knowing = [
         yield* storeOn(onDisk({ directory })),
+        yield* storeOn(onDisk({ directory, synchronousReads: false })),
         yield* storeOn(NodeCacheStore.layer({ directory }).pipe(Layer.provide(shortReads(777))))
       ]
       for (const [s, store] of [...blind, ...knowing].entries()) {
@@ -397,6 +403,7 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
       }
       const swapped = [
         [0, 17_000],
+        [1_000, 70_000],
         [16_384, 1_000_000],
         [1, 16_000]
       ] as const
@@ -413,33 +420,82 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
     })
   })
 
-  it.live("reads interrupted at every step leave no file open, and the entries still read", () => {
+  it.live("small reads are synchronous (a hit completes in Effect.runSync), large ones and synchronousReads: false are not", () => {
     const directory = fresh()
-    const openFiles = () => readdirSync("/proc/self/fd").length
-    return withStore(onDisk({ directory }), (store) =>
-      Effect.gen(function* () {
-        for (let i = 0; i < 20; i++) yield* store.set("ns", `k${i}`, bytesOf(i, 1, 2), Infinity)
-        yield* store.set("ns", "large", new Uint8Array(3_000_000).fill(7), Infinity)
-        const before = openFiles()
-        let interrupted = 0
-        for (let turns = 0; turns < 40; turns++) {
-          const fibers = []
-          for (const key of [...Array.from({ length: 20 }, (_, i) => `k${i}`), "large", "missing"]) {
-            fibers.push(yield* Effect.forkChild(store.get("ns", key), { startImmediately: true }))
-          }
-          for (let t = 0; t < turns % 5; t++) yield* Effect.yieldNow
-          yield* Fiber.interruptAll(fibers)
-          for (const fiber of fibers) if (Exit.hasInterrupts(yield* Fiber.await(fiber))) interrupted++
-        }
-        assert.isAbove(interrupted, 100, "reads were interrupted in flight")
-        // The closes run on the thread pool: bounded, they are done within a few seconds.
-        for (let waited = 0; openFiles() > before && waited < 100; waited++) yield* Effect.sleep("20 millis")
-        assert.isAtMost(openFiles(), before, "every file opened by an interrupted read is closed")
-        for (let i = 0; i < 20; i++) assert.deepStrictEqual(Option.getOrThrow(yield* store.get("ns", `k${i}`)).bytes, bytesOf(i, 1, 2))
-        assert.strictEqual(Option.getOrThrow(yield* store.get("ns", "large")).bytes.byteLength, 3_000_000)
-      })
-    )
+    return Effect.gen(function* () {
+      const storeOn = (options: Partial<NodeCacheStore.Options>) =>
+        Effect.provide(
+          Effect.map(CacheStore.CacheStore, (store) => store),
+          onDisk({ directory, ...options })
+        )
+      const writer = yield* storeOn({})
+      yield* writer.set("ns", "small", bytesOf(1, 2, 3), Infinity)
+      yield* writer.set("ns", "large", new Uint8Array(100_000).fill(9), Infinity)
+      const [sync, async] = [yield* storeOn({}), yield* storeOn({ synchronousReads: false })]
+      assert.deepStrictEqual(Option.getOrThrow(Effect.runSync(sync.get("ns", "small"))).bytes, bytesOf(1, 2, 3))
+      assert.isTrue(Option.isNone(Effect.runSync(sync.get("ns", "missing"))), "a miss is one failed open")
+      for (const [store, key] of [
+        [sync, "large"],
+        [async, "small"]
+      ] as const) {
+        const exit = Effect.runSyncExit(store.get("ns", key))
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause), `${key}: the read went to the thread pool`)
+        assert.isTrue(Option.isSome(yield* store.get("ns", key)), key)
+      }
+    })
   })
+
+  it("slow synchronous reads turn them off: 16 over 1 ms, or one over 20 ms; fast ones never", () => {
+    const fast = EntryRead.syncReads(true)
+    for (let i = 0; i < 10_000; i++) EntryRead.timed(fast, 0.9)
+    assert.isTrue(fast.on)
+    const slow = EntryRead.syncReads(true)
+    for (let i = 1; i < EntryRead.SLOW_READS; i++) assert.isFalse(EntryRead.timed(slow, 5), `slow read ${i}`)
+    assert.isTrue(slow.on)
+    assert.isTrue(EntryRead.timed(slow, 5), "the 16th slow read turns them off")
+    assert.isFalse(slow.on)
+    const stalled = EntryRead.syncReads(true)
+    assert.isTrue(EntryRead.timed(stalled, 25))
+    assert.isFalse(stalled.on)
+  })
+
+  // Small reads are synchronous by default (they cannot be interrupted: they end before the interrupt); the large
+  // one is read asynchronously, and every read is with synchronousReads off.
+  for (const [synchronousReads, inFlight] of [
+    [false, 100],
+    [true, 20]
+  ] as const) {
+    it.live(
+      `reads interrupted at every step leave no file open, and the entries still read (synchronousReads: ${synchronousReads})`,
+      () => {
+        const directory = fresh()
+        const openFiles = () => readdirSync("/proc/self/fd").length
+        return withStore(onDisk({ directory, synchronousReads }), (store) =>
+          Effect.gen(function* () {
+            for (let i = 0; i < 20; i++) yield* store.set("ns", `k${i}`, bytesOf(i, 1, 2), Infinity)
+            yield* store.set("ns", "large", new Uint8Array(3_000_000).fill(7), Infinity)
+            const before = openFiles()
+            let interrupted = 0
+            for (let turns = 0; turns < 40; turns++) {
+              const fibers = []
+              for (const key of [...Array.from({ length: 20 }, (_, i) => `k${i}`), "large", "missing"]) {
+                fibers.push(yield* Effect.forkChild(store.get("ns", key), { startImmediately: true }))
+              }
+              for (let t = 0; t < turns % 5; t++) yield* Effect.yieldNow
+              yield* Fiber.interruptAll(fibers)
+              for (const fiber of fibers) if (Exit.hasInterrupts(yield* Fiber.await(fiber))) interrupted++
+            }
+            assert.isAbove(interrupted, inFlight, "reads were interrupted in flight")
+            // The closes run on the thread pool: bounded, they are done within a few seconds.
+            for (let waited = 0; openFiles() > before && waited < 100; waited++) yield* Effect.sleep("20 millis")
+            assert.isAtMost(openFiles(), before, "every file opened by an interrupted read is closed")
+            for (let i = 0; i < 20; i++) assert.deepStrictEqual(Option.getOrThrow(yield* store.get("ns", `k${i}`)).bytes, bytesOf(i, 1, 2))
+            assert.strictEqual(Option.getOrThrow(yield* store.get("ns", "large")).bytes.byteLength, 3_000_000)
+          })
+        )
+      }
+    )
+  }
 
   it.live("reads in parts interrupted at every step leave no file open, and the entries still read", () => {
     const directory = fresh()
@@ -625,6 +681,33 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
         rmSync(directory, { recursive: true, force: true })
         yield* writer.set("ns", "k", bytesOf(1), Infinity)
         assert.strictEqual((yield* heardAgain("directory"))._tag, "Deleted")
+      })
+    )
+  )
+
+  // Found by an attack trial: the first removal after the directory (or its .notices/) was deleted found no .notices/
+  // and sent nothing, though listeners were about to watch the new one: the other processes kept the value.
+  it.live("the first removal after .notices/ or the directory is deleted, from an instance that listens too, is heard", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const directory = fresh()
+        const storeOn = () =>
+          Effect.flatMap(Layer.build(onDisk({ directory })), (context) => Effect.provide(CacheStore.CacheStore, context))
+        // Both listen, as every DataCache.layerStore over the store does.
+        const [writer, listener] = [yield* storeOn(), yield* storeOn()]
+        yield* writer.notices!.subscribe(() => {})
+        const arrived = yield* Queue.unbounded<CacheStore.Notice>()
+        yield* listener.notices!.subscribe((notice) => Queue.offerUnsafe(arrived, notice))
+        for (const [what, deleted] of [
+          ["notices", join(directory, ".notices")],
+          ["directory", directory]
+        ] as const) {
+          rmSync(deleted, { recursive: true, force: true })
+          yield* writer.delete("ns", what)
+          const notice = yield* Queue.take(arrived).pipe(Effect.timeoutOption("5 seconds"))
+          assert.deepStrictEqual(Option.getOrUndefined(notice), { _tag: "Deleted", namespace: "ns", key: what }, what)
+        }
+        assert.isTrue(existsSync(join(directory, NodeCacheStore.CACHE_DIRECTORY_TAG)), "the directory made again is tagged")
       })
     )
   )
@@ -1241,15 +1324,25 @@ describe("NodeCacheStore.layerFileSystem across OS processes", () => {
     })
   })
 
-  it.live("a process killed (SIGKILL) holding a lock: another takes the lock over at its expiry", () => {
+  // Found by a stranger trial: a process killed while it computed left its waiters stalled until the lock expired
+  // (10 s by default), where the lock file names its holder, a process of this host that is gone.
+  it.live("a process killed (SIGKILL) holding a lock: another of this host takes it over at once; another host's, at its expiry", () => {
     const directory = fresh()
     return withStore(onDisk({ directory }), (store) =>
       Effect.gen(function* () {
-        const holder = start("hold", directory, "1500")
-        yield* Effect.promise(() => holder.waitFor("locked"))
-        yield* kill(holder)
         const locks = store.locks!
-        assert.isTrue(Option.isNone(yield* locks.acquire("shared", "k", "10 seconds")), "still held by the dead process")
+        const holder = start("hold", directory, "60000")
+        yield* Effect.promise(() => holder.waitFor("locked"))
+        assert.isTrue(Option.isNone(yield* locks.acquire("shared", "k", "10 seconds")), "held while its holder lives")
+        yield* kill(holder)
+        const taken = yield* locks.acquire("shared", "k", "10 seconds")
+        assert.isTrue(Option.isSome(taken), "taken over at once: its holder is gone, a minute before its expiry")
+        yield* locks.release(Option.getOrThrow(taken))
+
+        // A lock of another host (its holder's pid cannot be checked here): held until its expiry.
+        const path = join(directory, ".locks", `${nameOf("shared")}-${nameOf("k")}.lock`)
+        writeFileSync(path, JSON.stringify({ token: `00000000-1-${"ab".repeat(12)}`, expiresAt: Date.now() + 1_500 }))
+        assert.isTrue(Option.isNone(yield* locks.acquire("shared", "k", "10 seconds")), "another host's lock, live")
         const started = Date.now()
         yield* locks.awaitRelease("shared", "k", "10 seconds")
         assert.isBelow(Date.now() - started, 5_000, "released at its expiry, well before the timeout")

@@ -22,6 +22,17 @@
  *   `FileSystem` would give.
  * - Interrupted, it returns at once; the file is closed when its operation in
  *   flight comes back.
+ * - With {@link SyncReads} on, a read whose buffer is at most
+ *   {@link SYNC_MAX_BYTES} is made with synchronous calls (an open, the
+ *   reads, a close): from the page cache that is a few µs, where each round
+ *   trip to the thread pool costs tens of µs, more on a loaded machine
+ *   (lmdb-js reads synchronously for the same reason). A file that turns
+ *   out larger than its buffer is read again, asynchronously. Each such read
+ *   is timed: one over {@link SLOW_READ_MILLIS} (a network file system, a
+ *   disk that seeks) counts against the store, and after
+ *   {@link SLOW_READS} of them, or one over {@link STALLED_READ_MILLIS},
+ *   the store reads asynchronously from then on, so that a slow disk blocks
+ *   the event loop a bounded number of times, never on every read.
  *
  * {@link readEntryApart} reads the same, but a file larger than its buffer
  * whose header has a table of parts (`apart`) is read into a buffer per
@@ -90,6 +101,192 @@ const platformError = (error: NodeJS.ErrnoException, method: string, path: strin
 
 const closeQuietly = (fd: number) => NFS.close(fd, () => {})
 
+const closeSyncQuietly = (fd: number) => {
+  try {
+    NFS.closeSync(fd)
+  } catch {
+    // A close that fails (it cannot on a file read this way) loses nothing read.
+  }
+}
+
+/**
+ * Read-only and non-blocking: a regular file reads as ever, but a FIFO put
+ * where a file was expected opens at once and fails its first read
+ * (`ESPIPE`), where a blocking open would wait for a writer forever (on the
+ * event loop, or on one of the thread pool's four threads).
+ */
+const OPEN_FLAGS = NFS.constants.O_RDONLY | NFS.constants.O_NONBLOCK
+
+/** The most of a small text file (a lock file) that {@link readText} reads. */
+const TEXT_MAX_BYTES = 4096
+
+/** The largest buffer read synchronously (see the module's contract). */
+export const SYNC_MAX_BYTES = 64 * 1024
+
+/** A synchronous read slower than this counts against synchronous reads. */
+export const SLOW_READ_MILLIS = 1
+
+/** After this many slow synchronous reads, a store reads asynchronously. */
+export const SLOW_READS = 16
+
+/** One synchronous read slower than this turns them off at once. */
+export const STALLED_READ_MILLIS = 20
+
+/**
+ * Whether a store reads small entry files synchronously: one record per
+ * store, changed only by {@link timed} (see the module's contract).
+ *
+ * @internal
+ */
+export interface SyncReads {
+  on: boolean
+  /** Reads slower than {@link SLOW_READ_MILLIS} so far. */
+  slow: number
+}
+
+/** @internal */
+export const syncReads = (on: boolean): SyncReads => ({ on, slow: 0 })
+
+/**
+ * Counts a synchronous read of `millis` against `reads`; true when it turned
+ * synchronous reads off.
+ *
+ * @internal
+ */
+export const timed = (reads: SyncReads, millis: number): boolean => {
+  if (!reads.on || millis <= SLOW_READ_MILLIS) return false
+  reads.slow++
+  if (reads.slow < SLOW_READS && millis <= STALLED_READ_MILLIS) return false
+  reads.on = false
+  return true
+}
+
+/**
+ * The small text file at `path` (a lock file), read synchronously when
+ * `sync` is on (and timed against it), else through `fallback`; fails as
+ * Effect's `FileSystem.readFileString` does (a missing file is `NotFound`).
+ *
+ * @internal
+ */
+export const readText = (
+  path: string,
+  sync: SyncReads,
+  fallback: Effect.Effect<string, PlatformError.PlatformError>
+): Effect.Effect<string, PlatformError.PlatformError> =>
+  Effect.suspend(() => {
+    if (!sync.on) return fallback
+    const start = performance.now()
+    let fd: number | undefined
+    try {
+      fd = NFS.openSync(path, OPEN_FLAGS)
+      // Lock files are far shorter: what is cut off was no lock file anyway, and nothing endless (a device) is read on.
+      const buffer = Buffer.allocUnsafe(TEXT_MAX_BYTES)
+      let filled = 0
+      while (filled < buffer.length) {
+        const read = NFS.readSync(fd, buffer, filled, buffer.length - filled, filled)
+        if (read === 0) break
+        filled += read
+      }
+      return Effect.succeed(buffer.toString("utf8", 0, filled))
+    } catch (error) {
+      return Effect.fail(platformError(error as NodeJS.ErrnoException, "readFile", path))
+    } finally {
+      if (fd !== undefined) closeSyncQuietly(fd)
+      timed(sync, performance.now() - start)
+    }
+  })
+
+/**
+ * The small text file at `path` read through the thread pool, opened as
+ * {@link readText} opens it (a FIFO does not wait for a writer); fails as
+ * Effect's `FileSystem.readFileString` does.
+ *
+ * @internal
+ */
+export const readTextAsync = (path: string): Effect.Effect<string, PlatformError.PlatformError> =>
+  Effect.tryPromise({
+    try: (signal) => NFS.promises.readFile(path, { encoding: "utf8", flag: OPEN_FLAGS, signal }),
+    catch: (error) => platformError(error as NodeJS.ErrnoException, "readFile", path)
+  })
+
+/**
+ * Sets the modification time of the file at `path` to `at` (epoch ms), the
+ * recency a hit leaves: synchronously when `sync` is on (a metadata update
+ * of a file just read, timed against it like a read), else `fallback`.
+ *
+ * @internal
+ */
+export const stamp = (
+  path: string,
+  at: number,
+  sync: SyncReads,
+  fallback: Effect.Effect<void, PlatformError.PlatformError>
+): Effect.Effect<void, PlatformError.PlatformError> =>
+  Effect.suspend(() => {
+    if (!sync.on) return fallback
+    const start = performance.now()
+    try {
+      NFS.utimesSync(path, at / 1000, at / 1000)
+      return Effect.void
+    } catch (error) {
+      return Effect.fail(platformError(error as NodeJS.ErrnoException, "utimes", path))
+    } finally {
+      timed(sync, performance.now() - start)
+    }
+  })
+
+/**
+ * The file at `path` read synchronously into a buffer of `bytes` bytes, with
+ * the async read's result; `undefined` when its header says it is larger
+ * than the buffer (the caller reads it asynchronously).
+ */
+const readSync = (
+  path: string,
+  bytes: number,
+  limits: Limits
+): Effect.Effect<Option.Option<Uint8Array>, PlatformError.PlatformError> | undefined => {
+  let fd: number
+  try {
+    fd = NFS.openSync(path, OPEN_FLAGS)
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException
+    return e.code === "ENOENT" ? Effect.succeedNone : Effect.fail(platformError(e, "open", path))
+  }
+  try {
+    const buffer = Buffer.allocUnsafeSlow(bytes)
+    let filled = 0
+    let short = false
+    // As the asynchronous read: each read asks for the rest of the buffer, so a small entry is one read.
+    const fill = (until: number) => {
+      while (filled < until && filled < buffer.length) {
+        const want = Math.min(buffer.length - filled, limits.readChunk)
+        const read = NFS.readSync(fd, buffer, filled, want, filled)
+        filled += read
+        short = read < want
+        if (read === 0) return
+      }
+    }
+    fill(limits.minBytes)
+    const size = limits.entrySize(buffer.subarray(0, filled))
+    if (size !== undefined && size + 1 > buffer.length) return undefined
+    if (size !== undefined) {
+      fill(size)
+      if (filled === size && !short) fill(size + 1)
+    }
+    if (buffer.length === filled + 1) {
+      buffer[filled] = 0
+      return Effect.succeedSome(new Uint8Array(buffer.buffer, buffer.byteOffset, filled))
+    }
+    const exact = new Uint8Array(filled)
+    exact.set(buffer.subarray(0, filled))
+    return Effect.succeedSome(exact)
+  } catch (error) {
+    return Effect.fail(platformError(error as NodeJS.ErrnoException, "read", path))
+  } finally {
+    closeSyncQuietly(fd)
+  }
+}
+
 /**
  * The bytes of the file at `path` (see the module's contract).
  *
@@ -98,9 +295,10 @@ const closeQuietly = (fd: number) => NFS.close(fd, () => {})
 export const readEntry = (
   path: string,
   sizeHint: number,
-  limits: Limits
+  limits: Limits,
+  sync: SyncReads | undefined
 ): Effect.Effect<Option.Option<Uint8Array>, PlatformError.PlatformError> =>
-  read(path, sizeHint, limits, undefined) as Effect.Effect<Option.Option<Uint8Array>, PlatformError.PlatformError>
+  read(path, sizeHint, limits, undefined, sync) as Effect.Effect<Option.Option<Uint8Array>, PlatformError.PlatformError>
 
 /**
  * The bytes of the file at `path`, whole or, for a file larger than
@@ -113,24 +311,43 @@ export const readEntryApart = (
   path: string,
   sizeHint: number,
   limits: Limits,
-  apart: (bytes: Uint8Array) => Plan | undefined
-): Effect.Effect<Option.Option<Uint8Array | Apart>, PlatformError.PlatformError> => read(path, sizeHint, limits, apart)
+  apart: (bytes: Uint8Array) => Plan | undefined,
+  sync: SyncReads | undefined
+): Effect.Effect<Option.Option<Uint8Array | Apart>, PlatformError.PlatformError> => read(path, sizeHint, limits, apart, sync)
 
 const read = (
   path: string,
   sizeHint: number,
   limits: Limits,
+  apart: ((bytes: Uint8Array) => Plan | undefined) | undefined,
+  sync: SyncReads | undefined
+): Effect.Effect<Option.Option<Uint8Array | Apart>, PlatformError.PlatformError> =>
+  Effect.suspend(() => {
+    const bytes = Math.min(Math.max(sizeHint, limits.minBytes), limits.maxBytes) + 1
+    if (sync?.on === true && bytes <= SYNC_MAX_BYTES + 1) {
+      const start = performance.now()
+      const read = readSync(path, bytes, limits)
+      timed(sync, performance.now() - start)
+      if (read !== undefined) return read
+    }
+    return readAsync(path, bytes, limits, apart)
+  })
+
+const readAsync = (
+  path: string,
+  bytes: number,
+  limits: Limits,
   apart: ((bytes: Uint8Array) => Plan | undefined) | undefined
 ): Effect.Effect<Option.Option<Uint8Array | Apart>, PlatformError.PlatformError> =>
   Effect.callback<Option.Option<Uint8Array | Apart>, PlatformError.PlatformError>((resume) => {
     let interrupted = false
-    let buffer = Buffer.allocUnsafeSlow(Math.min(Math.max(sizeHint, limits.minBytes), limits.maxBytes) + 1)
+    let buffer = Buffer.allocUnsafeSlow(bytes)
     let filled = 0
     /** Whether the last read stopped short of what it asked for: at the end of the file, most likely. */
     let short = false
     let size: number | undefined
 
-    NFS.open(path, "r", (error, fd) => {
+    NFS.open(path, OPEN_FLAGS, (error, fd) => {
       if (interrupted) {
         if (!error) closeQuietly(fd)
         return
