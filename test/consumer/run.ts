@@ -13,9 +13,9 @@
  */
 import { type ExecFileSyncOptions, execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs"
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { delimiter, dirname, join } from "node:path"
+import { delimiter, dirname, isAbsolute, join, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
@@ -113,15 +113,24 @@ for (const pack of packs) {
     "dist/index.d.ts.map",
     // The guides the READMEs link to.
     "docs/persistence.md",
-    "docs/using-recall.md"
+    "docs/using-recall.md",
+    // The files the docs link to.
+    "docs/examples/expensive.ts",
+    "docs/test/testing-guide.test.ts"
   ]) {
     if (!paths.includes(required)) fail(`${pack.name}'s tarball lacks ${required}`)
   }
   const stray = paths.filter(
-    (path) => !/^(package\.json|README\.md|LICENSE|docs\/[a-z-]+\.md|src\/.+\.ts|dist\/.+\.(js|js\.map|d\.ts|d\.ts\.map))$/.test(path)
+    (path) =>
+      !/^(package\.json|README\.md|LICENSE|docs\/[a-z-]+\.md|docs\/examples\/[a-z-]+\.ts|docs\/test\/testing-guide\.test\.ts|src\/.+\.ts|dist\/.+\.(js|js\.map|d\.ts|d\.ts\.map))$/.test(
+        path
+      )
   )
   if (stray.length > 0) fail(`${pack.name}'s tarball holds ${stray.join(", ")}`)
-  if (paths.some((path) => /(^|\/)test\/|\.test\.ts$|tsconfig/.test(path))) fail(`${pack.name}'s tarball holds tests or a tsconfig`)
+  // The one test file shipped is the testing guide's, which docs/testing.md walks through.
+  if (paths.some((path) => path !== "docs/test/testing-guide.test.ts" && /(^|\/)test\/|\.test\.ts$|tsconfig/.test(path))) {
+    fail(`${pack.name}'s tarball holds tests or a tsconfig`)
+  }
   process.stdout.write(`  ${pack.filename}: ${pack.files.length} files, ${pack.size} bytes packed, ${pack.unpackedSize} unpacked\n`)
 }
 
@@ -224,13 +233,28 @@ step("npm ci --offline", () => npm(["ci", "--offline", "--no-audit", "--no-fund"
 const nodeModule = (path: string) => join(project, "node_modules", path)
 
 // A stranger reads the READMEs in node_modules: every relative link there must reach a file of the package.
-step("the installed READMEs' relative links reach files of their packages", () => {
+// Every relative link of the installed README.md and docs/*.md, relative to the file that holds
+// it, must reach a file of the same package (not merely one of the repository): http(s) and
+// mailto links, and pure #anchors, are left out.
+step("the installed READMEs' and docs' relative links reach files of their packages", () => {
   for (const name of ["@recall/core", "@recall/node"]) {
-    const readme = readFileSync(nodeModule(`${name}/README.md`), "utf8")
-    for (const [, target] of readme.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
-      if (/^[a-z]+:/.test(target!)) continue
-      if (!existsSync(nodeModule(`${name}/${target}`))) fail(`${name}'s README links ${target}, which its package does not hold`)
+    const pkg = realpathSync(nodeModule(name))
+    const docs = readdirSync(join(pkg, "docs")).filter((file) => file.endsWith(".md"))
+    if (docs.length === 0) fail(`${name} ships no docs/*.md`)
+    let links = 0
+    for (const file of ["README.md", ...docs.map((doc) => `docs/${doc}`)]) {
+      const text = readFileSync(join(pkg, file), "utf8")
+      for (const [, target] of text.matchAll(/\]\(<?([^)\s>]+)>?(?:\s+"[^"]*")?\)/g)) {
+        if (/^(https?|mailto):/i.test(target!) || target!.startsWith("#")) continue
+        const path = decodeURIComponent(target!.replace(/#.*$/, ""))
+        const resolved = resolve(dirname(join(pkg, file)), path)
+        links++
+        if (relative(pkg, resolved).startsWith("..") || isAbsolute(relative(pkg, resolved)) || !existsSync(resolved)) {
+          fail(`${name}'s ${file} links ${target}, which its package does not hold`)
+        }
+      }
     }
+    if (links === 0) fail(`${name}: no relative links found in its README.md and docs/*.md`)
   }
 })
 step("tsc -p . (strict, exactOptionalPropertyTypes, emit JS)", () =>
