@@ -34,6 +34,10 @@
  *   the store reads asynchronously from then on, so that a slow disk blocks
  *   the event loop a bounded number of times, never on every read.
  *
+ * The store's other small calls that may be synchronous, under the same
+ * {@link SyncReads}, are here too: a lock file's read ({@link readText}) and
+ * a hit's recency stamp ({@link stamp}).
+ *
  * {@link readEntryApart} reads the same, but a file larger than its buffer
  * whose header has a table of parts (`apart`) is read into a buffer per
  * part instead of one for the whole file: each part in the table alone in
@@ -162,6 +166,30 @@ export const timed = (reads: SyncReads, millis: number): boolean => {
 }
 
 /**
+ * `run`, a synchronous call on the file at `path`, timed against `sync`, when
+ * synchronous calls are on; `fallback` otherwise. What `run` throws is the
+ * `PlatformError` of `method`, as Effect's `FileSystem` gives it.
+ */
+const synchronously = <A>(
+  path: string,
+  method: string,
+  sync: SyncReads,
+  fallback: Effect.Effect<A, PlatformError.PlatformError>,
+  run: () => A
+): Effect.Effect<A, PlatformError.PlatformError> =>
+  Effect.suspend(() => {
+    if (!sync.on) return fallback
+    const start = performance.now()
+    try {
+      return Effect.succeed(run())
+    } catch (error) {
+      return Effect.fail(platformError(error as NodeJS.ErrnoException, method, path))
+    } finally {
+      timed(sync, performance.now() - start)
+    }
+  })
+
+/**
  * The small text file at `path` (a lock file), read synchronously when
  * `sync` is on (and timed against it), else through `fallback`; fails as
  * Effect's `FileSystem.readFileString` does (a missing file is `NotFound`).
@@ -173,12 +201,9 @@ export const readText = (
   sync: SyncReads,
   fallback: Effect.Effect<string, PlatformError.PlatformError>
 ): Effect.Effect<string, PlatformError.PlatformError> =>
-  Effect.suspend(() => {
-    if (!sync.on) return fallback
-    const start = performance.now()
-    let fd: number | undefined
+  synchronously(path, "readFile", sync, fallback, () => {
+    const fd = NFS.openSync(path, OPEN_FLAGS)
     try {
-      fd = NFS.openSync(path, OPEN_FLAGS)
       // Lock files are far shorter: what is cut off was no lock file anyway, and nothing endless (a device) is read on.
       const buffer = Buffer.allocUnsafe(TEXT_MAX_BYTES)
       let filled = 0
@@ -187,12 +212,9 @@ export const readText = (
         if (read === 0) break
         filled += read
       }
-      return Effect.succeed(buffer.toString("utf8", 0, filled))
-    } catch (error) {
-      return Effect.fail(platformError(error as NodeJS.ErrnoException, "readFile", path))
+      return buffer.toString("utf8", 0, filled)
     } finally {
-      if (fd !== undefined) closeSyncQuietly(fd)
-      timed(sync, performance.now() - start)
+      closeSyncQuietly(fd)
     }
   })
 
@@ -222,18 +244,7 @@ export const stamp = (
   sync: SyncReads,
   fallback: Effect.Effect<void, PlatformError.PlatformError>
 ): Effect.Effect<void, PlatformError.PlatformError> =>
-  Effect.suspend(() => {
-    if (!sync.on) return fallback
-    const start = performance.now()
-    try {
-      NFS.utimesSync(path, at / 1000, at / 1000)
-      return Effect.void
-    } catch (error) {
-      return Effect.fail(platformError(error as NodeJS.ErrnoException, "utimes", path))
-    } finally {
-      timed(sync, performance.now() - start)
-    }
-  })
+  synchronously(path, "utimes", sync, fallback, () => NFS.utimesSync(path, at / 1000, at / 1000))
 
 /**
  * The file at `path` read synchronously into a buffer of `bytes` bytes, with
