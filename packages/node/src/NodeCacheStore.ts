@@ -57,10 +57,15 @@
  *   does not know yet starts with 16 KiB), and the returned bytes are a view
  *   of that buffer. `layerFileSystem` reads with Node's `fs` directly
  *   (internal/entryRead.ts); {@link layer} through its `FileSystem`.
+ * - Small reads (entries up to 64 KiB, lock files, a hit's recency stamp)
+ *   are synchronous unless `synchronousReads: false`, each timed: slow ones
+ *   turn them off for the store's life (see {@link Options}).
  *
  * **Locks** are lock files created with `O_EXCL` (which fails when the name
  * exists) and written in the same call. A lock file holds its owner's token
- * and its expiry on `Clock`; an expired one is taken over. From the create to
+ * (its host and pid first) and its expiry on `Clock`; an expired one is
+ * taken over, and so is a live one whose owner was a process of this host
+ * that is gone. From the create to
  * the write the file exists, empty: a lock file that is empty or does not
  * parse counts as one being written, held while its modification time is
  * less than 10 s old (real time), and is taken over when older (its creator
@@ -190,8 +195,9 @@ export interface Options {
    * Whether reads of small entry files (up to 64 KiB: the first read of an
    * entry of unknown size, and every entry this process knows to be small)
    * and of lock files, and the recency stamp a hit sets (one `utimes`, at
-   * most once per entry per recency precision), use synchronous calls. Only {@link layerFileSystem} reads this way;
-   * {@link layer}, on a `FileSystem` of your own, always goes through it.
+   * most once per entry per recency precision), use synchronous calls.
+   * Only {@link layerFileSystem} reads this way; {@link layer}, on a
+   * `FileSystem` of your own, always goes through it.
    *
    * Default: `true`.
    *
