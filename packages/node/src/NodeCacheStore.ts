@@ -901,8 +901,27 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
         return filled
       })
 
-    /** Reads the header (and names) of an entry file, with its size and modification time; `undefined` when it is gone. */
+    /** What a scan knows of an entry file from its first bytes. */
+    const headOf = ({ bytes, size, usedAt }: EntryRead.Head) => {
+      const magicNumber = bytes.byteLength >= 4 ? new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) : undefined
+      return { header: parseHeader(bytes, size), magic: magicNumber === MAGIC || magicNumber === MAGIC_PARTED, size, usedAt }
+    }
+
+    /**
+     * Reads the header (and names) of an entry file, with its size and
+     * modification time; none when it is gone. With Node's `fs`, opened
+     * non-blocking, and a file that is not a regular file is not read (a
+     * FIFO: see `EntryRead.readHead`).
+     */
     const readHeader = (path: string) =>
+      nodeReads
+        ? Effect.map(
+            EntryRead.readHead(path, 512, (bytes) => fileLayout(bytes)?.headerEnd),
+            Option.map(headOf)
+          )
+        : readHeaderThrough(path)
+
+    const readHeaderThrough = (path: string) =>
       Effect.scoped(
         Effect.gen(function* () {
           const file = yield* fs.open(path, { flag: "r" })
@@ -1549,17 +1568,34 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
         // instance listens itself: then the directory (or .notices/ alone) was deleted under the listeners, who
         // watch it again within a second and read what came meanwhile, so it is made again and the notice sent
         // (found by an attack trial: an invalidate in that second never reached the other processes).
-        Effect.catch((e) =>
-          isNotFound(e) && listening > 0
-            ? Effect.andThen(
-                Effect.suspend(() => {
-                  tagged = false
-                  return Effect.andThen(tagDirectory, ensureDirectory(noticesDir))
-                }),
-                write
+        Effect.catch((e) => {
+          if (!isNotFound(e)) return Effect.fail(e)
+          if (listening > 0) {
+            return Effect.andThen(
+              Effect.suspend(() => {
+                tagged = false
+                return Effect.andThen(tagDirectory, ensureDirectory(noticesDir))
+              }),
+              write
+            )
+          }
+          // Nor where this instance does not listen (`recall clear`) but a store used the directory (it is tagged):
+          // its listeners may be watching again in a moment, and read what came meanwhile. An untagged one stays as it is.
+          return fs
+            .exists(`${root}/${CACHE_DIRECTORY_TAG}`)
+            .pipe(
+              Effect.flatMap((used) =>
+                used
+                  ? Effect.andThen(
+                      fs
+                        .makeDirectory(noticesDir, { mode: 0o700 })
+                        .pipe(Effect.catch((e) => (isAlreadyExists(e) ? Effect.void : Effect.fail(e)))),
+                      write
+                    )
+                  : Effect.fail(e)
               )
-            : Effect.fail(e)
-        ),
+            )
+        }),
         Effect.andThen(
           fs
             .rename(temp, `${noticesDir}/${Date.now()}-${origin}-${++notices}.json`)

@@ -5,7 +5,7 @@
  * sharing one directory (writing, holding a lock when killed, killed
  * mid-write, computing one key).
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import {
   chmodSync,
@@ -687,29 +687,38 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
 
   // Found by an attack trial: the first removal after the directory (or its .notices/) was deleted found no .notices/
   // and sent nothing, though listeners were about to watch the new one: the other processes kept the value.
-  it.live("the first removal after .notices/ or the directory is deleted, from an instance that listens too, is heard", () =>
-    Effect.scoped(
-      Effect.gen(function* () {
-        const directory = fresh()
-        const storeOn = () =>
-          Effect.flatMap(Layer.build(onDisk({ directory })), (context) => Effect.provide(CacheStore.CacheStore, context))
-        // Both listen, as every DataCache.layerStore over the store does.
-        const [writer, listener] = [yield* storeOn(), yield* storeOn()]
-        yield* writer.notices!.subscribe(() => {})
-        const arrived = yield* Queue.unbounded<CacheStore.Notice>()
-        yield* listener.notices!.subscribe((notice) => Queue.offerUnsafe(arrived, notice))
-        for (const [what, deleted] of [
-          ["notices", join(directory, ".notices")],
-          ["directory", directory]
-        ] as const) {
-          rmSync(deleted, { recursive: true, force: true })
-          yield* writer.delete("ns", what)
+  it.live(
+    "the first removal after .notices/ or the directory is deleted is heard: from an instance that listens, or any in a tagged directory",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const directory = fresh()
+          const storeOn = () =>
+            Effect.flatMap(Layer.build(onDisk({ directory })), (context) => Effect.provide(CacheStore.CacheStore, context))
+          // Both listen, as every DataCache.layerStore over the store does.
+          const [writer, listener] = [yield* storeOn(), yield* storeOn()]
+          yield* writer.notices!.subscribe(() => {})
+          const arrived = yield* Queue.unbounded<CacheStore.Notice>()
+          yield* listener.notices!.subscribe((notice) => Queue.offerUnsafe(arrived, notice))
+          for (const [what, deleted] of [
+            ["notices", join(directory, ".notices")],
+            ["directory", directory]
+          ] as const) {
+            rmSync(deleted, { recursive: true, force: true })
+            yield* writer.delete("ns", what)
+            const notice = yield* Queue.take(arrived).pipe(Effect.timeoutOption("5 seconds"))
+            assert.deepStrictEqual(Option.getOrUndefined(notice), { _tag: "Deleted", namespace: "ns", key: what }, what)
+          }
+          assert.isTrue(existsSync(join(directory, NodeCacheStore.CACHE_DIRECTORY_TAG)), "the directory made again is tagged")
+          // Found by a second attack trial: the same from an instance that does not listen (`recall clear`), in a
+          // directory a store used (tagged).
+          const command = yield* storeOn()
+          rmSync(join(directory, ".notices"), { recursive: true, force: true })
+          yield* command.delete("ns", "command")
           const notice = yield* Queue.take(arrived).pipe(Effect.timeoutOption("5 seconds"))
-          assert.deepStrictEqual(Option.getOrUndefined(notice), { _tag: "Deleted", namespace: "ns", key: what }, what)
-        }
-        assert.isTrue(existsSync(join(directory, NodeCacheStore.CACHE_DIRECTORY_TAG)), "the directory made again is tagged")
-      })
-    )
+          assert.deepStrictEqual(Option.getOrUndefined(notice), { _tag: "Deleted", namespace: "ns", key: "command" }, "from the command")
+        })
+      )
   )
 
   it.effect("a removal where nobody listens (no .notices/) writes no notice and makes nothing: an empty directory stays empty", () =>
@@ -815,6 +824,40 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
         assert.deepStrictEqual(yield* store.stats, { namespaces: 1, entries: 1, bytes: 1 })
       })
     )
+  })
+
+  // Found by an attack trial: the scan as a store starts opened a FIFO at an entry's name without O_NONBLOCK, on a
+  // thread of the pool, waiting for a writer forever: every operation of the process after it waited too, and the
+  // process could not exit.
+  it.live("a FIFO where an entry belongs: a store starting over it builds and serves, the FIFO reads as a miss and is replaced", () => {
+    const directory = fresh()
+    return Effect.gen(function* () {
+      yield* withStore(onDisk({ directory }), (store) =>
+        Effect.gen(function* () {
+          yield* store.set("ns", "good", bytesOf(1, 2), Infinity)
+          yield* store.set("ns", "fifo", bytesOf(3), Infinity)
+        })
+      )
+      const path = entryPath(directory, "ns", "fifo")
+      rmSync(path)
+      execFileSync("mkfifo", [path])
+      for (const synchronousReads of [true, false]) {
+        const served = yield* withStore(onDisk({ directory, synchronousReads }), (store) =>
+          Effect.gen(function* () {
+            assert.deepStrictEqual(Option.getOrThrow(yield* store.get("ns", "good")).bytes, bytesOf(1, 2))
+            assert.strictEqual((yield* store.stats).entries, 1, "the FIFO is no entry")
+            return yield* store.get("ns", "fifo")
+          })
+        ).pipe(Effect.timeoutOption("10 seconds"))
+        assert.isTrue(Option.isSome(served), `synchronousReads: ${synchronousReads}: the store answered`)
+        assert.isTrue(Option.isNone(Option.getOrThrow(served)), "the FIFO reads as a miss")
+        if (existsSync(path)) continue
+        // Deleted as what reads as no entry is: planted again for the other mode.
+        execFileSync("mkfifo", [path])
+      }
+      yield* withStore(onDisk({ directory }), (store) => store.set("ns", "fifo", bytesOf(4), Infinity))
+      assert.isTrue(statSync(path).isFile(), "the next write replaced it")
+    })
   })
 
   it.effect("every byte of the header flipped, every truncation, one byte too many: a miss (or, in padding, the same bytes)", () => {

@@ -49,7 +49,7 @@
  */
 import * as NFS from "node:fs"
 import * as Effect from "effect/Effect"
-import type * as Option from "effect/Option"
+import * as Option from "effect/Option"
 import * as PlatformError from "effect/PlatformError"
 
 export interface Limits {
@@ -164,6 +164,67 @@ export const timed = (reads: SyncReads, millis: number): boolean => {
   reads.on = false
   return true
 }
+
+/** A file's first bytes, as a scan reads them (see {@link readHead}). */
+export interface Head {
+  /** The bytes read from the start: none for a file that is not a regular file. */
+  readonly bytes: Uint8Array
+  readonly size: number
+  /** The modification time, epoch ms. */
+  readonly usedAt: number
+}
+
+/**
+ * The first `first` bytes of the file at `path` (fewer for a shorter file),
+ * or as many as `whole` asks for once it has seen them (a header longer than
+ * the first read), with the file's size and modification time; `None` when
+ * it does not exist. The file is opened as every read here opens it, so a
+ * FIFO does not wait for a writer (a scan that met one stopped every later
+ * operation of the process, and its exit), and one that is not a regular
+ * file is not read at all: no bytes, so no header.
+ *
+ * @internal
+ */
+export const readHead = (
+  path: string,
+  first: number,
+  whole: (bytes: Uint8Array) => number | undefined
+): Effect.Effect<Option.Option<Head>, PlatformError.PlatformError> =>
+  Effect.tryPromise({
+    try: async (): Promise<Option.Option<Head>> => {
+      let method = "open"
+      try {
+        const handle = await NFS.promises.open(path, OPEN_FLAGS)
+        try {
+          method = "stat"
+          const info = await handle.stat()
+          if (!info.isFile()) return Option.some({ bytes: new Uint8Array(0), size: info.size, usedAt: info.mtimeMs })
+          method = "read"
+          const readUpTo = async (length: number) => {
+            const bytes = new Uint8Array(length)
+            let filled = 0
+            while (filled < length) {
+              const { bytesRead } = await handle.read(bytes, filled, length - filled, filled)
+              if (bytesRead === 0) break
+              filled += bytesRead
+            }
+            return bytes.subarray(0, filled)
+          }
+          let bytes = await readUpTo(Math.min(info.size, first))
+          const wanted = whole(bytes)
+          if (wanted !== undefined && wanted <= info.size && wanted > bytes.byteLength) bytes = await readUpTo(wanted)
+          return Option.some({ bytes, size: info.size, usedAt: info.mtimeMs })
+        } finally {
+          await handle.close().catch(() => {})
+        }
+      } catch (error) {
+        const e = error as NodeJS.ErrnoException
+        if (e.code === "ENOENT") return Option.none()
+        throw platformError(e, method, path)
+      }
+    },
+    catch: (error) => (PlatformError.isPlatformError(error) ? error : platformError(error as NodeJS.ErrnoException, "read", path))
+  })
 
 /**
  * `run`, a synchronous call on the file at `path`, timed against `sync`, when
@@ -292,7 +353,9 @@ const readSync = (
     exact.set(buffer.subarray(0, filled))
     return Effect.succeedSome(exact)
   } catch (error) {
-    return Effect.fail(platformError(error as NodeJS.ErrnoException, "read", path))
+    const e = error as NodeJS.ErrnoException
+    // Not a file one can read at a position (a FIFO): no entry, as an empty file is none.
+    return e.code === "ESPIPE" ? Effect.succeedSome(new Uint8Array(0)) : Effect.fail(platformError(e, "read", path))
   } finally {
     closeSyncQuietly(fd)
   }
@@ -366,7 +429,8 @@ const readAsync = (
       if (error) return resume(error.code === "ENOENT" ? Effect.succeedNone : Effect.fail(platformError(error, "open", path)))
       const fail = (e: NodeJS.ErrnoException, method: string) => {
         closeQuietly(fd)
-        resume(Effect.fail(platformError(e, method, path)))
+        // Not a file one can read at a position (a FIFO): no entry, as an empty file is none.
+        resume(e.code === "ESPIPE" ? Effect.succeedSome(new Uint8Array(0)) : Effect.fail(platformError(e, method, path)))
       }
       const finish = () => {
         closeQuietly(fd)
