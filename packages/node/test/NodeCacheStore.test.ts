@@ -225,6 +225,23 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
     )
   })
 
+  it.effect("maxEntries: an entry whose modification time has a fraction of a millisecond is evicted in its turn", () => {
+    const directory = fresh()
+    return Effect.gen(function* () {
+      yield* withStore(onDisk({ directory }), (store) => writeAbc(store, () => bytesOf(1)))
+      // Set by hand, or by a tool that stamps in nanoseconds: the scan and the eviction's stat must agree on it.
+      utimesSync(entryPath(directory, "ns", "a"), 0.5004567, 0.5004567)
+      yield* withStore(onDisk({ directory, maxEntries: 3 }), (store) =>
+        Effect.gen(function* () {
+          yield* TestClock.setTime(4_000)
+          yield* store.set("ns", "d", bytesOf(1), Infinity)
+        })
+      )
+      assert.isFalse(existsSync(entryPath(directory, "ns", "a")), "a, the least recently used, went")
+      assert.isTrue(existsSync(entryPath(directory, "ns", "b")))
+    })
+  })
+
   it.effect("maxEntries: a get in another process (another store) counts as a use too", () => {
     const directory = fresh()
     return Effect.gen(function* () {

@@ -170,7 +170,7 @@ export interface Head {
   /** The bytes read from the start: none for a file that is not a regular file. */
   readonly bytes: Uint8Array
   readonly size: number
-  /** The modification time, epoch ms. */
+  /** The modification time, epoch ms: whole, as the store's `stat` gives it (a `Date`), so that the two compare equal. */
   readonly usedAt: number
 }
 
@@ -198,7 +198,7 @@ export const readHead = (
         try {
           method = "stat"
           const info = await handle.stat()
-          if (!info.isFile()) return Option.some({ bytes: new Uint8Array(0), size: info.size, usedAt: info.mtimeMs })
+          if (!info.isFile()) return Option.some({ bytes: new Uint8Array(0), size: info.size, usedAt: info.mtime.getTime() })
           method = "read"
           const readUpTo = async (length: number) => {
             const bytes = new Uint8Array(length)
@@ -213,7 +213,7 @@ export const readHead = (
           let bytes = await readUpTo(Math.min(info.size, first))
           const wanted = whole(bytes)
           if (wanted !== undefined && wanted <= info.size && wanted > bytes.byteLength) bytes = await readUpTo(wanted)
-          return Option.some({ bytes, size: info.size, usedAt: info.mtimeMs })
+          return Option.some({ bytes, size: info.size, usedAt: info.mtime.getTime() })
         } finally {
           await handle.close().catch(() => {})
         }
