@@ -523,12 +523,15 @@ const NOTICES_NAME = ".notices"
 /** How often a listener checks that `.notices/` is still the directory it watches (real time). */
 const NOTICE_POLL_MILLIS = 1_000
 
+/** Whether the process `pid` of the host hashed `host` (a temporary file's or a token's) is one of this host that is gone. */
+const goneHere = (host: string, pid: number): boolean => host === HOST && pid !== process.pid && !processAlive(pid)
+
 /** Whether a temporary file (by its name) belongs to a writer that is gone. */
 const abandoned = (name: string): boolean => {
   const match = TEMP_NAME.exec(name)
   if (match === null) return false
   if (Date.now() - Number(match[3]) > TEMP_MAX_AGE) return true
-  return match[1] === HOST && Number(match[2]) !== process.pid && !processAlive(Number(match[2]))
+  return goneHere(match[1]!, Number(match[2]))
 }
 
 // ---------------------------------------------------------------------------
@@ -863,15 +866,7 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
             // (A file system that stops short elsewhere only hides a file too long: the bytes read are the file's.)
             if (filled === size && !short) yield* fill(size + 1)
           }
-          if (buffer.length === filled + 1) {
-            // The byte past the end was never read: zeroed, since the returned view's buffer reaches it.
-            buffer[filled] = 0
-            return new Uint8Array(buffer.buffer, buffer.byteOffset, filled)
-          }
-          // Read into a buffer of another size (the size known was wrong): copied into one of its own.
-          const exact = new Uint8Array(filled)
-          exact.set(buffer.subarray(0, filled))
-          return exact
+          return EntryRead.filledBytes(buffer, filled)
         })
       )
 
@@ -929,19 +924,15 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
           const size = Number(info.size)
           const usedAt = Option.match(info.mtime, { onNone: () => 0, onSome: (d) => d.getTime() })
           // The header and, most often, the names in one read.
-          const first = new Uint8Array(Math.min(size, 512))
-          const read = yield* readFully(file, first, 0)
-          let header = parseHeader(first.subarray(0, read), size)
-          const layout = fileLayout(first.subarray(0, read))
-          if (header === undefined && layout !== undefined && layout.headerEnd <= size && layout.headerEnd > read) {
+          let bytes = new Uint8Array(Math.min(size, 512))
+          bytes = bytes.subarray(0, yield* readFully(file, bytes, 0))
+          const headerEnd = fileLayout(bytes)?.headerEnd
+          if (headerEnd !== undefined && headerEnd <= size && headerEnd > bytes.byteLength) {
             // Names (or a table) longer than what was read: read the header with them.
-            const whole = new Uint8Array(layout.headerEnd)
-            const n = yield* readFully(file, whole, 0)
-            header = parseHeader(whole.subarray(0, n), size)
+            const whole = new Uint8Array(headerEnd)
+            bytes = whole.subarray(0, yield* readFully(file, whole, 0))
           }
-          const magicNumber = read >= 4 ? new DataView(first.buffer, 0, 4).getUint32(0, true) : undefined
-          const magic = magicNumber === MAGIC || magicNumber === MAGIC_PARTED
-          return { header, magic, size, usedAt }
+          return headOf({ bytes, size, usedAt })
         })
       ).pipe(
         Effect.map(Option.some),
@@ -1389,7 +1380,7 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
     /** Whether the process that made `token` (by its host and pid) is gone: a process of this host that is not running. */
     const ownerGone = (token: string): boolean => {
       const match = TOKEN_OWNER.exec(token)
-      return match !== null && match[1] === HOST && Number(match[2]) !== process.pid && !processAlive(Number(match[2]))
+      return match !== null && goneHere(match[1]!, Number(match[2]))
     }
 
     /** How long a guard is honoured; a guard is held for a few file operations. */
@@ -1570,31 +1561,20 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
         // (found by an attack trial: an invalidate in that second never reached the other processes).
         Effect.catch((e) => {
           if (!isNotFound(e)) return Effect.fail(e)
-          if (listening > 0) {
-            return Effect.andThen(
-              Effect.suspend(() => {
-                tagged = false
-                return Effect.andThen(tagDirectory, ensureDirectory(noticesDir))
-              }),
-              write
-            )
-          }
-          // Nor where this instance does not listen (`recall clear`) but a store used the directory (it is tagged):
-          // its listeners may be watching again in a moment, and read what came meanwhile. An untagged one stays as it is.
-          return fs
-            .exists(`${root}/${CACHE_DIRECTORY_TAG}`)
-            .pipe(
-              Effect.flatMap((used) =>
-                used
-                  ? Effect.andThen(
-                      fs
-                        .makeDirectory(noticesDir, { mode: 0o700 })
-                        .pipe(Effect.catch((e) => (isAlreadyExists(e) ? Effect.void : Effect.fail(e)))),
-                      write
-                    )
-                  : Effect.fail(e)
-              )
-            )
+          // Nor where this instance does not listen (`recall clear`) but a store used the directory (it is tagged).
+          // An untagged one stays as it is.
+          const remake = listening > 0 ? Effect.succeed(true) : fs.exists(`${root}/${CACHE_DIRECTORY_TAG}`)
+          return Effect.flatMap(remake, (yes) =>
+            yes
+              ? Effect.andThen(
+                  Effect.suspend(() => {
+                    tagged = false
+                    return Effect.andThen(tagDirectory, ensureDirectory(noticesDir))
+                  }),
+                  write
+                )
+              : Effect.fail(e)
+          )
         }),
         Effect.andThen(
           fs

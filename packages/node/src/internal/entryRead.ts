@@ -124,6 +124,25 @@ const OPEN_FLAGS = NFS.constants.O_RDONLY | NFS.constants.O_NONBLOCK
 /** The most of a small text file (a lock file) that {@link readText} reads. */
 const TEXT_MAX_BYTES = 4096
 
+/**
+ * The `filled` bytes read into `buffer` (one byte longer than the size
+ * expected), as a read returns them: a view of the buffer from its start when
+ * the size was right (the byte past the end, never read, zeroed, since the
+ * view's buffer reaches it), else a copy of their own.
+ *
+ * @internal
+ */
+export const filledBytes = (buffer: Buffer, filled: number): Uint8Array => {
+  if (buffer.length === filled + 1) {
+    buffer[filled] = 0
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, filled)
+  }
+  // Read into a buffer of another size (the size known was wrong): copied into one of its own.
+  const exact = new Uint8Array(filled)
+  exact.set(buffer.subarray(0, filled))
+  return exact
+}
+
 /** The largest buffer read synchronously (see the module's contract). */
 export const SYNC_MAX_BYTES = 64 * 1024
 
@@ -345,13 +364,7 @@ const readSync = (
       fill(size)
       if (filled === size && !short) fill(size + 1)
     }
-    if (buffer.length === filled + 1) {
-      buffer[filled] = 0
-      return Effect.succeedSome(new Uint8Array(buffer.buffer, buffer.byteOffset, filled))
-    }
-    const exact = new Uint8Array(filled)
-    exact.set(buffer.subarray(0, filled))
-    return Effect.succeedSome(exact)
+    return Effect.succeedSome(filledBytes(buffer, filled))
   } catch (error) {
     const e = error as NodeJS.ErrnoException
     // Not a file one can read at a position (a FIFO): no entry, as an empty file is none.
@@ -434,15 +447,7 @@ const readAsync = (
       }
       const finish = () => {
         closeQuietly(fd)
-        if (buffer.length === filled + 1) {
-          // The byte past the end was never read: zeroed, since the returned view's buffer reaches it.
-          buffer[filled] = 0
-          return resume(Effect.succeedSome(new Uint8Array(buffer.buffer, buffer.byteOffset, filled)))
-        }
-        // Read into a buffer of another size (the size known was wrong): copied into one of its own.
-        const exact = new Uint8Array(filled)
-        exact.set(buffer.subarray(0, filled))
-        resume(Effect.succeedSome(exact))
+        resume(Effect.succeedSome(filledBytes(buffer, filled)))
       }
       /** Reads until `until` bytes are in the buffer (or it is full) or the file ends, then `next`. */
       const fill = (until: number, next: () => void) => {
