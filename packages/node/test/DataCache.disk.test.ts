@@ -34,6 +34,13 @@ const walk = (directory: string): Array<string> =>
 const temporaryFiles = (directory: string) => walk(directory).filter((name) => name.includes(".tmp-"))
 const entryFiles = (directory: string) => walk(directory).filter((name) => /^[0-9a-f]{32}\/[0-9a-f]{32}$/.test(name))
 
+/** The disk store in `directory`, with the operations `spy` gives in place of its own (to watch what DataCache calls). */
+const diskSpied = (directory: string, spy: (store: CacheStore.Service) => Partial<CacheStore.Service>) =>
+  Layer.effect(
+    CacheStore.CacheStore,
+    Effect.map(CacheStore.CacheStore, (store) => CacheStore.make({ ...store, ...spy(store) }))
+  ).pipe(Layer.provide(NodeCacheStore.layerFileSystem({ directory })))
+
 const STORE_FAILED = "recall: the cache store failed"
 const STORE_BACK = "recall: the cache store works again"
 
@@ -563,16 +570,10 @@ describe("DataCache.layerStore on disk, in one process", () => {
     Effect.gen(function* () {
       const directory = join(parentDirectory(), "cache")
       const read: Array<Uint8Array> = []
-      const spied = Layer.effect(
-        CacheStore.CacheStore,
-        Effect.map(CacheStore.CacheStore, (store) =>
-          CacheStore.make({
-            ...store,
-            getParts: (namespace, key) =>
-              Effect.tap(store.getParts!(namespace, key), (got) => Effect.sync(() => Option.isSome(got) && read.push(...got.value.parts)))
-          })
-        )
-      ).pipe(Layer.provide(NodeCacheStore.layerFileSystem({ directory })))
+      const spied = diskSpied(directory, (store) => ({
+        getParts: (namespace, key) =>
+          Effect.tap(store.getParts!(namespace, key), (got) => Effect.sync(() => Option.isSome(got) && read.push(...got.value.parts)))
+      }))
       const column = (seed: number) => new Float64Array(1 << 17).map((_, i) => seed + i / 7)
       const frame = DataCache.fn("apart-frame", (seed: number) =>
         Effect.sync(() => ({ a: column(seed), b: column(seed + 1), c: new Int32Array(1 << 18).fill(seed), label: `frame ${seed}` }))
@@ -602,22 +603,16 @@ describe("DataCache.layerStore on disk, in one process", () => {
     Effect.gen(function* () {
       const directory = join(parentDirectory(), "cache")
       const calls: Array<string> = []
-      const spied = Layer.effect(
-        CacheStore.CacheStore,
-        Effect.map(CacheStore.CacheStore, (store) =>
-          CacheStore.make({
-            ...store,
-            set: (namespace, key, bytes, expiresAt) => {
-              calls.push(`set ${bytes.byteLength}`)
-              return store.set(namespace, key, bytes, expiresAt)
-            },
-            setParts: (namespace, key, parts, expiresAt) => {
-              calls.push(`setParts ${parts.length}`)
-              return store.setParts!(namespace, key, parts, expiresAt)
-            }
-          })
-        )
-      ).pipe(Layer.provide(NodeCacheStore.layerFileSystem({ directory })))
+      const spied = diskSpied(directory, (store) => ({
+        set: (namespace, key, bytes, expiresAt) => {
+          calls.push(`set ${bytes.byteLength}`)
+          return store.set(namespace, key, bytes, expiresAt)
+        },
+        setParts: (namespace, key, parts, expiresAt) => {
+          calls.push(`setParts ${parts.length}`)
+          return store.setParts!(namespace, key, parts, expiresAt)
+        }
+      }))
       const column = (seed: number) => new Float64Array(1 << 17).map((_, i) => seed + i / 7)
       let runs = 0
       const frame = DataCache.fn("parts-frame", (seed: number) =>

@@ -57,6 +57,10 @@ const withStore = <A, E>(layer: Layer.Layer<CacheStore.CacheStore>, body: (store
 
 const onDisk = (options: NodeCacheStore.Options) => NodeCacheStore.layerFileSystem(options)
 
+/** A disk store over `directory`, open (its notices' listeners too) while the enclosing scope lasts. */
+const storeIn = (directory: string) =>
+  Effect.flatMap(Layer.build(onDisk({ directory })), (context) => Effect.provide(CacheStore.CacheStore, context))
+
 storeConformance("NodeCacheStore.layerFileSystem", () => onDisk({ directory: fresh() }), {
   locks: true,
   setParts: true,
@@ -656,8 +660,7 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
     Effect.scoped(
       Effect.gen(function* () {
         const directory = fresh()
-        const storeOn = () =>
-          Effect.flatMap(Layer.build(onDisk({ directory })), (context) => Effect.provide(CacheStore.CacheStore, context))
+        const storeOn = () => storeIn(directory)
         yield* (yield* storeOn()).notices!.subscribe(() => {})
         // The directory is the store's from then on: tagged, so the recall command takes it.
         assert.isTrue(existsSync(join(directory, "CACHEDIR.TAG")))
@@ -676,8 +679,7 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
     Effect.scoped(
       Effect.gen(function* () {
         const directory = fresh()
-        const storeOn = () =>
-          Effect.flatMap(Layer.build(onDisk({ directory })), (context) => Effect.provide(CacheStore.CacheStore, context))
+        const storeOn = () => storeIn(directory)
         const writer = yield* storeOn()
         const listener = yield* storeOn()
         const arrived = yield* Queue.unbounded<CacheStore.Notice>()
@@ -710,8 +712,7 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
       Effect.scoped(
         Effect.gen(function* () {
           const directory = fresh()
-          const storeOn = () =>
-            Effect.flatMap(Layer.build(onDisk({ directory })), (context) => Effect.provide(CacheStore.CacheStore, context))
+          const storeOn = () => storeIn(directory)
           // Both listen, as every DataCache.layerStore over the store does.
           const [writer, listener] = [yield* storeOn(), yield* storeOn()]
           yield* writer.notices!.subscribe(() => {})

@@ -75,23 +75,19 @@ const clusterKeys = (prefix: string) =>
 
 const bytesOf = (...values: ReadonlyArray<number>) => new Uint8Array(values)
 
-storeConformance("NodeCacheStore.layerRedis", () => onServer(), {
-  locks: true,
-  generations: true,
-  notices: () => {
-    const prefix = freshPrefix()
-    return [onServer(prefix), onServer(prefix), onServer(`${prefix}-other`)]
-  }
-})
-
-storeConformance("NodeCacheStore.layerRedis on a Redis Cluster", () => onCluster(), {
-  locks: true,
-  generations: true,
-  notices: () => {
-    const prefix = freshPrefix()
-    return [onCluster(prefix), onCluster(prefix), onCluster(`${prefix}-other`)]
-  }
-})
+for (const [name, on] of [
+  ["NodeCacheStore.layerRedis", onServer],
+  ["NodeCacheStore.layerRedis on a Redis Cluster", onCluster]
+] as const) {
+  storeConformance(name, () => on(), {
+    locks: true,
+    generations: true,
+    notices: () => {
+      const prefix = freshPrefix()
+      return [on(prefix), on(prefix), on(`${prefix}-other`)]
+    }
+  })
+}
 
 describe("NodeCacheStore.layerRedis in Redis", () => {
   it.effect("the servers have no KEYS command: listing and clearing scan", () =>
