@@ -185,11 +185,22 @@ export const define = <A, S, O extends CommonOptions>(
   }
 }
 
-/** The body a cached function runs: a generator body runs as `Effect.fn(name)` would. @internal */
-export const computeOf = (name: string, f: Function): ((...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown>) =>
-  (Validate.isGeneratorFunction(f) ? Effect.fn(name)(f as (...args: Array<unknown>) => Generator<any, unknown, never>) : f) as (
-    ...args: ReadonlyArray<unknown>
-  ) => Effect.Effect<unknown, unknown, unknown>
+/**
+ * The body a cached function runs: a generator body runs as `Effect.fn(name)`
+ * would. It is called as a plain function, so `this` in it is `undefined`
+ * (as in any function called bare in a module), never the definition that
+ * runs it: a method body that reads `this` fails loudly instead of reading
+ * recall's own fields, and a result that depends on an object no key holds is
+ * not cached.
+ *
+ * @internal
+ */
+export const computeOf = (name: string, f: Function): ((...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown>) => {
+  const body = (
+    Validate.isGeneratorFunction(f) ? Effect.fn(name)(f as (...args: Array<unknown>) => Generator<any, unknown, never>) : f
+  ) as (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown, unknown>
+  return (...args) => body(...args)
+}
 
 /** Rejects a second argument that is not a function. @internal */
 export const requireFunction = (kind: Kind, nameOrOptions: unknown, f: unknown): void => {
