@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url"
 import { CacheStore, DataCache, NodeCacheStore } from "@recall/node"
 import { Effect, Layer } from "effect"
 import { createClient, RESP_TYPES } from "redis"
+import * as StoreTier from "../packages/core/src/internal/storeTier.ts"
 import { startRedisServer } from "../packages/node/test/fixtures/redisServer.ts"
 import type { Figure } from "./measure.ts"
 
@@ -139,9 +140,8 @@ export const redis: Effect.Effect<ReadonlyArray<Figure>> = Effect.promise(async 
       const bytes = (n: number) => new Uint8Array(size).fill(n % 251)
       const blob = DataCache.fn({ name: `bench/redis-${label}` }, (n: number) => Effect.sync(() => bytes(n)))
       // A front tier too small for the value: every call is a front miss served by Redis.
-      const layer = DataCache.layerStore({ maxBytes: 512 }).pipe(
-        Layer.provide(Layer.orDie(NodeCacheStore.layerRedis({ url: server.url, prefix: `bench${size}` })))
-      )
+      const store = Layer.orDie(NodeCacheStore.layerRedis({ url: server.url, prefix: `bench${size}` }))
+      const layer = DataCache.layerStore({ maxBytes: 512 }).pipe(Layer.provideMerge(store))
       const rows = await Effect.runPromise(
         Effect.gen(function* () {
           const context = yield* Effect.context<DataCache.DataCache>()
@@ -174,10 +174,38 @@ export const redis: Effect.Effect<ReadonlyArray<Figure>> = Effect.promise(async 
           )
           const after = yield* blob.stats
           if (after.misses !== CALLERS || after.hits !== 0) throw new Error(`not every call was a Redis-tier hit: ${JSON.stringify(after)}`)
-          return [recallOne!, rawOne!, untimedOne!, recallMany!, rawMany!, untimedMany!] as const
+
+          // The write side, one caller: the store's own set of the entry (its script checks the namespace's
+          // generation and indexes the key), and a miss until its entry is in Redis (the call returns first;
+          // the write is in the background), against a raw SET with an expiry of the same bytes.
+          const cache = yield* DataCache.DataCache
+          const cacheStore = yield* CacheStore.CacheStore
+          const writes = Math.ceil(ops / 4)
+          const payload = Buffer.from(bytes(7))
+          let fresh = CALLERS
+          const storeSet = () =>
+            Effect.runPromise(
+              Effect.gen(function* () {
+                for (let i = 0; i < writes; i++) yield* cacheStore.set("bench-set", `k${i}`, payload, Date.now() + 3_600_000)
+              })
+            )
+          const missUntilStored = () =>
+            Effect.runPromise(
+              Effect.gen(function* () {
+                for (let i = 0; i < writes; i++) {
+                  yield* blob(++fresh)
+                  yield* StoreTier.awaitAllWrites(cache.cache.tier!)
+                }
+              }).pipe(Effect.provide(context))
+            )
+          const rawSet = async () => {
+            for (let i = 0; i < writes; i++) await rawUntimed.set(`rawset${size}:${i}`, payload, { PX: 3_600_000 })
+          }
+          const [storeSets, misses, rawSets] = yield* Effect.promise(() => throughput(5, writes, [storeSet, missUntilStored, rawSet]))
+          return [recallOne!, rawOne!, untimedOne!, recallMany!, rawMany!, untimedMany!, storeSets!, misses!, rawSets!] as const
         }).pipe(Effect.provide(layer))
       )
-      const [recallOne, rawOne, untimedOne, recallMany, rawMany, untimedMany] = rows
+      const [recallOne, rawOne, untimedOne, recallMany, rawMany, untimedMany, storeSets, misses, rawSets] = rows
       const unit = "ops/s"
       figures.push({ name: `redis ${label}, 1 caller: raw GET`, value: rawOne, unit })
       figures.push({ name: `redis ${label}, 1 caller: recall Redis-tier hit`, value: recallOne, unit })
@@ -201,6 +229,16 @@ export const redis: Effect.Effect<ReadonlyArray<Figure>> = Effect.promise(async 
         value: recallMany / untimedMany,
         unit: "x",
         baseline: "raw GET, timeout off"
+      })
+      figures.push({ name: `redis ${label}, 1 caller: raw SET with PX`, value: rawSets, unit })
+      figures.push({ name: `redis ${label}, 1 caller: the Redis store's set`, value: storeSets, unit })
+      figures.push({ name: `redis ${label}, 1 caller: recall miss until in Redis`, value: misses, unit })
+      figures.push({ name: `redis ${label}, 1 caller: store set / raw SET`, value: storeSets / rawSets, unit: "x", baseline: "raw SET" })
+      figures.push({
+        name: `redis ${label}, 1 caller: miss until in Redis / raw SET`,
+        value: misses / rawSets,
+        unit: "x",
+        baseline: "raw SET"
       })
     }
 

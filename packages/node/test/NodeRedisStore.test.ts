@@ -18,6 +18,8 @@ import { freePort, rawCommand, startRedisServer, useRedisCluster, useRedisServer
 const NO_KEYS = ["--rename-command", "KEYS", ""]
 const server = useRedisServer({ args: NO_KEYS })
 const cluster = useRedisCluster({ args: NO_KEYS })
+// No APPEND either: a large write's second part fails there.
+const noAppend = useRedisServer({ args: [...NO_KEYS, "--rename-command", "APPEND", ""] })
 
 let prefixes = 0
 /** A prefix of its own per store, so that tests sharing one server never see each other's keys. */
@@ -236,6 +238,91 @@ describe("NodeCacheStore.layerRedis in Redis", () => {
       })
     )
   })
+
+  for (const [where, on, keysOf] of [
+    ["a server", onServer, serverKeys],
+    ["a cluster", onCluster, clusterKeys]
+  ] as const) {
+    // A script's arguments are copied into Lua and out: a large value goes in by a SET of a temporary key, then a move.
+    it.live(
+      `on ${where}, a large value is written apart and moved into place: its PX, a generation's refusal, no temporary key left`,
+      () => {
+        const prefix = freshPrefix()
+        return withStore(on(prefix), (store) =>
+          Effect.gen(function* () {
+            const large = (n: number) => Uint8Array.from({ length: 300_000 }, (_, i) => (i * 7 + n) % 256)
+            const renames = () =>
+              where === "a server"
+                ? inspect(server().url, async (client) =>
+                    Number(/cmdstat_rename:calls=(\d+)/.exec(await client.info("commandstats"))?.[1] ?? 0)
+                  )
+                : Effect.succeed<number | undefined>(undefined)
+            const renamesBefore = yield* renames()
+            const at = Date.now()
+            yield* store.set("large:ns", "timed", large(1), at + 60_000)
+            yield* store.set("large:ns", "doomed", large(2), Infinity)
+            assert.deepStrictEqual(Option.getOrThrow(yield* store.get("large:ns", "timed")).bytes, large(1))
+            assert.deepStrictEqual(Option.getOrThrow(yield* store.get("large:ns", "doomed")).bytes, large(2))
+            const generations = store.generations!
+            const begun = yield* generations.current("large:ns")
+            assert.isTrue(yield* generations.setIf("large:ns", "current", large(3), Infinity, begun))
+            yield* store.delete("large:ns", "doomed")
+            assert.isFalse(yield* generations.setIf("large:ns", "late", large(4), Infinity, begun), "begun before the delete")
+            assert.isTrue(Option.isNone(yield* store.get("large:ns", "late")))
+            assert.deepStrictEqual(Option.getOrThrow(yield* store.get("large:ns", "current")).bytes, large(3))
+            const renamesAfter = yield* renames()
+            if (renamesBefore !== undefined) assert.strictEqual(renamesAfter! - renamesBefore, 3, "each written value moved into place")
+            const keys = yield* keysOf(prefix)
+            assert.deepStrictEqual(
+              keys.filter((key) => key.includes(":t:")),
+              [],
+              "no temporary key stays, written or refused"
+            )
+            const ttls = yield* Effect.promise(() =>
+              Promise.all(
+                keys
+                  .filter((key) => key.includes(":e:"))
+                  .map(
+                    (key): Promise<number> =>
+                      where === "a server"
+                        ? Effect.runPromise(inspect(server().url, (client) => client.pTTL(key)))
+                        : clusterClient!.pTTL(key).then(Number)
+                  )
+              )
+            )
+            const sorted = ttls.sort((a, b) => a - b)
+            assert.strictEqual(sorted.length, 2, "timed and current")
+            assert.strictEqual(sorted[0], -1, "current: no expiry")
+            assert.isTrue(sorted[1]! > 50_000 && sorted[1]! <= 60_000, `timed: PX about 60 s, got ${sorted[1]}`)
+          })
+        )
+      }
+    )
+  }
+
+  it.effect(
+    "a large write whose payload's part fails (no APPEND) fails with CacheStoreError, writes nothing, and keeps what was there",
+    () =>
+      withStore(NodeCacheStore.layerRedis({ url: noAppend().url, prefix: freshPrefix() }).pipe(Layer.orDie), (store) =>
+        Effect.gen(function* () {
+          const large = Uint8Array.from({ length: 100_000 }, (_, i) => i % 256)
+          // Twice: the first loads the script that moves a value into place (EVALSHA, then EVAL), so the second
+          // sends its three commands at once, the move right behind the failed part.
+          for (const attempt of [1, 2]) {
+            yield* store.set("large:ns", "k", bytesOf(1, 2, 3), Infinity)
+            const failed = yield* Effect.flip(store.set("large:ns", "k", large, Infinity))
+            assert.strictEqual(failed._tag, "CacheStoreError")
+            assert.deepStrictEqual(Option.getOrThrow(yield* store.get("large:ns", "k")).bytes, bytesOf(1, 2, 3), `attempt ${attempt}`)
+          }
+          const temporary = yield* inspect(noAppend().url, async (client) => {
+            const keys: Array<string> = []
+            for await (const batch of client.scanIterator({ MATCH: "*:t:*" })) keys.push(...batch.map(String))
+            return keys
+          })
+          assert.deepStrictEqual(temporary, [], "the head alone was not kept")
+        })
+      )
+  )
 
   it.effect(
     "clearAll wins over computations in flight: their generation, read before it, no longer writes, even where the namespace had no key",
