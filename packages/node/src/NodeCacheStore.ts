@@ -767,7 +767,10 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
         Effect.gen(function* () {
           const file = yield* fs.open(path, { flag: "wx", mode: 0o600 })
           for (const bytes of writesOf([header, ...parts])) yield* file.writeAll(bytes)
-          yield* Effect.all([file.sync, fs.utimes(path, at / 1000, at / 1000)], { concurrency: 2, discard: true })
+          yield* Effect.all([file.sync, fs.utimes(path, EntryRead.stampSeconds(at), EntryRead.stampSeconds(at))], {
+            concurrency: 2,
+            discard: true
+          })
         })
       ).pipe(
         Effect.as(path),
@@ -1137,7 +1140,12 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
         if (stamp !== undefined && stamp <= at && at - stamp < recencyPrecision) {
           seen(path, stamp, fileBytes)
         } else {
-          const stamped = yield* EntryRead.stamp(path, at, syncReads, fs.utimes(path, at / 1000, at / 1000)).pipe(
+          const stamped = yield* EntryRead.stamp(
+            path,
+            at,
+            syncReads,
+            fs.utimes(path, EntryRead.stampSeconds(at), EntryRead.stampSeconds(at))
+          ).pipe(
             Effect.as(true),
             Effect.orElseSucceed(() => false)
           )

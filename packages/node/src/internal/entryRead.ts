@@ -312,6 +312,21 @@ export const readTextAsync = (path: string): Effect.Effect<string, PlatformError
   })
 
 /**
+ * The seconds `utimes` is given to stamp the recency `at` (epoch ms): half a
+ * microsecond past it. `at / 1000` is a double a little below or above the
+ * millisecond, which libuv cuts to whole nanoseconds; a stamp is read back
+ * rounded to the millisecond by Node's `Stats` (the scan's), but cut by its
+ * bigint `Stats` (Effect's `FileSystem.stat`, the eviction's). Cut, a stamp
+ * just below read back one lower, and the eviction took the entry for one
+ * another process had used since and passed over it. Half a microsecond past
+ * (the double's error here is about a tenth of one) reads back as `at` both
+ * ways.
+ *
+ * @internal
+ */
+export const stampSeconds = (at: number): number => (at + 0.0005) / 1000
+
+/**
  * Sets the modification time of the file at `path` to `at` (epoch ms), the
  * recency a hit leaves: synchronously when `sync` is on (a metadata update
  * of a file just read, timed against it like a read), else `fallback`.
@@ -324,7 +339,7 @@ export const stamp = (
   sync: SyncReads,
   fallback: Effect.Effect<void, PlatformError.PlatformError>
 ): Effect.Effect<void, PlatformError.PlatformError> =>
-  synchronously(path, "utimes", sync, fallback, () => NFS.utimesSync(path, at / 1000, at / 1000))
+  synchronously(path, "utimes", sync, fallback, () => NFS.utimesSync(path, stampSeconds(at), stampSeconds(at)))
 
 /**
  * The file at `path` read synchronously into a buffer of `bytes` bytes, with
