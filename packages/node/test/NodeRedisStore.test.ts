@@ -324,6 +324,51 @@ describe("NodeCacheStore.layerRedis in Redis", () => {
       )
   )
 
+  // Found by an attack trial: with the index or the names evicted (allkeys-lru), `recall clear NAME` said
+  // "Nothing cached" and left the entries, which fresh processes went on reading.
+  for (const [where, on, keysOf] of [
+    ["a server", onServer, serverKeys],
+    ["a cluster", onCluster, clusterKeys]
+  ] as const) {
+    it.effect(`on ${where}, list finds the entries of a namespace whose index or names Redis lost, and puts them back in its index`, () => {
+      const prefix = freshPrefix()
+      const del = (key: string) =>
+        where === "a server"
+          ? inspect(server().url, (client) => client.del(key)).pipe(Effect.asVoid)
+          : Effect.promise(() => clusterClient!.del(key)).pipe(Effect.asVoid)
+      return withStore(on(prefix), (store) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < 3; i++) yield* store.set("calc:1f2e", `k${i}`, bytesOf(i, i), Infinity)
+          for (let i = 0; i < 2; i++) yield* store.set("other:9", `k${i}`, bytesOf(i), Date.now() + 60_000)
+          const keys = yield* keysOf(prefix)
+          const baseOf = (namespaceKey: string) => namespaceKey.slice(0, namespaceKey.indexOf("}") + 1)
+          // Which base is which: calc's has three entries.
+          const bases = [...new Set(keys.filter((key) => key.includes(":e:")).map(baseOf))]
+          assert.strictEqual(bases.length, 2)
+          const before = yield* store.list
+          const calcBase = bases.find((b) => keys.filter((key) => key.startsWith(`${b}:e:`)).length === 3)!
+          const otherBase = bases.find((b) => b !== calcBase)!
+          yield* del(`${calcBase}:i`)
+          yield* del(`${otherBase}:m`)
+          const listed = (yield* store.list).map(({ namespace, entries }) => [namespace, entries] as const).sort()
+          assert.deepStrictEqual(listed, [
+            ["calc:1f2e", 3],
+            ["other:9", 2]
+          ])
+          assert.deepStrictEqual(listed, before.map(({ namespace, entries }) => [namespace, entries] as const).sort(), "as before the loss")
+          assert.include(yield* keysOf(prefix), `${calcBase}:i`, "the index is back")
+          assert.include(yield* keysOf(prefix), `${otherBase}:m`, "the names are back")
+          yield* store.clearNamespace("calc:1f2e")
+          assert.isTrue(Option.isNone(yield* store.get("calc:1f2e", "k0")))
+          assert.deepStrictEqual(
+            (yield* store.list).map(({ namespace }) => namespace),
+            ["other:9"]
+          )
+        })
+      )
+    })
+  }
+
   it.effect(
     "clearAll wins over computations in flight: their generation, read before it, no longer writes, even where the namespace had no key",
     () =>

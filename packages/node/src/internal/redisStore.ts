@@ -85,6 +85,30 @@ const unpackEntry = (value: Buffer, namespace: string, key: string): CacheStore.
   return { bytes, writtenAt: value.readDoubleLE(16), expiresAt: value.readDoubleLE(24) }
 }
 
+/** An entry's key after the prefix: its base's hash tag, and its key's hash. */
+const ENTRY_KEY = /^(:\{[0-9a-f]{32}\}):e:([0-9a-f]{32})$/
+
+/** The bytes of an entry's value read to find its names ({@link headOfEntry}): its header and names, which are small. */
+const HEAD_READ_BYTES = 4096
+
+/** The names and times of an entry from the first bytes of its value and its whole length; none when they are not an entry's. */
+const headOfEntry = (
+  head: Buffer,
+  length: number
+): { readonly namespace: string; readonly writtenAt: number; readonly expiresAt: number; readonly bytes: number } | undefined => {
+  if (head.byteLength < HEADER_BYTES || head.readUInt32LE(0) !== MAGIC) return undefined
+  const nsLength = head.readUInt32LE(4)
+  const keyLength = head.readUInt32LE(8)
+  const start = payloadStart(nsLength + keyLength)
+  if (HEADER_BYTES + nsLength > head.byteLength || start > length) return undefined
+  return {
+    namespace: head.toString("utf8", HEADER_BYTES, HEADER_BYTES + nsLength),
+    writtenAt: head.readDoubleLE(16),
+    expiresAt: head.readDoubleLE(24),
+    bytes: length - start
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Scripts
 // ---------------------------------------------------------------------------
@@ -255,7 +279,8 @@ return #fields`)
 /**
  * KEYS: index, meta. ARGV: now, entry prefix. Prunes what expired (and
  * index members whose entries Redis dropped itself), then returns the
- * namespace's name and each live entry's "writtenAt expiresAt bytes".
+ * namespace's name, then each live entry's field (its key's hash) and
+ * "writtenAt expiresAt bytes".
  */
 const LIST = script(`${PRUNE}
 if not indexed(KEYS[1], KEYS[2]) then return {} end
@@ -268,7 +293,10 @@ local dropped = {}
 for i = 1, #fields do
   if redis.call("EXISTS", ARGV[2] .. fields[i]) == 1 then
     local meta = redis.call("HGET", KEYS[2], fields[i])
-    if meta then out[#out + 1] = meta end
+    if meta then
+      out[#out + 1] = fields[i]
+      out[#out + 1] = meta
+    end
   else
     dropped[#dropped + 1] = fields[i]
   end
@@ -277,6 +305,18 @@ for i = 1, #dropped do redis.call("HDEL", KEYS[2], dropped[i]) end
 for i = 1, #dropped, 1000 do redis.call("ZREM", KEYS[1], unpack(dropped, i, math.min(i + 999, #dropped))) end
 if #out == 1 then redis.call("DEL", KEYS[1], KEYS[2]) return {} end
 return out`)
+
+/**
+ * KEYS: entry, index, meta. ARGV: field, "writtenAt expiresAt bytes", the
+ * namespace, score. Puts an entry its namespace's index lost (Redis evicted
+ * the index or the names, `allkeys-*`) back in it, read from the entry's
+ * own head: 1, or 0 when the entry is gone meanwhile.
+ */
+const REINDEX = script(`${INDEXED}
+if redis.call("EXISTS", KEYS[1]) == 0 or not indexed(KEYS[2], KEYS[3]) then return 0 end
+redis.call("ZADD", KEYS[2], ARGV[4], ARGV[1])
+redis.call("HSET", KEYS[3], ARGV[1], ARGV[2], "${NAMESPACE_FIELD}", ARGV[3])
+return 1`)
 
 // A lock's value: "<token>|<expiresAt on the holder's Clock>", with a Redis expiry (PX) too.
 const LOCK_STATE = `
@@ -806,41 +846,89 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
     const set = (namespace: string, key: string, bytes: Uint8Array, expiresAt: number) =>
       Effect.asVoid(write(namespace, key, bytes, expiresAt, undefined))
 
-    /** Every namespace's index (the meta keys), by SCAN on every master. */
-    const metaKeys = (operation: string) =>
-      use(operation, (c, signal) => c.scan(`${globEscape(prefix)}:{*}:m`, signal)).pipe(
-        Effect.map((keys) => keys.filter((key) => key.startsWith(`${prefix}:{`) && key.endsWith("}:m")))
-      )
-
+    /**
+     * Every namespace with live entries, with their counts, bytes and times:
+     * by each namespace's index (LIST, which sweeps what expired), and by the
+     * entries themselves, found by one SCAN on every master. Redis may evict
+     * an index or a namespace's names and keep its entries (`allkeys-*`): an
+     * entry no index holds is read (the head of its value: its namespace and
+     * times) and put back in its index (REINDEX), so `recall ls`, `clear NAME`
+     * and `prune` see every entry that a `get` could still serve.
+     */
     const list = (operation: string) =>
       Effect.gen(function* () {
         const at = yield* now
-        const metas = yield* metaKeys(operation)
-        const infos = yield* Effect.forEach(
+        const keys = yield* use(operation, (c, signal) => c.scan(`${globEscape(prefix)}:{*}:*`, signal))
+        const entryKeys = new Map<string, Array<string>>()
+        const metas: Array<string> = []
+        for (const key of keys) {
+          if (!key.startsWith(`${prefix}:{`)) continue
+          if (key.endsWith("}:m")) metas.push(key)
+          const match = ENTRY_KEY.exec(key.slice(prefix.length))
+          if (match === null) continue
+          const base = `${prefix}${match[1]}`
+          const fields = entryKeys.get(base) ?? []
+          fields.push(match[2]!)
+          entryKeys.set(base, fields)
+        }
+        const indexed = yield* Effect.forEach(
           metas,
           (meta) => {
             const b = meta.slice(0, -2)
-            return use(operation, (c, signal) => evalScript(c, LIST, [`${b}:i`, meta], [String(at), `${b}:e:`], signal))
+            return use(operation, (c, signal) => evalScript(c, LIST, [`${b}:i`, meta], [String(at), `${b}:e:`], signal)).pipe(
+              Effect.map((reply) => ({ base: b, items: (reply as ReadonlyArray<Buffer | string>).map(String) }))
+            )
           },
           { concurrency: 8 }
         )
-        const out: Array<CacheStore.NamespaceInfo> = []
-        for (const reply of infos) {
-          const items = (reply as ReadonlyArray<Buffer | string>).map(String)
-          if (items.length < 2) continue
-          const info = { entries: 0, bytes: 0, oldestWrite: Infinity, newestWrite: -Infinity, nextExpiry: Infinity }
-          for (const meta of items.slice(1)) {
-            const [writtenAt, expiresAt, bytes] = meta.split(" ").map(parseTime) as [number, number, number]
-            if (expiresAt <= at) continue
-            info.entries++
-            info.bytes += bytes
-            info.oldestWrite = Math.min(info.oldestWrite, writtenAt)
-            info.newestWrite = Math.max(info.newestWrite, writtenAt)
-            info.nextExpiry = Math.min(info.nextExpiry, expiresAt)
-          }
-          if (info.entries > 0) out.push({ namespace: items[0]!, ...info })
+        const infos = new Map<string, { entries: number; bytes: number; oldestWrite: number; newestWrite: number; nextExpiry: number }>()
+        const count = (namespace: string, writtenAt: number, expiresAt: number, bytes: number) => {
+          if (expiresAt <= at) return
+          const info = infos.get(namespace) ?? { entries: 0, bytes: 0, oldestWrite: Infinity, newestWrite: -Infinity, nextExpiry: Infinity }
+          info.entries++
+          info.bytes += bytes
+          info.oldestWrite = Math.min(info.oldestWrite, writtenAt)
+          info.newestWrite = Math.max(info.newestWrite, writtenAt)
+          info.nextExpiry = Math.min(info.nextExpiry, expiresAt)
+          infos.set(namespace, info)
         }
-        return out
+        const counted = new Set<string>()
+        for (const { base: b, items } of indexed) {
+          if (items.length < 1) continue
+          const namespace = items[0]!
+          for (let i = 1; i + 1 < items.length; i += 2) {
+            counted.add(`${b}:e:${items[i]}`)
+            const [writtenAt, expiresAt, bytes] = items[i + 1]!.split(" ").map(parseTime) as [number, number, number]
+            count(namespace, writtenAt, expiresAt, bytes)
+          }
+        }
+        const lost = Array.from(entryKeys, ([b, fields]) => fields.map((field) => ({ b, field, key: `${b}:e:${field}` })))
+          .flat()
+          .filter(({ key }) => !counted.has(key))
+        yield* Effect.forEach(
+          lost,
+          ({ b, field, key }) =>
+            use(operation, async (c, signal) => {
+              const [head, length] = await Promise.all([
+                c.send(key, ["GETRANGE", key, "0", String(HEAD_READ_BYTES - 1)], signal),
+                c.send(key, ["STRLEN", key], signal)
+              ])
+              const found = Buffer.isBuffer(head) ? headOfEntry(head, Number(length)) : undefined
+              // Not an entry (another program's key), or one that expired but Redis has not dropped yet.
+              if (found === undefined || !(found.expiresAt > at)) return
+              const meta = `${found.writtenAt} ${timeArg(found.expiresAt)} ${found.bytes}`
+              const back = await evalScript(
+                c,
+                REINDEX,
+                [key, `${b}:i`, `${b}:m`],
+                [field, meta, found.namespace, timeArg(found.expiresAt)],
+                signal
+              )
+              if (Number(back) === 1) count(found.namespace, found.writtenAt, found.expiresAt, found.bytes)
+            }),
+          { concurrency: 8, discard: true }
+        )
+        return Array.from(infos, ([namespace, info]): CacheStore.NamespaceInfo => ({ namespace, ...info }))
       })
 
     // --- Locks ---------------------------------------------------------------
