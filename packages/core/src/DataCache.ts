@@ -595,7 +595,7 @@ export const layerStore = <const O extends StoreLayerOptions = {}>(
         secret: keys?.entrySecret,
         mac: keys?.mac,
         breaker,
-        healthy: true,
+        unhealthy: new Set(),
         timeout: Duration.millis(checked.timeoutMillis),
         lockMillis: checked.lockMillis,
         lockWaitMillis: checked.lockWaitMillis,

@@ -180,6 +180,31 @@ describe("DataCache.layerStore: a store that fails", () => {
     })
   )
 
+  // Found by a spec trial: a read-only directory took a lock file and a temporary file on every miss (97
+  // misses, 194 failing calls), since the reads between succeeded and the breaker counted failures in a row.
+  it.effect("a read-only store: writes and locks stop after five failures in a row each (their breaker opens), reads go on", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      h.fault = "fail"
+      for (const op of ["set", "delete", "acquire", "renew", "release", "awaitRelease"]) h.faultOps.add(op)
+      const { fn, runs } = deterministic("readOnlyBreaker")
+      yield* Effect.gen(function* () {
+        for (let i = 0; i < 20; i++) assert.strictEqual((yield* fn(i)).square, i ** 2)
+        const stats = yield* fn.stats
+        assert.strictEqual(stats.storeWrites, 0)
+      }).pipe(Effect.provide(h.cache()), Effect.provide(captureLogs().layer))
+      assert.strictEqual(runs.count, 20)
+      assert.strictEqual(h.calls.get, 20, "every miss still read the store")
+      assert.strictEqual(h.calls.acquire, 5, "locks: five failures, then refused")
+      assert.strictEqual(h.calls.set ?? 0, 5, "writes: five failures, then refused")
+      // After the open duration, one write is tried again, and works once the store does.
+      h.fault = "none"
+      yield* TestClock.adjust("5 seconds")
+      yield* fn(100).pipe(Effect.provide(h.cache()))
+      assert.strictEqual(h.calls.set, 6)
+    })
+  )
+
   it.effect("once the store recovers, after the breaker's open duration writes and reads work again, and that is logged once", () =>
     Effect.gen(function* () {
       const h = makeHarness()
@@ -206,19 +231,37 @@ describe("DataCache.layerStore: a store that fails", () => {
     })
   )
 
-  it.effect("failures between successes never open the breaker: it counts failures in a row, so every call still reaches the store", () =>
+  it.effect(
+    "each kind of operation has its own breaker: reads failing in a row open it for reads; every write still reaches the store",
+    () =>
+      Effect.gen(function* () {
+        const h = makeHarness({ locks: false })
+        h.fault = "fail"
+        h.faultOps.add("get")
+        const { fn, runs } = deterministic("interleaved")
+        // Each call: its read fails, its write works.
+        yield* Effect.gen(function* () {
+          for (let i = 0; i < 10; i++) assert.strictEqual((yield* fn(i)).square, i * i)
+        }).pipe(Effect.provide(h.cache()))
+        assert.strictEqual(runs.count, 10)
+        assert.strictEqual(h.calls.get, 5, "five reads failed in a row: reads are refused")
+        assert.strictEqual(h.calls.set, 10, "writes kept working: none was refused")
+      })
+  )
+
+  it.effect("failures of one kind between its successes never open its breaker: it counts failures in a row", () =>
     Effect.gen(function* () {
       const h = makeHarness({ locks: false })
-      h.fault = "fail"
-      h.faultOps.add("get")
-      const { fn, runs } = deterministic("interleaved")
-      // Each call: its read fails, its write works. Ten failures, never two in a row.
+      const { fn } = deterministic("alternating")
+      // Every other read fails: ten failures, never two in a row.
       yield* Effect.gen(function* () {
-        for (let i = 0; i < 10; i++) assert.strictEqual((yield* fn(i)).square, i * i)
+        for (let i = 0; i < 20; i++) {
+          h.fault = i % 2 === 0 ? "fail" : "none"
+          if (i % 2 === 0) h.faultOps.add("get")
+          assert.strictEqual((yield* fn(i)).square, i * i)
+        }
       }).pipe(Effect.provide(h.cache()))
-      assert.strictEqual(runs.count, 10)
-      assert.strictEqual(h.calls.get, 10, "no read was refused by an open breaker")
-      assert.strictEqual(h.calls.set, 10)
+      assert.strictEqual(h.calls.get, 20, "no read was refused by an open breaker")
     })
   )
 

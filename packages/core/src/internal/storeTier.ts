@@ -16,9 +16,10 @@
  * **A store that fails never fails a call.** Every operation has a timeout
  * and goes through a circuit breaker (effect/persistence's
  * `CircuitBreaker`): a failure is counted (`storeErrors`), logged once per
- * outage (and its end once), and treated as a miss or a skipped write; while
- * the breaker is open the store is not called at all, and it is tried again
- * by itself after the open duration. An outage lasts while some kind of
+ * outage (and its end once), and treated as a miss or a skipped write; the
+ * breaker keeps a state per kind of operation (reads, writes, locks), and
+ * while it is open for a kind, the store is not called for that kind at all,
+ * and it is tried again by itself after the open duration. An outage lasts while some kind of
  * operation (reads, writes, locks) keeps failing (see `Tier.down`).
  *
  * **Across processes.** With the store's locks, a computation whose read
@@ -69,12 +70,18 @@ export interface Tier {
   readonly secret: EntryFormat.EntrySecret | undefined
   /** Names arguments under the secret (a keyed digest of their canonical form); `undefined` without one. */
   readonly mac: ((form: Uint8Array) => string) | undefined
+  /**
+   * The circuit breaker, one state per kind of operation ({@link kindOf}):
+   * a store whose writes fail while its reads work (a read-only directory, a
+   * full Redis) stops being written to, and goes on serving hits.
+   */
   readonly breaker: CircuitBreaker.CircuitBreaker
   /**
-   * Whether no operation failed since the breaker last recorded a success:
-   * operations then skip the breaker's bookkeeping (see {@link guarded}).
+   * The kinds of operation that failed since the breaker last recorded a
+   * success of theirs; the others skip the breaker's bookkeeping (see
+   * {@link guarded}).
    */
-  healthy: boolean
+  readonly unhealthy: Set<OperationKind>
   readonly timeout: Duration.Duration
   /** How long a computing process holds the store's lock before it must renew it. */
   readonly lockMillis: number
@@ -374,7 +381,8 @@ const bury = (tombstones: Tombstones, name: string | undefined, at: number): voi
  */
 const warn = (message: string): Effect.Effect<void> => Replay.outside(Effect.logWarning(message))
 
-const BREAKER_KEY = "@recall/core/store"
+/** The breaker's key of a kind of operation: each kind opens and closes on its own. */
+const breakerKey = (kind: OperationKind): string => `@recall/core/store/${kind}`
 
 /**
  * The store name of a call's arguments, or `undefined` (the call is not
@@ -421,7 +429,7 @@ export const fromSecret = (
     return { entrySecret, mac }
   })
 
-/** The circuit breaker of a tier: five failures in a row open it for five seconds. @internal */
+/** The circuit breaker of a tier: five failures in a row of one kind of operation open it for that kind for five seconds. @internal */
 export const makeBreaker: Effect.Effect<CircuitBreaker.CircuitBreaker, never, Scope.Scope> = Effect.provide(
   CircuitBreaker.make({ tripPolicy: CircuitBreaker.consecutive(5), openDuration: "5 seconds" }),
   CircuitBreaker.layerStoreMemory()
@@ -440,13 +448,16 @@ const describe = (cause: Cause.Cause<unknown>): string => {
  * its result, or {@link failed} (counted and logged once per outage) when
  * it failed, died, timed out, or the breaker refused it.
  *
- * While the store works ({@link Tier.healthy}), an operation runs without
- * the breaker's bookkeeping (a scope, an admission and a record per call,
- * about a third of a Redis-tier hit): a success after successes changes
- * nothing in a breaker that counts consecutive failures. The first failure
- * is recorded in the breaker, and from then on every operation goes through
- * it (so it opens after five, and refuses calls while open) until one
- * succeeds, which closes and resets it as a fresh breaker is.
+ * The breaker keeps a state per kind of operation (reads, writes, locks:
+ * {@link kindOf}), so five failures in a row of one kind open it for that
+ * kind only. While a kind works (not in {@link Tier.unhealthy}), its
+ * operations run without the breaker's bookkeeping (a scope, an admission
+ * and a record per call, about a third of a Redis-tier hit): a success
+ * after successes changes nothing in a breaker that counts consecutive
+ * failures. A kind's first failure is recorded in the breaker, and from then
+ * on each of its operations goes through it (so it opens after five, and
+ * refuses them while open) until one succeeds, which closes and resets it as
+ * a fresh breaker is.
  *
  * @internal
  */
@@ -458,7 +469,7 @@ export const guarded = <A>(
   timeout: Duration.Duration = tier.timeout
 ): Effect.Effect<A | typeof failed> =>
   // Interruptible, so that the timeout can stop it even where its caller is not (invalidate, a write's fiber).
-  throughBreaker(tier, bounded(tier, Effect.interruptible(effect), timeout)).pipe(
+  throughBreaker(tier, kindOf(operation), bounded(tier, Effect.interruptible(effect), timeout)).pipe(
     Effect.tap(() => (tier.down.size > 0 ? recovered(tier, kindOf(operation)) : Effect.void)),
     Effect.catchCause((cause) => {
       if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
@@ -489,11 +500,11 @@ export const guarded = <A>(
  * After a success through the breaker: the tier is healthy again once the
  * breaker is closed (a success admitted before it opened leaves it open).
  */
-const markHealthy = (tier: Tier): Effect.Effect<void> =>
+const markHealthy = (tier: Tier, kind: OperationKind): Effect.Effect<void> =>
   Effect.ignore(
-    Effect.flatMap(tier.breaker.state(BREAKER_KEY), (state) =>
+    Effect.flatMap(tier.breaker.state(breakerKey(kind)), (state) =>
       Effect.sync(() => {
-        if (state._tag === "Closed") tier.healthy = true
+        if (state._tag === "Closed") tier.unhealthy.delete(kind)
       })
     )
   )
@@ -503,14 +514,19 @@ const markHealthy = (tier: Tier): Effect.Effect<void> =>
  * healthy (see {@link guarded}); which one is decided when it runs, so an
  * operation built once and run again (a lock's renewal) follows the tier.
  */
-const throughBreaker = <A, E>(tier: Tier, effect: Effect.Effect<A, E>): Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError> =>
+const throughBreaker = <A, E>(
+  tier: Tier,
+  kind: OperationKind,
+  effect: Effect.Effect<A, E>
+): Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError> =>
   Effect.suspend(() => {
-    if (!tier.healthy) return Effect.tap(tier.breaker.execute(effect, { key: BREAKER_KEY }), () => markHealthy(tier))
+    const key = breakerKey(kind)
+    if (tier.unhealthy.has(kind)) return Effect.tap(tier.breaker.execute(effect, { key }), () => markHealthy(tier, kind))
     return Effect.onExit(effect, (exit) => {
       // A success needs no record; one that ends after another operation failed is not counted (as if it came first).
       if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) return Effect.void
-      tier.healthy = false
-      return Effect.ignore(tier.breaker.execute(Effect.failCause(exit.cause), { key: BREAKER_KEY }))
+      tier.unhealthy.add(kind)
+      return Effect.ignore(tier.breaker.execute(Effect.failCause(exit.cause), { key }))
     })
   })
 
@@ -534,8 +550,13 @@ const recovered = (tier: Tier, kind: OperationKind): Effect.Effect<void> =>
 /** What an outage is about: a store may fail its writes (read-only, full) or its locks while it still reads. @internal */
 export type OperationKind = "reads" | "writes" | "locks"
 
+/**
+ * An operation's kind: a lock's; a read of an entry; else a write (a
+ * generation's read counts as one: it makes the key when it is missing, and
+ * it is part of a miss's write, never of a hit).
+ */
 const kindOf = (operation: string): OperationKind =>
-  operation.includes("lock") ? "locks" : operation.startsWith("read") ? "reads" : "writes"
+  operation.includes("lock") ? "locks" : operation === "read an entry" ? "reads" : "writes"
 
 /**
  * A value read from the store: the reader's value, the output to replay,
