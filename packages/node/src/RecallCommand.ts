@@ -247,6 +247,50 @@ const fromEnvironment = (name: string) =>
     Effect.mapError((e) => userError(`cannot read ${name}: ${e.message}`, e))
   )
 
+/**
+ * A cluster client for `url` when the Redis there is a node of a Redis
+ * Cluster (`INFO cluster` says `cluster_enabled:1`), connected, and closed
+ * with the scope: the store then lists and clears on every master, where a
+ * client of that one node saw only its keys (and said it had cleared
+ * everything). `undefined` for a standalone Redis, or when the probe cannot
+ * reach it: the store's own client then says what is wrong.
+ */
+const clusterAt = (url: string) =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: async (): Promise<NodeCacheStore.RedisClusterClient | undefined> => {
+        const redis = await import("redis")
+        const probe = redis.createClient({ url, socket: { connectTimeout: 2_000, reconnectStrategy: false } })
+        probe.on("error", () => {})
+        let enabled = false
+        try {
+          await probe.connect()
+          enabled = /^cluster_enabled:1\b/m.test(await probe.info("cluster"))
+        } catch {
+          return undefined
+        } finally {
+          if (probe.isOpen) probe.destroy()
+        }
+        if (!enabled) return undefined
+        // The other nodes with the URL's user, password and TLS.
+        const { username, password, protocol } = new URL(url)
+        const cluster = redis.createCluster({
+          rootNodes: [{ url }],
+          defaults: {
+            ...(username === "" ? {} : { username: decodeURIComponent(username) }),
+            ...(password === "" ? {} : { password: decodeURIComponent(password) }),
+            ...(protocol === "rediss:" ? { socket: { tls: true } } : {})
+          }
+        })
+        cluster.on("error", () => {})
+        await cluster.connect()
+        return cluster as unknown as NodeCacheStore.RedisClusterClient
+      },
+      catch: (cause) => userError(`cannot connect to the Redis Cluster at ${shownUrl(url)}: ${cause instanceof Error ? cause.message : String(cause)}`)
+    }),
+    (cluster) => (cluster === undefined ? Effect.void : Effect.promise(() => cluster.close().catch(() => {})))
+  )
+
 const withStore = <A>(
   { dir, redis, prefix }: { dir: Option.Option<string>; redis: Option.Option<string>; prefix: Option.Option<string> },
   body: (store: CacheStore.Service, at: Place) => Effect.Effect<A, CacheStore.CacheStoreError | CliError.UserError>
@@ -258,17 +302,18 @@ const withStore = <A>(
     const keyPrefix = Option.isNone(prefix) && Option.isSome(url) ? yield* fromEnvironment("RECALL_REDIS_PREFIX") : prefix
     if (Option.isSome(keyPrefix) && Option.isNone(url)) return yield* userError("--prefix is for a Redis store: give --redis URL too")
     const opened = Option.isSome(url)
-      ? Effect.map(
-          NodeCacheStore.makeRedis({ url: url.value, prefix: Option.getOrUndefined(keyPrefix) }).pipe(
-            Effect.mapError((e) => userError(`cannot use the Redis store at ${shownUrl(url.value)}: ${e.reason}`, e))
-          ),
-          (store) => {
-            const shown = shownUrl(url.value)
-            const prefixUsed = Option.getOrElse(keyPrefix, () => "recall")
-            const place: Place = { label: `${shown} (key prefix ${prefixUsed})`, json: { redis: shown, prefix: prefixUsed } }
-            return { store, at: place }
-          }
-        )
+      ? Effect.gen(function* () {
+          const cluster = yield* clusterAt(url.value)
+          const prefixOption = Option.getOrUndefined(keyPrefix)
+          const store = yield* NodeCacheStore.makeRedis(
+            cluster === undefined ? { url: url.value, prefix: prefixOption } : { client: cluster, prefix: prefixOption }
+          ).pipe(Effect.mapError((e) => userError(`cannot use the Redis store at ${shownUrl(url.value)}: ${e.reason}`, e)))
+          const shown = shownUrl(url.value)
+          const prefixUsed = Option.getOrElse(keyPrefix, () => "recall")
+          const kind = cluster === undefined ? "" : "a Redis Cluster, "
+          const place: Place = { label: `${shown} (${kind}key prefix ${prefixUsed})`, json: { redis: shown, prefix: prefixUsed } }
+          return { store, at: place }
+        })
       : Effect.gen(function* () {
           const directory = yield* resolveDirectory(dir)
           const store = yield* NodeCacheStore.make({ directory })

@@ -10,11 +10,12 @@ import { DataCache } from "@recall/core"
 import { CacheStore, NodeCacheStore } from "@recall/node"
 import * as RecallCommand from "@recall/node/RecallCommand"
 import { Cause, ConfigProvider, Console, Deferred, Effect, Exit, Fiber, Layer, Option, Redacted } from "effect"
-import { createClient, RESP_TYPES } from "redis"
+import { createClient, createCluster, RESP_TYPES } from "redis"
 import { eventually } from "./fixtures/eventually.ts"
-import { keysUnder, startRedisServer, useRedisServer } from "./fixtures/redisServer.ts"
+import { keysUnder, startRedisServer, useRedisCluster, useRedisServer } from "./fixtures/redisServer.ts"
 
 const server = useRedisServer()
+const cluster = useRedisCluster()
 
 const SECRET = Redacted.make("a secret of at least sixteen bytes")
 
@@ -301,6 +302,54 @@ describe("DataCache over Redis", () => {
         assert.notInclude(said, "hunter2", url)
         assert.notInclude(said, "hu/nter2", url)
       }
+    })
+  )
+
+  // Found by a spec trial: against a node of a Redis Cluster, the command saw that node's keys only, and said
+  // "Cleared everything" while two thirds of the entries stayed on the other masters.
+  it.live("recall --redis with the URL of one node of a Redis Cluster lists and clears on every master", () =>
+    Effect.gen(function* () {
+      const prefix = freshPrefix()
+      const client: NodeCacheStore.RedisClusterClient = createCluster({ rootNodes: [...cluster().rootNodes] })
+      client.on("error", () => {})
+      yield* Effect.promise(() => client.connect())
+      const names = Array.from({ length: 8 }, (_, i) => `fn${i}`)
+      const fns = names.map((name) => DataCache.fn(name, (n: number) => Effect.succeed({ name, n })))
+      yield* Effect.forEach(fns, (fn) => Effect.all([fn(1), fn(2)]), { discard: true }).pipe(
+        Effect.provide(DataCache.layerStore().pipe(Layer.provide(Layer.orDie(NodeCacheStore.layerRedis({ client, prefix })))))
+      )
+      // The writes are in the background: each function's namespace lands on a master of its own hash tag.
+      const entriesOnEvery = () =>
+        Effect.promise(async () => {
+          const counts: Array<number> = []
+          for (const master of client.masters) {
+            const node = await client.nodeClient(master)
+            let n = 0
+            for await (const batch of node.scanIterator({ MATCH: `${prefix}:*:e:*`, COUNT: 1000 })) n += batch.length
+            counts.push(n)
+          }
+          return counts
+        })
+      const total = Effect.map(entriesOnEvery(), (counts) => counts.reduce((a, b) => a + b, 0))
+      assert.strictEqual(yield* eventually(total, 16), 16)
+      const spread = yield* entriesOnEvery()
+      assert.isAbove(spread.filter((n) => n > 0).length, 1, "the entries are on more than one master")
+      const one = cluster().rootNodes[0]!.url
+      const listed = yield* runCli(["ls", "--redis", one, "--prefix", prefix, "--json"])
+      assert.isTrue(Exit.isSuccess(listed.exit), listed.out)
+      const doc = JSON.parse(listed.out) as { functions: Array<{ name: string; entries: number }> }
+      assert.deepStrictEqual(
+        doc.functions.map((f) => [f.name, f.entries]),
+        names.map((name) => [name, 2])
+      )
+      const cleared = yield* runCli(["clear", "--redis", one, "--prefix", prefix])
+      assert.isTrue(Exit.isSuccess(cleared.exit), cleared.out)
+      assert.include(cleared.out, "16 entries")
+      assert.deepStrictEqual(
+        yield* entriesOnEvery(),
+        spread.map(() => 0)
+      )
+      yield* Effect.promise(() => client.close())
     })
   )
 
