@@ -35,7 +35,7 @@
  *   gone (or after an hour).
  * - An entry file that is truncated, too long, or not an entry (a bad magic
  *   number, a bad header checksum, another namespace or key in its header)
- *   reads as missing and is deleted.
+ *   reads as missing and is deleted, with a warning naming the file.
  * - Expiry is on Effect's `Clock`: `get` never returns an expired entry, and
  *   sweeps delete them (when the layer is built, on `list` and `stats`, and on
  *   a write when `sweepInterval` has passed since the last sweep).
@@ -634,6 +634,14 @@ const checked = (maker: string, options: Options): Options => {
   return options
 }
 
+/** The warning for an entry file the store cannot take for the entry it looked for (it is deleted). */
+const damagedMessage = (path: string, kind: "damaged" | "misplaced"): string =>
+  `recall: the disk store's entry file ${path} ${
+    kind === "damaged"
+      ? "is not a whole entry (cut short, too long, or its header does not check)"
+      : "holds the entry of another key (copied or moved there)"
+  }: it is not used and is deleted, and the value is computed again.`
+
 /** {@link make}; with `nodeReads`, entry files are read with Node's `fs` directly (internal/entryRead.ts). */
 const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheStore.Service, never, FileSystem.FileSystem> =>
   Effect.gen(function* () {
@@ -1131,6 +1139,8 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
         if (!valid || header.expiresAt <= at) {
           // Malformed, truncated, another key's, or expired: gone.
           yield* Effect.ignore(fs.remove(path, { force: true }))
+          // An entry that does not read is damage an operator should hear of (an expired one is not).
+          if (!valid) yield* Effect.logWarning(damagedMessage(path, header === undefined ? "damaged" : "misplaced"))
           return Option.none<R>()
         }
         // A use: the modification time is the recency that eviction reads. It is set

@@ -286,7 +286,8 @@ const clusterAt = (url: string) =>
         await cluster.connect()
         return cluster as unknown as NodeCacheStore.RedisClusterClient
       },
-      catch: (cause) => userError(`cannot connect to the Redis Cluster at ${shownUrl(url)}: ${cause instanceof Error ? cause.message : String(cause)}`)
+      catch: (cause) =>
+        userError(`cannot connect to the Redis Cluster at ${shownUrl(url)}: ${cause instanceof Error ? cause.message : String(cause)}`)
     }),
     (cluster) => (cluster === undefined ? Effect.void : Effect.promise(() => cluster.close().catch(() => {})))
   )

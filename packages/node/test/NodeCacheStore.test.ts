@@ -33,6 +33,7 @@ import * as TestClock from "effect/testing/TestClock"
 // The core's hashing internals, to uninstall the native digester.
 import * as Xxh3 from "../../core/src/internal/xxh3.ts"
 import { storeConformance } from "../../core/test/fixtures/storeConformance.ts"
+import { captureLogs } from "../../core/test/fixtures/storeHarness.ts"
 import * as EntryRead from "../src/internal/entryRead.ts"
 import { tempDirectories } from "./fixtures/tempDirectories.ts"
 
@@ -842,44 +843,56 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
     )
   })
 
-  it.effect("a truncated file, a garbage file, and another key's file read as missing and are deleted", () => {
-    const directory = fresh()
-    return withStore(onDisk({ directory }), (store) =>
-      Effect.gen(function* () {
-        yield* store.set("ns", "truncated", new Uint8Array(1000).fill(1), Infinity)
-        const truncated = entryPath(directory, "ns", "truncated")
-        truncateSync(truncated, statSync(truncated).size - 1)
-        assert.isTrue(Option.isNone(yield* store.get("ns", "truncated")))
-        assert.isFalse(existsSync(truncated), "deleted")
+  it.effect(
+    "a truncated file, a garbage file, and another key's file read as missing, are deleted, and each is a warning naming it",
+    () => {
+      const directory = fresh()
+      const logs = captureLogs()
+      return withStore(onDisk({ directory }), (store) =>
+        Effect.gen(function* () {
+          yield* store.set("ns", "truncated", new Uint8Array(1000).fill(1), Infinity)
+          const truncated = entryPath(directory, "ns", "truncated")
+          truncateSync(truncated, statSync(truncated).size - 1)
+          assert.isTrue(Option.isNone(yield* store.get("ns", "truncated")))
+          assert.isFalse(existsSync(truncated), "deleted")
 
-        yield* store.set("ns", "short", bytesOf(1), Infinity)
-        truncateSync(entryPath(directory, "ns", "short"), 10)
-        assert.isTrue(Option.isNone(yield* store.get("ns", "short")), "cut inside the header")
+          yield* store.set("ns", "short", bytesOf(1), Infinity)
+          truncateSync(entryPath(directory, "ns", "short"), 10)
+          assert.isTrue(Option.isNone(yield* store.get("ns", "short")), "cut inside the header")
 
-        yield* store.set("ns", "garbage", bytesOf(1), Infinity)
-        const garbage = entryPath(directory, "ns", "garbage")
-        writeFileSync(
-          garbage,
-          Uint8Array.from({ length: 200 }, (_, i) => (i * 91) & 0xff)
-        )
-        assert.isTrue(Option.isNone(yield* store.get("ns", "garbage")))
-        assert.isFalse(existsSync(garbage))
+          yield* store.set("ns", "garbage", bytesOf(1), Infinity)
+          const garbage = entryPath(directory, "ns", "garbage")
+          writeFileSync(
+            garbage,
+            Uint8Array.from({ length: 200 }, (_, i) => (i * 91) & 0xff)
+          )
+          assert.isTrue(Option.isNone(yield* store.get("ns", "garbage")))
+          assert.isFalse(existsSync(garbage))
 
-        yield* store.set("ns", "flipped", new Uint8Array(100), Infinity)
-        const flipped = entryPath(directory, "ns", "flipped")
-        const bytes = readFileSync(flipped)
-        bytes[20]! ^= 1 // in writtenAt: the header checksum catches it
-        writeFileSync(flipped, bytes)
-        assert.isTrue(Option.isNone(yield* store.get("ns", "flipped")))
+          yield* store.set("ns", "flipped", new Uint8Array(100), Infinity)
+          const flipped = entryPath(directory, "ns", "flipped")
+          const bytes = readFileSync(flipped)
+          bytes[20]! ^= 1 // in writtenAt: the header checksum catches it
+          writeFileSync(flipped, bytes)
+          assert.isTrue(Option.isNone(yield* store.get("ns", "flipped")))
 
-        yield* store.set("ns", "mine", bytesOf(7), Infinity)
-        writeFileSync(entryPath(directory, "ns", "yours"), readFileSync(entryPath(directory, "ns", "mine")))
-        assert.isTrue(Option.isNone(yield* store.get("ns", "yours")), "the header names another key")
-        assert.isTrue(Option.isSome(yield* store.get("ns", "mine")))
-        assert.deepStrictEqual(yield* store.stats, { namespaces: 1, entries: 1, bytes: 1 })
-      })
-    )
-  })
+          yield* store.set("ns", "mine", bytesOf(7), Infinity)
+          writeFileSync(entryPath(directory, "ns", "yours"), readFileSync(entryPath(directory, "ns", "mine")))
+          assert.isTrue(Option.isNone(yield* store.get("ns", "yours")), "the header names another key")
+          assert.isTrue(Option.isSome(yield* store.get("ns", "mine")))
+          assert.deepStrictEqual(yield* store.stats, { namespaces: 1, entries: 1, bytes: 1 })
+          // Found by a spec trial: these were deleted without a word. One warning each, naming the file.
+          const warnings = logs.warnings()
+          assert.strictEqual(warnings.length, 5, warnings.join("\n"))
+          for (const [i, key] of ["truncated", "short", "garbage", "flipped"].entries()) {
+            assert.include(warnings[i], entryPath(directory, "ns", key))
+            assert.include(warnings[i], "is not a whole entry")
+          }
+          assert.include(warnings[4], "holds the entry of another key")
+        }).pipe(Effect.provide(logs.layer))
+      )
+    }
+  )
 
   // Found by an attack trial: the scan as a store starts opened a FIFO at an entry's name without O_NONBLOCK, on a
   // thread of the pool, waiting for a writer forever: every operation of the process after it waited too, and the

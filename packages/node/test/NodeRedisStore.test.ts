@@ -7,11 +7,13 @@
  * and started again (by pid) under the store, or down when the layer is
  * built.
  */
+import { createHash } from "node:crypto"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { CacheStore, NodeCacheStore } from "@recall/node"
 import { Cause, ConfigProvider, Effect, Exit, Fiber, Layer, Option } from "effect"
 import { createClient, createCluster } from "redis"
 import { storeConformance } from "../../core/test/fixtures/storeConformance.ts"
+import { captureLogs } from "../../core/test/fixtures/storeHarness.ts"
 import { freePort, rawCommand, startRedisServer, useRedisCluster, useRedisServer } from "./fixtures/redisServer.ts"
 
 // No KEYS on these servers: listing and clearing must scan.
@@ -368,6 +370,42 @@ describe("NodeCacheStore.layerRedis in Redis", () => {
       )
     })
   }
+
+  // Found by a spec trial (on disk; the Redis store did the same): a value that is not the key's entry was a
+  // silent miss, and stayed.
+  it.effect(
+    "a value that is not the key's entry (cut short, garbage, another key's) is a miss, deleted, one warning naming the key",
+    () => {
+      const prefix = freshPrefix()
+      const logs = captureLogs()
+      return withStore(onServer(prefix), (store) =>
+        Effect.gen(function* () {
+          yield* store.set("ns", "mine", bytesOf(1, 2, 3), Infinity)
+          yield* store.set("ns", "victim", bytesOf(4), Infinity)
+          const keys = (yield* serverKeys(prefix)).filter((key) => key.includes(":e:"))
+          const mine = keys.find((key) => key.endsWith(createHash("sha256").update("mine").digest("hex").slice(0, 32)))!
+          const victim = keys.find((key) => key !== mine)!
+          for (const [label, damage] of [
+            ["cut short", (client: ReturnType<typeof newClient>) => client.set(victim, "RRS1")],
+            ["garbage", (client: ReturnType<typeof newClient>) => client.set(victim, Buffer.alloc(100, 7))],
+            ["another key's", async (client: ReturnType<typeof newClient>) => void (await client.copy(mine, victim, { REPLACE: true }))]
+          ] as const) {
+            yield* inspect(server().url, async (client) => void (await damage(client)))
+            assert.isTrue(Option.isNone(yield* store.get("ns", "victim")), label)
+            assert.deepStrictEqual(
+              (yield* serverKeys(prefix)).filter((key) => key === victim),
+              [],
+              `${label}: deleted`
+            )
+          }
+          assert.isTrue(Option.isSome(yield* store.get("ns", "mine")))
+          const warnings = logs.warnings()
+          assert.strictEqual(warnings.length, 3, warnings.join("\n"))
+          for (const warning of warnings) assert.include(warning, victim)
+        }).pipe(Effect.provide(logs.layer))
+      )
+    }
+  )
 
   it.effect(
     "clearAll wins over computations in flight: their generation, read before it, no longer writes, even where the namespace had no key",

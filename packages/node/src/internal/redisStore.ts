@@ -773,8 +773,16 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
         return Effect.flatMap(
           read("get", (c) => c.send(redisKey, ["GET", redisKey])),
           (value): Effect.Effect<Option.Option<CacheStore.StoredEntry>, CacheStore.CacheStoreError> => {
+            if (value === null || value === undefined) return Effect.succeedNone
             const entry = Buffer.isBuffer(value) ? unpackEntry(value, namespace, key) : undefined
-            if (entry === undefined) return Effect.succeedNone
+            if (entry === undefined) {
+              // Not this key's entry (cut short, not an entry, another key's value copied there): damage to hear of.
+              const warning = Effect.logWarning(
+                `recall: the Redis store's value at ${redisKey} is not this key's entry (cut short, not an entry, or another key's value): ` +
+                  "it is not used and is deleted, and the value is computed again."
+              )
+              return Effect.as(Effect.andThen(remove(namespace, key, "get"), warning), Option.none())
+            }
             if (entry.expiresAt <= clock.currentTimeMillisUnsafe()) return Effect.as(remove(namespace, key, "get"), Option.none())
             return Effect.succeedSome(entry)
           }
