@@ -60,3 +60,22 @@ describe("Definition", () => {
     assert.match(d.publicId(), /^report:[0-9a-f]{32}$/)
   })
 })
+
+// Found by an attack trial: a check's parameters live in its annotations, which the identity left out, and the
+// JSON Schema document does not always carry them (isMinLength(2) gave `minLength: 1` there).
+describe("Definition.schemaIdentity", () => {
+  const identityOf = (schema: Schema.Top) => JSON.stringify(Definition.schemaIdentity(schema))
+  it("a check's parameters are part of a schema's identity; the same check twice is one identity", () => {
+    for (const [a, b] of [
+      [Schema.String.check(Schema.isMinLength(1)), Schema.String.check(Schema.isMinLength(2))],
+      [Schema.String.check(Schema.isPattern(/^a/)), Schema.String.check(Schema.isPattern(/^b/))],
+      [Schema.String.check(Schema.isPattern(/^a/)), Schema.String.check(Schema.isPattern(/^a/i))],
+      [Schema.Number.check(Schema.isGreaterThan(0)), Schema.Number.check(Schema.isGreaterThan(1))],
+      [Schema.Struct({ n: Schema.Number.check(Schema.isInt()) }), Schema.Struct({ n: Schema.Number.check(Schema.isGreaterThan(0)) })]
+    ] as const) {
+      assert.notStrictEqual(identityOf(a), identityOf(b))
+    }
+    assert.strictEqual(identityOf(Schema.String.check(Schema.isPattern(/^a/))), identityOf(Schema.String.check(Schema.isPattern(/^a/))))
+    assert.strictEqual(identityOf(Schema.String.check(Schema.isMinLength(3))), identityOf(Schema.String.check(Schema.isMinLength(3))))
+  })
+})

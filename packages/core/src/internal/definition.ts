@@ -111,7 +111,16 @@ export interface FaceOf<A, S> {
 export const schemaIdentity = (schema: Schema.Top | undefined): unknown =>
   schema === undefined ? null : { document: Schema.toJsonSchemaDocument(schema), shape: shapeOf(schema.ast) }
 
-/** The AST as plain data: constructors and fields, functions as a mark, annotations left to the document, cycles as references. */
+/**
+ * The AST as plain data: constructors and fields, functions as a mark,
+ * regular expressions by their source and flags, cycles as references.
+ * Annotations are left to the document, but for what a check keeps in
+ * its own (`representation`: the check's id and its parameters, and
+ * `expected`): the document does not always carry them (`isMinLength(2)`
+ * gave `minLength: 1` there), and without them `isMinLength(1)` and
+ * `isMinLength(2)`, or `isPattern(/^a/)` and `isPattern(/^b/)`, were one
+ * identity (found by an attack trial).
+ */
 const shapeOf = (ast: unknown): unknown => {
   const seen = new Map<object, number>()
   const walk = (node: unknown): unknown => {
@@ -119,13 +128,20 @@ const shapeOf = (ast: unknown): unknown => {
     if (typeof node === "bigint") return `${node}n`
     if (typeof node === "symbol") return String(node)
     if (node === null || typeof node !== "object") return node === undefined ? null : node
+    if (node instanceof RegExp) return { "~": "RegExp", source: node.source, flags: node.flags }
     const at = seen.get(node)
     if (at !== undefined) return { ref: at }
     seen.set(node, seen.size)
     if (Array.isArray(node)) return node.map(walk)
     const out: Record<string, unknown> = { "~": (node as { constructor?: { name?: unknown } }).constructor?.name ?? null }
     for (const key of Object.keys(node).sort()) {
-      if (key !== "annotations") out[key] = walk((node as Record<string, unknown>)[key])
+      const value = (node as Record<string, unknown>)[key]
+      if (key !== "annotations") out[key] = walk(value)
+      else if (typeof (node as { run?: unknown }).run === "function" && value !== null && typeof value === "object") {
+        // A check's own annotations: what it checks, not how it is described.
+        const { representation, expected } = value as { representation?: unknown; expected?: unknown }
+        out[key] = walk({ representation, expected })
+      }
     }
     return out
   }
