@@ -2,7 +2,8 @@
  * How a cached function's body is called: as a plain function. `this` in it
  * is `undefined`, never recall's definition of the function (whose fields a
  * body read as its own data, and cached, before), so a method body that
- * reads `this` fails, and its failure is not cached.
+ * reads `this` fails, and its failure is not cached. So are the functions
+ * of its options (`cacheIf`, `validate`).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache, ResourceCache } from "@recall/core"
@@ -51,6 +52,43 @@ describe("a cached function's body", () => {
       assert.include(String(Exit.isFailure(exit) ? exit.cause : ""), "TypeError")
       assert.strictEqual((yield* multiply.stats).entries, 0)
     }).pipe(Effect.provide(DataCache.layerMemory()))
+  )
+
+  it.effect("cacheIf runs with `this` undefined", () =>
+    Effect.gen(function* () {
+      const seen: Array<unknown> = []
+      const f = DataCache.fn(
+        {
+          name: "cacheIfThis",
+          cacheIf(this: unknown, value: number) {
+            seen.push(this)
+            return value > 0
+          }
+        },
+        (n: number) => Effect.succeed(n)
+      )
+      assert.strictEqual(yield* f(1), 1)
+      assert.deepStrictEqual(seen, [undefined])
+    }).pipe(Effect.provide(DataCache.layerMemory()))
+  )
+
+  it.effect("a ResourceCache validate runs with `this` undefined", () =>
+    Effect.gen(function* () {
+      const seen: Array<unknown> = []
+      const open = ResourceCache.fn(
+        {
+          name: "validateThis",
+          validate(this: unknown) {
+            seen.push(this)
+            return Effect.succeed(true)
+          }
+        },
+        (url: string) => Effect.succeed({ url })
+      )
+      yield* open("db://a")
+      yield* open("db://a")
+      assert.deepStrictEqual(seen, [undefined])
+    }).pipe(Effect.provide(ResourceCache.layerMemory()), Effect.scoped)
   )
 
   it.effect("a ResourceCache body runs with `this` undefined", () =>

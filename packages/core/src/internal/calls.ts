@@ -209,7 +209,9 @@ const checked = <A, S>(
       const release = endHold(slot, probe)
       let verdict: unknown
       try {
-        verdict = lifecycle.check!(value)
+        // Called bare: `this` in a validate is undefined, never recall's lifecycle record.
+        const check = lifecycle.check!
+        verdict = check(value)
       } catch (e) {
         // A validate that throws counts as one that dies: false.
         verdict = Effect.die(e)

@@ -429,7 +429,9 @@ const run = <A, S>(
       const output = recorder === undefined || recorder.lines.length === 0 ? undefined : recorder.lines
       let keepIt: boolean
       try {
-        keepIt = definition.cacheIf === undefined || definition.cacheIf(value)
+        // Called bare: `this` in a cacheIf is undefined, never the definition.
+        const { cacheIf } = definition
+        keepIt = cacheIf === undefined || cacheIf(value)
       } catch (e) {
         // A defect in cacheIf: nothing is stored, and every waiter gets the defect.
         flight.unstored = { stored: kept.stored }
