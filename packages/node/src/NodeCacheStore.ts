@@ -486,8 +486,10 @@ const planOf = (bytes: Uint8Array): EntryRead.Plan | undefined => {
  */
 export const CACHE_DIRECTORY_TAG = "CACHEDIR.TAG"
 const TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55"
+/** The line of the tag that says recall made it (other tools' tags have the signature too). */
+const TAG_RECALL_LINE = "# This file is a cache directory tag created by recall (a disk cache of @recall/node)."
 const TAG_TEXT = `${TAG_SIGNATURE}
-# This file is a cache directory tag created by recall (a disk cache of @recall/node).
+${TAG_RECALL_LINE}
 # For information about cache directory tags, see: https://bford.info/cachedir/
 `
 
@@ -1579,9 +1581,15 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
         // (found by an attack trial: an invalidate in that second never reached the other processes).
         Effect.catch((e) => {
           if (!isNotFound(e)) return Effect.fail(e)
-          // Nor where this instance does not listen (`recall clear`) but a store used the directory (it is tagged).
-          // An untagged one stays as it is.
-          const remake = listening > 0 ? Effect.succeed(true) : fs.exists(`${root}/${CACHE_DIRECTORY_TAG}`)
+          // Nor where this instance does not listen (`recall clear`) but a store used the directory (it has
+          // recall's own tag). An untagged one, or one another tool tagged (Cargo's target/), stays as it is.
+          const remake =
+            listening > 0
+              ? Effect.succeed(true)
+              : fs.readFileString(`${root}/${CACHE_DIRECTORY_TAG}`).pipe(
+                  Effect.map((text) => text.includes(TAG_RECALL_LINE)),
+                  Effect.orElseSucceed(() => false)
+                )
           return Effect.flatMap(remake, (yes) =>
             yes
               ? Effect.andThen(

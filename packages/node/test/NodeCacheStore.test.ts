@@ -777,6 +777,26 @@ describe("NodeCacheStore.layerFileSystem on disk", () => {
       )
   )
 
+  // Found by a spec trial: `recall clear --dir` on a directory another tool tagged (Cargo's target/) made
+  // .notices/ and a notice file there, though no recall store ever used it.
+  it.effect("a removal in a directory another tool tagged (not recall's tag) writes no notice and makes nothing", () =>
+    Effect.gen(function* () {
+      const directory = fresh()
+      mkdirSync(directory)
+      const cargo = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by cargo.\n"
+      writeFileSync(join(directory, NodeCacheStore.CACHE_DIRECTORY_TAG), cargo)
+      yield* withStore(onDisk({ directory }), (store) =>
+        Effect.gen(function* () {
+          yield* store.clearAll
+          yield* store.clearNamespace("ns")
+          yield* store.delete("ns", "k")
+        })
+      )
+      assert.deepStrictEqual(readdirSync(directory), [NodeCacheStore.CACHE_DIRECTORY_TAG])
+      assert.strictEqual(readFileSync(join(directory, NodeCacheStore.CACHE_DIRECTORY_TAG), "utf8"), cargo, "its tag untouched")
+    })
+  )
+
   it.effect("a removal where nobody listens (no .notices/) writes no notice and makes nothing: an empty directory stays empty", () =>
     Effect.gen(function* () {
       const directory = fresh()
