@@ -27,6 +27,7 @@ import {
   Schema
 } from "effect"
 import { TestClock } from "effect/testing"
+import * as StoreTier from "../src/internal/storeTier.ts"
 import { rejection } from "./fixtures/rejection.ts"
 import { captureLogs, type Harness, makeHarness, storedBytes } from "./fixtures/storeHarness.ts"
 
@@ -828,6 +829,25 @@ describe("DataCache.layerStore", () => {
         const sb = yield* fn.stats.pipe(Effect.provide(b))
         assert.deepStrictEqual([sa.misses, sa.hits, sa.storeHits], [1, 24, 0])
         assert.deepStrictEqual([sb.misses, sb.hits, sb.storeHits], [0, 24, 1])
+      })
+    )
+
+    // Found by a stranger trial: a large value's encoding is synchronous (seconds for 400k rows), the lock's own
+    // renewals cannot run meanwhile, and with a short lockTtl another process took the key over and computed it again.
+    it.effect("a large value's write renews the lock right before its encoding; a small one's does not", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const large = DataCache.fn("largeRenewed", (n: number) => Effect.sync(() => new Float64Array(200_000).fill(n)))
+        const small = DataCache.fn("smallNotRenewed", (n: number) => Effect.succeed(n))
+        const cache = yield* Layer.build(h.cache({ lockTtl: "3 seconds" }))
+        yield* small(1).pipe(Effect.provide(cache))
+        yield* StoreTier.awaitAllWrites((yield* DataCache.DataCache.pipe(Effect.provide(cache))).cache.tier!)
+        assert.strictEqual(h.calls.renew ?? 0, 0, "no time passed, and a small value is encoded at once")
+        assert.strictEqual((yield* large(2).pipe(Effect.provide(cache)))[0], 2)
+        yield* StoreTier.awaitAllWrites((yield* DataCache.DataCache.pipe(Effect.provide(cache))).cache.tier!)
+        assert.strictEqual(h.calls.renew, 1, "renewed once, before the encoding")
+        assert.strictEqual(h.calls.set, 2)
+        assert.strictEqual(h.calls.release, 2)
       })
     )
 

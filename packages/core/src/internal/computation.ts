@@ -480,7 +480,8 @@ const run = <A, S>(
           persisted.generation,
           superseded,
           // Not when the callers hold the very instance kept (`copy: "readonly"`): its entry is encoded before they have it.
-          kept.bytes >= DEFERRED_ENCODING_BYTES && (kept.value as unknown) !== kept.stored
+          kept.bytes >= DEFERRED_ENCODING_BYTES && (kept.value as unknown) !== kept.stored,
+          held?.renew
         ),
         Effect.suspend(settled)
       )
