@@ -223,6 +223,12 @@ const resolveDirectory = (dir: Option.Option<string>) =>
 interface Place {
   /** For messages: the directory, or the URL. */
   readonly label: string
+  /**
+   * What to add to a message that found nothing: for Redis, the other key
+   * prefixes that hold recall's entries there (a program's store with
+   * another prefix than the command's is the likeliest reason); "" when none.
+   */
+  readonly elsewhere: Effect.Effect<string>
   /** For `--json`: `{ directory }` or `{ redis }`. */
   readonly json: { readonly directory: string } | { readonly redis: string; readonly prefix: string }
 }
@@ -292,6 +298,50 @@ const clusterAt = (url: string) =>
     (cluster) => (cluster === undefined ? Effect.void : Effect.promise(() => cluster.close().catch(() => {})))
   )
 
+/** The most keys {@link otherPrefixes} scans: a hint, not an inventory. */
+const PREFIX_SCAN_KEYS = 10_000
+
+/**
+ * The key prefixes other than `prefix` under which Redis at `url` (through
+ * `cluster`, for a Redis Cluster) holds recall's namespace names (the
+ * `<prefix>:{<hash>}:m` keys), as a sentence for a message that found
+ * nothing; "" when there are none, or when they cannot be read.
+ */
+const otherPrefixes = (url: string, cluster: NodeCacheStore.RedisClusterClient | undefined, prefix: string): Effect.Effect<string> =>
+  Effect.promise(async () => {
+    const found = new Set<string>()
+    const scan = async (client: NodeCacheStore.RedisClient) => {
+      let seen = 0
+      for await (const batch of client.scanIterator({ MATCH: "*:{*}:m", COUNT: 1000 })) {
+        for (const key of batch.map(String)) {
+          const at = key.lastIndexOf(":{")
+          if (at > 0 && key.slice(0, at) !== prefix) found.add(key.slice(0, at))
+        }
+        if ((seen += batch.length) >= PREFIX_SCAN_KEYS) return
+      }
+    }
+    try {
+      if (cluster !== undefined) {
+        for (const master of cluster.masters) await scan((await cluster.nodeClient(master)) as unknown as NodeCacheStore.RedisClient)
+      } else {
+        const redis = await import("redis")
+        const client = redis.createClient({ url, socket: { connectTimeout: 2_000, reconnectStrategy: false } })
+        client.on("error", () => {})
+        try {
+          await client.connect()
+          await scan(client as unknown as NodeCacheStore.RedisClient)
+        } finally {
+          if (client.isOpen) client.destroy()
+        }
+      }
+    } catch {
+      return ""
+    }
+    if (found.size === 0) return ""
+    const names = [...found].sort()
+    return ` Other key prefixes there hold recall's entries: ${names.join(", ")}; give --prefix ${names[0]} to work on one.`
+  })
+
 const withStore = <A>(
   { dir, redis, prefix }: { dir: Option.Option<string>; redis: Option.Option<string>; prefix: Option.Option<string> },
   body: (store: CacheStore.Service, at: Place) => Effect.Effect<A, CacheStore.CacheStoreError | CliError.UserError>
@@ -312,13 +362,17 @@ const withStore = <A>(
           const shown = shownUrl(url.value)
           const prefixUsed = Option.getOrElse(keyPrefix, () => "recall")
           const kind = cluster === undefined ? "" : "a Redis Cluster, "
-          const place: Place = { label: `${shown} (${kind}key prefix ${prefixUsed})`, json: { redis: shown, prefix: prefixUsed } }
+          const place: Place = {
+            label: `${shown} (${kind}key prefix ${prefixUsed})`,
+            elsewhere: otherPrefixes(url.value, cluster, prefixUsed),
+            json: { redis: shown, prefix: prefixUsed }
+          }
           return { store, at: place }
         })
       : Effect.gen(function* () {
           const directory = yield* resolveDirectory(dir)
           const store = yield* NodeCacheStore.make({ directory })
-          return { store, at: { label: directory, json: { directory } } satisfies Place }
+          return { store, at: { label: directory, elsewhere: Effect.succeed(""), json: { directory } } satisfies Place }
         })
     const { store, at } = yield* opened
     return yield* body(store, at).pipe(
@@ -381,7 +435,7 @@ const ls = Command.make("ls", {}, () =>
             functions: functions.map((f) => ({ name: f.name, entries: f.entries, bytes: f.bytes, versions: f.versions.map(versionJson) }))
           })
         }
-        if (functions.length === 0) return yield* Console.log(`No cached functions in ${place.label}.`)
+        if (functions.length === 0) return yield* Console.log(`No cached functions in ${place.label}.${yield* place.elsewhere}`)
         const rows = functions.flatMap((f) =>
           f.versions.map((v) => [
             f.name,
@@ -479,7 +533,9 @@ const clear = Command.make(
           else yield* store.clearAll
           const entries = targets.reduce((n, t) => n + t.entries, 0)
           if (asJson) return yield* json({ ...place.json, cleared: targets.map((t) => t.namespace), entries })
-          if (Option.isSome(name) && targets.length === 0) return yield* Console.log(`Nothing cached for ${name.value} in ${place.label}.`)
+          if (Option.isSome(name) && targets.length === 0) {
+            return yield* Console.log(`Nothing cached for ${name.value} in ${place.label}.${yield* place.elsewhere}`)
+          }
           yield* Console.log(
             `Cleared ${Option.isSome(name) ? name.value : "everything"}: ${targets.length} code version(s), ${entries} entries, in ${place.label}.`
           )

@@ -382,6 +382,14 @@ describe("DataCache over Redis", () => {
       // The default prefix holds nothing of this test's.
       const other = JSON.parse((yield* runCli(["ls", "--redis", server().url, "--json"])).out) as { functions: Array<unknown> }
       assert.deepStrictEqual(other.functions, [])
+      // Found by a stranger trial: without --prefix the command said "nothing" and gave no clue why.
+      const hinted = yield* runCli(["ls", "--redis", server().url])
+      assert.include(hinted.out, "No cached functions in")
+      assert.include(hinted.out, "Other key prefixes there hold recall's entries")
+      assert.include(hinted.out, prefix)
+      const named = yield* runCli(["clear", "report", "--redis", server().url])
+      assert.include(named.out, `Nothing cached for report`)
+      assert.include(named.out, prefix)
       const both = yield* runCli(["ls", "--redis", server().url, "--dir", "/tmp"])
       assert.isTrue(Exit.isFailure(both.exit))
       // The shared flags go before the subcommand's name too.
