@@ -317,7 +317,8 @@ const otherPrefixes = (url: string, cluster: NodeCacheStore.RedisClusterClient |
           const at = key.lastIndexOf(":{")
           if (at > 0 && key.slice(0, at) !== prefix) found.add(key.slice(0, at))
         }
-        if ((seen += batch.length) >= PREFIX_SCAN_KEYS) return
+        seen += batch.length
+        if (seen >= PREFIX_SCAN_KEYS) return
       }
     }
     try {
