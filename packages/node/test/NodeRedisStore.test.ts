@@ -12,6 +12,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { CacheStore, NodeCacheStore } from "@recall/node"
 import { Cause, ConfigProvider, Effect, Exit, Fiber, Layer, Option } from "effect"
 import { createClient, createCluster } from "redis"
+import * as Redis5 from "redis5"
 import { storeConformance } from "../../core/test/fixtures/storeConformance.ts"
 import { captureLogs } from "../../core/test/fixtures/storeHarness.ts"
 import { freePort, rawCommand, startRedisServer, useRedisCluster, useRedisServer } from "./fixtures/redisServer.ts"
@@ -406,6 +407,34 @@ describe("NodeCacheStore.layerRedis in Redis", () => {
       )
     }
   )
+
+  // Found by an attack trial: with redis@5 (in the peer range), whose cluster client has no `isReady`, every
+  // operation on a cluster failed as "not connected". The tests otherwise run node-redis 6.
+  for (const [where, make] of [
+    ["a server", () => Redis5.createClient({ url: server().url })],
+    ["a cluster", () => Redis5.createCluster({ rootNodes: [...cluster().rootNodes] })]
+  ] as const) {
+    it.live(`a node-redis 5 client of ${where}, given unconnected: the store connects it and works`, () => {
+      const client = make()
+      client.on("error", () => {})
+      const layer = NodeCacheStore.layerRedis({ client: client as unknown as NodeCacheStore.RedisClient, prefix: freshPrefix() })
+      return withStore(Layer.orDie(layer), (store) =>
+        Effect.gen(function* () {
+          const large = Uint8Array.from({ length: 100_000 }, (_, i) => i % 251)
+          for (let i = 0; i < 6; i++) yield* store.set(`redis5:${i}`, "k", bytesOf(i), Infinity)
+          yield* store.set("redis5:large", "k", large, Infinity)
+          for (let i = 0; i < 6; i++) assert.deepStrictEqual(Option.getOrThrow(yield* store.get(`redis5:${i}`, "k")).bytes, bytesOf(i))
+          assert.deepStrictEqual(Option.getOrThrow(yield* store.get("redis5:large", "k")).bytes, large)
+          assert.strictEqual((yield* store.list).length, 7)
+          const lock = yield* store.locks!.acquire("redis5:0", "k", "10 seconds")
+          assert.isTrue(Option.isSome(lock))
+          yield* store.locks!.release(Option.getOrThrow(lock))
+          yield* store.clearAll
+          assert.deepStrictEqual(yield* store.list, [])
+        })
+      ).pipe(Effect.ensuring(Effect.sync(() => client.destroy())))
+    })
+  }
 
   it.effect(
     "clearAll wins over computations in flight: their generation, read before it, no longer writes, even where the namespace had no key",

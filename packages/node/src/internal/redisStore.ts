@@ -425,7 +425,10 @@ const makeSubscriber = (client: RedisClient | RedisClusterClient): { readonly re
 const connectionOf = (client: RedisClient | RedisClusterClient): Connection => {
   let subscriber: ReturnType<typeof makeSubscriber> | undefined
   const shared = {
-    isReady: () => client.isReady,
+    // node-redis 5's cluster client has no `isReady` (6's has): there it is ready once open with its slots
+    // known, its masters listed (found by an attack trial: with redis@5, every operation on a cluster failed as
+    // "not connected").
+    isReady: () => (client as { readonly isReady?: boolean }).isReady ?? (client.isOpen && isCluster(client) && client.masters.length > 0),
     subscriber: () => {
       if (subscriber === undefined) {
         const made = makeSubscriber(client)
@@ -524,6 +527,16 @@ const describe = (cause: unknown): string => {
   return typeof code === "string" && !message.includes(code) ? `${message} (${code})` : message
 }
 
+/**
+ * `url` as messages show it: whatever stands between its scheme and its last
+ * `@` (a user and a password) hidden, so a URL that does not parse (a missing
+ * slash, a bad port) shows no password either.
+ *
+ * @internal
+ */
+export const hideCredentials = (url: string): string =>
+  url.replace(/^([a-z][a-z0-9+.-]*:\/*)?.*@/is, (_, scheme?: string) => `${scheme ?? ""}***@`)
+
 /** What is wrong with `url` as a Redis URL for node-redis, or `undefined`. */
 const urlProblem = (url: unknown): string | undefined => {
   if (typeof url !== "string") return `is a ${typeof url}, not a string`
@@ -534,6 +547,7 @@ const urlProblem = (url: unknown): string | undefined => {
     return "is not a URL"
   }
   if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") return `has the scheme ${parsed.protocol}, not redis: or rediss:`
+  if (parsed.host === "") return "has no host (write redis://host:port, with two slashes)"
   return undefined
 }
 
@@ -554,7 +568,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
       })
     }
     const url = options.url ?? "redis://127.0.0.1:6379"
-    const where = options.client === undefined ? String(url).replace(/\/\/.*@/, "//***@") : "the given client"
+    const where = options.client === undefined ? hideCredentials(String(url)) : "the given client"
     const badUrl = options.client === undefined ? urlProblem(url) : undefined
     if (badUrl !== undefined) {
       // Found by a stranger trial: a URL that does not parse failed the build with node-redis's bare "Invalid URL".
