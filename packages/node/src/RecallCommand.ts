@@ -25,6 +25,7 @@ import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
 import * as Option from "effect/Option"
+import * as RedisStore from "./internal/redisStore.ts"
 import * as NodeCacheStore from "./NodeCacheStore.ts"
 
 /**
@@ -237,13 +238,15 @@ interface Place {
 const shownUrl = (url: string): string => {
   try {
     const parsed = new URL(url)
-    if (parsed.password !== "") parsed.password = "***"
-    return parsed.toString().replace(/\/$/, "")
+    // One without a host (`redis:/user:pw@host`, a slash short) keeps its credentials in the path: hidden below.
+    if (parsed.host !== "") {
+      if (parsed.password !== "") parsed.password = "***"
+      return parsed.toString().replace(/\/$/, "")
+    }
   } catch {
-    // A URL that does not parse (a bad port, say) may still hold a password: what stands before its last `@`
-    // after `//` is hidden, as the store hides it.
-    return url.replace(/\/\/.*@/, "//***@")
+    // A URL that does not parse (a bad port, say) may still hold a password.
   }
+  return RedisStore.hideCredentials(url)
 }
 
 /** An environment variable (through Config, as the layers read it), when it is set and not empty. */
@@ -252,6 +255,31 @@ const fromEnvironment = (name: string) =>
     Effect.map(Option.filter((value) => value.trim() !== "")),
     Effect.mapError((e) => userError(`cannot read ${name}: ${e.message}`, e))
   )
+
+/** The longest a command against Redis runs: a generous bound on a listing or a clearing, against a Redis that hangs. */
+const REDIS_COMMAND_MILLIS = 120_000
+
+/** How long the command waits for Redis to say whether it is a cluster, and for the cluster to connect. */
+const PROBE_MILLIS = 3_000
+
+/** Closes a client at once, whatever state it is in (one never connected throws on `destroy`). */
+const destroyQuietly = (client: { destroy: () => void }) => {
+  try {
+    client.destroy()
+  } catch {
+    // Closed already.
+  }
+}
+
+/** What `promise` gives within `millis`; `undefined` after that (the promise is left to settle unobserved). */
+const within = <A>(millis: number, promise: Promise<A>): Promise<A | undefined> => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), millis)
+  })
+  promise.catch(() => {})
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
 
 /**
  * A cluster client for `url` when the Redis there is a node of a Redis
@@ -266,16 +294,26 @@ const clusterAt = (url: string) =>
     Effect.tryPromise({
       try: async (): Promise<NodeCacheStore.RedisClusterClient | undefined> => {
         const redis = await import("redis")
-        const probe = redis.createClient({ url, socket: { connectTimeout: 2_000, reconnectStrategy: false } })
+        let probe: ReturnType<typeof redis.createClient>
+        try {
+          probe = redis.createClient({ url, socket: { connectTimeout: 2_000, reconnectStrategy: false } })
+        } catch {
+          // A URL node-redis cannot read: the store's own check says what is wrong with it.
+          return undefined
+        }
         probe.on("error", () => {})
         let enabled = false
         try {
-          await probe.connect()
-          enabled = /^cluster_enabled:1\b/m.test(await probe.info("cluster"))
+          // Bounded: a Redis that accepts the connection and never answers (stopped, SIGSTOP) would hold the command forever.
+          const info = await within(
+            PROBE_MILLIS,
+            probe.connect().then(() => probe.info("cluster"))
+          )
+          enabled = info !== undefined && /^cluster_enabled:1\b/m.test(info)
         } catch {
           return undefined
         } finally {
-          if (probe.isOpen) probe.destroy()
+          destroyQuietly(probe)
         }
         if (!enabled) return undefined
         // The other nodes with the URL's user, password and TLS.
@@ -289,13 +327,17 @@ const clusterAt = (url: string) =>
           }
         })
         cluster.on("error", () => {})
-        await cluster.connect()
+        if ((await within(PROBE_MILLIS, cluster.connect())) === undefined) {
+          destroyQuietly(cluster)
+          throw new Error(`it did not answer within ${PROBE_MILLIS / 1000} s`)
+        }
         return cluster as unknown as NodeCacheStore.RedisClusterClient
       },
       catch: (cause) =>
         userError(`cannot connect to the Redis Cluster at ${shownUrl(url)}: ${cause instanceof Error ? cause.message : String(cause)}`)
     }),
-    (cluster) => (cluster === undefined ? Effect.void : Effect.promise(() => cluster.close().catch(() => {})))
+    // Destroyed, not closed: a close waits for replies a master that stopped answering never sends.
+    (cluster) => (cluster === undefined ? Effect.void : Effect.sync(() => destroyQuietly(cluster)))
   )
 
 /** The most keys {@link otherPrefixes} scans: a hint, not an inventory. */
@@ -323,16 +365,21 @@ const otherPrefixes = (url: string, cluster: NodeCacheStore.RedisClusterClient |
     }
     try {
       if (cluster !== undefined) {
-        for (const master of cluster.masters) await scan((await cluster.nodeClient(master)) as unknown as NodeCacheStore.RedisClient)
+        const scanMasters = async () => {
+          for (const master of cluster.masters) await scan((await cluster.nodeClient(master)) as unknown as NodeCacheStore.RedisClient)
+        }
+        await within(PROBE_MILLIS, scanMasters())
       } else {
         const redis = await import("redis")
         const client = redis.createClient({ url, socket: { connectTimeout: 2_000, reconnectStrategy: false } })
         client.on("error", () => {})
         try {
-          await client.connect()
-          await scan(client as unknown as NodeCacheStore.RedisClient)
+          await within(
+            PROBE_MILLIS,
+            client.connect().then(() => scan(client as unknown as NodeCacheStore.RedisClient))
+          )
         } finally {
-          if (client.isOpen) client.destroy()
+          destroyQuietly(client)
         }
       }
     } catch {
@@ -376,9 +423,22 @@ const withStore = <A>(
           return { store, at: { label: directory, elsewhere: Effect.succeed(""), json: { directory } } satisfies Place }
         })
     const { store, at } = yield* opened
-    return yield* body(store, at).pipe(
+    const run = body(store, at).pipe(
       Effect.mapError((e) => (e._tag === "CacheStoreError" ? userError(`cannot ${e.operation} in ${at.label}: ${e.reason}`, e) : e))
     )
+    // The store's operations have no deadline of their own (DataCache's tier gives them one): a Redis that stops
+    // answering mid-command (a stopped master of a cluster) would hold the command forever.
+    if (Option.isNone(url)) return yield* run
+    return yield* Effect.timeoutOrElse(run, {
+      duration: REDIS_COMMAND_MILLIS,
+      orElse: () =>
+        Effect.fail(
+          userError(
+            `Redis at ${at.label} did not finish the command within ${REDIS_COMMAND_MILLIS / 60_000} minutes ` +
+              "(a node that stopped answering?), and was stopped: what it did before that stands"
+          )
+        )
+    })
   }).pipe(Effect.scoped)
 
 const now = Effect.clockWith((clock) => Effect.succeed(clock.currentTimeMillisUnsafe()))

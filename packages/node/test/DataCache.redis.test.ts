@@ -292,7 +292,11 @@ describe("DataCache over Redis", () => {
       for (const url of [
         "redis://app:hunter2@127.0.0.1:notaport",
         "redis://app:hunter2@127.0.0.1:99999",
-        "redis://:hu/nter2@127.0.0.1:1"
+        "redis://:hu/nter2@127.0.0.1:1",
+        // Found by an attack trial: a slash short, the URL parses with no host and its credentials in the path.
+        "redis:/app:hunter2@127.0.0.1:6379",
+        "redis:app:hunter2@127.0.0.1:6379",
+        "redis://app:hunter2@127.0.0.1:6379@extra:1"
       ]) {
         const run = yield* runCli(["ls", "--redis", url])
         assert.isTrue(Exit.isFailure(run.exit), url)
@@ -351,6 +355,29 @@ describe("DataCache over Redis", () => {
       )
       yield* Effect.promise(() => client.close())
     })
+  )
+
+  // Found by an attack trial: the command's probe for a cluster waited forever on a Redis that accepts
+  // connections and never answers (stopped with SIGSTOP), and SIGTERM did not end it.
+  it.live("recall --redis against a Redis that accepts connections and never answers fails in seconds, saying so", () =>
+    Effect.acquireUseRelease(
+      Effect.promise(() => startRedisServer()),
+      (stopped) =>
+        Effect.gen(function* () {
+          process.kill(stopped.pid()!, "SIGSTOP")
+          const started = Date.now()
+          const run = yield* runCli(["stats", "--redis", stopped.url])
+          assert.isTrue(Exit.isFailure(run.exit))
+          assert.include(String(Exit.isFailure(run.exit) ? Cause.squash(run.exit.cause) : ""), "not connected to Redis")
+          assert.isBelow(Date.now() - started, 15_000)
+        }),
+      (stopped) =>
+        Effect.promise(async () => {
+          const pid = stopped.pid()
+          if (pid !== undefined) process.kill(pid, "SIGCONT")
+          await stopped.dispose()
+        })
+    )
   )
 
   it.live("recall --redis lists the functions a program cached there, and clears one", () =>
