@@ -231,6 +231,30 @@ describe("DataCache.layerStore: a store that fails", () => {
     })
   )
 
+  // Found by an attack trial: a full Redis (noeviction) refuses writes and answers a generation's read, and with
+  // that read counted as a write, each miss closed the write breaker again and ended the outage: a failing
+  // write, a warning and a "works again" on every miss.
+  it.effect(
+    "a full store (writes and locks fail, reads and generations work): writes stop after five, one warning, no recovery logged",
+    () =>
+      Effect.gen(function* () {
+        const h = makeHarness({ generations: true })
+        h.fault = "fail"
+        for (const op of ["set", "setIf", "delete", "acquire", "renew", "release", "awaitRelease"]) h.faultOps.add(op)
+        const logs = captureLogs()
+        const { fn, runs } = deterministic("fullStore")
+        yield* Effect.gen(function* () {
+          for (let i = 0; i < 20; i++) assert.strictEqual((yield* fn(i)).square, i ** 2)
+        }).pipe(Effect.provide(h.cache()), Effect.provide(logs.layer))
+        assert.strictEqual(runs.count, 20)
+        const writes = (h.calls.set ?? 0) + (h.calls.setIf ?? 0)
+        assert.strictEqual(writes, 5, "writes: five failures, then refused")
+        assert.isAtLeast(h.calls.current ?? 0, 5, "generations are read")
+        assert.strictEqual(logs.warnings().length, 1, logs.warnings().join("\n"))
+        assert.deepStrictEqual(logs.infos(), [], "nothing worked again")
+      })
+  )
+
   it.effect(
     "each kind of operation has its own breaker: reads failing in a row open it for reads; every write still reaches the store",
     () =>

@@ -17,10 +17,10 @@
  * and goes through a circuit breaker (effect/persistence's
  * `CircuitBreaker`): a failure is counted (`storeErrors`), logged once per
  * outage (and its end once), and treated as a miss or a skipped write; the
- * breaker keeps a state per kind of operation (reads, writes, locks), and
+ * breaker keeps a state per kind of operation (reads, writes, locks, generations), and
  * while it is open for a kind, the store is not called for that kind at all,
  * and it is tried again by itself after the open duration. An outage lasts while some kind of
- * operation (reads, writes, locks) keeps failing (see `Tier.down`).
+ * operation (reads, writes, locks, generations) keeps failing (see `Tier.down`).
  *
  * **Across processes.** With the store's locks, a computation whose read
  * missed takes the entry's lock, reads again under it (another process may
@@ -448,7 +448,7 @@ const describe = (cause: Cause.Cause<unknown>): string => {
  * its result, or {@link failed} (counted and logged once per outage) when
  * it failed, died, timed out, or the breaker refused it.
  *
- * The breaker keeps a state per kind of operation (reads, writes, locks:
+ * The breaker keeps a state per kind of operation (reads, writes, locks, generations:
  * {@link kindOf}), so five failures in a row of one kind open it for that
  * kind only. While a kind works (not in {@link Tier.unhealthy}), its
  * operations run without the breaker's bookkeeping (a scope, an admission
@@ -548,15 +548,24 @@ const recovered = (tier: Tier, kind: OperationKind): Effect.Effect<void> =>
   })
 
 /** What an outage is about: a store may fail its writes (read-only, full) or its locks while it still reads. @internal */
-export type OperationKind = "reads" | "writes" | "locks"
+export type OperationKind = "reads" | "writes" | "locks" | "generations"
 
 /**
- * An operation's kind: a lock's; a read of an entry; else a write (a
- * generation's read counts as one: it makes the key when it is missing, and
- * it is part of a miss's write, never of a hit).
+ * An operation's kind: a lock's; a read of an entry; a generation's read;
+ * else a write. A generation's read is a kind of its own: it is neither a
+ * hit's read nor a write (a full Redis refuses writes and answers it), and
+ * counted with either it would end the other's outage and close its breaker
+ * on every miss (found by an attack trial: a full Redis got a failing write,
+ * a warning and a "works again" on every miss).
  */
 const kindOf = (operation: string): OperationKind =>
-  operation.includes("lock") ? "locks" : operation === "read an entry" ? "reads" : "writes"
+  operation.includes("lock")
+    ? "locks"
+    : operation === "read an entry"
+      ? "reads"
+      : operation === "read a generation"
+        ? "generations"
+        : "writes"
 
 /**
  * A value read from the store: the reader's value, the output to replay,
