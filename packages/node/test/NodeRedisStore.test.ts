@@ -677,6 +677,41 @@ const failsWithStoreError = <A>(op: Effect.Effect<A, CacheStore.CacheStoreError>
     }
   })
 
+// Found by an attack trial: on a full Redis (noeviction), every delete and clear failed (its script changed the
+// generation first, a SET that Redis refuses there, and the script ended before its deletes), so an invalidated
+// value was read on by every fresh process, and `recall clear` could not free space.
+describe("NodeCacheStore.layerRedis on a full Redis (maxmemory, noeviction)", () => {
+  it.effect("delete, clearNamespace and clearAll still remove what they remove, and a computation begun before them writes nothing", () =>
+    Effect.acquireUseRelease(
+      Effect.promise(() => startRedisServer()),
+      (full) =>
+        withStore(NodeCacheStore.layerRedis({ url: full.url, prefix: freshPrefix() }).pipe(Layer.orDie), (store) =>
+          Effect.gen(function* () {
+            for (const ns of ["a", "b", "c"]) for (const key of ["k1", "k2"]) yield* store.set(ns, key, bytesOf(1, 2, 3), Infinity)
+            const begun = yield* store.generations!.current("a")
+            yield* inspect(full.url, async (client) => {
+              await client.configSet("maxmemory-policy", "noeviction")
+              await client.configSet("maxmemory", "1")
+            })
+            const refused = yield* Effect.flip(store.set("a", "new", bytesOf(9), Infinity))
+            assert.include(refused.reason, "OOM", "the premise: Redis is full")
+            yield* store.delete("a", "k1")
+            assert.isTrue(Option.isNone(yield* store.get("a", "k1")), "deleted")
+            yield* store.clearNamespace("b")
+            assert.isTrue(Option.isNone(yield* store.get("b", "k1")))
+            yield* store.clearAll
+            assert.isTrue(Option.isNone(yield* store.get("c", "k2")))
+            assert.isTrue(Option.isNone(yield* store.get("a", "k2")))
+            yield* inspect(full.url, (client) => client.configSet("maxmemory", "0"))
+            assert.isFalse(yield* store.generations!.setIf("a", "late", bytesOf(7), Infinity, begun), "begun before the delete")
+            assert.isTrue(Option.isNone(yield* store.get("a", "late")))
+          })
+        ),
+      (full) => Effect.promise(() => full.dispose())
+    )
+  )
+})
+
 describe("NodeCacheStore.layerRedis when Redis goes away", () => {
   it.live("Redis stopped (by pid) and started again under the store: CacheStoreError while down, serving again after", () =>
     Effect.acquireUseRelease(

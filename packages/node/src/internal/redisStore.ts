@@ -246,18 +246,33 @@ redis.call("PEXPIRE", KEYS[1], ${GENERATION_MILLIS})
 return value`)
 
 /**
+ * The namespace's generation changed to a new token (KEYS[n], the token): or,
+ * where Redis refuses the SET (a full Redis under `noeviction` refuses every
+ * command that may grow it), the key deleted, which refuses every computation
+ * that read it just the same (see {@link GENERATION_MILLIS}). Last in a removal's
+ * script, after its deletes: a failing SET first would end the script before
+ * them, and a full Redis could then never be cleared (found by an attack trial).
+ */
+const CHANGE_GENERATION = `
+local function changeGeneration(key, token)
+  local set = redis.pcall("SET", key, token, "PX", ${GENERATION_MILLIS})
+  if type(set) == "table" and set.err then redis.call("DEL", key) end
+end
+`
+
+/**
  * KEYS: entry, index, meta, generation. ARGV: field, a new token, and a
  * channel and a notice to publish on it ("" for none). Changes the
  * namespace's generation.
  */
-const DELETE = script(`${INDEXED}
-redis.call("SET", KEYS[4], ARGV[2], "PX", ${GENERATION_MILLIS})
+const DELETE = script(`${INDEXED}${CHANGE_GENERATION}
 redis.call("DEL", KEYS[1])
 if indexed(KEYS[2], KEYS[3]) then
   redis.call("ZREM", KEYS[2], ARGV[1])
   redis.call("HDEL", KEYS[3], ARGV[1])
   if redis.call("HLEN", KEYS[3]) <= 1 then redis.call("DEL", KEYS[3], KEYS[2]) end
 end
+changeGeneration(KEYS[4], ARGV[2])
 if ARGV[3] ~= "" then redis.call("PUBLISH", ARGV[3], ARGV[4]) end
 return 1`)
 
@@ -268,12 +283,12 @@ return 1`)
  * left to a scan after it, and the notice to the publish after that (see
  * `clearNamespace`).
  */
-const CLEAR_NAMESPACE = script(`${INDEXED}
-redis.call("SET", KEYS[3], ARGV[2], "PX", ${GENERATION_MILLIS})
+const CLEAR_NAMESPACE = script(`${INDEXED}${CHANGE_GENERATION}
 local fields = {}
 if indexed(KEYS[1], KEYS[2]) then fields = redis.call("ZRANGE", KEYS[1], 0, -1) end
 for i = 1, #fields do redis.call("DEL", ARGV[1] .. fields[i]) end
 redis.call("DEL", KEYS[1], KEYS[2])
+changeGeneration(KEYS[3], ARGV[2])
 return #fields`)
 
 /**
@@ -814,9 +829,17 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
     }
 
     /** Changes each of these generations. */
+    // A SET that Redis refuses (full, noeviction) deletes the key instead: as CHANGE_GENERATION does.
     const changeGenerations = (generations: ReadonlySet<string>) =>
       use("clear", (c, signal) =>
-        Promise.all(Array.from(generations, (key) => c.send(key, ["SET", key, newGeneration(), "PX", GENERATION_MILLIS], signal)))
+        Promise.all(
+          Array.from(generations, (key) =>
+            c.send(key, ["SET", key, newGeneration(), "PX", GENERATION_MILLIS], signal).catch((error: unknown) => {
+              if (!describe(error).startsWith("OOM")) throw error
+              return c.send(key, ["DEL", key], signal)
+            })
+          )
+        )
       )
 
     /** Writes an entry; with a `generation`, only while the namespace's is still that one (whether it wrote). */
