@@ -101,10 +101,7 @@ export const groupByName = (namespaces: ReadonlyArray<CacheStore.NamespaceInfo>)
   return [...byName.keys()].sort().map((name) => {
     const versions = byName
       .get(name)!
-      // The newest code version is the one that began writing last (its oldest entry is the newest): during a
-      // rolling deploy both versions write, and by the newest write alone `prune` took turns deleting either
-      // (found by an attack trial). A tie: the newest write.
-      .sort((a, b) => b.oldestWrite - a.oldestWrite || b.newestWrite - a.newestWrite || a.namespace.localeCompare(b.namespace))
+      .sort((a, b) => b.newestWrite - a.newestWrite || a.namespace.localeCompare(b.namespace))
       .map((v, i): Version => ({ ...v, newest: i === 0 }))
     return {
       name,

@@ -44,28 +44,6 @@ describe("RecallCommand helpers", () => {
     assert.deepStrictEqual(RecallCommand.parseNamespace("plain"), { name: "plain", hash: "" })
   })
 
-  // Found by an attack trial: during a rolling deploy both versions write, and by the newest write alone prune
-  // took turns deleting either, the new code's entries among them.
-  it("groupByName: the newest version is the one that began writing last, whichever wrote last", () => {
-    const info = (namespace: string, oldestWrite: number, newestWrite: number) => ({
-      namespace,
-      entries: 1,
-      bytes: 1,
-      oldestWrite,
-      newestWrite,
-      nextExpiry: Infinity
-    })
-    // a: the old code, writing since 0 and still now (100); b: the new code, since 90.
-    const [r] = RecallCommand.groupByName([info(`r:${A}`, 0, 100), info(`r:${B}`, 90, 95)])
-    assert.deepStrictEqual(
-      r!.versions.map((v) => [v.hash[0], v.newest]),
-      [
-        ["b", true],
-        ["a", false]
-      ]
-    )
-  })
-
   it("groupByName puts each name's newest version first", () => {
     const info = (namespace: string, newestWrite: number) => ({
       namespace,
