@@ -169,6 +169,9 @@ export const INLINE_BINARY_BYTES = 1024
 /** The binary kind of a SharedArrayBuffer (views and ArrayBuffer take 0 to 14). Part of the canonical form. */
 const SHARED_BUFFER_KIND = 15
 
+/** Views of a SharedArrayBuffer take their kind plus this (16 to 30). Part of the canonical form. */
+const SHARED_VIEW_KINDS = 16
+
 const Tag = {
   undefined: 1,
   null: 2,
@@ -996,7 +999,10 @@ class Walk {
       case V.Kind.View: {
         const view = value as ArrayBufferView
         const kind = V.views.get(Object.getPrototypeOf(view))!.binaryKind
-        return this.binary(value, kind, view.buffer, view.byteOffset, view.byteLength)
+        // A view of shared memory is another key than one of an ArrayBuffer, as the two buffers are (a body
+        // can tell them apart: found by an outside trial).
+        const shared = V.isSharedBuffer(view.buffer)
+        return this.binary(value, shared ? SHARED_VIEW_KINDS + kind : kind, view.buffer, view.byteOffset, view.byteLength)
       }
       case V.Kind.Buffer:
         // An ArrayBuffer is binary kind 0, a SharedArrayBuffer 15: Equal tells them apart, so must the key.

@@ -148,11 +148,18 @@ const viewOver = (view: ArrayBufferView, buffer: ArrayBufferLike, byteOffset: nu
   return out
 }
 
-/** A copy of `view` over a new buffer of its own bytes only. */
+/**
+ * A copy of `view` over a new buffer of its own bytes only, of the same kind:
+ * a view of a SharedArrayBuffer gets a SharedArrayBuffer of its own (a typed
+ * array's `slice` makes an ArrayBuffer, and `Atomics.wait` then throws on the
+ * copy; found by an outside trial).
+ */
 const sliceView = (view: ArrayBufferView): ArrayBufferView =>
   view instanceof DataView
     ? new DataView(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength))
-    : typedArraySlice.call(view)
+    : V.isSharedBuffer(view.buffer)
+      ? viewOver(view, view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength), 0)
+      : typedArraySlice.call(view)
 
 /** The part of a source buffer that a copy must hold: `[start, end)`. */
 interface Span {
@@ -684,7 +691,7 @@ const tree = (value: object, depth: number): unknown => {
     }
     return out
   }
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return typedArraySlice.call(value)
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return sliceView(value)
   if (value instanceof Date) return new Date(value.getTime())
   // Option, Result, Data classes and DateTimes are common in rows: copy them here rather than start a walk for each.
   switch (V.kindOf(value)) {

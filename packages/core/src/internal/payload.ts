@@ -319,6 +319,10 @@ class Writer {
       }
       case V.Kind.View: {
         const view = value as ArrayBufferView
+        // As a SharedArrayBuffer itself: read back, its view would be over an ArrayBuffer (found by an outside trial).
+        if (V.isSharedBuffer(view.buffer)) {
+          throw new Refused(value, "it is a view of a SharedArrayBuffer: shared memory, not a value to persist")
+        }
         this.reachBuffer(value, view.buffer)
         if (view instanceof DataView) {
           if (hasOwnFields(view)) throw new Refused(value, "it has fields of its own")

@@ -185,6 +185,9 @@ export const views: ReadonlyMap<object, { readonly Constructor: ViewConstructor;
   ).map(([C, binaryKind]) => [C.prototype, { Constructor: (C.buffer === true ? Uint8Array : C) as unknown as ViewConstructor, binaryKind }])
 )
 
+/** Whether a view's buffer is a SharedArrayBuffer (of any realm: its built-in tag, which a view's real buffer cannot fake). @internal */
+export const isSharedBuffer = (buffer: ArrayBufferLike): boolean => Object.prototype.toString.call(buffer) === "[object SharedArrayBuffer]"
+
 /** Whether a value is an ArrayBuffer or a SharedArrayBuffer (of any realm). */
 export const isBuffer = (value: object): value is ArrayBufferLike =>
   value instanceof ArrayBuffer || (typeof SharedArrayBuffer === "function" && value instanceof SharedArrayBuffer)
