@@ -535,7 +535,8 @@ export class UnhashableParamError extends Schema.TaggedError<UnhashableParamErro
     const keySchema = `describe the arguments with a \`key\` schema: DataCache.fn({ name: "${this.functionName}", key: Schema.Tuple([...]) }, ...)`
     const underscore =
       `leave it out of the key: give its parameter a name that starts with "_" and two letters or more (e.g. (_db: Db, n: number) => ...; ` +
-      `"_", "_a", "_v" or "_x2" are names compilers make up, which stay in the key), ` +
+      `"_", "_a", "_v", "_x2", "_ref", "_this", "_temp" and "_args" are names compilers make up, which stay in the key: ` +
+      `call it "_myRef" rather than "_ref"), ` +
       `or pass it in an object parameter that is destructured with a "_" name (e.g. ({ url, _http }) => ..., which minifiers keep)`
     const unreadable = this.parametersUnreadable === true
     const ways = (...lines: ReadonlyArray<string>) => [

@@ -293,6 +293,20 @@ describe("DataCache: the `_` rule follows the function's parameters", () => {
     )
   })
 
+  // Found by an outside trial: `_ref` (the natural name for a Ref) is a name Babel makes up, so it stays in
+  // the key, and the error's list of such names left it out.
+  it.effect("a `_ref` parameter stays in the key, and the error says so and what to call it", () =>
+    withCache(
+      Effect.gen(function* () {
+        const read = DataCache.fn("readRef", (_ref: Db, n: number) => Effect.succeed(n))
+        const error = yield* Effect.flip(read(new Db("a"), 1))
+        assert.instanceOf(error, Hasher.UnhashableParamError)
+        assert.include(error.message, '"_ref"')
+        assert.include(error.message, '"_myRef"')
+      })
+    )
+  )
+
   describe("where the names cannot be read", () => {
     it.effect("a bound function (native source, so a `version`): nothing is left out, and the error says why", () =>
       withCache(
