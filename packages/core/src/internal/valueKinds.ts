@@ -304,7 +304,9 @@ const TRAIT_IDS: ReadonlySet<string> = new Set([
   "~effect/Hash",
   "~effect/Inspectable",
   "~effect/Pipeable",
-  "~effect/Effect"
+  "~effect/Effect",
+  // A primitive's own arguments (an Exit's value, a Cause), not a type: an Exit went by it ("Effect/args").
+  "~effect/Effect/args"
 ])
 
 /**
