@@ -381,8 +381,13 @@ const bury = (tombstones: Tombstones, name: string | undefined, at: number): voi
  */
 const warn = (message: string): Effect.Effect<void> => Replay.outside(Effect.logWarning(message))
 
-/** The breaker's key of a kind of operation: each kind opens and closes on its own. */
-const breakerKey = (kind: OperationKind): string => `@recall/core/store/${kind}`
+/** The breaker's key of each kind of operation: each kind opens and closes on its own (made once: every operation reads one). */
+const BREAKER_KEYS: Readonly<Record<OperationKind, string>> = {
+  reads: "@recall/core/store/reads",
+  writes: "@recall/core/store/writes",
+  locks: "@recall/core/store/locks",
+  generations: "@recall/core/store/generations"
+}
 
 /**
  * The store name of a call's arguments, or `undefined` (the call is not
@@ -467,10 +472,11 @@ export const guarded = <A>(
   operation: string,
   effect: Effect.Effect<A, CacheStore.CacheStoreError | CryptoError.CryptoError | Xxh3.WebAssemblyUnavailableError>,
   timeout: Duration.Duration = tier.timeout
-): Effect.Effect<A | typeof failed> =>
+): Effect.Effect<A | typeof failed> => {
+  const kind = kindOf(operation)
   // Interruptible, so that the timeout can stop it even where its caller is not (invalidate, a write's fiber).
-  throughBreaker(tier, kindOf(operation), bounded(tier, Effect.interruptible(effect), timeout)).pipe(
-    Effect.tap(() => (tier.down.size > 0 ? recovered(tier, kindOf(operation)) : Effect.void)),
+  return throughBreaker(tier, kind, bounded(tier, Effect.interruptible(effect), timeout)).pipe(
+    Effect.tap(() => (tier.down.size > 0 ? recovered(tier, kind) : Effect.void)),
     Effect.catchCause((cause) => {
       if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
       const error = Cause.squash(cause)
@@ -483,7 +489,7 @@ export const guarded = <A>(
       return Effect.clockWith((clock) => {
         const now = clock.currentTimeMillisUnsafe()
         const started = !failingLately(tier, now)
-        tier.down.set(kindOf(operation), now)
+        tier.down.set(kind, now)
         if (!started) return Effect.succeed(failed)
         return Effect.as(
           warn(
@@ -495,6 +501,7 @@ export const guarded = <A>(
       })
     })
   ) as Effect.Effect<A | typeof failed>
+}
 
 /**
  * After a success through the breaker: the tier is healthy again once the
@@ -502,7 +509,7 @@ export const guarded = <A>(
  */
 const markHealthy = (tier: Tier, kind: OperationKind): Effect.Effect<void> =>
   Effect.ignore(
-    Effect.flatMap(tier.breaker.state(breakerKey(kind)), (state) =>
+    Effect.flatMap(tier.breaker.state(BREAKER_KEYS[kind]), (state) =>
       Effect.sync(() => {
         if (state._tag === "Closed") tier.unhealthy.delete(kind)
       })
@@ -520,7 +527,7 @@ const throughBreaker = <A, E>(
   effect: Effect.Effect<A, E>
 ): Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError> =>
   Effect.suspend(() => {
-    const key = breakerKey(kind)
+    const key = BREAKER_KEYS[kind]
     if (tier.unhealthy.has(kind)) return Effect.tap(tier.breaker.execute(effect, { key }), () => markHealthy(tier, kind))
     return Effect.onExit(effect, (exit) => {
       // A success needs no record; one that ends after another operation failed is not counted (as if it came first).
@@ -1161,15 +1168,14 @@ const warnLockWait = (place: Place<any, any>): Effect.Effect<void> => {
 const renewing = (tier: Tier, lock: CacheStore.Lock): Effect.Effect<Held> =>
   Effect.gen(function* () {
     const locks = tier.store.locks!
-    const renew = Effect.forever(
-      Effect.andThen(
-        Effect.sleep(Duration.millis(Math.max(1, Math.floor(tier.lockMillis / 3)))),
-        guarded(tier, undefined, "renew a lock", locks.renew(lock, tier.lockMillis))
-      )
+    const renewOnce = Effect.asVoid(guarded(tier, undefined, "renew a lock", locks.renew(lock, tier.lockMillis)))
+    const renewer = yield* Effect.forkIn(
+      Effect.forever(Effect.andThen(Effect.sleep(Duration.millis(Math.max(1, Math.floor(tier.lockMillis / 3)))), renewOnce)),
+      tier.scope,
+      { startImmediately: true }
     )
-    const renewer = yield* Effect.forkIn(renew, tier.scope, { startImmediately: true })
     return {
-      renew: Effect.asVoid(guarded(tier, undefined, "renew a lock", locks.renew(lock, tier.lockMillis))),
+      renew: renewOnce,
       release: Effect.andThen(Fiber.interrupt(renewer), Effect.asVoid(guarded(tier, undefined, "release a lock", locks.release(lock))))
     }
   })
