@@ -714,6 +714,9 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
     }
     const entryPath = (namespace: string, key: string) => `${namespaceDir(namespace)}/${nameOf(key)}`
 
+    /** Sets the recency `at` (epoch ms) of the file at `path` through the FileSystem, as EntryRead.stamp does synchronously. */
+    const stampThrough = (path: string, at: number) => fs.utimes(path, EntryRead.stampSeconds(at), EntryRead.stampSeconds(at))
+
     /**
      * Makes the directory `path` (0700) and its missing parents, one `mkdir`
      * each; one that exists is fine.
@@ -777,10 +780,7 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
         Effect.gen(function* () {
           const file = yield* fs.open(path, { flag: "wx", mode: 0o600 })
           for (const bytes of writesOf([header, ...parts])) yield* file.writeAll(bytes)
-          yield* Effect.all([file.sync, fs.utimes(path, EntryRead.stampSeconds(at), EntryRead.stampSeconds(at))], {
-            concurrency: 2,
-            discard: true
-          })
+          yield* Effect.all([file.sync, stampThrough(path, at)], { concurrency: 2, discard: true })
         })
       ).pipe(
         Effect.as(path),
@@ -1152,12 +1152,7 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
         if (stamp !== undefined && stamp <= at && at - stamp < recencyPrecision) {
           seen(path, stamp, fileBytes)
         } else {
-          const stamped = yield* EntryRead.stamp(
-            path,
-            at,
-            syncReads,
-            fs.utimes(path, EntryRead.stampSeconds(at), EntryRead.stampSeconds(at))
-          ).pipe(
+          const stamped = yield* EntryRead.stamp(path, at, syncReads, stampThrough(path, at)).pipe(
             Effect.as(true),
             Effect.orElseSucceed(() => false)
           )

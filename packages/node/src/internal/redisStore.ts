@@ -67,13 +67,25 @@ const packEntry = (namespace: string, key: string, bytes: Uint8Array, writtenAt:
   return out
 }
 
-/** The entry in a value, if it is one of this namespace and key. */
-const unpackEntry = (value: Buffer, namespace: string, key: string): CacheStore.StoredEntry | undefined => {
+/** The header of an entry's value (the first bytes of one will do): its names' lengths, where the payload starts, its times; none when it is not an entry's. */
+const headerOf = (value: Buffer) => {
   if (value.byteLength < HEADER_BYTES || value.readUInt32LE(0) !== MAGIC) return undefined
   const nsLength = value.readUInt32LE(4)
   const keyLength = value.readUInt32LE(8)
-  const start = payloadStart(nsLength + keyLength)
-  if (start > value.byteLength) return undefined
+  return {
+    nsLength,
+    keyLength,
+    start: payloadStart(nsLength + keyLength),
+    writtenAt: value.readDoubleLE(16),
+    expiresAt: value.readDoubleLE(24)
+  }
+}
+
+/** The entry in a value, if it is one of this namespace and key. */
+const unpackEntry = (value: Buffer, namespace: string, key: string): CacheStore.StoredEntry | undefined => {
+  const header = headerOf(value)
+  if (header === undefined || header.start > value.byteLength) return undefined
+  const { nsLength, keyLength, start } = header
   const ns = value.toString("utf8", HEADER_BYTES, HEADER_BYTES + nsLength)
   const k = value.toString("utf8", HEADER_BYTES + nsLength, HEADER_BYTES + nsLength + keyLength)
   // Names are hashed into keys: a collision reads as a miss, never as another key's value.
@@ -82,7 +94,7 @@ const unpackEntry = (value: Buffer, namespace: string, key: string): CacheStore.
   // The reply is the caller's (no later operation writes to it); a copy only to align it for any typed array.
   const bytes =
     payload.byteOffset % 8 === 0 ? new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength) : new Uint8Array(payload)
-  return { bytes, writtenAt: value.readDoubleLE(16), expiresAt: value.readDoubleLE(24) }
+  return { bytes, writtenAt: header.writtenAt, expiresAt: header.expiresAt }
 }
 
 /** An entry's key after the prefix: its base's hash tag, and its key's hash. */
@@ -96,16 +108,13 @@ const headOfEntry = (
   head: Buffer,
   length: number
 ): { readonly namespace: string; readonly writtenAt: number; readonly expiresAt: number; readonly bytes: number } | undefined => {
-  if (head.byteLength < HEADER_BYTES || head.readUInt32LE(0) !== MAGIC) return undefined
-  const nsLength = head.readUInt32LE(4)
-  const keyLength = head.readUInt32LE(8)
-  const start = payloadStart(nsLength + keyLength)
-  if (HEADER_BYTES + nsLength > head.byteLength || start > length) return undefined
+  const header = headerOf(head)
+  if (header === undefined || HEADER_BYTES + header.nsLength > head.byteLength || header.start > length) return undefined
   return {
-    namespace: head.toString("utf8", HEADER_BYTES, HEADER_BYTES + nsLength),
-    writtenAt: head.readDoubleLE(16),
-    expiresAt: head.readDoubleLE(24),
-    bytes: length - start
+    namespace: head.toString("utf8", HEADER_BYTES, HEADER_BYTES + header.nsLength),
+    writtenAt: header.writtenAt,
+    expiresAt: header.expiresAt,
+    bytes: length - header.start
   }
 }
 
