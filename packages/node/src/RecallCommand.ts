@@ -271,6 +271,17 @@ const destroyQuietly = (client: { destroy: () => void }) => {
   }
 }
 
+/**
+ * A client of `url` for one short look (a 2 s connect, no reconnects), not
+ * connected yet; throws on a URL node-redis cannot read.
+ */
+const lookingClient = async (url: string) => {
+  const redis = await import("redis")
+  const client = redis.createClient({ url, socket: { connectTimeout: 2_000, reconnectStrategy: false } })
+  client.on("error", () => {})
+  return client
+}
+
 /** What `promise` gives within `millis`; `undefined` after that (the promise is left to settle unobserved). */
 const within = <A>(millis: number, promise: Promise<A>): Promise<A | undefined> => {
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -293,15 +304,13 @@ const clusterAt = (url: string) =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: async (): Promise<NodeCacheStore.RedisClusterClient | undefined> => {
-        const redis = await import("redis")
-        let probe: ReturnType<typeof redis.createClient>
+        let probe: Awaited<ReturnType<typeof lookingClient>>
         try {
-          probe = redis.createClient({ url, socket: { connectTimeout: 2_000, reconnectStrategy: false } })
+          probe = await lookingClient(url)
         } catch {
           // A URL node-redis cannot read: the store's own check says what is wrong with it.
           return undefined
         }
-        probe.on("error", () => {})
         let enabled = false
         try {
           // Bounded: a Redis that accepts the connection and never answers (stopped, SIGSTOP) would hold the command forever.
@@ -318,6 +327,7 @@ const clusterAt = (url: string) =>
         if (!enabled) return undefined
         // The other nodes with the URL's user, password and TLS.
         const { username, password, protocol } = new URL(url)
+        const redis = await import("redis")
         const cluster = redis.createCluster({
           rootNodes: [{ url }],
           defaults: {
@@ -370,9 +380,7 @@ const otherPrefixes = (url: string, cluster: NodeCacheStore.RedisClusterClient |
         }
         await within(PROBE_MILLIS, scanMasters())
       } else {
-        const redis = await import("redis")
-        const client = redis.createClient({ url, socket: { connectTimeout: 2_000, reconnectStrategy: false } })
-        client.on("error", () => {})
+        const client = await lookingClient(url)
         try {
           await within(
             PROBE_MILLIS,

@@ -94,6 +94,12 @@ for (const [name, on] of [
   })
 }
 
+/** Each kind of Redis, its store's layer, and how to list its keys. */
+const SERVER_AND_CLUSTER = [
+  ["a server", onServer, serverKeys],
+  ["a cluster", onCluster, clusterKeys]
+] as const
+
 describe("NodeCacheStore.layerRedis in Redis", () => {
   it.effect("the servers have no KEYS command: listing and clearing scan", () =>
     Effect.gen(function* () {
@@ -242,10 +248,7 @@ describe("NodeCacheStore.layerRedis in Redis", () => {
     )
   })
 
-  for (const [where, on, keysOf] of [
-    ["a server", onServer, serverKeys],
-    ["a cluster", onCluster, clusterKeys]
-  ] as const) {
+  for (const [where, on, keysOf] of SERVER_AND_CLUSTER) {
     // A script's arguments are copied into Lua and out: a large value goes in by a SET of a temporary key, then a move.
     it.live(
       `on ${where}, a large value is written apart and moved into place: its PX, a generation's refusal, no temporary key left`,
@@ -329,10 +332,7 @@ describe("NodeCacheStore.layerRedis in Redis", () => {
 
   // Found by an attack trial: with the index or the names evicted (allkeys-lru), `recall clear NAME` said
   // "Nothing cached" and left the entries, which fresh processes went on reading.
-  for (const [where, on, keysOf] of [
-    ["a server", onServer, serverKeys],
-    ["a cluster", onCluster, clusterKeys]
-  ] as const) {
+  for (const [where, on, keysOf] of SERVER_AND_CLUSTER) {
     it.effect(`on ${where}, list finds the entries of a namespace whose index or names Redis lost, and puts them back in its index`, () => {
       const prefix = freshPrefix()
       const del = (key: string) =>
