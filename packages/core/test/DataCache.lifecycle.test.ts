@@ -144,6 +144,26 @@ describe("DataCache lifecycles", () => {
     )
   })
 
+  // Found by an outside trial: with two bodies in flight past their interrupt as the layer closed, the first
+  // caller got a value and the second CacheClosedError, as the close's order fell.
+  it.effect("bodies that run on past the close's interrupt: every caller waiting gets CacheClosedError", () =>
+    Effect.gen(function* () {
+      const gate = yield* Deferred.make<void>()
+      const started = [yield* Deferred.make<void>(), yield* Deferred.make<void>()]
+      const f = DataCache.fn("closingUninterruptible", (n: number) =>
+        Effect.uninterruptible(Effect.andThen(Deferred.succeed(started[n]!, undefined), Effect.as(Deferred.await(gate), n)))
+      )
+      const s = yield* session
+      const callers = [yield* Effect.forkChild(Effect.provide(f(0), s.context)), yield* Effect.forkChild(Effect.provide(f(1), s.context))]
+      for (const each of started) yield* Deferred.await(each)
+      const closing = yield* Effect.forkChild(Scope.close(s.scope, Exit.void))
+      yield* Effect.yieldNow
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(closing)
+      for (const caller of callers) assert.instanceOf(defectOf(yield* Fiber.await(caller)), DataCache.CacheClosedError)
+    })
+  )
+
   describe("calls that wait for themselves", () => {
     it.effect("a forked, un-awaited fiber of a body that calls the same key waits and gets the value", () =>
       withCache(

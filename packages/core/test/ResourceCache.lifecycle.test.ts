@@ -234,6 +234,54 @@ describe("ResourceCache lifecycles", () => {
     )
   })
 
+  // Found by an outside trial: with two acquisitions in flight as the layer closed, the caller of the first was
+  // handed its instance after the close had released it (a closed connection); through use or borrow, a live one
+  // that outlived the layer.
+  it.effect(
+    "a layer closing while acquisitions run past their interrupt: every caller gets CacheClosedError, each instance is released once",
+    () =>
+      Effect.gen(function* () {
+        for (const mode of ["call", "use", "borrow"] as const) {
+          const gate = yield* Deferred.make<void>()
+          const started = [yield* Deferred.make<void>(), yield* Deferred.make<void>()]
+          const released: Array<number> = []
+          // acquireRelease's acquire is uninterruptible: the close's interrupt waits for it.
+          const conn = ResourceCache.fn(`closing/${mode}`, (n: number) =>
+            Effect.acquireRelease(
+              Effect.andThen(Deferred.succeed(started[n]!, undefined), Deferred.await(gate)).pipe(Effect.as({ n, alive: true })),
+              (c) =>
+                Effect.sync(() => {
+                  c.alive = false
+                  released.push(c.n)
+                })
+            )
+          )
+          const first =
+            mode === "call"
+              ? Effect.map(conn(0), (c) => c.alive)
+              : mode === "use"
+                ? conn.use(0, (c) => Effect.succeed(c.alive))
+                : Effect.scoped(Effect.map(conn.borrow(0), (c) => c.alive))
+          const s = yield* session
+          const a = yield* Effect.forkChild(Effect.provide(first, s.context))
+          const b = yield* Effect.forkChild(Effect.provide(conn(1), s.context))
+          yield* Deferred.await(started[0]!)
+          yield* Deferred.await(started[1]!)
+          const closing = yield* Effect.forkChild(Scope.close(s.scope, Exit.void))
+          yield* Effect.yieldNow
+          yield* Deferred.succeed(gate, undefined)
+          yield* Fiber.join(closing)
+          for (const [caller, exit] of [
+            [mode, yield* Fiber.await(a)],
+            ["call", yield* Fiber.await(b)]
+          ] as const) {
+            assert.instanceOf(defectOf(exit), ResourceCache.CacheClosedError, `${mode}: the ${caller} gets no instance`)
+          }
+          assert.deepStrictEqual([...released].sort(), [0, 1], `${mode}: each acquired instance released once`)
+        }
+      })
+  )
+
   describe("validate", () => {
     it.effect("a validate that dies, or throws, counts as false: the instance is replaced", () =>
       withCache(

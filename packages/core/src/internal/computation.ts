@@ -420,6 +420,14 @@ const run = <A, S>(
     // A DataCache computation's scope ends with it; a resource's lives with the instance.
     const done = (): Effect.Effect<void> => (face.lifecycle === undefined ? Cache.closeScope(cache, scope, Exit.void) : Effect.void)
     const keep = (value: A): Effect.Effect<void> => {
+      // The layer closed while the body ran on past its interrupt (an uninterruptible acquire, say): nothing is handed
+      // out, as to the callers of a computation the close interrupted (they meet the closed layer), and what the body
+      // acquired is released now. Handed out, a resource would be one its release had already closed.
+      if (Cache.closing(cache)) {
+        settle(slot, flight, RETRY)
+        end("unstored")
+        return Cache.closeScope(cache, scope, Exit.void)
+      }
       const kept = face.keep(value, scope, flight.starter === undefined ? undefined : call.hold)
       if (kept._tag === "Rejected") {
         settle(slot, flight, { _tag: "Failed", cause: Cause.fail(kept.error) })
