@@ -398,7 +398,7 @@ describe("DataCache lifecycles", () => {
   })
 
   describe("redefinitions", () => {
-    it.effect("after a redefinition with a shorter ttl, new entries are swept on time, not at the old ttl", () =>
+    it.effect("after a redefinition with a shorter ttl, every entry expires at it, from its own storedAt", () =>
       Effect.provideService(
         Effect.gen(function* () {
           const define = (ttl: string) => DataCache.fn({ name: "shortened", ttl }, (n: number) => Effect.succeed({ n }))
@@ -408,11 +408,15 @@ describe("DataCache lifecycles", () => {
           yield* short(2)
           yield* short(3)
           assert.strictEqual(yield* entriesGauge("shortened"), 3)
-          yield* TestClock.adjust("70 seconds")
-          assert.strictEqual(yield* entriesGauge("shortened"), 1, "the sweep removed the two short-lived entries")
+          yield* TestClock.adjust("30 seconds")
+          assert.isTrue(yield* long.has(1))
+          yield* TestClock.adjust("40 seconds")
+          assert.strictEqual(yield* entriesGauge("shortened"), 0, "the sweep removed every entry past the new ttl")
           const stats = yield* short.stats
-          assert.strictEqual(stats.expirations, 2)
-          assert.isTrue(yield* long.has(1), "the entry stored under the old ttl keeps it")
+          assert.strictEqual(stats.expirations, 3)
+          // Found by an outside trial: the entry stored under the old ttl kept it in memory, where a store's reader
+          // applies the shorter ttl from the entry's storedAt (ttl-and-limits.md). Now both do.
+          assert.isFalse(yield* long.has(1), "the entry stored under the old ttl expired at the new one, from its storedAt")
         }).pipe(Effect.provide(DataCache.layerMemory({ sweepInterval: "10 seconds" }))),
         Metric.MetricRegistry,
         new Map()

@@ -36,10 +36,10 @@ export interface Entry {
   readonly output: ReadonlyArray<unknown> | undefined
   readonly bytes: number
   readonly storedAt: number
-  /** From here on the entry is stale: served while one refresh runs (`staleWhileRevalidate`). */
-  readonly freshUntil: number
-  /** From here on the entry is gone. */
-  readonly expiresAt: number
+  /** From here on the entry is stale: served while one refresh runs (`staleWhileRevalidate`). Shortened by a redefinition's ttl. */
+  freshUntil: number
+  /** From here on the entry is gone. Shortened by a redefinition's ttl (the table keeps its heap in order). */
+  expiresAt: number
   /** No background refresh starts before this time (backoff after a failed refresh). */
   refreshAfter: number
   /** Failed refreshes in a row, for the backoff. */
@@ -217,9 +217,28 @@ export class Table {
   }
 
   set limits(limits: Limits) {
-    // Entries keep the absolute expiry they were stored with; new limits apply to new entries.
+    const before = this._limits
     this._limits = limits
     this.bounded = limits.maxEntries !== Infinity || limits.maxBytes !== Infinity || this.registry.maxBytes !== Infinity
+    // A redefinition with a shorter ttl (or stale window) holds for the entries already here, from their own
+    // storedAt, as a store's reader applies it: code that says `ttl: "2 seconds"` never hits a value 2 seconds
+    // old. A longer one applies to new entries (an entry never outlives what it was stored with).
+    if (before !== undefined && (limits.ttlMillis < before.ttlMillis || limits.staleMillis < before.staleMillis)) this.shorten()
+  }
+
+  /** Each entry's times brought within the limits, from its storedAt; the expiry heap rebuilt. */
+  private shorten(): void {
+    const { ttlMillis, staleMillis } = this._limits
+    for (const entry of this.entries.values()) {
+      const freshUntil = Math.min(entry.freshUntil, entry.storedAt + ttlMillis)
+      const expiresAt = Math.min(entry.expiresAt, freshUntil + staleMillis)
+      entry.freshUntil = freshUntil
+      entry.refreshAfter = Math.min(entry.refreshAfter, freshUntil)
+      if (expiresAt === entry.expiresAt) continue
+      if (entry.heapIndex >= 0) this.heapRemove(entry)
+      entry.expiresAt = expiresAt
+      this.heapPush(entry)
+    }
   }
 
   /** Whether some entry can expire, so that a hit must read the clock. */
