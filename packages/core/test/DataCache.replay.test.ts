@@ -511,6 +511,35 @@ describe("DataCache replay", () => {
       )
     )
 
+    // Found by an outside trial: under a 1 MB budget a body that logged 150k arrays of 1,000 numbers ran out of
+    // heap, recording all of it until it returned although the entry could no longer be kept.
+    it.effect("past the budget, recording stops while the body still runs: what it logs next is not copied", () =>
+      Effect.gen(function* () {
+        let reads = 0
+        // Each line's copy reads the getter: the count says how many lines were recorded.
+        const probe = {
+          get text() {
+            reads++
+            return "x".repeat(1_000)
+          }
+        }
+        const chatty = DataCache.fn({ name: "chatty", maxBytes: 20_000 }, (n: number) =>
+          Effect.as(
+            Effect.forEach(Array.from({ length: 1_000 }), () => Console.log(probe), { discard: true }),
+            n
+          )
+        )
+        assert.strictEqual(yield* chatty(1), 1)
+        assert.isBelow(reads, 20, `${reads} of 1,000 lines copied: recording stopped at the budget`)
+        assert.strictEqual((yield* chatty.stats).entries, 0, "over the budget: not stored")
+        // Under the budget, a body records and replays as ever.
+        const brief = DataCache.fn({ name: "brief", maxBytes: 20_000 }, (n: number) => Effect.as(Console.log(probe), n))
+        yield* brief(1)
+        yield* brief(1)
+        assert.strictEqual((yield* brief.stats).hits, 1)
+      }).pipe(Effect.provideService(Console.Console, quiet), Effect.provide(DataCache.layerMemory()))
+    )
+
     it.effect("the recorded copy leaves with its entry", () =>
       Effect.gen(function* () {
         // 32 MB logged: the entry's copy of it is what the array-buffer memory holds.

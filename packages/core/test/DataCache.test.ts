@@ -505,6 +505,24 @@ describe("DataCache", () => {
       )
     )
 
+    // Found by an outside trial: a BigInt counted 8 bytes whatever its size, so fifty of about 1 MB each stayed
+    // under a 10 MB budget.
+    it.effect("a large BigInt counts its digits' bytes against the budget", () =>
+      withCache(
+        Effect.gen(function* () {
+          const big = DataCache.fn({ name: "bigints", maxBytes: 1_000_000 }, (bits: number) => Effect.succeed((1n << BigInt(bits)) - 1n))
+          yield* big(8_000_000) // 1 MB of digits: over the budget
+          assert.strictEqual((yield* big.stats).entries, 0, "returned, not stored")
+          yield* big(1_600_000) // 200 KB
+          const stats = yield* big.stats
+          assert.strictEqual(stats.entries, 1)
+          assert.isAtLeast(stats.bytes, 200_000)
+          yield* big(63)
+          assert.strictEqual((yield* big.stats).bytes - stats.bytes, 16 + 8, "one within 64 bits: a digit")
+        })
+      )
+    )
+
     it.effect("the layer's budget is shared by every function", () =>
       withCache(
         Effect.gen(function* () {

@@ -410,7 +410,11 @@ const run = <A, S>(
     const { cache, definition, table } = slot
     const face = definition.face
     const scope = Scope.makeUnsafe()
-    const recorder = (definition.replay ?? cache.replay) ? new Replay.Recorder() : undefined
+    // Over a store an entry too large for the front tier is still kept (in the store): only memory's budgets bound it.
+    const recorder =
+      (definition.replay ?? cache.replay)
+        ? new Replay.Recorder(slot.place === undefined ? Math.min(table.limits.maxBytes, table.registry.maxBytes) : Infinity)
+        : undefined
     const clock = self.getRef(Clock.Clock)
     // Over a store the miss was not counted when the flight started: the body runs now.
     if (slot.place !== undefined) table.record("miss")

@@ -59,6 +59,18 @@ export class Uncopyable {
 // Rough per-value overheads in V8, used only for byte budgets.
 const OBJECT_BYTES = 16
 const SLOT_BYTES = 8
+const U64 = 2n ** 64n
+
+/**
+ * A BigInt's digits in bytes, as V8 keeps them (64 bits a digit): 8 for one
+ * within 64 bits (the common case, two comparisons); for a larger one, its
+ * hex digits counted (a pass over it, as long as a copy would take).
+ */
+const bigintBytes = (value: bigint): number => (value < U64 && value > -U64 ? 8 : Math.ceil(value.toString(16).length / 16) * 8)
+
+/** What a primitive holds, for byte budgets: a string two bytes a character, a BigInt its digits, others a slot. */
+const primitiveBytes = (value: unknown): number =>
+  typeof value === "string" ? OBJECT_BYTES + 2 * value.length : typeof value === "bigint" ? OBJECT_BYTES + bigintBytes(value) : SLOT_BYTES
 
 /** Nesting depth past which {@link copyTree} stops recursing and walks with a stack. */
 const MAX_RECURSION = 1000
@@ -281,17 +293,11 @@ class Copier {
 
   primitive(value: unknown): unknown {
     switch (typeof value) {
-      case "string":
-        this.bytes += OBJECT_BYTES + 2 * value.length
-        return value
-      case "bigint":
-        this.bytes += OBJECT_BYTES + 8
-        return value
       case "function":
       case "symbol":
         throw new Uncopyable(value)
       default:
-        this.bytes += SLOT_BYTES
+        this.bytes += primitiveBytes(value)
         return value
     }
   }
@@ -651,7 +657,7 @@ export const copy = <A>(value: A, look = true): Copied<A> => {
     if (typeof value === "function" || typeof value === "symbol") throw new Uncopyable(value)
     return {
       value,
-      bytes: typeof value === "string" ? OBJECT_BYTES + 2 * value.length : SLOT_BYTES,
+      bytes: primitiveBytes(value),
       tree: true,
       extras: false,
       classes: false
@@ -737,9 +743,12 @@ export const freeze = <A>(value: A): Sized<A> => {
   const seen = new Set<object>()
   while (stack.length > 0) {
     const item = stack.pop()
-    if (typeof item === "string") bytes += OBJECT_BYTES + 2 * item.length
-    else bytes += SLOT_BYTES
-    if (typeof item !== "object" || item === null || seen.has(item)) continue
+    if (typeof item !== "object" || item === null) {
+      bytes += primitiveBytes(item)
+      continue
+    }
+    bytes += SLOT_BYTES
+    if (seen.has(item)) continue
     seen.add(item)
     // What each kind is: the table of value kinds (valueKinds.ts).
     let kind: V.Kind

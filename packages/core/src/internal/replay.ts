@@ -83,6 +83,15 @@ export const recordedMethods: ReadonlyArray<ConsoleMethod> = [
 export class Recorder {
   readonly lines: Array<Line> = []
   bytes = 0
+  /**
+   * Past this many bytes the entry cannot be kept (a byte budget, when
+   * nothing but memory would keep it): the lines go, and recording stops, so
+   * that a body that logs without end does not hold all it wrote until it
+   * returns. `bytes` stays past the limit, which keeps the value unstored.
+   */
+  readonly limit: number
+  /** Set once `bytes` passed `limit`. */
+  overflowed = false
   /** Inside a log call: Console writes are the loggers' own output, not the body's. */
   inLog = false
   /**
@@ -92,10 +101,24 @@ export class Recorder {
    */
   closed = false
 
+  constructor(limit = Infinity) {
+    this.limit = limit
+  }
+
+  /** Whether lines are still recorded: the computation runs, and its entry is within the limit. */
+  get recording(): boolean {
+    return !this.closed && !this.overflowed
+  }
+
   push(line: Line, bytes: number): void {
-    if (this.closed) return
-    this.lines.push(line)
+    if (!this.recording) return
     this.bytes += bytes
+    if (this.bytes <= this.limit) {
+      this.lines.push(line)
+      return
+    }
+    this.overflowed = true
+    this.lines.length = 0
   }
 }
 
@@ -146,7 +169,7 @@ export const recording = <A, E, R>(body: Effect.Effect<A, E, R>, recorder: Recor
     // what later hits replay.
     const opening = Logger.make((options) => {
       recorder.inLog = true
-      if (!recorder.closed) recordLog(recorder, options, baseAnnotations, baseSpans)
+      if (recorder.recording) recordLog(recorder, options, baseAnnotations, baseSpans)
     })
     const closing = Logger.make(() => {
       recorder.inLog = false
@@ -162,7 +185,7 @@ const recordingConsole = (target: Console.Console, recorder: Recorder): Console.
   const console = Object.create(target) as Record<string, unknown>
   for (const method of recordedMethods) {
     console[method] = (...args: ReadonlyArray<unknown>) => {
-      if (!recorder.inLog && !recorder.closed) {
+      if (!recorder.inLog && recorder.recording) {
         let bytes = LINE_BYTES
         const kept = args.map((arg) => {
           const sized = keep(arg)
