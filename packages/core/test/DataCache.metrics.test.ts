@@ -6,7 +6,7 @@
  * registry of its own.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { DataCache } from "@recall/core"
+import { DataCache, ResourceCache } from "@recall/core"
 import { Cause, Effect, Exit, Layer, Metric, Scope } from "effect"
 import { TestClock } from "effect/testing"
 
@@ -161,6 +161,22 @@ describe("DataCache Metrics", () => {
         assert.strictEqual(runs, 0)
         assert.deepStrictEqual(yield* seriesOf("late"), [])
       })
+    )
+  )
+
+  // Found by an outside trial: ResourceCache registered the store tier's three series too, always 0 (it is never persisted).
+  it.effect("a ResourceCache function has the documented series only, none of the store tier's", () =>
+    withRegistry(
+      Effect.gen(function* () {
+        const pool = ResourceCache.fn("metrics/pool", (n: number) => Effect.succeed({ n }))
+        yield* pool(1)
+        const ids = new Set(
+          (yield* Metric.snapshot)
+            .filter((m) => m.attributes?.function === "metrics/pool")
+            .map((m) => m.id.replace("recall_resource_cache_", ""))
+        )
+        assert.deepStrictEqual([...ids].sort(), ["bytes", "entries", "evictions", "expirations", "hits", "invalidations", "misses"])
+      }).pipe(Effect.provide(ResourceCache.layerMemory()))
     )
   )
 })

@@ -20,24 +20,29 @@ export interface Registrations {
   readonly remove: () => void
 }
 
-const metricsOf = (prefix: string) => ({
+/** A cache's series; the store's only where a store can be (a ResourceCache is never persisted). */
+const metricsOf = (prefix: string, stored: boolean) => ({
   counters: {
     hits: Metric.counter(`${prefix}_hits`, { description: "Calls served without running the body" }),
     misses: Metric.counter(`${prefix}_misses`, { description: "Calls that ran the body" }),
     evictions: Metric.counter(`${prefix}_evictions`, { description: "Entries evicted for maxEntries or a byte budget" }),
     expirations: Metric.counter(`${prefix}_expirations`, { description: "Entries removed because their ttl passed" }),
     invalidations: Metric.counter(`${prefix}_invalidations`, { description: "Entries removed by invalidate or clear" }),
-    storeHits: Metric.counter(`${prefix}_store_hits`, { description: "Calls served from the store after a front-tier miss" }),
-    storeWrites: Metric.counter(`${prefix}_store_writes`, { description: "Values written to the store" }),
-    storeErrors: Metric.counter(`${prefix}_store_errors`, { description: "Store operations that failed or timed out" })
+    ...(stored
+      ? {
+          storeHits: Metric.counter(`${prefix}_store_hits`, { description: "Calls served from the store after a front-tier miss" }),
+          storeWrites: Metric.counter(`${prefix}_store_writes`, { description: "Values written to the store" }),
+          storeErrors: Metric.counter(`${prefix}_store_errors`, { description: "Store operations that failed or timed out" })
+        }
+      : {})
   },
   entries: Metric.gauge(`${prefix}_entries`, { description: "Entries held" }),
   bytes: Metric.gauge(`${prefix}_bytes`, { description: "Estimated bytes of the values held" })
 })
 
 const byKind = {
-  DataCache: metricsOf("recall_data_cache"),
-  ResourceCache: metricsOf("recall_resource_cache")
+  DataCache: metricsOf("recall_data_cache", true),
+  ResourceCache: metricsOf("recall_resource_cache", false)
 }
 
 /**
