@@ -47,7 +47,8 @@ export interface Computation {
   readonly kind: "miss" | "refresh"
   /**
    * The text to show while it runs: the function's `spinner` option, by
-   * default `"Running name(...)"`; `undefined` when the option is `false`.
+   * default `"Running name(...)"` (`"Running name()"` for a call without
+   * arguments); `undefined` when the option is `false`.
    */
   readonly spinner: string | undefined
   /** The function's `showTime` option: show the elapsed time next to the text. */

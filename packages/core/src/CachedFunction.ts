@@ -126,7 +126,8 @@ export interface CommonOptions {
   readonly hashers?: ReadonlyArray<Hasher.TypeHasher> | undefined
   /**
    * Report computations to the {@link CacheReporter} (the terminal spinner
-   * of `@recall/node`): `true` (text `"Running name(...)"`), `false` (not
+   * of `@recall/node`): `true` (text `"Running name(...)"`, or `"Running name()"`
+   * for a call without arguments, as Streamlit words it), `false` (not
    * shown), or the text to show.
    *
    * Default: `true`.

@@ -56,13 +56,20 @@ describe("CacheReporter", () => {
       yield* DataCache.fn({ name: "texted", spinner: "Loading trips", showTime: true }, (n: number) => Effect.succeed(n))(1)
       yield* DataCache.fn({ name: "hidden", spinner: false }, (n: number) => Effect.succeed(n))(1)
       yield* ResourceCache.fn("pool", (n: number) => Effect.succeed({ n }))(1)
+      // Called with no arguments, Streamlit's wording: "Running name()".
+      yield* DataCache.fn("bare", () => Effect.succeed(1))()
+      yield* DataCache.fn("optional", (n?: number) => Effect.succeed(n ?? 0))()
+      yield* DataCache.fn({ name: "textedBare", spinner: "Loading" }, () => Effect.succeed(1))()
       assert.deepStrictEqual(
         r.computations.map((c) => [c.function, c.cache, c.spinner, c.showTime]),
         [
           ["plain", "DataCache", "Running plain(...)", false],
           ["texted", "DataCache", "Loading trips", true],
           ["hidden", "DataCache", undefined, false],
-          ["pool", "ResourceCache", "Running pool(...)", false]
+          ["pool", "ResourceCache", "Running pool(...)", false],
+          ["bare", "DataCache", "Running bare()", false],
+          ["optional", "DataCache", "Running optional()", false],
+          ["textedBare", "DataCache", "Loading", false]
         ]
       )
     }).pipe(Effect.provide([DataCache.layerMemory(), ResourceCache.layerMemory(), r.layer]))

@@ -72,6 +72,8 @@ describe("DataCache lifecycles", () => {
         // The fix is a name of its own: a `version` each would be pruned as an old code version (a stranger trial).
         assert.include(about[0]!, 'name: "rows:orders"')
         assert.include(about[0]!, "recall prune")
+        // A definition made again per request (Streamlit's rerun, translated) is told to move to module level (an outside trial).
+        assert.include(about[0]!, "define it once, at module level")
       })
     )
 

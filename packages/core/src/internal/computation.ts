@@ -540,7 +540,7 @@ export const bodyOf = <A, S>(
       return summary
     },
     kind,
-    spinner: definition.spinner,
+    spinner: call.args.length === 0 ? definition.spinnerWithoutArguments : definition.spinner,
     showTime: definition.showTime,
     nested: fiber.getRef(CurrentComputation) !== undefined
   }

@@ -53,6 +53,8 @@ export interface Definition<A, S> {
   readonly replay: boolean | undefined
   /** Text for reporters; `undefined` when `spinner: false`. */
   readonly spinner: string | undefined
+  /** The text of a call with no arguments: `Running name()` by default, as Streamlit words it. */
+  readonly spinnerWithoutArguments: string | undefined
   readonly showTime: boolean
   readonly face: Face<A, S>
   /** The body: the user's function (a generator body already wrapped as `Effect.fn` would). */
@@ -195,6 +197,8 @@ export const define = <A, S, O extends CommonOptions>(
     cacheIf,
     replay: options.replay,
     spinner: options.spinner === false ? undefined : typeof options.spinner === "string" ? options.spinner : `Running ${name}(...)`,
+    spinnerWithoutArguments:
+      options.spinner === false ? undefined : typeof options.spinner === "string" ? options.spinner : `Running ${name}()`,
     showTime: options.showTime === true,
     face,
     compute: computeOf(name, f) as (...args: ReadonlyArray<unknown>) => Effect.Effect<A, unknown, unknown>

@@ -103,7 +103,10 @@ const attach = (slot: Slot<any, any>): void => {
       "(the same name and the same source text, e.g. two functions made by one factory), so the two share entries: " +
       "one may return what the other computed. Give each its own name " +
       `(${definition.face.kind}.fn({ name: "${definition.name}:orders" }, ...)): a \`version\` would separate them too, ` +
-      "but a store's `recall prune` keeps only the newest version of each name."
+      "but a store's `recall prune` keeps only the newest version of each name. " +
+      "If it is one definition made again (in a handler, a loop, per request: what a Streamlit script does on every rerun), " +
+      "define it once, at module level: the entries are shared either way, but a definition made again that captures " +
+      "per-request values (a tenant, a connection) returns one request's value to another."
   }
   table.users++
   slot.table = table
