@@ -95,6 +95,7 @@
  * @since 0.1.0
  */
 import { createHash, randomBytes } from "node:crypto"
+import { readFileSync } from "node:fs"
 import { hostname } from "node:os"
 import { basename, dirname, resolve } from "node:path"
 import { NodeFileSystem } from "@effect/platform-node"
@@ -509,11 +510,30 @@ const TEMP_MAX_AGE = 60 * 60 * 1000
 const processAlive = (pid: number): boolean => {
   try {
     process.kill(pid, 0)
-    return true
   } catch (e) {
     // EPERM: alive, someone else's.
     return (e as NodeJS.ErrnoException).code === "EPERM"
   }
+  return !exited(pid)
+}
+
+/**
+ * Whether `pid`, which signals still reach, has ended and waits for its
+ * parent to reap it (a zombie, state `Z` in Linux's `/proc/<pid>/stat`): a
+ * holder killed under a parent that reaps late (some container inits) or
+ * never would otherwise keep its lock until it expires. Elsewhere, never.
+ */
+const exited = (pid: number): boolean => {
+  if (process.platform !== "linux") return false
+  let stat: string
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "latin1")
+  } catch {
+    return false
+  }
+  // "pid (comm) state ...": the command may hold spaces and parentheses, so the state follows the last ")".
+  const state = stat.charAt(stat.lastIndexOf(")") + 2)
+  return state === "Z" || state === "X"
 }
 
 /** A notice file's name: when it was written (epoch ms, this host's clock), the writer's origin, a count. */

@@ -1482,6 +1482,38 @@ describe("NodeCacheStore.layerFileSystem across OS processes", () => {
     )
   })
 
+  // Found by an outside trial: a killed holder stayed "running" until its parent reaped it (1.5 s under this
+  // machine's init; under a parent that never reaps, until the lock expired), as signals still reach a zombie.
+  it.live("a lock whose holder is a zombie (dead, not reaped yet) is taken over at once", () => {
+    const directory = fresh()
+    // A parent that never reaps: the shell forks a child that exits at once, then becomes `sleep`, which never waits.
+    const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 60"], { stdio: ["ignore", "pipe", "ignore"] })
+    const stopParent = Effect.sync(() => parent.kill("SIGKILL"))
+    return withStore(onDisk({ directory }), (store) =>
+      Effect.gen(function* () {
+        const zombie = Number(
+          yield* Effect.promise(() => new Promise<string>((resolve) => parent.stdout!.once("data", (chunk) => resolve(String(chunk)))))
+        )
+        const state = () =>
+          readFileSync(`/proc/${zombie}/stat`, "latin1")
+            .replace(/^.*\) /s, "")
+            .charAt(0)
+        for (let tries = 0; tries < 500 && state() !== "Z"; tries++) yield* Effect.sleep("10 millis")
+        assert.strictEqual(state(), "Z", "the child has exited and is not reaped")
+        process.kill(zombie, 0) // signals still reach it: it counted as running
+
+        // This host's token format, from a lock of the store's own, with the zombie as its holder.
+        const locks = store.locks!
+        const own = Option.getOrThrow(yield* locks.acquire("shared", "z", "10 seconds"))
+        const path = join(directory, ".locks", `${nameOf("shared")}-${nameOf("z")}.lock`)
+        const host = (JSON.parse(readFileSync(path, "utf8")) as { token: string }).token.split("-")[0]
+        yield* locks.release(own)
+        writeFileSync(path, JSON.stringify({ token: `${host}-${zombie}-${"ab".repeat(12)}`, expiresAt: Date.now() + 60_000 }))
+        assert.isTrue(Option.isSome(yield* locks.acquire("shared", "z", "10 seconds")), "taken over at once, a minute before its expiry")
+      }).pipe(Effect.ensuring(stopParent))
+    )
+  })
+
   it.live("a writer killed between write and rename leaves no readable entry; its temporary file is swept", () => {
     const directory = fresh()
     return Effect.gen(function* () {
