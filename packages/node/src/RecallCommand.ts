@@ -172,6 +172,15 @@ const shortHash = (hash: string) => (hash === "" ? "-" : hash.slice(0, 8))
 const userError = (message: string, cause?: unknown) =>
   new CliError.UserError({ cause: cause ?? message, userMessage: `recall: ${message}` })
 
+/** What to do about a cache directory's files that this user cannot read. */
+const OWNER_HINT = "the disk store keeps its files readable by their owner only: run recall as the user that the program runs as"
+
+/** Whether a store's error is the file system's "permission denied". */
+const permissionDenied = (e: CacheStore.CacheStoreError): boolean => {
+  const cause = e.cause as { readonly _tag?: unknown; readonly reason?: { readonly _tag?: unknown } } | undefined
+  return cause?._tag === "PlatformError" && cause.reason?._tag === "PermissionDenied"
+}
+
 /**
  * The directory to work on: `--dir`, or else the one
  * `layerFileSystemConfig` would use; checked to exist, be a directory and be
@@ -209,7 +218,19 @@ const resolveDirectory = (dir: Option.Option<string>) =>
       )
     // A directory the disk store never wrote to is left alone, whatever its files are named.
     if (names.length > 0) {
-      const tag = yield* fs.readFileString(`${directory}/${NodeCacheStore.CACHE_DIRECTORY_TAG}`).pipe(Effect.orElseSucceed(() => ""))
+      const tag = yield* fs.readFileString(`${directory}/${NodeCacheStore.CACHE_DIRECTORY_TAG}`).pipe(
+        Effect.catch((e) =>
+          // The store writes its files 0600: another user (an admin looking at a service's cache) reads none of them.
+          e._tag === "PlatformError" && e.reason._tag === "PermissionDenied"
+            ? Effect.fail(
+                userError(
+                  `cannot read the cache directory ${directory}: permission denied (its ${NodeCacheStore.CACHE_DIRECTORY_TAG}); ${OWNER_HINT}`,
+                  e
+                )
+              )
+            : Effect.succeed("")
+        )
+      )
       if (!NodeCacheStore.isCacheDirectoryTag(tag)) {
         return yield* userError(
           `${directory} is not a recall cache directory (it has files, and no valid ${NodeCacheStore.CACHE_DIRECTORY_TAG}, which the disk store writes there); ` +
@@ -432,7 +453,13 @@ const withStore = <A>(
         })
     const { store, at } = yield* opened
     const run = body(store, at).pipe(
-      Effect.mapError((e) => (e._tag === "CacheStoreError" ? userError(`cannot ${e.operation} in ${at.label}: ${e.reason}`, e) : e))
+      Effect.mapError((e) =>
+        e._tag !== "CacheStoreError"
+          ? e
+          : Option.isNone(url) && permissionDenied(e)
+            ? userError(`cannot read the cache directory ${at.label}: permission denied (${e.reason}); ${OWNER_HINT}`, e)
+            : userError(`cannot ${e.operation} in ${at.label}: ${e.reason}`, e)
+      )
     )
     // The store's operations have no deadline of their own (DataCache's tier gives them one): a Redis that stops
     // answering mid-command (a stopped master of a cluster) would hold the command forever.
@@ -584,6 +611,15 @@ const stats = Command.make("stats", {}, () =>
   )
 ).pipe(Command.withDescription("Totals: functions, code versions, entries, bytes, ages and next expiry"))
 
+/** For a name that matched nothing (a typo, say): the names that are cached, a few of them. */
+const cachedThere = (namespaces: ReadonlyArray<CacheStore.NamespaceInfo>): string => {
+  const names = [...new Set(namespaces.map((n) => parseNamespace(n.namespace).name))].sort()
+  if (names.length === 0) return ""
+  const shown = names.slice(0, 10).map((n) => JSON.stringify(n))
+  const more = names.length > shown.length ? `, and ${names.length - shown.length} more (recall ls lists them)` : ""
+  return ` The functions cached there: ${shown.join(", ")}${more}.`
+}
+
 const clear = Command.make(
   "clear",
   {
@@ -603,7 +639,9 @@ const clear = Command.make(
           const entries = targets.reduce((n, t) => n + t.entries, 0)
           if (asJson) return yield* json({ ...place.json, cleared: targets.map((t) => t.namespace), entries })
           if (Option.isSome(name) && targets.length === 0) {
-            return yield* Console.log(`Nothing cached for ${name.value} in ${place.label}.${yield* place.elsewhere}`)
+            return yield* Console.log(
+              `Nothing cached for ${name.value} in ${place.label}.${cachedThere(namespaces)}${yield* place.elsewhere}`
+            )
           }
           yield* Console.log(
             `Cleared ${Option.isSome(name) ? name.value : "everything"}: ${targets.length} code version(s), ${entries} entries, in ${place.label}.`

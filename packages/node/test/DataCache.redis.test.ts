@@ -12,7 +12,7 @@ import * as RecallCommand from "@recall/node/RecallCommand"
 import { Cause, ConfigProvider, Console, Deferred, Effect, Exit, Fiber, Layer, Option, Redacted } from "effect"
 import { createClient, createCluster, RESP_TYPES } from "redis"
 import { eventually } from "./fixtures/eventually.ts"
-import { keysUnder, startRedisServer, useRedisCluster, useRedisServer } from "./fixtures/redisServer.ts"
+import { keysUnder, rawCommand, startRedisServer, useRedisCluster, useRedisServer } from "./fixtures/redisServer.ts"
 
 const server = useRedisServer()
 const cluster = useRedisCluster()
@@ -368,7 +368,10 @@ describe("DataCache over Redis", () => {
           const started = Date.now()
           const run = yield* runCli(["stats", "--redis", stopped.url])
           assert.isTrue(Exit.isFailure(run.exit))
-          assert.include(String(Exit.isFailure(run.exit) ? Cause.squash(run.exit.cause) : ""), "not connected to Redis")
+          const said = String(Exit.isFailure(run.exit) ? Cause.squash(run.exit.cause) : "")
+          assert.include(said, "not connected to Redis")
+          // With the reason (an outside trial saw only "reconnecting").
+          assert.include(said, "the server has not answered yet")
           assert.isBelow(Date.now() - started, 15_000)
         }),
       (stopped) =>
@@ -377,6 +380,26 @@ describe("DataCache over Redis", () => {
           if (pid !== undefined) process.kill(pid, "SIGCONT")
           await stopped.dispose()
         })
+    )
+  )
+
+  // Found by an outside trial: a Redis that wants a password gave the server's own NOAUTH text, and no word of how to
+  // give it one.
+  it.live("recall --redis against a Redis that wants a password says how to give it one", () =>
+    Effect.acquireUseRelease(
+      Effect.promise(() => startRedisServer()),
+      (guarded) =>
+        Effect.gen(function* () {
+          assert.strictEqual(yield* Effect.promise(() => rawCommand(guarded.port, "CONFIG SET requirepass s3cret")), "+OK\r\n")
+          const refused = yield* runCli(["stats", "--redis", guarded.url])
+          const said = String(Exit.isFailure(refused.exit) ? Cause.squash(refused.exit.cause) : "")
+          assert.include(said, "NOAUTH")
+          assert.include(said, "this Redis wants a password; put it in the URL (redis://:PASSWORD@host:port")
+          const allowed = yield* runCli(["stats", "--redis", `redis://:s3cret@127.0.0.1:${guarded.port}`, "--json"])
+          assert.isTrue(Exit.isSuccess(allowed.exit), allowed.out)
+          assert.notInclude(allowed.out, "s3cret")
+        }),
+      (guarded) => Effect.promise(() => guarded.dispose())
     )
   )
 

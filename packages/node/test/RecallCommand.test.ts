@@ -194,6 +194,10 @@ describe("recall, in this process", () => {
           ["report", 1]
         ]
       )
+      // A name that matches nothing (a typo): nothing cleared, and the names that are cached, said (an outside trial).
+      const typo = yield* runCli(["clear", "Report", "--dir", directory])
+      assert.isTrue(Exit.isSuccess(typo.exit))
+      assert.include(typo.out, `Nothing cached for Report in ${directory}. The functions cached there: "app:load", "report".`)
       const cleared = yield* runCli(["clear", "report", "--dir", directory])
       assert.match(cleared.out, /Cleared report: 1 code version/)
       const afterClear = JSON.parse((yield* runCli(["ls", "--dir", directory, "--json"])).out) as { functions: Array<{ name: string }> }
@@ -419,6 +423,35 @@ describe("recall, the built binary", () => {
         const run = yield* recall(["ls", "--dir", directory], asRoot ? { uid: 65534 } : {})
         assert.strictEqual(run.code, 1, run.stderr)
         assert.include(run.stderr, `recall: cannot read the cache directory ${directory}: permission denied`)
+      }),
+    30_000
+  )
+
+  // Found by an outside trial: another user than the program's (an administrator looking at a service's cache) was
+  // told the directory was "not a recall cache directory", as the tag, 0600, could not be read; with the tag
+  // readable, a raw PermissionDenied of a namespace's directory followed.
+  it.live(
+    "a directory whose files this user cannot read: permission denied, naming what, and whose user to run as",
+    () =>
+      Effect.gen(function* () {
+        const directory = written()
+        // Only the files are the owner's: the directory lets anyone in (its parent is the system's temporary directory).
+        chmodSync(directory, 0o755)
+        const asRoot = process.getuid?.() === 0
+        const other = asRoot ? { uid: 65534 } : {}
+        if (!asRoot) chmodSync(join(directory, "CACHEDIR.TAG"), 0o000)
+        const tagUnread = yield* recall(["ls", "--dir", directory], other)
+        assert.strictEqual(tagUnread.code, 1, tagUnread.stderr)
+        assert.include(tagUnread.stderr, `recall: cannot read the cache directory ${directory}: permission denied (its CACHEDIR.TAG)`)
+        assert.include(tagUnread.stderr, "run recall as the user that the program runs as")
+        assert.notInclude(tagUnread.stderr, "not a recall cache directory")
+        // The tag readable, a namespace's directory (0700, the owner's) is not.
+        chmodSync(join(directory, "CACHEDIR.TAG"), 0o644)
+        if (!asRoot) for (const name of readdirSync(directory)) if (/^[0-9a-f]{32}$/.test(name)) chmodSync(join(directory, name), 0o000)
+        const entriesUnread = yield* recall(["ls", "--dir", directory], other)
+        assert.strictEqual(entriesUnread.code, 1, entriesUnread.stderr)
+        assert.include(entriesUnread.stderr, `recall: cannot read the cache directory ${directory}: permission denied (`)
+        assert.include(entriesUnread.stderr, "run recall as the user that the program runs as")
       }),
     30_000
   )

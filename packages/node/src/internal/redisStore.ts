@@ -552,6 +552,22 @@ const describe = (cause: unknown): string => {
 }
 
 /**
+ * Why a client is not connected, for a message: the last error with what to
+ * do about it (a server that wants a password says only `NOAUTH`), or, with
+ * none yet, a connection that the server has not answered.
+ */
+const notConnectedBecause = (lastError: unknown): string => {
+  if (lastError === undefined) {
+    return "the server has not answered yet (a stopped or overloaded Redis, or something else listening on that port); the client keeps trying"
+  }
+  const said = describe(lastError)
+  if (/^NOAUTH\b/.test(said)) {
+    return `${said}: this Redis wants a password; put it in the URL (redis://:PASSWORD@host:port, or redis://USER:PASSWORD@host:port for an ACL user) or in the client's options`
+  }
+  return `${said}; the client keeps trying`
+}
+
+/**
  * `url` as messages show it: whatever stands between its scheme and its last
  * `@` (a user and a password) hidden, so a URL that does not parse (a missing
  * slash, a bad port) shows no password either.
@@ -687,7 +703,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
       if (!connection.isReady()) {
         throw new CacheStore.CacheStoreError({
           operation,
-          reason: `not connected to Redis (${where}), reconnecting${lastError === undefined ? "" : `: ${describe(lastError)}`}`,
+          reason: `not connected to Redis (${where}): ${notConnectedBecause(lastError)}`,
           cause: lastError
         })
       }
