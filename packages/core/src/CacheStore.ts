@@ -29,8 +29,11 @@
  * offer one lock per (namespace, key), so that one of them computes a key
  * while the others wait for its value: acquire with an expiry, renew while
  * computing, release when done; an expired lock may be taken by another. A
- * store without them (`locks: undefined`) still works: each process computes
- * on its own.
+ * holder whose computation failed says so as it releases, and the processes
+ * waiting for it hear it (`awaitRelease` gives `"failed"`): a failure is no
+ * value the others could read, so they compute at once, side by side, rather
+ * than one after another behind the lock. A store without locks
+ * (`locks: undefined`) still works: each process computes on its own.
  *
  * **Generations** (optional, `generations`): a store shared by several
  * processes may give each namespace a generation that every `delete`,
@@ -142,14 +145,31 @@ export interface Locks {
   readonly acquire: (namespace: string, key: string, ttl: Duration.Input) => Effect.Effect<Option.Option<Lock>, CacheStoreError>
   /** Extends a held lock by `ttl` from now; `false` when it was lost (expired and taken, or released). */
   readonly renew: (lock: Lock, ttl: Duration.Input) => Effect.Effect<boolean, CacheStoreError>
-  /** Gives a held lock back; a lock no longer held (expired, taken) is left alone. */
-  readonly release: (lock: Lock) => Effect.Effect<void, CacheStoreError>
+  /**
+   * Gives a held lock back; a lock no longer held (expired, taken) is left
+   * alone. With `failed`, the holder's computation failed (nothing was
+   * written): the processes waiting for the lock are told so.
+   */
+  readonly release: (lock: Lock, options?: { readonly failed?: boolean | undefined }) => Effect.Effect<void, CacheStoreError>
   /**
    * Waits until the lock of (namespace, key) is released or expires, or
-   * `timeout` passes; returns at once when nobody holds it.
+   * `timeout` passes; returns at once when nobody holds it. `"failed"` when
+   * its holder released it saying that its computation failed (and the lock
+   * is free); `"done"` otherwise.
    */
-  readonly awaitRelease: (namespace: string, key: string, timeout: Duration.Input) => Effect.Effect<void, CacheStoreError>
+  readonly awaitRelease: (namespace: string, key: string, timeout: Duration.Input) => Effect.Effect<LockWait, CacheStoreError>
 }
+
+/**
+ * How a wait for a lock ended ({@link Locks.awaitRelease}): `"failed"` when
+ * its holder gave it back after its computation failed, so no value was
+ * written; `"done"` when it was released otherwise, expired, or the wait's
+ * timeout passed.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type LockWait = "done" | "failed"
 
 /**
  * The optional generation capability of a store shared by several
@@ -293,7 +313,7 @@ interface MemoryEntry extends StoredEntry {}
 interface MemoryLock {
   readonly token: string
   expiresAt: number
-  readonly released: Deferred.Deferred<void>
+  readonly released: Deferred.Deferred<LockWait>
 }
 
 const entryKey = (namespace: string, key: string): string => `${namespace.length}:${namespace}${key}`
@@ -373,7 +393,7 @@ export const layerMemory = (): Layer.Layer<CacheStore> =>
       if (lock === undefined || lock.expiresAt > at) return lock
       // An expired lock is free: whoever waits for it may go on.
       locks.delete(id)
-      Deferred.doneUnsafe(lock.released, Effect.void)
+      Deferred.doneUnsafe(lock.released, Effect.succeed("done"))
       return undefined
     }
     const write = (namespace: string, key: string, bytes: Uint8Array, expiresAt: number, at: number) => {
@@ -439,21 +459,24 @@ export const layerMemory = (): Layer.Layer<CacheStore> =>
             held.expiresAt = at + millisOf(ttl)
             return true
           }),
-        release: (lock) =>
+        release: (lock, options) =>
           Effect.map(now, (at) => {
             const id = entryKey(lock.namespace, lock.key)
             const held = heldLock(id, at)
             if (held === undefined || held.token !== lock.token) return
             locks.delete(id)
-            Deferred.doneUnsafe(held.released, Effect.void)
+            Deferred.doneUnsafe(held.released, Effect.succeed(options?.failed === true ? "failed" : "done"))
           }),
         awaitRelease: (namespace, key, timeout) =>
-          Effect.flatMap(now, (at) => {
+          Effect.flatMap(now, (at): Effect.Effect<LockWait> => {
             const held = heldLock(entryKey(namespace, key), at)
-            if (held === undefined) return Effect.void
+            if (held === undefined) return Effect.succeed("done")
             // Until it is released, or its expiry (when another may take it), or the timeout.
             const until = Math.min(held.expiresAt - at, millisOf(timeout))
-            return Effect.asVoid(Effect.timeoutOption(Deferred.await(held.released), Duration.millis(Math.max(until, 0))))
+            return Effect.map(
+              Effect.timeoutOption(Deferred.await(held.released), Duration.millis(Math.max(until, 0))),
+              Option.getOrElse((): LockWait => "done")
+            )
           })
       }
     })

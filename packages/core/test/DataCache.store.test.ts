@@ -11,6 +11,7 @@ import { CacheStore, DataCache } from "@recall/core"
 import {
   Cause,
   Chunk,
+  Clock,
   Config,
   ConfigProvider,
   Console,
@@ -848,6 +849,41 @@ describe("DataCache.layerStore", () => {
         assert.strictEqual(h.calls.renew, 1, "renewed once, before the encoding")
         assert.strictEqual(h.calls.set, 2)
         assert.strictEqual(h.calls.release, 2)
+      })
+    )
+
+    // Found by an outside trial: with waiters in three processes and a body that fails, the processes took turns
+    // behind the lock, each running the body in full, so the last waited three bodies' time.
+    it.effect("a body that fails: the fronts waiting on its lock compute at once, side by side, not one after another", () =>
+      Effect.gen(function* () {
+        const h = makeHarness()
+        const starts: Array<number> = []
+        const fn = DataCache.fn("failsEverywhere", (n: number) =>
+          Effect.gen(function* () {
+            starts.push(yield* Clock.currentTimeMillis)
+            yield* Effect.sleep("300 millis")
+            return yield* Effect.fail(`down ${n}`)
+          })
+        )
+        const fronts = [yield* Layer.build(h.cache()), yield* Layer.build(h.cache()), yield* Layer.build(h.cache())]
+        const turns = (done: () => boolean) =>
+          Effect.gen(function* () {
+            for (let i = 0; i < 200 && !done(); i++) yield* Effect.yieldNow
+          })
+        const first = yield* Effect.forkChild(Effect.flip(fn(1).pipe(Effect.provide(fronts[0]!))))
+        yield* turns(() => starts.length === 1)
+        const waiting = [
+          yield* Effect.forkChild(Effect.flip(fn(1).pipe(Effect.provide(fronts[1]!)))),
+          yield* Effect.forkChild(Effect.flip(fn(1).pipe(Effect.provide(fronts[2]!))))
+        ]
+        yield* turns(() => (h.calls.awaitRelease ?? 0) >= 2)
+        assert.strictEqual(h.calls.awaitRelease, 2, "both wait on the holder's lock")
+        yield* TestClock.adjust("300 millis")
+        assert.strictEqual(yield* Fiber.join(first), "down 1")
+        yield* turns(() => starts.length === 3)
+        assert.deepStrictEqual(starts, [0, 300, 300], "the two waiters started together, as the holder failed")
+        yield* TestClock.adjust("300 millis")
+        for (const fiber of waiting) assert.strictEqual(yield* Fiber.join(fiber), "down 1")
       })
     )
 

@@ -15,7 +15,8 @@
  *     <hash of the key>            0600, one entry: a header, then the bytes
  *     .tmp-<host>-<pid>-<ms>-<n>   a write in progress (never read)
  *   .locks/                        0700
- *     <ns hash>-<key hash>.lock    a held lock: its owner's token and expiry
+ *     <ns hash>-<key hash>.lock    a held lock: its owner's token and expiry (after a failed computation:
+ *                                  expired, marked failed, for the waiters to read)
  *   .notices/                      0700
  *     <ms>-<origin>-<n>.json       a removal's notice, for the other processes (swept after a minute)
  * ```
@@ -81,7 +82,9 @@
  * more left, no takeover can come before its one rename or remove lands, and
  * it takes none (with the default `lockTtl`, renewed every third, no renewal
  * or release needs it). `awaitRelease` polls the lock file, every 5 ms at
- * first and at most every 100 ms.
+ * first and at most every 100 ms. A release after a failed computation
+ * rewrites the file expired and marked failed rather than removing it, so
+ * that its pollers hear of the failure; the next acquire takes it over.
  *
  * **Notices** (`CacheStore.Notices`): every `delete`, `clearNamespace` and
  * `clearAll` writes a small file into `.notices/` (written beside, renamed
@@ -606,6 +609,11 @@ interface LockFile {
   readonly expiresAt: number
   /** Empty, cut short or not JSON: a lock file being written, or garbled (see {@link make}'s `create`). */
   readonly damaged?: true
+  /**
+   * Given back by a holder whose computation failed: the file stays, expired
+   * (free to take), so that the processes polling it hear of the failure.
+   */
+  readonly failed?: true
 }
 
 /** How many files a scan reads at once. */
@@ -1308,7 +1316,9 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
           try {
             const parsed = JSON.parse(text) as Partial<LockFile>
             if (typeof parsed.token === "string" && typeof parsed.expiresAt === "number") {
-              return { token: parsed.token, expiresAt: parsed.expiresAt }
+              return parsed.failed === true
+                ? { token: parsed.token, expiresAt: parsed.expiresAt, failed: true }
+                : { token: parsed.token, expiresAt: parsed.expiresAt }
             }
           } catch {
             // Not JSON: empty, cut short, or not a lock file.
@@ -1365,6 +1375,7 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
           token: lock.token,
           // JSON has no Infinity: a lock without expiry is held until the largest time.
           expiresAt: Number.isFinite(lock.expiresAt) ? lock.expiresAt : Number.MAX_VALUE,
+          ...(lock.failed === true ? { failed: true } : {}),
           pid: process.pid,
           host: hostname()
         })
@@ -1506,8 +1517,8 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
       current !== undefined && current.token === lock.token && current.expiresAt > at
 
     /** The lock file rewritten whole, with a new expiry: a temporary file renamed over it. */
-    const extend = (path: string, lock: CacheStore.Lock, expiresAt: number) =>
-      Effect.flatMap(writeLockTemp(lockContent({ token: lock.token, expiresAt })), (temp) =>
+    const extend = (path: string, lock: CacheStore.Lock, expiresAt: number, failed?: true) =>
+      Effect.flatMap(writeLockTemp(lockContent({ token: lock.token, expiresAt, ...(failed ? { failed } : {}) })), (temp) =>
         fs.rename(temp, path).pipe(Effect.tapError(() => Effect.ignore(fs.remove(temp, { force: true }))))
       )
 
@@ -1543,19 +1554,21 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
         return result === "renewed"
       }).pipe(Effect.mapError(failed("renew a lock")))
 
-    const release = (lock: CacheStore.Lock) =>
+    const release = (lock: CacheStore.Lock, options?: { readonly failed?: boolean | undefined }) =>
       Effect.gen(function* () {
         const path = lockPath(lock.namespace, lock.key)
         const current = yield* readLock(path)
         const at = yield* now
         // Not this holder's any more (expired, taken over, gone): nothing to give back.
         if (!ours(current, lock, at)) return
+        // After a failure the file stays, expired and marked, for the waiters to read (the next acquire takes it over).
+        const giveBack = options?.failed === true ? extend(path, lock, 0, true) : fs.remove(path, { force: true })
         // Far from its expiry: nobody may take the lock over before the remove lands, so no guard.
-        if (current.expiresAt - at >= UNGUARDED_MARGIN) return yield* fs.remove(path, { force: true })
+        if (current.expiresAt - at >= UNGUARDED_MARGIN) return yield* giveBack
         // Near it: under the guard, so that a takeover cannot come between the check and the remove.
         yield* guarded(
           path,
-          (at) => Effect.flatMap(readLock(path), (current) => (ours(current, lock, at) ? fs.remove(path, { force: true }) : Effect.void)),
+          (at) => Effect.flatMap(readLock(path), (current) => (ours(current, lock, at) ? giveBack : Effect.void)),
           // Still held by another after the retries: the lock is left to expire.
           undefined,
           true
@@ -1570,7 +1583,8 @@ const makeStore = (options: Options, nodeReads: boolean): Effect.Effect<CacheSto
         while (true) {
           const at = yield* now
           const held = yield* readLock(path)
-          if (held === undefined || at >= deadline || !(yield* holds(path, held, at))) return
+          if (held?.failed === true) return "failed" as const
+          if (held === undefined || at >= deadline || !(yield* holds(path, held, at))) return "done" as const
           yield* pause(interval)
           interval = Math.min(interval * 2, 100)
         }
@@ -1993,7 +2007,8 @@ export const makeRedis = (options: RedisOptions = {}): Effect.Effect<CacheStore.
  *   `release` publishes on the lock's channel, and `awaitRelease` waits for
  *   that message, the lock's expiry, or the timeout, and polls (every 10 ms
  *   at first, at most every 250 ms) in case a message is missed or a holder
- *   crashed.
+ *   crashed. A release after a failed computation publishes `failed` and
+ *   leaves the lock expired and marked for 10 s, for pollers.
  * - Redis down, unreachable or restarted: operations fail with
  *   `CacheStoreError` (at once, while the client reconnects) and work again
  *   when Redis is back; building the layer never waits for Redis.

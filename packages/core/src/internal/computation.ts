@@ -434,6 +434,7 @@ const run = <A, S>(
       }
       const kept = face.keep(value, scope, flight.starter === undefined ? undefined : call.hold)
       if (kept._tag === "Rejected") {
+        if (held !== undefined) release = held.releaseFailed
         settle(slot, flight, { _tag: "Failed", cause: Cause.fail(kept.error) })
         end("failed")
         return done()
@@ -502,6 +503,9 @@ const run = <A, S>(
       Effect.flatMap((exit): Effect.Effect<void> => {
         if (recorder !== undefined) recorder.closed = true
         if (Exit.isSuccess(exit)) return keep(exit.value)
+        // Failed or died (not interrupted by the layer's close): the processes waiting for the lock hear so, and
+        // compute at once rather than queue for it (a failure is no value they could read).
+        if (held !== undefined && !Cause.hasInterruptsOnly(exit.cause)) release = held.releaseFailed
         settleFailed(slot, flight, exit.cause, end)
         // What the body acquired before it failed or was interrupted is released now.
         return Cache.closeScope(cache, scope, exit)

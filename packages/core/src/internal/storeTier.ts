@@ -1084,6 +1084,8 @@ export interface Held {
   readonly renew: Effect.Effect<void>
   /** Stops renewing and releases the lock. */
   readonly release: Effect.Effect<void>
+  /** The same, telling the processes that wait for it that the computation failed (they compute at once). */
+  readonly releaseFailed: Effect.Effect<void>
 }
 
 /** What a computation does after reading the store missed: compute (holding the lock, maybe), or use a value another process wrote. */
@@ -1094,7 +1096,8 @@ export type Turn<A, S> =
 /**
  * Takes the store's lock of an entry before computing it, where the store
  * has locks: while another process holds it, waits for its release (or
- * expiry) and reads again; a value it wrote is used, and a holder that
+ * expiry) and reads again; a value it wrote is used, a holder that failed
+ * lets its waiters compute at once (without the lock), and a holder that
  * crashed loses the lock when it expires. Once it holds the lock it reads
  * once more (a value written and released just before the acquire is used,
  * not computed again). Where the store has no locks, or
@@ -1147,6 +1150,9 @@ export const turn = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Turn
       const found = yield* read(place, name)
       if (found === failed) return { _tag: "Compute", held: undefined } as const
       if (found !== undefined) return { _tag: "Found", found } as const
+      // Its holder failed: the other processes that waited compute now, side by side, rather than one after
+      // another behind the lock (a backend that is down would cost each its turn of the body's time).
+      if (waited === "failed") return { _tag: "Compute", held: undefined } as const
     }
   })
 
@@ -1174,8 +1180,7 @@ const renewing = (tier: Tier, lock: CacheStore.Lock): Effect.Effect<Held> =>
       tier.scope,
       { startImmediately: true }
     )
-    return {
-      renew: renewOnce,
-      release: Effect.andThen(Fiber.interrupt(renewer), Effect.asVoid(guarded(tier, undefined, "release a lock", locks.release(lock))))
-    }
+    const releasing = (failed: boolean) =>
+      Effect.andThen(Fiber.interrupt(renewer), Effect.asVoid(guarded(tier, undefined, "release a lock", locks.release(lock, { failed }))))
+    return { renew: renewOnce, release: releasing(false), releaseFailed: releasing(true) }
   })

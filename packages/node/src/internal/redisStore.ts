@@ -352,6 +352,11 @@ local function holder(value)
 end
 `
 
+/** What a lock's value starts with once its holder gave it back after a failure. */
+const FAILED_MARK = "failed:"
+/** How long such a value stays (it is expired from the start): long past a waiter's slowest poll. */
+const FAILED_MARK_MILLIS = 10_000
+
 /** KEYS: lock. ARGV: token, expiresAt, px ("" none), now. 1 when taken. */
 const ACQUIRE = script(`${LOCK_STATE}
 local token, expiresAt = holder(redis.call("GET", KEYS[1]))
@@ -368,12 +373,22 @@ if ARGV[3] == "" then redis.call("SET", KEYS[1], ARGV[1] .. "|" .. ARGV[2])
 else redis.call("SET", KEYS[1], ARGV[1] .. "|" .. ARGV[2], "PX", ARGV[3]) end
 return 1`)
 
-/** KEYS: lock. ARGV: token, channel. Deletes the lock if it is the token's and tells the waiters. */
+/**
+ * KEYS: lock. ARGV: token, channel, failed ("1" or ""). Gives the lock back if
+ * it is the token's and tells the waiters. After a failed computation the
+ * lock stays a little while as `failed:<token>|0`, expired (free to take),
+ * for waiters that poll rather than listen; the message says `failed`.
+ */
 const RELEASE = script(`${LOCK_STATE}
 local token = holder(redis.call("GET", KEYS[1]))
 if token ~= ARGV[1] then return 0 end
-redis.call("DEL", KEYS[1])
-redis.call("PUBLISH", ARGV[2], "released")
+if ARGV[3] == "1" then
+  redis.call("SET", KEYS[1], "${FAILED_MARK}" .. ARGV[1] .. "|0", "PX", ${FAILED_MARK_MILLIS})
+  redis.call("PUBLISH", ARGV[2], "failed")
+else
+  redis.call("DEL", KEYS[1])
+  redis.call("PUBLISH", ARGV[2], "released")
+end
 return 1`)
 
 // ---------------------------------------------------------------------------
@@ -1030,17 +1045,24 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
         return Number(renewed) === 1
       })
 
-    const release = (lock: CacheStore.Lock) =>
+    const release = (lock: CacheStore.Lock, options?: { readonly failed?: boolean | undefined }) =>
       use("release a lock", (c, signal) =>
-        evalScript(c, RELEASE, [lockKey(lock.namespace, lock.key)], [lock.token, channelOf(lock.namespace, lock.key)], signal)
+        evalScript(
+          c,
+          RELEASE,
+          [lockKey(lock.namespace, lock.key)],
+          [lock.token, channelOf(lock.namespace, lock.key), options?.failed === true ? "1" : ""],
+          signal
+        )
       ).pipe(Effect.asVoid)
 
-    /** The lock's holder and expiry (on the holder's Clock); `undefined` when free. */
+    /** The lock's expiry (on its holder's Clock), `"failed"` when its holder gave it back after a failure; `undefined` when free. */
     const lockState = (namespace: string, key: string) =>
       use("wait for a lock", (c, signal) => c.send(lockKey(namespace, key), ["GET", lockKey(namespace, key)], signal)).pipe(
-        Effect.map((value) => {
+        Effect.map((value): number | "failed" | undefined => {
           if (value === null || value === undefined) return undefined
           const text = String(value)
+          if (text.startsWith(FAILED_MARK)) return "failed"
           const sep = text.indexOf("|")
           return sep < 0 ? -Infinity : parseTime(text.slice(sep + 1))
         })
@@ -1051,7 +1073,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
      * the scope; nothing (polling only) when the subscriber cannot be had
      * within a second.
      */
-    const onRelease = (namespace: string, key: string, wake: () => void) =>
+    const onRelease = (namespace: string, key: string, wake: (message: string) => void) =>
       Effect.acquireRelease(
         Effect.promise(async () => {
           const channel = channelOf(namespace, key)
@@ -1082,8 +1104,10 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
         const deadline = (yield* now) + millisOf(timeout)
         let signalled: (() => void) | undefined
         let woken = false
-        const wake = () => {
+        let heardFailed = false
+        const wake = (message: string) => {
           woken = true
+          if (message === "failed") heardFailed = true
           signalled?.()
         }
         yield* onRelease(namespace, key, wake)
@@ -1091,8 +1115,10 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
         while (true) {
           woken = false
           const expiresAt = yield* lockState(namespace, key)
+          // Heard, or read from the lock's value (for a waiter that polls): its holder failed.
+          if (expiresAt === "failed" || heardFailed) return "failed" as const
           const at = yield* now
-          if (expiresAt === undefined || expiresAt <= at || at >= deadline) return
+          if (expiresAt === undefined || expiresAt <= at || at >= deadline) return "done" as const
           if (woken) continue
           const message = Effect.callback<void>((resume) => {
             signalled = () => resume(Effect.void)
