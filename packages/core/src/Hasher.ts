@@ -416,7 +416,9 @@ const make = <A>(form: (value: A) => unknown, hashers: ReadonlyArray<TypeHasher>
  *
  * **Details**
  *
- * Per-type hashers are tried in order with `instanceof`, before the built-in
+ * Per-type hashers match with `instanceof` (the hasher of the nearest class
+ * in the value's prototype chain wins; a subclass instance hashed by its
+ * base's hasher is keyed by its own class too), before the built-in
  * rules, so they can also override how a built-in type is hashed. A hasher's
  * result is itself hashed structurally, so it may return any hashable value.
  *

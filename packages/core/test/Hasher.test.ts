@@ -529,6 +529,47 @@ describe("Hasher", () => {
       assert.match(itself.hashUnsafe(new Model("a")), /^[0-9a-f]{32}$/, "a hasher that returns the instance ends")
     })
 
+    // Found by an outside trial: Hasher.by(Shape, ...) keyed a Square and a Circle with one id alike (the second call
+    // returned the first's area), and a Circle hasher listed after the Shape one was never used.
+    it("a base class's hasher keys each subclass apart; the nearest class's hasher wins, whatever the order", () => {
+      class Shape {
+        constructor(readonly id: string) {}
+      }
+      class Square extends Shape {
+        constructor(
+          id: string,
+          readonly side: number
+        ) {
+          super(id)
+        }
+      }
+      class Circle extends Shape {
+        constructor(
+          id: string,
+          readonly radius: number
+        ) {
+          super(id)
+        }
+      }
+      const byId = Hasher.structural({ hashers: [Hasher.by(Shape, (s) => s.id)] })
+      assert.notStrictEqual(byId.hashUnsafe(new Square("1", 2)), byId.hashUnsafe(new Circle("1", 2)), "two subclasses, one id")
+      assert.notStrictEqual(byId.hashUnsafe(new Shape("1")), byId.hashUnsafe(new Square("1", 2)), "the class and a subclass")
+      assert.strictEqual(byId.hashUnsafe(new Square("1", 2)), byId.hashUnsafe(new Square("1", 3)), "the base's hasher: by id")
+      for (const hashers of [
+        [Hasher.by(Shape, (s) => s.id), Hasher.by(Circle, (c) => c.radius)],
+        [Hasher.by(Circle, (c) => c.radius), Hasher.by(Shape, (s) => s.id)]
+      ]) {
+        const nearest = Hasher.structural({ hashers })
+        assert.strictEqual(nearest.hashUnsafe(new Circle("1", 5)), nearest.hashUnsafe(new Circle("2", 5)), "Circle's own: by radius")
+        assert.notStrictEqual(nearest.hashUnsafe(new Circle("1", 5)), nearest.hashUnsafe(new Circle("1", 6)))
+        assert.strictEqual(nearest.hashUnsafe(new Square("1", 2)), nearest.hashUnsafe(new Square("1", 3)), "Square: Shape's, by id")
+      }
+      // In memory too (a key, not a hash), and in a persistent form.
+      const hashers = [Hasher.by(Shape, (s: Shape) => s.id)]
+      assert.notStrictEqual(Canonical.key(new Square("1", 2), hashers), Canonical.key(new Circle("1", 2), hashers))
+      assert.notStrictEqual(Canonical.hex(new Square("1", 2), hashers), Canonical.hex(new Circle("1", 2), hashers))
+    })
+
     it("per-type hashers can override a built-in rule", () => {
       const byLength = Hasher.structural({ hashers: [Hasher.by(Float64Array, (a) => a.length)] })
       assert.strictEqual(byLength.hashUnsafe(new Float64Array([1, 2])), byLength.hashUnsafe(new Float64Array([3, 4])))

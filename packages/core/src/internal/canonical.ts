@@ -235,7 +235,14 @@ const Tag = {
    * through a string, where `exec` and `test` start): source, flags, then
    * `lastIndex`. One at 0 keeps {@link Tag.regexp}'s form.
    */
-  regexpAt: 38
+  regexpAt: 38,
+  /**
+   * An instance of a subclass of a class with a per-type hasher (and none of
+   * its own): the subclass (its identity in memory, its name), then the
+   * hasher's {@link Tag.custom} form. Two subclasses with one base hasher are
+   * two keys; an instance of the class itself keeps {@link Tag.custom}'s form.
+   */
+  customSubclass: 39
 } as const
 
 /**
@@ -272,6 +279,45 @@ const classId = (Class: unknown): number => {
     classIds.set(Class, id)
   }
   return id
+}
+
+/**
+ * The per-type hasher whose class is nearest in `value`'s prototype chain:
+ * the class itself before any base. Only when one matches at all
+ * (`instanceof`, as a class's `Symbol.hasInstance` may say) is the chain
+ * walked; a chain that cannot be read (a Proxy that throws) falls back to
+ * the first match in the list.
+ */
+const nearestHasher = (value: unknown, hashers: ReadonlyArray<TypeHasher>): TypeHasher | undefined => {
+  let first: TypeHasher | undefined
+  let matches = 0
+  for (const hasher of hashers) {
+    if (value instanceof hasher[0]) {
+      first ??= hasher
+      matches++
+    }
+  }
+  if (matches <= 1) return first
+  try {
+    for (let proto = Object.getPrototypeOf(value); proto !== null; proto = Object.getPrototypeOf(proto)) {
+      for (const hasher of hashers) if (hasher[0].prototype === proto) return hasher
+    }
+  } catch {
+    // A prototype chain that throws: the list's order decides.
+  }
+  return first
+}
+
+/** The class `value` was made by: the constructor of its prototype, read without running a getter; none when there is none. */
+const ownClass = (value: unknown): Function | undefined => {
+  try {
+    const proto = Object.getPrototypeOf(value)
+    if (proto === null) return undefined
+    const descriptor = Object.getOwnPropertyDescriptor(proto, "constructor")
+    return typeof descriptor?.value === "function" ? descriptor.value : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** Whether `key` is an index of an array of length `n`. */
@@ -1196,26 +1242,37 @@ class Walk {
     this.memo.set(value, w.units.slice(start, w.length))
   }
 
-  /** Applies the first matching per-type hasher; false when none matches. */
+  /**
+   * Applies the per-type hasher of the nearest class in the value's
+   * prototype chain (a subclass's own hasher before its base's, whatever
+   * their order in the list); false when none matches. A subclass instance
+   * hashed by a base class's hasher is keyed by its own class too: the
+   * base's hasher cannot see what the subclass adds (a `Square` and a
+   * `Circle` with one `id` are two keys).
+   */
   custom(value: unknown): boolean {
-    for (const [Class, hash] of this.hashers) {
-      if (value instanceof Class) {
-        let result: unknown
-        try {
-          result = hash(value)
-        } catch (e) {
-          throw new UnhashableValue(value, "threw", `its hasher (Hasher.by(${Class.name}, ...)) threw ${describeError(e)}`)
-        }
-        this.writer.unit(Tag.custom)
-        if (this.memory) this.writer.count(classId(Class))
-        this.writer.string(Class.name)
-        // Open, so a hasher that returns the instance itself ends as a back-reference.
-        this.enter(value as object, LEAVE)
-        this.push(result, VALUE)
-        return true
-      }
+    const matched = nearestHasher(value, this.hashers)
+    if (matched === undefined) return false
+    const [Class, hash] = matched
+    let result: unknown
+    try {
+      result = hash(value)
+    } catch (e) {
+      throw new UnhashableValue(value, "threw", `its hasher (Hasher.by(${Class.name}, ...)) threw ${describeError(e)}`)
     }
-    return false
+    const own = ownClass(value)
+    if (own !== undefined && own !== Class) {
+      this.writer.unit(Tag.customSubclass)
+      if (this.memory) this.writer.count(classId(own))
+      this.writer.string(typeof own.name === "string" ? own.name : "")
+    }
+    this.writer.unit(Tag.custom)
+    if (this.memory) this.writer.count(classId(Class))
+    this.writer.string(Class.name)
+    // Open, so a hasher that returns the instance itself ends as a back-reference.
+    this.enter(value as object, LEAVE)
+    this.push(result, VALUE)
+    return true
   }
 
   /**
