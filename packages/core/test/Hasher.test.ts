@@ -533,22 +533,23 @@ describe("Hasher", () => {
     // returned the first's area), and a Circle hasher listed after the Shape one was never used.
     it("a base class's hasher keys each subclass apart; the nearest class's hasher wins, whatever the order", () => {
       class Shape {
-        constructor(readonly id: string) {}
+        readonly id: string
+        constructor(id: string) {
+          this.id = id
+        }
       }
       class Square extends Shape {
-        constructor(
-          id: string,
-          readonly side: number
-        ) {
+        readonly side: number
+        constructor(id: string, side: number) {
           super(id)
+          this.side = side
         }
       }
       class Circle extends Shape {
-        constructor(
-          id: string,
-          readonly radius: number
-        ) {
+        readonly radius: number
+        constructor(id: string, radius: number) {
           super(id)
+          this.radius = radius
         }
       }
       const byId = Hasher.structural({ hashers: [Hasher.by(Shape, (s) => s.id)] })
