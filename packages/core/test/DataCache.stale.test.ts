@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache } from "@recall/core"
-import { Deferred, Effect, Fiber } from "effect"
+import { Deferred, Effect, Fiber, Logger } from "effect"
 import { TestClock } from "effect/testing"
 
 const withCache = <A, E>(effect: Effect.Effect<A, E, DataCache.DataCache>) => Effect.provide(effect, DataCache.layerMemory())
@@ -165,6 +165,51 @@ describe("DataCache staleWhileRevalidate", () => {
       })
     )
   )
+
+  // Found by an outside trial: a refresh whose value cacheIf refused was retried on the next stale call, at once:
+  // one call every 100 ms ran the body 600 times over a one-minute window.
+  it.effect("a refresh whose value cacheIf refuses backs off as a failed one does", () =>
+    withCache(
+      Effect.gen(function* () {
+        const v = versions()
+        const prices = DataCache.fn({ ...options, cacheIf: (value: string) => value === "v1" }, v.body)
+        yield* prices("a")
+        yield* TestClock.adjust("61 seconds")
+        for (let i = 0; i < 9; i++) {
+          assert.strictEqual(yield* prices("a"), "v1", "the stale value stays")
+          yield* settle
+          yield* TestClock.adjust("100 millis")
+        }
+        assert.strictEqual(v.runs(), 2, "one refresh, refused; no retry within 1 s")
+        yield* TestClock.adjust("200 millis")
+        yield* prices("a")
+        yield* settle
+        assert.strictEqual(v.runs(), 3, "retried after 1 s")
+      })
+    )
+  )
+
+  // Found by an outside trial: the refresh's own live output reached the caller before the replay of the value it got.
+  it.effect("a stale hit replays its value's output before the refresh it starts writes anything", () => {
+    const lines: Array<string> = []
+    const logger = Logger.make(({ message }) => lines.push((message as ReadonlyArray<unknown>).join(" ")))
+    return Effect.gen(function* () {
+      let runs = 0
+      const prices = DataCache.fn(options, (key: string) =>
+        Effect.gen(function* () {
+          const run = ++runs
+          yield* Effect.logInfo(`computed ${run}`)
+          return `${key}${run}`
+        })
+      )
+      yield* prices("a")
+      yield* TestClock.adjust("61 seconds")
+      lines.length = 0
+      assert.strictEqual(yield* prices("a"), "a1")
+      yield* settle
+      assert.deepStrictEqual(lines, ["computed 1", "computed 2"], "the replay, then the refresh's own line")
+    }).pipe(Effect.provide([DataCache.layerMemory(), Logger.layer([logger])]))
+  })
 
   it.effect("closing the layer interrupts a refresh in flight", () =>
     Effect.gen(function* () {

@@ -144,7 +144,7 @@ const hit = <A, S>(
   const result = served(slot.cache, entry.output, value)
   return now < entry.freshUntil
     ? result
-    : Effect.andThen(Refresh.inBackground(slot, made ?? { args, key, hold, owner }, entry, now), result)
+    : Effect.tap(result, () => Refresh.inBackground(slot, made ?? { args, key, hold, owner }, entry, now))
 }
 
 /** The value, after the recorded output is replayed; releases that fell due meanwhile start in the background. */
@@ -256,7 +256,7 @@ const checked = <A, S>(
             if (kept === unusable) return Effect.andThen(release, resolve(slot, call, restore))
             table.record("hit")
             const result = Effect.andThen(release, served(slot.cache, entry.output, kept))
-            return now < entry.freshUntil ? result : Effect.andThen(Refresh.inBackground(slot, call, entry, now), result)
+            return now < entry.freshUntil ? result : Effect.tap(result, () => Refresh.inBackground(slot, call, entry, now))
           })
       )
     })
@@ -437,9 +437,9 @@ const fromStore = <A>(
   const entry = slot.table.entries.get(call.key)
   const now = nowOf(fiber, slot.cache)
   if (entry === undefined) {
-    return times === undefined || now < times.freshUntil ? result : Effect.andThen(Refresh.ofStored(slot, call, times), result)
+    return times === undefined || now < times.freshUntil ? result : Effect.tap(result, () => Refresh.ofStored(slot, call, times))
   }
-  return now < entry.freshUntil ? result : Effect.andThen(Refresh.inBackground(slot, call, entry, now), result)
+  return now < entry.freshUntil ? result : Effect.tap(result, () => Refresh.inBackground(slot, call, entry, now))
 }
 
 /** Stands for a computation under passthrough, which has no flight. */

@@ -12,8 +12,10 @@
  * - Its value replaces the entry it refreshes, or that entry once it has
  *   expired (a refresh that outlasts the window is not thrown away), never a
  *   newer entry, an evicted one, or one a clear or invalidate removed.
- * - A failed refresh keeps the stale value and backs off: 1 s, 2 s, 4 s, ...
- *   (at most the window) before the next try.
+ * - A refresh that stored nothing (it failed, or `cacheIf` or a byte budget
+ *   refused its value) keeps the stale value and backs off: 1 s, 2 s, 4 s,
+ *   ... (at most the window) before the next try. Retried at once, a value
+ *   that `cacheIf` keeps refusing would run the body on every stale call.
  */
 import * as Effect from "effect/Effect"
 import * as Cache from "./cache.ts"
@@ -48,11 +50,12 @@ export const inBackground = (
       return Effect.asVoid(
         Replay.outside(
           Computation.start(slot, { ...call, hold: undefined }, undefined, "refresh", fiber, entry, (outcome, at) => {
-            if (outcome !== "failed") {
-              // Stored (the entry is replaced), or not (cleared meanwhile, `cacheIf`): a later stale hit may try again.
+            if (outcome === "stored") {
+              // The entry is replaced (this one is no longer served).
               entry.refreshAfter = at
               return
             }
+            // Failed, or kept nothing (`cacheIf`, a byte budget; a clear meanwhile removed the entry anyway).
             entry.refreshFailures++
             const backoff = Math.min(1000 * 2 ** (entry.refreshFailures - 1), Math.max(slot.table.limits.staleMillis, 1))
             entry.refreshAfter = at + backoff
