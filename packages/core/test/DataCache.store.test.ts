@@ -649,6 +649,32 @@ describe("DataCache.layerStore", () => {
     })
   )
 
+  // Found by an outside trial: recorded output counted two bytes a character in the process that computed it and
+  // its UTF-8 length in one that read it from the store, so a byte budget kept it in one process and not the other.
+  it.effect("recorded output read from the store counts as its recording did: one byte budget, one outcome in every process", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      const quiet: Console.Console = Object.assign(Object.create(globalThis.console), { log: () => {} })
+      // 300,000 characters: about 600 KB as recorded (two bytes a character), 300 KB in the payload.
+      const chatty = DataCache.fn({ name: "chattyBudget", maxBytes: 400_000 }, (n: number) =>
+        Effect.as(Console.log("x".repeat(300_000)), n)
+      )
+      const run = <A, E>(effect: Effect.Effect<A, E, DataCache.DataCache>, layer: Layer.Layer<DataCache.DataCache>) =>
+        effect.pipe(Effect.provide(layer), Effect.provideService(Console.Console, quiet))
+      const computing = h.cache()
+      const reading = h.cache()
+      const a = yield* Layer.build(computing)
+      yield* run(chatty(1), Layer.succeedContext(a))
+      yield* StoreTier.awaitAllWrites((yield* DataCache.DataCache.pipe(Effect.provide(a))).cache.tier!)
+      assert.strictEqual((yield* run(chatty.stats, Layer.succeedContext(a))).entries, 0, "over the budget where it was computed")
+      const b = yield* Layer.build(reading)
+      assert.strictEqual(yield* run(chatty(1), Layer.succeedContext(b)), 1)
+      const read = yield* run(chatty.stats, Layer.succeedContext(b))
+      assert.strictEqual(read.storeHits, 1)
+      assert.strictEqual(read.entries, 0, "over the budget where it was read, too")
+    })
+  )
+
   describe("secret", () => {
     it.effect("entries are signed; a front with the same secret reads them", () =>
       Effect.gen(function* () {

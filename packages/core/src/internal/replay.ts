@@ -346,6 +346,37 @@ const keepCause = (cause: Cause.Cause<unknown>): Copy.Sized<Cause.Cause<unknown>
   return { value: Cause.fromReasons(reasons), bytes }
 }
 
+/**
+ * The bytes recorded lines count for, estimated as their recording counted
+ * them (a string two bytes a character, whatever its encoding in a store):
+ * lines read back from a store count the same in every process, so a byte
+ * budget keeps or refuses an entry alike wherever it is read.
+ *
+ * @internal
+ */
+export const linesBytes = (lines: ReadonlyArray<Line>): number => {
+  let bytes = 0
+  for (const line of lines) {
+    bytes += LINE_BYTES
+    if (line._tag === "Console") {
+      for (const arg of line.args) bytes += keep(arg).bytes
+      continue
+    }
+    for (const part of line.message) bytes += keep(part).bytes
+    if (line.cause !== undefined) {
+      for (const reason of line.cause.reasons) {
+        const error = reason._tag === "Fail" ? reason.error : reason._tag === "Die" ? reason.defect : undefined
+        bytes += error instanceof Error ? errorBytes(error) : LINE_BYTES
+      }
+    }
+    if (line.annotations !== undefined) {
+      for (const key of Object.keys(line.annotations)) bytes += STRING_BYTES + 2 * key.length + keep(line.annotations[key]).bytes
+    }
+    for (const [label] of line.spans ?? []) bytes += SPAN_BYTES + 2 * label.length
+  }
+  return bytes
+}
+
 /** How many causes deep an error's chain is kept. */
 const MAX_CAUSES = 8
 

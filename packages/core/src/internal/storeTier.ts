@@ -628,8 +628,8 @@ export const read = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Foun
       payloadBytes,
       keep: () => {
         const kept = persistence.keepUnsafe(value, persisted)
-        // Recorded output counts too: the payload's size bounds the value and the output together.
-        return output === undefined ? kept : { ...kept, bytes: Math.max(kept.bytes, payloadBytes) }
+        // Recorded output counts too, as its recording counted it (in the process that computed it).
+        return output === undefined ? kept : { ...kept, bytes: kept.bytes + Replay.linesBytes(output as ReadonlyArray<Replay.Line>) }
       }
     }
   })
