@@ -564,7 +564,10 @@ export class UnhashableParamError extends Schema.TaggedError<UnhashableParamErro
     }
     if (reason === "threw") return [`${subject}: ${this.issue ?? "reading it threw"}.`, ...ways(keySchema, underscore)].join("\n")
     if (reason === "value") {
-      return [`${subject}: ${this.issue ?? `a ${this.typeName} has no value form to hash`}.`, ...ways(underscore, keySchema)].join("\n")
+      return [
+        `${subject}: ${this.issue ?? `${V.article(this.typeName)} ${this.typeName} has no value form to hash`}.`,
+        ...ways(underscore, keySchema)
+      ].join("\n")
     }
     // An Effect structure, or an object whose prototype is no class's: state to leave out, no class to give a hasher.
     if (this.typeName.startsWith("Effect ") || this.typeName === "Object" || this.typeName === "object") {
@@ -575,7 +578,7 @@ export class UnhashableParamError extends Schema.TaggedError<UnhashableParamErro
       ].join("\n")
     }
     return [
-      `${subject}: ${this.issue ?? `a ${this.typeName} is a class instance the structural hasher cannot see into`}.`,
+      `${subject}: ${this.issue ?? `${V.article(this.typeName)} ${this.typeName} is a class instance the structural hasher cannot see into`}.`,
       ...ways(`give ${this.typeName} a hasher: hashers: [Hasher.by(${this.typeName}, (value) => value.id)]`, keySchema, underscore)
     ].join("\n")
   }

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { runInNewContext, runInThisContext as runInThisRealm } from "node:vm"
 import { assert, beforeAll, describe, it } from "@effect/vitest"
 import { Hasher } from "@recall/core"
 import {
@@ -593,6 +594,23 @@ describe("Hasher", () => {
       })
     )
   })
+
+  // Found by an outside trial: values made in a node:vm context were refused as "an object made from a prototype
+  // that is no class's" or "a Array is a class instance", with no word of another realm.
+  it.effect("a value made in another realm is refused, saying so and how to bring it here", () =>
+    Effect.gen(function* () {
+      for (const source of ["[1, 2]", "({ a: 1 })", "new Map([[1, 2]])"]) {
+        const foreign = runInNewContext(source)
+        const error = yield* Effect.flip(Hasher.hash(Hasher.structural(), { data: foreign }))
+        if (error._tag !== "UnhashableParamError") return assert.fail(error.message)
+        assert.include(error.message, "made in another realm", source)
+        assert.include(error.message, "structuredClone(value)", source)
+        assert.notInclude(error.message, "a Array", source)
+        // Brought into this realm, it hashes as the same data made here.
+        assert.strictEqual(Hasher.structural().hashUnsafe(structuredClone(foreign)), Hasher.structural().hashUnsafe(runInThisRealm(source)))
+      }
+    })
+  )
 
   describe("fromSchema", () => {
     it("hashes the encoded form, with record keys sorted and undeclared fields dropped", () => {

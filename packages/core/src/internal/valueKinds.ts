@@ -336,6 +336,22 @@ export const kindOf = (value: object): Kind => {
  *
  * @internal
  */
+/** "a" or "an", for a type's name in a message. */
+export const article = (name: string): "a" | "an" => (/^[aeiou]/i.test(name) ? "an" : "a")
+
+/**
+ * Whether `value`'s prototype chain ends in another realm's `Object.prototype`
+ * (an object made in a `node:vm` context or an iframe): its built-ins are not
+ * this realm's, so none of the checks by prototype knows it.
+ */
+const fromAnotherRealm = (value: object): boolean => {
+  let last: object | null = null
+  for (let proto = Object.getPrototypeOf(value); proto !== null; proto = Object.getPrototypeOf(proto)) last = proto
+  if (last === null || last === Object.prototype) return false
+  const constructor = Object.getOwnPropertyDescriptor(last, "constructor")?.value as { readonly name?: unknown } | undefined
+  return typeof constructor === "function" && constructor.name === "Object"
+}
+
 export const opaqueReason = (value: object, purpose: "hash" | "copy"): string | undefined => {
   try {
     const state = effectStateName(value)
@@ -355,6 +371,14 @@ export const opaqueReason = (value: object, purpose: "hash" | "copy"): string | 
             "two values it tells apart could share a key"
         : `${type} implements Equal with an equality of its own, which recall cannot see (its state may be #private): ` +
             "a copy made from its fields could lose that state"
+    }
+    if (fromAnotherRealm(value)) {
+      const tag = Object.prototype.toString.call(value).slice(8, -1)
+      return purpose === "hash"
+        ? `it is ${article(tag)} ${tag} made in another realm (a node:vm context, an iframe), whose built-ins are not this realm's, ` +
+            "so recall cannot tell what it holds: make it in this realm, or copy it here first (structuredClone(value))"
+        : `its prototype is not this realm's ${tag}.prototype: it was made in another realm, such as a vm context, and a copy ` +
+            `would be a plain ${tag} of this realm`
     }
     if (purpose === "hash") return undefined
     const base = builtinName(value)
