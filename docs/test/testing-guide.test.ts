@@ -2,9 +2,13 @@
  * The test file docs/testing.md walks through: ways to test code that uses
  * cached functions, each one a test that runs in `npm test`.
  */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { CacheStore, DataCache } from "@recall/core"
-import { Effect, Fiber, Layer } from "effect"
+import { CacheReporter, CacheStore, DataCache } from "@recall/core"
+import { NodeCacheStore } from "@recall/node"
+import { Deferred, Effect, Fiber, Layer, Redacted } from "effect"
 import * as TestClock from "effect/testing/TestClock"
 
 // The code under test: a report that loads its rows through a cached function.
@@ -13,6 +17,21 @@ const loadRows = DataCache.fn({ name: "loadRows", ttl: "1 hour" }, (city: string
   Effect.sleep("2 seconds").pipe(Effect.as([`${city}-${++loads}`]))
 )
 const report = (city: string) => Effect.map(loadRows(city), (rows) => `${city}: ${rows.length} rows`)
+
+// Forks `effect` and waits until the cached body it calls has started (or the call has ended: a hit). Over a
+// store, a call first reads it, and the disk, a secret's HMAC or a network take real time: a TestClock.adjust
+// made before the body sleeps passes before the sleep begins, and the sleep never wakes.
+const forkComputing = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function* () {
+    const started = yield* Deferred.make<void>()
+    const reporter = CacheReporter.layer({
+      started: () => Effect.asVoid(Deferred.succeed(started, undefined)),
+      ended: () => Effect.void
+    })
+    const fiber = yield* Effect.forkChild(Effect.provide(effect, reporter))
+    yield* Effect.raceFirst(Deferred.await(started), Effect.asVoid(Fiber.await(fiber)))
+    return fiber
+  })
 
 describe("testing code that uses cached functions", () => {
   // 1. A fresh cache per test: each test starts empty, whatever ran before.
@@ -67,18 +86,37 @@ layer(DataCache.layerMemory())("one cache for a block", (it) => {
       assert.strictEqual(yield* report("Tromsø"), "Tromsø: 1 rows")
     })
   )
-  // 5. Over a store: one store per test, shared by two DataCache layers (a restart, or two processes).
-  it.effect("a restart is served from the store", () =>
-    Effect.gen(function* () {
-      const store = Layer.succeedContext(yield* Layer.build(CacheStore.layerMemory()))
-      const cache = () => DataCache.layerStore().pipe(Layer.provide(store))
-      const first = yield* Effect.forkChild(Effect.provide(loadRows("Tromsø"), cache()))
-      yield* TestClock.adjust("2 seconds")
-      const rows = yield* Fiber.join(first)
-      // A new front tier over the same store: a store hit, the body does not run.
-      const again = yield* Effect.provide(Effect.all([loadRows("Tromsø"), loadRows.stats]), cache())
-      assert.deepStrictEqual(again[0], rows)
-      assert.deepStrictEqual([again[1].storeHits, again[1].misses], [1, 0])
-    }).pipe(Effect.scoped)
-  )
 })
+
+// 5. Over a store: one store per test, shared by two DataCache layers (a restart, or two processes).
+it.effect("a restart is served from the store", () =>
+  Effect.gen(function* () {
+    const store = Layer.succeedContext(yield* Layer.build(CacheStore.layerMemory()))
+    const cache = () => DataCache.layerStore().pipe(Layer.provide(store))
+    const first = yield* forkComputing(Effect.provide(loadRows("Tromsø"), cache()))
+    yield* TestClock.adjust("2 seconds")
+    const rows = yield* Fiber.join(first)
+    // A new front tier over the same store: a store hit, the body does not run.
+    const again = yield* Effect.provide(Effect.all([loadRows("Tromsø"), loadRows.stats]), cache())
+    assert.deepStrictEqual(again[0], rows)
+    assert.deepStrictEqual([again[1].storeHits, again[1].misses], [1, 0])
+  }).pipe(Effect.scoped)
+)
+
+// 6. On disk, signed: the same test over NodeCacheStore.layerFileSystem in a temporary directory, with a secret.
+it.effect("a restart is served from disk, signed", () =>
+  Effect.gen(function* () {
+    const directory = yield* Effect.acquireRelease(
+      Effect.sync(() => mkdtempSync(join(tmpdir(), "guide-"))),
+      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+    )
+    const secret = Redacted.make("a secret of 32 bytes or more, for the test")
+    const cache = () => DataCache.layerStore({ secret }).pipe(Layer.provide(NodeCacheStore.layerFileSystem({ directory })))
+    const first = yield* forkComputing(Effect.provide(loadRows("Narvik"), cache()))
+    yield* TestClock.adjust("2 seconds")
+    const rows = yield* Fiber.join(first)
+    const again = yield* Effect.provide(Effect.all([loadRows("Narvik"), loadRows.stats]), cache())
+    assert.deepStrictEqual(again[0], rows)
+    assert.deepStrictEqual([again[1].storeHits, again[1].misses], [1, 0])
+  }).pipe(Effect.scoped)
+)
