@@ -348,8 +348,8 @@ const fromAnotherRealm = (value: object): boolean => {
   let last: object | null = null
   for (let proto = Object.getPrototypeOf(value); proto !== null; proto = Object.getPrototypeOf(proto)) last = proto
   if (last === null || last === Object.prototype) return false
-  const constructor = Object.getOwnPropertyDescriptor(last, "constructor")?.value as { readonly name?: unknown } | undefined
-  return typeof constructor === "function" && constructor.name === "Object"
+  const made = Object.getOwnPropertyDescriptor(last, "constructor")?.value as { readonly name?: unknown } | undefined
+  return typeof made === "function" && made.name === "Object"
 }
 
 export const opaqueReason = (value: object, purpose: "hash" | "copy"): string | undefined => {
