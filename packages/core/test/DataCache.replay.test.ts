@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache } from "@recall/core"
-import { Cause, Console, Deferred, Effect, Fiber, Logger, Redacted, References } from "effect"
+import { Cause, Console, Data, Deferred, Effect, Fiber, Logger, Redacted, References } from "effect"
 import { TestClock } from "effect/testing"
 import { collected, gc, liveBufferBytes } from "./fixtures/collected.ts"
 
@@ -461,6 +461,33 @@ describe("DataCache replay", () => {
         assert.strictEqual(pretty.length, 2)
         assert.strictEqual(pretty[1], pretty[0], "the replayed cause prints as the original did")
         assert.include(pretty[1], "no rows")
+      }).pipe(Effect.provide(DataCache.layerMemory()))
+    )
+
+    // Found by an outside trial: an object holding an Error was replayed as one string (a structured logger got a
+    // string where the miss gave it an object), an Error's cause was lost, and a tagged error's fields too.
+    it.effect("an Error inside logged data is rendered in place; its cause and its fields are kept", () =>
+      Effect.gen(function* () {
+        const seen: Array<ReadonlyArray<unknown>> = []
+        const console: Console.Console = Object.assign(Object.create(globalThis.console), {
+          log: (...args: ReadonlyArray<unknown>) => seen.push(args)
+        })
+        class NotFound extends Data.TaggedError("NotFound")<{ readonly code: number }> {}
+        const nested = new Error("nested", { cause: new Error("root cause") })
+        const load = DataCache.fn("loadErrors", (n: number) =>
+          Effect.as(Console.log({ err: nested, n, list: [1, nested] }, new NotFound({ code: 404 })), n)
+        )
+        const run = load(1).pipe(Effect.provideService(Console.Console, console))
+        yield* run
+        yield* run
+        const [data, tagged] = seen[1]! as [{ err: string; n: number; list: [number, string] }, string]
+        assert.strictEqual(data.n, 1, "the object is kept as an object")
+        assert.strictEqual(data.list[0], 1)
+        for (const rendered of [data.err, data.list[1]]) {
+          assert.include(rendered, "Error: nested")
+          assert.include(rendered, "[cause]: Error: root cause")
+        }
+        assert.include(tagged, "code: 404")
       }).pipe(Effect.provide(DataCache.layerMemory()))
     )
 

@@ -309,13 +309,52 @@ const MAX_RENDERING = 2000
 /** A copy of a kept value (kept values are copies or renderings, which always copy again). */
 const fresh = (value: unknown): unknown => Copy.copy(value).value
 
-const keep = (value: unknown): Copy.Sized<unknown> => {
+const keep = (value: unknown): Copy.Sized<unknown> => keepAt(value, 0)
+
+/** How many levels of plain objects and arrays are copied around a part with no data form, before the rest is rendered whole. */
+const MAX_KEPT_DEPTH = 4
+
+const keepAt = (value: unknown, depth: number): Copy.Sized<unknown> => {
   try {
     return Copy.copy(value)
   } catch {
+    // A plain object or array that holds something with no data form (`{ err: new Error(...) }`): the container
+    // is kept as data, and only that part rendered, so that a logger given an object on the miss gets one on a hit.
+    if (depth < MAX_KEPT_DEPTH) {
+      const around = keptAround(value, depth)
+      if (around !== undefined) return around
+    }
     // Uncopyable, or a value that throws when read: a rendering, which a logging call must never fail to make.
     const text = render(value)
     return { value: text, bytes: STRING_BYTES + 2 * text.length }
+  }
+}
+
+/** A plain object's or array's copy with each part kept as {@link keepAt} keeps it; none for anything else, or one that throws. */
+const keptAround = (value: unknown, depth: number): Copy.Sized<unknown> | undefined => {
+  try {
+    if (Array.isArray(value) && Object.getPrototypeOf(value) === Array.prototype) {
+      let bytes = LINE_BYTES
+      const out = Array.from(value as ReadonlyArray<unknown>, (item) => {
+        const sized = keepAt(item, depth + 1)
+        bytes += sized.bytes
+        return sized.value
+      })
+      return { value: out, bytes }
+    }
+    if (typeof value !== "object" || value === null) return undefined
+    const proto = Object.getPrototypeOf(value)
+    if (proto !== Object.prototype && proto !== null) return undefined
+    let bytes = LINE_BYTES
+    const out: Record<string, unknown> = {}
+    for (const key of Object.keys(value)) {
+      const sized = keepAt((value as Record<string, unknown>)[key], depth + 1)
+      setOwn(out, key, sized.value)
+      bytes += STRING_BYTES + 2 * key.length + sized.bytes
+    }
+    return { value: out, bytes }
+  } catch {
+    return undefined
   }
 }
 
@@ -406,10 +445,30 @@ const setOwn = (record: Record<string, unknown>, key: string, value: unknown): v
  * function's name, what a class's own `toString` says (a `Redacted` shows
  * `<redacted>`), or the first fields of an instance, two levels deep.
  */
+/**
+ * An Error as a console shows it: its stack, the fields it carries besides
+ * (a `Data.TaggedError`'s), and its `cause`, a few levels deep.
+ */
+const renderError = (error: Error, depth: number): string => {
+  let text = String(error.stack ?? `${error.name}: ${error.message}`)
+  const fields = Object.keys(error).filter((key) => key !== "cause" && key !== "stack" && key !== "message")
+  if (fields.length > 0) {
+    text += ` { ${fields
+      .slice(0, MAX_ENTRIES)
+      .map((key) => `${key}: ${describe((error as unknown as Record<string, unknown>)[key], 1)}`)
+      .join(", ")}${fields.length > MAX_ENTRIES ? ", …" : ""} }`
+  }
+  const cause: unknown = error.cause
+  if (cause !== undefined && depth < MAX_CAUSES) {
+    text += `\n[cause]: ${cause instanceof Error ? renderError(cause, depth + 1) : describe(cause, 1)}`
+  }
+  return text
+}
+
 const render = (value: unknown): string => {
   let text: string
   try {
-    text = value instanceof Error ? String(value.stack ?? `${value.name}: ${value.message}`) : describe(value, 0)
+    text = value instanceof Error ? renderError(value, 0) : describe(value, 0)
   } catch {
     text = "[a value that could not be read]"
   }
