@@ -11,6 +11,9 @@
  * - Cross-process single flight: 8 worker processes asking for one value at
  *   once (computed once, the others waiting on its lock) against one process
  *   computing it alone. Target: <= 1.2x, plus one Redis round trip.
+ * - A failing body across processes: 4 processes ask for a key whose body
+ *   fails; the waiters, told of the failure, run it side by side. About 2x
+ *   one process alone (it was one body per process, taking turns).
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -95,9 +98,9 @@ class Worker {
 
   ready = () => this.waitFor((m) => m.event === "ready", 1)
 
-  call(arg: number, bodyMillis: number): Promise<Message> {
+  call(arg: number, bodyMillis: number, variant: "v1" | "fails" = "v1"): Promise<Message> {
     const nth = ++this.replies
-    this.child.stdin!.write(`${JSON.stringify({ op: "call", variant: "v1", arg, callers: 1, bodyMillis })}\n`)
+    this.child.stdin!.write(`${JSON.stringify({ op: "call", variant, arg, callers: 1, bodyMillis })}\n`)
     return this.waitFor((m) => m.op !== undefined, nth)
   }
 
@@ -296,6 +299,32 @@ export const redis: Effect.Effect<ReadonlyArray<Figure>> = Effect.promise(async 
       name: "single flight: target 1.2x alone + one round trip",
       value: 1.2 * aloneMs + rtt,
       unit: "ms"
+    })
+
+    // A failing body (a backend that is down): FAILING processes ask for one key whose body fails after BODY ms.
+    // The holder's failure reaches no one else, but its release says it failed, and the waiting processes then run
+    // the body at once, side by side: about 2 bodies' time for the last caller, where taking turns behind the lock
+    // cost one body per process.
+    const FAILING = 4
+    const failingAlone: Array<number> = []
+    const failingAll: Array<number> = []
+    for (let round = 0; round < 3; round++) {
+      arg++
+      failingAlone.push((await workers[round % 8]!.call(arg, BODY, "fails")).millis!)
+      arg++
+      const start = Date.now()
+      const replies = await Promise.all(workers.slice(0, FAILING).map((w) => w.call(arg, BODY, "fails")))
+      failingAll.push(Math.max(Date.now() - start, ...replies.map((r) => r.millis!)))
+    }
+    const failingAloneMs = median(failingAlone)
+    const failingAllMs = median(failingAll)
+    figures.push({ name: `failing body: 1 process alone (${BODY} ms, then a failure)`, value: failingAloneMs, unit: "ms" })
+    figures.push({ name: `failing body: ${FAILING} processes on one key, until the last has its failure`, value: failingAllMs, unit: "ms" })
+    figures.push({
+      name: `failing body: ${FAILING} processes / 1 alone`,
+      value: failingAllMs / failingAloneMs,
+      unit: "x",
+      baseline: "one process alone"
     })
     return figures
   } finally {

@@ -22,6 +22,13 @@ import { tempDirectories } from "./fixtures/tempDirectories.ts"
 
 const parentDirectory = tempDirectories("recall-dc-disk-")
 
+/** The first message of any of `workers` matching `predicate`, with its worker. */
+const firstOf = (
+  workers: ReadonlyArray<Worker>,
+  predicate: (message: { readonly event?: string; readonly arg?: number }) => boolean,
+  what: string
+) => Promise.race(workers.map((w) => w.waitFor(predicate, what).then((message) => ({ worker: w, message }))))
+
 /** A fresh setting: the store's directory (made by the store) and the runs log beside it. */
 const setting = () => {
   const base = parentDirectory()
@@ -127,6 +134,26 @@ describe("DataCache.layerStore on disk, across OS processes", () => {
       { misses: 1, storeHits: 3, hits: 96 }
     )
     for (const reply of replies) assert.strictEqual(reply.stats.storeErrors, 0)
+    await Promise.all(workers.map((w) => w.exit()))
+  })
+
+  // Found by an outside trial: waiters in three processes took turns behind the lock after a failure, one body each.
+  it("3 processes on a key whose body fails: the two waiting on the holder run it at once, side by side", async () => {
+    const { directory, log } = setting()
+    const BODY = 800
+    const workers = Array.from({ length: 3 }, () => new Worker({ directory, log, bodyMillis: BODY }))
+    await Promise.all(workers.map((w) => w.ready()))
+    const answers = workers.map((w) => w.call("fails", 4, 5))
+    const first = await firstOf(workers, (m) => m.event === "computing" && m.arg === 4, "computing 4")
+    const replies = await Promise.all(answers)
+    for (const reply of replies) {
+      for (const value of reply.values) assert.match(String((value as unknown as { failed: string }).failed), /^down \(4, in \d+\)$/)
+    }
+    assert.strictEqual(runsOf(log, "fails", 4).length, 3, "a failure is no value: each process ran the body for its own callers")
+    const waiters = workers.filter((w) => w !== first.worker)
+    const started = await Promise.all(waiters.map((w) => w.waitFor((m) => m.event === "computing" && m.arg === 4, "computing 4")))
+    for (const at of started.map((m) => m.at)) assert.isAtLeast(at, first.message.at + BODY / 2, "after the holder failed")
+    assert.isBelow(Math.abs(started[0]!.at - started[1]!.at), BODY / 2, "together, not one after the other")
     await Promise.all(workers.map((w) => w.exit()))
   })
 

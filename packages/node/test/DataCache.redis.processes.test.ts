@@ -110,6 +110,28 @@ describe("DataCache.layerStore on Redis, across OS processes", () => {
     await Promise.all(survivors.map((w) => w.exit()))
   })
 
+  // Found by an outside trial: with waiters in three processes and a failing body, they took turns behind the
+  // lock, each running the body in full (the last waited three bodies' time).
+  it("3 processes on a key whose body fails: the two waiting on the holder run it at once, side by side", async () => {
+    const { redis, log } = setting()
+    const BODY = 800
+    const workers = Array.from({ length: 3 }, () => new Worker({ redis, log, bodyMillis: BODY }))
+    await Promise.all(workers.map((w) => w.ready()))
+    const answers = workers.map((w) => w.call("fails", 4, 5))
+    const first = await firstOf(workers, (m) => m.event === "computing" && m.arg === 4, "computing 4")
+    const replies = await Promise.all(answers)
+    for (const reply of replies) {
+      for (const value of reply.values) assert.match(String((value as unknown as { failed: string }).failed), /^down \(4, in \d+\)$/)
+    }
+    const runs = runsOf(log, "fails", 4)
+    assert.strictEqual(runs.length, 3, "a failure is no value: each process ran the body for its own callers")
+    const waiters = workers.filter((w) => w !== first.worker)
+    const started = await Promise.all(waiters.map((w) => w.waitFor((m) => m.event === "computing" && m.arg === 4, "computing 4")))
+    for (const at of started.map((m) => m.at)) assert.isAtLeast(at, first.message.at + BODY / 2, "after the holder failed")
+    assert.isBelow(Math.abs(started[0]!.at - started[1]!.at), BODY / 2, "together, not one after the other")
+    await Promise.all(workers.map((w) => w.exit()))
+  })
+
   it("Redis stopped and restarted (by pid) under steady load from 4 processes: no failed call, no wrong value, one log per outage, and the tier serves again within seconds", async () => {
     // A server of its own: stopping it must not touch the other tests' server.
     let own: RedisServer | undefined
