@@ -575,7 +575,25 @@ export const layerStore = <const O extends StoreLayerOptions = {}>(
     Effect.gen(function* () {
       const store = yield* CacheStore.CacheStore
       const given = checked.secret as StoreLayerOptions["secret"]
-      const secret = given === undefined ? undefined : Config.isConfig(given) ? yield* given : given
+      const secret =
+        given === undefined
+          ? undefined
+          : Config.isConfig(given)
+            ? yield* Effect.mapError(
+                Effect.gen(function* () {
+                  return yield* given
+                }),
+                // Effect's own message names the variable, inside a schema issue: say what it is for, and what to set.
+                (e) =>
+                  new Config.ConfigError(
+                    new ConfigProvider.SourceError({
+                      message:
+                        `DataCache.layerStore's secret could not be read from Config (${e.message.replace(/\s+/g, " ")}): ` +
+                        "set it to a random string of 32 characters or more, the same in every process that shares the store"
+                    })
+                  )
+              )
+            : given
       // A secret read from Config is checked as a given one is, but fails the layer with a ConfigError (the
       // environment is wrong, not the code), whose message never shows it.
       if (secret !== undefined && Config.isConfig(given)) {

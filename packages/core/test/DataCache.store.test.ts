@@ -764,6 +764,12 @@ describe("DataCache.layerStore", () => {
           )
         )
         assert.isTrue(Exit.isFailure(exit) && Cause.hasFails(exit.cause), String(exit))
+        // Found by a stranger trial: Effect's own message named only a schema issue; it says what the secret is for.
+        const error = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause) as Config.ConfigError
+        assert.strictEqual(error._tag, "ConfigError")
+        assert.include(error.message, "DataCache.layerStore's secret could not be read from Config")
+        assert.include(error.message, "RECALL_SECRET_UNSET")
+        assert.include(error.message, "set it to a random string of 32 characters or more")
       })
     )
 
