@@ -32,11 +32,14 @@
  *
  * @since 0.1.0
  */
+
+import * as Cause from "effect/Cause"
 import type * as Chunk from "effect/Chunk"
 import type * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
+import * as Exit from "effect/Exit"
 import type * as HashMap from "effect/HashMap"
 import type * as HashSet from "effect/HashSet"
 import type * as Option from "effect/Option"
@@ -876,6 +879,9 @@ const UNREADABLE = "unreadable object"
 
 const typeNameOf = (value: unknown): string => {
   try {
+    // An Exit is an Effect too, but one that holds a result: to keep, not to run.
+    if (Exit.isExit(value)) return "Exit"
+    if (Cause.isCause(value)) return "Cause"
     // Effect's error classes are yieldable Effects too; their class names them better.
     return Effect.isEffect(value) && !(value instanceof Error) ? "Effect" : describeType(value)
   } catch {
@@ -894,6 +900,10 @@ const phrase = (typeName: string): string => {
       return "a symbol"
     case "Effect":
       return "an Effect (yield* it in the body and return its result instead)"
+    case "Exit":
+      return "an Exit (keep it with a value schema, value: Schema.Exit(success, failure, defect), or return a Result instead)"
+    case "Cause":
+      return "a Cause (keep it with a value schema, value: Schema.Cause(failure, defect), or return what it says instead)"
     case "Object":
     case "object":
       return "an object with a custom prototype"

@@ -6,7 +6,23 @@
 import { inspect, isDeepStrictEqual } from "node:util"
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache, ValueCodec } from "@recall/core"
-import { Chunk, Data, DateTime, Duration, Effect, Equal, Hash, HashMap, HashSet, Option, Redacted, Result, Schema } from "effect"
+import {
+  Cause,
+  Chunk,
+  Data,
+  DateTime,
+  Duration,
+  Effect,
+  Equal,
+  Exit,
+  Hash,
+  HashMap,
+  HashSet,
+  Option,
+  Redacted,
+  Result,
+  Schema
+} from "effect"
 
 const withCache = <A, E>(effect: Effect.Effect<A, E, DataCache.DataCache>) => Effect.provide(effect, DataCache.layerMemory())
 
@@ -212,6 +228,34 @@ describe("DataCache values", () => {
       )
     )
   })
+
+  // Found by an outside trial: a body returning an Exit (`.pipe(Effect.exit)`) was told to "yield* it in the body",
+  // which undoes what it meant to do.
+  it.effect("a returned Exit or Cause is refused with the way to keep it: a value schema, or a Result", () =>
+    withCache(
+      Effect.gen(function* () {
+        const exits = DataCache.fn("returnsExit", (n: number) => Effect.exit(n > 0 ? Effect.succeed(n) : Effect.fail("none")))
+        const causes = DataCache.fn("returnsCause", (n: number) => Effect.succeed(Cause.fail(`bad ${n}`)))
+        const attempts: ReadonlyArray<Effect.Effect<unknown, ValueCodec.UnserializableValueError, DataCache.DataCache>> = [
+          exits(1),
+          exits(0),
+          causes(1)
+        ]
+        for (const attempt of attempts) {
+          const error = yield* Effect.flip(attempt)
+          assert.instanceOf(error, ValueCodec.UnserializableValueError)
+          assert.include(error.message, "keep it with a value schema")
+          assert.notInclude(error.message, "yield* it in the body")
+        }
+        // With the schema it names, an Exit is kept.
+        const kept = DataCache.fn({ name: "keepsExit", value: Schema.Exit(Schema.Number, Schema.String, Schema.Defect()) }, (n: number) =>
+          Effect.exit(n > 0 ? Effect.succeed(n) : Effect.fail("none"))
+        )
+        assert.isTrue(Exit.isSuccess(yield* kept(1)))
+        assert.deepStrictEqual(yield* kept(1), Exit.succeed(1))
+      })
+    )
+  )
 
   describe("value schema", () => {
     class Trip extends Schema.Class<Trip>("Trip")({ id: Schema.Number, at: Schema.Date }) {}
