@@ -19,6 +19,20 @@ describe("DataCache options", () => {
     assert.include(error.message, "did you mean `maxEntries`")
   })
 
+  // Found by an outside trial: lockTtl given to a function listed the function's options, with no word of the layer.
+  it("a layer's option given to a function says which layer takes it", () => {
+    for (const [option, value, layer] of [
+      ["lockTtl", "3 seconds", "DataCache.layerStore({ lockTtl })"],
+      ["secret", "x", "DataCache.layerStore({ secret })"],
+      ["storeTimeout", "1 second", "DataCache.layerStore({ storeTimeout })"],
+      ["sweepInterval", "1 minute", "DataCache.layerMemory({ sweepInterval })"]
+    ] as const) {
+      const error = rejection(() => DataCache.fn({ name: "misplaced", [option]: value } as never, body))
+      assert.strictEqual(error.option, option)
+      assert.include(error.message, `is an option of the layer, not of a function: give it to ${layer}`)
+    }
+  })
+
   it("malformed hashers, version, ttl and name say what was wrong", () => {
     const cases: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
       ["hashers", () => DataCache.fn({ name: "h", hashers: {} as never }, body), /must be an array/],

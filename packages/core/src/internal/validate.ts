@@ -53,7 +53,11 @@ export const functionOptions = (
         option,
         kind === "ResourceCache" && dataCacheOnly.has(option)
           ? "is a DataCache option: a ResourceCache shares one instance by reference, so it neither copies, encodes nor sizes values. Use DataCache.fn for values to copy."
-          : unknownOptionReason(option, optionNames)
+          : storeLayerOptionNames.has(option)
+            ? `is an option of the layer, not of a function: give it to ${
+                layerOptionNames.has(option) ? `${kind}.layerMemory({ ${option} })` : `DataCache.layerStore({ ${option} })`
+              }, where every function of the layer shares it.`
+            : unknownOptionReason(option, optionNames)
       )
     }
   }
