@@ -901,9 +901,13 @@ const phrase = (typeName: string): string => {
     case "Effect":
       return "an Effect (yield* it in the body and return its result instead)"
     case "Exit":
-      return "an Exit (keep it with a value schema, value: Schema.Exit(success, failure, defect), or return a Result instead)"
+      // Effect.succeed(x) and Effect.fail(e) are Exits too: a body may have meant either.
+      return (
+        "an Exit, an Effect's result (Effect.succeed and Effect.fail make one too): yield* it in the body for its value, or, " +
+        "to keep the Exit itself, give a value schema, value: Schema.Exit(success, failure, defect), or return a Result"
+      )
     case "Cause":
-      return "a Cause (keep it with a value schema, value: Schema.Cause(failure, defect), or return what it says instead)"
+      return "a Cause: to keep it, give a value schema, value: Schema.Cause(failure, defect), or return what it says instead"
     case "Object":
     case "object":
       return "an object with a custom prototype"

@@ -621,7 +621,8 @@ describe("ValueCodec", () => {
         [() => 1, "a function"],
         [Symbol("s"), "a symbol"],
         [Object.create({}), "an object with a custom prototype"],
-        [Effect.succeed(1), "an Effect"],
+        [Effect.sync(() => 1), "an Effect"],
+        [Effect.succeed(1), "an Exit"],
         [revokedProxy(), "an object that cannot be read"]
       ]
       for (const [value, phrase] of cases) {
