@@ -426,6 +426,25 @@ describe("DataCache lifecycles", () => {
     )
   })
 
+  // Found by an outside trial: a redefinition's smaller maxEntries or maxBytes held only from its next miss; one
+  // that only hit kept the table over its bounds.
+  it.effect("a redefinition with a smaller maxEntries or maxBytes evicts down to it at once, on a hit too", () =>
+    Effect.gen(function* () {
+      const define = (bounds: { readonly maxEntries?: number; readonly maxBytes?: number }) =>
+        DataCache.fn({ name: "bounded", ...bounds }, (n: number) => Effect.succeed(new Uint8Array(1_000).fill(n)))
+      const wide = define({})
+      for (let n = 0; n < 5; n++) yield* wide(n)
+      const fewer = define({ maxEntries: 2 })
+      yield* fewer(4) // a hit
+      const stats = yield* fewer.stats
+      assert.deepStrictEqual([stats.entries, stats.evictions, stats.misses], [2, 3, 5])
+      assert.isTrue(yield* fewer.has(4), "the one just used stays")
+      const smaller = define({ maxBytes: 1_500 })
+      yield* smaller(4)
+      assert.strictEqual((yield* smaller.stats).entries, 1)
+    }).pipe(Effect.provide(DataCache.layerMemory()))
+  )
+
   describe("TestClock", () => {
     it.live("with the layer and TestClock.layer() provided side by side, TTL runs on the calls' clock", () =>
       Effect.gen(function* () {

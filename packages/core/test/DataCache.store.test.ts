@@ -672,6 +672,16 @@ describe("DataCache.layerStore", () => {
       const read = yield* run(chatty.stats, Layer.succeedContext(b))
       assert.strictEqual(read.storeHits, 1)
       assert.strictEqual(read.entries, 0, "over the budget where it was read, too")
+      // Under the budget, with Errors inside logged objects (rendered in place): the same bytes both ways.
+      const nested = DataCache.fn("nestedErrorBytes", (n: number) =>
+        Effect.as(Console.log({ err: new Error(`failed ${n}`), n }, [1, new Error("in a list")]), n)
+      )
+      yield* run(nested(1), Layer.succeedContext(a))
+      yield* StoreTier.awaitAllWrites((yield* DataCache.DataCache.pipe(Effect.provide(a))).cache.tier!)
+      yield* run(nested(1), Layer.succeedContext(b))
+      const [there, here] = [yield* run(nested.stats, Layer.succeedContext(a)), yield* run(nested.stats, Layer.succeedContext(b))]
+      assert.deepStrictEqual([here.storeHits, here.entries], [1, 1])
+      assert.strictEqual(here.bytes, there.bytes, "counted alike where computed and where read")
     })
   )
 

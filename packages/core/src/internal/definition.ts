@@ -173,8 +173,8 @@ export const define = <A, S, O extends CommonOptions>(
     Function.prototype.toString.call(f),
     options.version ?? null,
     ...faceIdentity,
-    // Per-type hashers decide what a key is: other hashers, other entries.
-    (options.hashers ?? []).map(([Class, hash]) => [Class.name, Function.prototype.toString.call(hash)]),
+    // Per-type hashers decide what a key is: other hashers, other entries. In any order: the nearest class's wins.
+    (options.hashers ?? []).map(([Class, hash]) => JSON.stringify([Class.name, Function.prototype.toString.call(hash)])).sort(),
     schemaIdentity(options.key as Schema.Top | undefined)
   ]
   const memoryId = `${name}\u0000${JSON.stringify(parts)}`

@@ -330,29 +330,26 @@ const keepAt = (value: unknown, depth: number): Copy.Sized<unknown> => {
   }
 }
 
-/** A plain object's or array's copy with each part kept as {@link keepAt} keeps it; none for anything else, or one that throws. */
+/**
+ * A plain object's or array's copy with each part kept as {@link keepAt}
+ * keeps it; none for anything else, or one that throws. Its size is the copy
+ * estimate of what is kept (data, and strings for the parts rendered), as
+ * the same lines read back from a store count it.
+ */
 const keptAround = (value: unknown, depth: number): Copy.Sized<unknown> | undefined => {
+  let out: unknown
   try {
     if (Array.isArray(value) && Object.getPrototypeOf(value) === Array.prototype) {
-      let bytes = LINE_BYTES
-      const out = Array.from(value as ReadonlyArray<unknown>, (item) => {
-        const sized = keepAt(item, depth + 1)
-        bytes += sized.bytes
-        return sized.value
-      })
-      return { value: out, bytes }
+      out = Array.from(value as ReadonlyArray<unknown>, (item) => keepAt(item, depth + 1).value)
+    } else {
+      if (typeof value !== "object" || value === null) return undefined
+      const proto = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) return undefined
+      const record: Record<string, unknown> = {}
+      for (const key of Object.keys(value)) setOwn(record, key, keepAt((value as Record<string, unknown>)[key], depth + 1).value)
+      out = record
     }
-    if (typeof value !== "object" || value === null) return undefined
-    const proto = Object.getPrototypeOf(value)
-    if (proto !== Object.prototype && proto !== null) return undefined
-    let bytes = LINE_BYTES
-    const out: Record<string, unknown> = {}
-    for (const key of Object.keys(value)) {
-      const sized = keepAt((value as Record<string, unknown>)[key], depth + 1)
-      setOwn(out, key, sized.value)
-      bytes += STRING_BYTES + 2 * key.length + sized.bytes
-    }
-    return { value: out, bytes }
+    return { value: out, bytes: Copy.copy(out).bytes }
   } catch {
     return undefined
   }

@@ -224,6 +224,8 @@ export class Table {
     // storedAt, as a store's reader applies it: code that says `ttl: "2 seconds"` never hits a value 2 seconds
     // old. A longer one applies to new entries (an entry never outlives what it was stored with).
     if (before !== undefined && (limits.ttlMillis < before.ttlMillis || limits.staleMillis < before.staleMillis)) this.shorten()
+    // Smaller bounds hold at once, not at the next store: a redefinition that only hits would keep them over.
+    while (this.entries.size > limits.maxEntries || this.bytes > limits.maxBytes) this.evictOldest()
   }
 
   /** Each entry's times brought within the limits, from its storedAt; the expiry heap rebuilt. */
