@@ -14,7 +14,17 @@
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { createClient, RESP_TYPES } from "redis"
-import { assertValues, counts, type LoadReport, type Message, type Reply, runsOf, Worker } from "./fixtures/dataCacheWorkers.ts"
+import {
+  assertFailingSideBySide,
+  assertValues,
+  counts,
+  firstOf,
+  type LoadReport,
+  type Message,
+  type Reply,
+  runsOf,
+  Worker
+} from "./fixtures/dataCacheWorkers.ts"
 import { keysUnder, type RedisServer, startRedisServer, useRedisServer } from "./fixtures/redisServer.ts"
 import { tempDirectories } from "./fixtures/tempDirectories.ts"
 
@@ -30,10 +40,6 @@ const setting = (url: string = server().url) => {
 
 const total = (replies: ReadonlyArray<Reply>, field: "misses" | "storeHits" | "hits" | "storeErrors") =>
   replies.reduce((n, reply) => n + reply.stats[field], 0)
-
-/** The first message of any of `workers` matching `predicate`, with its worker. */
-const firstOf = (workers: ReadonlyArray<Worker>, predicate: (message: Message) => boolean, what: string) =>
-  Promise.race(workers.map((w) => w.waitFor(predicate, what).then((message) => ({ worker: w, message }))))
 
 const entryKeys = async (url: string, prefix: string) => (await keysUnder(url, prefix)).filter((key) => /\}:e:[0-9a-f]{32}$/.test(key))
 
@@ -115,21 +121,11 @@ describe("DataCache.layerStore on Redis, across OS processes", () => {
   it("3 processes on a key whose body fails: the two waiting on the holder run it at once, side by side", async () => {
     const { redis, log } = setting()
     const BODY = 800
-    const workers = Array.from({ length: 3 }, () => new Worker({ redis, log, bodyMillis: BODY }))
-    await Promise.all(workers.map((w) => w.ready()))
-    const answers = workers.map((w) => w.call("fails", 4, 5))
-    const first = await firstOf(workers, (m) => m.event === "computing" && m.arg === 4, "computing 4")
-    const replies = await Promise.all(answers)
-    for (const reply of replies) {
-      for (const value of reply.values) assert.match(String((value as unknown as { failed: string }).failed), /^down \(4, in \d+\)$/)
-    }
-    const runs = runsOf(log, "fails", 4)
-    assert.strictEqual(runs.length, 3, "a failure is no value: each process ran the body for its own callers")
-    const waiters = workers.filter((w) => w !== first.worker)
-    const started = await Promise.all(waiters.map((w) => w.waitFor((m) => m.event === "computing" && m.arg === 4, "computing 4")))
-    for (const at of started.map((m) => m.at)) assert.isAtLeast(at, first.message.at + BODY / 2, "after the holder failed")
-    assert.isBelow(Math.abs(started[0]!.at - started[1]!.at), BODY / 2, "together, not one after the other")
-    await Promise.all(workers.map((w) => w.exit()))
+    await assertFailingSideBySide(
+      Array.from({ length: 3 }, () => new Worker({ redis, log, bodyMillis: BODY })),
+      log,
+      BODY
+    )
   })
 
   it("Redis stopped and restarted (by pid) under steady load from 4 processes: no failed call, no wrong value, one log per outage, and the tier serves again within seconds", async () => {
