@@ -30,3 +30,6 @@ export const program = Effect.gen(function* () {
   const second = yield* Effect.provide(Effect.all({ report: loadReport("2026-11"), stats: loadReport.stats }), cacheOver(store))
   return { first, second: second.report, storeHits: second.stats.storeHits, computed }
 }).pipe(Effect.scoped)
+
+// `{ first, second, storeHits: 1, computed: 1 }`: the second run is served from the store.
+if (import.meta.main) Effect.runPromise(program).then((result) => console.log(result))
