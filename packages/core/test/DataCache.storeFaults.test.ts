@@ -9,6 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { DataCache } from "@recall/core"
 import { Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
+import * as StoreTier from "../src/internal/storeTier.ts"
 import { captureLogs, type Harness, makeHarness, storedBytes } from "./fixtures/storeHarness.ts"
 
 /** A body whose value depends on its argument only, so a recomputed entry has the very bytes of the first. */
@@ -161,6 +162,26 @@ describe("DataCache.layerStore: a store that fails", () => {
         }).pipe(Effect.provide(h.cache()), Effect.provide(logs.layer))
         assert.strictEqual(logs.warnings().length, 2, logs.warnings().join("\n"))
       })
+  )
+
+  // Found by an operations trial: a Redis user without pub/sub rights failed every lock release (its script
+  // publishes), and the function's storeErrors stayed 0, so an alert on that metric missed it.
+  it.effect("a lock's renewal or release that fails counts among the function's storeErrors", () =>
+    Effect.gen(function* () {
+      const h = makeHarness()
+      h.fault = "fail"
+      h.faultOps.add("release")
+      const { fn, runs } = deterministic("releaseFails")
+      const stats = yield* Effect.gen(function* () {
+        for (let i = 0; i < 3; i++) assert.strictEqual((yield* fn(i)).square, i ** 2)
+        yield* StoreTier.awaitAllWrites((yield* DataCache.DataCache).cache.tier!)
+        return yield* fn.stats
+      }).pipe(Effect.provide(h.cache()), Effect.provide(captureLogs().layer))
+      assert.strictEqual(runs.count, 3)
+      assert.strictEqual(h.calls.release, 3)
+      assert.strictEqual(stats.storeErrors, 3, "each failed release counted")
+      assert.strictEqual(stats.storeWrites, 3, "the values were written")
+    })
   )
 
   it.effect("a read-only store (reads work, writes and locks fail) is one outage: one warning, no false recovery", () =>

@@ -1117,7 +1117,7 @@ export const turn = <A, S>(place: Place<A, S>, name: string): Effect.Effect<Turn
       const acquired = yield* guarded(tier, table, "take a lock", locks.acquire(place.namespace, name, tier.lockMillis))
       if (acquired === failed) return { _tag: "Compute", held: undefined } as const
       if (Option.isSome(acquired)) {
-        const held = yield* renewing(tier, acquired.value)
+        const held = yield* renewing(tier, table, acquired.value)
         // Another process may have written the value and released the lock between the read that missed and
         // this acquire: read again under the lock before computing (and give the lock back when it is there).
         const found = yield* Effect.uninterruptibleMask((restore) =>
@@ -1170,17 +1170,17 @@ const warnLockWait = (place: Place<any, any>): Effect.Effect<void> => {
   )
 }
 
-/** Renews a held lock every third of its time, in a fiber of the layer's scope, until it is released. */
-const renewing = (tier: Tier, lock: CacheStore.Lock): Effect.Effect<Held> =>
+/** Renews a held lock every third of its time, in a fiber of the layer's scope, until it is released; failures count as the function's store errors. */
+const renewing = (tier: Tier, table: Table.Table, lock: CacheStore.Lock): Effect.Effect<Held> =>
   Effect.gen(function* () {
     const locks = tier.store.locks!
-    const renewOnce = Effect.asVoid(guarded(tier, undefined, "renew a lock", locks.renew(lock, tier.lockMillis)))
+    const renewOnce = Effect.asVoid(guarded(tier, table, "renew a lock", locks.renew(lock, tier.lockMillis)))
     const renewer = yield* Effect.forkIn(
       Effect.forever(Effect.andThen(Effect.sleep(Duration.millis(Math.max(1, Math.floor(tier.lockMillis / 3)))), renewOnce)),
       tier.scope,
       { startImmediately: true }
     )
     const releasing = (failed: boolean) =>
-      Effect.andThen(Fiber.interrupt(renewer), Effect.asVoid(guarded(tier, undefined, "release a lock", locks.release(lock, { failed }))))
+      Effect.andThen(Fiber.interrupt(renewer), Effect.asVoid(guarded(tier, table, "release a lock", locks.release(lock, { failed }))))
     return { renew: renewOnce, release: releasing(false), releaseFailed: releasing(true) }
   })
