@@ -4,6 +4,7 @@
  * once, a tampered or foreign-secret entry is a miss, and `recall --redis`
  * lists and clears what a program cached.
  */
+import { type AddressInfo, createServer, type Server } from "node:net"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { DataCache } from "@recall/core"
@@ -400,6 +401,29 @@ describe("DataCache over Redis", () => {
           assert.notInclude(allowed.out, "s3cret")
         }),
       (guarded) => Effect.promise(() => guarded.dispose())
+    )
+  )
+
+  // Found by an operations trial: a redis:// url pointed at a TLS port said only "read ECONNRESET".
+  it.live("recall --redis with redis:// against a port that resets plain connections (TLS) says to use rediss://", () =>
+    Effect.acquireUseRelease(
+      Effect.promise(
+        () =>
+          new Promise<Server>((resolve) => {
+            // What a TLS port does with a plain client's first bytes: resets the connection.
+            const server = createServer((socket) => socket.on("data", () => socket.resetAndDestroy()))
+            server.listen(0, "127.0.0.1", () => resolve(server))
+          })
+      ),
+      (server) =>
+        Effect.gen(function* () {
+          const { port } = server.address() as AddressInfo
+          const run = yield* runCli(["stats", "--redis", `redis://127.0.0.1:${port}`])
+          const said = String(Exit.isFailure(run.exit) ? Cause.squash(run.exit.cause) : "")
+          assert.include(said, "ECONNRESET")
+          assert.include(said, "if that port speaks TLS, use a rediss:// url")
+        }),
+      (server) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
     )
   )
 

@@ -571,13 +571,17 @@ const describe = (cause: unknown): string => {
  * do about it (a server that wants a password says only `NOAUTH`), or, with
  * none yet, a connection that the server has not answered.
  */
-const notConnectedBecause = (lastError: unknown): string => {
+const notConnectedBecause = (lastError: unknown, where: string): string => {
   if (lastError === undefined) {
     return "the server has not answered yet (a stopped or overloaded Redis, or something else listening on that port); the client keeps trying"
   }
   const said = describe(lastError)
   if (/^NOAUTH\b/.test(said)) {
     return `${said}: this Redis wants a password; put it in the URL (redis://:PASSWORD@host:port, or redis://USER:PASSWORD@host:port for an ACL user) or in the client's options`
+  }
+  // A TLS port resets a plain connection's first bytes.
+  if (/ECONNRESET/.test(said) && where.startsWith("redis://")) {
+    return `${said}: if that port speaks TLS, use a rediss:// url; the client keeps trying`
   }
   return `${said}; the client keeps trying`
 }
@@ -718,7 +722,7 @@ export const make = (options: Options): Effect.Effect<CacheStore.Service, CacheS
       if (!connection.isReady()) {
         throw new CacheStore.CacheStoreError({
           operation,
-          reason: `not connected to Redis (${where}): ${notConnectedBecause(lastError)}`,
+          reason: `not connected to Redis (${where}): ${notConnectedBecause(lastError, where)}`,
           cause: lastError
         })
       }
