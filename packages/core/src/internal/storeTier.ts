@@ -386,6 +386,7 @@ const BREAKER_KEYS: Readonly<Record<OperationKind, string>> = {
   reads: "@recall/core/store/reads",
   writes: "@recall/core/store/writes",
   locks: "@recall/core/store/locks",
+  releases: "@recall/core/store/releases",
   generations: "@recall/core/store/generations"
 }
 
@@ -527,6 +528,8 @@ const throughBreaker = <A, E>(
   effect: Effect.Effect<A, E>
 ): Effect.Effect<A, E | CircuitBreaker.CircuitBreakerError> =>
   Effect.suspend(() => {
+    // A release is always tried: skipped, its lock would hold the other processes until it expired.
+    if (kind === "releases") return effect
     const key = BREAKER_KEYS[kind]
     if (tier.unhealthy.has(kind)) return Effect.tap(tier.breaker.execute(effect, { key }), () => markHealthy(tier, kind))
     return Effect.onExit(effect, (exit) => {
@@ -554,25 +557,32 @@ const recovered = (tier: Tier, kind: OperationKind): Effect.Effect<void> =>
     return Replay.outside(Effect.logInfo("recall: the cache store works again; the store tier is back"))
   })
 
-/** What an outage is about: a store may fail its writes (read-only, full) or its locks while it still reads. @internal */
-export type OperationKind = "reads" | "writes" | "locks" | "generations"
+/** What an outage is about: a store may fail its writes (read-only, full), its locks or their releases while it still reads. @internal */
+export type OperationKind = "reads" | "writes" | "locks" | "releases" | "generations"
 
 /**
- * An operation's kind: a lock's; a read of an entry; a generation's read;
- * else a write. A generation's read is a kind of its own: it is neither a
- * hit's read nor a write (a full Redis refuses writes and answers it), and
- * counted with either it would end the other's outage and close its breaker
- * on every miss (found by an attack trial: a full Redis got a failing write,
- * a warning and a "works again" on every miss).
+ * An operation's kind: a lock's release; a lock's other operations; a read
+ * of an entry; a generation's read; else a write. A generation's read is a
+ * kind of its own: it is neither a hit's read nor a write (a full Redis
+ * refuses writes and answers it), and counted with either it would end the
+ * other's outage and close its breaker on every miss (found by an attack
+ * trial: a full Redis got a failing write, a warning and a "works again" on
+ * every miss). A release is one too, for the same reason: a Redis user
+ * without pub/sub rights takes locks and fails to release them (the release
+ * publishes), and counted with the acquires it logged a warning and a "works
+ * again" on every miss (an operations trial). It never goes through the
+ * breaker (see {@link throughBreaker}).
  */
 const kindOf = (operation: string): OperationKind =>
-  operation.includes("lock")
-    ? "locks"
-    : operation === "read an entry"
-      ? "reads"
-      : operation === "read a generation"
-        ? "generations"
-        : "writes"
+  operation === "release a lock"
+    ? "releases"
+    : operation.includes("lock")
+      ? "locks"
+      : operation === "read an entry"
+        ? "reads"
+        : operation === "read a generation"
+          ? "generations"
+          : "writes"
 
 /**
  * A value read from the store: the reader's value, the output to replay,
