@@ -329,13 +329,6 @@ export const kindOf = (value: object): Kind => {
   return kind
 }
 
-/**
- * Why a value of {@link Kind.Opaque} is refused, in words for an error
- * message (never the value itself), for the hasher or the copier; `undefined`
- * when its type says it all (an instance of a class recall does not know).
- *
- * @internal
- */
 /** "a" or "an", for a type's name in a message. */
 export const article = (name: string): "a" | "an" => (/^[aeiou]/i.test(name) ? "an" : "a")
 
@@ -352,6 +345,13 @@ const fromAnotherRealm = (value: object): boolean => {
   return typeof made === "function" && made.name === "Object"
 }
 
+/**
+ * Why a value of {@link Kind.Opaque} is refused, in words for an error
+ * message (never the value itself), for the hasher or the copier; `undefined`
+ * when its type says it all (an instance of a class recall does not know).
+ *
+ * @internal
+ */
 export const opaqueReason = (value: object, purpose: "hash" | "copy"): string | undefined => {
   try {
     const state = effectStateName(value)
