@@ -227,7 +227,7 @@ const recordLog = (
       const sized = keep(value)
       annotations ??= {}
       setOwn(annotations, key, sized.value)
-      bytes += STRING_BYTES + 2 * key.length + sized.bytes
+      bytes += annotationBytes(key, sized.bytes)
     }
   }
   let spans: Array<readonly [string, number]> | undefined
@@ -238,7 +238,7 @@ const recordLog = (
       if (baseSpans.includes(span)) continue
       spans ??= []
       spans.push([span[0], now - span[1]])
-      bytes += SPAN_BYTES + 2 * span[0].length
+      bytes += spanBytes(span[0])
     }
   }
   recorder.push({ _tag: "Log", level: logLevel, message: message_, cause: keptCause, annotations, spans }, bytes)
@@ -301,6 +301,14 @@ const replayLog = (line: Extract<Line, { readonly _tag: "Log" }>): Effect.Effect
 const LINE_BYTES = 32
 const STRING_BYTES = 16
 const SPAN_BYTES = 48
+
+// What a line's parts count, as it is recorded and as it is read back from a store alike (see linesBytes).
+/** An annotation: its key, and its value's size. */
+const annotationBytes = (key: string, valueBytes: number): number => STRING_BYTES + 2 * key.length + valueBytes
+/** A log span: its label. */
+const spanBytes = (label: string): number => SPAN_BYTES + 2 * label.length
+/** A kept cause's reason: its error's text and stack (an interrupt has none: a line). */
+const reasonBytes = (error: unknown): number => (error instanceof Error ? errorBytes(error) : LINE_BYTES)
 
 /** The longest rendering kept of a value with no data form. */
 const MAX_RENDERING = 2000
@@ -371,12 +379,12 @@ const keepCause = (cause: Cause.Cause<unknown>): Copy.Sized<Cause.Cause<unknown>
   let at = 0
   const reasons = cause.reasons.map((reason): Cause.Reason<unknown> => {
     if (reason._tag === "Interrupt") {
-      bytes += LINE_BYTES
+      bytes += reasonBytes(undefined)
       return Cause.makeInterruptReason(reason.fiberId)
     }
     const pretty = errors[at++]
     const error = pretty === undefined ? new Error(render(reason._tag === "Fail" ? reason.error : reason.defect)) : plainError(pretty, 0)
-    bytes += errorBytes(error)
+    bytes += reasonBytes(error)
     return reason._tag === "Fail" ? Cause.makeFailReason(error) : Cause.makeDieReason(error)
   })
   return { value: Cause.fromReasons(reasons), bytes }
@@ -399,16 +407,13 @@ export const linesBytes = (lines: ReadonlyArray<Line>): number => {
       continue
     }
     for (const part of line.message) bytes += keep(part).bytes
-    if (line.cause !== undefined) {
-      for (const reason of line.cause.reasons) {
-        const error = reason._tag === "Fail" ? reason.error : reason._tag === "Die" ? reason.defect : undefined
-        bytes += error instanceof Error ? errorBytes(error) : LINE_BYTES
-      }
+    for (const reason of line.cause?.reasons ?? []) {
+      bytes += reasonBytes(reason._tag === "Fail" ? reason.error : reason._tag === "Die" ? reason.defect : undefined)
     }
     if (line.annotations !== undefined) {
-      for (const key of Object.keys(line.annotations)) bytes += STRING_BYTES + 2 * key.length + keep(line.annotations[key]).bytes
+      for (const key of Object.keys(line.annotations)) bytes += annotationBytes(key, keep(line.annotations[key]).bytes)
     }
-    for (const [label] of line.spans ?? []) bytes += SPAN_BYTES + 2 * label.length
+    for (const [label] of line.spans ?? []) bytes += spanBytes(label)
   }
   return bytes
 }
@@ -438,11 +443,6 @@ const setOwn = (record: Record<string, unknown>, key: string, value: unknown): v
 }
 
 /**
- * A short rendering of a value that has no data form: an Error's stack, a
- * function's name, what a class's own `toString` says (a `Redacted` shows
- * `<redacted>`), or the first fields of an instance, two levels deep.
- */
-/**
  * An Error as a console shows it: its stack, the fields it carries besides
  * (a `Data.TaggedError`'s), and its `cause`, a few levels deep.
  */
@@ -462,6 +462,11 @@ const renderError = (error: Error, depth: number): string => {
   return text
 }
 
+/**
+ * A short rendering of a value that has no data form: an Error's stack, a
+ * function's name, what a class's own `toString` says (a `Redacted` shows
+ * `<redacted>`), or the first fields of an instance, two levels deep.
+ */
 const render = (value: unknown): string => {
   let text: string
   try {
