@@ -17,10 +17,11 @@
  * and goes through a circuit breaker (effect/persistence's
  * `CircuitBreaker`): a failure is counted (`storeErrors`), logged once per
  * outage (and its end once), and treated as a miss or a skipped write; the
- * breaker keeps a state per kind of operation (reads, writes, locks, generations), and
+ * breaker keeps a state per kind of operation (reads, writes, locks, generations; releases
+ * are always tried), and
  * while it is open for a kind, the store is not called for that kind at all,
  * and it is tried again by itself after the open duration. An outage lasts while some kind of
- * operation (reads, writes, locks, generations) keeps failing (see `Tier.down`).
+ * operation (reads, writes, locks, releases, generations) keeps failing (see `Tier.down`).
  *
  * **Across processes.** With the store's locks, a computation whose read
  * missed takes the entry's lock, reads again under it (another process may
@@ -454,7 +455,7 @@ const describe = (cause: Cause.Cause<unknown>): string => {
  * its result, or {@link failed} (counted and logged once per outage) when
  * it failed, died, timed out, or the breaker refused it.
  *
- * The breaker keeps a state per kind of operation (reads, writes, locks, generations:
+ * The breaker keeps a state per kind of operation (reads, writes, locks, generations, and releases, which it never skips:
  * {@link kindOf}), so five failures in a row of one kind open it for that
  * kind only. While a kind works (not in {@link Tier.unhealthy}), its
  * operations run without the breaker's bookkeeping (a scope, an admission
