@@ -172,9 +172,6 @@ const shortHash = (hash: string) => (hash === "" ? "-" : hash.slice(0, 8))
 const userError = (message: string, cause?: unknown) =>
   new CliError.UserError({ cause: cause ?? message, userMessage: `recall: ${message}` })
 
-/** A store's reason as a command that stops at the first failure says it: a program's client keeps trying, this one does not. */
-const oneShot = (reason: string): string => reason.replace(/[;,]? the client keeps trying$/, "")
-
 /** What to do about a cache directory's files that this user cannot read. */
 const OWNER_HINT = "the disk store keeps its files readable by their owner only: run recall as the user that the program runs as"
 
@@ -461,7 +458,7 @@ const withStore = <A>(
           ? e
           : Option.isNone(url) && permissionDenied(e)
             ? userError(`cannot read the cache directory ${at.label}: permission denied (${e.reason}); ${OWNER_HINT}`, e)
-            : userError(`cannot ${e.operation} in ${at.label}: ${oneShot(e.reason)}`, e)
+            : userError(`cannot ${e.operation} in ${at.label}: ${e.reason}`, e)
       )
     )
     // The store's operations have no deadline of their own (DataCache's tier gives them one): a Redis that stops

@@ -569,11 +569,13 @@ const describe = (cause: unknown): string => {
 /**
  * Why a client is not connected, for a message: the last error with what to
  * do about it (a server that wants a password says only `NOAUTH`), or, with
- * none yet, a connection that the server has not answered.
+ * none yet, a connection that the server has not answered. Whether anyone
+ * tries again is not said here: a program's store does (its tier says so), a
+ * command that stops at the first failure does not.
  */
 const notConnectedBecause = (lastError: unknown, where: string): string => {
   if (lastError === undefined) {
-    return "the server has not answered yet (a stopped or overloaded Redis, or something else listening on that port); the client keeps trying"
+    return "the server has not answered yet (a stopped or overloaded Redis, or something else listening on that port)"
   }
   const said = describe(lastError)
   if (/^NOAUTH\b/.test(said)) {
@@ -581,9 +583,9 @@ const notConnectedBecause = (lastError: unknown, where: string): string => {
   }
   // A TLS port resets a plain connection's first bytes.
   if (/ECONNRESET/.test(said) && where.startsWith("redis://")) {
-    return `${said}: if that port speaks TLS, use a rediss:// url; the client keeps trying`
+    return `${said}: if that port speaks TLS, use a rediss:// url`
   }
-  return `${said}; the client keeps trying`
+  return said
 }
 
 /**
